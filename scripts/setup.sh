@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# scripts/setup.sh - make sure this machine has what matrix's test suite and
+# examples need (Debian/Ubuntu). Safe to run any number of times.
+#
+#   As root:     installs the missing Debian packages with apt-get.
+#   Not root:    prints what is missing and the command that installs it.
+#                Exits 1 when CI=true (a CI machine must be complete), else 0
+#                with a warning, and the tests that need a tool skip with a
+#                message saying which one.
+#
+# A Rust toolchain cannot come from apt (Debian's cargo is too old for
+# edition 2024), so it is only checked, with the rustup command to get it.
+set -euo pipefail
+
+# package:command pairs. A tool counts as present when its command is on PATH,
+# so a Go, git or Python installed outside apt (go.dev tarball, pyenv) is used
+# as it is instead of being shadowed by a second copy.
+readonly REQUIREMENTS=(
+	golang-go:go
+	git:git
+	tar:tar
+	gzip:gzip
+	xz-utils:xz
+	zstd:zstd
+	unzip:unzip
+	coreutils:sha256sum
+	python3:python3
+)
+# examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
+readonly MIN_GO=1.19
+# Cargo.toml uses edition 2024, stable since Rust 1.85.
+readonly MIN_RUST=1.85
+
+# Problems this script cannot fix itself, and the commands that fix them.
+PROBLEMS=()
+FIXES=()
+
+say() { printf 'setup: %s\n' "$*"; }
+warn() { printf 'setup: warning: %s\n' "$*" >&2; }
+err() { printf 'setup: error: %s\n' "$*" >&2; }
+
+problem() { # problem MESSAGE [FIX-COMMAND]
+	PROBLEMS+=("$1")
+	if [[ $# -gt 1 ]]; then FIXES+=("$2"); fi
+}
+
+is_ci() {
+	case "${CI:-}" in
+	true | TRUE | True | 1) return 0 ;;
+	*) return 1 ;;
+	esac
+}
+
+# version_ge A B: is dotted version A >= B? (only the numeric fields count)
+version_ge() {
+	[[ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n 1)" == "$2" ]]
+}
+
+# Prints the packages whose command is missing, one per line.
+missing_packages() {
+	local req
+	for req in "${REQUIREMENTS[@]}"; do
+		if ! command -v "${req#*:}" >/dev/null 2>&1; then
+			printf '%s\n' "${req%%:*}"
+		fi
+	done
+}
+
+# apt_get ARGS...: apt-get with its output prefixed, waiting for a held lock
+# (unattended-upgrades) instead of failing at once.
+apt_get() {
+	DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 "$@" 2>&1 |
+		sed -u 's/^/setup: apt: /'
+}
+
+# Installs packages; runs `apt-get update` only when the install failed
+# because the package lists are missing or stale (fresh containers ship none).
+apt_install() {
+	local log status
+	log=$(mktemp)
+	say "installing: $*"
+	status=0
+	apt_get install -y --no-install-recommends "$@" | tee "$log" || status=$?
+	if [[ $status -eq 0 ]]; then
+		rm -f "$log"
+		return 0
+	fi
+	if grep -qE 'Unable to locate package|has no installation candidate|is not available, but|Failed to fetch' "$log"; then
+		rm -f "$log"
+		say "the package lists are missing or stale; running apt-get update"
+		status=0
+		apt_get update || status=$?
+		if [[ $status -eq 0 ]]; then
+			apt_get install -y --no-install-recommends "$@" || status=$?
+		fi
+		if [[ $status -ne 0 ]]; then
+			err "apt-get update/install $* failed with status $status (see the apt lines above)"
+		fi
+		return "$status"
+	fi
+	rm -f "$log"
+	err "apt-get install $* failed with status $status (see the apt lines above)"
+	return "$status"
+}
+
+check_system_packages() {
+	local -a missing
+	mapfile -t missing < <(missing_packages)
+	if [[ ${#missing[@]} -eq 0 ]]; then
+		say "system tools: all present"
+	elif [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+		apt_install "${missing[@]}"
+		mapfile -t missing < <(missing_packages)
+		if [[ ${#missing[@]} -gt 0 ]]; then
+			err "still missing after apt-get install: ${missing[*]} (installed, but their commands are not on PATH=$PATH)"
+			exit 1
+		fi
+	else
+		local pkg
+		for pkg in "${missing[@]}"; do
+			problem "missing package $pkg (no $(command_of "$pkg") on PATH)"
+		done
+		if command -v apt-get >/dev/null 2>&1; then
+			FIXES+=("sudo apt-get install -y --no-install-recommends ${missing[*]}")
+		else
+			FIXES+=("install with your package manager: ${missing[*]}")
+		fi
+	fi
+	report_tools
+}
+
+command_of() { # command_of PACKAGE
+	local req
+	for req in "${REQUIREMENTS[@]}"; do
+		if [[ "${req%%:*}" == "$1" ]]; then
+			printf '%s' "${req#*:}"
+			return
+		fi
+	done
+}
+
+# One line per tool, so a CI log shows exactly what the tests ran with.
+report_tools() {
+	local req cmd
+	for req in "${REQUIREMENTS[@]}"; do
+		cmd=${req#*:}
+		if command -v "$cmd" >/dev/null 2>&1; then
+			say "  $cmd: $(command -v "$cmd")"
+		fi
+	done
+	check_go_version
+}
+
+check_go_version() {
+	command -v go >/dev/null 2>&1 || return 0
+	local v
+	if ! v=$(go env GOVERSION 2>&1); then
+		problem "\`go env GOVERSION\` failed: $v"
+		return
+	fi
+	say "  go version: $v"
+	if ! version_ge "${v#go}" "$MIN_GO"; then
+		warn "Go $v is older than $MIN_GO (examples/hello-go/go.mod); the example may not build"
+	fi
+}
+
+check_rust() {
+	if ! command -v cargo >/dev/null 2>&1; then
+		if [[ -n "${HOME:-}" && -x "$HOME/.cargo/bin/cargo" ]]; then
+			problem "cargo is installed in $HOME/.cargo/bin but that is not on PATH" \
+				". \"\$HOME/.cargo/env\""
+		else
+			problem "no Rust toolchain (cargo not on PATH); Debian's cargo is too old for edition 2024" \
+				"curl --proto '=https' --tlsv1.2 -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component rustfmt,clippy"
+		fi
+		return
+	fi
+	local rustc_v
+	if ! rustc_v=$(rustc --version 2>&1); then
+		problem "cargo is on PATH but \`rustc --version\` failed: $rustc_v" "rustup default stable"
+		return
+	fi
+	say "  cargo: $(command -v cargo) ($rustc_v)"
+	# "rustc 1.95.0 (59807616e 2026-04-14)" -> "1.95.0"
+	local v=${rustc_v#rustc }
+	v=${v%% *}
+	if ! version_ge "${v%%-*}" "$MIN_RUST"; then
+		problem "Rust $v is older than $MIN_RUST (needed for edition 2024)" "rustup update stable"
+	fi
+	local component
+	for component in fmt clippy; do
+		if ! cargo "$component" --version >/dev/null 2>&1; then
+			problem "cargo $component is not installed" \
+				"rustup component add $([[ $component == fmt ]] && echo rustfmt || echo clippy)"
+		fi
+	done
+}
+
+# examples/hello-go/matrix.toml puts GOCACHE under {{ env.HOME }}.
+check_home() {
+	if [[ -z "${HOME:-}" ]]; then
+		problem "HOME is not set; the example keeps its Go build cache in \$HOME/.cache/matrix-go-build" \
+			"export HOME=\"\$(getent passwd \"\$(id -un)\" | cut -d: -f6)\""
+	elif [[ -e "$HOME/.cache" && ! -w "$HOME/.cache" ]] || [[ ! -e "$HOME/.cache" && ! -w "$HOME" ]]; then
+		problem "$HOME/.cache is not writable; the example keeps its Go build cache there"
+	fi
+}
+
+main() {
+	say "checking what matrix's tests and examples need (CI=${CI:-unset}, user $(id -un))"
+	check_system_packages
+	check_rust
+	check_home
+
+	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
+		say "ready"
+		return 0
+	fi
+	local p f
+	for p in "${PROBLEMS[@]}"; do err "$p"; done
+	if [[ ${#FIXES[@]} -gt 0 ]]; then
+		say "to fix, run:"
+		for f in "${FIXES[@]}"; do say "    $f"; done
+	fi
+	if is_ci; then
+		err "CI=true: a CI machine must have everything; failing"
+		return 1
+	fi
+	warn "continuing without them: the tests that need them will be skipped with a message"
+	return 0
+}
+
+main "$@"

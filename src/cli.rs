@@ -1,0 +1,154 @@
+//! Command-line interface: clap definitions and turning flags into requests.
+//!
+//! The glue of the flow: each subcommand loads the config, resolves the
+//! version, asks `plan` for the plan and then prints it or hands it to
+//! `exec`. No work of its own happens here beyond wiring and output.
+
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::error::Error;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "matrix",
+    version,
+    about = "Build a release matrix: cross-compile every target in parallel, package reproducible archives, checksums and a manifest.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// The release description.
+    #[arg(
+        short = 'c',
+        long,
+        global = true,
+        default_value = "matrix.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// Print only errors and the final summary.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// Print more: job starts, commands. Repeat for debug logs.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the expanded targets and the job graph; touches nothing on disk.
+    Plan(PlanArgs),
+    /// Run the plan and fill the dist folder.
+    Build(BuildArgs),
+    /// List the os and arch names matrix knows.
+    Targets {
+        /// Print JSON instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print the JSON Schema of matrix.toml.
+    Schema,
+}
+
+/// Flags that shape the plan, shared by `plan` and `build`.
+#[derive(Debug, Args, Clone)]
+pub struct PlanFlags {
+    /// Output folder for artifacts, logs and the manifest.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub dist: PathBuf,
+    /// Only these targets: an id like linux/arm64 or a glob like 'linux/*'. Repeatable.
+    #[arg(long = "target", value_name = "ID")]
+    pub targets: Vec<String>,
+    /// Build a snapshot: no release tag needed, a dirty tree allowed; version <next patch>-SNAPSHOT-<commit>.
+    #[arg(long)]
+    pub snapshot: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Print the plan as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct BuildArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Remove the dist folder's contents first (a non-empty dist is an error otherwise).
+    #[arg(long)]
+    pub clean: bool,
+    /// Most jobs running at once [default: number of CPUs].
+    #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Keep building the other targets after a failure, and report every failure.
+    #[arg(long)]
+    pub keep_going: bool,
+}
+
+/// Entry point of the binary: parses flags, runs, maps errors to exit codes
+/// (0 ok, 1 a job failed, 2 bad config or usage, 130 interrupted).
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(cli.verbose);
+    install_error_hook();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("matrix: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let code = e.exit_code();
+            if !matches!(e, Error::Reported { .. }) {
+                eprintln!("{:?}", miette::Report::new(e));
+            }
+            ExitCode::from(code)
+        }
+    }
+}
+
+/// `MATRIX_LOG` (tracing's env-filter syntax) wins; `-vv` means debug.
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 | 1 => "warn",
+        2 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MATRIX_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Colours and Unicode on a terminal; plain ASCII in logs and tests.
+fn install_error_hook() {
+    use std::io::IsTerminal;
+    let terminal = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let _ = miette::set_hook(Box::new(move |_| {
+        let opts = miette::MietteHandlerOpts::new().terminal_links(false);
+        let opts = if terminal {
+            opts
+        } else {
+            opts.color(false).unicode(false).width(100)
+        };
+        Box::new(opts.build())
+    }));
+}

@@ -1,0 +1,353 @@
+//! What each subcommand does, in terms of the library's stages.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+use super::{BuildArgs, Cli, Command, PlanArgs, PlanFlags};
+use crate::error::Error;
+use crate::exec::{self, Status};
+use crate::plan::{self, Plan};
+use crate::report::{self, Style, summary};
+use crate::{config, target, version};
+
+pub async fn run(cli: Cli) -> Result<(), Error> {
+    match &cli.command {
+        Command::Plan(args) => plan_command(&cli, args),
+        Command::Build(args) => build_command(&cli, args).await,
+        Command::Targets { json } => targets_command(*json),
+        Command::Schema => {
+            let schema = schemars::schema_for!(config::Config);
+            let text =
+                serde_json::to_string_pretty(&schema).map_err(|e| Error::io("stdout")(e.into()))?;
+            print_out(&format!("{text}\n"))
+        }
+    }
+}
+
+fn print_out(text: &str) -> Result<(), Error> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .or_else(|e| {
+            // A closed pipe (`matrix plan | head`) is not an error.
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Ok(())
+            } else {
+                Err(Error::io("stdout")(e))
+            }
+        })
+}
+
+/// Loads the config, resolves the version and builds the plan.
+fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
+    let loaded = config::load(&cli.config)?;
+    let cwd = std::env::current_dir().map_err(Error::io("."))?;
+    let root = absolute(&cwd, cli.config.parent().unwrap_or(Path::new(".")));
+    let dist = absolute(&cwd, &flags.dist);
+    let facts = match version::git_facts(&root, std::slice::from_ref(&dist)) {
+        Ok(facts) => Some(facts),
+        Err(e) if e.is_not_a_repository() => None,
+        Err(e) => return Err(e.into()),
+    };
+    let request = version::Request {
+        snapshot: flags.snapshot,
+        env_version: std::env::var("MATRIX_VERSION")
+            .ok()
+            .filter(|v| !v.is_empty()),
+        source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
+            .ok()
+            .filter(|v| !v.is_empty()),
+    };
+    let version = version::resolve(facts.as_ref(), &request)?;
+    let env: BTreeMap<String, String> = std::env::vars().collect();
+    Ok(plan::build(
+        &loaded,
+        &plan::Request {
+            version,
+            root,
+            dist,
+            filters: flags.targets.clone(),
+            env,
+        },
+    )?)
+}
+
+/// Joins and removes `.` components, without touching the disk.
+fn absolute(cwd: &Path, path: &Path) -> PathBuf {
+    let joined = if path.as_os_str().is_empty() {
+        cwd.to_path_buf()
+    } else {
+        cwd.join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in joined.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
+    let plan = make_plan(cli, &args.flags)?;
+    if args.json {
+        let mut text =
+            serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
+        text.push('\n');
+        return print_out(&text);
+    }
+    print_out(&render_plan(&plan, cli.verbose > 0))
+}
+
+/// The human view of a plan: facts, the targets, the job graph.
+pub fn render_plan(plan: &Plan, verbose: bool) -> String {
+    let v = &plan.version;
+    let mut out = String::new();
+    let snapshot = if v.is_snapshot { ", snapshot" } else { "" };
+    out.push_str(&format!("project  {}\n", plan.project.name));
+    out.push_str(&format!(
+        "version  {} (tag {}, commit {}{snapshot})\n",
+        v.version, v.tag, v.short_commit
+    ));
+    out.push_str(&format!("dist     {}\n\n", plan.dist.display()));
+    let rows: Vec<[String; 3]> = plan
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                t.id.clone(),
+                t.archive.format.name().to_string(),
+                t.archive.file_name.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&table_left(&["TARGET", "FORMAT", "ARTIFACT"], &rows));
+    out.push_str(&format!(
+        "{:<w$}  {:<8}{}\n\n",
+        "(checksums)",
+        plan.checksum.algorithm.name(),
+        plan.checksum.file_name,
+        w = width(&rows)
+    ));
+    let jobs: Vec<[String; 2]> = plan
+        .jobs
+        .iter()
+        .map(|j| {
+            let needs = match j.needs.len() {
+                0 => "-".to_string(),
+                1..=2 => j.needs.join(", "),
+                n => format!("{n} jobs: {} ... {}", j.needs[0], j.needs[n - 1]),
+            };
+            [j.id.clone(), needs]
+        })
+        .collect();
+    out.push_str(&table_left(&["JOB", "NEEDS"], &jobs));
+    if verbose {
+        for t in &plan.targets {
+            out.push_str(&format!(
+                "\n{}:\n  $ {}\n",
+                t.id,
+                shell_words::join(&t.build.argv)
+            ));
+            for (k, v) in &t.build.env {
+                out.push_str(&format!("  {k}={v}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn width(rows: &[[String; 3]]) -> usize {
+    rows.iter()
+        .map(|r| r[0].len())
+        .max()
+        .unwrap_or(0)
+        .max("TARGET".len())
+}
+
+fn table_left<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    report::table(header, rows, report::Align::Left)
+}
+
+async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
+    let plan = Arc::new(make_plan(cli, &args.flags)?);
+    prepare_dist(&plan, args.clean)?;
+    let style = Style::detect(cli.quiet);
+    let reporter: Arc<dyn report::Reporter> = Arc::from(style.reporter(cli.verbose > 0));
+
+    let interrupt = CancellationToken::new();
+    let watcher = tokio::spawn(watch_signals(interrupt.clone()));
+    let jobs = args
+        .jobs
+        .map(usize::from)
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let opts = exec::Options {
+        jobs,
+        keep_going: args.keep_going,
+    };
+    let outcome = exec::run(
+        Arc::clone(&plan),
+        &opts,
+        Arc::clone(&reporter),
+        interrupt.clone(),
+    )
+    .await;
+    watcher.abort();
+    reporter.finish();
+
+    print_out(&summary::render(&plan, &outcome))?;
+    report_failures(&outcome);
+    if outcome.interrupted {
+        return Err(Error::Reported {
+            message: "interrupted".into(),
+            code: 130,
+        });
+    }
+    let failed = outcome
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+        .count();
+    if failed > 0 || !outcome.succeeded() {
+        return Err(Error::Reported {
+            message: format!("{failed} job(s) failed"),
+            code: 1,
+        });
+    }
+    Ok(())
+}
+
+fn report_failures(outcome: &exec::Outcome) {
+    let mut err = std::io::stderr().lock();
+    for r in outcome
+        .results
+        .iter()
+        .filter(|r| r.status == Status::Failed)
+    {
+        let Some(e) = &r.error else { continue };
+        let mut text = format!("error: {e}\n");
+        let tail = e.tail();
+        if !tail.is_empty() {
+            text.push_str(&format!("  last {} lines of the log:\n", tail.len()));
+            for line in tail {
+                text.push_str(&format!("  | {line}\n"));
+            }
+        }
+        // The job's own help, or that of the error underneath it.
+        let help = miette::Diagnostic::help(e)
+            .or_else(|| miette::Diagnostic::diagnostic_source(e).and_then(|d| d.help()));
+        if let Some(help) = help {
+            text.push_str(&format!("  help: {help}\n"));
+        }
+        let _ = err.write_all(text.as_bytes());
+    }
+    if outcome.interrupted {
+        let _ = writeln!(
+            err,
+            "matrix: interrupted; no checksums or manifest were written"
+        );
+    }
+}
+
+/// SIGINT or SIGTERM cancels the run; the scheduler then stops every job.
+async fn watch_signals(interrupt: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
+        tracing::warn!("cannot install signal handlers");
+        return;
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    interrupt.cancel();
+}
+
+/// dist/ must be empty (or emptied with --clean) so nothing stale can be
+/// mistaken for part of this release.
+fn prepare_dist(plan: &Plan, clean: bool) -> Result<(), Error> {
+    let dist = &plan.dist;
+    if dist.exists() {
+        let entries = std::fs::read_dir(dist).map_err(Error::io(dist))?.count();
+        if entries > 0 {
+            if !clean {
+                return Err(Error::DistNotEmpty {
+                    dist: dist.clone(),
+                    entries,
+                });
+            }
+            check_clean_is_safe(plan)?;
+            std::fs::remove_dir_all(dist).map_err(Error::io(dist))?;
+        }
+    }
+    std::fs::create_dir_all(dist).map_err(Error::io(dist))
+}
+
+fn check_clean_is_safe(plan: &Plan) -> Result<(), Error> {
+    let dist = &plan.dist;
+    let reason = if dist.parent().is_none() {
+        Some("it is the file system root")
+    } else if plan.root.starts_with(dist) {
+        Some("it holds the project (matrix.toml)")
+    } else if std::env::current_dir().is_ok_and(|cwd| cwd.starts_with(dist)) {
+        Some("it holds the current folder")
+    } else {
+        None
+    };
+    match reason {
+        Some(reason) => Err(Error::UnsafeClean {
+            dist: dist.clone(),
+            reason: reason.into(),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn targets_command(json: bool) -> Result<(), Error> {
+    if json {
+        let value = serde_json::json!({ "os": target::OSES, "arch": target::ARCHES });
+        let mut text =
+            serde_json::to_string_pretty(&value).map_err(|e| Error::io("stdout")(e.into()))?;
+        text.push('\n');
+        return print_out(&text);
+    }
+    let oses: Vec<[String; 3]> = target::OSES
+        .iter()
+        .map(|o| {
+            [
+                o.name.to_string(),
+                o.description.to_string(),
+                o.aliases.join(", "),
+            ]
+        })
+        .collect();
+    let arches: Vec<[String; 4]> = target::ARCHES
+        .iter()
+        .map(|a| {
+            [
+                a.name.to_string(),
+                a.bits.to_string(),
+                a.description.to_string(),
+                a.aliases.join(", "),
+            ]
+        })
+        .collect();
+    let mut out = table_left(&["OS", "DESCRIPTION", "ALSO KNOWN AS"], &oses);
+    out.push('\n');
+    out.push_str(&table_left(
+        &["ARCH", "BITS", "DESCRIPTION", "ALSO KNOWN AS"],
+        &arches,
+    ));
+    print_out(&out)
+}

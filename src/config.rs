@@ -1,0 +1,470 @@
+//! `matrix.toml`: the serde types, loading, and the checks that need nothing
+//! but the file itself.
+//!
+//! First stage of the flow (config -> matrix -> plan -> exec). The same types
+//! generate the JSON Schema printed by `matrix schema`, so the schema can never
+//! drift from what is parsed. Keys are kebab-case and unknown keys are errors.
+//! Checks that need the expanded matrix (unknown `when` keys, templates,
+//! duplicate artifact names) live in `plan`, which reports them through
+//! [`Source`] so they still point at a line and column.
+
+pub mod source;
+
+use std::path::Path;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
+
+use crate::package::archive::Format;
+use crate::package::checksum::Algorithm;
+
+/// The whole release description.
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+#[schemars(
+    title = "matrix.toml",
+    description = "A release described for `matrix build`."
+)]
+pub struct Config {
+    pub project: Project,
+    /// The target matrix: every key other than `include`/`exclude` is an axis.
+    #[schemars(schema_with = "matrix_schema")]
+    pub matrix: IndexMap<String, toml::Value>,
+    pub build: Build,
+    #[serde(default)]
+    pub archive: Archive,
+    #[serde(default)]
+    pub checksum: Checksum,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Project {
+    /// Name used in artifact names; letters, digits, `.`, `_` and `-`.
+    pub name: String,
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub homepage: String,
+    /// SPDX license expression, e.g. `Apache-2.0`.
+    #[serde(default)]
+    pub license: String,
+}
+
+/// A command: one string split like a shell splits words (but never run by
+/// a shell unless `shell = true`), or an explicit argument vector.
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Command {
+    Line(String),
+    Argv(Vec<String>),
+}
+
+/// Which targets a rule applies to: every key must match (values are one
+/// value or a list of allowed values).
+pub type When = IndexMap<String, OneOrMany>;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum OneOrMany {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl OneOrMany {
+    pub fn values(&self) -> Vec<&str> {
+        match self {
+            OneOrMany::One(v) => vec![v.as_str()],
+            OneOrMany::Many(vs) => vs.iter().map(String::as_str).collect(),
+        }
+    }
+
+    pub fn matches(&self, value: &str) -> bool {
+        self.values().contains(&value)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Build {
+    /// The build command (templated). Run in `dir` with the environment below.
+    pub command: Command,
+    /// Run `command` through `sh -c` instead of as an argument vector.
+    #[serde(default)]
+    pub shell: bool,
+    /// Extra environment for the command (values are templates).
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    /// Extra arguments appended to the command (templates).
+    #[serde(default)]
+    pub flags: Vec<String>,
+    /// File name of the built binary in `{{ out }}`; `.exe` is added on Windows.
+    pub binary: String,
+    /// Working directory, relative to matrix.toml's folder.
+    #[serde(default)]
+    pub dir: Option<String>,
+    /// Kill the job after this long, e.g. `10m`, `90s`.
+    #[serde(default)]
+    pub timeout: Option<String>,
+    /// Per-target changes, applied in order: `command`, `shell`, `flags`,
+    /// `binary` and `timeout` replace, `env` entries are merged.
+    #[serde(default)]
+    pub overrides: Vec<BuildOverride>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct BuildOverride {
+    pub when: When,
+    #[serde(default)]
+    pub command: Option<Command>,
+    #[serde(default)]
+    pub shell: Option<bool>,
+    #[serde(default)]
+    pub env: IndexMap<String, String>,
+    #[serde(default)]
+    pub flags: Option<Vec<String>>,
+    #[serde(default)]
+    pub binary: Option<String>,
+    #[serde(default)]
+    pub timeout: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Archive {
+    /// Archive file name without extension (template).
+    #[serde(default = "default_archive_name")]
+    pub name: String,
+    #[serde(default = "default_format")]
+    pub format: Format,
+    #[serde(default)]
+    pub format_overrides: Vec<FormatOverride>,
+    /// Extra files: globs relative to matrix.toml's folder, optionally with a
+    /// destination folder inside the archive.
+    #[serde(default)]
+    pub files: Vec<FileEntry>,
+    /// Put everything under one top-level folder: `true` uses the archive
+    /// name, a string is a template for the folder name.
+    #[serde(default)]
+    pub wrap_in_directory: Wrap,
+}
+
+impl Default for Archive {
+    fn default() -> Self {
+        Archive {
+            name: default_archive_name(),
+            format: default_format(),
+            format_overrides: Vec::new(),
+            files: Vec::new(),
+            wrap_in_directory: Wrap::default(),
+        }
+    }
+}
+
+fn default_archive_name() -> String {
+    "{{ project }}_{{ version }}_{{ target_slug }}".to_string()
+}
+
+fn default_format() -> Format {
+    Format::TarGz
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct FormatOverride {
+    pub when: When,
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum FileEntry {
+    Glob(String),
+    #[serde(rename_all = "kebab-case")]
+    Mapped {
+        src: String,
+        dst: String,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Wrap {
+    Enabled(bool),
+    Named(String),
+}
+
+impl Default for Wrap {
+    fn default() -> Self {
+        Wrap::Enabled(false)
+    }
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Checksum {
+    #[serde(default)]
+    pub algorithm: Algorithm,
+    /// File name of the checksums file (template).
+    #[serde(default = "default_checksum_name")]
+    pub name: String,
+}
+
+impl Default for Checksum {
+    fn default() -> Self {
+        Checksum {
+            algorithm: Algorithm::default(),
+            name: default_checksum_name(),
+        }
+    }
+}
+
+fn default_checksum_name() -> String {
+    "{{ project }}_{{ version }}_checksums.txt".to_string()
+}
+
+fn matrix_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "Axes (arrays of values) plus optional `include` and `exclude` lists with GitHub Actions strategy.matrix semantics.",
+        "properties": {
+            "include": {
+                "type": "array",
+                "items": { "type": "object", "additionalProperties": { "type": ["string", "integer", "boolean"] } }
+            },
+            "exclude": {
+                "type": "array",
+                "items": { "type": "object", "additionalProperties": {
+                    "anyOf": [
+                        { "type": ["string", "integer", "boolean"] },
+                        { "type": "array", "items": { "type": ["string", "integer", "boolean"] } }
+                    ]
+                } }
+            }
+        },
+        "additionalProperties": { "type": "array", "items": { "type": ["string", "integer", "boolean"] } }
+    })
+}
+
+/// A parsed config together with its text, for errors found later.
+#[derive(Debug, Clone)]
+pub struct Loaded {
+    pub config: Config,
+    pub source: Source,
+}
+
+/// Why a config could not be loaded.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum LoadError {
+    #[error("cannot read {path}")]
+    #[diagnostic(
+        code(matrix::config::read),
+        help("pass the file with -c/--config, or run matrix in the folder that holds matrix.toml")
+    )]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Invalid(#[from] ConfigError),
+}
+
+/// Reads and parses `path`, then checks what can be checked without the
+/// expanded matrix.
+pub fn load(path: &Path) -> Result<Loaded, LoadError> {
+    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
+        path: path.display().to_string(),
+        source,
+    })?;
+    parse(path, text)
+}
+
+/// Parses config text (exposed for tests and `matrix schema` round trips).
+pub fn parse(path: &Path, text: String) -> Result<Loaded, LoadError> {
+    let source = Source::new(path, text);
+    let config: Config = toml::from_str(&source.text).map_err(|e| {
+        let (message, help) = explain_toml_error(e.message());
+        source.error_span(e.span(), message, help, "here".to_string())
+    })?;
+    check(&config, &source)?;
+    Ok(Loaded { config, source })
+}
+
+/// Rewrites serde's messages into ones that say what is allowed.
+fn explain_toml_error(message: &str) -> (String, Option<String>) {
+    let message = message.trim().to_string();
+    let help = if message.contains("unknown field") {
+        Some("remove the key or fix its spelling; `matrix schema` prints every allowed key".into())
+    } else if message.contains("unknown variant") {
+        Some("use one of the values listed above".into())
+    } else if message.contains("did not match any variant of untagged enum Command") {
+        return (
+            "`command` must be a string or an array of strings".into(),
+            Some("e.g. command = \"go build -o {{ out }}/{{ bin }} .\"".into()),
+        );
+    } else if message.contains("missing field") {
+        Some("add the key; `matrix schema` describes each one".into())
+    } else {
+        None
+    };
+    (message, help)
+}
+
+/// Checks of single values: names, durations, non-empty commands.
+fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
+    let name = &config.project.name;
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+    {
+        return Err(source.error_at(
+            &KeyPath::parse("project.name"),
+            format!("invalid project name {name:?}"),
+            Some("use letters, digits, '.', '_' and '-' only".into()),
+        ));
+    }
+    check_command(
+        &config.build.command,
+        &KeyPath::parse("build.command"),
+        source,
+    )?;
+    check_timeout(
+        config.build.timeout.as_deref(),
+        &KeyPath::parse("build.timeout"),
+        source,
+    )?;
+    for (i, o) in config.build.overrides.iter().enumerate() {
+        let at = KeyPath::parse("build.overrides").index(i);
+        if let Some(command) = &o.command {
+            check_command(command, &at.clone().key("command"), source)?;
+        }
+        check_timeout(o.timeout.as_deref(), &at.key("timeout"), source)?;
+    }
+    let binary = &config.build.binary;
+    if binary.is_empty() || binary.contains(['/', '\\']) {
+        return Err(source.error_at(
+            &KeyPath::parse("build.binary"),
+            format!("invalid binary name {binary:?}"),
+            Some("give the file name the build writes into {{ out }}, without a folder".into()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(), ConfigError> {
+    let empty = match command {
+        Command::Line(line) => line.trim().is_empty(),
+        Command::Argv(argv) => argv.is_empty() || argv[0].is_empty(),
+    };
+    if empty {
+        return Err(source.error_at(at, "the command is empty", None));
+    }
+    if let Command::Line(line) = command
+        && let Err(e) = crate::template::split_command(line)
+    {
+        return Err(source.error_at(
+            at,
+            format!("cannot split the command into words: {e}"),
+            Some("close every quote, or give the command as an array of arguments".into()),
+        ));
+    }
+    Ok(())
+}
+
+fn check_timeout(value: Option<&str>, at: &KeyPath, source: &Source) -> Result<(), ConfigError> {
+    if let Some(v) = value {
+        parse_duration(v).map_err(|e| {
+            source.error_at(
+                at,
+                format!("invalid duration {v:?}: {e}"),
+                Some("use a number with a unit, e.g. \"90s\", \"10m\", \"1h 30m\"".into()),
+            )
+        })?;
+    }
+    Ok(())
+}
+
+/// Parses `10m`, `90s`, `1h 30m`; zero is not a timeout.
+pub fn parse_duration(value: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(value).map_err(|e| e.to_string())?;
+    if d.is_zero() {
+        return Err("a timeout must be longer than zero".into());
+    }
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse_str(text: &str) -> Result<Loaded, LoadError> {
+        parse(Path::new("matrix.toml"), text.to_string())
+    }
+
+    const MIN: &str = "[project]\nname = \"hello\"\n[matrix]\nos = [\"linux\"]\n[build]\ncommand = \"make\"\nbinary = \"hello\"\n";
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let loaded = parse_str(MIN).unwrap();
+        let c = loaded.config;
+        assert_eq!(c.archive.format, Format::TarGz);
+        assert_eq!(c.checksum.algorithm, Algorithm::Sha256);
+        assert_eq!(c.checksum.name, "{{ project }}_{{ version }}_checksums.txt");
+        assert_eq!(c.build.command, Command::Line("make".into()));
+    }
+
+    #[test]
+    fn errors_point_at_the_problem() {
+        let cases = [
+            (
+                MIN.replace("binary", "binnary"),
+                "unknown field `binnary`",
+                7,
+            ),
+            (MIN.replace("\"make\"", "\"\""), "the command is empty", 6),
+            (MIN.replace("\"make\"", "\"make 'x\""), "cannot split", 6),
+            (
+                MIN.replace("\"hello\"\n[matrix]", "\"he llo\"\n[matrix]"),
+                "invalid project name",
+                2,
+            ),
+            (
+                format!("{MIN}timeout = \"10 parsecs\"\n"),
+                "invalid duration",
+                8,
+            ),
+            (
+                format!("{MIN}[archive]\nformat = \"rar\"\n"),
+                "unknown variant `rar`",
+                9,
+            ),
+        ];
+        for (text, want, line) in cases {
+            let err = match parse_str(&text) {
+                Err(LoadError::Invalid(e)) => e,
+                other => panic!("expected a config error for {want}, got {other:?}"),
+            };
+            assert!(
+                err.message.contains(want),
+                "{} does not contain {want}",
+                err.message
+            );
+            assert_eq!(err.line, line, "{want}");
+        }
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
+        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
+        assert!(parse_duration("0s").is_err());
+        assert!(parse_duration("soon").is_err());
+    }
+}

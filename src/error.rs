@@ -1,0 +1,62 @@
+//! The errors a command can end with, and their exit codes.
+//!
+//! Each area keeps its own error enum (config, version, plan, package,
+//! exec); this one only gathers them for the CLI and decides the exit code:
+//! 2 for anything wrong before a job ran (config, usage, version, dist),
+//! 1 when a job failed, 130 when interrupted.
+
+use std::path::PathBuf;
+
+use miette::Diagnostic;
+
+use crate::config::LoadError;
+use crate::plan::PlanError;
+use crate::version::VersionError;
+
+#[derive(Debug, thiserror::Error, Diagnostic)]
+pub enum Error {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Load(#[from] LoadError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Version(#[from] VersionError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] PlanError),
+    #[error("the dist folder {} is not empty ({entries} {})", dist.display(), if *entries == 1 { "entry" } else { "entries" })]
+    #[diagnostic(
+        code(matrix::dist::not_empty),
+        help("pass --clean to remove its contents first, or choose another folder with --dist")
+    )]
+    DistNotEmpty { dist: PathBuf, entries: usize },
+    #[error("refusing to clean {}: {reason}", dist.display())]
+    #[diagnostic(
+        code(matrix::dist::unsafe_clean),
+        help("choose a dedicated output folder with --dist")
+    )]
+    UnsafeClean { dist: PathBuf, reason: String },
+    #[error("{}: {source}", path.display())]
+    #[diagnostic(code(matrix::io))]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The details were already printed (job failures, an interrupt).
+    #[error("{message}")]
+    Reported { message: String, code: u8 },
+}
+
+impl Error {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Reported { code, .. } => *code,
+            _ => 2,
+        }
+    }
+
+    pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
+        let path = path.into();
+        move |source| Error::Io { path, source }
+    }
+}

@@ -1,0 +1,345 @@
+//! What each kind of job does: build, archive, checksums, manifest.
+//!
+//! Part of `exec`. Build jobs supervise a process ([`super::process`]);
+//! archive jobs hand CPU work to rayon (`package`) so the async scheduler never
+//! blocks; the release-wide jobs write the checksums file and the manifest
+//! from the artifacts earlier jobs reported, atomically and last.
+
+use std::path::PathBuf;
+
+use tokio_util::sync::CancellationToken;
+
+use super::Context;
+use super::process::{self, Ended};
+use crate::package::PackageError;
+use crate::package::archive::{self, ArchiveSpec, Format};
+use crate::package::checksum::{self, Hasher};
+use crate::package::files::{self, Entry};
+use crate::package::manifest::{self, Artifact, ArtifactKind, Manifest};
+use crate::plan::{JobKind, MANIFEST, Plan};
+
+/// Lines of a failed job's log shown in the error.
+const TAIL_LINES: usize = 20;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum JobError {
+    #[error("{target}: `{command}` failed with {status}")]
+    #[diagnostic(code(matrix::job::failed), help("full log: {}", log.display()))]
+    Failed {
+        target: String,
+        command: String,
+        status: String,
+        tail: Vec<String>,
+        log: PathBuf,
+    },
+    #[error("{target}: `{command}` timed out after {after}")]
+    #[diagnostic(
+        code(matrix::job::timeout),
+        help("raise [build] timeout if the build needs longer; full log: {}", log.display())
+    )]
+    TimedOut {
+        target: String,
+        command: String,
+        after: String,
+        tail: Vec<String>,
+        log: PathBuf,
+    },
+    #[error("{target}: cannot start `{program}`: {source}")]
+    #[diagnostic(
+        code(matrix::job::spawn),
+        help("check that `{program}` is installed and on PATH, and that the build folder exists")
+    )]
+    Spawn {
+        target: String,
+        program: String,
+        source: std::io::Error,
+    },
+    #[error("{target}: the build succeeded but did not write {}", path.display())]
+    #[diagnostic(
+        code(matrix::job::no_binary),
+        help("the command must write the binary to {{{{ out }}}}/{{{{ bin }}}}; full log: {}", log.display())
+    )]
+    MissingBinary {
+        target: String,
+        path: PathBuf,
+        log: PathBuf,
+    },
+    #[error("{target}: packaging failed: {source}")]
+    #[diagnostic(code(matrix::job::package))]
+    Package {
+        target: String,
+        #[source]
+        #[diagnostic_source]
+        source: PackageError,
+    },
+    #[error("{job}: cannot write {}: {source}", path.display())]
+    #[diagnostic(code(matrix::job::io))]
+    Io {
+        job: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl JobError {
+    /// True for errors that a kill by cancellation would cause.
+    pub fn is_consequence_of_cancel(&self) -> bool {
+        matches!(
+            self,
+            JobError::Failed { .. } | JobError::MissingBinary { .. }
+        )
+    }
+
+    /// The log lines to show under the error, if any.
+    pub fn tail(&self) -> &[String] {
+        match self {
+            JobError::Failed { tail, .. } | JobError::TimedOut { tail, .. } => tail,
+            _ => &[],
+        }
+    }
+}
+
+pub(super) async fn run(
+    ctx: &Context,
+    job: usize,
+    cancel: &CancellationToken,
+) -> Result<Option<Artifact>, JobError> {
+    let plan = &ctx.plan;
+    match plan.jobs[job].kind {
+        JobKind::Build => build(plan, job, cancel).await.map(|()| None),
+        JobKind::Archive => archive(plan, job).await.map(Some),
+        JobKind::Checksums => checksums(ctx, job).map(Some),
+        JobKind::Manifest => write_manifest(ctx, job).map(|()| None),
+    }
+}
+
+fn io_error(
+    plan: &Plan,
+    job: usize,
+    path: PathBuf,
+) -> impl FnOnce(std::io::Error) -> JobError + '_ {
+    move |source| JobError::Io {
+        job: plan.jobs[job].id.clone(),
+        path,
+        source,
+    }
+}
+
+async fn build(plan: &Plan, job: usize, cancel: &CancellationToken) -> Result<(), JobError> {
+    let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
+    let step = &target.build;
+    let log = super::log_path(plan, job);
+    // A fresh output folder: nothing from an earlier run can be packaged.
+    if step.out_dir.exists() {
+        std::fs::remove_dir_all(&step.out_dir).map_err(io_error(
+            plan,
+            job,
+            step.out_dir.clone(),
+        ))?;
+    }
+    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
+    process::write_header(&log, &target.id, step).map_err(io_error(plan, job, log.clone()))?;
+    let command = shell_words::join(&step.argv);
+    let ended = process::run(step, &log, cancel)
+        .await
+        .map_err(|source| JobError::Spawn {
+            target: target.id.clone(),
+            program: step.argv.first().cloned().unwrap_or_default(),
+            source,
+        })?;
+    match ended {
+        Ended::Exited(status) if status.success() => {}
+        Ended::Exited(status) => {
+            return Err(JobError::Failed {
+                target: target.id.clone(),
+                command,
+                status: process::describe(&status),
+                tail: process::tail(&log, TAIL_LINES),
+                log,
+            });
+        }
+        Ended::Cancelled => return Err(JobError::Cancelled),
+        Ended::TimedOut => {
+            return Err(JobError::TimedOut {
+                target: target.id.clone(),
+                command,
+                after: step
+                    .timeout
+                    .map(|t| humantime::format_duration(t).to_string())
+                    .unwrap_or_default(),
+                tail: process::tail(&log, TAIL_LINES),
+                log,
+            });
+        }
+    }
+    let binary = step.out_dir.join(&step.binary);
+    if !binary.is_file() {
+        return Err(JobError::MissingBinary {
+            target: target.id.clone(),
+            path: binary,
+            log,
+        });
+    }
+    Ok(())
+}
+
+async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
+    let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
+    let step = &target.archive;
+    let binary = Entry {
+        source: target.build.out_dir.join(&target.build.binary),
+        dest: target.build.binary.clone(),
+        executable: true,
+    };
+    let specs = step.files.clone();
+    let root = plan.root.clone();
+    let dest = plan.dist.join(&step.file_name);
+    let format = step.format;
+    let wrap = step.wrap.clone();
+    let mtime = u64::try_from(plan.version.timestamp).unwrap_or(0);
+    let algorithm = plan.checksum.algorithm;
+    let package_error = |source| JobError::Package {
+        target: target.id.clone(),
+        source,
+    };
+    // CPU-bound: compress on rayon's pool, await the result here.
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    rayon::spawn(move || {
+        let result = (|| {
+            let mut entries = if format == Format::Binary {
+                Vec::new()
+            } else {
+                files::resolve(&root, &specs)?
+            };
+            if let Some(clash) = entries.iter().find(|e| e.dest == binary.dest) {
+                return Err(PackageError::DuplicateDest {
+                    dest: binary.dest.clone(),
+                    first: clash.source.clone(),
+                    second: binary.source.clone(),
+                });
+            }
+            entries.push(binary);
+            entries.sort_by(|a, b| a.dest.cmp(&b.dest));
+            archive::write(
+                &ArchiveSpec {
+                    format,
+                    entries: &entries,
+                    wrap: wrap.as_deref(),
+                    mtime,
+                    algorithm,
+                },
+                &dest,
+            )
+        })();
+        let _ = tx.send(result);
+    });
+    let written = rx
+        .await
+        .map_err(|_| JobError::Cancelled)?
+        .map_err(package_error)?;
+    Ok(Artifact {
+        name: step.file_name.clone(),
+        path: step.file_name.clone(),
+        kind: if format == Format::Binary {
+            ArtifactKind::Binary
+        } else {
+            ArtifactKind::Archive
+        },
+        format: Some(format),
+        target: Some(target.id.clone()),
+        size: written.size,
+        digest: format!("{}:{}", algorithm.name(), written.digest),
+    })
+}
+
+fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
+    let plan = &ctx.plan;
+    let algorithm = plan.checksum.algorithm;
+    let prefix = format!("{}:", algorithm.name());
+    let lines: Vec<(String, String)> = ctx
+        .artifacts
+        .iter()
+        .filter_map(|a| Some((a.name.clone(), a.digest.strip_prefix(&prefix)?.to_string())))
+        .collect();
+    let text = checksum::render_checksums(&lines);
+    let path = plan.dist.join(&plan.checksum.file_name);
+    crate::package::atomic::write_atomic(&path, text.as_bytes()).map_err(io_error(
+        plan,
+        job,
+        path.clone(),
+    ))?;
+    let mut hasher = Hasher::new(algorithm);
+    hasher.update(text.as_bytes());
+    Ok(Artifact {
+        name: plan.checksum.file_name.clone(),
+        path: plan.checksum.file_name.clone(),
+        kind: ArtifactKind::Checksums,
+        format: None,
+        target: None,
+        size: text.len() as u64,
+        digest: format!("{prefix}{}", hasher.finalize_hex()),
+    })
+}
+
+fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
+    let plan = &ctx.plan;
+    let v = &plan.version;
+    let mut jobs: Vec<manifest::Job> = ctx
+        .finished
+        .iter()
+        .map(|&(i, status, duration)| {
+            let j = &plan.jobs[i];
+            manifest::Job {
+                id: j.id.clone(),
+                kind: j.kind.as_str().into(),
+                target: j.target.map(|t| plan.targets[t].id.clone()),
+                status: status.as_str().into(),
+                duration_ms: duration.as_millis() as u64,
+            }
+        })
+        .collect();
+    // Plan order, so the list reads like `matrix plan`.
+    let order: std::collections::HashMap<&str, usize> = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), i))
+        .collect();
+    jobs.sort_by_key(|j| order.get(j.id.as_str()).copied());
+    let mut m = Manifest {
+        format: manifest::FORMAT.into(),
+        format_version: crate::plan::FORMAT_VERSION,
+        project: manifest::Project {
+            name: plan.project.name.clone(),
+            description: plan.project.description.clone(),
+            homepage: plan.project.homepage.clone(),
+            license: plan.project.license.clone(),
+        },
+        version: v.version.clone(),
+        tag: v.tag.clone(),
+        commit: v.commit.clone(),
+        commit_date: v.commit_date.clone(),
+        timestamp: v.timestamp,
+        is_snapshot: v.is_snapshot,
+        config_sha256: plan.config_sha256.clone(),
+        checksum: manifest::ChecksumFile {
+            algorithm: plan.checksum.algorithm,
+            file: plan.checksum.file_name.clone(),
+        },
+        targets: plan
+            .targets
+            .iter()
+            .map(|t| manifest::Target {
+                id: t.id.clone(),
+                values: t.values.clone(),
+            })
+            .collect(),
+        artifacts: ctx.artifacts.clone(),
+        jobs,
+    };
+    m.normalize();
+    let path = plan.dist.join(MANIFEST);
+    m.write(&path).map_err(io_error(plan, job, path.clone()))
+}

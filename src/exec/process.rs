@@ -1,0 +1,261 @@
+//! Running one build command as a supervised process group.
+//!
+//! Part of `exec`. The command is spawned with duct from an argument vector
+//! (no shell unless the plan says `sh -c`), in a process group of its own so
+//! that cancellation and timeouts can kill everything it started, not just the
+//! first process. Output and errors go to the job's log file.
+
+use std::io::{self, Read, Seek, SeekFrom, Write};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio_util::sync::CancellationToken;
+
+use crate::plan::BuildStep;
+
+/// How long a process group gets between SIGTERM and SIGKILL.
+const GRACE: Duration = Duration::from_secs(3);
+
+/// How a supervised process ended.
+#[derive(Debug)]
+pub enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    Cancelled,
+}
+
+/// Runs `step` with its output appended to `log`. Errors are failures to
+/// start (program not found, bad folder); a non-zero exit is `Ended::Exited`.
+pub async fn run(step: &BuildStep, log: &Path, cancel: &CancellationToken) -> io::Result<Ended> {
+    let logfile = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)?;
+    let (program, args) = step
+        .argv
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    let mut expr = duct::cmd(program, args)
+        .dir(&step.dir)
+        .stdin_null()
+        // duct applies the outermost redirection first: stdout goes to the
+        // log, then stderr joins that (already redirected) stdout.
+        .stderr_to_stdout()
+        .stdout_file(logfile)
+        .unchecked()
+        // A group of its own: killpg reaches every descendant, and a Ctrl-C
+        // on the terminal reaches only matrix, which then stops the jobs.
+        .before_spawn(|cmd| {
+            cmd.process_group(0);
+            Ok(())
+        });
+    for (k, v) in &step.env {
+        expr = expr.env(k, v);
+    }
+    let handle = Arc::new(expr.start()?);
+    let pgid = handle.pids().first().copied().unwrap_or(0);
+    let waiter = {
+        let handle = Arc::clone(&handle);
+        tokio::task::spawn_blocking(move || handle.wait().map(|out| out.status))
+    };
+    tokio::pin!(waiter);
+    let timeout = async {
+        match step.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        status = &mut waiter => Ended::Exited(joined(status)?),
+        _ = cancel.cancelled() => Ended::Cancelled,
+        _ = timeout => Ended::TimedOut,
+    };
+    if !matches!(ended, Ended::Exited(_)) {
+        stop_group(pgid, &mut waiter).await;
+    }
+    // Even after a clean exit, nothing the job left behind may outlive it.
+    signal_group(pgid, Signal::SIGKILL);
+    Ok(ended)
+}
+
+fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Result<ExitStatus> {
+    r.map_err(io::Error::other)?
+}
+
+/// SIGTERM, a grace period, then SIGKILL; waits for the leader to be reaped.
+async fn stop_group<F>(pgid: u32, waiter: &mut std::pin::Pin<&mut F>)
+where
+    F: std::future::Future,
+{
+    signal_group(pgid, Signal::SIGTERM);
+    if tokio::time::timeout(GRACE, waiter.as_mut()).await.is_err() {
+        signal_group(pgid, Signal::SIGKILL);
+        waiter.as_mut().await;
+    }
+}
+
+fn signal_group(pgid: u32, signal: Signal) {
+    if pgid > 1 {
+        // ESRCH (group already gone) is the normal case after an exit.
+        let _ = killpg(Pid::from_raw(pgid as i32), signal);
+    }
+}
+
+/// "exit status 2" or "signal 9 (SIGKILL)".
+pub fn describe(status: &ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => match Signal::try_from(sig) {
+            Ok(s) => format!("signal {sig} ({})", s.as_str()),
+            Err(_) => format!("signal {sig}"),
+        },
+        None => "unknown status".into(),
+    }
+}
+
+/// The last `n` lines of a log, reading at most the final 64 KiB.
+pub fn tail(log: &Path, n: usize) -> Vec<String> {
+    let Ok(mut f) = std::fs::File::open(log) else {
+        return Vec::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let start = len.saturating_sub(64 * 1024);
+    if f.seek(SeekFrom::Start(start)).is_err() {
+        return Vec::new();
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).is_err() {
+        return Vec::new();
+    }
+    let text = String::from_utf8_lossy(&buf);
+    let mut lines: Vec<&str> = text.lines().collect();
+    if start > 0 && !lines.is_empty() {
+        lines.remove(0); // probably cut in the middle
+    }
+    let skip = lines.len().saturating_sub(n);
+    lines[skip..].iter().map(|l| l.to_string()).collect()
+}
+
+/// Starts a log with what is about to run, so the log alone explains a failure.
+pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()> {
+    let mut f = std::fs::File::create(log)?;
+    writeln!(f, "# target: {target}")?;
+    writeln!(f, "# dir: {}", step.dir.display())?;
+    for (k, v) in &step.env {
+        writeln!(f, "# env: {k}={v}")?;
+    }
+    writeln!(f, "# command: {}", shell_words::join(&step.argv))?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn step(argv: &[&str], timeout: Option<Duration>) -> BuildStep {
+        BuildStep {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            shell: false,
+            env: BTreeMap::from([("MATRIX_TEST_VAR".to_string(), "from env".to_string())]),
+            dir: std::env::temp_dir(),
+            out_dir: std::env::temp_dir(),
+            binary: "x".into(),
+            timeout,
+        }
+    }
+
+    /// Running, not a zombie waiting for a reaper (PID 1 in a container may
+    /// never reap orphans).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[tokio::test]
+    async fn output_and_env_reach_the_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        let s = step(
+            &[
+                "sh",
+                "-c",
+                "echo out; echo err >&2; echo \"$MATRIX_TEST_VAR\"; exit 3",
+            ],
+            None,
+        );
+        write_header(&log, "linux/amd64", &s).unwrap();
+        let ended = run(&s, &log, &CancellationToken::new()).await.unwrap();
+        match ended {
+            Ended::Exited(st) => assert_eq!(describe(&st), "exit status 3"),
+            other => panic!("{other:?}"),
+        }
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(text.starts_with("# target: linux/amd64\n"));
+        assert!(text.contains("out\nerr\nfrom env\n"), "{text}");
+        assert_eq!(tail(&log, 2), vec!["err", "from env"]);
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        // The grandchild writes its pid, then both sleep; both must die.
+        let s = step(
+            &["sh", "-c", "sleep 300 & echo $! > pid; sleep 300"],
+            Some(Duration::from_millis(300)),
+        );
+        let mut s = s;
+        s.dir = dir.path().to_path_buf();
+        let ended = run(&s, &log, &CancellationToken::new()).await.unwrap();
+        assert!(matches!(ended, Ended::TimedOut), "{ended:?}");
+        let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "grandchild {pid} survived");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_a_running_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.cancel();
+        });
+        let started = std::time::Instant::now();
+        let ended = run(&step(&["sleep", "300"], None), &log, &cancel)
+            .await
+            .unwrap();
+        assert!(matches!(ended, Ended::Cancelled));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = run(
+            &step(&["matrix-no-such-program"], None),
+            &dir.path().join("l"),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+}

@@ -1,0 +1,18 @@
+//! matrix: a build matrix executor for releases.
+//!
+//! Data flows one way (see DESIGN.md):
+//! `matrix.toml` -> [`config`] -> [`matrix`] (targets) -> [`plan`] (job graph)
+//! -> [`exec`] (runs jobs, emits events) -> `dist/` (written by [`package`]).
+//! The binary in `main.rs` only builds the runtime and calls [`cli::run`].
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod exec;
+pub mod matrix;
+pub mod package;
+pub mod plan;
+pub mod report;
+pub mod target;
+pub mod template;
+pub mod version;

@@ -1,0 +1,171 @@
+//! `manifest.json`: the machine-readable record of a release.
+//!
+//! Written last by the manifest job, only when every other job succeeded, so
+//! its presence means the release in dist/ is complete. Later commands
+//! (merge, publish, channel renderers) read it instead of re-deriving
+//! anything. The format is versioned by `format_version`; additions keep the
+//! version, removals or changes of meaning bump it. Lists are sorted.
+
+use std::path::Path;
+
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+
+use super::archive::Format;
+use super::atomic::write_atomic;
+use super::checksum::Algorithm;
+
+/// The value of the `format` field, so a reader can tell what it holds.
+pub const FORMAT: &str = "matrix-manifest";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub format_version: u32,
+    pub project: Project,
+    pub version: String,
+    pub tag: String,
+    pub commit: String,
+    pub commit_date: String,
+    /// The timestamp every archive entry carries (SOURCE_DATE_EPOCH or commit time).
+    pub timestamp: i64,
+    pub is_snapshot: bool,
+    pub config_sha256: String,
+    pub checksum: ChecksumFile,
+    pub targets: Vec<Target>,
+    pub artifacts: Vec<Artifact>,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Project {
+    pub name: String,
+    pub description: String,
+    pub homepage: String,
+    pub license: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChecksumFile {
+    pub algorithm: Algorithm,
+    pub file: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Target {
+    pub id: String,
+    pub values: IndexMap<String, String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ArtifactKind {
+    /// A per-target archive (tar.gz, zip, ...).
+    Archive,
+    /// A per-target bare binary (`format = "binary"`).
+    Binary,
+    /// The release's checksums file.
+    Checksums,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    /// File name, unique in the release.
+    pub name: String,
+    /// Path relative to dist/.
+    pub path: String,
+    pub kind: ArtifactKind,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<Format>,
+    /// Target id for per-target artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub size: u64,
+    /// `<algorithm>:<hex>`, e.g. `sha256:9f86...`.
+    pub digest: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Job {
+    pub id: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
+    pub status: String,
+    pub duration_ms: u64,
+}
+
+impl Manifest {
+    /// Sorts every list so the file only changes when the release does.
+    pub fn normalize(&mut self) {
+        self.artifacts.sort_by(|a, b| a.name.cmp(&b.name));
+        // Targets and jobs keep plan order, which is itself deterministic.
+    }
+
+    pub fn to_json(&self) -> serde_json::Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec_pretty(self)?;
+        bytes.push(b'\n');
+        Ok(bytes)
+    }
+
+    pub fn write(&self, path: &Path) -> std::io::Result<()> {
+        let bytes = self.to_json().map_err(std::io::Error::other)?;
+        write_atomic(path, &bytes)
+    }
+
+    pub fn read(path: &Path) -> std::io::Result<Manifest> {
+        let bytes = std::fs::read(path)?;
+        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips_and_sorts() {
+        let artifact = |name: &str| Artifact {
+            name: name.into(),
+            path: name.into(),
+            kind: ArtifactKind::Archive,
+            format: Some(Format::TarGz),
+            target: Some("linux/amd64".into()),
+            size: 3,
+            digest: "sha256:00".into(),
+        };
+        let mut m = Manifest {
+            format: FORMAT.into(),
+            format_version: 1,
+            project: Project {
+                name: "hello".into(),
+                description: String::new(),
+                homepage: String::new(),
+                license: "MIT".into(),
+            },
+            version: "1.0.0".into(),
+            tag: "v1.0.0".into(),
+            commit: "abc".into(),
+            commit_date: "2026-01-01T00:00:00Z".into(),
+            timestamp: 0,
+            is_snapshot: false,
+            config_sha256: "00".into(),
+            checksum: ChecksumFile {
+                algorithm: Algorithm::Sha256,
+                file: "sums.txt".into(),
+            },
+            targets: vec![],
+            artifacts: vec![artifact("b.tar.gz"), artifact("a.tar.gz")],
+            jobs: vec![],
+        };
+        m.normalize();
+        assert_eq!(m.artifacts[0].name, "a.tar.gz");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        m.write(&path).unwrap();
+        assert_eq!(Manifest::read(&path).unwrap(), m);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.ends_with("}\n"));
+        assert!(text.contains("\"format\": \"tar.gz\""));
+    }
+}

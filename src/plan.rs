@@ -1,0 +1,359 @@
+//! The plan: every job, command, path and name, decided before anything runs.
+//!
+//! Third stage of the flow (config -> matrix -> **plan** -> exec). [`build`] is
+//! pure: given a loaded config, a version and the environment it returns the
+//! same graph every time, in a defined order, without touching the disk.
+//! Everything after it (exec, package, report) only consumes a [`Plan`];
+//! `matrix plan` prints it.
+
+mod axes;
+mod steps;
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use indexmap::IndexMap;
+use serde::Serialize;
+
+use crate::config::{ConfigError, KeyPath, Loaded};
+use crate::package::archive::Format;
+use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::files::FileSpec;
+use crate::version::Version;
+
+/// Version of the plan and manifest JSON formats.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// Folder under dist/ where each target's build writes (`{{ out }}`).
+pub const BUILD_DIR: &str = "build";
+/// Folder under dist/ with one log per job.
+pub const LOG_DIR: &str = "logs";
+/// The manifest's file name in dist/.
+pub const MANIFEST: &str = "manifest.json";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub format_version: u32,
+    pub project: Project,
+    pub version: Version,
+    /// sha256 of matrix.toml, so shards and merges can prove they share a plan.
+    pub config_sha256: String,
+    /// Folder holding matrix.toml; relative paths in the config start here.
+    pub root: PathBuf,
+    pub dist: PathBuf,
+    pub targets: Vec<Target>,
+    pub checksum: ChecksumStep,
+    pub jobs: Vec<Job>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Project {
+    pub name: String,
+    pub description: String,
+    pub homepage: String,
+    pub license: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Target {
+    /// Values of the axes joined with `/`, e.g. `linux/arm64`.
+    pub id: String,
+    /// The id made safe for file names, e.g. `linux-arm64`.
+    pub slug: String,
+    /// Every value of the combination: axes first, then include extras.
+    pub values: IndexMap<String, String>,
+    pub build: BuildStep,
+    pub archive: ArchiveStep,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BuildStep {
+    /// Program and arguments, fully rendered; `sh -c <line>` when `shell`.
+    pub argv: Vec<String>,
+    pub shell: bool,
+    /// Added to the inherited environment.
+    pub env: BTreeMap<String, String>,
+    pub dir: PathBuf,
+    /// `{{ out }}`: the folder the build must write the binary into.
+    pub out_dir: PathBuf,
+    /// File name of the binary in `out_dir` (with `.exe` on Windows).
+    pub binary: String,
+    #[serde(with = "duration_secs")]
+    pub timeout: Option<Duration>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ArchiveStep {
+    /// File name in dist/, with the format's extension.
+    pub file_name: String,
+    pub format: Format,
+    pub files: Vec<FileSpec>,
+    /// Top-level folder inside the archive.
+    pub wrap: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChecksumStep {
+    pub algorithm: Algorithm,
+    pub file_name: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum JobKind {
+    Build,
+    Archive,
+    Checksums,
+    Manifest,
+}
+
+impl JobKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::Build => "build",
+            JobKind::Archive => "archive",
+            JobKind::Checksums => "checksums",
+            JobKind::Manifest => "manifest",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Job {
+    /// Unique, file-name safe: `build-linux-arm64`, `checksums`.
+    pub id: String,
+    pub kind: JobKind,
+    /// Index into `Plan::targets` for per-target jobs.
+    pub target: Option<usize>,
+    /// Ids of the jobs that must succeed first.
+    pub needs: Vec<String>,
+}
+
+/// What `build` needs besides the config.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub version: Version,
+    /// Absolute folder holding matrix.toml.
+    pub root: PathBuf,
+    /// Absolute dist folder.
+    pub dist: PathBuf,
+    /// `--target` filters (globs over target ids); empty means all.
+    pub filters: Vec<String>,
+    /// The environment templates see as `env.NAME`.
+    pub env: BTreeMap<String, String>,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum PlanError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Config(#[from] ConfigError),
+    #[error("--target {filter:?} matches no target")]
+    #[diagnostic(code(matrix::plan::no_match), help("the targets are: {available}"))]
+    NoMatch { filter: String, available: String },
+    #[error("invalid --target pattern {filter:?}: {reason}")]
+    #[diagnostic(
+        code(matrix::plan::bad_filter),
+        help("use an id like linux/arm64, or a glob like linux/*")
+    )]
+    BadFilter { filter: String, reason: String },
+}
+
+/// Builds the plan. Touches nothing on disk.
+pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
+    let config = &loaded.config;
+    let source = &loaded.source;
+    let expanded = axes::expand(&config.matrix, source)?;
+    let named = name_targets(&expanded, source)?;
+    let selected = select(named, &req.filters)?;
+
+    let renderer = steps::Renderer::new(loaded, req, &expanded)?;
+    let mut targets = Vec::with_capacity(selected.len());
+    for (id, slug, values) in selected {
+        targets.push(renderer.target(id, slug, values)?);
+    }
+    check_unique_names(&targets, loaded)?;
+    let checksum = renderer.checksum()?;
+    if let Some(t) = targets
+        .iter()
+        .find(|t| t.archive.file_name == checksum.file_name)
+    {
+        return Err(source
+            .error_at(
+                &KeyPath::parse("checksum.name"),
+                format!(
+                    "the checksums file {:?} has the same name as the archive of {}",
+                    checksum.file_name, t.id
+                ),
+                Some("give the checksums file a different name".into()),
+            )
+            .into());
+    }
+
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    hasher.update(source.text.as_bytes());
+    let jobs = graph(&targets);
+    Ok(Plan {
+        format_version: FORMAT_VERSION,
+        project: Project {
+            name: config.project.name.clone(),
+            description: config.project.description.clone(),
+            homepage: config.project.homepage.clone(),
+            license: config.project.license.clone(),
+        },
+        version: req.version.clone(),
+        config_sha256: hasher.finalize_hex(),
+        root: req.root.clone(),
+        dist: req.dist.clone(),
+        targets,
+        checksum,
+        jobs,
+    })
+}
+
+type Named = (String, String, IndexMap<String, String>);
+
+/// Gives each combination its id (axis values joined by `/`) and a slug.
+fn name_targets(
+    expanded: &axes::Expanded,
+    source: &crate::config::Source,
+) -> Result<Vec<Named>, ConfigError> {
+    let mut seen: HashMap<String, String> = HashMap::new();
+    let mut out = Vec::new();
+    for combination in &expanded.combinations {
+        let mut parts: Vec<&str> = expanded
+            .axes
+            .iter()
+            .filter_map(|a| combination.get(a).map(String::as_str))
+            .collect();
+        if parts.is_empty() {
+            // An include-only matrix: the entry's values are the identity.
+            parts = combination.values().map(String::as_str).collect();
+        }
+        let id = parts.join("/");
+        let slug = slugify(&id);
+        if let Some(other) = seen.insert(slug.clone(), id.clone()) {
+            return Err(source.error_at(
+                &KeyPath::parse("matrix"),
+                format!("targets {other:?} and {id:?} get the same name {slug:?}"),
+                Some("make the distinguishing key an axis, or change one of the values".into()),
+            ));
+        }
+        out.push((id, slug, combination.clone()));
+    }
+    Ok(out)
+}
+
+/// `linux/arm64` -> `linux-arm64`; anything unsafe in a file name becomes `_`.
+pub fn slugify(id: &str) -> String {
+    id.chars()
+        .map(|c| match c {
+            '/' => '-',
+            c if c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-') => c,
+            _ => '_',
+        })
+        .collect()
+}
+
+fn select(named: Vec<Named>, filters: &[String]) -> Result<Vec<Named>, PlanError> {
+    if filters.is_empty() {
+        return Ok(named);
+    }
+    let mut matchers = Vec::new();
+    for filter in filters {
+        let glob = globset::GlobBuilder::new(filter)
+            .literal_separator(true)
+            .build()
+            .map_err(|e| PlanError::BadFilter {
+                filter: filter.clone(),
+                reason: e.kind().to_string(),
+            })?
+            .compile_matcher();
+        if !named.iter().any(|(id, _, _)| glob.is_match(id)) {
+            return Err(PlanError::NoMatch {
+                filter: filter.clone(),
+                available: named
+                    .iter()
+                    .map(|(id, _, _)| id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        matchers.push(glob);
+    }
+    Ok(named
+        .into_iter()
+        .filter(|(id, _, _)| matchers.iter().any(|m| m.is_match(id)))
+        .collect())
+}
+
+/// Two targets writing the same file would overwrite each other's release.
+fn check_unique_names(targets: &[Target], loaded: &Loaded) -> Result<(), ConfigError> {
+    let mut seen: HashMap<&str, &str> = HashMap::new();
+    for t in targets {
+        if let Some(first) = seen.insert(&t.archive.file_name, &t.id) {
+            return Err(loaded.source.error_at(
+                &KeyPath::parse("archive.name"),
+                format!(
+                    "targets {first} and {} would both write {:?}",
+                    t.id, t.archive.file_name
+                ),
+                Some("use every axis in the archive name, e.g. {{ project }}_{{ version }}_{{ target_slug }}".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// build -> archive per target, then checksums, then the manifest.
+fn graph(targets: &[Target]) -> Vec<Job> {
+    let mut jobs = Vec::with_capacity(targets.len() * 2 + 2);
+    for (i, t) in targets.iter().enumerate() {
+        let build = format!("build-{}", t.slug);
+        jobs.push(Job {
+            id: build.clone(),
+            kind: JobKind::Build,
+            target: Some(i),
+            needs: vec![],
+        });
+        jobs.push(Job {
+            id: format!("archive-{}", t.slug),
+            kind: JobKind::Archive,
+            target: Some(i),
+            needs: vec![build],
+        });
+    }
+    let archives = jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Archive)
+        .map(|j| j.id.clone())
+        .collect();
+    jobs.push(Job {
+        id: "checksums".into(),
+        kind: JobKind::Checksums,
+        target: None,
+        needs: archives,
+    });
+    jobs.push(Job {
+        id: "manifest".into(),
+        kind: JobKind::Manifest,
+        target: None,
+        needs: vec!["checksums".into()],
+    });
+    jobs
+}
+
+mod duration_secs {
+    use std::time::Duration;
+
+    pub fn serialize<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok, S::Error> {
+        match d {
+            Some(d) => s.serialize_some(&d.as_secs_f64()),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests;

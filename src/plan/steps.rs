@@ -1,0 +1,421 @@
+//! Rendering one target's build and archive steps from the config.
+//!
+//! Every template is rendered here, at plan time, for every target, so an
+//! unknown variable or a bad override is reported before any job starts, at
+//! the line and column of the template in matrix.toml.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use indexmap::IndexMap;
+use minijinja::value::Value;
+
+use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
+use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
+use crate::package::archive::Format;
+use crate::package::files::{self, FileSpec};
+use crate::plan::Request;
+use crate::target;
+use crate::template::{Engine, ProjectVar, Vars};
+
+/// Variables matrix defines itself; an axis may not take one of these names.
+const RESERVED: &[&str] = &[
+    "project",
+    "version",
+    "tag",
+    "major",
+    "minor",
+    "patch",
+    "prerelease",
+    "commit",
+    "short_commit",
+    "commit_date",
+    "commit_timestamp",
+    "is_snapshot",
+    "env",
+    "target",
+    "target_id",
+    "target_slug",
+    "out",
+    "bin",
+    "ext",
+];
+
+pub struct Renderer<'a> {
+    loaded: &'a Loaded,
+    req: &'a Request,
+    engine: Engine,
+    base: Vars,
+}
+
+impl<'a> Renderer<'a> {
+    pub fn new(
+        loaded: &'a Loaded,
+        req: &'a Request,
+        expanded: &super::axes::Expanded,
+    ) -> Result<Self, ConfigError> {
+        let source = &loaded.source;
+        let config = &loaded.config;
+        let keys: BTreeSet<&str> = expanded
+            .combinations
+            .iter()
+            .flat_map(|c| c.keys().map(String::as_str))
+            .collect();
+        for key in &keys {
+            if RESERVED.contains(key) {
+                return Err(source.error_at(
+                    &KeyPath::parse("matrix").key(key),
+                    format!(
+                        "`{key}` is a variable matrix defines; a matrix key cannot use that name"
+                    ),
+                    Some(format!(
+                        "rename the key; reserved names: {}",
+                        RESERVED.join(", ")
+                    )),
+                ));
+            }
+        }
+        for (i, o) in config.build.overrides.iter().enumerate() {
+            check_when(
+                &o.when,
+                &keys,
+                &KeyPath::parse("build.overrides").index(i),
+                source,
+            )?;
+        }
+        for (i, o) in config.archive.format_overrides.iter().enumerate() {
+            check_when(
+                &o.when,
+                &keys,
+                &KeyPath::parse("archive.format-overrides").index(i),
+                source,
+            )?;
+        }
+        for (i, entry) in config.archive.files.iter().enumerate() {
+            let (at, pattern) = match entry {
+                FileEntry::Glob(p) => (KeyPath::parse("archive.files").index(i), p),
+                FileEntry::Mapped { src, .. } => {
+                    (KeyPath::parse("archive.files").index(i).key("src"), src)
+                }
+            };
+            files::validate_pattern(pattern).map_err(|e| {
+                source.error_at(
+                    &at,
+                    e.to_string(),
+                    Some("use a glob like \"docs/*.md\"".into()),
+                )
+            })?;
+        }
+
+        let v = &req.version;
+        let mut base = Vars::new();
+        base.set(
+            "project",
+            Value::from_object(ProjectVar {
+                name: config.project.name.clone(),
+                description: config.project.description.clone(),
+                homepage: config.project.homepage.clone(),
+                license: config.project.license.clone(),
+            }),
+        )
+        .set("version", v.version.as_str())
+        .set("tag", v.tag.as_str())
+        .set("major", v.major)
+        .set("minor", v.minor)
+        .set("patch", v.patch)
+        .set("prerelease", v.prerelease.as_str())
+        .set("commit", v.commit.as_str())
+        .set("short_commit", v.short_commit.as_str())
+        .set("commit_date", v.commit_date.as_str())
+        .set("commit_timestamp", v.commit_timestamp)
+        .set("is_snapshot", v.is_snapshot)
+        .set(
+            "env",
+            Value::from_pairs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        Ok(Renderer {
+            loaded,
+            req,
+            engine: Engine::new(),
+            base,
+        })
+    }
+
+    fn source(&self) -> &Source {
+        &self.loaded.source
+    }
+
+    fn render(&self, template: &str, vars: &Vars, at: &KeyPath) -> Result<String, ConfigError> {
+        self.engine.render(template, vars).map_err(|e| {
+            self.source()
+                .error_in_string(at, e.range, e.message, e.help)
+        })
+    }
+
+    /// Renders one word of a split command line, pointing errors at the
+    /// word's place inside the whole line.
+    fn render_word(
+        &self,
+        word: &str,
+        line: &str,
+        vars: &Vars,
+        at: &KeyPath,
+    ) -> Result<String, ConfigError> {
+        self.engine.render(word, vars).map_err(|e| {
+            let range = e.range.and_then(|r| {
+                let snippet = &word[r];
+                line.find(snippet).map(|start| start..start + snippet.len())
+            });
+            self.source().error_in_string(at, range, e.message, e.help)
+        })
+    }
+
+    pub fn target(
+        &self,
+        id: String,
+        slug: String,
+        values: IndexMap<String, String>,
+    ) -> Result<Target, ConfigError> {
+        let config = &self.loaded.config;
+        let os = values.get("os").map(String::as_str);
+        let ext = target::exe_suffix(os);
+        let out_dir = self.req.dist.join(BUILD_DIR).join(&slug);
+
+        // Overrides apply in order; later ones win.
+        let build = &config.build;
+        let mut command = (&build.command, KeyPath::parse("build.command"));
+        let mut shell = build.shell;
+        let mut flags = (&build.flags, KeyPath::parse("build.flags"));
+        let mut binary = &build.binary;
+        let mut timeout = build.timeout.as_deref();
+        let mut env: IndexMap<&str, (&str, KeyPath)> = build
+            .env
+            .iter()
+            .map(|(k, v)| (k.as_str(), (v.as_str(), KeyPath::parse("build.env").key(k))))
+            .collect();
+        for (i, o) in build.overrides.iter().enumerate() {
+            if !matches(&o.when, &values) {
+                continue;
+            }
+            let at = KeyPath::parse("build.overrides").index(i);
+            if let Some(c) = &o.command {
+                command = (c, at.clone().key("command"));
+            }
+            if let Some(s) = o.shell {
+                shell = s;
+            }
+            if let Some(f) = &o.flags {
+                flags = (f, at.clone().key("flags"));
+            }
+            if let Some(b) = &o.binary {
+                binary = b;
+            }
+            if let Some(t) = &o.timeout {
+                timeout = Some(t);
+            }
+            for (k, v) in &o.env {
+                env.insert(k, (v, at.clone().key("env").key(k)));
+            }
+        }
+        let bin = format!("{binary}{ext}");
+
+        let mut vars = self.base.clone();
+        for (k, v) in &values {
+            vars.set(k, v.as_str());
+        }
+        vars.set("target", id.as_str())
+            .set("target_id", id.as_str())
+            .set("target_slug", slug.as_str())
+            .set("out", out_dir.display().to_string())
+            .set("bin", bin.as_str())
+            .set("ext", ext);
+
+        let argv = self.command(command.0, &command.1, shell, flags.0, &flags.1, &vars)?;
+        let mut rendered_env = BTreeMap::new();
+        for (k, (v, at)) in env {
+            rendered_env.insert(k.to_string(), self.render(v, &vars, &at)?);
+        }
+        let timeout = timeout.and_then(|t| crate::config::parse_duration(t).ok());
+        let dir = match &build.dir {
+            Some(d) => self.req.root.join(d),
+            None => self.req.root.clone(),
+        };
+
+        let archive = &config.archive;
+        let format = archive
+            .format_overrides
+            .iter()
+            .rfind(|o| matches(&o.when, &values))
+            .map_or(archive.format, |o| o.format);
+        let name = self.render(&archive.name, &vars, &KeyPath::parse("archive.name"))?;
+        check_file_name(&name, self.source(), &KeyPath::parse("archive.name"))?;
+        let file_name = match format {
+            Format::Binary => format!("{name}{ext}"),
+            other => format!("{name}{}", other.extension()),
+        };
+        let wrap = match &archive.wrap_in_directory {
+            Wrap::Enabled(false) => None,
+            Wrap::Enabled(true) => Some(name.clone()),
+            Wrap::Named(t) => {
+                let at = KeyPath::parse("archive.wrap-in-directory");
+                let dir = self.render(t, &vars, &at)?;
+                check_file_name(&dir, self.source(), &at)?;
+                Some(dir)
+            }
+        };
+        let files = archive
+            .files
+            .iter()
+            .map(|f| match f {
+                FileEntry::Glob(src) => FileSpec {
+                    src: src.clone(),
+                    dst: None,
+                },
+                FileEntry::Mapped { src, dst } => FileSpec {
+                    src: src.clone(),
+                    dst: Some(dst.clone()),
+                },
+            })
+            .collect();
+
+        Ok(Target {
+            id,
+            slug,
+            values,
+            build: BuildStep {
+                argv,
+                shell,
+                env: rendered_env,
+                dir,
+                out_dir,
+                binary: bin,
+                timeout,
+            },
+            archive: ArchiveStep {
+                file_name,
+                format,
+                files,
+                wrap,
+            },
+        })
+    }
+
+    /// Splits then renders, so a value with spaces stays one argument and is
+    /// never re-parsed; `shell = true` renders the line for `sh -c` instead.
+    fn command(
+        &self,
+        command: &Command,
+        at: &KeyPath,
+        shell: bool,
+        flags: &[String],
+        flags_at: &KeyPath,
+        vars: &Vars,
+    ) -> Result<Vec<String>, ConfigError> {
+        let mut rendered_flags = Vec::with_capacity(flags.len());
+        for (i, f) in flags.iter().enumerate() {
+            rendered_flags.push(self.render(f, vars, &flags_at.clone().index(i))?);
+        }
+        let mut argv = match command {
+            Command::Line(line) if shell => {
+                let mut line = self.render(line, vars, at)?;
+                for f in &rendered_flags {
+                    line.push(' ');
+                    line.push_str(&shell_words::quote(f));
+                }
+                return Ok(vec!["sh".into(), "-c".into(), line]);
+            }
+            Command::Line(line) => {
+                // Checked at load time, so splitting cannot fail here.
+                let words = crate::template::split_command(line).unwrap_or_default();
+                let mut argv = Vec::with_capacity(words.len());
+                for w in &words {
+                    argv.push(self.render_word(w, line, vars, at)?);
+                }
+                argv
+            }
+            Command::Argv(words) => {
+                let mut argv = Vec::with_capacity(words.len());
+                for (i, w) in words.iter().enumerate() {
+                    argv.push(self.render(w, vars, &at.clone().index(i))?);
+                }
+                if shell {
+                    let line = shell_words::join(argv.iter().chain(&rendered_flags));
+                    return Ok(vec!["sh".into(), "-c".into(), line]);
+                }
+                argv
+            }
+        };
+        argv.extend(rendered_flags);
+        if argv.first().is_none_or(|p| p.is_empty()) {
+            return Err(self
+                .source()
+                .error_at(at, "the command renders to nothing", None));
+        }
+        Ok(argv)
+    }
+
+    pub fn checksum(&self) -> Result<ChecksumStep, ConfigError> {
+        let c = &self.loaded.config.checksum;
+        let at = KeyPath::parse("checksum.name");
+        let file_name = self.render(&c.name, &self.base, &at)?;
+        check_file_name(&file_name, self.source(), &at)?;
+        Ok(ChecksumStep {
+            algorithm: c.algorithm,
+            file_name,
+        })
+    }
+}
+
+fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
+    when.iter()
+        .all(|(k, allowed)| values.get(k).is_some_and(|v| allowed.matches(v)))
+}
+
+fn check_when(
+    when: &When,
+    keys: &BTreeSet<&str>,
+    at: &KeyPath,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    if when.is_empty() {
+        return Err(source.error_at(
+            &at.clone().key("when"),
+            "`when` is empty, so it would match every target",
+            Some("name at least one matrix key, e.g. when = { os = \"windows\" }".into()),
+        ));
+    }
+    for key in when.keys() {
+        if !keys.contains(key.as_str()) {
+            let known: Vec<&str> = keys.iter().copied().collect();
+            let near = known
+                .iter()
+                .min_by_key(|k| strsim::levenshtein(k, key))
+                .filter(|k| strsim::levenshtein(k, key) <= 2);
+            let help = match near {
+                Some(k) => format!("did you mean `{k}`? matrix keys: {}", known.join(", ")),
+                None => format!("matrix keys: {}", known.join(", ")),
+            };
+            return Err(source.error_at(
+                &at.clone().key("when").key(key),
+                format!("`when` names `{key}`, which is not a key of the matrix"),
+                Some(help),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Names land in dist/ as single files: no folders, no hidden or empty names.
+fn check_file_name(name: &str, source: &Source, at: &KeyPath) -> Result<(), ConfigError> {
+    let bad = name.is_empty()
+        || name.starts_with('.')
+        || name.contains(['/', '\\', '\0'])
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(source.error_at(
+            at,
+            format!("{name:?} is not a usable file name"),
+            Some("the name must be non-empty, must not start with '.', and must not contain '/' or '\\'".into()),
+        ));
+    }
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Telling people (and tests) what a run is doing.
+//!
+//! Beside the flow: `exec` emits an [`Event`] for every job start and end and
+//! never prints; a [`Reporter`] turns events into output. [`progress`] draws
+//! indicatif bars on a terminal, [`plain`] writes one line per event for CI
+//! logs, [`Recording`] keeps events for tests, and [`summary`] renders the
+//! table printed after every build. Reporters only observe; they change no
+//! state of the run.
+
+pub mod plain;
+pub mod progress;
+pub mod summary;
+
+use std::sync::Mutex;
+
+use crate::exec::{JobResult, Status};
+use crate::plan::Plan;
+
+/// Something that happened in a run.
+pub enum Event<'a> {
+    /// The run is about to start.
+    Planned { plan: &'a Plan },
+    /// A job started (index into `plan.jobs`).
+    Started { plan: &'a Plan, job: usize },
+    /// A job ended, or was skipped or cancelled without running.
+    Finished {
+        plan: &'a Plan,
+        job: usize,
+        result: &'a JobResult,
+    },
+}
+
+pub trait Reporter: Send + Sync {
+    fn event(&self, event: &Event<'_>);
+    /// Called once after the last event; clears any live display.
+    fn finish(&self) {}
+}
+
+/// How output should look, decided once from flags and the environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Live bars: stderr is a terminal and not CI.
+    Progress,
+    /// One line per event.
+    Plain,
+    /// Nothing but errors and the summary (`-q`).
+    Quiet,
+}
+
+impl Style {
+    pub fn detect(quiet: bool) -> Style {
+        use std::io::IsTerminal;
+        let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+        if quiet {
+            Style::Quiet
+        } else if std::io::stderr().is_terminal() && !ci {
+            Style::Progress
+        } else {
+            Style::Plain
+        }
+    }
+
+    pub fn reporter(self, verbose: bool) -> Box<dyn Reporter> {
+        match self {
+            Style::Progress => Box::new(progress::Progress::new()),
+            Style::Plain => Box::new(plain::Plain::stderr(verbose)),
+            Style::Quiet => Box::new(Quiet),
+        }
+    }
+}
+
+/// Prints nothing.
+pub struct Quiet;
+
+impl Reporter for Quiet {
+    fn event(&self, _: &Event<'_>) {}
+}
+
+/// Keeps `(job id, "started" | status)` pairs, in the order they happened.
+#[derive(Default)]
+pub struct Recording {
+    pub events: Mutex<Vec<(String, String)>>,
+}
+
+impl Reporter for Recording {
+    fn event(&self, event: &Event<'_>) {
+        let entry = match event {
+            Event::Planned { .. } => ("<plan>".to_string(), "planned".to_string()),
+            Event::Started { plan, job } => (plan.jobs[*job].id.clone(), "started".to_string()),
+            Event::Finished { plan, job, result } => (
+                plan.jobs[*job].id.clone(),
+                result.status.as_str().to_string(),
+            ),
+        };
+        if let Ok(mut events) = self.events.lock() {
+            events.push(entry);
+        }
+    }
+}
+
+/// `1.2s`, `2m03s`: short and stable enough for tables.
+pub fn duration(d: std::time::Duration) -> String {
+    let secs = d.as_secs_f64();
+    if secs < 60.0 {
+        format!("{secs:.1}s")
+    } else {
+        let s = d.as_secs();
+        format!("{}m{:02}s", s / 60, s % 60)
+    }
+}
+
+/// `812 B`, `1.4 MiB`.
+pub fn size(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let mut value = bytes as f64 / 1024.0;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    format!("{value:.1} {}", UNITS[unit])
+}
+
+/// The label of a job's target, or the job id for release-wide jobs.
+pub fn job_label(plan: &Plan, job: usize) -> String {
+    let j = &plan.jobs[job];
+    match j.target {
+        Some(t) => format!("{} {}", j.kind.as_str(), plan.targets[t].id),
+        None => j.id.clone(),
+    }
+}
+
+/// How `table` aligns its last column (sizes read best right-aligned).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    Left,
+    RightLast,
+}
+
+/// A plain text table with two spaces between columns.
+pub fn table<const N: usize>(header: &[&str; N], rows: &[[String; N]], align: Align) -> String {
+    let mut widths = header.map(|h| h.chars().count());
+    for row in rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let mut line = |cells: Vec<&str>| {
+        let mut text = String::new();
+        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
+            if i + 1 == N && align == Align::RightLast {
+                text.push_str(&format!("{cell:>w$}"));
+            } else {
+                text.push_str(&format!("{cell:<w$}  "));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header.to_vec());
+    for row in rows {
+        line(row.iter().map(String::as_str).collect());
+    }
+    out
+}
+
+pub(crate) fn is_problem(status: Status) -> bool {
+    status != Status::Ok
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn formats() {
+        assert_eq!(duration(Duration::from_millis(1234)), "1.2s");
+        assert_eq!(duration(Duration::from_secs(123)), "2m03s");
+        assert_eq!(size(812), "812 B");
+        assert_eq!(size(1536), "1.5 KiB");
+        assert_eq!(size(3 * 1024 * 1024 + 1), "3.0 MiB");
+    }
+}

@@ -1,0 +1,357 @@
+//! The one template engine for names, commands and environment values.
+//!
+//! Used by `plan` while it decides every string a job will use, so a bad
+//! template fails before anything runs. minijinja runs in strict mode: an
+//! unknown variable is an error, never an empty string that would silently
+//! produce `hello__linux.tar.gz`. Errors carry the byte range inside the
+//! template, which `config::Source` maps to a line and column in matrix.toml.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+use std::sync::Arc;
+
+use minijinja::value::{Object, ObjectRepr, Value};
+use minijinja::{Environment, ErrorKind, UndefinedBehavior};
+
+/// Renders templates with matrix's settings.
+pub struct Engine {
+    env: Environment<'static>,
+}
+
+/// A template that could not be parsed or rendered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplateError {
+    pub message: String,
+    /// Byte range inside the template text, when the engine knows it.
+    pub range: Option<Range<usize>>,
+    /// What to do about it (for unknown variables: the closest name and the list).
+    pub help: Option<String>,
+}
+
+impl fmt::Display for TemplateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Engine {
+    pub fn new() -> Self {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        // Debug info is what gives errors their byte range.
+        env.set_debug(true);
+        Engine { env }
+    }
+
+    /// Renders `template` with `vars`. Plain strings are returned as they are.
+    pub fn render(&self, template: &str, vars: &Vars) -> Result<String, TemplateError> {
+        if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
+            return Ok(template.to_string());
+        }
+        let compiled = self
+            .env
+            .template_from_str(template)
+            .map_err(|e| convert(e, template))?;
+        compiled.render(vars.to_value()).map_err(|e| {
+            let mut err = convert(e, template);
+            if err.message.starts_with("unknown variable") {
+                let used = err
+                    .range
+                    .clone()
+                    .map(|r| template[r].trim().to_string())
+                    .unwrap_or_default();
+                let root = used.split(['.', '[', ' ', '|']).next().unwrap_or_default();
+                let names = vars.names();
+                let near = names
+                    .iter()
+                    .filter(|n| **n != root && strsim::damerau_levenshtein(n, root) <= 2)
+                    .min_by_key(|n| strsim::damerau_levenshtein(n, root));
+                let list = names.join(", ");
+                err.help = Some(match near {
+                    Some(n) => format!("did you mean `{n}`? variables: {list}"),
+                    None => format!("variables: {list}"),
+                });
+            }
+            err
+        })
+    }
+}
+
+fn convert(e: minijinja::Error, template: &str) -> TemplateError {
+    let range = e.range().filter(|r| r.end <= template.len());
+    let message = match e.kind() {
+        ErrorKind::UndefinedError => {
+            let what = range.clone().map(|r| template[r].trim().to_string());
+            match what {
+                Some(what) if !what.is_empty() => format!("unknown variable `{what}` in template"),
+                _ => "unknown variable in template".to_string(),
+            }
+        }
+        ErrorKind::SyntaxError => {
+            format!(
+                "template syntax error: {}",
+                e.detail().unwrap_or("invalid syntax")
+            )
+        }
+        _ => match e.detail() {
+            Some(detail) => format!("template error: {detail}"),
+            None => format!("template error: {}", e.kind()),
+        },
+    };
+    TemplateError {
+        message,
+        range,
+        help: None,
+    }
+}
+
+/// Splits a command line into words like a POSIX shell would, treating each
+/// `{{ ... }}` / `{% ... %}` / `{# ... #}` as part of the word around it:
+/// `-o {{ out }}/{{ bin }}` is two words, whatever spaces the braces hold.
+/// Splitting happens before rendering, so rendered values never become
+/// extra words and are never re-parsed.
+pub fn split_command(line: &str) -> Result<Vec<String>, String> {
+    // Private-use characters stand in for each template region while the
+    // shell rules run; they cannot appear in a sensible command line.
+    const OPEN: char = '\u{E000}';
+    const CLOSE: char = '\u{E001}';
+    if line.contains(OPEN) || line.contains(CLOSE) {
+        return Err("the command contains reserved characters U+E000/U+E001".into());
+    }
+    let mut shielded = String::with_capacity(line.len());
+    let mut regions = Vec::new();
+    let mut rest = line;
+    while let Some(start) = ["{{", "{%", "{#"].iter().filter_map(|m| rest.find(m)).min() {
+        let close = match &rest[start..start + 2] {
+            "{{" => "}}",
+            "{%" => "%}",
+            _ => "#}",
+        };
+        let Some(len) = rest[start + 2..].find(close) else {
+            return Err(format!(
+                "`{}` is not closed with `{close}`",
+                &rest[start..start + 2]
+            ));
+        };
+        let end = start + 2 + len + 2;
+        shielded.push_str(&rest[..start]);
+        shielded.push(OPEN);
+        shielded.push_str(&regions.len().to_string());
+        shielded.push(CLOSE);
+        regions.push(&rest[start..end]);
+        rest = &rest[end..];
+    }
+    shielded.push_str(rest);
+    let words = shell_words::split(&shielded).map_err(|e| e.to_string())?;
+    Ok(words
+        .into_iter()
+        .map(|w| {
+            let mut out = String::with_capacity(w.len());
+            let mut chars = w.split(OPEN);
+            out.push_str(chars.next().unwrap_or_default());
+            for part in chars {
+                let (index, tail) = part.split_once(CLOSE).unwrap_or((part, ""));
+                out.push_str(
+                    index
+                        .parse::<usize>()
+                        .ok()
+                        .and_then(|i| regions.get(i))
+                        .copied()
+                        .unwrap_or_default(),
+                );
+                out.push_str(tail);
+            }
+            out
+        })
+        .collect())
+}
+
+/// The variables a template can use, sorted by name.
+#[derive(Debug, Clone, Default)]
+pub struct Vars {
+    values: BTreeMap<String, Value>,
+}
+
+impl Vars {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn set(&mut self, name: &str, value: impl Into<Value>) -> &mut Self {
+        self.values.insert(name.to_string(), value.into());
+        self
+    }
+
+    pub fn names(&self) -> Vec<&str> {
+        self.values.keys().map(String::as_str).collect()
+    }
+
+    fn to_value(&self) -> Value {
+        Value::from_pairs(self.values.iter().map(|(k, v)| (k.as_str(), v.clone())))
+    }
+}
+
+/// `{{ project }}` renders as the name; `{{ project.homepage }}` etc. also work.
+#[derive(Debug, Clone)]
+pub struct ProjectVar {
+    pub name: String,
+    pub description: String,
+    pub homepage: String,
+    pub license: String,
+}
+
+impl Object for ProjectVar {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let v = match key.as_str()? {
+            "name" => &self.name,
+            "description" => &self.description,
+            "homepage" => &self.homepage,
+            "license" => &self.license,
+            _ => return None,
+        };
+        Some(Value::from(v.as_str()))
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars() -> Vars {
+        let mut v = Vars::new();
+        v.set("os", "linux")
+            .set("arch", "arm64")
+            .set("version", "1.2.3");
+        v.set(
+            "project",
+            Value::from_object(ProjectVar {
+                name: "hello".into(),
+                description: "d".into(),
+                homepage: "https://example.org".into(),
+                license: "MIT".into(),
+            }),
+        );
+        let env: BTreeMap<String, String> = [("HOME".to_string(), "/root".to_string())].into();
+        v.set(
+            "env",
+            Value::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+        );
+        v
+    }
+
+    #[test]
+    fn renders() {
+        let engine = Engine::new();
+        let cases = [
+            ("plain", "plain"),
+            (
+                "{{ project }}_{{ version }}_{{ os }}_{{ arch }}",
+                "hello_1.2.3_linux_arm64",
+            ),
+            ("{{ project.homepage }}", "https://example.org"),
+            ("{{ env.HOME }}/cache", "/root/cache"),
+            ("{{ os | upper }}", "LINUX"),
+            ("{% if os == 'linux' %}elf{% else %}other{% endif %}", "elf"),
+            ("{{ 'x' if arch == '386' else 'y' }}", "y"),
+        ];
+        let v = vars();
+        for (template, want) in cases {
+            assert_eq!(engine.render(template, &v).unwrap(), want, "{template}");
+        }
+    }
+
+    #[test]
+    fn splits_around_templates() {
+        let cases: [(&str, &[&str]); 6] = [
+            (
+                "go build -o {{ out }}/{{ bin }} .",
+                &["go", "build", "-o", "{{ out }}/{{ bin }}", "."],
+            ),
+            (
+                "a '-X main.v={{ version }}' b",
+                &["a", "-X main.v={{ version }}", "b"],
+            ),
+            (
+                "x {{ 'a b' if os == 'linux' else \"c d\" }}",
+                &["x", "{{ 'a b' if os == 'linux' else \"c d\" }}"],
+            ),
+            (
+                "{% if os == 'windows' %}cl{% else %}cc{% endif %} -c x.c",
+                &[
+                    "{% if os == 'windows' %}cl{% else %}cc{% endif %}",
+                    "-c",
+                    "x.c",
+                ],
+            ),
+            ("echo \"{{ a }} {{ b }}\"", &["echo", "{{ a }} {{ b }}"]),
+            ("plain words  here", &["plain", "words", "here"]),
+        ];
+        for (line, want) in cases {
+            assert_eq!(split_command(line).unwrap(), want, "{line}");
+        }
+        assert!(split_command("a 'b").unwrap_err().contains("quote"));
+        assert!(split_command("a {{ b").unwrap_err().contains("not closed"));
+    }
+
+    #[test]
+    fn errors_have_ranges() {
+        let engine = Engine::new();
+        let v = vars();
+        let cases = [
+            ("a {{ nope }} b", "unknown variable `nope`", Some("nope")),
+            (
+                "{{ env.NOPE_NOT_SET }}",
+                "unknown variable",
+                Some("env.NOPE_NOT_SET"),
+            ),
+            (
+                "{{ project.owner }}",
+                "unknown variable",
+                Some("project.owner"),
+            ),
+            ("x {{ os ", "syntax error", None),
+            ("{% if %}", "syntax error", None),
+        ];
+        for (template, want, text) in cases {
+            let err = engine.render(template, &v).unwrap_err();
+            assert!(err.message.contains(want), "{template}: {}", err.message);
+            if let Some(text) = text {
+                let range = err.range.clone().expect("range");
+                assert_eq!(&template[range], text, "{template}");
+            } else {
+                assert!(err.range.is_some(), "{template} has no range");
+            }
+        }
+        let err = engine.render("{{ nope }}", &v).unwrap_err();
+        assert_eq!(
+            err.help.as_deref(),
+            Some("variables: arch, env, os, project, version")
+        );
+        let err = engine.render("{{ verison }}", &v).unwrap_err();
+        assert_eq!(
+            err.help.as_deref(),
+            Some("did you mean `version`? variables: arch, env, os, project, version")
+        );
+        // A missing attribute of a known variable is not a misspelt variable.
+        let err = engine.render("{{ env.NOPE }}", &v).unwrap_err();
+        assert_eq!(
+            err.help.as_deref(),
+            Some("variables: arch, env, os, project, version")
+        );
+    }
+}

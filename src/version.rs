@@ -1,0 +1,594 @@
+//! Release versions: the step that feeds `plan` its version and timestamps.
+//!
+//! Two halves, kept apart so the decision is testable without git:
+//! [`git_facts`] asks git what is true about the checkout (HEAD, tags, dirty
+//! files) and [`resolve`] turns those facts plus the user's request
+//! (`--snapshot`, `MATRIX_VERSION`, `SOURCE_DATE_EPOCH`) into the one
+//! [`Version`] every template and archive of the run uses. `resolve` is pure;
+//! only `git_facts` spawns anything, and always as an argument vector.
+
+use std::ffi::{OsStr, OsString};
+use std::path::{Component, Path, PathBuf};
+use std::process::Command;
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// What git says about the checkout, gathered once per run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GitFacts {
+    /// Full hash of HEAD.
+    pub commit: String,
+    /// First 7 characters of [`GitFacts::commit`] (always 7, unlike
+    /// `git rev-parse --short`, so names do not change as the repo grows).
+    pub short_commit: String,
+    /// Committer time of HEAD, seconds since the epoch.
+    pub commit_timestamp: i64,
+    /// Highest-precedence semver tag pointing at HEAD, as written.
+    pub tag_at_head: Option<String>,
+    /// Highest-precedence semver tag reachable from HEAD, as written.
+    pub latest_tag: Option<String>,
+    /// Uncommitted paths (relative to the repository root), sorted.
+    pub dirty_files: Vec<String>,
+}
+
+/// What the user asked for.
+#[derive(Debug, Clone, Default)]
+pub struct Request {
+    /// `--snapshot`: build an untagged, possibly dirty tree.
+    pub snapshot: bool,
+    /// `MATRIX_VERSION`: overrides the version git would give.
+    pub env_version: Option<String>,
+    /// `SOURCE_DATE_EPOCH`: overrides the timestamp of everything built.
+    pub source_date_epoch: Option<String>,
+}
+
+/// The version of this run, as templates and the manifest see it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Version {
+    /// Semver without a leading `v`: `1.2.3`, `0.0.2-rc.1`.
+    pub version: String,
+    /// The git tag: as written when released from a tag, else `v{version}`.
+    pub tag: String,
+    pub major: u64,
+    pub minor: u64,
+    pub patch: u64,
+    /// Semver pre-release part, `""` for a plain release.
+    pub prerelease: String,
+    /// Full hash of HEAD, `""` outside a git repository.
+    pub commit: String,
+    /// 7-character hash of HEAD, `""` outside a git repository.
+    pub short_commit: String,
+    /// Committer time of HEAD (outside git: the `SOURCE_DATE_EPOCH` value).
+    pub commit_timestamp: i64,
+    /// [`Version::commit_timestamp`] as RFC 3339 UTC: `2026-11-23T10:00:00Z`.
+    pub commit_date: String,
+    pub is_snapshot: bool,
+    /// The mtime of everything built: `SOURCE_DATE_EPOCH` if set, else the
+    /// commit time, so rebuilding a commit gives identical archives.
+    pub timestamp: i64,
+}
+
+/// Dirty files named in the error message; the rest are counted.
+const DIRTY_SHOWN: usize = 10;
+
+/// Why no version could be determined.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum VersionError {
+    #[error("git was not found on PATH")]
+    #[diagnostic(
+        code(matrix::version::git_not_found),
+        help("install git, or set MATRIX_VERSION and SOURCE_DATE_EPOCH to build without it")
+    )]
+    GitNotFound {
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not run git in {}", dir.display())]
+    #[diagnostic(code(matrix::version::git_spawn))]
+    GitSpawn {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{} is not inside a git work tree: {detail}", dir.display())]
+    #[diagnostic(
+        code(matrix::version::not_a_repo),
+        help(
+            "run matrix inside the project's git checkout, or set MATRIX_VERSION and SOURCE_DATE_EPOCH"
+        )
+    )]
+    NotARepo { dir: PathBuf, detail: String },
+
+    #[error("the git repository at {} has no commits yet", dir.display())]
+    #[diagnostic(
+        code(matrix::version::no_commits),
+        help("commit something first (the version and timestamps come from HEAD)")
+    )]
+    NoCommits { dir: PathBuf },
+
+    #[error("`git {args}` failed in {} ({status}): {stderr}", dir.display())]
+    #[diagnostic(code(matrix::version::git_failed))]
+    GitFailed {
+        dir: PathBuf,
+        args: String,
+        status: String,
+        stderr: String,
+    },
+
+    #[error("`git {args}` printed something unexpected: {output:?}")]
+    #[diagnostic(code(matrix::version::git_output))]
+    GitOutput { args: String, output: String },
+
+    #[error("not in a git repository, so the version must come from MATRIX_VERSION")]
+    #[diagnostic(
+        code(matrix::version::no_git),
+        help(
+            "set MATRIX_VERSION (e.g. MATRIX_VERSION=1.2.3) and SOURCE_DATE_EPOCH, or run inside the git checkout"
+        )
+    )]
+    NoGit,
+
+    #[error("MATRIX_VERSION={value:?} is not a semantic version")]
+    #[diagnostic(
+        code(matrix::version::invalid_env_version),
+        help("use MAJOR.MINOR.PATCH with an optional -prerelease, e.g. 1.2.3 or v1.3.0-rc.1")
+    )]
+    InvalidEnvVersion {
+        value: String,
+        #[source]
+        source: semver::Error,
+    },
+
+    #[error("tag {tag:?} is not a semantic version")]
+    #[diagnostic(
+        code(matrix::version::invalid_tag),
+        help("release tags look like v1.2.3 or v1.3.0-rc.1")
+    )]
+    InvalidTag {
+        tag: String,
+        #[source]
+        source: semver::Error,
+    },
+
+    #[error("HEAD has no semver tag{}", match latest { Some(t) => format!(" (latest tag: {t})"), None => " (and no semver tag is reachable from it)".to_owned() })]
+    #[diagnostic(
+        code(matrix::version::no_tag_at_head),
+        help("tag HEAD (git tag {suggestion}) or pass --snapshot")
+    )]
+    NoTagAtHead {
+        latest: Option<String>,
+        /// A tag the user could create: the next patch after `latest`.
+        suggestion: String,
+    },
+
+    #[error("the working tree has uncommitted changes ({total} {}): {}", if *total == 1 { "file" } else { "files" }, dirty_list(files, *total))]
+    #[diagnostic(
+        code(matrix::version::dirty),
+        help("commit or stash them, or pass --snapshot")
+    )]
+    Dirty {
+        /// Up to ten of the dirty files.
+        files: Vec<String>,
+        total: usize,
+    },
+
+    #[error("SOURCE_DATE_EPOCH={value:?} is not a non-negative integer")]
+    #[diagnostic(
+        code(matrix::version::invalid_source_date_epoch),
+        help(
+            "set it to seconds since 1970-01-01 UTC, e.g. SOURCE_DATE_EPOCH=$(git log -1 --format=%ct)"
+        )
+    )]
+    InvalidSourceDateEpoch { value: String },
+
+    #[error("SOURCE_DATE_EPOCH is required outside a git repository")]
+    #[diagnostic(
+        code(matrix::version::missing_source_date_epoch),
+        help(
+            "without a commit there is no time to stamp the archives with; set SOURCE_DATE_EPOCH (seconds since 1970-01-01 UTC)"
+        )
+    )]
+    MissingSourceDateEpoch,
+
+    #[error("timestamp {timestamp} cannot be written as an RFC 3339 date")]
+    #[diagnostic(code(matrix::version::invalid_timestamp))]
+    InvalidTimestamp { timestamp: i64 },
+}
+
+fn dirty_list(files: &[String], total: usize) -> String {
+    let mut out = files.join(", ");
+    if total > files.len() {
+        out.push_str(&format!(" and {} more", total - files.len()));
+    }
+    out
+}
+
+impl VersionError {
+    /// True when matrix runs outside any git work tree (then only
+    /// MATRIX_VERSION can give a version).
+    pub fn is_not_a_repository(&self) -> bool {
+        matches!(self, VersionError::NotARepo { .. })
+    }
+}
+
+/// Collects [`GitFacts`] for the checkout containing `repo_dir`. Changes
+/// under any of `ignore` (e.g. the dist dir; relative paths are relative to
+/// `repo_dir`) do not count as dirty.
+pub fn git_facts(repo_dir: &Path, ignore: &[PathBuf]) -> Result<GitFacts, VersionError> {
+    Git {
+        program: OsStr::new("git"),
+        dir: repo_dir,
+    }
+    .facts(ignore)
+}
+
+struct Git<'a> {
+    program: &'a OsStr,
+    dir: &'a Path,
+}
+
+/// How a git invocation ended, for the callers that expect failure.
+enum Outcome {
+    Ok(String),
+    Failed { status: String, stderr: String },
+}
+
+impl Git<'_> {
+    fn facts(&self, ignore: &[PathBuf]) -> Result<GitFacts, VersionError> {
+        match self.run(&["rev-parse", "--is-inside-work-tree"])? {
+            Outcome::Ok(out) if out.trim() == "true" => {}
+            Outcome::Ok(_) => {
+                return Err(VersionError::NotARepo {
+                    dir: self.dir.to_path_buf(),
+                    detail: "it is a bare repository or a .git directory".to_owned(),
+                });
+            }
+            Outcome::Failed { stderr, .. } => {
+                return Err(VersionError::NotARepo {
+                    dir: self.dir.to_path_buf(),
+                    detail: stderr,
+                });
+            }
+        }
+        let commit = match self.run(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])? {
+            Outcome::Ok(out) => out.trim().to_owned(),
+            Outcome::Failed { .. } => {
+                return Err(VersionError::NoCommits {
+                    dir: self.dir.to_path_buf(),
+                });
+            }
+        };
+        let short_commit: String = commit.chars().take(7).collect();
+
+        // --no-show-signature: a user's log.showSignature would otherwise
+        // mix gpg output into the timestamp.
+        let args = ["log", "-1", "--no-show-signature", "--format=%ct", "HEAD"];
+        let out = self.ok(&args)?;
+        let commit_timestamp = out.trim().parse().map_err(|_| VersionError::GitOutput {
+            args: args.join(" "),
+            output: out.clone(),
+        })?;
+
+        // for-each-ref rather than `git tag`: its output format is fixed
+        // (no column.ui, no tag.sort), and it peels annotated tags the same.
+        let tags = |filter: &str| -> Result<Option<String>, VersionError> {
+            let out = self.ok(&[
+                "for-each-ref",
+                "--format=%(refname:lstrip=2)",
+                filter,
+                "refs/tags",
+            ])?;
+            Ok(highest_tag(out.lines()))
+        };
+        let tag_at_head = tags("--points-at=HEAD")?;
+        let latest_tag = tags("--merged=HEAD")?;
+
+        let dirty_files = self.dirty_files(ignore)?;
+        Ok(GitFacts {
+            commit,
+            short_commit,
+            commit_timestamp,
+            tag_at_head,
+            latest_tag,
+            dirty_files,
+        })
+    }
+
+    fn dirty_files(&self, ignore: &[PathBuf]) -> Result<Vec<String>, VersionError> {
+        let top = PathBuf::from(
+            self.ok(&["rev-parse", "--show-toplevel"])?
+                .trim_end_matches('\n'),
+        );
+        let top = resolve_existing(&top);
+        let mut args: Vec<OsString> = [
+            "status",
+            "--porcelain=v1",
+            "-z",
+            // Explicit, so a user's status.showUntrackedFiles=no cannot hide
+            // files that would end up in the build.
+            "--untracked-files=normal",
+            "--",
+            ":(top)",
+        ]
+        .iter()
+        .map(OsString::from)
+        .collect();
+        for path in ignore {
+            match ignore_pathspec(self.dir, &top, path) {
+                IgnoreSpec::Outside => {}
+                IgnoreSpec::Everything => return Ok(Vec::new()),
+                IgnoreSpec::Path(spec) => args.push(spec),
+            }
+        }
+        let out = self.ok(&args)?;
+        Ok(parse_status(&out))
+    }
+
+    fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, VersionError> {
+        match self.run(args)? {
+            Outcome::Ok(out) => Ok(out),
+            Outcome::Failed { status, stderr } => Err(VersionError::GitFailed {
+                dir: self.dir.to_path_buf(),
+                args: join_args(args),
+                status,
+                stderr,
+            }),
+        }
+    }
+
+    fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Outcome, VersionError> {
+        let output = Command::new(self.program)
+            .arg("-C")
+            .arg(self.dir)
+            .args(args)
+            // Read-only questions must not take index.lock: another git
+            // process (an editor, a parallel build) may be working here.
+            .env("GIT_OPTIONAL_LOCKS", "0")
+            .output()
+            .map_err(|source| {
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    VersionError::GitNotFound { source }
+                } else {
+                    VersionError::GitSpawn {
+                        dir: self.dir.to_path_buf(),
+                        source,
+                    }
+                }
+            })?;
+        if output.status.success() {
+            Ok(Outcome::Ok(
+                String::from_utf8_lossy(&output.stdout).into_owned(),
+            ))
+        } else {
+            Ok(Outcome::Failed {
+                status: output.status.to_string(),
+                stderr: String::from_utf8_lossy(&output.stderr).trim().to_owned(),
+            })
+        }
+    }
+}
+
+fn join_args<S: AsRef<OsStr>>(args: &[S]) -> String {
+    args.iter()
+        .map(|a| a.as_ref().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Parses a tag as semver after dropping one leading `v`.
+fn parse_tag(tag: &str) -> Result<semver::Version, semver::Error> {
+    semver::Version::parse(tag.strip_prefix('v').unwrap_or(tag))
+}
+
+/// The highest-precedence semver tag; non-semver tags are ignored. Ties in
+/// precedence (`v1.0.0` and `1.0.0`, or differing build metadata) are broken
+/// by the full version and then the name, so the choice never depends on the
+/// order git listed them in.
+fn highest_tag<'a>(tags: impl Iterator<Item = &'a str>) -> Option<String> {
+    tags.filter_map(|t| parse_tag(t).ok().map(|v| (v, t)))
+        .max_by(|(va, ta), (vb, tb)| {
+            va.cmp_precedence(vb)
+                .then_with(|| va.cmp(vb))
+                .then_with(|| ta.cmp(tb))
+        })
+        .map(|(_, t)| t.to_owned())
+}
+
+/// Paths from `git status --porcelain=v1 -z`, sorted and deduplicated.
+fn parse_status(out: &str) -> Vec<String> {
+    let mut files = Vec::new();
+    let mut fields = out.split('\0');
+    while let Some(entry) = fields.next() {
+        let (Some(code), Some(path)) = (entry.get(..2), entry.get(3..)) else {
+            continue;
+        };
+        files.push(path.to_owned());
+        // Renames and copies carry their source path as the next field.
+        if code.contains(['R', 'C']) {
+            fields.next();
+        }
+    }
+    files.sort();
+    files.dedup();
+    files
+}
+
+enum IgnoreSpec {
+    /// Outside the work tree: nothing git reports can be under it.
+    Outside,
+    /// The whole work tree is ignored.
+    Everything,
+    Path(OsString),
+}
+
+/// Turns an ignored path into a top-relative, literal exclude pathspec, so
+/// `repo_dir` may be a subdirectory, `ignore` may be absolute or reach
+/// through symlinks, and names with glob characters mean themselves.
+fn ignore_pathspec(repo_dir: &Path, top: &Path, ignore: &Path) -> IgnoreSpec {
+    let base = std::path::absolute(repo_dir).unwrap_or_else(|_| repo_dir.to_path_buf());
+    let full = resolve_existing(&normalize(&base.join(ignore)));
+    match full.strip_prefix(top) {
+        Err(_) => IgnoreSpec::Outside,
+        Ok(rel) if rel.as_os_str().is_empty() => IgnoreSpec::Everything,
+        Ok(rel) => {
+            let mut spec = OsString::from(":(top,exclude,literal)");
+            spec.push(rel.as_os_str());
+            IgnoreSpec::Path(spec)
+        }
+    }
+}
+
+/// Removes `.` and `..` without touching the disk (the path may not exist).
+fn normalize(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
+/// Canonicalizes the longest existing ancestor of `path` and re-appends the
+/// rest, so symlinked temp dirs compare equal to git's resolved top level.
+fn resolve_existing(path: &Path) -> PathBuf {
+    let mut existing = path;
+    let mut rest = Vec::new();
+    loop {
+        if let Ok(canonical) = existing.canonicalize() {
+            return rest.iter().rev().fold(canonical, |p, name| p.join(name));
+        }
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name);
+                existing = parent;
+            }
+            _ => return path.to_path_buf(),
+        }
+    }
+}
+
+/// Decides the version of this run from the git facts (None outside a git
+/// repository) and the request.
+pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, VersionError> {
+    let epoch = req
+        .source_date_epoch
+        .as_deref()
+        .map(parse_epoch)
+        .transpose()?;
+
+    let (version, tag, is_snapshot) = if let Some(value) = &req.env_version {
+        let version = value.strip_prefix('v').unwrap_or(value);
+        semver::Version::parse(version).map_err(|source| VersionError::InvalidEnvVersion {
+            value: value.clone(),
+            source,
+        })?;
+        (version.to_owned(), format!("v{version}"), req.snapshot)
+    } else {
+        let facts = facts.ok_or(VersionError::NoGit)?;
+        if req.snapshot {
+            let base = next_patch(facts.latest_tag.as_deref())?;
+            let version = format!("{base}-SNAPSHOT-{}", facts.short_commit);
+            (version.clone(), format!("v{version}"), true)
+        } else {
+            let Some(tag) = &facts.tag_at_head else {
+                return Err(VersionError::NoTagAtHead {
+                    latest: facts.latest_tag.clone(),
+                    suggestion: format!("v{}", next_patch(facts.latest_tag.as_deref())?),
+                });
+            };
+            if !facts.dirty_files.is_empty() {
+                return Err(VersionError::Dirty {
+                    files: facts
+                        .dirty_files
+                        .iter()
+                        .take(DIRTY_SHOWN)
+                        .cloned()
+                        .collect(),
+                    total: facts.dirty_files.len(),
+                });
+            }
+            let version = tag.strip_prefix('v').unwrap_or(tag);
+            (version.to_owned(), tag.clone(), false)
+        }
+    };
+
+    let parsed = semver::Version::parse(&version).map_err(|source| VersionError::InvalidTag {
+        tag: tag.clone(),
+        source,
+    })?;
+    let (commit, short_commit, commit_timestamp) = match facts {
+        Some(f) => (f.commit.clone(), f.short_commit.clone(), f.commit_timestamp),
+        // No commit to take a time from: the build time stands in for it,
+        // so `commit_date` in templates is still a real, reproducible date.
+        None => (
+            String::new(),
+            String::new(),
+            epoch.ok_or(VersionError::MissingSourceDateEpoch)?,
+        ),
+    };
+    let commit_date = OffsetDateTime::from_unix_timestamp(commit_timestamp)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or(VersionError::InvalidTimestamp {
+            timestamp: commit_timestamp,
+        })?;
+
+    Ok(Version {
+        major: parsed.major,
+        minor: parsed.minor,
+        patch: parsed.patch,
+        prerelease: parsed.pre.as_str().to_owned(),
+        version,
+        tag,
+        commit,
+        short_commit,
+        commit_timestamp,
+        commit_date,
+        is_snapshot,
+        timestamp: epoch.unwrap_or(commit_timestamp),
+    })
+}
+
+/// The release after `tag`: 1.2.3 -> 1.2.4, but a pre-release 0.0.2-rc.1 ->
+/// 0.0.2 (the release it was a candidate for); no tag -> 0.0.1.
+fn next_patch(tag: Option<&str>) -> Result<semver::Version, VersionError> {
+    let Some(tag) = tag else {
+        return Ok(semver::Version::new(0, 0, 1));
+    };
+    let v = parse_tag(tag).map_err(|source| VersionError::InvalidTag {
+        tag: tag.to_owned(),
+        source,
+    })?;
+    let patch = if v.pre.is_empty() {
+        v.patch.saturating_add(1)
+    } else {
+        v.patch
+    };
+    Ok(semver::Version::new(v.major, v.minor, patch))
+}
+
+/// SOURCE_DATE_EPOCH per reproducible-builds.org: ASCII digits only (no
+/// sign, no fraction, no whitespace).
+fn parse_epoch(value: &str) -> Result<i64, VersionError> {
+    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(VersionError::InvalidSourceDateEpoch {
+            value: value.to_owned(),
+        });
+    }
+    value
+        .parse()
+        .map_err(|_| VersionError::InvalidSourceDateEpoch {
+            value: value.to_owned(),
+        })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,10 @@
+//! Integration tests: the real `matrix` binary on real projects.
+//! One module per feature; `support` builds the throwaway projects.
+
+mod build;
+mod cancel;
+mod errors;
+mod failure;
+mod go;
+mod plan;
+mod support;
