@@ -64,11 +64,14 @@ fn sigint_kills_jobs_and_exits_130() {
                 .count()
         }) == 4
     });
-    let sleeps = processes_with(&marker)
-        .iter()
-        .filter(|p| p.contains(": sleep "))
-        .count();
-    assert_eq!(sleeps, 8, "two sleeps per job");
+    // "started" is printed before the foreground sleep has exec'd.
+    wait_until("two sleeps per job", Duration::from_secs(10), || {
+        processes_with(&marker)
+            .iter()
+            .filter(|p| p.contains(": sleep "))
+            .count()
+            == 8
+    });
 
     kill(Pid::from_raw(child.0.id() as i32), Signal::SIGINT).unwrap();
     let start = Instant::now();
