@@ -11,7 +11,7 @@ use super::{BuildArgs, Cli, Command, PlanArgs, PlanFlags};
 use crate::error::Error;
 use crate::exec::{self, Status};
 use crate::plan::{self, Plan};
-use crate::report::{self, Style, summary};
+use crate::report::{self, Style, summary, views};
 use crate::{config, target, version};
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
@@ -104,77 +104,7 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         text.push('\n');
         return print_out(&text);
     }
-    print_out(&render_plan(&plan, cli.verbose > 0))
-}
-
-/// The human view of a plan: facts, the targets, the job graph.
-pub fn render_plan(plan: &Plan, verbose: bool) -> String {
-    let v = &plan.version;
-    let mut out = String::new();
-    let snapshot = if v.is_snapshot { ", snapshot" } else { "" };
-    out.push_str(&format!("project  {}\n", plan.project.name));
-    out.push_str(&format!(
-        "version  {} (tag {}, commit {}{snapshot})\n",
-        v.version, v.tag, v.short_commit
-    ));
-    out.push_str(&format!("dist     {}\n\n", plan.dist.display()));
-    let rows: Vec<[String; 3]> = plan
-        .targets
-        .iter()
-        .map(|t| {
-            [
-                t.id.clone(),
-                t.archive.format.name().to_string(),
-                t.archive.file_name.clone(),
-            ]
-        })
-        .collect();
-    out.push_str(&table_left(&["TARGET", "FORMAT", "ARTIFACT"], &rows));
-    out.push_str(&format!(
-        "{:<w$}  {:<8}{}\n\n",
-        "(checksums)",
-        plan.checksum.algorithm.name(),
-        plan.checksum.file_name,
-        w = width(&rows)
-    ));
-    let jobs: Vec<[String; 2]> = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            let needs = match j.needs.len() {
-                0 => "-".to_string(),
-                1..=2 => j.needs.join(", "),
-                n => format!("{n} jobs: {} ... {}", j.needs[0], j.needs[n - 1]),
-            };
-            [j.id.clone(), needs]
-        })
-        .collect();
-    out.push_str(&table_left(&["JOB", "NEEDS"], &jobs));
-    if verbose {
-        for t in &plan.targets {
-            out.push_str(&format!(
-                "\n{}:\n  $ {}\n",
-                t.id,
-                shell_words::join(&t.build.argv)
-            ));
-            for (k, v) in &t.build.env {
-                out.push_str(&format!("  {k}={v}\n"));
-            }
-        }
-    }
-    out
-}
-
-fn width(rows: &[[String; 3]]) -> usize {
-    rows.iter()
-        .map(|r| r[0].len())
-        .max()
-        .unwrap_or(0)
-        .max("TARGET".len())
-}
-
-fn table_left<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
-    report::table(header, rows, report::Align::Left)
+    print_out(&views::plan(&plan, cli.verbose > 0))
 }
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
@@ -322,32 +252,5 @@ fn targets_command(json: bool) -> Result<(), Error> {
         text.push('\n');
         return print_out(&text);
     }
-    let oses: Vec<[String; 3]> = target::OSES
-        .iter()
-        .map(|o| {
-            [
-                o.name.to_string(),
-                o.description.to_string(),
-                o.aliases.join(", "),
-            ]
-        })
-        .collect();
-    let arches: Vec<[String; 4]> = target::ARCHES
-        .iter()
-        .map(|a| {
-            [
-                a.name.to_string(),
-                a.bits.to_string(),
-                a.description.to_string(),
-                a.aliases.join(", "),
-            ]
-        })
-        .collect();
-    let mut out = table_left(&["OS", "DESCRIPTION", "ALSO KNOWN AS"], &oses);
-    out.push('\n');
-    out.push_str(&table_left(
-        &["ARCH", "BITS", "DESCRIPTION", "ALSO KNOWN AS"],
-        &arches,
-    ));
-    print_out(&out)
+    print_out(&views::targets())
 }

@@ -4,12 +4,14 @@
 //! never prints; a [`Reporter`] turns events into output. [`progress`] draws
 //! indicatif bars on a terminal, [`plain`] writes one line per event for CI
 //! logs, [`Recording`] keeps events for tests, and [`summary`] renders the
-//! table printed after every build. Reporters only observe; they change no
+//! table printed after every build, and [`views`] the plan and target
+//! listings. Reporters only observe; they change no
 //! state of the run.
 
 pub mod plain;
 pub mod progress;
 pub mod summary;
+pub mod views;
 
 use std::sync::Mutex;
 

@@ -7,7 +7,7 @@ use super::{Event, Reporter, duration, is_problem, job_label};
 
 pub struct Plain {
     out: Mutex<Box<dyn Write + Send>>,
-    /// Also print job starts.
+    /// Also print the command of each build as it starts.
     verbose: bool,
 }
 
@@ -43,10 +43,19 @@ impl Reporter for Plain {
                 plan.targets.len(),
                 plan.jobs.len()
             )),
-            Event::Started { plan, job } if self.verbose => {
-                self.line(&format!("start  {}", job_label(plan, *job)));
+            Event::Started { plan, job } => {
+                let mut text = format!("{:<9} {}", "start", job_label(plan, *job));
+                let j = &plan.jobs[*job];
+                if let (true, crate::plan::JobKind::Build, Some(t)) =
+                    (self.verbose, j.kind, j.target)
+                {
+                    text.push_str(&format!(
+                        ": {}",
+                        shell_words::join(&plan.targets[t].build.argv)
+                    ));
+                }
+                self.line(&text);
             }
-            Event::Started { .. } => {}
             Event::Finished { plan, job, result } => {
                 // Settled-without-running jobs are only noise unless verbose.
                 if result.duration.is_zero() && is_problem(result.status) && !self.verbose {
@@ -108,11 +117,12 @@ mod tests {
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         assert!(
             lines[0].starts_with("matrix: building hello 1.2.3 (2 targets, 6 jobs)"),
             "{text}"
         );
-        assert_eq!(lines[1], "ok        build linux/amd64 (1.5s)");
+        assert_eq!(lines[1], "start     build linux/amd64");
+        assert_eq!(lines[2], "ok        build linux/amd64 (1.5s)");
     }
 }

@@ -1,0 +1,107 @@
+//! Text views of things that are not a run: the plan and the target names.
+
+use super::{Align, table};
+use crate::plan::Plan;
+use crate::target;
+
+/// The human view of a plan: facts, the targets, the job graph.
+pub fn plan(plan: &Plan, verbose: bool) -> String {
+    let v = &plan.version;
+    let mut out = String::new();
+    let snapshot = if v.is_snapshot { ", snapshot" } else { "" };
+    out.push_str(&format!("project  {}\n", plan.project.name));
+    out.push_str(&format!(
+        "version  {} (tag {}, commit {}{snapshot})\n",
+        v.version, v.tag, v.short_commit
+    ));
+    out.push_str(&format!("dist     {}\n\n", plan.dist.display()));
+    let rows: Vec<[String; 3]> = plan
+        .targets
+        .iter()
+        .map(|t| {
+            [
+                t.id.clone(),
+                t.archive.format.name().to_string(),
+                t.archive.file_name.clone(),
+            ]
+        })
+        .collect();
+    out.push_str(&table_left(&["TARGET", "FORMAT", "ARTIFACT"], &rows));
+    out.push_str(&format!(
+        "{:<w$}  {:<8}{}\n\n",
+        "(checksums)",
+        plan.checksum.algorithm.name(),
+        plan.checksum.file_name,
+        w = width(&rows)
+    ));
+    let jobs: Vec<[String; 2]> = plan
+        .jobs
+        .iter()
+        .map(|j| {
+            let needs = match j.needs.len() {
+                0 => "-".to_string(),
+                1..=2 => j.needs.join(", "),
+                n => format!("{n} jobs: {} ... {}", j.needs[0], j.needs[n - 1]),
+            };
+            [j.id.clone(), needs]
+        })
+        .collect();
+    out.push_str(&table_left(&["JOB", "NEEDS"], &jobs));
+    if verbose {
+        for t in &plan.targets {
+            out.push_str(&format!(
+                "\n{}:\n  $ {}\n",
+                t.id,
+                shell_words::join(&t.build.argv)
+            ));
+            for (k, v) in &t.build.env {
+                out.push_str(&format!("  {k}={v}\n"));
+            }
+        }
+    }
+    out
+}
+
+fn width(rows: &[[String; 3]]) -> usize {
+    rows.iter()
+        .map(|r| r[0].len())
+        .max()
+        .unwrap_or(0)
+        .max("TARGET".len())
+}
+
+fn table_left<const N: usize>(header: &[&str; N], rows: &[[String; N]]) -> String {
+    table(header, rows, Align::Left)
+}
+
+/// `matrix targets`: the os and arch names matrix knows.
+pub fn targets() -> String {
+    let oses: Vec<[String; 3]> = target::OSES
+        .iter()
+        .map(|o| {
+            [
+                o.name.to_string(),
+                o.description.to_string(),
+                o.aliases.join(", "),
+            ]
+        })
+        .collect();
+    let arches: Vec<[String; 4]> = target::ARCHES
+        .iter()
+        .map(|a| {
+            [
+                a.name.to_string(),
+                a.bits.to_string(),
+                a.description.to_string(),
+                a.aliases.join(", "),
+            ]
+        })
+        .collect();
+    let mut out = table_left(&["OS", "DESCRIPTION", "ALSO KNOWN AS"], &oses);
+    out.push('\n');
+    out.push_str(&table_left(
+        &["ARCH", "BITS", "DESCRIPTION", "ALSO KNOWN AS"],
+        &arches,
+    ));
+    out
+}
