@@ -10,6 +10,9 @@
 #   BENCH_SIZE_MB   size of each binary in MiB        (default 40)
 #   BENCH_JOBS      parallel jobs for both sides      (default: nproc)
 #   BENCH_RUNS      timed runs of each side           (default 3)
+#   BENCH_GZIP_LEVEL  the baseline's gzip level (default 6, matrix's level;
+#                   zlib-rs's 6 compresses less than GNU gzip's 6, so a lower
+#                   level compares the two at equal output size instead)
 #   MATRIX          the matrix binary (default target/release/matrix, built
 #                   with `cargo build --release` when missing)
 #   BENCH_KEEP=1    keep the temporary folder (inputs, both outputs, logs)
@@ -48,11 +51,13 @@ BINARIES=${BENCH_BINARIES:-8}
 SIZE_MB=${BENCH_SIZE_MB:-40}
 JOBS=${BENCH_JOBS:-$(nproc)}
 RUNS=${BENCH_RUNS:-3}
+GZIP_LEVEL=${BENCH_GZIP_LEVEL:-6}
 positive_int BENCH_BINARIES "$BINARIES"
 positive_int BENCH_SIZE_MB "$SIZE_MB"
 positive_int BENCH_JOBS "$JOBS"
 positive_int BENCH_RUNS "$RUNS"
-readonly BINARIES SIZE_MB JOBS RUNS
+[[ "$GZIP_LEVEL" =~ ^[1-9]$ ]] || die "BENCH_GZIP_LEVEL must be 1..9, got '$GZIP_LEVEL'"
+readonly BINARIES SIZE_MB JOBS RUNS GZIP_LEVEL
 readonly SIZE_BYTES=$((SIZE_MB * 1024 * 1024))
 readonly VERSION=1.2.3
 readonly BIN_NAME=bench
@@ -265,7 +270,7 @@ pack_one() {
 	cp -- "$BENCH_PROJECT/LICENSE" "$BENCH_PROJECT/README.md" "$stage/"
 	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
 		-cf - -C "$stage" LICENSE README.md "$BENCH_BIN_NAME" |
-		gzip -6 -n >"$BENCH_BASE/out/${BENCH_BIN_NAME}_${BENCH_VERSION}_linux_amd64_$id.tar.gz"
+		gzip "-$BENCH_GZIP_LEVEL" -n >"$BENCH_BASE/out/${BENCH_BIN_NAME}_${BENCH_VERSION}_linux_amd64_$id.tar.gz"
 }
 
 # The whole baseline release, as one command so it can run under GNU time
@@ -281,7 +286,7 @@ baseline_build() {
 
 export -f pack_one baseline_build
 export BENCH_BASE=$BASE BENCH_BINS=$BINS BENCH_PROJECT=$PROJECT BENCH_BIN_NAME=$BIN_NAME \
-	BENCH_VERSION=$VERSION BENCH_JOBS=$JOBS BENCH_IDS="${IDS[*]}"
+	BENCH_VERSION=$VERSION BENCH_JOBS=$JOBS BENCH_IDS="${IDS[*]}" BENCH_GZIP_LEVEL=$GZIP_LEVEL
 
 # One timed baseline run; appends the wall time in microseconds to BASE_US.
 run_baseline() {
@@ -448,7 +453,7 @@ main() {
 	cat <<EOF
 
 ----- matrix bench summary -----
-matrix build vs cp + tar | gzip -6 + sha256sum (xargs -P $JOBS)
+matrix build vs cp + tar | gzip -$GZIP_LEVEL + sha256sum (xargs -P $JOBS)
 host:     $(cpu_model), $(nproc) CPUs, $(uname -sr)
 matrix:   $(matrix_version); $(gzip --version | head -n 1); $(tar --version | head -n 1)
 inputs:   $BINARIES binaries x $SIZE_MB MiB = $(mib "$in_bytes") MiB of real ELF content

@@ -18,7 +18,8 @@ use zip::{CompressionMethod, System, ZipWriter};
 use super::PackageError;
 use super::files::Entry;
 
-const ZIP_DEFLATE_LEVEL: i64 = 6;
+/// The same deflate level as tar.gz, for the same reason (see archive.rs).
+const ZIP_DEFLATE_LEVEL: i64 = super::archive::DEFLATE_LEVEL as i64;
 pub(super) const DIR_MODE: u32 = 0o755;
 pub(super) const EXEC_MODE: u32 = 0o755;
 pub(super) const FILE_MODE: u32 = 0o644;
