@@ -8,9 +8,16 @@
 #                with a warning, and the tests that need a tool skip with a
 #                message saying which one.
 #
+# It also runs scripts/install-toolchains.sh (cross compilers, qemu, zig)
+# unless MATRIX_TOOLCHAINS=0.
+#
 # A Rust toolchain cannot come from apt (Debian's cargo is too old for
 # edition 2024), so it is only checked, with the rustup command to get it.
 set -euo pipefail
+
+LOG_PREFIX=setup
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # package:command pairs. A tool counts as present when its command is on PATH,
 # so a Go, git or Python installed outside apt (go.dev tarball, pyenv) is used
@@ -31,25 +38,8 @@ readonly MIN_GO=1.19
 # Cargo.toml uses edition 2024, stable since Rust 1.85.
 readonly MIN_RUST=1.85
 
-# Problems this script cannot fix itself, and the commands that fix them.
-PROBLEMS=()
-FIXES=()
 
-say() { printf 'setup: %s\n' "$*"; }
-warn() { printf 'setup: warning: %s\n' "$*" >&2; }
-err() { printf 'setup: error: %s\n' "$*" >&2; }
 
-problem() { # problem MESSAGE [FIX-COMMAND]
-	PROBLEMS+=("$1")
-	if [[ $# -gt 1 ]]; then FIXES+=("$2"); fi
-}
-
-is_ci() {
-	case "${CI:-}" in
-	true | TRUE | True | 1) return 0 ;;
-	*) return 1 ;;
-	esac
-}
 
 # version_ge A B: is dotted version A >= B? (only the numeric fields count)
 version_ge() {
@@ -206,11 +196,29 @@ check_home() {
 	fi
 }
 
+# The cross toolchains (GNU cross gcc, MinGW-w64, qemu-user-static, zig)
+# live in their own script, which also runs alone. MATRIX_TOOLCHAINS=0 skips
+# them on a machine that only builds natively. That script already says what
+# is missing and how to get it, and fails only when CI=true, so a failure
+# here just counts as one more problem.
+check_toolchains() {
+	if [[ "${MATRIX_TOOLCHAINS:-}" == 0 ]]; then
+		say "cross toolchains: skipped (MATRIX_TOOLCHAINS=0)"
+		return
+	fi
+	local script
+	script="$(dirname "${BASH_SOURCE[0]}")/install-toolchains.sh"
+	if ! bash "$script"; then
+		problem "scripts/install-toolchains.sh failed (see its toolchains: lines above)"
+	fi
+}
+
 main() {
 	say "checking what matrix's tests and examples need (CI=${CI:-unset}, user $(id -un))"
 	check_system_packages
 	check_rust
 	check_home
+	check_toolchains
 
 	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
 		say "ready"

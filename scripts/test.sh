@@ -10,21 +10,14 @@
 # status is non-zero if any step failed.
 set -euo pipefail
 
+LOG_PREFIX="test"
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-say() { printf 'test: %s\n' "$*"; }
 
-# Microseconds since the epoch. EPOCHREALTIME's decimal mark follows the
-# locale ("." or ","), so it is dropped rather than parsed.
-now() {
-	if [[ -n "${EPOCHREALTIME:-}" ]]; then
-		printf '%s' "${EPOCHREALTIME//[.,]/}"
-	else
-		printf '%s000000' "$(date +%s)"
-	fi
-}
-elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fs", (b - a) / 1000000 }'; }
 
 SUMMARY=()
 FAILED=0
@@ -65,6 +58,8 @@ main() {
 		summary
 		exit 1
 	fi
+	# zig lives in the folder install-toolchains.sh manages, not on PATH.
+	export PATH="${MATRIX_TOOLS:-$HOME/.cache/matrix-tools}/bin:$PATH"
 	step fmt cargo fmt --check || true
 	step clippy cargo clippy --all-targets -- -D warnings || true
 	step test cargo test --all-targets || true

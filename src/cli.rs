@@ -46,7 +46,10 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the plan and fill the dist folder.
     Build(BuildArgs),
-    /// List the os and arch names matrix knows.
+    /// Show which toolchains each target needs, which are installed, and how
+    /// to install the rest.
+    Doctor(DoctorArgs),
+    /// List the os and arch names matrix knows, and every platform's spellings.
     Targets {
         /// Print JSON instead of a table.
         #[arg(long)]
@@ -92,6 +95,21 @@ pub struct BuildArgs {
     /// Keep building the other targets after a failure, and report every failure.
     #[arg(long)]
     pub keep_going: bool,
+    /// Run each Linux binary with [build] smoke arguments (natively or under qemu-user).
+    #[arg(long)]
+    pub smoke: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub flags: PlanFlags,
+    /// Also check what --smoke needs.
+    #[arg(long)]
+    pub smoke: bool,
+    /// Print JSON instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Entry point of the binary: parses flags, runs, maps errors to exit codes

@@ -21,6 +21,7 @@ pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 
 use crate::package::archive::Format;
 use crate::package::checksum::Algorithm;
+use crate::preset::Preset;
 
 /// The whole release description.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -91,8 +92,14 @@ impl OneOrMany {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Build {
-    /// The build command (templated). Run in `dir` with the environment below.
-    pub command: Command,
+    /// A toolchain preset that fills in the command and environment per
+    /// target (your own `command` and `env` entries always win).
+    #[serde(default)]
+    pub preset: Option<Preset>,
+    /// The build command (templated). Run in `dir` with the environment
+    /// below. Required unless the preset provides one (go, cargo, cargo-zigbuild).
+    #[serde(default)]
+    pub command: Option<Command>,
     /// Run `command` through `sh -c` instead of as an argument vector.
     #[serde(default)]
     pub shell: bool,
@@ -110,16 +117,35 @@ pub struct Build {
     /// Kill the job after this long, e.g. `10m`, `90s`.
     #[serde(default)]
     pub timeout: Option<String>,
-    /// Per-target changes, applied in order: `command`, `shell`, `flags`,
-    /// `binary` and `timeout` replace, `env` entries are merged.
+    /// Where the build leaves the binary (template); default
+    /// `{{ out }}/{{ bin }}` (the cargo presets know their own).
+    #[serde(default)]
+    pub artifact: Option<String>,
+    /// Check each binary's format, CPU and OS against its target (default
+    /// true); turn off for artifacts that are not executables.
+    #[serde(default = "yes")]
+    pub verify: bool,
+    /// Arguments for `matrix build --smoke`: each Linux binary is run with
+    /// them (natively or under qemu-user) and must exit 0, e.g. ["--version"].
+    #[serde(default)]
+    pub smoke: Option<Vec<String>>,
+    /// Per-target changes, applied in order: `preset`, `command`, `shell`,
+    /// `flags`, `binary`, `artifact` and `timeout` replace, `env` entries
+    /// are merged.
     #[serde(default)]
     pub overrides: Vec<BuildOverride>,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct BuildOverride {
     pub when: When,
+    #[serde(default)]
+    pub preset: Option<Preset>,
     #[serde(default)]
     pub command: Option<Command>,
     #[serde(default)]
@@ -130,6 +156,8 @@ pub struct BuildOverride {
     pub flags: Option<Vec<String>>,
     #[serde(default)]
     pub binary: Option<String>,
+    #[serde(default)]
+    pub artifact: Option<String>,
     #[serde(default)]
     pub timeout: Option<String>,
 }
@@ -330,11 +358,20 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
             Some("use letters, digits, '.', '_' and '-' only".into()),
         ));
     }
-    check_command(
-        &config.build.command,
-        &KeyPath::parse("build.command"),
-        source,
-    )?;
+    match (&config.build.command, config.build.preset) {
+        (Some(command), _) => check_command(command, &KeyPath::parse("build.command"), source)?,
+        (None, Some(_)) => {}
+        (None, None) => {
+            return Err(source.error_at(
+                &KeyPath::parse("build"),
+                "[build] needs a `command` or a `preset`",
+                Some(
+                    "e.g. command = \"make OUT={{ out }}/{{ bin }}\", or preset = \"go\" (go, cargo, cargo-zigbuild, gcc-cross, zig-cc)"
+                        .into(),
+                ),
+            ));
+        }
+    }
     check_timeout(
         config.build.timeout.as_deref(),
         &KeyPath::parse("build.timeout"),
@@ -417,7 +454,8 @@ mod tests {
         assert_eq!(c.archive.format, Format::TarGz);
         assert_eq!(c.checksum.algorithm, Algorithm::Sha256);
         assert_eq!(c.checksum.name, "{{ project }}_{{ version }}_checksums.txt");
-        assert_eq!(c.build.command, Command::Line("make".into()));
+        assert_eq!(c.build.command, Some(Command::Line("make".into())));
+        assert!(c.build.verify);
     }
 
     #[test]

@@ -42,6 +42,17 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{message}")]
+    #[diagnostic(code(matrix::usage))]
+    Usage { message: String },
+    #[error("missing toolchains:\n{list}")]
+    #[diagnostic(
+        code(matrix::toolchain::missing),
+        help(
+            "install them (the commands are listed), or run `matrix doctor` to see every target's needs"
+        )
+    )]
+    MissingTools { list: String },
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

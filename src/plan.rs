@@ -20,6 +20,8 @@ use crate::config::{ConfigError, KeyPath, Loaded};
 use crate::package::archive::Format;
 use crate::package::checksum::{Algorithm, Hasher};
 use crate::package::files::FileSpec;
+use crate::preset::Preset;
+use crate::target::Platform;
 use crate::version::Version;
 
 /// Version of the plan and manifest JSON formats.
@@ -45,6 +47,9 @@ pub struct Plan {
     pub targets: Vec<Target>,
     pub checksum: ChecksumStep,
     pub jobs: Vec<Job>,
+    /// Things worth knowing that do not stop the build (printed by plan
+    /// and build): targets matrix cannot verify, for example.
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +68,8 @@ pub struct Target {
     pub slug: String,
     /// Every value of the combination: axes first, then include extras.
     pub values: IndexMap<String, String>,
+    /// The knowledge-base row for its os/arch(/variant), if there is one.
+    pub platform: Option<&'static Platform>,
     pub build: BuildStep,
     pub archive: ArchiveStep,
 }
@@ -77,8 +84,16 @@ pub struct BuildStep {
     pub dir: PathBuf,
     /// `{{ out }}`: the folder the build must write the binary into.
     pub out_dir: PathBuf,
-    /// File name of the binary in `out_dir` (with `.exe` on Windows).
+    /// File name of the binary (with `.exe` on Windows), as it is packaged.
     pub binary: String,
+    /// Where the build leaves the binary (`out_dir/binary` unless a preset
+    /// or `artifact` says otherwise).
+    pub artifact: PathBuf,
+    pub preset: Option<Preset>,
+    /// Check the binary against the target's platform after the build.
+    pub verify: bool,
+    /// Arguments to run the binary with under `--smoke`.
+    pub smoke: Option<Vec<String>>,
     #[serde(with = "duration_secs")]
     pub timeout: Option<Duration>,
 }
@@ -191,6 +206,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
             .into());
     }
 
+    let warnings = targets.iter().filter_map(unverifiable).collect();
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
     let jobs = graph(&targets);
@@ -209,6 +225,24 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         targets,
         checksum,
         jobs,
+        warnings,
+    })
+}
+
+/// Why a target's binary will not be checked, if it will not be.
+fn unverifiable(t: &Target) -> Option<String> {
+    if !t.build.verify || t.platform.is_some() {
+        return None;
+    }
+    Some(match (t.values.get("os"), t.values.get("arch")) {
+        (Some(os), Some(arch)) => format!(
+            "{}: matrix knows no toolchain or executable format for {os}/{arch}, so its binary will not be verified",
+            t.id
+        ),
+        _ => format!(
+            "{}: no os and arch values, so its binary will not be verified",
+            t.id
+        ),
     })
 }
 

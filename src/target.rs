@@ -1,10 +1,16 @@
-//! The knowledge base of operating system and architecture names.
+//! The knowledge base of operating systems, architectures and platforms.
 //!
 //! Sits beside the flow: `plan` asks it whether an `os`/`arch` axis value is
 //! a name matrix knows (with a "did you mean" for near misses and for other
-//! ecosystems' spellings such as `x86_64` or `aarch64`), and which executable
-//! suffix a target's binary has. matrix's own names are Go's GOOS/GOARCH
-//! names, the most widely shared spelling among release tools.
+//! ecosystems' spellings such as `x86_64` or `aarch64`), how every ecosystem
+//! spells a target (Go, Rust, GNU, zig, Debian, Docker, Snap, Homebrew,
+//! Chocolatey: the [`Platform`] rows in `platforms.rs`), which toolchain can
+//! build it, and what its executable must look like. matrix's own names are
+//! Go's GOOS/GOARCH names, the most widely shared spelling among release tools.
+
+mod platforms;
+
+pub use platforms::{PLATFORMS, Platform};
 
 use serde::Serialize;
 
@@ -122,6 +128,101 @@ pub fn find_os(name: &str) -> Option<&'static Os> {
 
 pub fn find_arch(name: &str) -> Option<&'static Arch> {
     ARCHES.iter().find(|a| a.name == name)
+}
+
+/// Executable format a platform's binaries use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ExeFormat {
+    Elf,
+    MachO,
+    Pe,
+    Wasm,
+}
+
+/// CPU a binary is built for, as its header records it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Machine {
+    X86,
+    X86_64,
+    Arm,
+    Aarch64,
+    PowerPc64,
+    S390x,
+    RiscV64,
+    Mips,
+    Mips64,
+    LoongArch64,
+    Wasm32,
+}
+
+impl ExeFormat {
+    pub fn name(self) -> &'static str {
+        match self {
+            ExeFormat::Elf => "elf",
+            ExeFormat::MachO => "mach-o",
+            ExeFormat::Pe => "pe",
+            ExeFormat::Wasm => "wasm",
+        }
+    }
+}
+
+impl Machine {
+    /// The usual short name, as `file` and binutils print it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Machine::X86 => "x86",
+            Machine::X86_64 => "x86-64",
+            Machine::Arm => "arm",
+            Machine::Aarch64 => "aarch64",
+            Machine::PowerPc64 => "ppc64",
+            Machine::S390x => "s390x",
+            Machine::RiscV64 => "riscv64",
+            Machine::Mips => "mips",
+            Machine::Mips64 => "mips64",
+            Machine::LoongArch64 => "loongarch64",
+            Machine::Wasm32 => "wasm32",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Endian {
+    Little,
+    Big,
+}
+
+/// The platform row for a target's values (`os`, `arch`, optional
+/// `variant`); without a variant the first row for the pair is the default
+/// (`linux/arm` means ARMv7, as Debian's armhf does).
+pub fn platform(os: &str, arch: &str, variant: Option<&str>) -> Option<&'static Platform> {
+    PLATFORMS
+        .iter()
+        .filter(|p| p.os == os && p.arch == arch)
+        .find(|p| variant.is_none() || p.variant == variant)
+}
+
+/// Whether `p` is the machine matrix runs on: builds for it need no cross
+/// tools and its binaries run directly.
+pub fn is_host(p: &Platform) -> bool {
+    let host_arch = match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        "loongarch64" => "loong64",
+        other => other,
+    };
+    p.os == std::env::consts::OS && p.arch == host_arch && p.variant.is_none()
+}
+
+/// Whether this machine runs `p`'s binaries without an emulator: the host
+/// itself, or 32-bit x86 on an x86-64 Linux kernel. (Native matters: Go's
+/// 386 binaries crash under qemu-i386 with "bad g in signal handler".)
+pub fn runs_natively(p: &Platform) -> bool {
+    is_host(p) || (p.os == "linux" && p.arch == "386" && std::env::consts::ARCH == "x86_64")
 }
 
 /// Executable suffix for an os value; unknown or absent OS means none.

@@ -228,6 +228,93 @@ impl Object for ProjectVar {
     }
 }
 
+/// `{{ target }}` renders as the target id (`linux/arm64`); its attributes
+/// spell the target for each ecosystem: `{{ target.rust }}`,
+/// `{{ target.gnu_prefix }}`, `{{ target.debian_arch }}`, ... An attribute
+/// the platform does not have (no Debian name for darwin) is undefined, so
+/// using it is an error rather than an empty string.
+#[derive(Debug, Clone)]
+pub struct TargetVar {
+    pub id: String,
+    pub slug: String,
+    pub platform: Option<&'static crate::target::Platform>,
+}
+
+impl TargetVar {
+    /// Every attribute name, for `matrix targets` and the README.
+    pub const ATTRIBUTES: &'static [&'static str] = &[
+        "id",
+        "slug",
+        "os",
+        "arch",
+        "variant",
+        "goos",
+        "goarch",
+        "goarm",
+        "rust",
+        "rust_musl",
+        "gnu_prefix",
+        "cc",
+        "zig",
+        "debian_arch",
+        "docker_platform",
+        "snap_arch",
+        "homebrew_cpu",
+        "choco_bitness",
+        "format",
+        "machine",
+        "bits",
+        "qemu",
+        "exe_suffix",
+    ];
+}
+
+impl Object for TargetVar {
+    fn repr(self: &Arc<Self>) -> ObjectRepr {
+        ObjectRepr::Plain
+    }
+
+    fn get_value(self: &Arc<Self>, key: &Value) -> Option<Value> {
+        let key = key.as_str()?;
+        match key {
+            "id" => return Some(Value::from(self.id.as_str())),
+            "slug" => return Some(Value::from(self.slug.as_str())),
+            _ => {}
+        }
+        let p = self.platform?;
+        let text = |v: Option<&'static str>| v.map(Value::from);
+        match key {
+            "os" => text(Some(p.os)),
+            "arch" => text(Some(p.arch)),
+            "variant" => text(p.variant),
+            "goos" => text(Some(p.goos)),
+            "goarch" => text(Some(p.goarch)),
+            "goarm" => text(p.goarm),
+            "rust" => text(p.rust_gnu()),
+            "rust_musl" => text(p.rust_musl()),
+            "gnu_prefix" => text(p.gnu_prefix),
+            "cc" => p.gnu_prefix.map(|g| Value::from(format!("{g}gcc"))),
+            "zig" => text(p.zig),
+            "zig_musl" => p.zig_musl().map(Value::from),
+            "debian_arch" => text(p.debian_arch),
+            "docker_platform" => text(p.docker_platform),
+            "snap_arch" => text(p.snap_arch),
+            "homebrew_cpu" => text(p.homebrew_cpu),
+            "choco_bitness" => p.choco_bitness.map(Value::from),
+            "format" => Some(Value::from(p.format.name())),
+            "machine" => Some(Value::from(p.machine.name())),
+            "bits" => Some(Value::from(p.bits)),
+            "qemu" => text(p.qemu),
+            "exe_suffix" => text(Some(p.exe_suffix)),
+            _ => None,
+        }
+    }
+
+    fn render(self: &Arc<Self>, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,6 +359,50 @@ mod tests {
         let v = vars();
         for (template, want) in cases {
             assert_eq!(engine.render(template, &v).unwrap(), want, "{template}");
+        }
+    }
+
+    #[test]
+    fn target_attributes() {
+        let engine = Engine::new();
+        let mut v = Vars::new();
+        v.set(
+            "target",
+            Value::from_object(TargetVar {
+                id: "linux/arm64".into(),
+                slug: "linux-arm64".into(),
+                platform: crate::target::platform("linux", "arm64", None),
+            }),
+        );
+        let cases = [
+            ("{{ target }}", "linux/arm64"),
+            ("{{ target.rust }}", "aarch64-unknown-linux-gnu"),
+            ("{{ target.rust_musl }}", "aarch64-unknown-linux-musl"),
+            ("{{ target.gnu_prefix }}gcc", "aarch64-linux-gnu-gcc"),
+            ("{{ target.cc }}", "aarch64-linux-gnu-gcc"),
+            (
+                "{{ target.debian_arch }} {{ target.docker_platform }}",
+                "arm64 linux/arm64/v8",
+            ),
+            (
+                "{{ target.format }} {{ target.machine }} {{ target.bits }}",
+                "elf aarch64 64",
+            ),
+            ("{{ target.qemu }}", "aarch64"),
+        ];
+        for (template, want) in cases {
+            assert_eq!(engine.render(template, &v).unwrap(), want, "{template}");
+        }
+        // No Chocolatey bitness on Linux: an error, not an empty string.
+        let err = engine.render("{{ target.choco_bitness }}", &v).unwrap_err();
+        assert!(
+            err.message.contains("target.choco_bitness"),
+            "{}",
+            err.message
+        );
+        for attr in TargetVar::ATTRIBUTES {
+            let t = format!("{{{{ target.{attr} is defined }}}}");
+            let _ = engine.render(&t, &v).unwrap();
         }
     }
 

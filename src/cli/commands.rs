@@ -7,17 +7,18 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{BuildArgs, Cli, Command, PlanArgs, PlanFlags};
+use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs, PlanFlags};
 use crate::error::Error;
 use crate::exec::{self, Status};
 use crate::plan::{self, Plan};
 use crate::report::{self, Style, summary, views};
-use crate::{config, target, version};
+use crate::{config, preset, target, version};
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
         Command::Plan(args) => plan_command(&cli, args),
         Command::Build(args) => build_command(&cli, args).await,
+        Command::Doctor(args) => doctor_command(&cli, args),
         Command::Targets { json } => targets_command(*json),
         Command::Schema => {
             let schema = schemars::schema_for!(config::Config);
@@ -109,6 +110,33 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     let plan = Arc::new(make_plan(cli, &args.flags)?);
+    if args.smoke && plan.targets.iter().all(|t| t.build.smoke.is_none()) {
+        return Err(Error::Usage {
+            message: "--smoke needs [build] smoke = [...] arguments to run each binary with".into(),
+        });
+    }
+    // A missing cross compiler fails now, not ten minutes into the build.
+    let missing: Vec<String> = preset::check_plan(&plan, args.smoke)
+        .into_iter()
+        .filter(|n| !n.met)
+        .map(|n| {
+            format!(
+                "  {}: {} (for {}): {}",
+                n.target,
+                n.need.what(),
+                n.by,
+                n.need.install()
+            )
+        })
+        .collect();
+    if !missing.is_empty() {
+        return Err(Error::MissingTools {
+            list: missing.join("\n"),
+        });
+    }
+    for w in &plan.warnings {
+        eprintln!("warning: {w}");
+    }
     prepare_dist(&plan, args.clean)?;
     let style = Style::detect(cli.quiet);
     let reporter: Arc<dyn report::Reporter> = Arc::from(style.reporter(cli.verbose > 0));
@@ -122,6 +150,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     let opts = exec::Options {
         jobs,
         keep_going: args.keep_going,
+        smoke: args.smoke,
     };
     let outcome = exec::run(
         Arc::clone(&plan),
@@ -244,9 +273,30 @@ fn check_clean_is_safe(plan: &Plan) -> Result<(), Error> {
     }
 }
 
+fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
+    let plan = make_plan(cli, &args.flags)?;
+    let needs = preset::check_plan(&plan, args.smoke);
+    if args.json {
+        let mut text =
+            serde_json::to_string_pretty(&needs).map_err(|e| Error::io("stdout")(e.into()))?;
+        text.push('\n');
+        print_out(&text)?;
+    } else {
+        print_out(&views::doctor(&plan, &needs))?;
+    }
+    let missing = needs.iter().filter(|n| !n.met).count();
+    if missing > 0 {
+        return Err(Error::Reported {
+            message: format!("{missing} missing"),
+            code: 1,
+        });
+    }
+    Ok(())
+}
+
 fn targets_command(json: bool) -> Result<(), Error> {
     if json {
-        let value = serde_json::json!({ "os": target::OSES, "arch": target::ARCHES });
+        let value = serde_json::json!({ "os": target::OSES, "arch": target::ARCHES, "platforms": target::PLATFORMS });
         let mut text =
             serde_json::to_string_pretty(&value).map_err(|e| Error::io("stdout")(e.into()))?;
         text.push('\n');

@@ -11,12 +11,14 @@ use tokio_util::sync::CancellationToken;
 
 use super::Context;
 use super::process::{self, Ended};
+use super::smoke;
 use crate::package::PackageError;
 use crate::package::archive::{self, ArchiveSpec, Format};
 use crate::package::checksum::{self, Hasher};
 use crate::package::files::{self, Entry};
 use crate::package::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::plan::{JobKind, MANIFEST, Plan};
+use crate::verify::{self, Expected, Inspected, VerifyError};
 
 /// Lines of a failed job's log shown in the error.
 const TAIL_LINES: usize = 20;
@@ -79,6 +81,27 @@ pub enum JobError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{target}: {source}")]
+    #[diagnostic(
+        code(matrix::job::verify),
+        help(
+            "the build wrote a binary for another platform; check the env the build got (GOOS/GOARCH, --target, CC) in the job's log, or set verify = false if the artifact is not an executable"
+        )
+    )]
+    Verify {
+        target: String,
+        #[source]
+        source: VerifyError,
+    },
+    #[error("{target}: smoke test `{command}` failed with {status}")]
+    #[diagnostic(code(matrix::job::smoke), help("full log: {}", log.display()))]
+    Smoke {
+        target: String,
+        command: String,
+        status: String,
+        tail: Vec<String>,
+        log: PathBuf,
+    },
     #[error("cancelled")]
     Cancelled,
 }
@@ -95,23 +118,41 @@ impl JobError {
     /// The log lines to show under the error, if any.
     pub fn tail(&self) -> &[String] {
         match self {
-            JobError::Failed { tail, .. } | JobError::TimedOut { tail, .. } => tail,
+            JobError::Failed { tail, .. }
+            | JobError::TimedOut { tail, .. }
+            | JobError::Smoke { tail, .. } => tail,
             _ => &[],
         }
     }
+}
+
+/// What a job hands to the jobs after it.
+#[derive(Debug, Default)]
+pub(super) struct Output {
+    pub artifact: Option<Artifact>,
+    pub binary: Option<Inspected>,
 }
 
 pub(super) async fn run(
     ctx: &Context,
     job: usize,
     cancel: &CancellationToken,
-) -> Result<Option<Artifact>, JobError> {
+) -> Result<Output, JobError> {
     let plan = &ctx.plan;
+    let artifact = |a| Output {
+        artifact: Some(a),
+        binary: None,
+    };
     match plan.jobs[job].kind {
-        JobKind::Build => build(plan, job, cancel).await.map(|()| None),
-        JobKind::Archive => archive(plan, job).await.map(Some),
-        JobKind::Checksums => checksums(ctx, job).map(Some),
-        JobKind::Manifest => write_manifest(ctx, job).map(|()| None),
+        JobKind::Build => build(plan, job, ctx.smoke, cancel)
+            .await
+            .map(|binary| Output {
+                artifact: None,
+                binary,
+            }),
+        JobKind::Archive => archive(plan, job).await.map(artifact),
+        JobKind::Checksums => checksums(ctx, job).map(artifact),
+        JobKind::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }
 }
 
@@ -127,7 +168,12 @@ fn io_error(
     }
 }
 
-async fn build(plan: &Plan, job: usize, cancel: &CancellationToken) -> Result<(), JobError> {
+async fn build(
+    plan: &Plan,
+    job: usize,
+    smoke: bool,
+    cancel: &CancellationToken,
+) -> Result<Option<Inspected>, JobError> {
     let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
     let step = &target.build;
     let log = super::log_path(plan, job);
@@ -142,7 +188,7 @@ async fn build(plan: &Plan, job: usize, cancel: &CancellationToken) -> Result<()
     std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
     process::write_header(&log, &target.id, step).map_err(io_error(plan, job, log.clone()))?;
     let command = shell_words::join(&step.argv);
-    let ended = process::run(step, &log, cancel)
+    let ended = process::run(step.into(), &log, cancel)
         .await
         .map_err(|source| JobError::Spawn {
             target: target.id.clone(),
@@ -174,22 +220,48 @@ async fn build(plan: &Plan, job: usize, cancel: &CancellationToken) -> Result<()
             });
         }
     }
-    let binary = step.out_dir.join(&step.binary);
-    if !binary.is_file() {
+    if !step.artifact.is_file() {
         return Err(JobError::MissingBinary {
             target: target.id.clone(),
-            path: binary,
+            path: step.artifact.clone(),
             log,
         });
     }
-    Ok(())
+    // Prove the binary is what the target's name says before it is shipped.
+    let inspected = match (step.verify, target.platform) {
+        (true, Some(p)) => {
+            let verified = verify::inspect(&step.artifact).and_then(|found| {
+                verify::check(
+                    &found,
+                    &Expected {
+                        target: &target.id,
+                        os: p.os,
+                        format: p.format,
+                        machine: p.machine,
+                        bits: p.bits,
+                        endian: p.endian,
+                    },
+                )
+                .map(|()| found)
+            });
+            Some(verified.map_err(|source| JobError::Verify {
+                target: target.id.clone(),
+                source,
+            })?)
+        }
+        _ => None,
+    };
+    if smoke && let Some(args) = &step.smoke {
+        smoke::run(target, &step.artifact, args, &log, cancel).await?;
+    }
+    Ok(inspected)
 }
 
 async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
     let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
     let step = &target.archive;
     let binary = Entry {
-        source: target.build.out_dir.join(&target.build.binary),
+        source: target.build.artifact.clone(),
         dest: target.build.binary.clone(),
         executable: true,
     };
@@ -251,6 +323,7 @@ async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
         target: Some(target.id.clone()),
         size: written.size,
         digest: format!("{}:{}", algorithm.name(), written.digest),
+        binary: None,
     })
 }
 
@@ -280,6 +353,7 @@ fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
         target: None,
         size: text.len() as u64,
         digest: format!("{prefix}{}", hasher.finalize_hex()),
+        binary: None,
     })
 }
 
@@ -336,7 +410,20 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
                 values: t.values.clone(),
             })
             .collect(),
-        artifacts: ctx.artifacts.clone(),
+        artifacts: ctx
+            .artifacts
+            .iter()
+            .map(|a| {
+                let mut a = a.clone();
+                a.binary = a.target.as_ref().and_then(|id| {
+                    ctx.binaries
+                        .iter()
+                        .find(|(t, _)| plan.targets[*t].id == *id)
+                        .map(|(_, b)| b.clone())
+                });
+                a
+            })
+            .collect(),
         jobs,
     };
     m.normalize();

@@ -9,6 +9,7 @@
 
 mod jobs;
 pub mod process;
+mod smoke;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -22,6 +23,7 @@ use tokio_util::sync::CancellationToken;
 use crate::package::manifest::Artifact;
 use crate::plan::{JobKind, Plan};
 use crate::report::{Event, Reporter};
+use crate::verify::Inspected;
 
 pub use jobs::JobError;
 
@@ -30,6 +32,8 @@ pub struct Options {
     /// Most jobs running at once.
     pub jobs: usize,
     pub keep_going: bool,
+    /// Run each Linux binary with its `smoke` arguments after the build.
+    pub smoke: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -59,6 +63,8 @@ pub struct JobResult {
     pub status: Status,
     pub duration: Duration,
     pub artifact: Option<Artifact>,
+    /// What a build job's binary turned out to be (when it was verified).
+    pub binary: Option<Inspected>,
     pub error: Option<JobError>,
 }
 
@@ -68,6 +74,7 @@ impl JobResult {
             status,
             duration: Duration::ZERO,
             artifact: None,
+            binary: None,
             error: None,
         }
     }
@@ -97,6 +104,9 @@ pub(crate) struct Context {
     pub artifacts: Vec<Artifact>,
     /// (job index, status, duration) of every finished job.
     pub finished: Vec<(usize, Status, Duration)>,
+    /// Verified binaries by target index.
+    pub binaries: Vec<(usize, Inspected)>,
+    pub smoke: bool,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -164,7 +174,7 @@ pub async fn run(
                     plan: &plan,
                     job: i,
                 });
-                let ctx = context(&plan, &results, plan.jobs[i].kind);
+                let ctx = context(&plan, &results, plan.jobs[i].kind, opts.smoke);
                 let cancel = cancel.clone();
                 running.spawn(async move {
                     let begin = Instant::now();
@@ -239,21 +249,23 @@ fn failed(r: &Option<JobResult>) -> bool {
 }
 
 fn finish(
-    r: Result<Option<Artifact>, JobError>,
+    r: Result<jobs::Output, JobError>,
     duration: Duration,
     cancel: &CancellationToken,
 ) -> JobResult {
     match r {
-        Ok(artifact) => JobResult {
+        Ok(out) => JobResult {
             status: Status::Ok,
             duration,
-            artifact,
+            artifact: out.artifact,
+            binary: out.binary,
             error: None,
         },
         Err(JobError::Cancelled) => JobResult {
             status: Status::Cancelled,
             duration,
             artifact: None,
+            binary: None,
             error: None,
         },
         Err(e) => JobResult {
@@ -265,24 +277,30 @@ fn finish(
             },
             duration,
             artifact: None,
+            binary: None,
             error: Some(e),
         },
     }
 }
 
-fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind) -> Context {
+fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke: bool) -> Context {
     // Only the release-wide jobs read other jobs' results.
     let needs_results = matches!(kind, JobKind::Checksums | JobKind::Manifest);
     let mut ctx = Context {
         plan: Arc::clone(plan),
         artifacts: Vec::new(),
         finished: Vec::new(),
+        binaries: Vec::new(),
+        smoke,
     };
     if needs_results {
         for (i, r) in results.iter().enumerate() {
             if let Some(r) = r {
                 ctx.finished.push((i, r.status, r.duration));
                 ctx.artifacts.extend(r.artifact.clone());
+                if let (Some(b), Some(t)) = (&r.binary, plan.jobs[i].target) {
+                    ctx.binaries.push((t, b.clone()));
+                }
             }
         }
     }

@@ -5,6 +5,7 @@
 //! that cancellation and timeouts can kill everything it started, not just the
 //! first process. Output and errors go to the job's log file.
 
+use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
@@ -29,19 +30,39 @@ pub enum Ended {
     Cancelled,
 }
 
-/// Runs `step` with its output appended to `log`. Errors are failures to
+/// A process to supervise.
+pub struct Spawn<'a> {
+    pub argv: &'a [String],
+    /// Added to the inherited environment.
+    pub env: &'a BTreeMap<String, String>,
+    pub dir: &'a Path,
+    pub timeout: Option<Duration>,
+}
+
+impl<'a> From<&'a BuildStep> for Spawn<'a> {
+    fn from(step: &'a BuildStep) -> Self {
+        Spawn {
+            argv: &step.argv,
+            env: &step.env,
+            dir: &step.dir,
+            timeout: step.timeout,
+        }
+    }
+}
+
+/// Runs a process with its output appended to `log`. Errors are failures to
 /// start (program not found, bad folder); a non-zero exit is `Ended::Exited`.
-pub async fn run(step: &BuildStep, log: &Path, cancel: &CancellationToken) -> io::Result<Ended> {
+pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io::Result<Ended> {
     let logfile = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
         .open(log)?;
-    let (program, args) = step
+    let (program, args) = spawn
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
     let mut expr = duct::cmd(program, args)
-        .dir(&step.dir)
+        .dir(spawn.dir)
         .stdin_null()
         // duct applies the outermost redirection first: stdout goes to the
         // log, then stderr joins that (already redirected) stdout.
@@ -54,7 +75,7 @@ pub async fn run(step: &BuildStep, log: &Path, cancel: &CancellationToken) -> io
             cmd.process_group(0);
             Ok(())
         });
-    for (k, v) in &step.env {
+    for (k, v) in spawn.env {
         expr = expr.env(k, v);
     }
     let handle = Arc::new(expr.start()?);
@@ -65,7 +86,7 @@ pub async fn run(step: &BuildStep, log: &Path, cancel: &CancellationToken) -> io
     };
     tokio::pin!(waiter);
     let timeout = async {
-        match step.timeout {
+        match spawn.timeout {
             Some(t) => tokio::time::sleep(t).await,
             None => std::future::pending().await,
         }
@@ -158,7 +179,6 @@ pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::BTreeMap;
 
     fn step(argv: &[&str], timeout: Option<Duration>) -> BuildStep {
         BuildStep {
@@ -168,6 +188,10 @@ mod tests {
             dir: std::env::temp_dir(),
             out_dir: std::env::temp_dir(),
             binary: "x".into(),
+            artifact: std::env::temp_dir().join("x"),
+            preset: None,
+            verify: false,
+            smoke: None,
             timeout,
         }
     }
@@ -195,7 +219,9 @@ mod tests {
             None,
         );
         write_header(&log, "linux/amd64", &s).unwrap();
-        let ended = run(&s, &log, &CancellationToken::new()).await.unwrap();
+        let ended = run((&s).into(), &log, &CancellationToken::new())
+            .await
+            .unwrap();
         match ended {
             Ended::Exited(st) => assert_eq!(describe(&st), "exit status 3"),
             other => panic!("{other:?}"),
@@ -217,7 +243,9 @@ mod tests {
         );
         let mut s = s;
         s.dir = dir.path().to_path_buf();
-        let ended = run(&s, &log, &CancellationToken::new()).await.unwrap();
+        let ended = run((&s).into(), &log, &CancellationToken::new())
+            .await
+            .unwrap();
         assert!(matches!(ended, Ended::TimedOut), "{ended:?}");
         let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
             .unwrap()
@@ -239,7 +267,7 @@ mod tests {
             c.cancel();
         });
         let started = std::time::Instant::now();
-        let ended = run(&step(&["sleep", "300"], None), &log, &cancel)
+        let ended = run((&step(&["sleep", "300"], None)).into(), &log, &cancel)
             .await
             .unwrap();
         assert!(matches!(ended, Ended::Cancelled));
@@ -250,7 +278,7 @@ mod tests {
     async fn missing_program_is_an_error() {
         let dir = tempfile::tempdir().unwrap();
         let err = run(
-            &step(&["matrix-no-such-program"], None),
+            (&step(&["matrix-no-such-program"], None)).into(),
             &dir.path().join("l"),
             &CancellationToken::new(),
         )

@@ -83,6 +83,10 @@ pub struct Artifact {
     pub size: u64,
     /// `<algorithm>:<hex>`, e.g. `sha256:9f86...`.
     pub digest: String,
+    /// For per-target artifacts: what the verified binary inside is
+    /// (format, machine, bits, OS, static/dynamic, size).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub binary: Option<crate::verify::Inspected>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -133,6 +137,7 @@ mod tests {
             target: Some("linux/amd64".into()),
             size: 3,
             digest: "sha256:00".into(),
+            binary: None,
         };
         let mut m = Manifest {
             format: FORMAT.into(),

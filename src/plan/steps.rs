@@ -14,8 +14,9 @@ use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, Wh
 use crate::package::archive::Format;
 use crate::package::files::{self, FileSpec};
 use crate::plan::Request;
-use crate::target;
-use crate::template::{Engine, ProjectVar, Vars};
+use crate::preset::{Defaults, Preset};
+use crate::target::{self, Platform};
+use crate::template::{Engine, ProjectVar, TargetVar, Vars};
 
 /// Variables matrix defines itself; an axis may not take one of these names.
 const RESERVED: &[&str] = &[
@@ -39,6 +40,18 @@ const RESERVED: &[&str] = &[
     "bin",
     "ext",
 ];
+
+/// One target's build settings after its overrides.
+struct Chosen<'a> {
+    preset: Option<(Preset, KeyPath)>,
+    command: Option<(&'a Command, KeyPath)>,
+    shell: bool,
+    flags: (&'a Vec<String>, KeyPath),
+    binary: &'a String,
+    artifact: Option<(&'a str, KeyPath)>,
+    timeout: Option<&'a str>,
+    env: IndexMap<&'a str, (&'a str, KeyPath)>,
+}
 
 pub struct Renderer<'a> {
     loaded: &'a Loaded,
@@ -175,78 +188,215 @@ impl<'a> Renderer<'a> {
         slug: String,
         values: IndexMap<String, String>,
     ) -> Result<Target, ConfigError> {
-        let config = &self.loaded.config;
         let os = values.get("os").map(String::as_str);
         let ext = target::exe_suffix(os);
         let out_dir = self.req.dist.join(BUILD_DIR).join(&slug);
-
-        // Overrides apply in order; later ones win.
-        let build = &config.build;
-        let mut command = (&build.command, KeyPath::parse("build.command"));
-        let mut shell = build.shell;
-        let mut flags = (&build.flags, KeyPath::parse("build.flags"));
-        let mut binary = &build.binary;
-        let mut timeout = build.timeout.as_deref();
-        let mut env: IndexMap<&str, (&str, KeyPath)> = build
-            .env
-            .iter()
-            .map(|(k, v)| (k.as_str(), (v.as_str(), KeyPath::parse("build.env").key(k))))
-            .collect();
-        for (i, o) in build.overrides.iter().enumerate() {
-            if !matches(&o.when, &values) {
-                continue;
+        let platform = match (values.get("os"), values.get("arch")) {
+            (Some(os), Some(arch)) => {
+                target::platform(os, arch, values.get("variant").map(String::as_str))
             }
-            let at = KeyPath::parse("build.overrides").index(i);
-            if let Some(c) = &o.command {
-                command = (c, at.clone().key("command"));
-            }
-            if let Some(s) = o.shell {
-                shell = s;
-            }
-            if let Some(f) = &o.flags {
-                flags = (f, at.clone().key("flags"));
-            }
-            if let Some(b) = &o.binary {
-                binary = b;
-            }
-            if let Some(t) = &o.timeout {
-                timeout = Some(t);
-            }
-            for (k, v) in &o.env {
-                env.insert(k, (v, at.clone().key("env").key(k)));
-            }
-        }
-        let bin = format!("{binary}{ext}");
+            _ => None,
+        };
+        let chosen = self.choose(&values);
+        let bin = format!("{}{ext}", chosen.binary);
 
         let mut vars = self.base.clone();
         for (k, v) in &values {
             vars.set(k, v.as_str());
         }
-        vars.set("target", id.as_str())
-            .set("target_id", id.as_str())
-            .set("target_slug", slug.as_str())
-            .set("out", out_dir.display().to_string())
-            .set("bin", bin.as_str())
-            .set("ext", ext);
+        vars.set(
+            "target",
+            Value::from_object(TargetVar {
+                id: id.clone(),
+                slug: slug.clone(),
+                platform,
+            }),
+        )
+        .set("target_id", id.as_str())
+        .set("target_slug", slug.as_str())
+        .set("out", out_dir.display().to_string())
+        .set("bin", bin.as_str())
+        .set("ext", ext);
 
-        let argv = self.command(command.0, &command.1, shell, flags.0, &flags.1, &vars)?;
-        let mut rendered_env = BTreeMap::new();
-        for (k, (v, at)) in env {
-            rendered_env.insert(k.to_string(), self.render(v, &vars, &at)?);
+        let build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
+        let archive = self.archive_step(&values, &vars, ext)?;
+        Ok(Target {
+            id,
+            slug,
+            values,
+            platform,
+            build,
+            archive,
+        })
+    }
+
+    /// The build settings that apply to a target after its overrides, each
+    /// with the key path it came from (for errors).
+    fn choose(&self, values: &IndexMap<String, String>) -> Chosen<'a> {
+        let build = &self.loaded.config.build;
+        let mut c = Chosen {
+            preset: build.preset.map(|p| (p, KeyPath::parse("build.preset"))),
+            command: build
+                .command
+                .as_ref()
+                .map(|cmd| (cmd, KeyPath::parse("build.command"))),
+            shell: build.shell,
+            flags: (&build.flags, KeyPath::parse("build.flags")),
+            binary: &build.binary,
+            artifact: build
+                .artifact
+                .as_ref()
+                .map(|a| (a.as_str(), KeyPath::parse("build.artifact"))),
+            timeout: build.timeout.as_deref(),
+            env: build
+                .env
+                .iter()
+                .map(|(k, v)| (k.as_str(), (v.as_str(), KeyPath::parse("build.env").key(k))))
+                .collect(),
+        };
+        // Overrides apply in order; later ones win.
+        for (i, o) in build.overrides.iter().enumerate() {
+            if !matches(&o.when, values) {
+                continue;
+            }
+            let at = KeyPath::parse("build.overrides").index(i);
+            if let Some(p) = o.preset {
+                c.preset = Some((p, at.clone().key("preset")));
+            }
+            if let Some(cmd) = &o.command {
+                c.command = Some((cmd, at.clone().key("command")));
+            }
+            if let Some(s) = o.shell {
+                c.shell = s;
+            }
+            if let Some(f) = &o.flags {
+                c.flags = (f, at.clone().key("flags"));
+            }
+            if let Some(b) = &o.binary {
+                c.binary = b;
+            }
+            if let Some(a) = &o.artifact {
+                c.artifact = Some((a, at.clone().key("artifact")));
+            }
+            if let Some(t) = &o.timeout {
+                c.timeout = Some(t);
+            }
+            for (k, v) in &o.env {
+                c.env.insert(k, (v, at.clone().key("env").key(k)));
+            }
         }
-        let timeout = timeout.and_then(|t| crate::config::parse_duration(t).ok());
+        c
+    }
+
+    fn build_step(
+        &self,
+        id: &str,
+        chosen: Chosen<'_>,
+        platform: Option<&'static Platform>,
+        vars: &Vars,
+        out_dir: std::path::PathBuf,
+        bin: String,
+    ) -> Result<BuildStep, ConfigError> {
+        let build = &self.loaded.config.build;
+        // The preset's defaults sit under the user's own settings.
+        let defaults = match &chosen.preset {
+            None => Defaults::default(),
+            Some((preset, at)) => {
+                let Some(p) = platform else {
+                    return Err(self.source().error_at(
+                        at,
+                        format!("preset \"{}\" needs to know {id}'s os and arch, and matrix does not", preset.name()),
+                        Some("presets work for targets with `os` and `arch` values from `matrix targets`".into()),
+                    ));
+                };
+                preset.defaults(p).map_err(|why| {
+                    self.source().error_at(
+                        at,
+                        format!("preset \"{}\" cannot build {id}: {why}", preset.name()),
+                        Some("choose another preset for this target with an override: { when = {...}, preset = \"...\" }".into()),
+                    )
+                })?
+            }
+        };
+        let preset_at = chosen
+            .preset
+            .as_ref()
+            .map(|(_, at)| at.clone())
+            .unwrap_or_default();
+        let argv = match (&chosen.command, &defaults.command) {
+            (Some((command, at)), _) => self.command(
+                command,
+                at,
+                chosen.shell,
+                chosen.flags.0,
+                &chosen.flags.1,
+                vars,
+            )?,
+            (None, Some(words)) => {
+                let mut argv = Vec::with_capacity(words.len());
+                for w in words {
+                    argv.push(self.render(w, vars, &preset_at)?);
+                }
+                for (i, f) in chosen.flags.0.iter().enumerate() {
+                    argv.push(self.render(f, vars, &chosen.flags.1.clone().index(i))?);
+                }
+                argv
+            }
+            (None, None) => {
+                let name = chosen.preset.as_ref().map_or("", |(p, _)| p.name());
+                return Err(self.source().error_at(
+                    &preset_at,
+                    format!("preset \"{name}\" sets the compiler but not the command, and {id} has no `command`"),
+                    Some("add a command, e.g. command = \"make OUT={{ out }}/{{ bin }}\"".into()),
+                ));
+            }
+        };
+        let mut env = BTreeMap::new();
+        for (k, v) in &defaults.env {
+            env.insert(k.clone(), self.render(v, vars, &preset_at)?);
+        }
+        for (k, (v, at)) in &chosen.env {
+            env.insert(k.to_string(), self.render(v, vars, at)?);
+        }
+        let artifact = match (&chosen.artifact, &defaults.artifact) {
+            (Some((a, at)), _) => self.render(a, vars, at)?,
+            (None, Some(a)) => self.render(a, vars, &preset_at)?,
+            (None, None) => out_dir.join(&bin).display().to_string(),
+        };
         let dir = match &build.dir {
             Some(d) => self.req.root.join(d),
             None => self.req.root.clone(),
         };
+        Ok(BuildStep {
+            argv,
+            shell: chosen.shell,
+            env,
+            dir: dir.clone(),
+            out_dir,
+            binary: bin,
+            artifact: dir.join(artifact),
+            preset: chosen.preset.map(|(p, _)| p),
+            verify: build.verify,
+            smoke: build.smoke.clone(),
+            timeout: chosen
+                .timeout
+                .and_then(|t| crate::config::parse_duration(t).ok()),
+        })
+    }
 
-        let archive = &config.archive;
+    fn archive_step(
+        &self,
+        values: &IndexMap<String, String>,
+        vars: &Vars,
+        ext: &str,
+    ) -> Result<ArchiveStep, ConfigError> {
+        let archive = &self.loaded.config.archive;
         let format = archive
             .format_overrides
             .iter()
-            .rfind(|o| matches(&o.when, &values))
+            .rfind(|o| matches(&o.when, values))
             .map_or(archive.format, |o| o.format);
-        let name = self.render(&archive.name, &vars, &KeyPath::parse("archive.name"))?;
+        let name = self.render(&archive.name, vars, &KeyPath::parse("archive.name"))?;
         check_file_name(&name, self.source(), &KeyPath::parse("archive.name"))?;
         let file_name = match format {
             Format::Binary => format!("{name}{ext}"),
@@ -257,7 +407,7 @@ impl<'a> Renderer<'a> {
             Wrap::Enabled(true) => Some(name.clone()),
             Wrap::Named(t) => {
                 let at = KeyPath::parse("archive.wrap-in-directory");
-                let dir = self.render(t, &vars, &at)?;
+                let dir = self.render(t, vars, &at)?;
                 check_file_name(&dir, self.source(), &at)?;
                 Some(dir)
             }
@@ -276,26 +426,11 @@ impl<'a> Renderer<'a> {
                 },
             })
             .collect();
-
-        Ok(Target {
-            id,
-            slug,
-            values,
-            build: BuildStep {
-                argv,
-                shell,
-                env: rendered_env,
-                dir,
-                out_dir,
-                binary: bin,
-                timeout,
-            },
-            archive: ArchiveStep {
-                file_name,
-                format,
-                files,
-                wrap,
-            },
+        Ok(ArchiveStep {
+            file_name,
+            format,
+            files,
+            wrap,
         })
     }
 

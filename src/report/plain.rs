@@ -108,6 +108,7 @@ mod tests {
             status: crate::exec::Status::Ok,
             duration: std::time::Duration::from_millis(1500),
             artifact: None,
+            binary: None,
             error: None,
         };
         r.event(&Event::Finished {

@@ -47,6 +47,12 @@ pub fn plan(plan: &Plan, verbose: bool) -> String {
         })
         .collect();
     out.push_str(&table_left(&["JOB", "NEEDS"], &jobs));
+    for w in &plan.warnings {
+        out.push_str(&format!("\nwarning: {w}"));
+    }
+    if !plan.warnings.is_empty() {
+        out.push('\n');
+    }
     if verbose {
         for t in &plan.targets {
             out.push_str(&format!(
@@ -103,5 +109,80 @@ pub fn targets() -> String {
         &["ARCH", "BITS", "DESCRIPTION", "ALSO KNOWN AS"],
         &arches,
     ));
+    out.push('\n');
+    out.push_str(&platforms());
+    out
+}
+
+/// Every platform row with its spellings (`-` where an ecosystem has none).
+fn platforms() -> String {
+    let dash = |v: Option<&str>| v.unwrap_or("-").to_string();
+    let rows: Vec<[String; 9]> = target::PLATFORMS
+        .iter()
+        .map(|p| {
+            let go = match p.goarm {
+                Some(arm) => format!("{}/{} GOARM={arm}", p.goos, p.goarch),
+                None => format!("{}/{}", p.goos, p.goarch),
+            };
+            [
+                p.name(),
+                go,
+                p.rust.join(" "),
+                dash(p.gnu_prefix),
+                dash(p.zig),
+                dash(p.debian_arch),
+                dash(p.docker_platform),
+                dash(p.snap_arch),
+                format!("{} {}", p.format.name(), p.machine.name()),
+            ]
+        })
+        .collect();
+    table_left(
+        &[
+            "PLATFORM",
+            "GO",
+            "RUST",
+            "GNU PREFIX",
+            "ZIG",
+            "DEBIAN",
+            "DOCKER",
+            "SNAP",
+            "BINARY",
+        ],
+        &rows,
+    )
+}
+
+/// `matrix doctor`: each target's toolchain needs, met or not, and how to
+/// install what is missing.
+pub fn doctor(plan: &Plan, needs: &[crate::preset::TargetNeed]) -> String {
+    let mut out = String::new();
+    if needs.is_empty() {
+        out.push_str("no target uses a preset, so there is no toolchain to check\n");
+    } else {
+        let rows: Vec<[String; 5]> = needs
+            .iter()
+            .map(|n| {
+                [
+                    n.target.clone(),
+                    n.by.clone(),
+                    n.need.what(),
+                    if n.met { "ok" } else { "MISSING" }.to_string(),
+                    if n.met {
+                        String::new()
+                    } else {
+                        n.need.install().to_string()
+                    },
+                ]
+            })
+            .collect();
+        out.push_str(&table_left(
+            &["TARGET", "FOR", "NEEDS", "STATUS", "INSTALL"],
+            &rows,
+        ));
+    }
+    for w in &plan.warnings {
+        out.push_str(&format!("warning: {w}\n"));
+    }
     out
 }

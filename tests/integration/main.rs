@@ -3,6 +3,7 @@
 
 mod build;
 mod cancel;
+mod cross;
 mod errors;
 mod failure;
 mod go;

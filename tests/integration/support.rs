@@ -153,6 +153,7 @@ license = "MIT"
 [build]
 {build}
 binary = "hello"
+verify = false
 
 [archive]
 name = "{{{{ project }}}}_{{{{ version }}}}_{{{{ os }}}}_{{{{ arch }}}}"
@@ -164,3 +165,14 @@ files = ["LICENSE", "README.md"]
 
 /// A build command that writes a small executable script as the binary.
 pub const WRITE_BINARY: &str = r#"command = ["sh", "-c", "printf '#!/bin/sh\necho hello {{ os }}/{{ arch }}\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}"]"#;
+
+/// The path of a program on PATH.
+pub fn which(tool: &str) -> Option<std::path::PathBuf> {
+    let out = Command::new("sh")
+        .args(["-c", &format!("command -v {tool}")])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
+}

@@ -1,0 +1,422 @@
+//! Toolchain presets: the command and environment each toolchain needs per
+//! target, and what a machine must have installed to run it.
+//!
+//! Used by `plan` (defaults under the user's own settings, which always
+//! win) and by `matrix doctor` and `matrix build` (toolchain checks before
+//! any job starts, so a missing cross compiler fails at once, not after ten
+//! minutes of building). Everything is derived from the `target` knowledge
+//! base; nothing here spawns a process except the toolchain probes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::target::{Platform, is_host, runs_natively};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "kebab-case")]
+pub enum Preset {
+    /// `go build` with GOOS/GOARCH/GOARM and CGO_ENABLED=0.
+    Go,
+    /// `cargo build --target <triple>`, with the GNU cross linker where needed.
+    Cargo,
+    /// `cargo zigbuild --target <triple>` (zig as linker; macOS from Linux).
+    CargoZigbuild,
+    /// CC/CXX/AR set to Debian's GNU cross compilers; you give the command.
+    GccCross,
+    /// CC/CXX/AR set to `zig cc -target <zig target>`; you give the command.
+    ZigCc,
+}
+
+/// What a preset contributes to one target's build.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defaults {
+    /// Argument vector (templates), if the preset knows the command.
+    pub command: Option<Vec<String>>,
+    /// Environment (templates), under the user's own `env`.
+    pub env: BTreeMap<String, String>,
+    /// Where the build leaves the binary (template), if not `{{ out }}/{{ bin }}`.
+    pub artifact: Option<String>,
+}
+
+/// Something a target's build needs on the machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Need {
+    /// A program on PATH.
+    Program { name: String, install: String },
+    /// A Rust standard library for a target triple.
+    RustTarget { triple: String, install: String },
+}
+
+impl Need {
+    pub fn what(&self) -> String {
+        match self {
+            Need::Program { name, .. } => name.clone(),
+            Need::RustTarget { triple, .. } => format!("rust std for {triple}"),
+        }
+    }
+
+    pub fn install(&self) -> &str {
+        match self {
+            Need::Program { install, .. } | Need::RustTarget { install, .. } => install,
+        }
+    }
+
+    /// Whether this machine has it.
+    pub fn is_met(&self) -> bool {
+        match self {
+            Need::Program { name, .. } => find_program(name).is_some(),
+            Need::RustTarget { triple, .. } => rust_target_installed(triple),
+        }
+    }
+}
+
+const ZIG_INSTALL: &str =
+    "bash scripts/install-toolchains.sh (installs zig from PyPI), or pip install ziglang";
+
+fn program(name: &str, install: &str) -> Need {
+    Need::Program {
+        name: name.to_string(),
+        install: install.to_string(),
+    }
+}
+
+fn apt(packages: &[&str]) -> String {
+    format!("apt-get install -y {}", packages.join(" "))
+}
+
+/// On the host, Debian's own `gcc` package provides `<host triple>-gcc`;
+/// the cross packages exist only for foreign architectures.
+fn gnu_install(p: &Platform) -> String {
+    if is_host(p) {
+        apt(&["gcc", "libc6-dev"])
+    } else {
+        apt(p.gnu_packages)
+    }
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Go => "go",
+            Preset::Cargo => "cargo",
+            Preset::CargoZigbuild => "cargo-zigbuild",
+            Preset::GccCross => "gcc-cross",
+            Preset::ZigCc => "zig-cc",
+        }
+    }
+
+    /// Defaults for a platform, or why this preset cannot build it.
+    pub fn defaults(self, p: &Platform) -> Result<Defaults, String> {
+        let mut d = Defaults::default();
+        let env = |d: &mut Defaults, k: &str, v: &str| {
+            d.env.insert(k.to_string(), v.to_string());
+        };
+        match self {
+            Preset::Go => {
+                d.command = Some(words(&[
+                    "go",
+                    "build",
+                    "-trimpath",
+                    "-ldflags",
+                    "-s -w -buildid= -X main.version={{ version }}",
+                    "-o",
+                    "{{ out }}/{{ bin }}",
+                    ".",
+                ]));
+                env(&mut d, "GOOS", p.goos);
+                env(&mut d, "GOARCH", p.goarch);
+                if let Some(arm) = p.goarm {
+                    env(&mut d, "GOARM", arm);
+                }
+                env(&mut d, "CGO_ENABLED", "0");
+                // Go stamps the git state into binaries; releases must not depend on it.
+                env(&mut d, "GOFLAGS", "-buildvcs=false");
+            }
+            Preset::Cargo | Preset::CargoZigbuild => {
+                let triple = p
+                    .rust_gnu()
+                    .ok_or_else(|| format!("Rust has no target triple for {}", p.name()))?;
+                let sub = if self == Preset::Cargo {
+                    "build"
+                } else {
+                    "zigbuild"
+                };
+                d.command = Some(words(&[
+                    "cargo",
+                    sub,
+                    "--release",
+                    "--locked",
+                    "--target",
+                    triple,
+                ]));
+                // One target folder per target: parallel builds do not wait
+                // on each other's cargo lock.
+                env(&mut d, "CARGO_TARGET_DIR", "{{ out }}/cargo");
+                d.artifact = Some(format!(
+                    "{{{{ out }}}}/cargo/{triple}/release/{{{{ bin }}}}"
+                ));
+                if self == Preset::Cargo && !is_host(p) {
+                    let prefix = p.gnu_prefix.ok_or_else(|| {
+                        format!(
+                            "no GNU cross linker is known for {}; use preset \"cargo-zigbuild\"",
+                            p.name()
+                        )
+                    })?;
+                    let upper = triple.to_uppercase().replace('-', "_");
+                    let lower = triple.replace('-', "_");
+                    env(
+                        &mut d,
+                        &format!("CARGO_TARGET_{upper}_LINKER"),
+                        &format!("{prefix}gcc"),
+                    );
+                    env(&mut d, &format!("CC_{lower}"), &format!("{prefix}gcc"));
+                    env(&mut d, &format!("AR_{lower}"), &format!("{prefix}ar"));
+                }
+            }
+            Preset::GccCross => {
+                let prefix = p.gnu_prefix.ok_or_else(|| {
+                    format!(
+                        "Debian has no GNU cross compiler for {}; use preset \"zig-cc\" for it",
+                        p.name()
+                    )
+                })?;
+                env(&mut d, "CC", &format!("{prefix}gcc"));
+                env(&mut d, "CXX", &format!("{prefix}g++"));
+                env(&mut d, "AR", &format!("{prefix}ar"));
+            }
+            Preset::ZigCc => {
+                let zig = p
+                    .zig
+                    .ok_or_else(|| format!("zig cannot target {}", p.name()))?;
+                env(&mut d, "CC", &format!("zig cc -target {zig}"));
+                env(&mut d, "CXX", &format!("zig c++ -target {zig}"));
+                env(&mut d, "AR", "zig ar");
+            }
+        }
+        Ok(d)
+    }
+
+    /// What building `p` with this preset needs installed.
+    pub fn needs(self, p: &Platform) -> Vec<Need> {
+        let mut needs = Vec::new();
+        match self {
+            Preset::Go => needs.push(program("go", &apt(&["golang-go"]))),
+            Preset::Cargo | Preset::CargoZigbuild => {
+                needs.push(program(
+                    "cargo",
+                    "install Rust with rustup: https://rustup.rs",
+                ));
+                if let Some(triple) = p.rust_gnu() {
+                    needs.push(Need::RustTarget {
+                        triple: triple.to_string(),
+                        install: format!("rustup target add {triple}"),
+                    });
+                }
+                if self == Preset::CargoZigbuild {
+                    needs.push(program(
+                        "cargo-zigbuild",
+                        "cargo install --locked cargo-zigbuild",
+                    ));
+                    needs.push(program("zig", ZIG_INSTALL));
+                } else if let (false, Some(prefix)) = (is_host(p), p.gnu_prefix) {
+                    needs.push(program(&format!("{prefix}gcc"), &gnu_install(p)));
+                }
+            }
+            Preset::GccCross => {
+                if let Some(prefix) = p.gnu_prefix {
+                    needs.push(program(&format!("{prefix}gcc"), &gnu_install(p)));
+                }
+            }
+            Preset::ZigCc => needs.push(program("zig", ZIG_INSTALL)),
+        }
+        needs
+    }
+}
+
+/// One thing one target needs, for `matrix doctor` and the pre-build check.
+#[derive(Debug, Clone, Serialize)]
+pub struct TargetNeed {
+    pub target: String,
+    /// The preset, or "smoke" for the emulator a smoke run needs.
+    pub by: String,
+    pub need: Need,
+    pub met: bool,
+}
+
+/// Everything the plan's targets need installed, checked against this machine.
+pub fn check_plan(plan: &crate::plan::Plan, smoke: bool) -> Vec<TargetNeed> {
+    let mut out = Vec::new();
+    for t in &plan.targets {
+        let Some(p) = t.platform else { continue };
+        let mut needs: Vec<(String, Need)> = Vec::new();
+        if let Some(preset) = t.build.preset {
+            needs.extend(
+                preset
+                    .needs(p)
+                    .into_iter()
+                    .map(|n| (preset.name().to_string(), n)),
+            );
+        }
+        if smoke
+            && t.build.smoke.is_some()
+            && p.os == "linux"
+            && !runs_natively(p)
+            && let Some(q) = p.qemu
+        {
+            needs.push((
+                "smoke".into(),
+                program(&format!("qemu-{q}-static"), &apt(&["qemu-user-static"])),
+            ));
+        }
+        for (by, need) in needs {
+            let met = need.is_met();
+            out.push(TargetNeed {
+                target: t.id.clone(),
+                by,
+                need,
+                met,
+            });
+        }
+    }
+    out
+}
+
+fn words(w: &[&str]) -> Vec<String> {
+    w.iter().map(|s| s.to_string()).collect()
+}
+
+/// The first executable `name` on PATH.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// Whether rustc has a standard library for `triple` (what `rustup target
+/// add` installs). Asks rustc itself, so toolchains without rustup work too.
+fn rust_target_installed(triple: &str) -> bool {
+    let Ok(out) = std::process::Command::new("rustc")
+        .args(["--print", "target-libdir", "--target", triple])
+        .output()
+    else {
+        return false;
+    };
+    let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    out.status.success()
+        && std::fs::read_dir(&dir).is_ok_and(|mut entries| {
+            entries.any(|e| e.is_ok_and(|e| e.file_name().to_string_lossy().starts_with("libstd-")))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::target::platform;
+
+    fn p(os: &str, arch: &str) -> &'static Platform {
+        platform(os, arch, None).unwrap()
+    }
+
+    #[test]
+    fn go_sets_goos_goarch_goarm() {
+        let d = Preset::Go
+            .defaults(platform("linux", "arm", Some("v7")).unwrap())
+            .unwrap();
+        assert_eq!(d.env["GOOS"], "linux");
+        assert_eq!(d.env["GOARCH"], "arm");
+        assert_eq!(d.env["GOARM"], "7");
+        assert_eq!(d.env["CGO_ENABLED"], "0");
+        assert_eq!(d.command.unwrap()[..2], ["go", "build"]);
+        let d = Preset::Go.defaults(p("windows", "386")).unwrap();
+        assert!(!d.env.contains_key("GOARM"));
+    }
+
+    #[test]
+    fn cargo_cross_sets_linker_and_cc() {
+        let d = Preset::Cargo.defaults(p("linux", "arm64")).unwrap();
+        assert_eq!(
+            d.command.unwrap(),
+            [
+                "cargo",
+                "build",
+                "--release",
+                "--locked",
+                "--target",
+                "aarch64-unknown-linux-gnu"
+            ]
+        );
+        assert_eq!(
+            d.env["CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER"],
+            "aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            d.env["CC_aarch64_unknown_linux_gnu"],
+            "aarch64-linux-gnu-gcc"
+        );
+        assert_eq!(
+            d.artifact.unwrap(),
+            "{{ out }}/cargo/aarch64-unknown-linux-gnu/release/{{ bin }}"
+        );
+        let err = Preset::Cargo.defaults(p("darwin", "arm64")).unwrap_err();
+        assert!(err.contains("cargo-zigbuild"), "{err}");
+        assert!(Preset::CargoZigbuild.defaults(p("darwin", "arm64")).is_ok());
+    }
+
+    #[test]
+    fn c_presets() {
+        let d = Preset::GccCross.defaults(p("windows", "386")).unwrap();
+        assert_eq!(d.env["CC"], "i686-w64-mingw32-gcc");
+        assert_eq!(d.command, None);
+        let err = Preset::GccCross.defaults(p("darwin", "amd64")).unwrap_err();
+        assert!(err.contains("zig-cc"), "{err}");
+        let d = Preset::ZigCc.defaults(p("darwin", "amd64")).unwrap();
+        assert_eq!(d.env["CC"], "zig cc -target x86_64-macos");
+    }
+
+    #[test]
+    fn needs_name_packages() {
+        let needs = Preset::GccCross.needs(p("linux", "s390x"));
+        assert_eq!(
+            needs,
+            [Need::Program {
+                name: "s390x-linux-gnu-gcc".into(),
+                install: "apt-get install -y gcc-s390x-linux-gnu libc6-dev-s390x-cross".into()
+            }]
+        );
+        let needs = Preset::Cargo.needs(p("linux", "riscv64"));
+        let what: Vec<String> = needs.iter().map(Need::what).collect();
+        assert_eq!(
+            what,
+            [
+                "cargo",
+                "rust std for riscv64gc-unknown-linux-gnu",
+                "riscv64-linux-gnu-gcc"
+            ]
+        );
+        assert!(
+            Need::Program {
+                name: "sh".into(),
+                install: String::new()
+            }
+            .is_met()
+        );
+        assert!(
+            !Need::Program {
+                name: "matrix-no-such-tool".into(),
+                install: String::new()
+            }
+            .is_met()
+        );
+    }
+}
