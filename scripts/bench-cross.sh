@@ -76,7 +76,7 @@ PY
 
 loop_script() {
 	local dir=$1 out=$2
-	(cd "$dir" && "$MATRIX" plan --json --dist "$out") | python3 "$WORK/loop.py" >"$out.sh"
+	(cd "$dir" && "$MATRIX" plan --json --dist "$out") | python3 "$WORK/loop.py" >"$WORK/$(basename "$dir")-loop.sh"
 }
 
 # Each measured run gets a fresh HOME, so Go's build cache (which the
@@ -105,7 +105,7 @@ run_loop() {
 	mkdir -p "$dir/loop"
 	loop_script "$dir" "$dir/loop"
 	start=$(seconds)
-	(cd "$dir" && bash -e "$dir/loop.sh") || die "the shell loop failed in $dir"
+	(cd "$dir" && bash -e "$WORK/$(basename "$dir")-loop.sh") || die "the shell loop failed in $dir"
 	end=$(seconds)
 	elapsed "$start" "$end"
 }
