@@ -324,22 +324,8 @@ main() {
 	install_zig
 	report_tools
 
-	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
-		say "ready"
-		return 0
-	fi
-	local p f
-	for p in "${PROBLEMS[@]}"; do err "$p"; done
-	if [[ ${#FIXES[@]} -gt 0 ]]; then
-		say "to fix, run:"
-		for f in "${FIXES[@]}"; do say "    $f"; done
-	fi
-	if is_ci; then
-		err "CI=true: a CI machine must have every toolchain; failing"
-		return 1
-	fi
-	warn "continuing without them: cross builds for the missing targets will fail"
-	return 0
+	finish_problems "a CI machine must have every toolchain" \
+		"cross builds for the missing targets will fail"
 }
 
 main "$@"

@@ -17,6 +17,27 @@ problem() { # problem MESSAGE [FIX-COMMAND]
 	if [[ $# -gt 1 ]]; then FIXES+=("$2"); fi
 }
 
+# finish_problems CI-MESSAGE OTHERWISE-MESSAGE: the end of a checking
+# script. Prints every problem and its fix; fails under CI=true, else warns.
+finish_problems() {
+	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
+		say "ready"
+		return 0
+	fi
+	local p f
+	for p in "${PROBLEMS[@]}"; do err "$p"; done
+	if [[ ${#FIXES[@]} -gt 0 ]]; then
+		say "to fix, run:"
+		for f in "${FIXES[@]}"; do say "    $f"; done
+	fi
+	if is_ci; then
+		err "CI=true: $1; failing"
+		return 1
+	fi
+	warn "continuing without them: $2"
+	return 0
+}
+
 is_ci() {
 	case "${CI:-}" in
 	true | TRUE | True | 1) return 0 ;;

@@ -220,22 +220,8 @@ main() {
 	check_home
 	check_toolchains
 
-	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
-		say "ready"
-		return 0
-	fi
-	local p f
-	for p in "${PROBLEMS[@]}"; do err "$p"; done
-	if [[ ${#FIXES[@]} -gt 0 ]]; then
-		say "to fix, run:"
-		for f in "${FIXES[@]}"; do say "    $f"; done
-	fi
-	if is_ci; then
-		err "CI=true: a CI machine must have everything; failing"
-		return 1
-	fi
-	warn "continuing without them: the tests that need them will be skipped with a message"
-	return 0
+	finish_problems "a CI machine must have everything" \
+		"the tests that need them will be skipped with a message"
 }
 
 main "$@"
