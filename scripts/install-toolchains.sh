@@ -104,37 +104,7 @@ missing_packages() {
 	done
 }
 
-# apt_get ARGS...: apt-get with its output prefixed, waiting for a held lock
-# (unattended-upgrades) instead of failing at once.
-apt_get() {
-	DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 "$@" 2>&1 |
-		sed -u 's/^/toolchains: apt: /'
-}
 
-# Installs packages in one apt-get call; runs `apt-get update` only when the
-# install failed because the package lists are missing or stale (fresh
-# containers ship none).
-apt_install() {
-	local log status
-	log=$(mktemp)
-	say "installing: $*"
-	status=0
-	apt_get install -y --no-install-recommends "$@" | tee "$log" || status=$?
-	if [[ $status -ne 0 ]] &&
-		grep -qE 'Unable to locate package|has no installation candidate|is not available, but|Failed to fetch' "$log"; then
-		say "the package lists are missing or stale; running apt-get update"
-		status=0
-		apt_get update || status=$?
-		if [[ $status -eq 0 ]]; then
-			apt_get install -y --no-install-recommends "$@" || status=$?
-		fi
-	fi
-	rm -f "$log"
-	if [[ $status -ne 0 ]]; then
-		err "apt-get install $* failed with status $status (see the apt lines above)"
-	fi
-	return "$status"
-}
 
 install_packages() {
 	local -a missing
