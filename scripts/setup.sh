@@ -9,7 +9,8 @@
 #                message saying which one.
 #
 # It also runs scripts/install-toolchains.sh (cross compilers, qemu, zig)
-# unless MATRIX_TOOLCHAINS=0.
+# unless MATRIX_TOOLCHAINS=0, and scripts/setup-containers.sh (container
+# engine, test registry, base images) unless MATRIX_CONTAINERS=0.
 #
 # A Rust toolchain cannot come from apt (Debian's cargo is too old for
 # edition 2024), so it is only checked, with the rustup command to get it.
@@ -178,12 +179,30 @@ check_toolchains() {
 	fi
 }
 
+# The container engine, the test registry and the locally made base images
+# live in their own script, which also runs alone. MATRIX_CONTAINERS=0
+# skips them on a machine without an engine. That script says what is
+# missing and how to get it and exits non-zero, so a failure here counts as
+# one more problem (fatal only under CI=true).
+check_containers() {
+	if [[ "${MATRIX_CONTAINERS:-}" == 0 ]]; then
+		say "containers: skipped (MATRIX_CONTAINERS=0)"
+		return
+	fi
+	local script
+	script="$(dirname "${BASH_SOURCE[0]}")/setup-containers.sh"
+	if ! bash "$script"; then
+		problem "scripts/setup-containers.sh failed (see its containers: lines above)"
+	fi
+}
+
 main() {
 	say "checking what matrix's tests and examples need (CI=${CI:-unset}, user $(id -un))"
 	check_system_packages
 	check_rust
 	check_home
 	check_toolchains
+	check_containers
 
 	finish_problems "a CI machine must have everything" \
 		"the tests that need them will be skipped with a message"

@@ -71,6 +71,15 @@ pub struct PlanFlags {
     /// Build a snapshot: no release tag needed, a dirty tree allowed; version <next patch>-SNAPSHOT-<commit>.
     #[arg(long)]
     pub snapshot: bool,
+    /// Push every image index to its repositories under every tag ([images]).
+    #[arg(long)]
+    pub push: bool,
+    /// Write every image as an OCI image layout archive into dist/, listed in the checksums file.
+    #[arg(long)]
+    pub oci_dir: bool,
+    /// Leave the [images] out of this run: binaries and archives only.
+    #[arg(long, conflicts_with_all = ["push", "oci_dir"])]
+    pub no_images: bool,
 }
 
 #[derive(Debug, Args)]
@@ -92,6 +101,9 @@ pub struct BuildArgs {
     /// Most jobs running at once [default: number of CPUs].
     #[arg(short, long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
+    /// Most jobs running in a container engine at once [default: [container] jobs, else -j].
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub container_jobs: Option<u16>,
     /// Keep building the other targets after a failure, and report every failure.
     #[arg(long)]
     pub keep_going: bool,

@@ -8,6 +8,7 @@
 //! duplicate artifact names) live in `plan`, which reports them through
 //! [`Source`] so they still point at a line and column.
 
+pub mod containers;
 pub mod source;
 
 use std::path::Path;
@@ -17,6 +18,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 
 use crate::package::archive::Format;
@@ -40,6 +42,15 @@ pub struct Config {
     pub archive: Archive,
     #[serde(default)]
     pub checksum: Checksum,
+    /// How containerised build jobs run.
+    #[serde(default)]
+    pub container: Container,
+    /// Builder images, built from Dockerfiles once per run.
+    #[serde(default)]
+    pub builders: IndexMap<String, Builder>,
+    /// The release's container images.
+    #[serde(default)]
+    pub images: Option<Images>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -129,9 +140,17 @@ pub struct Build {
     /// them (natively or under qemu-user) and must exit 0, e.g. ["--version"].
     #[serde(default)]
     pub smoke: Option<Vec<String>>,
+    /// Run the command in a container of this image (the source read-only,
+    /// `{{ out }}` writable, as your own uid:gid).
+    #[serde(default)]
+    pub container: Option<String>,
+    /// Run the command in a container of this `[builders.<name>]` image.
+    #[serde(default)]
+    pub builder: Option<String>,
     /// Per-target changes, applied in order: `preset`, `command`, `shell`,
-    /// `flags`, `binary`, `artifact` and `timeout` replace, `env` entries
-    /// are merged.
+    /// `flags`, `binary`, `artifact`, `timeout`, `container` and `builder`
+    /// replace, `env` entries are merged. An empty `container` runs the
+    /// target on the host.
     #[serde(default)]
     pub overrides: Vec<BuildOverride>,
 }
@@ -160,6 +179,10 @@ pub struct BuildOverride {
     pub artifact: Option<String>,
     #[serde(default)]
     pub timeout: Option<String>,
+    #[serde(default)]
+    pub container: Option<String>,
+    #[serde(default)]
+    pub builder: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -384,6 +407,7 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
         }
         check_timeout(o.timeout.as_deref(), &at.key("timeout"), source)?;
     }
+    containers::check(config, source)?;
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {
         return Err(source.error_at(

@@ -53,6 +53,12 @@ pub enum Error {
         )
     )]
     MissingTools { list: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Engine(#[from] crate::exec::container::EngineError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Images(#[from] crate::image::PrecheckError),
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

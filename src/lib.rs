@@ -9,6 +9,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod image;
 pub mod matrix;
 pub mod package;
 pub mod plan;

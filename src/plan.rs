@@ -7,6 +7,8 @@
 //! `matrix plan` prints it.
 
 mod axes;
+pub mod containers;
+pub mod images;
 mod steps;
 
 use std::collections::{BTreeMap, HashMap};
@@ -46,6 +48,12 @@ pub struct Plan {
     pub dist: PathBuf,
     pub targets: Vec<Target>,
     pub checksum: ChecksumStep,
+    /// Container settings, when any build runs in a container or any image
+    /// is built.
+    pub containers: Option<containers::Containers>,
+    /// Builder images the selected targets use.
+    pub builders: Vec<containers::BuilderStep>,
+    pub images: Option<images::ImagePlan>,
     pub jobs: Vec<Job>,
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
@@ -96,6 +104,8 @@ pub struct BuildStep {
     pub smoke: Option<Vec<String>>,
     #[serde(with = "duration_secs")]
     pub timeout: Option<Duration>,
+    /// The image to run the command in; `None` runs it on the host.
+    pub container: Option<containers::ContainerImage>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -117,8 +127,16 @@ pub struct ChecksumStep {
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum JobKind {
+    /// Build a `[builders.<name>]` image (or find it already built).
+    Builder,
     Build,
     Archive,
+    /// Build one platform of one image variant.
+    Image,
+    /// Assemble a variant's multi-platform index (and its OCI archive).
+    Index,
+    /// Push a variant's index under every tag to every repository.
+    Push,
     Checksums,
     Manifest,
 }
@@ -126,7 +144,11 @@ pub enum JobKind {
 impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
+            JobKind::Builder => "builder",
             JobKind::Build => "build",
+            JobKind::Image => "image",
+            JobKind::Index => "index",
+            JobKind::Push => "push",
             JobKind::Archive => "archive",
             JobKind::Checksums => "checksums",
             JobKind::Manifest => "manifest",
@@ -141,6 +163,15 @@ pub struct Job {
     pub kind: JobKind,
     /// Index into `Plan::targets` for per-target jobs.
     pub target: Option<usize>,
+    /// Index into `Plan::builders` (builder jobs) or into the image
+    /// variants (image, index and push jobs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub item: Option<usize>,
+    /// Index into the variant's platforms (image jobs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub platform: Option<usize>,
+    /// The job runs a container engine, so `--container-jobs` counts it.
+    pub uses_engine: bool,
     /// Ids of the jobs that must succeed first.
     pub needs: Vec<String>,
 }
@@ -157,6 +188,12 @@ pub struct Request {
     pub filters: Vec<String>,
     /// The environment templates see as `env.NAME`.
     pub env: BTreeMap<String, String>,
+    /// `--push`: push every image index to its repositories.
+    pub push: bool,
+    /// `--oci-dir`: write every image as an OCI layout archive into dist/.
+    pub oci_archives: bool,
+    /// Plan the `[images]` (`--no-images` turns them off).
+    pub images: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -206,10 +243,22 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
             .into());
     }
 
-    let warnings = targets.iter().filter_map(unverifiable).collect();
+    let mut warnings: Vec<String> = targets.iter().filter_map(unverifiable).collect();
+    let builders = renderer.builders(&targets)?;
+    let images = match &config.images {
+        Some(images) if req.images => Some(renderer.images(images, &targets, &mut warnings)?),
+        _ => None,
+    };
+    let uses_engine = targets.iter().any(|t| t.build.container.is_some())
+        || images.as_ref().is_some_and(|i| !i.variants.is_empty());
+    let containers = if uses_engine {
+        Some(renderer.containers()?)
+    } else {
+        None
+    };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
-    let jobs = graph(&targets);
+    let jobs = graph(&targets, &builders, images.as_ref());
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -224,6 +273,9 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         dist: req.dist.clone(),
         targets,
         checksum,
+        containers,
+        builders,
+        images,
         jobs,
         warnings,
     })
@@ -340,41 +392,98 @@ fn check_unique_names(targets: &[Target], loaded: &Loaded) -> Result<(), ConfigE
     Ok(())
 }
 
-/// build -> archive per target, then checksums, then the manifest.
-fn graph(targets: &[Target]) -> Vec<Job> {
-    let mut jobs = Vec::with_capacity(targets.len() * 2 + 2);
-    for (i, t) in targets.iter().enumerate() {
-        let build = format!("build-{}", t.slug);
+/// builder -> build -> archive per target; build -> image -> index -> push
+/// per image; then checksums, then the manifest.
+fn graph(
+    targets: &[Target],
+    builders: &[containers::BuilderStep],
+    images: Option<&images::ImagePlan>,
+) -> Vec<Job> {
+    let job = |id: String, kind, needs: Vec<String>| Job {
+        id,
+        kind,
+        target: None,
+        item: None,
+        platform: None,
+        uses_engine: false,
+        needs,
+    };
+    let mut jobs = Vec::with_capacity(targets.len() * 2 + builders.len() + 2);
+    for (i, b) in builders.iter().enumerate() {
         jobs.push(Job {
-            id: build.clone(),
-            kind: JobKind::Build,
-            target: Some(i),
-            needs: vec![],
-        });
-        jobs.push(Job {
-            id: format!("archive-{}", t.slug),
-            kind: JobKind::Archive,
-            target: Some(i),
-            needs: vec![build],
+            item: Some(i),
+            uses_engine: true,
+            ..job(format!("builder-{}", b.name), JobKind::Builder, vec![])
         });
     }
-    let archives = jobs
+    for (i, t) in targets.iter().enumerate() {
+        let build = format!("build-{}", t.slug);
+        let needs = match &t.build.container {
+            Some(containers::ContainerImage::Builder { name }) => vec![format!("builder-{name}")],
+            _ => vec![],
+        };
+        jobs.push(Job {
+            target: Some(i),
+            uses_engine: t.build.container.is_some(),
+            ..job(build.clone(), JobKind::Build, needs)
+        });
+        jobs.push(Job {
+            target: Some(i),
+            ..job(format!("archive-{}", t.slug), JobKind::Archive, vec![build])
+        });
+    }
+    let mut release = Vec::new();
+    let mut pushes = Vec::new();
+    if let Some(images) = images {
+        for (v, variant) in images.variants.iter().enumerate() {
+            let mut platform_jobs = Vec::new();
+            for (p, image) in variant.platforms.iter().enumerate() {
+                let id = format!("image-{}", image.slug);
+                platform_jobs.push(id.clone());
+                jobs.push(Job {
+                    item: Some(v),
+                    platform: Some(p),
+                    // Decided per Dockerfile at run time; counting every
+                    // image build keeps the engine from being overloaded.
+                    uses_engine: images.native != crate::config::NativeMode::Always,
+                    ..job(
+                        id,
+                        JobKind::Image,
+                        vec![format!("build-{}", targets[image.target].slug)],
+                    )
+                });
+            }
+            let index = format!("index-{}", variant.slug);
+            jobs.push(Job {
+                item: Some(v),
+                ..job(index.clone(), JobKind::Index, platform_jobs)
+            });
+            if images.oci_archives {
+                release.push(index.clone());
+            }
+            if images.push {
+                let push = format!("push-{}", variant.slug);
+                pushes.push(push.clone());
+                jobs.push(Job {
+                    item: Some(v),
+                    ..job(push, JobKind::Push, vec![index])
+                });
+            } else if !images.oci_archives {
+                // The manifest records every image, so it waits for them.
+                pushes.push(index);
+            }
+        }
+    }
+    let mut needs: Vec<String> = jobs
         .iter()
         .filter(|j| j.kind == JobKind::Archive)
         .map(|j| j.id.clone())
         .collect();
-    jobs.push(Job {
-        id: "checksums".into(),
-        kind: JobKind::Checksums,
-        target: None,
-        needs: archives,
-    });
-    jobs.push(Job {
-        id: "manifest".into(),
-        kind: JobKind::Manifest,
-        target: None,
-        needs: vec!["checksums".into()],
-    });
+    needs.extend(release);
+    jobs.push(job("checksums".into(), JobKind::Checksums, needs));
+    let mut needs = vec!["checksums".to_string()];
+    needs.extend(pushes);
+    jobs.push(job("manifest".into(), JobKind::Manifest, needs));
     jobs
 }
 

@@ -253,7 +253,8 @@ pub fn check_plan(plan: &crate::plan::Plan, smoke: bool) -> Vec<TargetNeed> {
     for t in &plan.targets {
         let Some(p) = t.platform else { continue };
         let mut needs: Vec<(String, Need)> = Vec::new();
-        if let Some(preset) = t.build.preset {
+        // In a container the image brings the toolchain, not this machine.
+        if let Some(preset) = t.build.preset.filter(|_| t.build.container.is_none()) {
             needs.extend(
                 preset
                     .needs(p)

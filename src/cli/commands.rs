@@ -73,6 +73,9 @@ fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
             dist,
             filters: flags.targets.clone(),
             env,
+            push: flags.push,
+            oci_archives: flags.oci_dir,
+            images: !flags.no_images,
         },
     )?)
 }
@@ -137,6 +140,19 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    // A bad Dockerfile, a missing engine, image or emulator fails now too.
+    let images_need_engine = crate::image::precheck(&plan)?;
+    let needs_engine = images_need_engine
+        || !plan.builders.is_empty()
+        || plan.targets.iter().any(|t| t.build.container.is_some());
+    let engine = match &plan.containers {
+        Some(containers) if needs_engine => {
+            let engine = exec::container::detect(containers)?;
+            engine.ensure_images(&plan)?;
+            Some(engine)
+        }
+        _ => None,
+    };
     prepare_dist(&plan, args.clean)?;
     let style = Style::detect(cli.quiet);
     let reporter: Arc<dyn report::Reporter> = Arc::from(style.reporter(cli.verbose > 0));
@@ -147,10 +163,18 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         .jobs
         .map(usize::from)
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let container_jobs = args
+        .container_jobs
+        .map(usize::from)
+        .or(plan.containers.as_ref().and_then(|c| c.jobs))
+        .unwrap_or(jobs);
     let opts = exec::Options {
         jobs,
         keep_going: args.keep_going,
         smoke: args.smoke,
+        container_jobs,
+        engine,
+        run_id: exec::container::new_run_id(),
     };
     let outcome = exec::run(
         Arc::clone(&plan),
@@ -202,7 +226,9 @@ fn report_failures(outcome: &exec::Outcome) {
         }
         // The job's own help, or that of the error underneath it.
         let help = miette::Diagnostic::help(e)
-            .or_else(|| miette::Diagnostic::diagnostic_source(e).and_then(|d| d.help()));
+            .or_else(|| miette::Diagnostic::diagnostic_source(e).and_then(|d| d.help()))
+            .map(|h| h.to_string())
+            .or_else(|| e.nested_help());
         if let Some(help) = help {
             text.push_str(&format!("  help: {help}\n"));
         }

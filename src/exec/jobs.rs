@@ -21,7 +21,7 @@ use crate::plan::{JobKind, MANIFEST, Plan};
 use crate::verify::{self, Expected, Inspected, VerifyError};
 
 /// Lines of a failed job's log shown in the error.
-const TAIL_LINES: usize = 20;
+pub(super) const TAIL_LINES: usize = 20;
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum JobError {
@@ -102,6 +102,30 @@ pub enum JobError {
         tail: Vec<String>,
         log: PathBuf,
     },
+    #[error("{job}: {source}")]
+    #[diagnostic(code(matrix::job::image))]
+    Image {
+        job: String,
+        /// Boxed to keep every job result small; its help is reached
+        /// through [`JobError::nested_help`].
+        #[source]
+        source: Box<crate::image::ImageError>,
+    },
+    #[error("{job}: {} cannot be assembled without an engine: {why}", dockerfile.display())]
+    #[diagnostic(
+        code(matrix::job::not_native),
+        help(
+            "set [images] native = \"auto\" to build such Dockerfiles with the engine, or keep the Dockerfile to FROM scratch and COPY"
+        )
+    )]
+    NotNative {
+        job: String,
+        dockerfile: PathBuf,
+        why: String,
+    },
+    #[error("{job}: the plan needs a container engine, and the run has none")]
+    #[diagnostic(code(matrix::job::no_engine))]
+    NoEngine { job: String },
     #[error("cancelled")]
     Cancelled,
 }
@@ -113,6 +137,17 @@ impl JobError {
             self,
             JobError::Failed { .. } | JobError::MissingBinary { .. }
         )
+    }
+
+    /// The help of an error this one wraps without exposing it as a
+    /// diagnostic source (boxed image errors).
+    pub fn nested_help(&self) -> Option<String> {
+        match self {
+            JobError::Image { source, .. } => {
+                miette::Diagnostic::help(source.as_ref()).map(|h| h.to_string())
+            }
+            _ => None,
+        }
     }
 
     /// The log lines to show under the error, if any.
@@ -128,9 +163,10 @@ impl JobError {
 
 /// What a job hands to the jobs after it.
 #[derive(Debug, Default)]
-pub(super) struct Output {
+pub(crate) struct Output {
     pub artifact: Option<Artifact>,
     pub binary: Option<Inspected>,
+    pub produced: Option<super::Produced>,
 }
 
 pub(super) async fn run(
@@ -141,16 +177,21 @@ pub(super) async fn run(
     let plan = &ctx.plan;
     let artifact = |a| Output {
         artifact: Some(a),
-        binary: None,
+        ..Output::default()
     };
     match plan.jobs[job].kind {
-        JobKind::Build => build(plan, job, ctx.smoke, cancel)
-            .await
-            .map(|binary| Output {
-                artifact: None,
-                binary,
-            }),
+        JobKind::Builder => super::builder::run(ctx, job, cancel).await.map(|p| Output {
+            produced: Some(p),
+            ..Output::default()
+        }),
+        JobKind::Build => build(ctx, job, cancel).await.map(|binary| Output {
+            binary,
+            ..Output::default()
+        }),
         JobKind::Archive => archive(plan, job).await.map(artifact),
+        JobKind::Image | JobKind::Index | JobKind::Push => {
+            super::images::run(ctx, job, cancel).await
+        }
         JobKind::Checksums => checksums(ctx, job).map(artifact),
         JobKind::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }
@@ -169,11 +210,12 @@ fn io_error(
 }
 
 async fn build(
-    plan: &Plan,
+    ctx: &Context,
     job: usize,
-    smoke: bool,
     cancel: &CancellationToken,
 ) -> Result<Option<Inspected>, JobError> {
+    let plan = &ctx.plan;
+    let smoke = ctx.smoke;
     let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
     let step = &target.build;
     let log = super::log_path(plan, job);
@@ -188,13 +230,36 @@ async fn build(
     std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
     process::write_header(&log, &target.id, step).map_err(io_error(plan, job, log.clone()))?;
     let command = shell_words::join(&step.argv);
-    let ended = process::run(step.into(), &log, cancel)
-        .await
-        .map_err(|source| JobError::Spawn {
-            target: target.id.clone(),
-            program: step.argv.first().cloned().unwrap_or_default(),
-            source,
-        })?;
+    let in_container = match &step.container {
+        None => None,
+        Some(image) => Some(super::container_command(ctx, job, image)?),
+    };
+    let no_env = Default::default();
+    let spawn = match &in_container {
+        None => step.into(),
+        Some((argv, _)) => {
+            process::note(&log, &format!("container: {}", shell_words::join(argv)))
+                .map_err(io_error(plan, job, log.clone()))?;
+            process::Spawn {
+                argv,
+                env: &no_env,
+                dir: &plan.root,
+                timeout: step.timeout,
+            }
+        }
+    };
+    let ended = process::run(spawn, &log, cancel).await;
+    if let (Some((_, name)), Some(engine)) = (&in_container, &ctx.engine)
+        && !matches!(&ended, Ok(Ended::Exited(s)) if s.success())
+    {
+        // Killing the client does not stop the container; remove it.
+        engine.remove(name).await;
+    }
+    let ended = ended.map_err(|source| JobError::Spawn {
+        target: target.id.clone(),
+        program: spawn_program(&in_container, step),
+        source,
+    })?;
     match ended {
         Ended::Exited(status) if status.success() => {}
         Ended::Exited(status) => {
@@ -255,6 +320,16 @@ async fn build(
         smoke::run(target, &step.artifact, args, &log, cancel).await?;
     }
     Ok(inspected)
+}
+
+fn spawn_program(
+    in_container: &Option<(Vec<String>, String)>,
+    step: &crate::plan::BuildStep,
+) -> String {
+    match in_container {
+        Some((argv, _)) => argv.first().cloned().unwrap_or_default(),
+        None => step.argv.first().cloned().unwrap_or_default(),
+    }
 }
 
 async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
@@ -424,6 +499,7 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
                 a
             })
             .collect(),
+        images: super::images::records(ctx),
         jobs,
     };
     m.normalize();

@@ -7,6 +7,9 @@
 //! keep-going runs everything whose needs succeeded. Results are returned in
 //! plan order whatever order jobs finished in.
 
+mod builder;
+pub mod container;
+mod images;
 mod jobs;
 pub mod process;
 mod smoke;
@@ -25,6 +28,7 @@ use crate::plan::{JobKind, Plan};
 use crate::report::{Event, Reporter};
 use crate::verify::Inspected;
 
+pub use images::{ImageBuilt, IndexBuilt};
 pub use jobs::JobError;
 
 #[derive(Debug, Clone)]
@@ -34,6 +38,25 @@ pub struct Options {
     pub keep_going: bool,
     /// Run each Linux binary with its `smoke` arguments after the build.
     pub smoke: bool,
+    /// Most jobs running a container engine at once.
+    pub container_jobs: usize,
+    /// The engine, found and answering, when the plan uses one.
+    pub engine: Option<container::Engine>,
+    /// Labels and names this run's containers, so cleanup finds only them.
+    pub run_id: String,
+}
+
+/// What a job made that later jobs use.
+#[derive(Debug, Clone)]
+pub enum Produced {
+    /// A builder image, by its content-hash tag.
+    Builder { image: String },
+    /// One platform of an image variant.
+    Image(ImageBuilt),
+    /// A variant's multi-platform index.
+    Index(IndexBuilt),
+    /// References a variant was pushed to.
+    Pushed(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -65,6 +88,7 @@ pub struct JobResult {
     pub artifact: Option<Artifact>,
     /// What a build job's binary turned out to be (when it was verified).
     pub binary: Option<Inspected>,
+    pub produced: Option<Produced>,
     pub error: Option<JobError>,
 }
 
@@ -75,6 +99,7 @@ impl JobResult {
             duration: Duration::ZERO,
             artifact: None,
             binary: None,
+            produced: None,
             error: None,
         }
     }
@@ -106,7 +131,11 @@ pub(crate) struct Context {
     pub finished: Vec<(usize, Status, Duration)>,
     /// Verified binaries by target index.
     pub binaries: Vec<(usize, Inspected)>,
+    /// What finished jobs made, by job index.
+    pub produced: Vec<(usize, Produced)>,
     pub smoke: bool,
+    pub engine: Option<Arc<container::Engine>>,
+    pub run_id: Arc<str>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -139,6 +168,11 @@ pub async fn run(
     let mut started = vec![false; n];
     let mut running: JoinSet<(usize, JobResult)> = JoinSet::new();
     let max = opts.jobs.max(1);
+    let max_engine = opts.container_jobs.max(1);
+    let engine = opts.engine.clone().map(Arc::new);
+    let run_id: Arc<str> = Arc::from(opts.run_id.as_str());
+    // Started, unfinished jobs that use the engine (`--container-jobs`).
+    let mut engine_running = 0usize;
 
     let _ = std::fs::create_dir_all(plan.dist.join(crate::plan::LOG_DIR));
     reporter.event(&Event::Planned { plan: &plan });
@@ -166,15 +200,21 @@ pub async fn run(
                     && needs[i]
                         .iter()
                         .all(|&d| matches!(&results[d], Some(r) if r.status == Status::Ok));
-                if !ready {
+                let uses_engine = plan.jobs[i].uses_engine;
+                if !ready || (uses_engine && engine_running >= max_engine) {
                     continue;
                 }
                 started[i] = true;
+                if uses_engine {
+                    engine_running += 1;
+                }
                 reporter.event(&Event::Started {
                     plan: &plan,
                     job: i,
                 });
-                let ctx = context(&plan, &results, plan.jobs[i].kind, opts.smoke);
+                let mut ctx = context(&plan, &results, plan.jobs[i].kind, opts.smoke);
+                ctx.engine = engine.clone();
+                ctx.run_id = Arc::clone(&run_id);
                 let cancel = cancel.clone();
                 running.spawn(async move {
                     let begin = Instant::now();
@@ -187,7 +227,12 @@ pub async fn run(
             break;
         };
         let (i, r) = match joined {
-            Ok(done) => done,
+            Ok(done) => {
+                if plan.jobs[done.0].uses_engine {
+                    engine_running -= 1;
+                }
+                done
+            }
             // A panicking job is a bug; stop everything rather than guess.
             Err(e) => {
                 tracing::error!("a job task failed: {e}");
@@ -220,6 +265,11 @@ pub async fn run(
             })
         })
         .collect();
+    // Whatever a killed engine client left behind goes now; a run never
+    // leaves containers, and never touches another run's.
+    if let Some(engine) = &engine {
+        engine.sweep(&run_id).await;
+    }
     let outcome = Outcome {
         results,
         interrupted: interrupt.is_cancelled(),
@@ -259,14 +309,12 @@ fn finish(
             duration,
             artifact: out.artifact,
             binary: out.binary,
+            produced: out.produced,
             error: None,
         },
         Err(JobError::Cancelled) => JobResult {
-            status: Status::Cancelled,
             duration,
-            artifact: None,
-            binary: None,
-            error: None,
+            ..JobResult::not_run(Status::Cancelled)
         },
         Err(e) => JobResult {
             // A job that failed *because* the run was cancelled is not a failure.
@@ -278,6 +326,7 @@ fn finish(
             duration,
             artifact: None,
             binary: None,
+            produced: None,
             error: Some(e),
         },
     }
@@ -291,7 +340,14 @@ fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke
         artifacts: Vec::new(),
         finished: Vec::new(),
         binaries: Vec::new(),
+        produced: results
+            .iter()
+            .enumerate()
+            .filter_map(|(i, r)| Some((i, r.as_ref()?.produced.clone()?)))
+            .collect(),
         smoke,
+        engine: None,
+        run_id: Arc::from(""),
     };
     if needs_results {
         for (i, r) in results.iter().enumerate() {
@@ -305,6 +361,65 @@ fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke
         }
     }
     ctx
+}
+
+/// The engine command line for a containerised build job, and the name of
+/// its container.
+fn container_command(
+    ctx: &Context,
+    job: usize,
+    image: &crate::plan::containers::ContainerImage,
+) -> Result<(Vec<String>, String), JobError> {
+    use crate::plan::containers::ContainerImage;
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let no_engine = || JobError::NoEngine { job: j.id.clone() };
+    let engine = ctx.engine.as_deref().ok_or_else(no_engine)?;
+    let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
+    let image = match image {
+        ContainerImage::Image { reference } => reference.clone(),
+        ContainerImage::Builder { name } => ctx
+            .produced
+            .iter()
+            .find_map(|(i, p)| match p {
+                Produced::Builder { image }
+                    if plan.jobs[*i]
+                        .item
+                        .and_then(|b| plan.builders.get(b))
+                        .is_some_and(|b| &b.name == name) =>
+                {
+                    Some(image.clone())
+                }
+                _ => None,
+            })
+            .ok_or_else(no_engine)?,
+    };
+    for cache in &containers.caches {
+        std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
+            job: j.id.clone(),
+            path: cache.host.clone(),
+            source,
+        })?;
+    }
+    let step = &plan.targets[j.target.unwrap_or_default()].build;
+    let user = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let argv = container::run_argv(
+        &container::RunSpec {
+            engine,
+            containers,
+            run_id: &ctx.run_id,
+            job_id: &j.id,
+            project: &plan.project.name,
+            root: &plan.root,
+            image: &image,
+            user,
+        },
+        step,
+    );
+    Ok((argv, container::container_name(&ctx.run_id, &j.id)))
 }
 
 /// Where a job's log goes.

@@ -164,6 +164,15 @@ pub fn tail(log: &Path, n: usize) -> Vec<String> {
     lines[skip..].iter().map(|l| l.to_string()).collect()
 }
 
+/// Appends a `# ` line to a log.
+pub fn note(log: &Path, line: &str) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)?;
+    writeln!(f, "# {line}")
+}
+
 /// Starts a log with what is about to run, so the log alone explains a failure.
 pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()> {
     let mut f = std::fs::File::create(log)?;
@@ -193,6 +202,7 @@ mod tests {
             verify: false,
             smoke: None,
             timeout,
+            container: None,
         }
     }
 

@@ -34,7 +34,41 @@ pub struct Manifest {
     pub checksum: ChecksumFile,
     pub targets: Vec<Target>,
     pub artifacts: Vec<Artifact>,
+    /// Container images, one per variant, in plan order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<Image>,
     pub jobs: Vec<Job>,
+}
+
+/// One multi-platform image of the release.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Image {
+    /// The variant, e.g. `debian`.
+    pub id: String,
+    pub values: IndexMap<String, String>,
+    pub repositories: Vec<String>,
+    pub tags: Vec<String>,
+    /// Digest of the OCI image index every tag points at.
+    pub digest: String,
+    /// The OCI layout archive in dist/, when written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub archive: Option<String>,
+    pub platforms: Vec<ImagePlatform>,
+    /// `repository:tag@digest` for every push done.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pushed: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagePlatform {
+    pub platform: String,
+    /// Digest of the platform's image manifest.
+    pub digest: String,
+    /// Assembled by matrix without an engine.
+    pub native: bool,
+    /// Its single-platform tag in the engine, for engine builds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_tag: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -66,6 +100,8 @@ pub enum ArtifactKind {
     Binary,
     /// The release's checksums file.
     Checksums,
+    /// A container image as an OCI image layout archive (`--oci-dir`).
+    Image,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -161,6 +197,7 @@ mod tests {
             },
             targets: vec![],
             artifacts: vec![artifact("b.tar.gz"), artifact("a.tar.gz")],
+            images: vec![],
             jobs: vec![],
         };
         m.normalize();

@@ -20,17 +20,23 @@ pub fn expand(
     table: &IndexMap<String, toml::Value>,
     source: &Source,
 ) -> Result<Expanded, ConfigError> {
-    let spec = to_spec(table, source)?;
-    check_names(&spec, source)?;
-    let combinations = matrix::expand(&spec).map_err(|e| locate(e, &spec, source))?;
+    expand_at(table, &KeyPath::parse("matrix"), source)
+}
+
+/// [`expand`] for a matrix table at another place in the file
+/// (`images.matrix`).
+pub fn expand_at(
+    table: &IndexMap<String, toml::Value>,
+    root: &KeyPath,
+    source: &Source,
+) -> Result<Expanded, ConfigError> {
+    let spec = to_spec(table, root, source)?;
+    check_names(&spec, root, source)?;
+    let combinations = matrix::expand(&spec).map_err(|e| locate(e, &spec, root, source))?;
     Ok(Expanded {
         axes: spec.axes.keys().cloned().collect(),
         combinations,
     })
-}
-
-fn root() -> KeyPath {
-    KeyPath::parse("matrix")
 }
 
 fn scalar(value: &toml::Value, at: &KeyPath, source: &Source) -> Result<String, ConfigError> {
@@ -81,10 +87,14 @@ fn list<'a>(
     })
 }
 
-fn to_spec(table_: &IndexMap<String, toml::Value>, source: &Source) -> Result<Spec, ConfigError> {
+fn to_spec(
+    table_: &IndexMap<String, toml::Value>,
+    root: &KeyPath,
+    source: &Source,
+) -> Result<Spec, ConfigError> {
     let mut spec = Spec::default();
     for (key, value) in table_ {
-        let at = root().key(key);
+        let at = root.clone().key(key);
         match key.as_str() {
             "include" => {
                 for (i, entry) in list(value, &at, source, "`include`")?.iter().enumerate() {
@@ -132,15 +142,15 @@ fn to_spec(table_: &IndexMap<String, toml::Value>, source: &Source) -> Result<Sp
 }
 
 /// `os`/`arch` values must be names matrix knows, wherever they appear.
-fn check_names(spec: &Spec, source: &Source) -> Result<(), ConfigError> {
+fn check_names(spec: &Spec, root: &KeyPath, source: &Source) -> Result<(), ConfigError> {
     for (axis, values) in &spec.axes {
         for (j, v) in values.iter().enumerate() {
-            check_name(axis, v, &root().key(axis).index(j), source)?;
+            check_name(axis, v, &root.clone().key(axis).index(j), source)?;
         }
     }
     for (i, entry) in spec.include.iter().enumerate() {
         for (k, v) in entry {
-            check_name(k, v, &root().key("include").index(i).key(k), source)?;
+            check_name(k, v, &root.clone().key("include").index(i).key(k), source)?;
         }
     }
     Ok(())
@@ -163,49 +173,49 @@ fn check_name(axis: &str, value: &str, at: &KeyPath, source: &Source) -> Result<
     Err(source.error_at(at, format!("unknown {axis} \"{value}\""), Some(help)))
 }
 
-fn locate(e: MatrixError, spec: &Spec, source: &Source) -> ConfigError {
+fn locate(e: MatrixError, spec: &Spec, root: &KeyPath, source: &Source) -> ConfigError {
     let message = e.to_string();
     match e {
         MatrixError::Empty { .. } => source.error_at(
-            &root(),
+            root,
             message,
             Some("declare at least one axis, e.g. os = [\"linux\"], and do not exclude every combination".into()),
         ),
         MatrixError::EmptyAxis { axis } => source.error_at(
-            &root().key(&axis),
+            &root.clone().key(&axis),
             message,
             Some("give the axis at least one value or remove it".into()),
         ),
         MatrixError::DuplicateValue { axis, value } => {
             let index = spec.axes.get(&axis).and_then(|vs| vs.iter().rposition(|v| *v == value));
             let at = match index {
-                Some(i) => root().key(&axis).index(i),
-                None => root().key(&axis),
+                Some(i) => root.clone().key(&axis).index(i),
+                None => root.clone().key(&axis),
             };
             source.error_at(&at, message, Some("remove the repeated value".into()))
         }
         MatrixError::ExcludeUnknownKey { index, key, axes } => source.error_at(
-            &root().key("exclude").index(index).key(&key),
+            &root.clone().key("exclude").index(index).key(&key),
             message,
             Some(format!("exclude keys must be axes: {}", axes.join(", "))),
         ),
         MatrixError::ExcludeUnknownValue { index, key, allowed, .. } => source.error_at(
-            &root().key("exclude").index(index).key(&key),
+            &root.clone().key("exclude").index(index).key(&key),
             message,
             Some(format!("`{key}` has the values: {}", allowed.join(", "))),
         ),
         MatrixError::EmptyExclude { index } | MatrixError::EmptyPattern { index, .. } => source.error_at(
-            &root().key("exclude").index(index),
+            &root.clone().key("exclude").index(index),
             message,
             Some("name at least one axis value in the entry, or remove it".into()),
         ),
         MatrixError::EmptyInclude { index } => source.error_at(
-            &root().key("include").index(index),
+            &root.clone().key("include").index(index),
             message,
             Some("give the entry at least one key, or remove it".into()),
         ),
         MatrixError::DuplicateCombination { .. } => source.error_at(
-            &root().key("include"),
+            &root.clone().key("include"),
             message,
             Some("two entries describe the same target; remove one".into()),
         ),

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use indexmap::IndexMap;
 use minijinja::value::Value;
 
+use super::containers::ContainerImage;
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
 use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
@@ -50,14 +51,21 @@ struct Chosen<'a> {
     binary: &'a String,
     artifact: Option<(&'a str, KeyPath)>,
     timeout: Option<&'a str>,
+    /// The image template or builder name, with where it was set.
+    container: Option<(ChosenImage<'a>, KeyPath)>,
     env: IndexMap<&'a str, (&'a str, KeyPath)>,
 }
 
+enum ChosenImage<'a> {
+    Image(&'a str),
+    Builder(&'a str),
+}
+
 pub struct Renderer<'a> {
-    loaded: &'a Loaded,
-    req: &'a Request,
+    pub(super) loaded: &'a Loaded,
+    pub(super) req: &'a Request,
     engine: Engine,
-    base: Vars,
+    pub(super) base: Vars,
 }
 
 impl<'a> Renderer<'a> {
@@ -153,11 +161,16 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    fn source(&self) -> &Source {
+    pub(super) fn source(&self) -> &Source {
         &self.loaded.source
     }
 
-    fn render(&self, template: &str, vars: &Vars, at: &KeyPath) -> Result<String, ConfigError> {
+    pub(super) fn render(
+        &self,
+        template: &str,
+        vars: &Vars,
+        at: &KeyPath,
+    ) -> Result<String, ConfigError> {
         self.engine.render(template, vars).map_err(|e| {
             self.source()
                 .error_in_string(at, e.range, e.message, e.help)
@@ -248,6 +261,15 @@ impl<'a> Renderer<'a> {
                 .as_ref()
                 .map(|a| (a.as_str(), KeyPath::parse("build.artifact"))),
             timeout: build.timeout.as_deref(),
+            container: match (&build.container, &build.builder) {
+                (Some(image), _) => {
+                    Some((ChosenImage::Image(image), KeyPath::parse("build.container")))
+                }
+                (None, Some(name)) => {
+                    Some((ChosenImage::Builder(name), KeyPath::parse("build.builder")))
+                }
+                (None, None) => None,
+            },
             env: build
                 .env
                 .iter()
@@ -280,6 +302,14 @@ impl<'a> Renderer<'a> {
             }
             if let Some(t) = &o.timeout {
                 c.timeout = Some(t);
+            }
+            // An empty `container` runs the target on the host.
+            if let Some(image) = &o.container {
+                c.container = (!image.is_empty())
+                    .then(|| (ChosenImage::Image(image), at.clone().key("container")));
+            }
+            if let Some(name) = &o.builder {
+                c.container = Some((ChosenImage::Builder(name), at.clone().key("builder")));
             }
             for (k, v) in &o.env {
                 c.env.insert(k, (v, at.clone().key("env").key(k)));
@@ -363,6 +393,23 @@ impl<'a> Renderer<'a> {
             (None, Some(a)) => self.render(a, vars, &preset_at)?,
             (None, None) => out_dir.join(&bin).display().to_string(),
         };
+        let container = match &chosen.container {
+            None => None,
+            Some((ChosenImage::Builder(name), _)) => Some(ContainerImage::Builder {
+                name: name.to_string(),
+            }),
+            Some((ChosenImage::Image(image), at)) => {
+                let reference = self.render(image, vars, at)?;
+                if reference.is_empty() || reference.contains(char::is_whitespace) {
+                    return Err(self.source().error_at(
+                        at,
+                        format!("{id}: the image renders to {reference:?}, which is not an image reference"),
+                        Some("give an image like \"golang:1.22\" or \"registry.example/builder:1\"".into()),
+                    ));
+                }
+                Some(ContainerImage::Image { reference })
+            }
+        };
         let dir = match &build.dir {
             Some(d) => self.req.root.join(d),
             None => self.req.root.clone(),
@@ -381,6 +428,7 @@ impl<'a> Renderer<'a> {
             timeout: chosen
                 .timeout
                 .and_then(|t| crate::config::parse_duration(t).ok()),
+            container,
         })
     }
 
@@ -500,12 +548,12 @@ impl<'a> Renderer<'a> {
     }
 }
 
-fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
+pub(super) fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
     when.iter()
         .all(|(k, allowed)| values.get(k).is_some_and(|v| allowed.matches(v)))
 }
 
-fn check_when(
+pub(super) fn check_when(
     when: &When,
     keys: &BTreeSet<&str>,
     at: &KeyPath,
@@ -540,7 +588,11 @@ fn check_when(
 }
 
 /// Names land in dist/ as single files: no folders, no hidden or empty names.
-fn check_file_name(name: &str, source: &Source, at: &KeyPath) -> Result<(), ConfigError> {
+pub(super) fn check_file_name(
+    name: &str,
+    source: &Source,
+    at: &KeyPath,
+) -> Result<(), ConfigError> {
     let bad = name.is_empty()
         || name.starts_with('.')
         || name.contains(['/', '\\', '\0'])

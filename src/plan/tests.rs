@@ -30,6 +30,9 @@ fn request(filters: &[&str]) -> Request {
         dist: PathBuf::from("/src/hello/dist"),
         filters: filters.iter().map(|s| s.to_string()).collect(),
         env: BTreeMap::from([("HOME".to_string(), "/home/me".to_string())]),
+        push: false,
+        oci_archives: false,
+        images: true,
     }
 }
 
@@ -369,3 +372,5 @@ fn plans_are_deterministic() {
     let b = serde_json::to_string(&plan_of(GLIDE, &[]).unwrap()).unwrap();
     assert_eq!(a, b);
 }
+
+mod containers;

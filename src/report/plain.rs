@@ -109,6 +109,7 @@ mod tests {
             duration: std::time::Duration::from_millis(1500),
             artifact: None,
             binary: None,
+            produced: None,
             error: None,
         };
         r.event(&Event::Finished {

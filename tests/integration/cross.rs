@@ -6,7 +6,7 @@ use std::path::Path;
 use crate::support::{Project, redact, require, run};
 
 /// Copies an example project into a fresh repository tagged v1.2.3.
-fn example(name: &str) -> Project {
+pub fn example(name: &str) -> Project {
     let p = Project::new();
     let src = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("examples")

@@ -3,9 +3,11 @@
 
 mod build;
 mod cancel;
+mod containers;
 mod cross;
 mod errors;
 mod failure;
 mod go;
+mod images;
 mod plan;
 mod support;

@@ -113,7 +113,19 @@ fn schema_describes_every_section() {
     let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     let props = v["properties"].as_object().unwrap();
     let keys: Vec<&str> = props.keys().map(String::as_str).collect();
-    assert_eq!(keys, ["archive", "build", "checksum", "matrix", "project"]);
+    assert_eq!(
+        keys,
+        [
+            "archive",
+            "build",
+            "builders",
+            "checksum",
+            "container",
+            "images",
+            "matrix",
+            "project"
+        ]
+    );
     assert_eq!(
         v["required"],
         serde_json::json!(["project", "matrix", "build"])
@@ -121,6 +133,10 @@ fn schema_describes_every_section() {
     let text = out.to_string();
     assert!(text.contains("format-overrides"), "kebab-case keys");
     assert!(text.contains("\"tar.zst\""), "formats are enumerated");
+    assert!(
+        text.contains("floating-tags") && text.contains("pass-env"),
+        "{text}"
+    );
 }
 
 #[test]

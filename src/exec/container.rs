@@ -1,0 +1,424 @@
+//! Running build jobs in containers, and cleaning up after them.
+//!
+//! Part of `exec`. A containerised build is still one supervised process
+//! (the engine's `run` client, see [`super::process`]), but killing that
+//! client does not stop the container, so every container gets a name and
+//! labels made from the run id and job id: a cancelled or timed-out job
+//! removes its own container by name, and the end of every run removes
+//! whatever still carries this run's label, and nothing else.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::config::{EngineKind, Network};
+use crate::plan::containers::{Containers, LABEL_JOB, LABEL_PROJECT, LABEL_RUN};
+use crate::plan::{BuildStep, Plan};
+
+/// How long an engine gets to answer `info` or `image inspect`.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The engine a run uses, found on PATH and answering.
+#[derive(Debug, Clone)]
+pub struct Engine {
+    pub kind: EngineKind,
+    pub program: PathBuf,
+    /// The server's version, for the log and `matrix doctor`.
+    pub version: String,
+    /// Docker without the buildx plugin: `build` must be told to use the
+    /// classic builder (DOCKER_BUILDKIT=0), or newer clients refuse.
+    pub classic_builder: bool,
+}
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum EngineError {
+    #[error("no container engine found: neither docker nor podman is on PATH")]
+    #[diagnostic(
+        code(matrix::engine::missing),
+        help(
+            "install one (Debian/Ubuntu: apt-get install docker.io, or podman), or run the targets on the host by removing `container`/`builder`"
+        )
+    )]
+    NotFound,
+    #[error("{engine} is not on PATH")]
+    #[diagnostic(
+        code(matrix::engine::missing),
+        help(
+            "install {engine}, or pick the other engine with MATRIX_CONTAINER_ENGINE or [container] engine"
+        )
+    )]
+    Missing { engine: &'static str },
+    #[error("{engine} does not answer: {detail}")]
+    #[diagnostic(
+        code(matrix::engine::down),
+        help(
+            "start the engine (as root: `dockerd &`, or `systemctl start docker`); for a remote engine set DOCKER_HOST; `{engine} info` shows the problem"
+        )
+    )]
+    NotRunning {
+        engine: &'static str,
+        detail: String,
+    },
+    #[error("image {image} is not on {engine} and cannot be pulled: {detail}")]
+    #[diagnostic(
+        code(matrix::engine::no_image),
+        help(
+            "build or load it first (`{engine} build -t {image} ...`, `{engine} load`), log in to its registry, or use a [builders.<name>] Dockerfile instead"
+        )
+    )]
+    NoImage {
+        engine: &'static str,
+        image: String,
+        detail: String,
+    },
+}
+
+/// Finds the engine the plan names, or the first of docker and podman, and
+/// checks that its server answers.
+pub fn detect(containers: &Containers) -> Result<Engine, EngineError> {
+    let kind = match containers.engine {
+        Some(kind) => kind,
+        None => [EngineKind::Docker, EngineKind::Podman]
+            .into_iter()
+            .find(|k| crate::preset::find_program(k.program()).is_some())
+            .ok_or(EngineError::NotFound)?,
+    };
+    let program = crate::preset::find_program(kind.program()).ok_or(EngineError::Missing {
+        engine: kind.program(),
+    })?;
+    let format = match kind {
+        EngineKind::Docker => "{{.ServerVersion}}",
+        EngineKind::Podman => "{{.Version.Version}}",
+    };
+    let out = probe(&program, &["info", "--format", format]).map_err(|detail| {
+        EngineError::NotRunning {
+            engine: kind.program(),
+            detail,
+        }
+    })?;
+    let classic_builder =
+        kind == EngineKind::Docker && probe(&program, &["buildx", "version"]).is_err();
+    Ok(Engine {
+        kind,
+        program,
+        version: out.trim().to_string(),
+        classic_builder,
+    })
+}
+
+/// Runs a short engine command; its stdout, or the last line it printed
+/// on stderr as the reason it failed.
+pub fn probe(program: &Path, args: &[&str]) -> Result<String, String> {
+    let mut child = std::process::Command::new(program)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let started = std::time::Instant::now();
+    loop {
+        match child.try_wait() {
+            Ok(Some(_)) => break,
+            Ok(None) if started.elapsed() > PROBE_TIMEOUT => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()));
+            }
+            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    if out.status.success() {
+        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
+    }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let last = stderr
+        .lines()
+        .rev()
+        .find(|l| !l.trim().is_empty())
+        .unwrap_or("it failed without a message");
+    Err(last.trim().to_string())
+}
+
+impl Engine {
+    pub fn name(&self) -> &'static str {
+        self.kind.program()
+    }
+
+    /// Environment for `build` commands.
+    pub fn build_env(&self) -> BTreeMap<String, String> {
+        let mut env = BTreeMap::new();
+        if self.classic_builder {
+            env.insert("DOCKER_BUILDKIT".to_string(), "0".to_string());
+        }
+        env
+    }
+
+    /// The start of a `build` command line. `--force-rm`: a failed RUN step
+    /// of the classic builder otherwise leaves its container behind.
+    pub fn build_argv(&self) -> Vec<String> {
+        let mut argv = vec![self.program.display().to_string(), "build".to_string()];
+        if self.kind == EngineKind::Docker {
+            argv.push("--force-rm".into());
+        }
+        argv
+    }
+
+    pub fn has_image(&self, image: &str) -> bool {
+        probe(
+            &self.program,
+            &["image", "inspect", "--format", "{{.Id}}", image],
+        )
+        .is_ok()
+    }
+
+    /// Makes sure every plain image the plan's builds run in is there,
+    /// pulling the ones that are not.
+    pub fn ensure_images(&self, plan: &Plan) -> Result<(), EngineError> {
+        let mut seen = std::collections::BTreeSet::new();
+        for t in &plan.targets {
+            let Some(crate::plan::containers::ContainerImage::Image { reference }) =
+                &t.build.container
+            else {
+                continue;
+            };
+            if !seen.insert(reference.as_str()) || self.has_image(reference) {
+                continue;
+            }
+            probe(&self.program, &["pull", "--quiet", reference]).map_err(|detail| {
+                EngineError::NoImage {
+                    engine: self.name(),
+                    image: reference.clone(),
+                    detail,
+                }
+            })?;
+        }
+        Ok(())
+    }
+
+    /// Removes one container by name; a container already gone is fine.
+    pub async fn remove(&self, name: &str) {
+        let _ = tokio::process::Command::new(&self.program)
+            .args(["rm", "--force", name])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+
+    /// Removes every container this run started that is still there.
+    pub async fn sweep(&self, run_id: &str) {
+        let filter = format!("label={LABEL_RUN}={run_id}");
+        let Ok(out) = tokio::process::Command::new(&self.program)
+            .args(["ps", "--all", "--quiet", "--filter", &filter])
+            .stdin(Stdio::null())
+            .stderr(Stdio::null())
+            .output()
+            .await
+        else {
+            return;
+        };
+        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
+        if ids.is_empty() {
+            return;
+        }
+        let _ = tokio::process::Command::new(&self.program)
+            .args(["rm", "--force"])
+            .args(&ids)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .await;
+    }
+}
+
+/// A container's name: unique per run and job, and a valid engine name.
+pub fn container_name(run_id: &str, job_id: &str) -> String {
+    let job: String = job_id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("matrix-{run_id}-{job}")
+}
+
+/// Everything `run_argv` needs besides the step.
+pub struct RunSpec<'a> {
+    pub engine: &'a Engine,
+    pub containers: &'a Containers,
+    pub run_id: &'a str,
+    pub job_id: &'a str,
+    pub project: &'a str,
+    /// The project folder, mounted read-only at the same path.
+    pub root: &'a Path,
+    pub image: &'a str,
+    /// uid:gid the command runs as.
+    pub user: (u32, u32),
+}
+
+/// The engine command line that runs `step` in a container: the project
+/// read-only and `{{ out }}` read-write at the same paths as on the host (so
+/// every rendered path means the same inside), as the invoking user, with
+/// the step's environment and the configured pass-through variables.
+pub fn run_argv(spec: &RunSpec<'_>, step: &BuildStep) -> Vec<String> {
+    let c = spec.containers;
+    let mut argv: Vec<String> = vec![
+        spec.engine.program.display().to_string(),
+        "run".into(),
+        "--rm".into(),
+        "--name".into(),
+        container_name(spec.run_id, spec.job_id),
+        "--label".into(),
+        format!("{LABEL_RUN}={}", spec.run_id),
+        "--label".into(),
+        format!("{LABEL_JOB}={}", spec.job_id),
+        "--label".into(),
+        format!("{LABEL_PROJECT}={}", spec.project),
+        "--user".into(),
+        format!("{}:{}", spec.user.0, spec.user.1),
+        "--workdir".into(),
+        step.dir.display().to_string(),
+        "--volume".into(),
+        format!("{0}:{0}:ro", spec.root.display()),
+        "--volume".into(),
+        format!("{0}:{0}:rw", step.out_dir.display()),
+    ];
+    if spec.engine.kind == EngineKind::Podman && spec.user.0 != 0 {
+        // Rootless podman maps the caller to root unless told otherwise.
+        argv.push("--userns=keep-id".into());
+    }
+    if c.network == Network::None {
+        argv.extend(["--network".into(), "none".into()]);
+    }
+    for cache in &c.caches {
+        argv.push("--volume".into());
+        argv.push(format!("{}:{}:rw", cache.host.display(), cache.path));
+    }
+    let mut env: BTreeMap<&str, &str> = BTreeMap::new();
+    // A home the invoking uid can write, unless the build says otherwise:
+    // compilers keep caches there, and the image's user table may not
+    // know the uid at all.
+    env.insert("HOME", "/tmp");
+    for (k, v) in &step.env {
+        env.insert(k, v);
+    }
+    for (k, v) in env {
+        argv.push("--env".into());
+        argv.push(format!("{k}={v}"));
+    }
+    for name in &c.pass_env {
+        // `--env NAME` copies the value from matrix's own environment.
+        argv.push("--env".into());
+        argv.push(name.clone());
+    }
+    argv.push(spec.image.to_string());
+    argv.extend(step.argv.iter().cloned());
+    argv
+}
+
+/// A new run id: short, unique enough across concurrent runs on one engine.
+pub fn new_run_id() -> String {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    let mut h = crate::package::checksum::Hasher::new(crate::package::checksum::Algorithm::Sha256);
+    h.update(format!("{nanos}-{}", std::process::id()).as_bytes());
+    h.finalize_hex()[..12].to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::containers::Cache;
+
+    fn step() -> BuildStep {
+        BuildStep {
+            argv: vec![
+                "go".into(),
+                "build".into(),
+                "-o".into(),
+                "/p/dist/build/x/hello".into(),
+            ],
+            shell: false,
+            env: BTreeMap::from([("GOOS".to_string(), "linux".to_string())]),
+            dir: PathBuf::from("/p"),
+            out_dir: PathBuf::from("/p/dist/build/x"),
+            binary: "hello".into(),
+            artifact: PathBuf::from("/p/dist/build/x/hello"),
+            preset: None,
+            verify: true,
+            smoke: None,
+            timeout: None,
+            container: None,
+        }
+    }
+
+    #[test]
+    fn the_run_command_mounts_labels_and_user() {
+        let engine = Engine {
+            kind: EngineKind::Docker,
+            program: PathBuf::from("/usr/bin/docker"),
+            version: "20.10".into(),
+            classic_builder: true,
+        };
+        let containers = Containers {
+            engine: None,
+            network: Network::None,
+            pass_env: vec!["GOPROXY".into()],
+            caches: vec![Cache {
+                name: "go".into(),
+                host: PathBuf::from("/h/.cache/matrix/containers/p/go"),
+                path: "/cache/go".into(),
+            }],
+            jobs: None,
+        };
+        let argv = run_argv(
+            &RunSpec {
+                engine: &engine,
+                containers: &containers,
+                run_id: "abc",
+                job_id: "build-linux-amd64",
+                project: "hello",
+                root: Path::new("/p"),
+                image: "builder:1",
+                user: (1000, 1000),
+            },
+            &step(),
+        );
+        let line = argv.join(" ");
+        for want in [
+            "/usr/bin/docker run --rm --name matrix-abc-build-linux-amd64",
+            "--label dev.matrix.run=abc --label dev.matrix.job=build-linux-amd64",
+            "--user 1000:1000 --workdir /p",
+            "--volume /p:/p:ro --volume /p/dist/build/x:/p/dist/build/x:rw",
+            "--network none",
+            "--volume /h/.cache/matrix/containers/p/go:/cache/go:rw",
+            "--env GOOS=linux --env HOME=/tmp --env GOPROXY",
+            "builder:1 go build -o /p/dist/build/x/hello",
+        ] {
+            assert!(line.contains(want), "{want:?} not in {line}");
+        }
+    }
+
+    #[test]
+    fn names_are_safe() {
+        assert_eq!(
+            container_name("r1", "build-linux/arm64"),
+            "matrix-r1-build-linux_arm64"
+        );
+        assert_eq!(new_run_id().len(), 12);
+    }
+}

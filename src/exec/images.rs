@@ -1,0 +1,519 @@
+//! Image jobs: one platform of an image, a variant's multi-platform index,
+//! and the push of that index.
+//!
+//! Part of `exec`; the image formats themselves live in [`crate::image`].
+//! Every image ends up in an OCI layout under `dist/images/oci/<variant>/`,
+//! whether matrix assembled it natively (COPY-only Dockerfiles) or the
+//! engine built it (then it is exported with `save` and imported). The index
+//! is assembled from those layouts, so nothing has to be pushed before the
+//! index exists, and `--push` uploads everything in one go.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tokio_util::sync::CancellationToken;
+
+use super::jobs::{JobError, Output, TAIL_LINES};
+use super::process::{self, Ended, Spawn};
+use super::{Context, Produced};
+use crate::config::NativeMode;
+use crate::image::{self, ImageError, docker_archive, dockerfile, native, oci, registry};
+use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::manifest::{Artifact, ArtifactKind};
+use crate::plan::JobKind;
+use crate::plan::containers::LABEL_PROJECT;
+use crate::plan::images::{IMAGE_DIR, ImagePlan, ImageVariant, PlatformImage};
+
+/// One platform of a variant, built.
+#[derive(Debug, Clone, Serialize)]
+pub struct ImageBuilt {
+    pub variant: usize,
+    pub platform: String,
+    /// The image manifest in the variant's layout.
+    pub descriptor: oci::Descriptor,
+    /// Assembled by matrix (true) or built by the engine.
+    pub native: bool,
+    /// Its single-platform tag in the engine (engine builds only).
+    pub local_tag: Option<String>,
+}
+
+/// A variant's index, assembled.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexBuilt {
+    pub variant: usize,
+    pub descriptor: oci::Descriptor,
+    /// The OCI archive in dist/, when written.
+    pub archive: Option<String>,
+}
+
+/// The OCI layout holding a variant's blobs.
+pub fn layout_dir(dist: &Path, variant: &ImageVariant) -> PathBuf {
+    dist.join(IMAGE_DIR).join("oci").join(&variant.slug)
+}
+
+pub(super) async fn run(
+    ctx: &Context,
+    job: usize,
+    cancel: &CancellationToken,
+) -> Result<Output, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let images = plan
+        .images
+        .as_ref()
+        .ok_or_else(|| JobError::NoEngine { job: j.id.clone() })?;
+    let v = j.item.unwrap_or_default();
+    let variant = &images.variants[v];
+    match j.kind {
+        JobKind::Image => {
+            let p = &variant.platforms[j.platform.unwrap_or_default()];
+            let built = platform_image(ctx, job, images, v, p, cancel).await?;
+            Ok(Output {
+                produced: Some(Produced::Image(built)),
+                ..Output::default()
+            })
+        }
+        JobKind::Index => index(ctx, job, images, v).await,
+        _ => push(ctx, job, images, v).await,
+    }
+}
+
+fn image_error(job: &str) -> impl FnOnce(ImageError) -> JobError + '_ {
+    move |source| JobError::Image {
+        job: job.to_string(),
+        source: Box::new(source),
+    }
+}
+
+/// Runs blocking image work off the async threads.
+async fn blocking<T: Send + 'static>(
+    job: &str,
+    f: impl FnOnce() -> Result<T, ImageError> + Send + 'static,
+) -> Result<T, JobError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|_| JobError::Cancelled)?
+        .map_err(image_error(job))
+}
+
+fn oci_platform(p: &PlatformImage) -> oci::Platform {
+    oci::Platform {
+        architecture: p.arch.clone(),
+        os: p.os.clone(),
+        variant: p.variant.clone(),
+    }
+}
+
+async fn platform_image(
+    ctx: &Context,
+    job: usize,
+    images: &ImagePlan,
+    v: usize,
+    p: &PlatformImage,
+    cancel: &CancellationToken,
+) -> Result<ImageBuilt, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let variant = &images.variants[v];
+    let log = super::log_path(plan, job);
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        let job = j.id.clone();
+        move |source| JobError::Io { job, path, source }
+    };
+    let target = &plan.targets[p.target];
+
+    // The context: the binary the matrix built, plus the extra files.
+    let context = plan.dist.join(IMAGE_DIR).join("context").join(&p.slug);
+    if context.exists() {
+        std::fs::remove_dir_all(&context).map_err(io(&context))?;
+    }
+    std::fs::create_dir_all(&context).map_err(io(&context))?;
+    let bin = context.join(&target.build.binary);
+    std::fs::copy(&target.build.artifact, &bin).map_err(io(&target.build.artifact))?;
+    set_mode(&bin, 0o755).map_err(io(&bin))?;
+    let specs: Vec<crate::package::files::FileSpec> = p
+        .context_files
+        .iter()
+        .map(|src| crate::package::files::FileSpec {
+            src: src.clone(),
+            dst: None,
+        })
+        .collect();
+    let entries =
+        crate::package::files::resolve(&plan.root, &specs).map_err(|source| JobError::Package {
+            target: j.id.clone(),
+            source,
+        })?;
+    for e in entries {
+        let dest = context.join(&e.dest);
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        std::fs::copy(&e.source, &dest).map_err(io(&e.source))?;
+    }
+
+    let text = std::fs::read_to_string(&p.dockerfile).map_err(io(&p.dockerfile))?;
+    let parsed = dockerfile::parse(&text, &p.dockerfile, &p.args)
+        .map_err(|e| image_error(&j.id)(e.into()))?;
+    let blocker = parsed.native_blocker();
+    let use_native = match (images.native, &blocker) {
+        (NativeMode::Never, _) => false,
+        (NativeMode::Auto, b) => b.is_none(),
+        (NativeMode::Always, None) => true,
+        (NativeMode::Always, Some(why)) => {
+            return Err(JobError::NotNative {
+                job: j.id.clone(),
+                dockerfile: p.dockerfile.clone(),
+                why: why.clone(),
+            });
+        }
+    };
+    let layout_path = layout_dir(&plan.dist, variant);
+    let platform = oci_platform(p);
+    process::note(
+        &log,
+        &format!(
+            "image {} for {} from {} ({})",
+            variant.id,
+            p.platform,
+            p.dockerfile.display(),
+            if use_native {
+                "assembled by matrix"
+            } else {
+                "built by the engine"
+            }
+        ),
+    )
+    .map_err(io(&log))?;
+
+    if use_native {
+        let labels = p.labels.clone();
+        let created = plan.version.timestamp;
+        let job_id = j.id.clone();
+        let descriptor = blocking(&job_id, move || {
+            let layout = oci::Layout::create(&layout_path)?;
+            native::build(&native::NativeBuild {
+                dockerfile: &parsed,
+                context: &context,
+                platform: &platform,
+                labels: &labels,
+                created,
+                layout: &layout,
+            })
+        })
+        .await?;
+        return Ok(ImageBuilt {
+            variant: v,
+            platform: p.platform.clone(),
+            descriptor,
+            native: true,
+            local_tag: None,
+        });
+    }
+
+    let engine = ctx
+        .engine
+        .as_deref()
+        .ok_or_else(|| JobError::NoEngine { job: j.id.clone() })?;
+    let mut argv = engine.build_argv();
+    argv.extend([
+        "--platform".into(),
+        p.platform.clone(),
+        "--file".into(),
+        p.dockerfile.display().to_string(),
+        "--tag".into(),
+        p.local_tag.clone(),
+    ]);
+    for (k, val) in &p.args {
+        argv.push("--build-arg".into());
+        argv.push(format!("{k}={val}"));
+    }
+    let mut labels = p.labels.clone();
+    labels.insert(LABEL_PROJECT.into(), plan.project.name.clone());
+    for (k, val) in &labels {
+        argv.push("--label".into());
+        argv.push(format!("{k}={val}"));
+    }
+    argv.push(context.display().to_string());
+    engine_step(ctx, job, &argv, &log, cancel).await?;
+
+    let saved = plan
+        .dist
+        .join(IMAGE_DIR)
+        .join("context")
+        .join(format!("{}.docker.tar", p.slug));
+    let save = vec![
+        engine.program.display().to_string(),
+        "save".into(),
+        "--output".into(),
+        saved.display().to_string(),
+        p.local_tag.clone(),
+    ];
+    engine_step(ctx, job, &save, &log, cancel).await?;
+    let job_id = j.id.clone();
+    let saved_path = saved.clone();
+    let descriptor = blocking(&job_id, move || {
+        let layout = oci::Layout::create(&layout_path)?;
+        docker_archive::import(&saved_path, &layout, &platform)
+    })
+    .await?;
+    let _ = std::fs::remove_file(&saved);
+    Ok(ImageBuilt {
+        variant: v,
+        platform: p.platform.clone(),
+        descriptor,
+        native: false,
+        local_tag: Some(p.local_tag.clone()),
+    })
+}
+
+/// Runs one engine command for an image job, its output in the job's log.
+async fn engine_step(
+    ctx: &Context,
+    job: usize,
+    argv: &[String],
+    log: &Path,
+    cancel: &CancellationToken,
+) -> Result<(), JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    process::note(log, &format!("command: {}", shell_words::join(argv))).map_err(|source| {
+        JobError::Io {
+            job: j.id.clone(),
+            path: log.to_path_buf(),
+            source,
+        }
+    })?;
+    let env = ctx
+        .engine
+        .as_deref()
+        .map(|e| e.build_env())
+        .unwrap_or_default();
+    let ended = process::run(
+        Spawn {
+            argv,
+            env: &env,
+            dir: &plan.root,
+            timeout: None,
+        },
+        log,
+        cancel,
+    )
+    .await
+    .map_err(|source| JobError::Spawn {
+        target: j.id.clone(),
+        program: argv.first().cloned().unwrap_or_default(),
+        source,
+    })?;
+    match ended {
+        Ended::Exited(status) if status.success() => Ok(()),
+        Ended::Exited(status) => Err(JobError::Failed {
+            target: j.id.clone(),
+            command: shell_words::join(argv),
+            status: process::describe(&status),
+            tail: process::tail(log, TAIL_LINES),
+            log: log.to_path_buf(),
+        }),
+        Ended::Cancelled | Ended::TimedOut => Err(JobError::Cancelled),
+    }
+}
+
+/// The built platforms of variant `v`, in plan order.
+fn built_platforms(ctx: &Context, v: usize) -> Vec<ImageBuilt> {
+    let plan = &ctx.plan;
+    let mut built: Vec<(usize, ImageBuilt)> = ctx
+        .produced
+        .iter()
+        .filter_map(|(i, p)| match p {
+            Produced::Image(b) if b.variant == v => {
+                Some((plan.jobs[*i].platform.unwrap_or_default(), b.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    built.sort_by_key(|(p, _)| *p);
+    built.into_iter().map(|(_, b)| b).collect()
+}
+
+async fn index(
+    ctx: &Context,
+    job: usize,
+    images: &ImagePlan,
+    v: usize,
+) -> Result<Output, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let variant = images.variants[v].clone();
+    let manifests: Vec<oci::Descriptor> = built_platforms(ctx, v)
+        .into_iter()
+        .map(|b| b.descriptor)
+        .collect();
+    let layout_path = layout_dir(&plan.dist, &variant);
+    let archive = images
+        .oci_archives
+        .then(|| plan.dist.join(&variant.archive));
+    let job_id = j.id.clone();
+    let archive_path = archive.clone();
+    let tags = variant.tags.clone();
+    let mtime = u64::try_from(plan.version.timestamp).unwrap_or(0);
+    let (descriptor, written) = blocking(&job_id, move || {
+        let layout = oci::Layout::create(&layout_path)?;
+        let descriptor = layout.put_image_index(&manifests)?;
+        layout.write_index(&image::tagged(&descriptor, &tags))?;
+        let written = match &archive_path {
+            Some(out) => Some(oci::write_archive(&layout_path, out, mtime)?),
+            None => None,
+        };
+        Ok((descriptor, written))
+    })
+    .await?;
+    let artifact = match (written, &archive) {
+        (Some(()), Some(path)) => Some(
+            archive_artifact(plan.checksum.algorithm, &variant, path).map_err(|source| {
+                JobError::Io {
+                    job: j.id.clone(),
+                    path: path.clone(),
+                    source,
+                }
+            })?,
+        ),
+        _ => None,
+    };
+    Ok(Output {
+        artifact,
+        produced: Some(Produced::Index(IndexBuilt {
+            variant: v,
+            descriptor,
+            archive: archive.map(|_| variant.archive.clone()),
+        })),
+        ..Output::default()
+    })
+}
+
+/// The checksums-file entry for an OCI archive.
+fn archive_artifact(
+    algorithm: Algorithm,
+    variant: &ImageVariant,
+    path: &Path,
+) -> std::io::Result<Artifact> {
+    let mut hasher = Hasher::new(algorithm);
+    let mut f = std::fs::File::open(path)?;
+    let size = std::io::copy(&mut f, &mut HashWriter(&mut hasher))?;
+    Ok(Artifact {
+        name: variant.archive.clone(),
+        path: variant.archive.clone(),
+        kind: ArtifactKind::Image,
+        format: None,
+        target: None,
+        size,
+        digest: format!("{}:{}", algorithm.name(), hasher.finalize_hex()),
+        binary: None,
+    })
+}
+
+struct HashWriter<'a>(&'a mut Hasher);
+
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result<Output, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let variant = images.variants[v].clone();
+    let log = super::log_path(plan, job);
+    let Some(built) = ctx.produced.iter().find_map(|(_, p)| match p {
+        Produced::Index(b) if b.variant == v => Some(b.clone()),
+        _ => None,
+    }) else {
+        return Err(JobError::NoEngine { job: j.id.clone() });
+    };
+    let layout_path = layout_dir(&plan.dist, &variant);
+    let repositories = images.repositories.clone();
+    let job_id = j.id.clone();
+    let log_path = log.clone();
+    let pushed = blocking(&job_id, move || {
+        let mut pushed = Vec::new();
+        for repo in &repositories {
+            for tag in &variant.tags {
+                let reference = registry::Reference::parse(&format!("{repo}:{tag}"))?;
+                let report =
+                    registry::push(&layout_path, &image::root_of(&built.descriptor), &reference)?;
+                let line = format!(
+                    "pushed {reference}@{} ({} blobs uploaded, {} already there, {} bytes)",
+                    report.root_digest,
+                    report.blobs_uploaded,
+                    report.blobs_present,
+                    report.bytes_sent
+                );
+                let _ = process::note(&log_path, &line);
+                pushed.push(format!("{reference}@{}", report.root_digest));
+            }
+        }
+        Ok(pushed)
+    })
+    .await?;
+    Ok(Output {
+        produced: Some(Produced::Pushed(pushed)),
+        ..Output::default()
+    })
+}
+
+fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+}
+
+/// The manifest's record of every image variant that was assembled.
+pub(super) fn records(ctx: &Context) -> Vec<crate::package::manifest::Image> {
+    use crate::package::manifest::{Image, ImagePlatform};
+    let Some(images) = &ctx.plan.images else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for (v, variant) in images.variants.iter().enumerate() {
+        let Some(index) = ctx.produced.iter().find_map(|(_, p)| match p {
+            Produced::Index(b) if b.variant == v => Some(b),
+            _ => None,
+        }) else {
+            continue;
+        };
+        let pushed = ctx
+            .produced
+            .iter()
+            .filter(|(i, _)| {
+                ctx.plan.jobs[*i].item == Some(v) && ctx.plan.jobs[*i].kind == JobKind::Push
+            })
+            .flat_map(|(_, p)| match p {
+                Produced::Pushed(refs) => refs.clone(),
+                _ => Vec::new(),
+            })
+            .collect();
+        out.push(Image {
+            id: variant.id.clone(),
+            values: variant.values.clone(),
+            repositories: images.repositories.clone(),
+            tags: variant.tags.clone(),
+            digest: index.descriptor.digest.to_string(),
+            archive: index.archive.clone(),
+            platforms: built_platforms(ctx, v)
+                .into_iter()
+                .map(|b| ImagePlatform {
+                    platform: b.platform,
+                    digest: b.descriptor.digest.to_string(),
+                    native: b.native,
+                    local_tag: b.local_tag,
+                })
+                .collect(),
+            pushed,
+        });
+    }
+    out
+}
