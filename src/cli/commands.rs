@@ -310,7 +310,39 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
     } else {
         print_out(&views::doctor(&plan, &needs))?;
     }
-    let missing = needs.iter().filter(|n| !n.met).count();
+    let mut missing = needs.iter().filter(|n| !n.met).count();
+    // Containers and images: the engine must answer, images and
+    // emulation must be there, exactly as `matrix build` checks them.
+    if let Some(containers) = &plan.containers {
+        let mut report = String::new();
+        let checked = crate::image::precheck(&plan)
+            .map_err(miette::Report::new)
+            .and_then(|_| exec::container::detect(containers).map_err(miette::Report::new))
+            .and_then(|engine| {
+                engine.ensure_images(&plan).map_err(miette::Report::new)?;
+                Ok(engine)
+            });
+        match checked {
+            Ok(engine) => report.push_str(&format!(
+                "container engine: {} {} (ok{})\n",
+                engine.name(),
+                engine.version,
+                if engine.classic_builder {
+                    ", classic builder"
+                } else {
+                    ""
+                }
+            )),
+            Err(e) => {
+                missing += 1;
+                report.push_str(&format!("container engine: MISSING: {e}\n"));
+                if let Some(help) = e.help() {
+                    report.push_str(&format!("  help: {help}\n"));
+                }
+            }
+        }
+        print_out(&report)?;
+    }
     if missing > 0 {
         return Err(Error::Reported {
             message: format!("{missing} missing"),

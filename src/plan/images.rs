@@ -251,10 +251,10 @@ impl<'a> Renderer<'a> {
                 }
             };
             let dockerfile_at = root.clone().key("dockerfile");
-            let dockerfile =
-                self.req
-                    .root
-                    .join(self.render(&images.dockerfile, &vars, &dockerfile_at)?);
+            let dockerfile = super::containers::join_clean(
+                &self.req.root,
+                &self.render(&images.dockerfile, &vars, &dockerfile_at)?,
+            );
             let mut args = BTreeMap::new();
             let v = &self.req.version;
             for (k, val) in [

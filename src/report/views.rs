@@ -34,6 +34,7 @@ pub fn plan(plan: &Plan, verbose: bool) -> String {
         plan.checksum.file_name,
         w = width(&rows)
     ));
+    out.push_str(&containers(plan));
     let jobs: Vec<[String; 2]> = plan
         .jobs
         .iter()
@@ -64,6 +65,65 @@ pub fn plan(plan: &Plan, verbose: bool) -> String {
                 out.push_str(&format!("  {k}={v}\n"));
             }
         }
+    }
+    out
+}
+
+/// Where containerised targets run, and the images of the release; empty
+/// for a plan that uses no engine.
+fn containers(plan: &Plan) -> String {
+    use crate::plan::containers::ContainerImage;
+    let mut out = String::new();
+    let rows: Vec<[String; 2]> = plan
+        .targets
+        .iter()
+        .filter_map(|t| {
+            let image = match t.build.container.as_ref()? {
+                ContainerImage::Image { reference } => reference.clone(),
+                ContainerImage::Builder { name } => {
+                    let file = plan
+                        .builders
+                        .iter()
+                        .find(|b| &b.name == name)
+                        .map(|b| b.dockerfile.display().to_string())
+                        .unwrap_or_default();
+                    format!("builder {name} ({file})")
+                }
+            };
+            Some([t.id.clone(), image])
+        })
+        .collect();
+    if !rows.is_empty() {
+        out.push_str(&table_left(&["TARGET", "RUNS IN"], &rows));
+        out.push('\n');
+    }
+    if let Some(images) = &plan.images {
+        let rows: Vec<[String; 3]> = images
+            .variants
+            .iter()
+            .map(|v| {
+                [
+                    v.id.clone(),
+                    v.platforms
+                        .iter()
+                        .map(|p| p.platform.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                    v.tags.join(", "),
+                ]
+            })
+            .collect();
+        out.push_str(&table_left(&["IMAGE", "PLATFORMS", "TAGS"], &rows));
+        out.push_str(&format!(
+            "(repositories: {}{}{})\n\n",
+            images.repositories.join(", "),
+            if images.push { "; pushed" } else { "" },
+            if images.oci_archives {
+                "; OCI archives in dist"
+            } else {
+                ""
+            },
+        ));
     }
     out
 }

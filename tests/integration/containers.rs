@@ -204,3 +204,24 @@ fn a_missing_image_is_named_before_any_job_runs() {
     );
     assert!(!p.dist().join("logs").exists(), "no job may have started");
 }
+
+#[test]
+fn an_engine_that_does_not_answer_is_named_with_the_fix() {
+    if !require_engine() {
+        return;
+    }
+    let p = Project::with_config(&sleeper_config(&unique("down"), "true"));
+    let (code, _, err) = run(p
+        .matrix(&["build"])
+        .env("DOCKER_HOST", "unix:///nonexistent/docker.sock"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("docker does not answer"), "{err}");
+    assert!(
+        err.contains("DOCKER_HOST"),
+        "the help names the remote-engine setting: {err}"
+    );
+    assert!(!p.dist().join("logs").exists(), "no job may have started");
+    let (code, _, err) = run(p.matrix(&["build"]).env("MATRIX_CONTAINER_ENGINE", "rkt"));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("MATRIX_CONTAINER_ENGINE=\"rkt\""), "{err}");
+}
