@@ -464,9 +464,12 @@ fn graph(
             if images.push {
                 let push = format!("push-{}", variant.slug);
                 pushes.push(push.clone());
+                // Nothing is pushed until every archive and the checksums
+                // file exist: a failed release must not leave images out
+                // in a registry.
                 jobs.push(Job {
                     item: Some(v),
-                    ..job(push, JobKind::Push, vec![index])
+                    ..job(push, JobKind::Push, vec![index, "checksums".into()])
                 });
             } else if !images.oci_archives {
                 // The manifest records every image, so it waits for them.

@@ -203,7 +203,7 @@ fn push_and_oci_archives_add_edges() {
     req.oci_archives = true;
     let plan = build(&loaded, &req).unwrap();
     let job = |id: &str| plan.jobs.iter().find(|j| j.id == id).unwrap();
-    assert_eq!(job("push-scratch").needs, ["index-scratch"]);
+    assert_eq!(job("push-scratch").needs, ["index-scratch", "checksums"]);
     assert!(
         job("checksums")
             .needs
