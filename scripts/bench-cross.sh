@@ -16,7 +16,14 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
-MATRIX=${MATRIX:-$ROOT/target/release/matrix}
+if [[ -z "${MATRIX:-}" ]]; then
+	# Always built: a no-op when fresh, and a stale binary would time old code.
+	(cd "$ROOT" && cargo build --release -q) || {
+		printf 'bench-cross: error: cargo build --release failed\n' >&2
+		exit 1
+	}
+	MATRIX=$ROOT/target/release/matrix
+fi
 EXAMPLES=${BENCH_EXAMPLES:-hello-go hello-c}
 export PATH="${MATRIX_TOOLS:-$HOME/.cache/matrix-tools}/bin:$PATH"
 

@@ -14,7 +14,7 @@
 #                   zlib-rs's 6 compresses less than GNU gzip's 6, so a lower
 #                   level compares the two at equal output size instead)
 #   MATRIX          the matrix binary (default target/release/matrix, built
-#                   with `cargo build --release` when missing)
+#                   with `cargo build --release` first, a no-op when fresh)
 #   BENCH_KEEP=1    keep the temporary folder (inputs, both outputs, logs)
 #
 # The binaries are real ELF files from /usr concatenated and truncated to the
@@ -75,11 +75,10 @@ find_matrix() {
 		[[ -x "$MATRIX" ]] || die "MATRIX=$MATRIX is not an executable file"
 	else
 		MATRIX=$ROOT/target/release/matrix
-		if [[ ! -x "$MATRIX" ]]; then
-			say "no $MATRIX yet: cargo build --release"
-			(cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
-			[[ -x "$MATRIX" ]] || die "cargo build --release did not produce $MATRIX"
-		fi
+		# Always: a no-op when fresh, and a stale binary would time old code.
+		say "cargo build --release"
+		(cd "$ROOT" && cargo build --release) || die "cargo build --release failed"
+		[[ -x "$MATRIX" ]] || die "cargo build --release did not produce $MATRIX"
 	fi
 	MATRIX=$(cd "$(dirname "$MATRIX")" && pwd)/$(basename "$MATRIX")
 	readonly MATRIX
