@@ -118,9 +118,10 @@ pub struct Images {
     pub matrix: IndexMap<String, toml::Value>,
     /// Dockerfile per image (template), e.g. `docker/{{ distro }}.Dockerfile`.
     pub dockerfile: String,
-    /// Tags (templates). Default: `{{ version }}-{{ distro }}`.
-    #[serde(default = "default_tags")]
-    pub tags: Vec<String>,
+    /// Tags (templates). Default: `{{ version }}-{{ distro }}`, or
+    /// `{{ version }}` when there is no `distro` axis.
+    #[serde(default)]
+    pub tags: Option<Vec<String>>,
     /// Tags that move from release to release, e.g. `latest-{{ distro }}`;
     /// never given to snapshots or prereleases.
     #[serde(default)]
@@ -148,10 +149,6 @@ pub struct Images {
     /// without an engine.
     #[serde(default)]
     pub native: NativeMode,
-}
-
-fn default_tags() -> Vec<String> {
-    vec!["{{ version }}-{{ distro }}".to_string()]
 }
 
 /// Checks of the container keys that need nothing but the file.

@@ -12,7 +12,7 @@ pub mod native;
 pub mod oci;
 pub mod registry;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 pub use error::ImageError;
 
@@ -93,6 +93,13 @@ pub enum PrecheckError {
 /// registered with binfmt_misc. Returns whether any image needs the engine
 /// (the others matrix assembles itself).
 pub fn precheck(plan: &Plan) -> Result<bool, PrecheckError> {
+    precheck_with(plan, Path::new(BINFMT_DIR))
+}
+
+/// Where the kernel lists binfmt_misc handlers.
+const BINFMT_DIR: &str = "/proc/sys/fs/binfmt_misc";
+
+fn precheck_with(plan: &Plan, binfmt: &Path) -> Result<bool, PrecheckError> {
     let Some(images) = &plan.images else {
         return Ok(false);
     };
@@ -130,7 +137,7 @@ pub fn precheck(plan: &Plan) -> Result<bool, PrecheckError> {
                 continue;
             }
             let qemu = platform.qemu.unwrap_or(platform.arch);
-            if !binfmt_enabled(qemu) {
+            if !binfmt_enabled(binfmt, qemu) {
                 return Err(PrecheckError::NoEmulation {
                     image: variant.id.clone(),
                     platform: p.platform.clone(),
@@ -145,7 +152,95 @@ pub fn precheck(plan: &Plan) -> Result<bool, PrecheckError> {
 }
 
 /// Whether binfmt_misc has an enabled qemu handler for `qemu` (`aarch64`).
-fn binfmt_enabled(qemu: &str) -> bool {
-    std::fs::read_to_string(format!("/proc/sys/fs/binfmt_misc/qemu-{qemu}"))
+fn binfmt_enabled(dir: &Path, qemu: &str) -> bool {
+    std::fs::read_to_string(dir.join(format!("qemu-{qemu}")))
         .is_ok_and(|s| s.lines().next() == Some("enabled"))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use super::*;
+    use crate::config;
+
+    /// A project with one image whose Dockerfile is `dockerfile`, for
+    /// linux/amd64 and linux/arm64, planned with `native`.
+    fn plan(dir: &Path, dockerfile: &str, native: &str) -> Plan {
+        std::fs::write(dir.join("img.Dockerfile"), dockerfile).unwrap();
+        let text = format!(
+            "[project]\nname = \"p\"\n[matrix]\nos = [\"linux\"]\narch = [\"amd64\", \"arm64\"]\n\
+             [build]\ncommand = \"make\"\nbinary = \"p\"\n\
+             [images]\nrepositories = [\"r/p\"]\ndockerfile = \"img.Dockerfile\"\nnative = \"{native}\"\n\
+             [images.matrix]\nplatform = [\"linux/amd64\", \"linux/arm64\"]\n"
+        );
+        let loaded = config::parse(&dir.join("matrix.toml"), text).unwrap();
+        let req = crate::plan::Request {
+            version: crate::plan::tests::version(),
+            root: dir.to_path_buf(),
+            dist: dir.join("dist"),
+            filters: vec![],
+            env: BTreeMap::new(),
+            push: false,
+            oci_archives: false,
+            images: true,
+        };
+        crate::plan::build(&loaded, &req).unwrap()
+    }
+
+    const RUN: &str = "FROM base\nCOPY p /p\nRUN /p --version\n";
+
+    #[test]
+    fn run_steps_on_a_foreign_platform_need_a_binfmt_handler() {
+        let dir = tempfile::tempdir().unwrap();
+        let binfmt = dir.path().join("binfmt");
+        std::fs::create_dir(&binfmt).unwrap();
+        let p = plan(dir.path(), RUN, "auto");
+        match precheck_with(&p, &binfmt) {
+            Err(PrecheckError::NoEmulation { platform, qemu, .. }) => {
+                assert_eq!(platform, "linux/arm64");
+                assert_eq!(qemu, "aarch64");
+            }
+            other => panic!("expected NoEmulation, got {other:?}"),
+        }
+        std::fs::write(binfmt.join("qemu-aarch64"), "disabled\ninterpreter x\n").unwrap();
+        assert!(
+            precheck_with(&p, &binfmt).is_err(),
+            "a disabled handler does not count"
+        );
+        std::fs::write(binfmt.join("qemu-aarch64"), "enabled\ninterpreter x\n").unwrap();
+        assert!(precheck_with(&p, &binfmt).unwrap(), "the engine builds it");
+    }
+
+    #[test]
+    fn copy_only_images_need_neither_engine_nor_emulation() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = plan(
+            dir.path(),
+            "FROM scratch\nCOPY p /p\nENTRYPOINT [\"/p\"]\n",
+            "auto",
+        );
+        assert!(!precheck_with(&p, dir.path()).unwrap());
+        // Without a distro axis the image is the default one: the bare
+        // version, and `latest` for a final release.
+        assert_eq!(
+            p.images.as_ref().unwrap().variants[0].tags,
+            ["1.2.3", "latest"]
+        );
+        let p = plan(dir.path(), "FROM scratch\nCOPY p /p\n", "never");
+        assert!(
+            precheck_with(&p, dir.path()).unwrap(),
+            "native = never uses the engine"
+        );
+        let p = plan(dir.path(), RUN, "always");
+        assert!(matches!(
+            precheck_with(&p, dir.path()),
+            Err(PrecheckError::NotNative { .. })
+        ));
+        let p = plan(dir.path(), "FROM scratch\nCOPY\n", "auto");
+        assert!(matches!(
+            precheck_with(&p, dir.path()),
+            Err(PrecheckError::Dockerfile(_))
+        ));
+    }
 }

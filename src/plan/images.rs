@@ -355,11 +355,23 @@ impl<'a> Renderer<'a> {
             }
             Ok(())
         };
-        for (i, t) in images.tags.iter().enumerate() {
+        let default_tags = [if values.contains_key("distro") {
+            "{{ version }}-{{ distro }}".to_string()
+        } else {
+            "{{ version }}".to_string()
+        }];
+        let configured = images.tags.as_deref().unwrap_or(&default_tags);
+        for (i, t) in configured.iter().enumerate() {
             let at = root.clone().key("tags").index(i);
             add(self.render(t, vars, &at)?, &at)?;
         }
-        let default = images.default_distro.as_deref() == values.get("distro").map(String::as_str);
+        // The default image: the named distro, or the only kind of image
+        // when there is no distro axis at all.
+        let default = match (images.default_distro.as_deref(), values.get("distro")) {
+            (Some(d), Some(v)) => d == v,
+            (None, None) => true,
+            _ => false,
+        };
         if default {
             add(v.version.clone(), &root.clone().key("default-distro"))?;
         }
