@@ -225,3 +225,23 @@ fn an_engine_that_does_not_answer_is_named_with_the_fix() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("MATRIX_CONTAINER_ENGINE=\"rkt\""), "{err}");
 }
+
+#[test]
+fn a_timed_out_container_job_is_removed() {
+    if !require_engine() {
+        return;
+    }
+    let name = unique("timeout");
+    let config = sleeper_config(&name, "sleep 300")
+        .replace("verify = false\n", "verify = false\ntimeout = \"2s\"\n");
+    let p = Project::with_config(&config);
+    let started = Instant::now();
+    let (code, out, err) = run(&mut p.matrix(&["build", "-j", "4"]));
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("timed out after 2s"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+    assert!(
+        containers_with(&format!("dev.matrix.project={name}")).is_empty(),
+        "a timed-out job's container must be removed"
+    );
+}

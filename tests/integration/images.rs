@@ -317,7 +317,10 @@ fn image_matrix_builds_tags_labels_pushes_and_reproduces() {
     let archive = sha256(&p.dist().join("hello_1.2.3_scratch.oci.tar"));
 
     // The native path is reproducible: the same digests and archive bytes.
+    // And the unchanged builder image is found, not rebuilt.
     let second = build(&[]);
+    let log = std::fs::read_to_string(p.dist().join("logs/builder-go.log")).unwrap();
+    assert!(log.contains("is already built"), "{log}");
     assert_eq!(second["images"][1]["digest"], scratch["digest"]);
     assert_eq!(second["images"][1]["platforms"], scratch["platforms"]);
     assert_eq!(
