@@ -62,22 +62,13 @@ fail() {
 }
 
 finish() {
-	if [[ ${#PROBLEMS[@]} -eq 0 ]]; then
-		say "ready"
-		exit 0
-	fi
-	local p f
-	for p in "${PROBLEMS[@]}"; do err "$p"; done
-	if [[ ${#FIXES[@]} -gt 0 ]]; then
-		say "to fix, run:"
-		for f in "${FIXES[@]}"; do say "    $f"; done
-	fi
-	if is_ci; then
-		err "CI=true: a CI machine must be able to run the container tests; failing"
-	else
+	local problems=${#PROBLEMS[@]}
+	finish_problems "a CI machine must be able to run the container tests" || exit 1
+	if [[ $problems -gt 0 ]]; then
 		err "the container tests cannot run until this is fixed (MATRIX_CONTAINERS=0 skips this script)"
+		exit 1
 	fi
-	exit 1
+	exit 0
 }
 
 is_root() { [[ $EUID -eq 0 ]]; }

@@ -331,6 +331,23 @@ fn name_targets(
     Ok(out)
 }
 
+/// `root/rel` with `.` and `..` resolved without touching the disk, so paths
+/// in plans and logs read like paths (`/p/docker/x`, not
+/// `/p/examples/a/../../docker/x`). An absolute `rel` replaces `root`.
+pub fn join_clean(root: &std::path::Path, rel: impl AsRef<std::path::Path>) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in root.join(rel).components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
+}
+
 /// `linux/arm64` -> `linux-arm64`; anything unsafe in a file name becomes `_`.
 pub fn slugify(id: &str) -> String {
     id.chars()

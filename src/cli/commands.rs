@@ -80,24 +80,9 @@ fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
     )?)
 }
 
-/// Joins and removes `.` components, without touching the disk.
+/// Joins and removes `.` and `..` components, without touching the disk.
 fn absolute(cwd: &Path, path: &Path) -> PathBuf {
-    let joined = if path.as_os_str().is_empty() {
-        cwd.to_path_buf()
-    } else {
-        cwd.join(path)
-    };
-    let mut out = PathBuf::new();
-    for c in joined.components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
+    plan::join_clean(cwd, path)
 }
 
 fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {

@@ -164,8 +164,9 @@ fn scan(save_tar: &Path) -> Result<(Members, Option<Vec<u8>>), ImageError> {
     Ok((members, manifest))
 }
 
-/// `./a/../b//c` -> `b/c`.
-fn normalise(path: &str) -> String {
+/// `./a/../b//c` -> `b/c`: like Go's `path.Clean` without the leading
+/// `/`, and `..` stops at the root (also used for paths inside images).
+pub(super) fn normalise(path: &str) -> String {
     let mut parts: Vec<&str> = Vec::new();
     for part in path.split('/') {
         match part {

@@ -394,22 +394,11 @@ fn join(dir: &str, name: &str) -> String {
 /// `path.Clean` does for Docker: the result has no leading `/`, and `..`
 /// stops at the root. `""` is the root itself.
 fn resolve(workdir: &str, path: &str) -> String {
-    let joined = if path.starts_with('/') {
-        path.to_string()
+    if path.starts_with('/') {
+        super::docker_archive::normalise(path)
     } else {
-        format!("{workdir}/{path}")
-    };
-    let mut parts: Vec<&str> = Vec::new();
-    for part in joined.split('/') {
-        match part {
-            "" | "." => {}
-            ".." => {
-                parts.pop();
-            }
-            p => parts.push(p),
-        }
+        super::docker_archive::normalise(&format!("{workdir}/{path}"))
     }
-    parts.join("/")
 }
 
 /// Writes the layer tar (sorted entries, `mtime`, numeric owners without

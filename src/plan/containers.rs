@@ -116,9 +116,9 @@ impl<'a> Renderer<'a> {
                 continue;
             }
             let at = KeyPath::parse("builders").key(name);
-            let dockerfile = join_clean(&self.req.root, &b.dockerfile);
+            let dockerfile = super::join_clean(&self.req.root, &b.dockerfile);
             let context = match &b.context {
-                Some(c) => join_clean(&self.req.root, c),
+                Some(c) => super::join_clean(&self.req.root, c),
                 None => dockerfile
                     .parent()
                     .map(PathBuf::from)
@@ -144,23 +144,6 @@ impl<'a> Renderer<'a> {
         }
         Ok(out)
     }
-}
-
-/// `root/rel` with `.` and `..` resolved without touching the disk, so
-/// paths in plans and logs read like paths (`/p/docker/x`, not
-/// `/p/examples/a/../../docker/x`).
-pub fn join_clean(root: &std::path::Path, rel: &str) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in root.join(rel).components() {
-        match c {
-            std::path::Component::CurDir => {}
-            std::path::Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
 }
 
 /// `$XDG_CACHE_HOME`, else `$HOME/.cache`, else the temp folder.

@@ -251,7 +251,7 @@ impl<'a> Renderer<'a> {
                 }
             };
             let dockerfile_at = root.clone().key("dockerfile");
-            let dockerfile = super::containers::join_clean(
+            let dockerfile = super::join_clean(
                 &self.req.root,
                 &self.render(&images.dockerfile, &vars, &dockerfile_at)?,
             );
