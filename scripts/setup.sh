@@ -33,6 +33,9 @@ readonly REQUIREMENTS=(
 	unzip:unzip
 	coreutils:sha256sum
 	python3:python3
+	ruby:ruby
+	squashfs-tools:mksquashfs
+	libxml2-utils:xmllint
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
@@ -179,6 +182,32 @@ check_toolchains() {
 	fi
 }
 
+# The channel tests validate snapcraft.yaml against its JSON Schema with
+# Python's jsonschema and PyYAML from PyPI, in a venv of their own
+# (the tests make it too, but a set-up machine should not need PyPI later).
+check_validators() {
+	local tools=${MATRIX_TOOLS:-$HOME/.cache/matrix-tools}
+	local venv=$tools/venv-validate
+	if "$venv/bin/python" -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+		say "validators: jsonschema and pyyaml present in $venv"
+		return
+	fi
+	say "validators: installing jsonschema and pyyaml from PyPI into $venv"
+	mkdir -p "$tools"
+	if ! python3 -m venv --clear "$venv" >/dev/null 2>&1; then
+		if [[ $EUID -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+			apt_install python3-venv
+		fi
+		python3 -m venv --clear "$venv" || {
+			problem "python3 -m venv $venv failed" "sudo apt-get install -y python3-venv"
+			return
+		}
+	fi
+	if ! PIP_DISABLE_PIP_VERSION_CHECK=1 "$venv/bin/python" -m pip install --no-input -q jsonschema pyyaml; then
+		problem "pip install jsonschema pyyaml into $venv failed (is PyPI reachable?)"
+	fi
+}
+
 # The container engine, the test registry and the locally made base images
 # live in their own script, which also runs alone. MATRIX_CONTAINERS=0
 # skips them on a machine without an engine. That script says what is
@@ -202,6 +231,7 @@ main() {
 	check_rust
 	check_home
 	check_toolchains
+	check_validators
 	check_containers
 
 	finish_problems "a CI machine must have everything" \

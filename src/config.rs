@@ -8,6 +8,7 @@
 //! duplicate artifact names) live in `plan`, which reports them through
 //! [`Source`] so they still point at a line and column.
 
+pub mod channels;
 pub mod containers;
 pub mod source;
 
@@ -18,6 +19,7 @@ use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 
@@ -51,6 +53,12 @@ pub struct Config {
     /// The release's container images.
     #[serde(default)]
     pub images: Option<Images>,
+    /// Download URLs and release notes.
+    #[serde(default)]
+    pub release: Release,
+    /// Homebrew, Snapcraft, Chocolatey and Scoop inputs.
+    #[serde(default)]
+    pub channels: IndexMap<String, Channel>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -80,7 +88,7 @@ pub enum Command {
 /// value or a list of allowed values).
 pub type When = IndexMap<String, OneOrMany>;
 
-#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Deserialize, serde::Serialize, JsonSchema, PartialEq, Eq)]
 #[serde(untagged)]
 pub enum OneOrMany {
     One(String),

@@ -59,6 +59,14 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Images(#[from] crate::image::PrecheckError),
+    #[error("{} has no section for version {version}", path.display())]
+    #[diagnostic(
+        code(matrix::notes::changelog),
+        help(
+            "add `## [{version}] - <date>` with this release's entries (Keep a Changelog: move them from Unreleased), set [release] notes = false, or build a --snapshot"
+        )
+    )]
+    Changelog { path: PathBuf, version: String },
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

@@ -14,6 +14,7 @@ pub mod matrix;
 pub mod package;
 pub mod plan;
 pub mod preset;
+pub mod publish;
 pub mod report;
 pub mod target;
 pub mod template;

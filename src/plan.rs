@@ -7,6 +7,7 @@
 //! `matrix plan` prints it.
 
 mod axes;
+pub mod channels;
 pub mod containers;
 pub mod images;
 mod steps;
@@ -54,6 +55,10 @@ pub struct Plan {
     /// Builder images the selected targets use.
     pub builders: Vec<containers::BuilderStep>,
     pub images: Option<images::ImagePlan>,
+    /// Homebrew, Snapcraft, Chocolatey and Scoop inputs.
+    pub channels: Vec<channels::ChannelStep>,
+    /// dist/RELEASE_NOTES.md from the changelog.
+    pub notes: Option<channels::NotesStep>,
     pub jobs: Vec<Job>,
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
@@ -137,6 +142,10 @@ pub enum JobKind {
     Index,
     /// Push a variant's index under every tag to every repository.
     Push,
+    /// Render one release channel's files (and build its packages).
+    Channel,
+    /// Write the release notes.
+    Notes,
     Checksums,
     Manifest,
 }
@@ -149,6 +158,8 @@ impl JobKind {
             JobKind::Image => "image",
             JobKind::Index => "index",
             JobKind::Push => "push",
+            JobKind::Channel => "channel",
+            JobKind::Notes => "notes",
             JobKind::Archive => "archive",
             JobKind::Checksums => "checksums",
             JobKind::Manifest => "manifest",
@@ -194,6 +205,9 @@ pub struct Request {
     pub oci_archives: bool,
     /// Plan the `[images]` (`--no-images` turns them off).
     pub images: bool,
+    /// Whether `[release] changelog` exists: with `notes` unset, release
+    /// notes are planned only then.
+    pub has_changelog: bool,
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -251,6 +265,8 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let uses_engine = targets.iter().any(|t| t.build.container.is_some())
         || images.as_ref().is_some_and(|i| !i.variants.is_empty());
+    let channels = renderer.channels(&targets)?;
+    let notes = renderer.notes(&targets)?;
     let containers = if uses_engine {
         Some(renderer.containers()?)
     } else {
@@ -258,7 +274,13 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
-    let jobs = graph(&targets, &builders, images.as_ref());
+    let jobs = graph(
+        &targets,
+        &builders,
+        images.as_ref(),
+        &channels,
+        notes.is_some(),
+    );
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -276,6 +298,8 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         containers,
         builders,
         images,
+        channels,
+        notes,
         jobs,
         warnings,
     })
@@ -415,6 +439,8 @@ fn graph(
     targets: &[Target],
     builders: &[containers::BuilderStep],
     images: Option<&images::ImagePlan>,
+    channels: &[channels::ChannelStep],
+    notes: bool,
 ) -> Vec<Job> {
     let job = |id: String, kind, needs: Vec<String>| Job {
         id,
@@ -493,6 +519,32 @@ fn graph(
                 pushes.push(index);
             }
         }
+    }
+    // Channels read the archives' records; the notes also list the images.
+    for (c, channel) in channels.iter().enumerate() {
+        let id = format!("channel-{}", channel.name);
+        release.push(id.clone());
+        jobs.push(Job {
+            item: Some(c),
+            ..job(
+                id,
+                JobKind::Channel,
+                channel
+                    .targets
+                    .iter()
+                    .map(|(t, _)| format!("archive-{}", targets[*t].slug))
+                    .collect(),
+            )
+        });
+    }
+    if notes {
+        let needs = jobs
+            .iter()
+            .filter(|j| matches!(j.kind, JobKind::Archive | JobKind::Index))
+            .map(|j| j.id.clone())
+            .collect();
+        release.push("release-notes".into());
+        jobs.push(job("release-notes".into(), JobKind::Notes, needs));
     }
     let mut needs: Vec<String> = jobs
         .iter()

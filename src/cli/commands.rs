@@ -65,6 +65,7 @@ fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
     };
     let version = version::resolve(facts.as_ref(), &request)?;
     let env: BTreeMap<String, String> = std::env::vars().collect();
+    let has_changelog = root.join(&loaded.config.release.changelog).is_file();
     Ok(plan::build(
         &loaded,
         &plan::Request {
@@ -76,6 +77,7 @@ fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
             push: flags.push,
             oci_archives: flags.oci_dir,
             images: !flags.no_images,
+            has_changelog,
         },
     )?)
 }
@@ -125,6 +127,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
+    check_changelog(&plan)?;
     // A bad Dockerfile, a missing engine, image or emulator fails now too.
     let images_need_engine = crate::image::precheck(&plan)?;
     let needs_engine = images_need_engine
@@ -225,6 +228,35 @@ fn report_failures(outcome: &exec::Outcome) {
             "matrix: interrupted; no checksums or manifest were written"
         );
     }
+}
+
+/// The release notes need this version's changelog section: its absence
+/// stops a release before anything is built, and a snapshot only warns.
+fn check_changelog(plan: &Plan) -> Result<(), Error> {
+    let Some(step) = &plan.notes else {
+        return Ok(());
+    };
+    let version = &plan.version.version;
+    let found = match std::fs::read_to_string(&step.changelog) {
+        Ok(text) => crate::publish::notes::changelog_section(&text, version).is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !step.required => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(&step.changelog)(e)),
+    };
+    if found {
+        return Ok(());
+    }
+    if plan.version.is_snapshot {
+        eprintln!(
+            "warning: {} has no section for {version}; the release notes say so",
+            step.changelog_name
+        );
+        return Ok(());
+    }
+    Err(Error::Changelog {
+        path: step.changelog.clone(),
+        version: version.clone(),
+    })
 }
 
 /// SIGINT or SIGTERM cancels the run; the scheduler then stops every job.

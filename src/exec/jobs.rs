@@ -123,6 +123,14 @@ pub enum JobError {
         dockerfile: PathBuf,
         why: String,
     },
+    #[error("{job}: {source}")]
+    #[diagnostic(code(matrix::job::publish))]
+    Publish {
+        job: String,
+        /// Boxed like `Image`; its help is reached through `nested_help`.
+        #[source]
+        source: Box<crate::publish::PublishError>,
+    },
     #[error("{job}: the plan needs a container engine, and the run has none")]
     #[diagnostic(code(matrix::job::no_engine))]
     NoEngine { job: String },
@@ -146,6 +154,9 @@ impl JobError {
             JobError::Image { source, .. } => {
                 miette::Diagnostic::help(source.as_ref()).map(|h| h.to_string())
             }
+            JobError::Publish { source, .. } => {
+                miette::Diagnostic::help(source.as_ref()).map(|h| h.to_string())
+            }
             _ => None,
         }
     }
@@ -165,6 +176,7 @@ impl JobError {
 #[derive(Debug, Default)]
 pub(crate) struct Output {
     pub artifact: Option<Artifact>,
+    pub extra: Vec<Artifact>,
     pub binary: Option<Inspected>,
     pub produced: Option<super::Produced>,
 }
@@ -192,6 +204,7 @@ pub(super) async fn run(
         JobKind::Image | JobKind::Index | JobKind::Push => {
             super::images::run(ctx, job, cancel).await
         }
+        JobKind::Channel | JobKind::Notes => super::channels::run(ctx, job).await,
         JobKind::Checksums => checksums(ctx, job).map(artifact),
         JobKind::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }

@@ -8,6 +8,7 @@
 //! plan order whatever order jobs finished in.
 
 mod builder;
+mod channels;
 pub mod container;
 mod images;
 mod jobs;
@@ -86,6 +87,9 @@ pub struct JobResult {
     pub status: Status,
     pub duration: Duration,
     pub artifact: Option<Artifact>,
+    /// Release-wide files a job wrote besides (channel files, packages,
+    /// notes), listed in the checksums file and the manifest.
+    pub extra: Vec<Artifact>,
     /// What a build job's binary turned out to be (when it was verified).
     pub binary: Option<Inspected>,
     pub produced: Option<Produced>,
@@ -98,6 +102,7 @@ impl JobResult {
             status,
             duration: Duration::ZERO,
             artifact: None,
+            extra: Vec::new(),
             binary: None,
             produced: None,
             error: None,
@@ -308,6 +313,7 @@ fn finish(
             status: Status::Ok,
             duration,
             artifact: out.artifact,
+            extra: out.extra,
             binary: out.binary,
             produced: out.produced,
             error: None,
@@ -325,6 +331,7 @@ fn finish(
             },
             duration,
             artifact: None,
+            extra: Vec::new(),
             binary: None,
             produced: None,
             error: Some(e),
@@ -334,7 +341,10 @@ fn finish(
 
 fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke: bool) -> Context {
     // Only the release-wide jobs read other jobs' results.
-    let needs_results = matches!(kind, JobKind::Checksums | JobKind::Manifest);
+    let needs_results = matches!(
+        kind,
+        JobKind::Checksums | JobKind::Manifest | JobKind::Channel | JobKind::Notes
+    );
     let mut ctx = Context {
         plan: Arc::clone(plan),
         artifacts: Vec::new(),
@@ -354,6 +364,7 @@ fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke
             if let Some(r) = r {
                 ctx.finished.push((i, r.status, r.duration));
                 ctx.artifacts.extend(r.artifact.clone());
+                ctx.artifacts.extend(r.extra.iter().cloned());
                 if let (Some(b), Some(t)) = (&r.binary, plan.jobs[i].target) {
                     ctx.binaries.push((t, b.clone()));
                 }

@@ -184,6 +184,7 @@ mod tests {
             push: false,
             oci_archives: false,
             images: true,
+            has_changelog: false,
         };
         crate::plan::build(&loaded, &req).unwrap()
     }

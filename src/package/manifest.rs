@@ -102,6 +102,12 @@ pub enum ArtifactKind {
     Checksums,
     /// A container image as an OCI image layout archive (`--oci-dir`).
     Image,
+    /// A rendered channel file (formula, snapcraft.yaml, nuspec, ...).
+    Channel,
+    /// A channel package matrix built (.snap, .nupkg).
+    Package,
+    /// The release notes.
+    Notes,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

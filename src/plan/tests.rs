@@ -33,6 +33,7 @@ fn request(filters: &[&str]) -> Request {
         push: false,
         oci_archives: false,
         images: true,
+        has_changelog: false,
     }
 }
 
@@ -373,4 +374,5 @@ fn plans_are_deterministic() {
     assert_eq!(a, b);
 }
 
+mod channels;
 mod containers;

@@ -110,6 +110,7 @@ mod tests {
             artifact: None,
             binary: None,
             produced: None,
+            extra: Vec::new(),
             error: None,
         };
         r.event(&Event::Finished {

@@ -3,6 +3,7 @@
 
 mod build;
 mod cancel;
+mod channels;
 mod containers;
 mod cross;
 mod errors;

@@ -119,11 +119,13 @@ fn schema_describes_every_section() {
             "archive",
             "build",
             "builders",
+            "channels",
             "checksum",
             "container",
             "images",
             "matrix",
-            "project"
+            "project",
+            "release"
         ]
     );
     assert_eq!(

@@ -1,0 +1,421 @@
+//! Channel and release-notes jobs: gather the release's records, hand them
+//! to the renderers in [`crate::publish`], and write what they return into
+//! dist/ atomically, each file an artifact of the release.
+//!
+//! Part of `exec`. Digests and sizes come from the archive jobs' records
+//! (the same records the manifest is made of), never from reading the
+//! archives again.
+
+use std::path::Path;
+
+use super::Context;
+use super::jobs::{JobError, Output};
+use crate::config::{ChannelKind, Confinement, Grade};
+use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::manifest::{Artifact, ArtifactKind};
+use crate::plan::channels::{ChannelStep, NOTES};
+use crate::plan::{JobKind, Plan};
+use crate::publish::input::{ChannelInput, Package, Release};
+use crate::publish::{PublishError, chocolatey, homebrew, notes, scoop, snap};
+
+pub(super) async fn run(ctx: &Context, job: usize) -> Result<Output, JobError> {
+    let plan = std::sync::Arc::clone(&ctx.plan);
+    let j = &plan.jobs[job];
+    let job_id = j.id.clone();
+    let kind = j.kind;
+    let item = j.item.unwrap_or_default();
+    let artifacts = ctx.artifacts.clone();
+    let images = super::images::records(ctx);
+    let log = super::log_path(&plan, job);
+    let result = tokio::task::spawn_blocking(move || match kind {
+        JobKind::Notes => write_notes(&plan, &artifacts, &images, &log),
+        _ => write_channel(&plan, &plan.channels[item], &artifacts),
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?;
+    let extra = result.map_err(|source| JobError::Publish {
+        job: job_id,
+        source: Box::new(source),
+    })?;
+    Ok(Output {
+        extra,
+        ..Output::default()
+    })
+}
+
+fn release(plan: &Plan) -> Release {
+    let v = &plan.version;
+    Release {
+        name: plan.project.name.clone(),
+        description: plan.project.description.clone(),
+        homepage: plan.project.homepage.clone(),
+        license: plan.project.license.clone(),
+        version: v.version.clone(),
+        tag: v.tag.clone(),
+        prerelease: v.prerelease.clone(),
+        commit: v.commit.clone(),
+        timestamp: v.timestamp,
+        is_snapshot: v.is_snapshot,
+    }
+}
+
+/// The package of target `t` from its archive's record.
+fn package(
+    plan: &Plan,
+    channel: &str,
+    t: usize,
+    url: &str,
+    artifacts: &[Artifact],
+) -> Result<Package, PublishError> {
+    let target = &plan.targets[t];
+    let missing = || PublishError::Invalid {
+        channel: channel.to_string(),
+        message: format!("no archive record for {}", target.id),
+        help: None,
+    };
+    let record = artifacts
+        .iter()
+        .find(|a| {
+            a.target.as_deref() == Some(target.id.as_str())
+                && matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary)
+        })
+        .ok_or_else(missing)?;
+    let sha256 = record
+        .digest
+        .strip_prefix("sha256:")
+        .ok_or_else(missing)?
+        .to_string();
+    let platform = target.platform.ok_or_else(|| PublishError::Invalid {
+        channel: channel.to_string(),
+        message: format!("{} is not a platform matrix knows", target.id),
+        help: None,
+    })?;
+    let step = &target.archive;
+    let prefix = |name: &str| match &step.wrap {
+        Some(dir) => format!("{dir}/{name}"),
+        None => name.to_string(),
+    };
+    let files = if step.format == crate::package::archive::Format::Binary {
+        Vec::new()
+    } else {
+        crate::package::files::resolve(&plan.root, &step.files)
+            .map_err(|e| PublishError::Invalid {
+                channel: channel.to_string(),
+                message: format!("cannot list the files of {}: {e}", step.file_name),
+                help: None,
+            })?
+            .into_iter()
+            .map(|e| prefix(&e.dest))
+            .collect()
+    };
+    Ok(Package {
+        target: target.id.clone(),
+        os: platform.os.to_string(),
+        arch: platform.arch.to_string(),
+        variant: platform.variant.map(str::to_string),
+        platform,
+        file_name: record.name.clone(),
+        path: plan.dist.join(&record.path),
+        url: url.to_string(),
+        sha256,
+        size: record.size,
+        format: step.format,
+        binary: target.build.binary.clone(),
+        binary_in_archive: prefix(&target.build.binary),
+        binary_file: target.build.artifact.clone(),
+        files,
+    })
+}
+
+fn read_template(
+    channel: &str,
+    path: &Option<std::path::PathBuf>,
+) -> Result<Option<String>, PublishError> {
+    match path {
+        None => Ok(None),
+        Some(p) => std::fs::read_to_string(p)
+            .map(Some)
+            .map_err(PublishError::io(channel, p)),
+    }
+}
+
+/// Writes one file of the release under dist/ and returns its record.
+fn emit(
+    plan: &Plan,
+    channel: &str,
+    rel: &str,
+    bytes: &[u8],
+    kind: ArtifactKind,
+) -> Result<Artifact, PublishError> {
+    let path = plan.dist.join(rel);
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(PublishError::io(channel, parent))?;
+    }
+    crate::package::atomic::write_atomic(&path, bytes).map_err(PublishError::io(channel, &path))?;
+    Ok(record(plan.checksum.algorithm, rel, bytes, kind))
+}
+
+/// The record of a file already written (packages built by a tool).
+fn record_file(
+    plan: &Plan,
+    channel: &str,
+    rel: &str,
+    kind: ArtifactKind,
+) -> Result<Artifact, PublishError> {
+    let path = plan.dist.join(rel);
+    let bytes = std::fs::read(&path).map_err(PublishError::io(channel, &path))?;
+    Ok(record(plan.checksum.algorithm, rel, &bytes, kind))
+}
+
+fn record(algorithm: Algorithm, rel: &str, bytes: &[u8], kind: ArtifactKind) -> Artifact {
+    let mut h = Hasher::new(algorithm);
+    h.update(bytes);
+    Artifact {
+        name: rel.to_string(),
+        path: rel.to_string(),
+        kind,
+        format: None,
+        target: None,
+        size: bytes.len() as u64,
+        digest: format!("{}:{}", algorithm.name(), h.finalize_hex()),
+        binary: None,
+    }
+}
+
+fn write_channel(
+    plan: &Plan,
+    step: &ChannelStep,
+    artifacts: &[Artifact],
+) -> Result<Vec<Artifact>, PublishError> {
+    let name = step.name.as_str();
+    let c = &step.config;
+    let mut packages = Vec::with_capacity(step.targets.len());
+    for (t, url) in &step.targets {
+        packages.push(package(plan, name, *t, url, artifacts)?);
+    }
+    let input = ChannelInput {
+        release: release(plan),
+        packages,
+    };
+    let pkg_name = c.name.clone().unwrap_or_else(|| plan.project.name.clone());
+    let dir = step.kind.dir();
+    let template = read_template(name, &step.template)?;
+    let mut out = Vec::new();
+    match step.kind {
+        ChannelKind::Homebrew => {
+            let text = homebrew::render(
+                &input,
+                &homebrew::HomebrewOptions {
+                    channel: name.to_string(),
+                    class_name: c.class.clone(),
+                    test_args: c.test.clone().unwrap_or_else(|| vec!["--version".into()]),
+                    caveats: c.caveats.clone(),
+                },
+                template.as_deref(),
+            )?;
+            out.push(emit(
+                plan,
+                name,
+                &format!("{dir}/{pkg_name}.rb"),
+                text.as_bytes(),
+                ArtifactKind::Channel,
+            )?);
+        }
+        ChannelKind::Scoop => {
+            let text = scoop::render(
+                &input,
+                &scoop::ScoopOptions {
+                    channel: name.to_string(),
+                    bin: c.bin.clone(),
+                    checkver: c.checkver.clone(),
+                },
+                template.as_deref(),
+            )?;
+            out.push(emit(
+                plan,
+                name,
+                &format!("{dir}/{pkg_name}.json"),
+                text.as_bytes(),
+                ArtifactKind::Channel,
+            )?);
+        }
+        ChannelKind::Snapcraft => {
+            let stable = !input.release.is_snapshot && input.release.prerelease.is_empty();
+            let opts = snap::SnapOptions {
+                channel: name.to_string(),
+                name: pkg_name.to_lowercase(),
+                summary: c
+                    .summary
+                    .clone()
+                    .unwrap_or_else(|| plan.project.description.clone()),
+                description: plan.project.description.clone(),
+                grade: c
+                    .grade
+                    .unwrap_or(if stable { Grade::Stable } else { Grade::Devel }),
+                confinement: c.confinement.unwrap_or(Confinement::Strict),
+                base: c.base.clone().unwrap_or_else(|| "core24".into()),
+                apps: vec![snap::SnapApp {
+                    name: pkg_name.to_lowercase(),
+                    command: format!("bin/{}", plan.targets[step.targets[0].0].build.binary),
+                    plugs: c.plugs.clone().unwrap_or_default(),
+                }],
+            };
+            let text = snap::render_snapcraft(&input, &opts, template.as_deref())?;
+            out.push(emit(
+                plan,
+                name,
+                &format!("{dir}/snapcraft.yaml"),
+                text.as_bytes(),
+                ArtifactKind::Channel,
+            )?);
+            if c.package {
+                let out_dir = plan.dist.join(dir);
+                for p in &input.packages {
+                    let built = snap::build_snap(&input, &opts, p, &out_dir)?;
+                    let rel = relative(plan, &built);
+                    out.push(record_file(plan, name, &rel, ArtifactKind::Package)?);
+                }
+            }
+        }
+        ChannelKind::Chocolatey => {
+            let install = read_template(name, &step.install_template)?;
+            let uninstall = read_template(name, &step.uninstall_template)?;
+            let opts = chocolatey::ChocoOptions {
+                channel: name.to_string(),
+                id: c
+                    .name
+                    .clone()
+                    .unwrap_or_else(|| chocolatey::default_id(&plan.project.name)),
+                title: None,
+                authors: c
+                    .authors
+                    .clone()
+                    .unwrap_or_else(|| plan.project.name.clone()),
+                owners: c.owners.clone(),
+                tags: c.tags.clone().unwrap_or_default(),
+                project_url: (!plan.project.homepage.is_empty())
+                    .then(|| plan.project.homepage.clone()),
+                license_url: c.license_url.clone(),
+                package_source_url: c.package_source_url.clone(),
+                project_source_url: c.project_source_url.clone(),
+                docs_url: c.docs_url.clone(),
+                bug_tracker_url: c.bug_tracker_url.clone(),
+                summary: c.summary.clone(),
+                release_notes: c.release_notes.clone(),
+                icon_url: c.icon_url.clone(),
+            };
+            let files = chocolatey::render(
+                &input,
+                &opts,
+                chocolatey::ChocoTemplates {
+                    nuspec: template.as_deref(),
+                    install: install.as_deref(),
+                    uninstall: uninstall.as_deref(),
+                },
+            )?;
+            let id = &opts.id;
+            out.push(emit(
+                plan,
+                name,
+                &format!("{dir}/{id}.nuspec"),
+                files.nuspec.as_bytes(),
+                ArtifactKind::Channel,
+            )?);
+            out.push(emit(
+                plan,
+                name,
+                &format!("{dir}/tools/chocolateyinstall.ps1"),
+                files.install.as_bytes(),
+                ArtifactKind::Channel,
+            )?);
+            if let Some(u) = &files.uninstall {
+                out.push(emit(
+                    plan,
+                    name,
+                    &format!("{dir}/tools/chocolateyuninstall.ps1"),
+                    u.as_bytes(),
+                    ArtifactKind::Channel,
+                )?);
+            }
+            if c.package {
+                let rel = format!("{dir}/{}", chocolatey::nupkg_file_name(&opts, &input)?);
+                chocolatey::write_nupkg(&files, &opts, &input, &plan.dist.join(&rel))?;
+                out.push(record_file(plan, name, &rel, ArtifactKind::Package)?);
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn relative(plan: &Plan, path: &Path) -> String {
+    path.strip_prefix(&plan.dist)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn write_notes(
+    plan: &Plan,
+    artifacts: &[Artifact],
+    images: &[crate::package::manifest::Image],
+    log: &Path,
+) -> Result<Vec<Artifact>, PublishError> {
+    const CHANNEL: &str = "release notes";
+    let Some(step) = &plan.notes else {
+        return Ok(Vec::new());
+    };
+    let changelog = match std::fs::read_to_string(&step.changelog) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !step.required => {
+            let _ = super::process::note(
+                log,
+                &format!("no {}: no release notes written", step.changelog_name),
+            );
+            return Ok(Vec::new());
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(PublishError::io(CHANNEL, &step.changelog)(e)),
+    };
+    let mut packages = Vec::new();
+    for (t, target) in plan.targets.iter().enumerate() {
+        if target.platform.is_some() {
+            let url = step.urls.get(t).map_or("", String::as_str);
+            packages.push(package(plan, CHANNEL, t, url, artifacts)?);
+        }
+    }
+    let image_notes: Vec<notes::ImageNote> = images
+        .iter()
+        .map(|i| notes::ImageNote {
+            id: i.id.clone(),
+            tags: i.tags.clone(),
+            repositories: i.repositories.clone(),
+            digest: i.digest.clone(),
+            platforms: i.platforms.iter().map(|p| p.platform.clone()).collect(),
+        })
+        .collect();
+    let template = read_template(CHANNEL, &step.template)?;
+    let release = release(plan);
+    let rendered = notes::render(
+        &notes::NotesInput {
+            release: &release,
+            checksums_file: &plan.checksum.file_name,
+            algorithm: plan.checksum.algorithm,
+            packages: &packages,
+            images: &image_notes,
+            changelog: changelog.as_deref(),
+            changelog_path: &step.changelog_name,
+            known_limitations: step.known_limitations.as_deref(),
+        },
+        template.as_deref(),
+    )?;
+    for w in &rendered.warnings {
+        let _ = super::process::note(log, &format!("warning: {w}"));
+    }
+    Ok(vec![emit(
+        plan,
+        CHANNEL,
+        NOTES,
+        rendered.text.as_bytes(),
+        ArtifactKind::Notes,
+    )?])
+}

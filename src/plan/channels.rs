@@ -1,0 +1,223 @@
+//! Planning the release channels and the release notes: which targets feed
+//! each channel, the download URL of each of their archives, and the files
+//! each channel writes.
+//!
+//! Part of `plan`, so pure: templates are rendered here (an unknown variable
+//! in a URL is a plan error at its line), files are only read by the jobs.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+use minijinja::value::Value;
+use serde::Serialize;
+
+use super::steps::{Renderer, matches};
+use super::{Target, join_clean};
+use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
+use crate::package::checksum::Algorithm;
+use crate::template::TargetVar;
+
+/// The notes' file name in dist/.
+pub const NOTES: &str = "RELEASE_NOTES.md";
+
+/// One channel, planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct ChannelStep {
+    /// Its name in `[channels.<name>]`.
+    pub name: String,
+    pub kind: ChannelKind,
+    /// (index into `Plan::targets`, download URL) of every target it ships.
+    pub targets: Vec<(usize, String)>,
+    /// The user's template files, if any (main, then Chocolatey's install
+    /// and uninstall scripts).
+    pub template: Option<PathBuf>,
+    pub install_template: Option<PathBuf>,
+    pub uninstall_template: Option<PathBuf>,
+    /// The channel's settings as written.
+    pub config: Channel,
+}
+
+/// The release notes, planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotesStep {
+    /// Set explicitly: a missing changelog is then an error, not a reason
+    /// to skip the notes.
+    pub required: bool,
+    pub changelog: PathBuf,
+    /// The changelog path as written, for messages.
+    pub changelog_name: String,
+    pub known_limitations: Option<String>,
+    pub template: Option<PathBuf>,
+    /// Download URL per target (from `[release] url`), `""` without one.
+    pub urls: Vec<String>,
+}
+
+impl<'a> Renderer<'a> {
+    pub(super) fn channels(&self, targets: &[Target]) -> Result<Vec<ChannelStep>, ConfigError> {
+        let config = &self.loaded.config;
+        let source = self.source();
+        let keys: BTreeSet<&str> = targets
+            .iter()
+            .flat_map(|t| t.values.keys().map(String::as_str))
+            .collect();
+        let mut out = Vec::new();
+        for (name, channel) in &config.channels {
+            let at = KeyPath::parse("channels").key(name);
+            if !crate::config::containers::is_name(name) {
+                return Err(source.error_at(
+                    &at,
+                    format!("invalid channel name {name:?}"),
+                    Some("use lowercase letters, digits, '.', '_' and '-'".into()),
+                ));
+            }
+            if let Some(other) = out.iter().find(|c: &&ChannelStep| c.kind == channel.kind) {
+                return Err(source.error_at(
+                    &at.clone().key("kind"),
+                    format!(
+                        "channels {} and {name} are both {}: they would write the same files in dist/{}",
+                        other.name,
+                        channel.kind.name(),
+                        channel.kind.dir()
+                    ),
+                    Some("keep one channel per kind".into()),
+                ));
+            }
+            if let Some(key) = channel.foreign_keys().first() {
+                return Err(source.error_at(
+                    &at.clone().key(key),
+                    format!(
+                        "`{key}` is not a {} setting",
+                        channel.kind.name()
+                    ),
+                    Some("remove it, or check the channel's `kind`; the README lists each kind's keys".into()),
+                ));
+            }
+            if config.checksum.algorithm != Algorithm::Sha256 {
+                return Err(source.error_at(
+                    &KeyPath::parse("checksum.algorithm"),
+                    "release channels need sha256 digests of the archives",
+                    Some("use algorithm = \"sha256\" (the default) when [channels] are set".into()),
+                ));
+            }
+            let default_when: When = [(
+                "os".to_string(),
+                OneOrMany::Many(channel.kind.oses().iter().map(|s| s.to_string()).collect()),
+            )]
+            .into_iter()
+            .collect();
+            let when = channel.when.as_ref().unwrap_or(&default_when);
+            for key in when.keys() {
+                if !keys.contains(key.as_str()) {
+                    return Err(source.error_at(
+                        &at.clone().key("when").key(key),
+                        format!("`when` names `{key}`, which is not a key of the matrix"),
+                        Some(format!(
+                            "matrix keys: {}",
+                            keys.iter().copied().collect::<Vec<_>>().join(", ")
+                        )),
+                    ));
+                }
+            }
+            let (url, url_at) = match (&channel.url, &config.release.url) {
+                (Some(u), _) => (u, at.clone().key("url")),
+                (None, Some(u)) => (u, KeyPath::parse("release.url")),
+                (None, None) => {
+                    return Err(source.error_at(
+                        &at,
+                        format!("channel {name} needs a download URL for the archives"),
+                        Some("set [release] url = \"https://github.com/<owner>/<repo>/releases/download/{{ tag }}/{{ artifact }}\", or `url` on the channel".into()),
+                    ));
+                }
+            };
+            let mut selected = Vec::new();
+            for (i, t) in targets.iter().enumerate() {
+                if !matches(when, &t.values) {
+                    continue;
+                }
+                let Some(p) = t.platform else { continue };
+                if !channel.kind.oses().contains(&p.os) {
+                    return Err(source.error_at(
+                        &at.clone().key("when"),
+                        format!(
+                            "{} cannot ship {}: {} only takes {} targets",
+                            name,
+                            t.id,
+                            channel.kind.name(),
+                            channel.kind.oses().join(" and ")
+                        ),
+                        Some("narrow `when`, e.g. when = { os = \"linux\" }".into()),
+                    ));
+                }
+                selected.push((i, self.render(url, &self.url_vars(t), &url_at)?));
+            }
+            if selected.is_empty() && self.req.filters.is_empty() {
+                return Err(source.error_at(
+                    &at,
+                    format!("channel {name} selects no target"),
+                    Some(format!(
+                        "{} takes {} targets; check `when` against [matrix]",
+                        channel.kind.name(),
+                        channel.kind.oses().join(" and ")
+                    )),
+                ));
+            }
+            if selected.is_empty() {
+                continue;
+            }
+            let path = |p: &Option<String>| p.as_deref().map(|p| join_clean(&self.req.root, p));
+            out.push(ChannelStep {
+                name: name.clone(),
+                kind: channel.kind,
+                targets: selected,
+                template: path(&channel.template),
+                install_template: path(&channel.install_template),
+                uninstall_template: path(&channel.uninstall_template),
+                config: channel.clone(),
+            });
+        }
+        Ok(out)
+    }
+
+    pub(super) fn notes(&self, targets: &[Target]) -> Result<Option<NotesStep>, ConfigError> {
+        let r = &self.loaded.config.release;
+        if !r.notes.unwrap_or(self.req.has_changelog) {
+            return Ok(None);
+        }
+        let mut urls = Vec::with_capacity(targets.len());
+        for t in targets {
+            urls.push(match &r.url {
+                Some(url) => self.render(url, &self.url_vars(t), &KeyPath::parse("release.url"))?,
+                None => String::new(),
+            });
+        }
+        Ok(Some(NotesStep {
+            urls,
+            required: r.notes == Some(true),
+            changelog: join_clean(&self.req.root, &r.changelog),
+            changelog_name: r.changelog.clone(),
+            known_limitations: r.known_limitations.clone(),
+            template: r
+                .notes_template
+                .as_deref()
+                .map(|p| join_clean(&self.req.root, p)),
+        }))
+    }
+
+    /// What a download URL template sees for a target.
+    fn url_vars(&self, t: &Target) -> crate::template::Vars {
+        let mut vars = self.base.clone();
+        for (k, v) in &t.values {
+            vars.set(k, v.as_str());
+        }
+        vars.set(
+            "target",
+            Value::from_object(TargetVar {
+                id: t.id.clone(),
+                slug: t.slug.clone(),
+                platform: t.platform,
+            }),
+        )
+        .set("artifact", t.archive.file_name.as_str());
+        vars
+    }
+}
