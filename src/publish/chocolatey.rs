@@ -30,8 +30,7 @@ mod version;
 #[cfg(test)]
 mod tests;
 
-use minijinja::syntax::SyntaxConfig;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior, Value, escape_formatter};
+use minijinja::{AutoEscape, Environment, Value, escape_formatter};
 use serde::Serialize;
 
 use super::PublishError;
@@ -374,15 +373,7 @@ fn render_one(
 /// value (a user template cannot forget to); PowerShell has no escaping
 /// that fits every position, so the scripts quote with `psq` explicitly.
 fn environment(xml: bool) -> Result<Environment<'static>, minijinja::Error> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()?,
-    );
+    let mut env = super::render::environment()?;
     if xml {
         env.set_auto_escape_callback(|_| AutoEscape::Custom("xml".into()));
         env.set_formatter(|out, state, value| match state.auto_escape() {
@@ -396,8 +387,6 @@ fn environment(xml: bool) -> Result<Environment<'static>, minijinja::Error> {
             }
             _ => escape_formatter(out, state, value),
         });
-    } else {
-        env.set_auto_escape_callback(|_| AutoEscape::None);
     }
     env.add_filter("psq", |s: &str| Value::from_safe_string(ps_quote(s)));
     Ok(env)

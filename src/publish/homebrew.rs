@@ -17,9 +17,8 @@
 //! `test do`), `caveats` (text or none). Filters: `ruby` (a double-quoted Ruby
 //! string literal) and `ruby_heredoc(indent)` (a `<<~EOS` heredoc).
 
-use minijinja::syntax::SyntaxConfig;
+use minijinja::Environment;
 use minijinja::value::Value;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::error::PublishError;
@@ -62,20 +61,13 @@ pub fn render(
     opts: &HomebrewOptions,
     template: Option<&str>,
 ) -> Result<String, PublishError> {
-    let context =
-        serde_json::to_value(context(input, opts)?).map_err(|e| PublishError::Invalid {
-            channel: opts.channel.clone(),
-            message: format!("cannot build the template context: {e}"),
-            help: None,
-        })?;
+    let context = context(input, opts)?;
     let (name, source) = match template {
         Some(text) => (USER_TEMPLATE_NAME, text),
         None => (TEMPLATE_NAME, TEMPLATE),
     };
     let env = environment().map_err(|e| PublishError::template(&opts.channel, name, &e))?;
-    env.template_from_named_str(name, source)
-        .and_then(|t| t.render(json_to_value(context)))
-        .map_err(|e| PublishError::template(&opts.channel, name, &e))
+    super::render::render(&env, &opts.channel, name, source, &context)
 }
 
 /// What the template renders from.
@@ -521,37 +513,11 @@ fn test_lines(binary: &str, args: &[String]) -> Vec<String> {
     vec![call]
 }
 
-fn environment<'s>() -> Result<Environment<'s>, minijinja::Error> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()?,
-    );
+fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = super::render::environment()?;
     env.add_filter("ruby", |s: &str| Value::from_safe_string(ruby_string(s)));
     env.add_filter("ruby_heredoc", |s: &str, indent: Option<usize>| {
         Value::from_safe_string(ruby_heredoc(s, indent))
     });
     Ok(env)
-}
-
-/// minijinja (without its `serde` feature) takes values built by hand.
-fn json_to_value(json: serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match json {
-        J::Null => Value::from(()),
-        J::Bool(b) => Value::from(b),
-        J::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::from(i),
-            (None, Some(u)) => Value::from(u),
-            _ => Value::from(n.as_f64().unwrap_or_default()),
-        },
-        J::String(s) => Value::from(s),
-        J::Array(items) => items.into_iter().map(json_to_value).collect(),
-        J::Object(map) => Value::from_pairs(map.into_iter().map(|(k, v)| (k, json_to_value(v)))),
-    }
 }

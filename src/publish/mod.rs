@@ -11,6 +11,7 @@ mod error;
 pub mod homebrew;
 pub mod input;
 pub mod notes;
+mod render;
 pub mod scoop;
 pub mod snap;
 

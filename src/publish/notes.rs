@@ -14,9 +14,6 @@ mod changelog;
 
 pub use changelog::{Section, changelog_section};
 
-use minijinja::syntax::SyntaxConfig;
-use minijinja::value::Value;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use serde::Serialize;
 
 use super::error::PublishError;
@@ -580,48 +577,9 @@ fn link_definitions(text: &str) -> Vec<(String, String, String)> {
 
 fn render_template(source: &str, name: &str, context: &Context) -> Result<String, PublishError> {
     let err = |e: minijinja::Error| PublishError::template(CHANNEL, name, &e);
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // Markdown, not HTML: `<` and `&` in entries must stay as written.
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(err)?;
-    env.set_syntax(syntax);
-    let template = env.template_from_named_str(name, source).map_err(err)?;
-    template.render(to_value(context, name)?).map_err(err)
-}
-
-/// minijinja is built without its `serde` feature, so the context goes
-/// through serde_json to become a template value.
-fn to_value(context: &Context, name: &str) -> Result<Value, PublishError> {
-    fn convert(v: serde_json::Value) -> Value {
-        match v {
-            serde_json::Value::Null => Value::from(()),
-            serde_json::Value::Bool(b) => Value::from(b),
-            serde_json::Value::Number(n) => match (n.as_i64(), n.as_u64()) {
-                (Some(i), _) => Value::from(i),
-                (None, Some(u)) => Value::from(u),
-                _ => Value::from(n.as_f64().unwrap_or_default()),
-            },
-            serde_json::Value::String(s) => Value::from(s),
-            serde_json::Value::Array(a) => a.into_iter().map(convert).collect(),
-            serde_json::Value::Object(m) => Value::from(
-                m.into_iter()
-                    .map(|(k, v)| (k, convert(v)))
-                    .collect::<std::collections::BTreeMap<String, Value>>(),
-            ),
-        }
-    }
-    let value = serde_json::to_value(context).map_err(|e| PublishError::Template {
-        channel: CHANNEL.to_string(),
-        template: name.to_string(),
-        message: format!("cannot build the template context: {e}"),
-    })?;
-    Ok(convert(value))
+    // Markdown, not HTML: `<` and `&` in entries stay as written.
+    let env = super::render::environment().map_err(err)?;
+    super::render::render(&env, CHANNEL, name, source, context)
 }
 
 #[cfg(test)]

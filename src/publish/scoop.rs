@@ -20,9 +20,8 @@
 //! `autoupdate` (whether every URL carries the version). Filter: `tojson`
 //! (a JSON literal of any value; `tojson(4)` indents).
 
-use minijinja::syntax::SyntaxConfig;
 use minijinja::value::{Value, ValueKind};
-use minijinja::{AutoEscape, Environment, Error, ErrorKind, UndefinedBehavior};
+use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
 use super::error::PublishError;
@@ -62,17 +61,8 @@ pub fn render(
         Some(text) => (USER_TEMPLATE_NAME, text),
         None => (TEMPLATE_NAME, TEMPLATE),
     };
-    let value = serde_json::to_value(&context).map_err(|e| PublishError::Invalid {
-        channel: opts.channel.clone(),
-        message: format!("cannot build the template context: {e}"),
-        help: None,
-    })?;
-    let text = environment()
-        .and_then(|env| {
-            env.template_from_named_str(name, source)?
-                .render(json_to_value(value))
-        })
-        .map_err(|e| PublishError::template(&opts.channel, name, &e))?;
+    let env = environment().map_err(|e| PublishError::template(&opts.channel, name, &e))?;
+    let text = super::render::render(&env, &opts.channel, name, source, &context)?;
     // Scoop reads nothing else; a broken manifest should stop the release,
     // not the users' `scoop install`.
     if let Err(e) = serde_json::from_str::<serde_json::Value>(&text) {
@@ -279,17 +269,8 @@ fn scoop_license(expression: &str) -> String {
     }
 }
 
-fn environment<'s>() -> Result<Environment<'s>, Error> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    env.set_syntax(
-        SyntaxConfig::builder()
-            .trim_blocks(true)
-            .lstrip_blocks(true)
-            .keep_trailing_newline(true)
-            .build()?,
-    );
+fn environment() -> Result<Environment<'static>, Error> {
+    let mut env = super::render::environment()?;
     env.add_filter("tojson", tojson);
     Ok(env)
 }
@@ -348,21 +329,4 @@ fn value_to_json(value: &Value) -> Result<serde_json::Value, Error> {
             ));
         }
     })
-}
-
-/// minijinja (without its `serde` feature) takes values built by hand.
-fn json_to_value(json: serde_json::Value) -> Value {
-    use serde_json::Value as J;
-    match json {
-        J::Null => Value::from(()),
-        J::Bool(b) => Value::from(b),
-        J::Number(n) => match (n.as_i64(), n.as_u64()) {
-            (Some(i), _) => Value::from(i),
-            (None, Some(u)) => Value::from(u),
-            _ => Value::from(n.as_f64().unwrap_or_default()),
-        },
-        J::String(s) => Value::from(s),
-        J::Array(items) => items.into_iter().map(json_to_value).collect(),
-        J::Object(map) => Value::from_pairs(map.into_iter().map(|(k, v)| (k, json_to_value(v)))),
-    }
 }

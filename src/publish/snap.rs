@@ -13,8 +13,6 @@ mod validate;
 
 use std::collections::BTreeSet;
 
-use minijinja::syntax::SyntaxConfig;
-use minijinja::{AutoEscape, Environment, UndefinedBehavior};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -203,22 +201,11 @@ fn render(
     source: &str,
     ctx: &impl Serialize,
 ) -> Result<String, PublishError> {
-    let mut env = Environment::new();
-    env.set_undefined_behavior(UndefinedBehavior::Strict);
-    // YAML is not HTML: values are quoted with `yaml_quote`, never escaped.
-    env.set_auto_escape_callback(|_| AutoEscape::None);
-    let syntax = SyntaxConfig::builder()
-        .trim_blocks(true)
-        .lstrip_blocks(true)
-        .keep_trailing_newline(true)
-        .build()
-        .map_err(|e| PublishError::template(channel, name, &e))?;
-    env.set_syntax(syntax);
+    // YAML: values are quoted with `yaml_quote`, never escaped.
+    let mut env =
+        super::render::environment().map_err(|e| PublishError::template(channel, name, &e))?;
     env.add_filter("yaml_quote", yaml_quote);
-    env.add_template(name, source)
-        .and_then(|()| env.get_template(name))
-        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))))
-        .map_err(|e| PublishError::template(channel, name, &e))
+    super::render::render(&env, channel, name, source, ctx)
 }
 
 /// A YAML double-quoted scalar. A JSON string is one (YAML's escapes are a

@@ -1,0 +1,42 @@
+//! The one template environment every channel file renders in, and the
+//! render call they share.
+//!
+//! Part of `publish`. Strict undefined (a misspelt variable in a user's
+//! template is an error, not an empty string), `trim_blocks` and
+//! `lstrip_blocks` (block tags leave no blank lines), a kept trailing
+//! newline, and no HTML escaping: none of the formats is HTML, so each
+//! renderer quotes for its own format (Ruby, YAML, XML, PowerShell) with
+//! filters of its own.
+
+use minijinja::{AutoEscape, Environment, UndefinedBehavior, syntax::SyntaxConfig};
+use serde::Serialize;
+
+use super::PublishError;
+
+pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
+    let mut env = Environment::new();
+    env.set_undefined_behavior(UndefinedBehavior::Strict);
+    env.set_auto_escape_callback(|_| AutoEscape::None);
+    env.set_syntax(
+        SyntaxConfig::builder()
+            .trim_blocks(true)
+            .lstrip_blocks(true)
+            .keep_trailing_newline(true)
+            .build()?,
+    );
+    Ok(env)
+}
+
+/// Renders `source` (an embedded template or the user's) named `name` with
+/// the serde context `ctx`.
+pub(crate) fn render(
+    env: &Environment<'_>,
+    channel: &str,
+    name: &str,
+    source: &str,
+    ctx: &impl Serialize,
+) -> Result<String, PublishError> {
+    env.template_from_named_str(name, source)
+        .and_then(|t| t.render(minijinja::Value::from(minijinja::value::Serde(ctx))))
+        .map_err(|e| PublishError::template(channel, name, &e))
+}
