@@ -97,6 +97,25 @@ fn containers(plan: &Plan) -> String {
         out.push_str(&table_left(&["TARGET", "RUNS IN"], &rows));
         out.push('\n');
     }
+    if !plan.channels.is_empty() {
+        let rows: Vec<[String; 3]> = plan
+            .channels
+            .iter()
+            .map(|c| {
+                [
+                    c.name.clone(),
+                    c.kind.name().to_string(),
+                    c.targets
+                        .iter()
+                        .map(|(t, _)| plan.targets[*t].id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", "),
+                ]
+            })
+            .collect();
+        out.push_str(&table_left(&["CHANNEL", "KIND", "TARGETS"], &rows));
+        out.push('\n');
+    }
     if let Some(images) = &plan.images {
         let rows: Vec<[String; 3]> = images
             .variants

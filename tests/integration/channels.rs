@@ -286,6 +286,9 @@ fn a_changed_archive_changes_every_channel_file_that_names_it() {
     let p = example("hello-go");
     build(&p, &[]);
     let before = sums(&p);
+    // The same commit twice: every channel file and package is identical.
+    build(&p, &[]);
+    assert_eq!(sums(&p), before, "a rebuild changed a file");
     // Every archive carries README.md: new bytes in each of them.
     p.file("README.md", "# hello\n\nA changed readme.\n");
     p.commit();
@@ -343,4 +346,42 @@ fn a_release_without_its_changelog_section_stops_before_building() {
         "{err}"
     );
     assert!(p.dist().join("RELEASE_NOTES.md").is_file());
+}
+
+#[test]
+fn a_user_template_replaces_the_embedded_one() {
+    let config = crate::support::script_config(
+        "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]",
+        crate::support::WRITE_BINARY,
+    ) + "[release]\nurl = \"https://dl.example/{{ artifact }}\"\nnotes = false\n\
+         [channels.brew]\nkind = \"homebrew\"\ntemplate = \"packaging/brew.rb.j2\"\n";
+    let p = Project::new();
+    p.file("matrix.toml", &config);
+    p.file("LICENSE", "MIT License\n");
+    p.file("README.md", "# hello\n");
+    p.file(
+        "packaging/brew.rb.j2",
+        "# {{ class_name }}\n{% for s in systems %}{% for c in s.cpus %}{{ s.name }}/{{ c.name }} {{ c.url }} {{ c.sha256 }}\n{% endfor %}{% endfor %}",
+    );
+    p.commit();
+    p.git(&["tag", "v1.2.3"]);
+    let (code, out, err) = run(&mut p.matrix(&["build"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let sums = sums(&p);
+    let text = read(&p, "homebrew/hello.rb");
+    let want = format!(
+        "# Hello\nlinux/arm https://dl.example/hello_1.2.3_linux_arm64.tar.gz {}\nlinux/intel https://dl.example/hello_1.2.3_linux_amd64.tar.gz {}\n",
+        sums["hello_1.2.3_linux_arm64.tar.gz"], sums["hello_1.2.3_linux_amd64.tar.gz"]
+    );
+    assert_eq!(text, want);
+    // A typo in the user's template is an error naming the template.
+    p.file("packaging/brew.rb.j2", "{{ clas_name }}\n");
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let (code, _, err) = run(&mut p.matrix(&["build", "--clean"]));
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("user template") && err.contains("clas_name"),
+        "{err}"
+    );
 }
