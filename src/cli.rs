@@ -5,6 +5,7 @@
 //! `exec`. No work of its own happens here beyond wiring and output.
 
 mod commands;
+mod release;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -57,6 +58,90 @@ pub enum Command {
     },
     /// Print the JSON Schema of matrix.toml.
     Schema,
+    /// Merge shard folders into one verified release.
+    Merge(MergeArgs),
+    /// Check a release folder: completeness, every checksum, every binary.
+    Verify {
+        /// The release folder.
+        #[arg(value_name = "DIR")]
+        dir: PathBuf,
+    },
+    /// Write a CI workflow that plans, builds shards and merges.
+    Ci(CiArgs),
+    /// Copy a complete, verified release into a directory repository.
+    Publish(PublishArgs),
+    /// Point release channels of a repository at published versions.
+    #[command(subcommand)]
+    Channel(ChannelCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// Shard folders written by `matrix build --shard i/N`.
+    #[arg(value_name = "SHARD", required = true)]
+    pub shards: Vec<PathBuf>,
+    /// Output folder for the merged release.
+    #[arg(long, default_value = "dist", value_name = "DIR")]
+    pub dist: PathBuf,
+    /// Empty --dist first.
+    #[arg(long)]
+    pub clean: bool,
+    /// Make a release even when shards are missing; it is marked partial.
+    #[arg(long)]
+    pub allow_partial: bool,
+    /// Build a snapshot (as the shards did).
+    #[arg(long)]
+    pub snapshot: bool,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum CiKind {
+    Github,
+    Gitlab,
+}
+
+#[derive(Debug, Args)]
+pub struct CiArgs {
+    #[arg(value_enum)]
+    pub kind: CiKind,
+    /// Number of build shards.
+    #[arg(long, default_value_t = 4)]
+    pub shards: usize,
+    /// The shell command that installs matrix on a runner.
+    #[arg(long, default_value = "cargo install --locked matrix")]
+    pub install: String,
+    /// Write the workflow to this file instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The release folder.
+    #[arg(default_value = "dist", value_name = "DIR")]
+    pub dir: PathBuf,
+    /// The repository folder.
+    #[arg(long = "to", value_name = "REPO")]
+    pub to: PathBuf,
+    /// `flat`, `gardenlinux`, or a path template.
+    #[arg(long, default_value = "flat")]
+    pub layout: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ChannelCommand {
+    /// Point CHANNEL at VERSION (atomically).
+    Set {
+        channel: String,
+        version: String,
+        #[arg(long, value_name = "REPO")]
+        repo: PathBuf,
+    },
+    /// List the channels and the versions they point at.
+    List {
+        #[arg(long, value_name = "REPO")]
+        repo: PathBuf,
+    },
 }
 
 /// Flags that shape the plan, shared by `plan` and `build`.
@@ -89,6 +174,22 @@ pub struct PlanArgs {
     /// Print the plan as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Print the assignment of targets to N CI shards instead of the plan.
+    #[arg(long, value_name = "N")]
+    pub shards: Option<usize>,
+    /// With --shards: json, github (for strategy.matrix) or gitlab.
+    #[arg(long, value_enum, default_value = "json")]
+    pub format: ShardFormat,
+    /// A previous manifest.json whose job durations weigh the targets.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ShardFormat {
+    Json,
+    Github,
+    Gitlab,
 }
 
 #[derive(Debug, Args)]
@@ -110,6 +211,13 @@ pub struct BuildArgs {
     /// Run each Linux binary with [build] smoke arguments (natively or under qemu-user).
     #[arg(long)]
     pub smoke: bool,
+    /// Build only shard I of N (`1/4`): its targets' builds and archives
+    /// and a shard manifest; `matrix merge` makes the release.
+    #[arg(long, value_name = "I/N")]
+    pub shard: Option<String>,
+    /// With --shard: the previous manifest.json the shards were planned with.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

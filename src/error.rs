@@ -67,6 +67,15 @@ pub enum Error {
         )
     )]
     Changelog { path: PathBuf, version: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Merge(#[from] crate::merge::MergeError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Ci(#[from] crate::ci::CiError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Repo(#[from] crate::repo::RepoError),
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

@@ -5,17 +5,21 @@
 //! -> [`exec`] (runs jobs, emits events) -> `dist/` (written by [`package`]).
 //! The binary in `main.rs` only builds the runtime and calls [`cli::run`].
 
+pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod error;
 pub mod exec;
 pub mod image;
 pub mod matrix;
+pub mod merge;
 pub mod package;
 pub mod plan;
 pub mod preset;
 pub mod publish;
+pub mod repo;
 pub mod report;
+pub mod shard;
 pub mod target;
 pub mod template;
 pub mod verify;

@@ -10,6 +10,7 @@ mod axes;
 pub mod channels;
 pub mod containers;
 pub mod images;
+pub mod shard;
 mod steps;
 
 use std::collections::{BTreeMap, HashMap};
@@ -59,6 +60,8 @@ pub struct Plan {
     pub channels: Vec<channels::ChannelStep>,
     /// dist/RELEASE_NOTES.md from the changelog.
     pub notes: Option<channels::NotesStep>,
+    /// Set when this run builds one shard of the plan (`--shard i/N`).
+    pub shard: Option<crate::package::manifest::ShardInfo>,
     pub jobs: Vec<Job>,
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
@@ -300,6 +303,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         images,
         channels,
         notes,
+        shard: None,
         jobs,
         warnings,
     })

@@ -7,6 +7,8 @@
 //! [`Version`] every template and archive of the run uses. `resolve` is pure;
 //! only `git_facts` spawns anything, and always as an argument vector.
 
+pub mod calendar;
+
 use std::ffi::{OsStr, OsString};
 use std::path::{Component, Path, PathBuf};
 use std::process::Command;

@@ -20,6 +20,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Build(args) => build_command(&cli, args).await,
         Command::Doctor(args) => doctor_command(&cli, args),
         Command::Targets { json } => targets_command(*json),
+        Command::Merge(args) => super::release::merge_command(&cli, args).await,
+        Command::Verify { dir } => super::release::verify_command(dir),
+        Command::Ci(args) => super::release::ci_command(args, &cli.config),
+        Command::Publish(args) => super::release::publish_command(args),
+        Command::Channel(c) => super::release::channel_command(c),
         Command::Schema => {
             let schema = schemars::schema_for!(config::Config);
             let text =
@@ -29,7 +34,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
     }
 }
 
-fn print_out(text: &str) -> Result<(), Error> {
+pub(super) fn print_out(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
     out.write_all(text.as_bytes())
         .and_then(|()| out.flush())
@@ -44,7 +49,7 @@ fn print_out(text: &str) -> Result<(), Error> {
 }
 
 /// Loads the config, resolves the version and builds the plan.
-fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
+pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
     let loaded = config::load(&cli.config)?;
     let cwd = std::env::current_dir().map_err(Error::io("."))?;
     let root = absolute(&cwd, cli.config.parent().unwrap_or(Path::new(".")));
@@ -89,6 +94,9 @@ fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 
 fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     let plan = make_plan(cli, &args.flags)?;
+    if let Some(n) = args.shards {
+        return super::release::shards_command(&plan, n, args.format, args.history.as_deref());
+    }
     if args.json {
         let mut text =
             serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
@@ -99,16 +107,27 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
 }
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
-    let plan = Arc::new(make_plan(cli, &args.flags)?);
+    let mut plan = make_plan(cli, &args.flags)?;
+    if let Some(spec) = &args.shard {
+        super::release::shard_plan(&mut plan, spec, args.history.as_deref())?;
+    }
+    let plan = Arc::new(plan);
     if args.smoke && plan.targets.iter().all(|t| t.build.smoke.is_none()) {
         return Err(Error::Usage {
             message: "--smoke needs [build] smoke = [...] arguments to run each binary with".into(),
         });
     }
-    // A missing cross compiler fails now, not ten minutes into the build.
+    // A missing cross compiler fails now, not ten minutes into the build
+    // (only for the targets this run builds: a shard builds some).
+    let building: std::collections::BTreeSet<&str> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.kind == plan::JobKind::Build)
+        .filter_map(|j| j.target.map(|t| plan.targets[t].id.as_str()))
+        .collect();
     let missing: Vec<String> = preset::check_plan(&plan, args.smoke)
         .into_iter()
-        .filter(|n| !n.met)
+        .filter(|n| !n.met && building.contains(n.target.as_str()))
         .map(|n| {
             format!(
                 "  {}: {} (for {}): {}",
@@ -131,8 +150,9 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     // A bad Dockerfile, a missing engine, image or emulator fails now too.
     let images_need_engine = crate::image::precheck(&plan)?;
     let needs_engine = images_need_engine
-        || !plan.builders.is_empty()
-        || plan.targets.iter().any(|t| t.build.container.is_some());
+        || plan.jobs.iter().any(|j| {
+            matches!(j.kind, plan::JobKind::Builder | plan::JobKind::Build) && j.uses_engine
+        });
     let engine = match &plan.containers {
         Some(containers) if needs_engine => {
             let engine = exec::container::detect(containers)?;
@@ -142,11 +162,6 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         _ => None,
     };
     prepare_dist(&plan, args.clean)?;
-    let style = Style::detect(cli.quiet);
-    let reporter: Arc<dyn report::Reporter> = Arc::from(style.reporter(cli.verbose > 0));
-
-    let interrupt = CancellationToken::new();
-    let watcher = tokio::spawn(watch_signals(interrupt.clone()));
     let jobs = args
         .jobs
         .map(usize::from)
@@ -163,7 +178,18 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         container_jobs,
         engine,
         run_id: exec::container::new_run_id(),
+        seed: exec::Seed::default(),
     };
+    execute(cli, plan, opts).await
+}
+
+/// Runs a plan's jobs with progress output, prints the summary and turns
+/// the outcome into an exit code. dist/ is prepared by the caller.
+pub(super) async fn execute(cli: &Cli, plan: Arc<Plan>, opts: exec::Options) -> Result<(), Error> {
+    let style = Style::detect(cli.quiet);
+    let reporter: Arc<dyn report::Reporter> = Arc::from(style.reporter(cli.verbose > 0));
+    let interrupt = CancellationToken::new();
+    let watcher = tokio::spawn(watch_signals(interrupt.clone()));
     let outcome = exec::run(
         Arc::clone(&plan),
         &opts,
@@ -232,7 +258,7 @@ fn report_failures(outcome: &exec::Outcome) {
 
 /// The release notes need this version's changelog section: its absence
 /// stops a release before anything is built, and a snapshot only warns.
-fn check_changelog(plan: &Plan) -> Result<(), Error> {
+pub(super) fn check_changelog(plan: &Plan) -> Result<(), Error> {
     let Some(step) = &plan.notes else {
         return Ok(());
     };
@@ -278,7 +304,7 @@ async fn watch_signals(interrupt: CancellationToken) {
 
 /// dist/ must be empty (or emptied with --clean) so nothing stale can be
 /// mistaken for part of this release.
-fn prepare_dist(plan: &Plan, clean: bool) -> Result<(), Error> {
+pub(super) fn prepare_dist(plan: &Plan, clean: bool) -> Result<(), Error> {
     let dist = &plan.dist;
     if dist.exists() {
         let entries = std::fs::read_dir(dist).map_err(Error::io(dist))?.count();

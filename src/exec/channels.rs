@@ -26,9 +26,10 @@ pub(super) async fn run(ctx: &Context, job: usize) -> Result<Output, JobError> {
     let item = j.item.unwrap_or_default();
     let artifacts = ctx.artifacts.clone();
     let images = super::images::records(ctx);
+    let missing = ctx.missing_targets.clone();
     let log = super::log_path(&plan, job);
     let result = tokio::task::spawn_blocking(move || match kind {
-        JobKind::Notes => write_notes(&plan, &artifacts, &images, &log),
+        JobKind::Notes => write_notes(&plan, &artifacts, &images, &missing, &log),
         _ => write_channel(&plan, &plan.channels[item], &artifacts),
     })
     .await
@@ -122,7 +123,20 @@ fn package(
         format: step.format,
         binary: target.build.binary.clone(),
         binary_in_archive: prefix(&target.build.binary),
-        binary_file: target.build.artifact.clone(),
+        // A merge puts each executable back under dist/build (taken out of
+        // its verified archive); a build leaves it where its step says.
+        binary_file: {
+            let staged = plan
+                .dist
+                .join(crate::plan::BUILD_DIR)
+                .join(&target.slug)
+                .join(&target.build.binary);
+            if staged.is_file() {
+                staged
+            } else {
+                target.build.artifact.clone()
+            }
+        },
         files,
     })
 }
@@ -358,6 +372,7 @@ fn write_notes(
     plan: &Plan,
     artifacts: &[Artifact],
     images: &[crate::package::manifest::Image],
+    missing: &[String],
     log: &Path,
 ) -> Result<Vec<Artifact>, PublishError> {
     const CHANNEL: &str = "release notes";
@@ -378,7 +393,7 @@ fn write_notes(
     };
     let mut packages = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
-        if target.platform.is_some() {
+        if target.platform.is_some() && !missing.contains(&target.id) {
             let url = step.urls.get(t).map_or("", String::as_str);
             packages.push(package(plan, CHANNEL, t, url, artifacts)?);
         }

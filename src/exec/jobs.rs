@@ -513,6 +513,8 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             })
             .collect(),
         images: super::images::records(ctx),
+        shard: plan.shard.clone(),
+        missing_targets: ctx.missing_targets.clone(),
         jobs,
     };
     m.normalize();

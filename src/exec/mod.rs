@@ -45,6 +45,19 @@ pub struct Options {
     pub engine: Option<container::Engine>,
     /// Labels and names this run's containers, so cleanup finds only them.
     pub run_id: String,
+    /// Records of artifacts made elsewhere (`matrix merge`: the shards'
+    /// archives), seen by the release-wide jobs like their own.
+    pub seed: Seed,
+}
+
+/// What a merge hands the release-wide jobs instead of running the builds.
+#[derive(Debug, Clone, Default)]
+pub struct Seed {
+    pub artifacts: Vec<Artifact>,
+    /// Verified binaries by target index.
+    pub binaries: Vec<(usize, Inspected)>,
+    /// Targets a partial merge lacks.
+    pub missing_targets: Vec<String>,
 }
 
 /// What a job made that later jobs use.
@@ -141,6 +154,7 @@ pub(crate) struct Context {
     pub smoke: bool,
     pub engine: Option<Arc<container::Engine>>,
     pub run_id: Arc<str>,
+    pub missing_targets: Vec<String>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -217,7 +231,7 @@ pub async fn run(
                     plan: &plan,
                     job: i,
                 });
-                let mut ctx = context(&plan, &results, plan.jobs[i].kind, opts.smoke);
+                let mut ctx = context(&plan, &results, plan.jobs[i].kind, opts);
                 ctx.engine = engine.clone();
                 ctx.run_id = Arc::clone(&run_id);
                 let cancel = cancel.clone();
@@ -339,7 +353,12 @@ fn finish(
     }
 }
 
-fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke: bool) -> Context {
+fn context(
+    plan: &Arc<Plan>,
+    results: &[Option<JobResult>],
+    kind: JobKind,
+    opts: &Options,
+) -> Context {
     // Only the release-wide jobs read other jobs' results.
     let needs_results = matches!(
         kind,
@@ -355,11 +374,14 @@ fn context(plan: &Arc<Plan>, results: &[Option<JobResult>], kind: JobKind, smoke
             .enumerate()
             .filter_map(|(i, r)| Some((i, r.as_ref()?.produced.clone()?)))
             .collect(),
-        smoke,
+        smoke: opts.smoke,
         engine: None,
         run_id: Arc::from(""),
+        missing_targets: opts.seed.missing_targets.clone(),
     };
     if needs_results {
+        ctx.artifacts.extend(opts.seed.artifacts.iter().cloned());
+        ctx.binaries.extend(opts.seed.binaries.iter().cloned());
         for (i, r) in results.iter().enumerate() {
             if let Some(r) = r {
                 ctx.finished.push((i, r.status, r.duration));

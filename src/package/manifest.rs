@@ -37,7 +37,25 @@ pub struct Manifest {
     /// Container images, one per variant, in plan order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub images: Vec<Image>,
+    /// Set in a shard's manifest (`matrix build --shard i/N`): which slice
+    /// of the plan's targets this folder holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<ShardInfo>,
+    /// Set by `matrix merge --allow-partial`: the targets this release
+    /// lacks. A release with this field is not complete.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub missing_targets: Vec<String>,
     pub jobs: Vec<Job>,
+}
+
+/// The slice of a plan one shard built.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShardInfo {
+    /// 1-based.
+    pub index: usize,
+    pub total: usize,
+    /// Ids of the targets this shard built, in plan order.
+    pub targets: Vec<String>,
 }
 
 /// One multi-platform image of the release.
@@ -204,6 +222,8 @@ mod tests {
             targets: vec![],
             artifacts: vec![artifact("b.tar.gz"), artifact("a.tar.gz")],
             images: vec![],
+            shard: None,
+            missing_targets: vec![],
             jobs: vec![],
         };
         m.normalize();

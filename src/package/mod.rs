@@ -18,6 +18,7 @@ pub mod atomic;
 pub mod checksum;
 pub mod dest;
 mod encode;
+pub mod extract;
 pub mod files;
 pub mod manifest;
 

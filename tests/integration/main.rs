@@ -11,4 +11,5 @@ mod failure;
 mod go;
 mod images;
 mod plan;
+mod shards;
 mod support;

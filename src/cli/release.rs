@@ -1,0 +1,218 @@
+//! The commands around a release's life after the build: CI shards,
+//! `merge`, `verify`, `ci`, `publish` and `channel`.
+//!
+//! Part of the CLI glue, like `commands`: each function loads, checks,
+//! calls the library and prints.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::commands::{check_changelog, execute, make_plan, prepare_dist, print_out};
+use super::{ChannelCommand, CiArgs, CiKind, Cli, MergeArgs, PlanFlags, PublishArgs, ShardFormat};
+use crate::error::Error;
+use crate::plan::Plan;
+use crate::{exec, merge, repo, shard};
+
+/// The targets' weights: equal, or their job durations in a previous manifest.
+fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Error> {
+    let history = match history {
+        None => None,
+        Some(path) => {
+            let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+            Some(
+                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::Usage {
+                    message: format!("--history {}: not a manifest.json: {e}", path.display()),
+                })?,
+            )
+        }
+    };
+    let ids: Vec<String> = plan.targets.iter().map(|t| t.id.clone()).collect();
+    let w = shard::weights(&ids, history.as_ref());
+    Ok(ids.into_iter().zip(w).collect())
+}
+
+/// `matrix plan --shards N`: the assignment every runner will compute.
+pub fn shards_command(
+    plan: &Plan,
+    n: usize,
+    format: ShardFormat,
+    history: Option<&Path>,
+) -> Result<(), Error> {
+    if n == 0 {
+        return Err(Error::Usage {
+            message: "--shards must be at least 1".into(),
+        });
+    }
+    let assignment = shard::assign(&weights(plan, history)?, n);
+    let format = match format {
+        ShardFormat::Json => shard::Format::Json,
+        ShardFormat::Github => shard::Format::Github,
+        ShardFormat::Gitlab => shard::Format::Gitlab,
+    };
+    let mut text = shard::render(&assignment, format);
+    if !text.ends_with('\n') {
+        text.push('\n');
+    }
+    print_out(&text)
+}
+
+/// `matrix build --shard i/N`: keep this shard's targets only.
+pub fn shard_plan(plan: &mut Plan, spec: &str, history: Option<&Path>) -> Result<(), Error> {
+    let (index, total) = shard::parse_shard(spec).map_err(|message| Error::Usage {
+        message: format!("--shard {spec}: {message}"),
+    })?;
+    let assignment = shard::assign(&weights(plan, history)?, total);
+    let ids: BTreeSet<&str> = assignment
+        .get(index)
+        .map(|s| s.targets.iter().map(String::as_str).collect())
+        .unwrap_or_default();
+    let targets: BTreeSet<usize> = plan
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| ids.contains(t.id.as_str()))
+        .map(|(i, _)| i)
+        .collect();
+    crate::plan::shard::restrict_to_shard(plan, index, total, &targets);
+    Ok(())
+}
+
+pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
+    let flags = PlanFlags {
+        dist: args.dist.clone(),
+        targets: Vec::new(),
+        snapshot: args.snapshot,
+        push: false,
+        oci_dir: false,
+        no_images: true,
+    };
+    let mut plan = make_plan(cli, &flags)?;
+    crate::plan::shard::restrict_to_merge(&mut plan);
+    let mut shards = Vec::with_capacity(args.shards.len());
+    for dir in &args.shards {
+        shards.push(merge::read_shard(dir)?);
+    }
+    let checked = merge::check(&plan, &shards, args.allow_partial)?;
+    if !checked.missing.is_empty() {
+        eprintln!(
+            "warning: a partial release: {} target(s) missing: {}",
+            checked.missing.len(),
+            checked.missing.join(", ")
+        );
+    }
+    if !checked.missing.is_empty() {
+        // A partial release: channels ship what there is.
+        let missing: BTreeSet<usize> = plan
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| checked.missing.contains(&t.id))
+            .map(|(i, _)| i)
+            .collect();
+        for c in &mut plan.channels {
+            c.targets.retain(|(t, _)| !missing.contains(t));
+        }
+        let empty: BTreeSet<String> = plan
+            .channels
+            .iter()
+            .filter(|c| c.targets.is_empty())
+            .map(|c| format!("channel-{}", c.name))
+            .collect();
+        plan.jobs.retain(|j| !empty.contains(&j.id));
+    }
+    check_changelog(&plan)?;
+    prepare_dist(&plan, args.clean)?;
+    let seed = merge::stage(&plan, &checked)?;
+    let opts = exec::Options {
+        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
+        keep_going: false,
+        smoke: false,
+        container_jobs: 1,
+        engine: None,
+        run_id: exec::container::new_run_id(),
+        seed,
+    };
+    execute(cli, Arc::new(plan), opts).await
+}
+
+pub fn verify_command(dir: &Path) -> Result<(), Error> {
+    let report = merge::verify::release(dir)?;
+    let mut text = format!(
+        "{}: {} files and {} binaries checked\n",
+        dir.display(),
+        report.files,
+        report.binaries
+    );
+    for p in &report.problems {
+        text.push_str(&format!("problem: {p}\n"));
+    }
+    text.push_str(if report.ok() { "ok\n" } else { "FAILED\n" });
+    print_out(&text)?;
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(Error::Reported {
+            message: format!("{} problem(s)", report.problems.len()),
+            code: 1,
+        })
+    }
+}
+
+pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
+    if args.shards == 0 {
+        return Err(Error::Usage {
+            message: "--shards must be at least 1".into(),
+        });
+    }
+    let mut opts = crate::ci::CiOptions::new(args.shards, args.install.clone());
+    opts.config = args_config.display().to_string();
+    let text = match args.kind {
+        CiKind::Github => crate::ci::github_workflow(&opts),
+        CiKind::Gitlab => crate::ci::gitlab_ci(&opts),
+    }?;
+    match &args.output {
+        Some(path) => {
+            crate::package::atomic::write_atomic(path, text.as_bytes()).map_err(Error::io(path))
+        }
+        None => print_out(&text),
+    }
+}
+
+pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
+    let layout = repo::Layout::preset(&args.layout)
+        .unwrap_or_else(|| repo::Layout::new(args.layout.as_str()));
+    let report = repo::publish(&args.dir, &args.to, &layout)?;
+    let mut text = String::new();
+    for f in &report.files {
+        let note = if f.reused { " (already in place)" } else { "" };
+        text.push_str(&format!("{}  {}{note}\n", f.path, f.size));
+    }
+    text.push_str(&format!(
+        "published {} ({} files) into {}\n",
+        report.version,
+        report.files.len(),
+        args.to.display()
+    ));
+    print_out(&text)
+}
+
+pub fn channel_command(c: &ChannelCommand) -> Result<(), Error> {
+    match c {
+        ChannelCommand::Set {
+            channel,
+            version,
+            repo: dir,
+        } => {
+            repo::channel_set(dir, channel, version)?;
+            print_out(&format!("{channel} -> {version}\n"))
+        }
+        ChannelCommand::List { repo: dir } => {
+            let mut text = String::new();
+            for (channel, version) in repo::channel_list(dir)? {
+                text.push_str(&format!("{channel}\t{version}\n"));
+            }
+            print_out(&text)
+        }
+    }
+}

@@ -1,0 +1,377 @@
+//! `matrix merge`: shard folders into one release, checked byte by byte.
+//!
+//! Each shard (`matrix build --shard i/N`) leaves its archives and a shard
+//! manifest. The merge trusts nothing in them: every artifact is re-hashed
+//! against its record, every shard must come from the plan the merge itself
+//! makes from the checkout (config hash, version, commit), names must be
+//! plain file names, and files nobody recorded are refused. Only then are
+//! the archives copied into dist/ and the release-wide jobs (channels,
+//! notes, checksums, manifest) run through the same code a single
+//! `matrix build` runs, so the result is the same bytes.
+
+pub mod verify;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use crate::exec::Seed;
+use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::manifest::{Artifact, ArtifactKind, Manifest};
+use crate::plan::Plan;
+
+/// Folders a shard may hold that are not part of the release.
+const WORK_DIRS: [&str; 3] = ["logs", "build", "images"];
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum MergeError {
+    #[error("{}: {what}", path.display())]
+    #[diagnostic(
+        code(matrix::merge::read),
+        help("pass the folders `matrix build --shard i/N --dist <folder>` wrote")
+    )]
+    Read { path: PathBuf, what: String },
+    #[error("{}: not a shard (its manifest.json has no `shard` field)", dir.display())]
+    #[diagnostic(
+        code(matrix::merge::not_a_shard),
+        help("merge only what `matrix build --shard i/N` wrote")
+    )]
+    NotAShard { dir: PathBuf },
+    #[error("{}: {what} is {theirs}, but this checkout's plan has {ours}", dir.display())]
+    #[diagnostic(
+        code(matrix::merge::other_plan),
+        help("every shard and the merge must run on the same commit with the same matrix.toml")
+    )]
+    OtherPlan {
+        dir: PathBuf,
+        what: &'static str,
+        theirs: String,
+        ours: String,
+    },
+    #[error("{}: {name:?} is not a plain file name in the release: {why}", dir.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_name),
+        help("shard manifests may only name files inside their own folder")
+    )]
+    BadName {
+        dir: PathBuf,
+        name: String,
+        why: String,
+    },
+    #[error("{}: {} is a symbolic link", dir.display(), path.display())]
+    #[diagnostic(
+        code(matrix::merge::symlink),
+        help("a release holds regular files only")
+    )]
+    Symlink { dir: PathBuf, path: PathBuf },
+    #[error("{}: {} is in the folder but in no record", dir.display(), path.display())]
+    #[diagnostic(code(matrix::merge::unknown), help("remove it, or rebuild the shard"))]
+    Unknown { dir: PathBuf, path: PathBuf },
+    #[error("{name}: its bytes do not match its record: sha256 {actual} in {}, {expected} recorded", dir.display())]
+    #[diagnostic(
+        code(matrix::merge::tampered),
+        help("the file changed after its shard built it; rebuild that shard")
+    )]
+    Tampered {
+        dir: PathBuf,
+        name: String,
+        expected: String,
+        actual: String,
+    },
+    #[error("{name} comes from two shards: {} and {}", first.display(), second.display())]
+    #[diagnostic(
+        code(matrix::merge::duplicate),
+        help("each target belongs to one shard; were the same shards passed twice?")
+    )]
+    Duplicate {
+        name: String,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("shard {index}/{total} is given twice: {} and {}", first.display(), second.display())]
+    #[diagnostic(code(matrix::merge::duplicate_shard))]
+    DuplicateShard {
+        index: usize,
+        total: usize,
+        first: PathBuf,
+        second: PathBuf,
+    },
+    #[error("the shards lack {} target(s): {}", missing.len(), missing.join(", "))]
+    #[diagnostic(
+        code(matrix::merge::incomplete),
+        help(
+            "add the missing shards, or pass --allow-partial to make an explicitly partial release"
+        )
+    )]
+    Incomplete { missing: Vec<String> },
+}
+
+/// One shard folder, read and checked.
+#[derive(Debug)]
+pub struct Shard {
+    pub dir: PathBuf,
+    pub manifest: Manifest,
+}
+
+/// What the merge found: every archive record with the file it came from.
+#[derive(Debug, Default)]
+pub struct Checked {
+    pub artifacts: Vec<(PathBuf, Artifact)>,
+    pub missing: Vec<String>,
+}
+
+pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
+    let path = dir.join(crate::plan::MANIFEST);
+    let manifest = Manifest::read(&path).map_err(|e| MergeError::Read {
+        path: path.clone(),
+        what: e.to_string(),
+    })?;
+    if manifest.shard.is_none() {
+        return Err(MergeError::NotAShard {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(Shard {
+        dir: dir.to_path_buf(),
+        manifest,
+    })
+}
+
+/// Checks the shards against the plan and each other.
+pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Checked, MergeError> {
+    let mut seen_shards: BTreeMap<usize, &Path> = BTreeMap::new();
+    let mut names: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut covered: BTreeSet<String> = BTreeSet::new();
+    let mut checked = Checked::default();
+    for shard in shards {
+        let m = &shard.manifest;
+        let dir = &shard.dir;
+        let other = |what, theirs: &str, ours: &str| {
+            (theirs != ours).then(|| MergeError::OtherPlan {
+                dir: dir.clone(),
+                what,
+                theirs: theirs.to_string(),
+                ours: ours.to_string(),
+            })
+        };
+        if let Some(e) = [
+            other("the config hash", &m.config_sha256, &plan.config_sha256),
+            other("the version", &m.version, &plan.version.version),
+            other("the commit", &m.commit, &plan.version.commit),
+        ]
+        .into_iter()
+        .flatten()
+        .next()
+        {
+            return Err(e);
+        }
+        let info = m
+            .shard
+            .as_ref()
+            .ok_or_else(|| MergeError::NotAShard { dir: dir.clone() })?;
+        if let Some(first) = seen_shards.insert(info.index, dir) {
+            return Err(MergeError::DuplicateShard {
+                index: info.index,
+                total: info.total,
+                first: first.to_path_buf(),
+                second: dir.clone(),
+            });
+        }
+        covered.extend(info.targets.iter().cloned());
+        let mut recorded: BTreeSet<PathBuf> = BTreeSet::new();
+        for a in &m.artifacts {
+            check_name(dir, &a.path)?;
+            let file = dir.join(&a.path);
+            let meta = std::fs::symlink_metadata(&file).map_err(|e| MergeError::Read {
+                path: file.clone(),
+                what: e.to_string(),
+            })?;
+            if meta.file_type().is_symlink() {
+                return Err(MergeError::Symlink {
+                    dir: dir.clone(),
+                    path: PathBuf::from(&a.path),
+                });
+            }
+            let actual = hash_file(&file, algorithm_of(&a.digest))?;
+            if actual != a.digest || meta.len() != a.size {
+                return Err(MergeError::Tampered {
+                    dir: dir.clone(),
+                    name: a.name.clone(),
+                    expected: a.digest.clone(),
+                    actual,
+                });
+            }
+            if let Some(first) = names.insert(a.name.clone(), dir) {
+                return Err(MergeError::Duplicate {
+                    name: a.name.clone(),
+                    first: first.to_path_buf(),
+                    second: dir.clone(),
+                });
+            }
+            recorded.insert(PathBuf::from(&a.path));
+            checked.artifacts.push((file, a.clone()));
+        }
+        find_unknown(dir, &recorded)?;
+    }
+    let missing: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| !covered.contains(&t.id))
+        .map(|t| t.id.clone())
+        .collect();
+    if !missing.is_empty() && !allow_partial {
+        return Err(MergeError::Incomplete { missing });
+    }
+    checked.missing = missing;
+    Ok(checked)
+}
+
+fn check_name(dir: &Path, name: &str) -> Result<(), MergeError> {
+    let bad = |why: &str| {
+        Err(MergeError::BadName {
+            dir: dir.to_path_buf(),
+            name: name.to_string(),
+            why: why.to_string(),
+        })
+    };
+    if name.is_empty() {
+        return bad("it is empty");
+    }
+    if name.starts_with('/') || name.contains('\\') {
+        return bad("it is absolute");
+    }
+    if name
+        .split('/')
+        .any(|part| part == ".." || part == "." || part.is_empty())
+    {
+        return bad("it climbs out of the folder or has empty parts");
+    }
+    if name.chars().any(char::is_control) {
+        return bad("it has control characters");
+    }
+    Ok(())
+}
+
+/// Every file of a shard folder must be recorded, apart from its work
+/// folders and its manifest.
+fn find_unknown(dir: &Path, recorded: &BTreeSet<PathBuf>) -> Result<(), MergeError> {
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| MergeError::Read {
+            path: dir.to_path_buf(),
+            what: e.to_string(),
+        })?;
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let top = rel
+            .components()
+            .next()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned());
+        if rel.as_os_str().is_empty() || top.as_deref().is_some_and(|t| WORK_DIRS.contains(&t)) {
+            continue;
+        }
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        if entry.file_type().is_symlink() {
+            return Err(MergeError::Symlink {
+                dir: dir.to_path_buf(),
+                path: rel.to_path_buf(),
+            });
+        }
+        if rel == Path::new(crate::plan::MANIFEST) || recorded.contains(rel) {
+            continue;
+        }
+        return Err(MergeError::Unknown {
+            dir: dir.to_path_buf(),
+            path: rel.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn algorithm_of(digest: &str) -> Algorithm {
+    if digest.starts_with("sha512:") {
+        Algorithm::Sha512
+    } else {
+        Algorithm::Sha256
+    }
+}
+
+pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError> {
+    let mut f = std::fs::File::open(path).map_err(|e| MergeError::Read {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    let mut h = Hasher::new(algorithm);
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| MergeError::Read {
+            path: path.to_path_buf(),
+            what: e.to_string(),
+        })?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(format!("{}:{}", algorithm.name(), h.finalize_hex()))
+}
+
+/// Copies the checked archives into dist/ (each atomically) and puts every
+/// target's executable back where its build left it, for the packages that
+/// embed it (.snap); returns what the release-wide jobs start from.
+pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
+    let io = |path: &Path, e: &dyn std::fmt::Display| MergeError::Read {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    };
+    let mut seed = Seed {
+        missing_targets: checked.missing.clone(),
+        ..Seed::default()
+    };
+    for (src, a) in &checked.artifacts {
+        let dest = plan.dist.join(&a.path);
+        let bytes = std::fs::read(src).map_err(|e| io(src, &e))?;
+        crate::package::atomic::write_atomic(&dest, &bytes).map_err(|e| io(&dest, &e))?;
+        seed.artifacts.push(a.clone());
+        let Some(t) = a
+            .target
+            .as_ref()
+            .and_then(|id| plan.targets.iter().position(|t| &t.id == id))
+        else {
+            continue;
+        };
+        if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
+            continue;
+        }
+        if let Some(b) = &a.binary {
+            seed.binaries.push((t, b.clone()));
+        }
+        let target = &plan.targets[t];
+        let inside = match &target.archive.wrap {
+            Some(dir) => format!("{dir}/{}", target.build.binary),
+            None => target.build.binary.clone(),
+        };
+        let format = target.archive.format;
+        let found = crate::package::extract::members(&dest, format, |path, _| {
+            format == crate::package::archive::Format::Binary || path == inside
+        })
+        .map_err(|e| io(&dest, &e))?;
+        if let Some(member) = found.into_iter().next() {
+            let out = &plan
+                .dist
+                .join(crate::plan::BUILD_DIR)
+                .join(&target.slug)
+                .join(&target.build.binary);
+            if let Some(parent) = out.parent() {
+                std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
+            }
+            std::fs::write(out, &member.bytes).map_err(|e| io(out, &e))?;
+            use std::os::unix::fs::PermissionsExt;
+            std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755))
+                .map_err(|e| io(out, &e))?;
+        }
+    }
+    Ok(seed)
+}
+
+#[cfg(test)]
+mod tests;

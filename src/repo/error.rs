@@ -1,0 +1,176 @@
+//! [`RepoError`]: everything that can go wrong publishing a release into a
+//! repository or pointing a channel at one.
+//!
+//! Part of `repo`. Variants name the release, version, channel or path
+//! involved; problems found while checking a release are collected, so one
+//! run reports every missing or damaged file rather than the first.
+
+use std::path::PathBuf;
+
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum RepoError {
+    #[error("could not {action} {}", path.display())]
+    #[diagnostic(code(matrix::repo::io))]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("could not read the release manifest {}", path.display())]
+    #[diagnostic(
+        code(matrix::repo::manifest),
+        help(
+            "publish a dist/ directory written by `matrix build` (manifest.json is written last, when the build succeeded)"
+        )
+    )]
+    Manifest {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+
+    #[error("{} is not a matrix manifest (format {format:?})", path.display())]
+    #[diagnostic(
+        code(matrix::repo::not_a_manifest),
+        help("publish a dist/ directory written by `matrix build`")
+    )]
+    NotAManifest { path: PathBuf, format: String },
+
+    #[error("version {version:?} cannot name a release in a repository: {reason}")]
+    #[diagnostic(
+        code(matrix::repo::invalid_version),
+        help(
+            "versions are used as directory names: letters, digits, `.`, `_`, `+` and `-`, not starting with `.` or `-`"
+        )
+    )]
+    InvalidVersion { version: String, reason: String },
+
+    #[error("the release in {} is incomplete: {}", release_dir.display(), problems.join("; "))]
+    #[diagnostic(
+        code(matrix::repo::incomplete),
+        help(
+            "only complete releases are published; rebuild it with `matrix build` and publish the new dist/"
+        )
+    )]
+    Incomplete {
+        release_dir: PathBuf,
+        problems: Vec<String>,
+    },
+
+    #[error("version {version} is already published in {}", repo.display())]
+    #[diagnostic(
+        code(matrix::repo::already_published),
+        help("a published version is never overwritten or reused; release a new version")
+    )]
+    AlreadyPublished { version: String, repo: PathBuf },
+
+    #[error("cannot publish {version}: {} already exists with other content ({detail})", path.display())]
+    #[diagnostic(
+        code(matrix::repo::conflict),
+        help(
+            "the path belongs to another release or to an unfinished publish of a different build; use a layout that includes {{{{ version }}}}, or remove the leftover if no release records it"
+        )
+    )]
+    Conflict {
+        version: String,
+        path: PathBuf,
+        detail: String,
+    },
+
+    #[error("layout template {template:?} failed for {artifact}: {message}")]
+    #[diagnostic(
+        code(matrix::repo::layout),
+        help(
+            "variables: version, project, artifact, target, values, debian_arch, os, arch; use `| default(\"...\")` for values a target may lack"
+        )
+    )]
+    Layout {
+        template: String,
+        artifact: String,
+        message: String,
+    },
+
+    #[error("layout puts {artifact} at {path:?}, which {reason}")]
+    #[diagnostic(
+        code(matrix::repo::layout_path),
+        help(
+            "a layout renders a relative path inside the repository, without `..`, empty parts, or the reserved top-level .matrix/, versions/ and channels/"
+        )
+    )]
+    LayoutPath {
+        artifact: String,
+        path: String,
+        reason: &'static str,
+    },
+
+    #[error("layout puts both {first} and {second} at {path:?}")]
+    #[diagnostic(
+        code(matrix::repo::layout_collision),
+        help(
+            "include {{{{ artifact }}}} (or {{{{ target }}}}) in the layout so every artifact gets a path of its own"
+        )
+    )]
+    LayoutCollision {
+        path: String,
+        first: String,
+        second: String,
+    },
+
+    #[error("{name:?} is not a valid channel name")]
+    #[diagnostic(
+        code(matrix::repo::invalid_channel),
+        help(
+            "channel names are 1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (e.g. stable, beta, lts-2024)"
+        )
+    )]
+    InvalidChannel { name: String },
+
+    #[error("version {version} is not published in {}", repo.display())]
+    #[diagnostic(
+        code(matrix::repo::not_published),
+        help(
+            "publish the release first; a channel only ever points at a complete, published version"
+        )
+    )]
+    NotPublished { version: String, repo: PathBuf },
+
+    #[error("published version {version} is damaged: {}", problems.join("; "))]
+    #[diagnostic(
+        code(matrix::repo::damaged),
+        help(
+            "its files no longer match its record, so no channel may point at it; restore them from the release's dist/ (published versions cannot be re-published)"
+        )
+    )]
+    Damaged {
+        version: String,
+        problems: Vec<String>,
+    },
+
+    #[error("channel {name} at {} is not a link to a published version: {detail}", path.display())]
+    #[diagnostic(
+        code(matrix::repo::broken_channel),
+        help("set it again with a published version, or remove the entry")
+    )]
+    BrokenChannel {
+        name: String,
+        path: PathBuf,
+        detail: String,
+    },
+}
+
+impl RepoError {
+    /// An [`RepoError::Io`] maker for `map_err`.
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+    ) -> impl FnOnce(std::io::Error) -> RepoError {
+        let path = path.into();
+        move |source| RepoError::Io {
+            action,
+            path,
+            source,
+        }
+    }
+}

@@ -1,0 +1,285 @@
+//! Sharding: splitting a plan's targets over N CI runners.
+//!
+//! Sits between `plan` and `exec` when a release is built on several
+//! machines: `matrix plan --shards N` prints the split for a CI system to
+//! fan out over, each runner's `matrix build --shard i/N` builds only its
+//! slice, and `matrix merge` joins the shard dists afterwards. This module
+//! owns the split itself and is pure: target ids and weights in, an
+//! [`Assignment`] out, the same one on every runner for the same input
+//! (which is what lets N machines agree on who builds what without talking
+//! to each other).
+//!
+//! Weights come from a previous release's manifest ([`weights`]), so a
+//! target that took ten minutes last time is not paired with another slow
+//! one while a runner with three quick ones sits idle.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::{Value, json};
+
+/// Which shard builds which targets.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Assignment {
+    /// One entry per shard, in index order (1, 2, ... N).
+    pub shards: Vec<Shard>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Shard {
+    /// 1-based, as in `--shard 2/4`.
+    pub index: usize,
+    /// Target ids, in plan order.
+    pub targets: Vec<String>,
+    /// Sum of the targets' weights (milliseconds when the weights came from
+    /// a history manifest).
+    pub weight: f64,
+}
+
+impl Assignment {
+    /// The shard `--shard index/N` names (1-based), if it exists.
+    pub fn get(&self, index: usize) -> Option<&Shard> {
+        index.checked_sub(1).and_then(|i| self.shards.get(i))
+    }
+}
+
+/// How `matrix plan --shards N` prints an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// The assignment as pretty JSON.
+    Json,
+    /// One line for `strategy.matrix: ${{ fromJSON(...) }}` in GitHub Actions.
+    Github,
+    /// A `parallel: matrix:` block for .gitlab-ci.yml.
+    Gitlab,
+}
+
+/// Splits `targets` (id and weight, in plan order) over `n` shards.
+///
+/// Longest processing time first: targets sorted by weight, heaviest first
+/// (equal weights keep plan order), each placed on the shard with the least
+/// weight so far. Ties between shards go to the one with fewer targets, then
+/// to the lowest index; the target count matters when weights are all zero
+/// (a history of instant jobs), which would otherwise pile everything onto
+/// shard 1. The result depends only on the input, never on hashing or
+/// timing, so every runner computes the same split.
+///
+/// LPT is not optimal, but its heaviest shard is at most 4/3 of the best
+/// possible, and on real matrices (many targets, a few slow ones) it lands
+/// close to the mean. When one target alone outweighs the mean shard, no
+/// split can do better than giving it a shard of its own, which LPT does.
+///
+/// With `n` larger than the number of targets the extra shards are empty:
+/// they build nothing but are still listed (and still write a shard
+/// manifest when run), so `i/N` means the same to the plan, the CI matrix
+/// and the merge. `n == 0` gives no shards at all; callers take N from
+/// [`parse_shard`] or check it is at least 1.
+///
+/// Weights should be finite and non-negative; anything else counts as 0,
+/// so one bad number cannot reorder the rest.
+pub fn assign(targets: &[(String, f64)], n: usize) -> Assignment {
+    let weight = |i: usize| sanitize(targets[i].1);
+    let mut order: Vec<usize> = (0..targets.len()).collect();
+    // Stable sort: equal weights stay in plan order.
+    order.sort_by(|&a, &b| weight(b).total_cmp(&weight(a)));
+
+    let mut loads = vec![0.0_f64; n];
+    let mut members: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for i in order {
+        let Some(lightest) = (0..n).min_by(|&a, &b| {
+            loads[a]
+                .total_cmp(&loads[b])
+                .then(members[a].len().cmp(&members[b].len()))
+                .then(a.cmp(&b))
+        }) else {
+            break;
+        };
+        loads[lightest] += weight(i);
+        members[lightest].push(i);
+    }
+
+    let shards = members
+        .into_iter()
+        .zip(loads)
+        .enumerate()
+        .map(|(k, (mut positions, load))| {
+            positions.sort_unstable();
+            Shard {
+                index: k + 1,
+                targets: positions.iter().map(|&p| targets[p].0.clone()).collect(),
+                weight: load,
+            }
+        })
+        .collect();
+    Assignment { shards }
+}
+
+fn sanitize(w: f64) -> f64 {
+    if w.is_finite() && w > 0.0 { w } else { 0.0 }
+}
+
+/// Each target's weight (same order as `targets`) from a previous run's
+/// manifest.json.
+///
+/// A target's weight is the sum of `duration_ms` over its jobs in the
+/// manifest's `jobs` array (jobs without a `target` belong to the release
+/// as a whole and are ignored). Only a complete record counts: a target
+/// with a failed or skipped job, or a job whose duration is missing, ran
+/// only partly, so its time says little about a full build. Targets the
+/// history does not know (new ones, or partly built ones) get the median of
+/// the known weights, a guess that neither starves nor swamps a shard; when
+/// none is known, or there is no history, every target weighs 1.0 and the
+/// split is by count.
+pub fn weights(targets: &[String], history: Option<&Value>) -> Vec<f64> {
+    let Some(history) = history else {
+        return vec![1.0; targets.len()];
+    };
+    let recorded = durations(history);
+    let found: Vec<Option<f64>> = targets
+        .iter()
+        .map(|t| recorded.get(t.as_str()).copied().flatten())
+        .collect();
+    let fallback = median(found.iter().flatten().copied().collect()).unwrap_or(1.0);
+    found.into_iter().map(|w| w.unwrap_or(fallback)).collect()
+}
+
+/// Total milliseconds per target id; `None` for a target whose record is
+/// incomplete.
+fn durations(history: &Value) -> BTreeMap<&str, Option<f64>> {
+    let mut totals: BTreeMap<&str, Option<f64>> = BTreeMap::new();
+    let jobs = history.get("jobs").and_then(Value::as_array);
+    for job in jobs.into_iter().flatten() {
+        let Some(target) = job.get("target").and_then(Value::as_str) else {
+            continue;
+        };
+        let ok = job.get("status").and_then(Value::as_str) == Some("ok");
+        let ms = job
+            .get("duration_ms")
+            .and_then(Value::as_f64)
+            .filter(|ms| ms.is_finite() && *ms >= 0.0);
+        let total = totals.entry(target).or_insert(Some(0.0));
+        *total = match (*total, ms) {
+            (Some(sum), Some(ms)) if ok => Some(sum + ms),
+            _ => None,
+        };
+    }
+    totals
+}
+
+fn median(mut values: Vec<f64>) -> Option<f64> {
+    values.sort_by(f64::total_cmp);
+    let mid = values.len() / 2;
+    match values.len() {
+        0 => None,
+        n if n % 2 == 1 => Some(values[mid]),
+        _ => Some((values[mid - 1] + values[mid]) / 2.0),
+    }
+}
+
+/// Parses `--shard i/N`: the i-th of N shards, 1 <= i <= N.
+pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
+    let usage = "expected i/N, e.g. 2/4 for the second of four shards";
+    let Some((i, n)) = s.split_once('/') else {
+        return Err(format!("`{s}` is not a shard: {usage}"));
+    };
+    // Digits only: `usize::from_str` would also take "+2".
+    let number = |part: &str, what: &str| {
+        if !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()) {
+            part.parse::<usize>()
+                .map_err(|_| format!("`{s}`: the {what} `{part}` is too large"))
+        } else {
+            Err(format!(
+                "`{s}`: the {what} `{part}` is not a whole number ({usage})"
+            ))
+        }
+    };
+    let i = number(i, "shard index")?;
+    let n = number(n, "shard count")?;
+    if n == 0 {
+        return Err(format!("`{s}`: the shard count must be at least 1"));
+    }
+    if i == 0 {
+        return Err(format!("`{s}`: shards count from 1, so the first is 1/{n}"));
+    }
+    if i > n {
+        return Err(format!(
+            "`{s}`: there is no shard {i} of {n} (the shards are 1/{n} to {n}/{n})"
+        ));
+    }
+    Ok((i, n))
+}
+
+/// Prints an assignment for a person or a CI system.
+///
+/// - [`Format::Json`]: the [`Assignment`] as pretty JSON.
+/// - [`Format::Github`]: one line, `{"include":[{"index":1,"shard":"1/4",
+///   "targets":"linux/amd64 linux/arm64","total":4}, ...]}`, for
+///   `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}` (written
+///   to `$GITHUB_OUTPUT`, hence one line).
+/// - [`Format::Gitlab`]: a `parallel: matrix:` block listing `SHARD: "i/N"`
+///   values, with each shard's targets in comments. GitLab's plain
+///   `parallel: N` would also do (each job gets `CI_NODE_INDEX` and
+///   `CI_NODE_TOTAL`), but named `SHARD` values make the job names say
+///   which shard they are.
+///
+/// Empty shards are kept in every format, so the i in `i/N` is the same
+/// number in the plan, the CI job and the merge.
+pub fn render(assignment: &Assignment, format: Format) -> String {
+    let total = assignment.shards.len();
+    // Keys are written in alphabetical order, so the text is the same
+    // whether or not serde_json's `preserve_order` is on in the build.
+    match format {
+        Format::Json => {
+            let shards: Vec<Value> = assignment
+                .shards
+                .iter()
+                .map(|s| json!({"index": s.index, "targets": s.targets, "weight": s.weight}))
+                .collect();
+            format!("{:#}\n", json!({ "shards": shards }))
+        }
+        Format::Github => {
+            let include: Vec<Value> = assignment
+                .shards
+                .iter()
+                .map(|s| {
+                    json!({
+                        "index": s.index,
+                        "shard": format!("{}/{total}", s.index),
+                        "targets": s.targets.join(" "),
+                        "total": total,
+                    })
+                })
+                .collect();
+            format!("{}\n", json!({ "include": include }))
+        }
+        Format::Gitlab => gitlab(assignment),
+    }
+}
+
+fn gitlab(assignment: &Assignment) -> String {
+    let total = assignment.shards.len();
+    let mut out = format!("# {total} shard(s); each job runs `matrix build --shard \"$SHARD\"`.\n");
+    for s in &assignment.shards {
+        let targets = if s.targets.is_empty() {
+            "(no targets)".to_string()
+        } else {
+            s.targets.join(" ")
+        };
+        out.push_str(&format!("# {}/{total}: {targets}\n", s.index));
+    }
+    // JSON strings are YAML double-quoted scalars, so this is a flow
+    // sequence of quoted "i/N" values.
+    let labels: Vec<Value> = (1..=total)
+        .map(|i| Value::String(format!("{i}/{total}")))
+        .collect();
+    let labels = labels
+        .iter()
+        .map(Value::to_string)
+        .collect::<Vec<_>>()
+        .join(", ");
+    out.push_str(&format!("parallel:\n  matrix:\n    - SHARD: [{labels}]\n"));
+    out
+}
+
+#[cfg(test)]
+mod tests;
