@@ -133,7 +133,9 @@ pub enum ChannelCommand {
     /// Point CHANNEL at VERSION (atomically).
     Set {
         channel: String,
-        version: String,
+        /// A published version.
+        #[arg(value_name = "VERSION")]
+        release: String,
         #[arg(long, value_name = "REPO")]
         repo: PathBuf,
     },
@@ -289,4 +291,14 @@ fn install_error_hook() {
         };
         Box::new(opts.build())
     }));
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_cli_is_consistent() {
+        // clap checks names, conflicts and defaults only when asked (or
+        // when a command line reaches the broken part).
+        <super::Cli as clap::CommandFactory>::command().debug_assert();
+    }
 }

@@ -32,6 +32,11 @@ pub struct GitFacts {
     pub latest_tag: Option<String>,
     /// Uncommitted paths (relative to the repository root), sorted.
     pub dirty_files: Vec<String>,
+    /// Every tag reachable from HEAD, as written (calendar versions count
+    /// their patch level from these).
+    pub merged_tags: Vec<String>,
+    /// Every tag pointing at HEAD, as written.
+    pub head_tags: Vec<String>,
 }
 
 /// What the user asked for.
@@ -43,6 +48,8 @@ pub struct Request {
     pub env_version: Option<String>,
     /// `SOURCE_DATE_EPOCH`: overrides the timestamp of everything built.
     pub source_date_epoch: Option<String>,
+    /// `[version] scheme = "calendar"`: versions are `<days since epoch>.<patch>`.
+    pub calendar: Option<calendar::CalendarScheme>,
 }
 
 /// The version of this run, as templates and the manifest see it.
@@ -77,6 +84,9 @@ const DIRTY_SHOWN: usize = 10;
 /// Why no version could be determined.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum VersionError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Calendar(#[from] calendar::CalendarError),
     #[error("git was not found on PATH")]
     #[diagnostic(
         code(matrix::version::git_not_found),
@@ -276,17 +286,19 @@ impl Git<'_> {
 
         // for-each-ref rather than `git tag`: its output format is fixed
         // (no column.ui, no tag.sort), and it peels annotated tags the same.
-        let tags = |filter: &str| -> Result<Option<String>, VersionError> {
+        let tags = |filter: &str| -> Result<Vec<String>, VersionError> {
             let out = self.ok(&[
                 "for-each-ref",
                 "--format=%(refname:lstrip=2)",
                 filter,
                 "refs/tags",
             ])?;
-            Ok(highest_tag(out.lines()))
+            Ok(out.lines().map(str::to_owned).collect())
         };
-        let tag_at_head = tags("--points-at=HEAD")?;
-        let latest_tag = tags("--merged=HEAD")?;
+        let head_tags = tags("--points-at=HEAD")?;
+        let merged_tags = tags("--merged=HEAD")?;
+        let tag_at_head = highest_tag(head_tags.iter().map(String::as_str));
+        let latest_tag = highest_tag(merged_tags.iter().map(String::as_str));
 
         let dirty_files = self.dirty_files(ignore)?;
         Ok(GitFacts {
@@ -296,6 +308,8 @@ impl Git<'_> {
             tag_at_head,
             latest_tag,
             dirty_files,
+            merged_tags,
+            head_tags,
         })
     }
 
@@ -479,6 +493,78 @@ fn resolve_existing(path: &Path) -> PathBuf {
 
 /// Decides the version of this run from the git facts (None outside a git
 /// repository) and the request.
+/// A calendar version (`[version] scheme = "calendar"`): the commit's day
+/// since the epoch and its patch level among the tags (see [`calendar`]).
+fn resolve_calendar(
+    scheme: &calendar::CalendarScheme,
+    facts: &GitFacts,
+    req: &Request,
+    epoch: Option<i64>,
+) -> Result<Version, VersionError> {
+    let at_head = calendar::highest_calendar_tag(&facts.head_tags);
+    if !req.snapshot && at_head.is_none() {
+        let next = calendar::calendar_version(
+            scheme,
+            facts.commit_timestamp,
+            &facts.merged_tags,
+            false,
+            &facts.short_commit,
+            None,
+        )?;
+        return Err(VersionError::NoTagAtHead {
+            latest: calendar::highest_calendar_tag(&facts.merged_tags).map(str::to_owned),
+            suggestion: next.text,
+        });
+    }
+    if !req.snapshot && !facts.dirty_files.is_empty() {
+        return Err(VersionError::Dirty {
+            files: facts
+                .dirty_files
+                .iter()
+                .take(DIRTY_SHOWN)
+                .cloned()
+                .collect(),
+            total: facts.dirty_files.len(),
+        });
+    }
+    let v = calendar::calendar_version(
+        scheme,
+        facts.commit_timestamp,
+        &facts.merged_tags,
+        req.snapshot,
+        &facts.short_commit,
+        at_head,
+    )?;
+    let commit_date = OffsetDateTime::from_unix_timestamp(facts.commit_timestamp)
+        .ok()
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .ok_or(VersionError::InvalidTimestamp {
+            timestamp: facts.commit_timestamp,
+        })?;
+    let tag = match (req.snapshot, at_head) {
+        (false, Some(t)) => t.to_owned(),
+        _ => v.text.clone(),
+    };
+    Ok(Version {
+        major: v.major,
+        minor: v.minor,
+        patch: 0,
+        prerelease: if req.snapshot {
+            facts.short_commit.clone()
+        } else {
+            String::new()
+        },
+        version: v.text,
+        tag,
+        commit: facts.commit.clone(),
+        short_commit: facts.short_commit.clone(),
+        commit_timestamp: facts.commit_timestamp,
+        commit_date,
+        is_snapshot: req.snapshot,
+        timestamp: epoch.unwrap_or(facts.commit_timestamp),
+    })
+}
+
 pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, VersionError> {
     let epoch = req
         .source_date_epoch
@@ -486,6 +572,9 @@ pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, Versi
         .map(parse_epoch)
         .transpose()?;
 
+    if let (Some(scheme), None) = (&req.calendar, &req.env_version) {
+        return resolve_calendar(scheme, facts.ok_or(VersionError::NoGit)?, req, epoch);
+    }
     let (version, tag, is_snapshot) = if let Some(value) = &req.env_version {
         let version = value.strip_prefix('v').unwrap_or(value);
         semver::Version::parse(version).map_err(|source| VersionError::InvalidEnvVersion {

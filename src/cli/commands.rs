@@ -67,6 +67,7 @@ pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
         source_date_epoch: std::env::var("SOURCE_DATE_EPOCH")
             .ok()
             .filter(|v| !v.is_empty()),
+        calendar: loaded.config.version.calendar(),
     };
     let version = version::resolve(facts.as_ref(), &request)?;
     let env: BTreeMap<String, String> = std::env::vars().collect();

@@ -201,11 +201,11 @@ pub fn channel_command(c: &ChannelCommand) -> Result<(), Error> {
     match c {
         ChannelCommand::Set {
             channel,
-            version,
+            release,
             repo: dir,
         } => {
-            repo::channel_set(dir, channel, version)?;
-            print_out(&format!("{channel} -> {version}\n"))
+            repo::channel_set(dir, channel, release)?;
+            print_out(&format!("{channel} -> {release}\n"))
         }
         ChannelCommand::List { repo: dir } => {
             let mut text = String::new();

@@ -107,6 +107,8 @@ fn release_from_tag_at_head() {
             tag_at_head: Some("v1.2.3".to_owned()),
             latest_tag: Some("v1.2.3".to_owned()),
             dirty_files: vec![],
+            merged_tags: vec!["v1.2.3".to_owned()],
+            head_tags: vec!["v1.2.3".to_owned()],
         }
     );
     assert_eq!(
@@ -224,6 +226,8 @@ fn dirty_list_is_capped() {
         tag_at_head: Some("v1.0.0".to_owned()),
         latest_tag: Some("v1.0.0".to_owned()),
         dirty_files: (0..12).map(|i| format!("f{i:02}")).collect(),
+        merged_tags: vec![],
+        head_tags: vec![],
     };
     match resolve(Some(&facts), &release()) {
         Err(VersionError::Dirty { files, total }) => {
@@ -391,6 +395,8 @@ fn commit_date_is_rfc3339_utc() {
         tag_at_head: Some("v1.0.0".to_owned()),
         latest_tag: Some("v1.0.0".to_owned()),
         dirty_files: vec![],
+        merged_tags: vec![],
+        head_tags: vec![],
     };
     for (t, date) in [
         (0, "1970-01-01T00:00:00Z"),
@@ -525,4 +531,39 @@ fn parses_porcelain_z() {
     let out = " M b.txt\0?? a b.txt\0R  new.txt\0old.txt\0A  z\0";
     assert_eq!(parse_status(out), ["a b.txt", "b.txt", "new.txt", "z"]);
     assert!(parse_status("").is_empty());
+}
+
+#[test]
+fn calendar_versions_from_a_real_repository() {
+    // 2024-01-15 is day 1384 after 2020-04-01.
+    let repo = Repo::new();
+    // 2024-01-15T12:00:00Z and 18:00Z.
+    let noon = 1_705_320_000;
+    repo.commit_at(noon, "one");
+    let scheme = Some(calendar::CalendarScheme::gardenlinux());
+    let req = |snapshot| Request {
+        snapshot,
+        calendar: scheme,
+        ..Request::default()
+    };
+    // Untagged: a release names the tag to make, a snapshot builds.
+    match resolve(Some(&repo.facts()), &req(false)) {
+        Err(VersionError::NoTagAtHead { suggestion, .. }) => assert_eq!(suggestion, "1384.0"),
+        other => panic!("{other:?}"),
+    }
+    let snap = resolve(Some(&repo.facts()), &req(true)).unwrap();
+    assert_eq!(
+        snap.version,
+        format!("1384.0-{}", repo.facts().short_commit)
+    );
+    assert!(snap.is_snapshot);
+    // Tagged: the tag is the version; a rebuild the same day is .1.
+    repo.git(&["tag", "1384.0"]);
+    let v = resolve(Some(&repo.facts()), &req(false)).unwrap();
+    assert_eq!((v.version.as_str(), v.major, v.minor), ("1384.0", 1384, 0));
+    repo.commit_at(noon + 6 * 3600, "two");
+    match resolve(Some(&repo.facts()), &req(false)) {
+        Err(VersionError::NoTagAtHead { suggestion, .. }) => assert_eq!(suggestion, "1384.1"),
+        other => panic!("{other:?}"),
+    }
 }

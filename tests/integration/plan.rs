@@ -125,7 +125,8 @@ fn schema_describes_every_section() {
             "images",
             "matrix",
             "project",
-            "release"
+            "release",
+            "version"
         ]
     );
     assert_eq!(

@@ -106,7 +106,7 @@ fn four_shards_merge_into_the_single_build() {
     let p = example("hello-go");
     std::fs::write(
         p.path().join(".gitignore"),
-        "dist/\nshards/\nmerged/\nsingle/\nbroken*/\n",
+        "dist/\nshards/\nmerged/\nsingle/\nbroken*/\nrepo/\nrepo2/\n",
     )
     .unwrap();
     p.commit();
@@ -140,6 +140,35 @@ fn four_shards_merge_into_the_single_build() {
     let (code, out, err) = run(&mut p.matrix(&["verify", "merged"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("ok"), "{out}");
+
+    // The verified release goes into a repository; a channel points at it.
+    let (code, out, err) = run(&mut p.matrix(&[
+        "publish",
+        "merged",
+        "--to",
+        "repo",
+        "--layout",
+        "gardenlinux",
+    ]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("published 1.2.3"), "{out}");
+    assert!(
+        p.path().join("repo/amd64").is_dir(),
+        "the gardenlinux layout sorts by Debian arch"
+    );
+    let (code, _, err) = run(&mut p.matrix(&["publish", "merged", "--to", "repo"]));
+    assert_ne!(code, 0, "a version is never published twice");
+    assert!(err.contains("1.2.3"), "{err}");
+    let (code, _, err) =
+        run(&mut p.matrix(&["channel", "set", "stable", "9.9.9", "--repo", "repo"]));
+    assert_ne!(code, 0, "only published versions: {err}");
+    let (code, out, err) =
+        run(&mut p.matrix(&["channel", "set", "stable", "1.2.3", "--repo", "repo"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let (code, out, _) = run(&mut p.matrix(&["channel", "list", "--repo", "repo"]));
+    assert_eq!((code, out.as_str()), (0, "stable\t1.2.3\n"));
+    let (code, _, err) = run(&mut p.matrix(&["publish", "shards/shard-1", "--to", "repo2"]));
+    assert_ne!(code, 0, "a shard is not a release: {err}");
 
     // Refusals, each on a fresh copy of the shards.
     let broken = copy_shards(&p, "broken-byte");
@@ -235,4 +264,60 @@ fn plan_prints_shards_for_each_ci() {
         .map(|s| s["targets"].as_array().unwrap().len())
         .sum();
     assert_eq!(total, 16);
+}
+
+fn venv_python() -> Option<PathBuf> {
+    let py = PathBuf::from(std::env::var("HOME").ok()?)
+        .join(".cache/matrix-tools/venv-validate/bin/python");
+    let ok = Command::new(&py)
+        .args(["-c", "import jsonschema, yaml"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(
+        ok || !ci,
+        "{} lacks jsonschema/pyyaml: run scripts/setup.sh",
+        py.display()
+    );
+    ok.then_some(py)
+}
+
+#[test]
+fn ci_writes_workflows_that_validate() {
+    let Some(py) = venv_python() else {
+        eprintln!("SKIP: no validation venv; run scripts/setup.sh");
+        return;
+    };
+    let p = example("hello-go");
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (code, _, err) =
+        run(&mut p.matrix(&["ci", "github", "--shards", "4", "--output", "release.yml"]));
+    assert_eq!(code, 0, "{err}");
+    let out = Command::new(&py)
+        .arg(root.join("src/publish/testdata/validate_schema.py"))
+        .arg(root.join("tests/schemas/github-workflow.json"))
+        .arg(p.path().join("release.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let (code, gitlab, err) = run(&mut p.matrix(&["ci", "gitlab", "--shards", "3"]));
+    assert_eq!(code, 0, "{err}");
+    std::fs::write(p.path().join(".gitlab-ci.yml"), &gitlab).unwrap();
+    let out = Command::new(&py)
+        .arg("-c")
+        .arg("import sys, yaml, json; print(json.dumps(yaml.safe_load(open(sys.argv[1]))))")
+        .arg(p.path().join(".gitlab-ci.yml"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains(r#""SHARD": ["1/3", "2/3", "3/3"]"#), "{text}");
 }
