@@ -92,6 +92,12 @@ pub struct MergeArgs {
     /// Build a snapshot (as the shards did).
     #[arg(long)]
     pub snapshot: bool,
+    /// Push every image index to its repositories.
+    #[arg(long)]
+    pub push: bool,
+    /// Write every image as an OCI layout archive into --dist.
+    #[arg(long)]
+    pub oci_dir: bool,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -112,10 +112,12 @@ pub struct Shard {
     pub manifest: Manifest,
 }
 
-/// What the merge found: every archive record with the file it came from.
+/// What the merge found: every archive record with the file it came from,
+/// and every platform image with the shard folder holding its blobs.
 #[derive(Debug, Default)]
 pub struct Checked {
     pub artifacts: Vec<(PathBuf, Artifact)>,
+    pub images: Vec<(PathBuf, crate::package::manifest::ImagePart)>,
     pub missing: Vec<String>,
 }
 
@@ -211,6 +213,9 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
             checked.artifacts.push((file, a.clone()));
         }
         find_unknown(dir, &recorded)?;
+        for part in &m.image_parts {
+            checked.images.push((dir.clone(), part.clone()));
+        }
     }
     let missing: Vec<String> = plan
         .targets
@@ -370,7 +375,94 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
                 .map_err(|e| io(out, &e))?;
         }
     }
+    stage_images(plan, checked, &mut seed)?;
     Ok(seed)
+}
+
+/// Copies the shards' image blobs into the merged layouts, each checked
+/// against the digest it is named by, and checks that every platform image
+/// has its config and layers; returns them as built platforms.
+fn stage_images(plan: &Plan, checked: &Checked, seed: &mut Seed) -> Result<(), MergeError> {
+    use crate::exec::{ImageBuilt, Produced};
+    let Some(images) = &plan.images else {
+        return Ok(());
+    };
+    let fail = |path: &Path, what: String| MergeError::Read {
+        path: path.to_path_buf(),
+        what,
+    };
+    for (dir, part) in &checked.images {
+        let Some(v) = images.variants.iter().position(|v| v.id == part.variant) else {
+            return Err(fail(
+                dir,
+                format!("image {} is not in this plan", part.variant),
+            ));
+        };
+        let variant = &images.variants[v];
+        let from = dir
+            .join(crate::plan::images::IMAGE_DIR)
+            .join("oci")
+            .join(&variant.slug)
+            .join("blobs/sha256");
+        let to = crate::exec::images_layout_dir(&plan.dist, variant).join("blobs/sha256");
+        std::fs::create_dir_all(&to).map_err(|e| fail(&to, e.to_string()))?;
+        let blob = |digest: &str| -> Result<Vec<u8>, MergeError> {
+            let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
+            let src = from.join(hex);
+            let meta = std::fs::symlink_metadata(&src).map_err(|e| fail(&src, e.to_string()))?;
+            if !meta.file_type().is_file() {
+                return Err(MergeError::Symlink {
+                    dir: dir.clone(),
+                    path: src.clone(),
+                });
+            }
+            let actual = hash_file(&src, Algorithm::Sha256)?;
+            if actual != format!("sha256:{hex}") {
+                return Err(MergeError::Tampered {
+                    dir: dir.clone(),
+                    name: format!("image blob {hex}"),
+                    expected: format!("sha256:{hex}"),
+                    actual,
+                });
+            }
+            let bytes = std::fs::read(&src).map_err(|e| fail(&src, e.to_string()))?;
+            let dest = to.join(hex);
+            crate::package::atomic::write_atomic(&dest, &bytes)
+                .map_err(|e| fail(&dest, e.to_string()))?;
+            Ok(bytes)
+        };
+        let manifest = blob(&part.descriptor.digest)?;
+        let parsed: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| {
+            fail(
+                dir,
+                format!("image manifest {}: {e}", part.descriptor.digest),
+            )
+        })?;
+        let mut digests = vec![
+            parsed["config"]["digest"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ];
+        if let Some(layers) = parsed["layers"].as_array() {
+            digests.extend(
+                layers
+                    .iter()
+                    .filter_map(|l| l["digest"].as_str().map(str::to_string)),
+            );
+        }
+        for d in digests {
+            blob(&d)?;
+        }
+        seed.produced.push(Produced::Image(ImageBuilt {
+            variant: v,
+            platform: part.platform.clone(),
+            descriptor: part.descriptor.clone(),
+            native: part.native,
+            local_tag: part.local_tag.clone(),
+        }));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -83,9 +83,9 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         dist: args.dist.clone(),
         targets: Vec::new(),
         snapshot: args.snapshot,
-        push: false,
-        oci_dir: false,
-        no_images: true,
+        push: args.push,
+        oci_dir: args.oci_dir,
+        no_images: false,
     };
     let mut plan = make_plan(cli, &flags)?;
     crate::plan::shard::restrict_to_merge(&mut plan);
@@ -124,6 +124,7 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     check_changelog(&plan)?;
     prepare_dist(&plan, args.clean)?;
     let seed = merge::stage(&plan, &checked)?;
+    // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {
         jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
         keep_going: false,

@@ -25,7 +25,7 @@ use crate::plan::containers::LABEL_PROJECT;
 use crate::plan::images::{IMAGE_DIR, ImagePlan, ImageVariant, PlatformImage};
 
 /// One platform of a variant, built.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
 pub struct ImageBuilt {
     pub variant: usize,
     pub platform: String,
@@ -321,14 +321,31 @@ async fn engine_step(
 
 /// The built platforms of variant `v`, in plan order.
 fn built_platforms(ctx: &Context, v: usize) -> Vec<ImageBuilt> {
-    let plan = &ctx.plan;
+    // Ordered by the variant's platform list, not by job: a merge hands in
+    // platforms that shards built.
+    let order: Vec<&str> = ctx
+        .plan
+        .images
+        .as_ref()
+        .map(|i| {
+            i.variants[v]
+                .platforms
+                .iter()
+                .map(|p| p.platform.as_str())
+                .collect()
+        })
+        .unwrap_or_default();
     let mut built: Vec<(usize, ImageBuilt)> = ctx
         .produced
         .iter()
-        .filter_map(|(i, p)| match p {
-            Produced::Image(b) if b.variant == v => {
-                Some((plan.jobs[*i].platform.unwrap_or_default(), b.clone()))
-            }
+        .filter_map(|(_, p)| match p {
+            Produced::Image(b) if b.variant == v => Some((
+                order
+                    .iter()
+                    .position(|o| *o == b.platform)
+                    .unwrap_or(usize::MAX),
+                b.clone(),
+            )),
             _ => None,
         })
         .collect();
@@ -489,7 +506,10 @@ pub(super) fn records(ctx: &Context) -> Vec<crate::package::manifest::Image> {
             .produced
             .iter()
             .filter(|(i, _)| {
-                ctx.plan.jobs[*i].item == Some(v) && ctx.plan.jobs[*i].kind == JobKind::Push
+                ctx.plan
+                    .jobs
+                    .get(*i)
+                    .is_some_and(|j| j.item == Some(v) && j.kind == JobKind::Push)
             })
             .flat_map(|(_, p)| match p {
                 Produced::Pushed(refs) => refs.clone(),
@@ -515,5 +535,28 @@ pub(super) fn records(ctx: &Context) -> Vec<crate::package::manifest::Image> {
             pushed,
         });
     }
+    out
+}
+
+/// A shard's record of the image platforms it built.
+pub(super) fn parts(ctx: &Context) -> Vec<crate::package::manifest::ImagePart> {
+    let Some(images) = &ctx.plan.images else {
+        return Vec::new();
+    };
+    let mut out: Vec<crate::package::manifest::ImagePart> = ctx
+        .produced
+        .iter()
+        .filter_map(|(_, p)| match p {
+            Produced::Image(b) => Some(crate::package::manifest::ImagePart {
+                variant: images.variants[b.variant].id.clone(),
+                platform: b.platform.clone(),
+                descriptor: b.descriptor.clone(),
+                native: b.native,
+                local_tag: b.local_tag.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| (&a.variant, &a.platform).cmp(&(&b.variant, &b.platform)));
     out
 }

@@ -514,6 +514,11 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             .collect(),
         images: super::images::records(ctx),
         shard: plan.shard.clone(),
+        image_parts: if plan.shard.is_some() {
+            super::images::parts(ctx)
+        } else {
+            Vec::new()
+        },
         missing_targets: ctx.missing_targets.clone(),
         jobs,
     };

@@ -29,7 +29,7 @@ use crate::plan::{JobKind, Plan};
 use crate::report::{Event, Reporter};
 use crate::verify::Inspected;
 
-pub use images::{ImageBuilt, IndexBuilt};
+pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
 pub use jobs::JobError;
 
 #[derive(Debug, Clone)]
@@ -58,6 +58,8 @@ pub struct Seed {
     pub binaries: Vec<(usize, Inspected)>,
     /// Targets a partial merge lacks.
     pub missing_targets: Vec<String>,
+    /// Platform images the shards built, for the merge's indexes.
+    pub produced: Vec<Produced>,
 }
 
 /// What a job made that later jobs use.
@@ -379,6 +381,9 @@ fn context(
         run_id: Arc::from(""),
         missing_targets: opts.seed.missing_targets.clone(),
     };
+    // Seeded results belong to no job of this plan.
+    ctx.produced
+        .extend(opts.seed.produced.iter().map(|p| (usize::MAX, p.clone())));
     if needs_results {
         ctx.artifacts.extend(opts.seed.artifacts.iter().cloned());
         ctx.binaries.extend(opts.seed.binaries.iter().cloned());

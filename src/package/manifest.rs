@@ -41,11 +41,27 @@ pub struct Manifest {
     /// of the plan's targets this folder holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<ShardInfo>,
+    /// In a shard's manifest: the image platforms it built (their blobs are
+    /// in its `images/oci/<variant>/` folder), for the merge's indexes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub image_parts: Vec<ImagePart>,
     /// Set by `matrix merge --allow-partial`: the targets this release
     /// lacks. A release with this field is not complete.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing_targets: Vec<String>,
     pub jobs: Vec<Job>,
+}
+
+/// One platform image a shard built.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImagePart {
+    /// The variant's id, e.g. `debian`.
+    pub variant: String,
+    pub platform: String,
+    pub descriptor: crate::image::oci::Descriptor,
+    pub native: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub local_tag: Option<String>,
 }
 
 /// The slice of a plan one shard built.
@@ -223,6 +239,7 @@ mod tests {
             artifacts: vec![artifact("b.tar.gz"), artifact("a.tar.gz")],
             images: vec![],
             shard: None,
+            image_parts: vec![],
             missing_targets: vec![],
             jobs: vec![],
         };

@@ -16,11 +16,18 @@ use crate::package::manifest::ShardInfo;
 /// for those archives. Release-wide jobs (images, channels, notes,
 /// checksums) are left to the merge.
 pub fn restrict_to_shard(plan: &mut Plan, index: usize, total: usize, targets: &BTreeSet<usize>) {
+    let image_target = |j: &Job| {
+        let images = plan.images.as_ref()?;
+        let p = images.variants.get(j.item?)?.platforms.get(j.platform?)?;
+        Some(p.target)
+    };
     let kept: Vec<Job> = plan
         .jobs
         .iter()
         .filter(|j| match j.kind {
             JobKind::Build | JobKind::Archive => j.target.is_some_and(|t| targets.contains(&t)),
+            // Per-target images too: their blobs go to the merge.
+            JobKind::Image => image_target(j).is_some_and(|t| targets.contains(&t)),
             _ => false,
         })
         .cloned()
@@ -41,14 +48,13 @@ pub fn restrict_to_shard(plan: &mut Plan, index: usize, total: usize, targets: &
         .cloned()
         .collect();
     jobs.extend(kept);
-    let archives = jobs
+    let parts = jobs
         .iter()
-        .filter(|j| j.kind == JobKind::Archive)
+        .filter(|j| matches!(j.kind, JobKind::Archive | JobKind::Image))
         .map(|j| j.id.clone())
         .collect();
-    jobs.push(manifest_job(archives));
+    jobs.push(manifest_job(parts));
     plan.jobs = jobs;
-    plan.images = None;
     plan.channels.clear();
     plan.notes = None;
     plan.shard = Some(ShardInfo {
@@ -61,22 +67,40 @@ pub fn restrict_to_shard(plan: &mut Plan, index: usize, total: usize, targets: &
     });
 }
 
-/// Keeps only the jobs that run on the release as a whole: channels, the
-/// notes, the checksums file and the manifest. The archives come from the
-/// shards, so nothing they need is built again. Images are not merged
-/// (see the README).
+/// Keeps only the jobs that run on the release as a whole: image indexes
+/// (and pushes), channels, the notes, the checksums file and the manifest.
+/// The archives and platform images come from the shards, so nothing they
+/// need is built again.
 pub fn restrict_to_merge(plan: &mut Plan) {
+    let oci_archives = plan.images.as_ref().is_some_and(|i| i.oci_archives);
     let mut jobs: Vec<Job> = plan
         .jobs
         .iter()
-        .filter(|j| matches!(j.kind, JobKind::Channel | JobKind::Notes))
+        .filter(|j| matches!(j.kind, JobKind::Index | JobKind::Channel | JobKind::Notes))
         .cloned()
         .map(|mut j| {
-            j.needs.clear();
+            // Notes list the images, so they still wait for the indexes.
+            j.needs
+                .retain(|n| j.kind == JobKind::Notes && n.starts_with("index-"));
             j
         })
         .collect();
-    let release: Vec<String> = jobs.iter().map(|j| j.id.clone()).collect();
+    let release: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.kind != JobKind::Index || oci_archives)
+        .map(|j| j.id.clone())
+        .collect();
+    let indexes: Vec<String> = jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Index)
+        .map(|j| j.id.clone())
+        .collect();
+    let pushes: Vec<Job> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Push)
+        .cloned()
+        .collect();
     jobs.push(Job {
         id: "checksums".into(),
         kind: JobKind::Checksums,
@@ -86,12 +110,18 @@ pub fn restrict_to_merge(plan: &mut Plan) {
         uses_engine: false,
         needs: release,
     });
+    let mut manifest_needs = vec!["checksums".to_string()];
+    if pushes.is_empty() {
+        manifest_needs.extend(indexes);
+    } else {
+        manifest_needs.extend(pushes.iter().map(|j| j.id.clone()));
+    }
+    jobs.extend(pushes);
     jobs.push(Job {
-        needs: vec!["checksums".into()],
+        needs: manifest_needs,
         ..manifest_job(vec![])
     });
     plan.jobs = jobs;
-    plan.images = None;
 }
 
 fn manifest_job(needs: Vec<String>) -> Job {

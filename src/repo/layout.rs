@@ -288,6 +288,7 @@ mod tests {
                 .collect(),
             images: vec![],
             shard: None,
+            image_parts: vec![],
             missing_targets: vec![],
             jobs: vec![],
         }

@@ -84,6 +84,7 @@ fn release(version: &str, flavour: &str) -> tempfile::TempDir {
         artifacts,
         images: vec![],
         shard: None,
+        image_parts: vec![],
         missing_targets: vec![],
         jobs: vec![],
     };

@@ -47,7 +47,12 @@ fn four_shards(p: &Project) {
 fn merge(p: &Project, dirs: &[PathBuf], extra: &[&str]) -> (i32, String, String) {
     let mut args: Vec<String> = vec!["merge".into()];
     args.extend(dirs.iter().map(|d| d.display().to_string()));
-    args.extend(["--dist".into(), "merged".into(), "--clean".into()]);
+    args.extend([
+        "--dist".into(),
+        "merged".into(),
+        "--clean".into(),
+        "--oci-dir".into(),
+    ]);
     args.extend(extra.iter().map(|s| s.to_string()));
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let (code, out, err) = run(&mut p.matrix(&args));
@@ -109,6 +114,18 @@ fn four_shards_merge_into_the_single_build() {
         "dist/\nshards/\nmerged/\nsingle/\nbroken*/\nrepo/\nrepo2/\n",
     )
     .unwrap();
+    // Per-target images too: scratch images matrix assembles itself.
+    let docker = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/hello-scratch.Dockerfile");
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    std::fs::write(
+        p.path().join("matrix.toml"),
+        format!(
+            "{config}\n[images]\nrepositories = [\"example.org/hello\"]\ndockerfile = \"{}\"\nnative = \"always\"\n\
+             [images.matrix]\nplatform = [\"linux/amd64\", \"linux/arm64\", \"linux/s390x\"]\n",
+            docker.display()
+        ),
+    )
+    .unwrap();
     p.commit();
     p.git(&["tag", "-f", "v1.2.3"]);
     four_shards(&p);
@@ -126,7 +143,7 @@ fn four_shards_merge_into_the_single_build() {
 
     let (code, out, err) = merge(&p, &all_shards(&p), &[]);
     assert_eq!(code, 0, "{out}\n{err}");
-    let (code, out, err) = run(&mut p.matrix(&["build", "--dist", "single"]));
+    let (code, out, err) = run(&mut p.matrix(&["build", "--dist", "single", "--oci-dir"]));
     assert_eq!(code, 0, "{out}\n{err}");
 
     // Same checksums file, so the same archives, channel files, packages
@@ -137,6 +154,11 @@ fn four_shards_merge_into_the_single_build() {
     assert_eq!(sums("merged"), sums("single"));
     assert!(sums("merged").contains("homebrew/hello.rb"));
     assert!(sums("merged").contains("snap/hello_1.2.3_amd64.snap"));
+    assert!(
+        sums("merged").contains("hello_1.2.3_default.oci.tar"),
+        "{}",
+        sums("merged")
+    );
     let (code, out, err) = run(&mut p.matrix(&["verify", "merged"]));
     assert_eq!(code, 0, "{out}\n{err}");
     assert!(out.contains("ok"), "{out}");
