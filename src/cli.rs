@@ -77,7 +77,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct MergeArgs {
-    /// Shard folders written by `matrix build --shard i/N`.
+    /// Shard folders written by `matrix build --shard i/N`, or .tar,
+    /// .tar.gz or .zip archives of them.
     #[arg(value_name = "SHARD", required = true)]
     pub shards: Vec<PathBuf>,
     /// Output folder for the merged release.

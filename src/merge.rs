@@ -121,6 +121,58 @@ pub struct Checked {
     pub missing: Vec<String>,
 }
 
+/// A shard handed over as an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`,
+/// as CI systems upload folders), unpacked into `into`. tar's `unpack_in`
+/// and zip's enclosed names refuse entries that would land outside it;
+/// symbolic links that do get unpacked are refused by [`check`].
+pub fn unpack(archive: &Path, into: &Path) -> Result<PathBuf, MergeError> {
+    let fail = |what: String| MergeError::Read {
+        path: archive.to_path_buf(),
+        what,
+    };
+    let name = archive.to_string_lossy().to_ascii_lowercase();
+    let file = std::fs::File::open(archive).map_err(|e| fail(e.to_string()))?;
+    let unpack_tar = |reader: Box<dyn std::io::Read>| -> Result<(), MergeError> {
+        let mut tar = tar::Archive::new(reader);
+        for entry in tar.entries().map_err(|e| fail(e.to_string()))? {
+            let mut entry = entry.map_err(|e| fail(e.to_string()))?;
+            if !entry.unpack_in(into).map_err(|e| fail(e.to_string()))? {
+                return Err(fail(format!(
+                    "{} would land outside the shard",
+                    entry
+                        .path()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
+                )));
+            }
+        }
+        Ok(())
+    };
+    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
+        unpack_tar(Box::new(flate2::read::GzDecoder::new(file)))?;
+    } else if name.ends_with(".tar") {
+        unpack_tar(Box::new(file))?;
+    } else if name.ends_with(".zip") {
+        let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(e.to_string()))?;
+        zip.extract(into).map_err(|e| fail(e.to_string()))?;
+    } else {
+        return Err(fail("not a folder, .tar, .tar.gz, .tgz or .zip".into()));
+    }
+    // An archive of the folder itself holds one top-level folder.
+    if !into.join(crate::plan::MANIFEST).exists() {
+        let entries: Vec<PathBuf> = std::fs::read_dir(into)
+            .map_err(|e| fail(e.to_string()))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
+        if let [only] = entries.as_slice()
+            && only.join(crate::plan::MANIFEST).exists()
+        {
+            return Ok(only.clone());
+        }
+    }
+    Ok(into.to_path_buf())
+}
+
 pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     let path = dir.join(crate::plan::MANIFEST);
     let manifest = Manifest::read(&path).map_err(|e| MergeError::Read {

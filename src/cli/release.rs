@@ -90,8 +90,18 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     let mut plan = make_plan(cli, &flags)?;
     crate::plan::shard::restrict_to_merge(&mut plan);
     let mut shards = Vec::with_capacity(args.shards.len());
-    for dir in &args.shards {
-        shards.push(merge::read_shard(dir)?);
+    // Unpacked archives live until the merge is done.
+    let mut unpacked = Vec::new();
+    for input in &args.shards {
+        let dir = if input.is_dir() {
+            input.clone()
+        } else {
+            let tmp = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
+            let dir = merge::unpack(input, tmp.path())?;
+            unpacked.push(tmp);
+            dir
+        };
+        shards.push(merge::read_shard(&dir)?);
     }
     let checked = merge::check(&plan, &shards, args.allow_partial)?;
     if !checked.missing.is_empty() {
