@@ -493,78 +493,6 @@ fn resolve_existing(path: &Path) -> PathBuf {
 
 /// Decides the version of this run from the git facts (None outside a git
 /// repository) and the request.
-/// A calendar version (`[version] scheme = "calendar"`): the commit's day
-/// since the epoch and its patch level among the tags (see [`calendar`]).
-fn resolve_calendar(
-    scheme: &calendar::CalendarScheme,
-    facts: &GitFacts,
-    req: &Request,
-    epoch: Option<i64>,
-) -> Result<Version, VersionError> {
-    let at_head = calendar::highest_calendar_tag(&facts.head_tags);
-    if !req.snapshot && at_head.is_none() {
-        let next = calendar::calendar_version(
-            scheme,
-            facts.commit_timestamp,
-            &facts.merged_tags,
-            false,
-            &facts.short_commit,
-            None,
-        )?;
-        return Err(VersionError::NoTagAtHead {
-            latest: calendar::highest_calendar_tag(&facts.merged_tags).map(str::to_owned),
-            suggestion: next.text,
-        });
-    }
-    if !req.snapshot && !facts.dirty_files.is_empty() {
-        return Err(VersionError::Dirty {
-            files: facts
-                .dirty_files
-                .iter()
-                .take(DIRTY_SHOWN)
-                .cloned()
-                .collect(),
-            total: facts.dirty_files.len(),
-        });
-    }
-    let v = calendar::calendar_version(
-        scheme,
-        facts.commit_timestamp,
-        &facts.merged_tags,
-        req.snapshot,
-        &facts.short_commit,
-        at_head,
-    )?;
-    let commit_date = OffsetDateTime::from_unix_timestamp(facts.commit_timestamp)
-        .ok()
-        .and_then(|t| t.format(&Rfc3339).ok())
-        .ok_or(VersionError::InvalidTimestamp {
-            timestamp: facts.commit_timestamp,
-        })?;
-    let tag = match (req.snapshot, at_head) {
-        (false, Some(t)) => t.to_owned(),
-        _ => v.text.clone(),
-    };
-    Ok(Version {
-        major: v.major,
-        minor: v.minor,
-        patch: 0,
-        prerelease: if req.snapshot {
-            facts.short_commit.clone()
-        } else {
-            String::new()
-        },
-        version: v.text,
-        tag,
-        commit: facts.commit.clone(),
-        short_commit: facts.short_commit.clone(),
-        commit_timestamp: facts.commit_timestamp,
-        commit_date,
-        is_snapshot: req.snapshot,
-        timestamp: epoch.unwrap_or(facts.commit_timestamp),
-    })
-}
-
 pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, VersionError> {
     let epoch = req
         .source_date_epoch
@@ -573,7 +501,7 @@ pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, Versi
         .transpose()?;
 
     if let (Some(scheme), None) = (&req.calendar, &req.env_version) {
-        return resolve_calendar(scheme, facts.ok_or(VersionError::NoGit)?, req, epoch);
+        return calendar::resolve(scheme, facts.ok_or(VersionError::NoGit)?, req, epoch);
     }
     let (version, tag, is_snapshot) = if let Some(value) = &req.env_version {
         let version = value.strip_prefix('v').unwrap_or(value);

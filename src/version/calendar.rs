@@ -221,6 +221,81 @@ fn next_minor(major: u64, existing_tags: &[String]) -> Result<u64, CalendarError
     }
 }
 
+/// A calendar version (`[version] scheme = "calendar"`): the commit's day
+/// since the epoch and its patch level among the tags (see [`calendar`]).
+pub(super) fn resolve(
+    scheme: &CalendarScheme,
+    facts: &super::GitFacts,
+    req: &super::Request,
+    epoch: Option<i64>,
+) -> Result<super::Version, super::VersionError> {
+    let at_head = highest_calendar_tag(&facts.head_tags);
+    if !req.snapshot && at_head.is_none() {
+        let next = calendar_version(
+            scheme,
+            facts.commit_timestamp,
+            &facts.merged_tags,
+            false,
+            &facts.short_commit,
+            None,
+        )?;
+        return Err(super::VersionError::NoTagAtHead {
+            latest: highest_calendar_tag(&facts.merged_tags).map(str::to_owned),
+            suggestion: next.text,
+        });
+    }
+    if !req.snapshot && !facts.dirty_files.is_empty() {
+        return Err(super::VersionError::Dirty {
+            files: facts
+                .dirty_files
+                .iter()
+                .take(super::DIRTY_SHOWN)
+                .cloned()
+                .collect(),
+            total: facts.dirty_files.len(),
+        });
+    }
+    let v = calendar_version(
+        scheme,
+        facts.commit_timestamp,
+        &facts.merged_tags,
+        req.snapshot,
+        &facts.short_commit,
+        at_head,
+    )?;
+    let commit_date = time::OffsetDateTime::from_unix_timestamp(facts.commit_timestamp)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .ok_or(super::VersionError::InvalidTimestamp {
+            timestamp: facts.commit_timestamp,
+        })?;
+    let tag = match (req.snapshot, at_head) {
+        (false, Some(t)) => t.to_owned(),
+        _ => v.text.clone(),
+    };
+    Ok(super::Version {
+        major: v.major,
+        minor: v.minor,
+        patch: 0,
+        prerelease: if req.snapshot {
+            facts.short_commit.clone()
+        } else {
+            String::new()
+        },
+        version: v.text,
+        tag,
+        commit: facts.commit.clone(),
+        short_commit: facts.short_commit.clone(),
+        commit_timestamp: facts.commit_timestamp,
+        commit_date,
+        is_snapshot: req.snapshot,
+        timestamp: epoch.unwrap_or(facts.commit_timestamp),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
