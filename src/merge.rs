@@ -386,8 +386,7 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     };
     for (src, a) in &checked.artifacts {
         let dest = plan.dist.join(&a.path);
-        let bytes = std::fs::read(src).map_err(|e| io(src, &e))?;
-        crate::package::atomic::write_atomic(&dest, &bytes).map_err(|e| io(&dest, &e))?;
+        copy_atomic(src, &dest).map_err(|e| io(&dest, &e))?;
         seed.artifacts.push(a.clone());
         let Some(t) = a
             .target
@@ -429,6 +428,19 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     }
     stage_images(plan, checked, &mut seed)?;
     Ok(seed)
+}
+
+/// Streams `src` to `dest` under a temporary name, renamed when complete:
+/// archives can be gigabytes, and no half-copied one may look finished.
+fn copy_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
+    if let Some(parent) = dest.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let mut out = crate::package::atomic::AtomicFile::create(dest)?;
+    let mut input = std::fs::File::open(src)?;
+    std::io::copy(&mut input, out.file())?;
+    out.set_mode(0o644);
+    out.commit()
 }
 
 /// Copies the shards' image blobs into the merged layouts, each checked
