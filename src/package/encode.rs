@@ -19,7 +19,7 @@ use super::PackageError;
 use super::files::Entry;
 
 /// The same deflate level as tar.gz, for the same reason (see archive.rs).
-const ZIP_DEFLATE_LEVEL: i64 = super::archive::DEFLATE_LEVEL as i64;
+pub(crate) const ZIP_DEFLATE_LEVEL: i64 = super::archive::DEFLATE_LEVEL as i64;
 pub(super) const DIR_MODE: u32 = 0o755;
 pub(super) const EXEC_MODE: u32 = 0o755;
 pub(super) const FILE_MODE: u32 = 0o644;
@@ -182,7 +182,7 @@ fn needs_zip64(len: u64) -> bool {
 }
 
 /// `mtime` as a DOS timestamp (UTC), clamped to the range DOS can express.
-fn dos_time(mtime: u64) -> zip::DateTime {
+pub(crate) fn dos_time(mtime: u64) -> zip::DateTime {
     let secs = i64::try_from(mtime).unwrap_or(i64::MAX);
     let max = zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58);
     let at = time::OffsetDateTime::from_unix_timestamp(secs)

@@ -17,7 +17,7 @@ pub mod archive;
 pub mod atomic;
 pub mod checksum;
 pub mod dest;
-mod encode;
+pub(crate) mod encode;
 pub mod extract;
 pub mod files;
 pub mod manifest;

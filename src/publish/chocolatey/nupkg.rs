@@ -34,9 +34,6 @@ const CORE_PROPERTIES_REL: &str =
 const PSMDCP_DIR: &str = "package/services/metadata/core-properties";
 /// The `lastModifiedBy` NuGet records (it names the packing tool).
 const PACKED_BY: &str = "matrix";
-/// Zip's deflate level 9, like the release archives (smallest output; the
-/// parts are a few kilobytes, so speed does not matter).
-const DEFLATE_LEVEL: i64 = 9;
 
 /// `<id>.<version>.nupkg`, the name `choco pack` gives the package.
 pub fn nupkg_file_name(opts: &ChocoOptions, input: &ChannelInput) -> Result<String, PublishError> {
@@ -236,7 +233,7 @@ fn zip_parts(parts: &[(&str, &[u8])], timestamp: i64) -> std::io::Result<Vec<u8>
         .system(System::Unix)
         .unix_permissions(0o644)
         .compression_method(CompressionMethod::Deflated)
-        .compression_level(Some(DEFLATE_LEVEL))
+        .compression_level(Some(crate::package::encode::ZIP_DEFLATE_LEVEL))
         .last_modified_time(dos_time(timestamp));
     for (name, bytes) in parts {
         zip.start_file(*name, options).map_err(zerr)?;
@@ -245,26 +242,10 @@ fn zip_parts(parts: &[(&str, &[u8])], timestamp: i64) -> std::io::Result<Vec<u8>
     Ok(zip.finish().map_err(zerr)?.into_inner())
 }
 
-/// `secs` (UTC) as a zip (DOS) timestamp, clamped to the range DOS can
-/// hold: 1980-01-01 (a SOURCE_DATE_EPOCH of 0 is common) to 2107.
+/// `secs` (UTC) as a zip (DOS) timestamp, clamped as the release zips
+/// clamp it (1980 to 2107; a negative time is 1980).
 fn dos_time(secs: i64) -> zip::DateTime {
-    const DOS_EPOCH: i64 = 315_532_800; // 1980-01-01T00:00:00Z
-    let converted = time::OffsetDateTime::from_unix_timestamp(secs.max(DOS_EPOCH))
-        .ok()
-        .and_then(|t| {
-            zip::DateTime::from_date_and_time(
-                u16::try_from(t.year()).ok()?,
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute(),
-                t.second(),
-            )
-            .ok()
-        });
-    converted.unwrap_or_else(|| {
-        zip::DateTime::from_date_and_time(2107, 12, 31, 23, 59, 58).unwrap_or_default()
-    })
+    crate::package::encode::dos_time(u64::try_from(secs).unwrap_or(0))
 }
 
 #[cfg(test)]
