@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use crate::exec::Seed;
-use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::checksum::Algorithm;
 use crate::package::manifest::{Artifact, ArtifactKind, Manifest};
 use crate::plan::Plan;
 
@@ -352,24 +352,14 @@ fn algorithm_of(digest: &str) -> Algorithm {
     }
 }
 
+/// `<algorithm>:<hex>` of a file, as records write digests.
 pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError> {
-    let mut f = std::fs::File::open(path).map_err(|e| MergeError::Read {
-        path: path.to_path_buf(),
-        what: e.to_string(),
-    })?;
-    let mut h = Hasher::new(algorithm);
-    let mut buf = vec![0u8; 256 * 1024];
-    loop {
-        let n = std::io::Read::read(&mut f, &mut buf).map_err(|e| MergeError::Read {
+    let (hex, _) =
+        crate::package::checksum::hash_file(path, algorithm).map_err(|e| MergeError::Read {
             path: path.to_path_buf(),
             what: e.to_string(),
         })?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(format!("{}:{}", algorithm.name(), h.finalize_hex()))
+    Ok(format!("{}:{hex}", algorithm.name()))
 }
 
 /// Copies the checked archives into dist/ (each atomically) and puts every

@@ -11,7 +11,6 @@ use std::path::Path;
 use super::Context;
 use super::jobs::{JobError, Output};
 use crate::config::{ChannelKind, Confinement, Grade};
-use crate::package::checksum::{Algorithm, Hasher};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::plan::channels::{ChannelStep, NOTES};
 use crate::plan::{JobKind, Plan};
@@ -166,7 +165,12 @@ fn emit(
         std::fs::create_dir_all(parent).map_err(PublishError::io(channel, parent))?;
     }
     crate::package::atomic::write_atomic(&path, bytes).map_err(PublishError::io(channel, &path))?;
-    Ok(record(plan.checksum.algorithm, rel, bytes, kind))
+    Ok(Artifact::of_bytes(
+        rel,
+        bytes,
+        kind,
+        plan.checksum.algorithm,
+    ))
 }
 
 /// The record of a file already written (packages built by a tool).
@@ -177,23 +181,8 @@ fn record_file(
     kind: ArtifactKind,
 ) -> Result<Artifact, PublishError> {
     let path = plan.dist.join(rel);
-    let bytes = std::fs::read(&path).map_err(PublishError::io(channel, &path))?;
-    Ok(record(plan.checksum.algorithm, rel, &bytes, kind))
-}
-
-fn record(algorithm: Algorithm, rel: &str, bytes: &[u8], kind: ArtifactKind) -> Artifact {
-    let mut h = Hasher::new(algorithm);
-    h.update(bytes);
-    Artifact {
-        name: rel.to_string(),
-        path: rel.to_string(),
-        kind,
-        format: None,
-        target: None,
-        size: bytes.len() as u64,
-        digest: format!("{}:{}", algorithm.name(), h.finalize_hex()),
-        binary: None,
-    }
+    Artifact::of_file(rel, &path, kind, plan.checksum.algorithm)
+        .map_err(PublishError::io(channel, &path))
 }
 
 fn write_channel(

@@ -18,7 +18,6 @@ use super::process::{self, Ended, Spawn};
 use super::{Context, Produced};
 use crate::config::NativeMode;
 use crate::image::{self, ImageError, docker_archive, dockerfile, native, oci, registry};
-use crate::package::checksum::{Algorithm, Hasher};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::plan::JobKind;
 use crate::plan::containers::LABEL_PROJECT;
@@ -387,12 +386,16 @@ async fn index(
     .await?;
     let artifact = match (written, &archive) {
         (Some(()), Some(path)) => Some(
-            archive_artifact(plan.checksum.algorithm, &variant, path).map_err(|source| {
-                JobError::Io {
-                    job: j.id.clone(),
-                    path: path.clone(),
-                    source,
-                }
+            Artifact::of_file(
+                &variant.archive,
+                path,
+                ArtifactKind::Image,
+                plan.checksum.algorithm,
+            )
+            .map_err(|source| JobError::Io {
+                job: j.id.clone(),
+                path: path.clone(),
+                source,
             })?,
         ),
         _ => None,
@@ -406,39 +409,6 @@ async fn index(
         })),
         ..Output::default()
     })
-}
-
-/// The checksums-file entry for an OCI archive.
-fn archive_artifact(
-    algorithm: Algorithm,
-    variant: &ImageVariant,
-    path: &Path,
-) -> std::io::Result<Artifact> {
-    let mut hasher = Hasher::new(algorithm);
-    let mut f = std::fs::File::open(path)?;
-    let size = std::io::copy(&mut f, &mut HashWriter(&mut hasher))?;
-    Ok(Artifact {
-        name: variant.archive.clone(),
-        path: variant.archive.clone(),
-        kind: ArtifactKind::Image,
-        format: None,
-        target: None,
-        size,
-        digest: format!("{}:{}", algorithm.name(), hasher.finalize_hex()),
-        binary: None,
-    })
-}
-
-struct HashWriter<'a>(&'a mut Hasher);
-
-impl std::io::Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
 }
 
 async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result<Output, JobError> {

@@ -14,7 +14,7 @@ use super::process::{self, Ended};
 use super::smoke;
 use crate::package::PackageError;
 use crate::package::archive::{self, ArchiveSpec, Format};
-use crate::package::checksum::{self, Hasher};
+use crate::package::checksum;
 use crate::package::files::{self, Entry};
 use crate::package::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::plan::{JobKind, MANIFEST, Plan};
@@ -431,18 +431,12 @@ fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
         job,
         path.clone(),
     ))?;
-    let mut hasher = Hasher::new(algorithm);
-    hasher.update(text.as_bytes());
-    Ok(Artifact {
-        name: plan.checksum.file_name.clone(),
-        path: plan.checksum.file_name.clone(),
-        kind: ArtifactKind::Checksums,
-        format: None,
-        target: None,
-        size: text.len() as u64,
-        digest: format!("{prefix}{}", hasher.finalize_hex()),
-        binary: None,
-    })
+    Ok(Artifact::of_bytes(
+        &plan.checksum.file_name,
+        text.as_bytes(),
+        ArtifactKind::Checksums,
+        algorithm,
+    ))
 }
 
 fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {

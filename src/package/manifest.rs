@@ -165,6 +165,52 @@ pub struct Artifact {
     pub binary: Option<crate::verify::Inspected>,
 }
 
+impl Artifact {
+    /// The record of a release-wide file (`name` is also its path in
+    /// dist/) whose bytes are in hand.
+    pub fn of_bytes(
+        name: &str,
+        bytes: &[u8],
+        kind: ArtifactKind,
+        algorithm: Algorithm,
+    ) -> Artifact {
+        let mut h = super::checksum::Hasher::new(algorithm);
+        h.update(bytes);
+        Artifact::release_file(name, kind, algorithm, h.finalize_hex(), bytes.len() as u64)
+    }
+
+    /// The record of a release-wide file already written to `path`, hashed
+    /// by streaming it.
+    pub fn of_file(
+        name: &str,
+        path: &Path,
+        kind: ArtifactKind,
+        algorithm: Algorithm,
+    ) -> std::io::Result<Artifact> {
+        let (hex, size) = super::checksum::hash_file(path, algorithm)?;
+        Ok(Artifact::release_file(name, kind, algorithm, hex, size))
+    }
+
+    fn release_file(
+        name: &str,
+        kind: ArtifactKind,
+        algorithm: Algorithm,
+        hex: String,
+        size: u64,
+    ) -> Artifact {
+        Artifact {
+            name: name.to_string(),
+            path: name.to_string(),
+            kind,
+            format: None,
+            target: None,
+            size,
+            digest: format!("{}:{hex}", algorithm.name()),
+            binary: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Job {
     pub id: String,
