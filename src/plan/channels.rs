@@ -8,14 +8,12 @@
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use minijinja::value::Value;
 use serde::Serialize;
 
 use super::steps::{Renderer, matches};
 use super::{Target, join_clean};
 use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
 use crate::package::checksum::Algorithm;
-use crate::template::TargetVar;
 
 /// The notes' file name in dist/.
 pub const NOTES: &str = "RELEASE_NOTES.md";
@@ -205,19 +203,8 @@ impl<'a> Renderer<'a> {
 
     /// What a download URL template sees for a target.
     fn url_vars(&self, t: &Target) -> crate::template::Vars {
-        let mut vars = self.base.clone();
-        for (k, v) in &t.values {
-            vars.set(k, v.as_str());
-        }
-        vars.set(
-            "target",
-            Value::from_object(TargetVar {
-                id: t.id.clone(),
-                slug: t.slug.clone(),
-                platform: t.platform,
-            }),
-        )
-        .set("artifact", t.archive.file_name.as_str());
+        let mut vars = self.vars_for(&t.values, &t.id, &t.slug, t.platform);
+        vars.set("artifact", t.archive.file_name.as_str());
         vars
     }
 }

@@ -10,13 +10,12 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use indexmap::IndexMap;
-use minijinja::value::Value;
 use serde::Serialize;
 
 use super::steps::{Renderer, matches};
 use super::{Target, axes, slugify};
 use crate::config::{ConfigError, Images, KeyPath, NativeMode};
-use crate::template::{TargetVar, Vars};
+use crate::template::Vars;
 
 /// Folder under dist/ with image build contexts and the OCI store.
 pub const IMAGE_DIR: &str = "images";
@@ -229,19 +228,9 @@ impl<'a> Renderer<'a> {
             };
             let t = &targets[target];
 
-            let mut vars = self.base.clone();
-            for (k, v) in combination {
-                vars.set(k, v.as_str());
-            }
-            vars.set(
-                "target",
-                Value::from_object(TargetVar {
-                    id: t.id.clone(),
-                    slug: t.slug.clone(),
-                    platform: t.platform,
-                }),
-            )
-            .set("bin", t.build.binary.as_str());
+            // The image's own values (distro, platform) and its binary's target.
+            let mut vars = self.vars_for(combination, &t.id, &t.slug, t.platform);
+            vars.set("bin", t.build.binary.as_str());
 
             let entry = match variants.get_mut(&id) {
                 Some(v) => v,

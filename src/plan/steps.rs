@@ -161,6 +161,30 @@ impl<'a> Renderer<'a> {
         })
     }
 
+    /// The variables every per-target template sees: matrix's own, the
+    /// combination's values, and `target`.
+    pub(super) fn vars_for(
+        &self,
+        values: &IndexMap<String, String>,
+        id: &str,
+        slug: &str,
+        platform: Option<&'static Platform>,
+    ) -> Vars {
+        let mut vars = self.base.clone();
+        for (k, v) in values {
+            vars.set(k, v.as_str());
+        }
+        vars.set(
+            "target",
+            Value::from_object(TargetVar {
+                id: id.to_string(),
+                slug: slug.to_string(),
+                platform,
+            }),
+        );
+        vars
+    }
+
     pub(super) fn source(&self) -> &Source {
         &self.loaded.source
     }
@@ -213,23 +237,12 @@ impl<'a> Renderer<'a> {
         let chosen = self.choose(&values);
         let bin = format!("{}{ext}", chosen.binary);
 
-        let mut vars = self.base.clone();
-        for (k, v) in &values {
-            vars.set(k, v.as_str());
-        }
-        vars.set(
-            "target",
-            Value::from_object(TargetVar {
-                id: id.clone(),
-                slug: slug.clone(),
-                platform,
-            }),
-        )
-        .set("target_id", id.as_str())
-        .set("target_slug", slug.as_str())
-        .set("out", out_dir.display().to_string())
-        .set("bin", bin.as_str())
-        .set("ext", ext);
+        let mut vars = self.vars_for(&values, &id, &slug, platform);
+        vars.set("target_id", id.as_str())
+            .set("target_slug", slug.as_str())
+            .set("out", out_dir.display().to_string())
+            .set("bin", bin.as_str())
+            .set("ext", ext);
 
         let build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
         let archive = self.archive_step(&values, &vars, ext)?;
