@@ -53,29 +53,18 @@ pub fn members(
             tar_members(dec, archive, &keep)
         }
         Format::Zip => {
-            let mut zip = zip::ZipArchive::new(reader).map_err(|e| {
+            // A broken zip is bad data in the archive, named by its path.
+            let bad = |e: zip::result::ZipError| {
                 PackageError::io(archive)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            })?;
+            };
+            let mut zip = zip::ZipArchive::new(reader).map_err(bad)?;
             let mut out = Vec::new();
             for i in 0..zip.len() {
-                let mut entry = zip.by_index(i).map_err(|e| {
-                    PackageError::io(archive)(std::io::Error::new(
-                        std::io::ErrorKind::InvalidData,
-                        e,
-                    ))
-                })?;
+                let mut entry = zip.by_index(i).map_err(bad)?;
                 if entry.is_dir() {
                     continue;
                 }
-                let path = entry
-                    .name()
-                    .map_err(|e| {
-                        PackageError::io(archive)(std::io::Error::new(
-                            std::io::ErrorKind::InvalidData,
-                            e,
-                        ))
-                    })?
-                    .to_string();
+                let path = entry.name().map_err(bad)?.to_string();
                 let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0)
                     || path.to_ascii_lowercase().ends_with(".exe");
                 if !keep(&path, executable) {
