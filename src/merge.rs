@@ -460,7 +460,9 @@ fn stage_images(plan: &Plan, checked: &Checked, seed: &mut Seed) -> Result<(), M
             .join("blobs/sha256");
         let to = crate::exec::images_layout_dir(&plan.dist, variant).join("blobs/sha256");
         std::fs::create_dir_all(&to).map_err(|e| fail(&to, e.to_string()))?;
-        let blob = |digest: &str| -> Result<Vec<u8>, MergeError> {
+        // Each blob is copied once, hashed on the way, and only kept when
+        // it is what its name says.
+        let blob = |digest: &str| -> Result<PathBuf, MergeError> {
             let hex = digest.strip_prefix("sha256:").unwrap_or(digest);
             let src = from.join(hex);
             let meta = std::fs::symlink_metadata(&src).map_err(|e| fail(&src, e.to_string()))?;
@@ -470,22 +472,30 @@ fn stage_images(plan: &Plan, checked: &Checked, seed: &mut Seed) -> Result<(), M
                     path: src.clone(),
                 });
             }
-            let actual = hash_file(&src, Algorithm::Sha256)?;
-            if actual != format!("sha256:{hex}") {
+            let dest = to.join(hex);
+            let copy = || -> std::io::Result<(crate::package::atomic::AtomicFile, String)> {
+                let mut out = crate::package::atomic::AtomicFile::create(&dest)?;
+                let mut writer =
+                    crate::package::checksum::HashingWriter::new(out.file(), Algorithm::Sha256);
+                std::io::copy(&mut std::fs::File::open(&src)?, &mut writer)?;
+                let (_, hex, _) = writer.finish();
+                Ok((out, hex))
+            };
+            let (out, actual) = copy().map_err(|e| fail(&src, e.to_string()))?;
+            if actual != hex {
                 return Err(MergeError::Tampered {
                     dir: dir.clone(),
                     name: format!("image blob {hex}"),
                     expected: format!("sha256:{hex}"),
-                    actual,
+                    actual: format!("sha256:{actual}"),
                 });
             }
-            let bytes = std::fs::read(&src).map_err(|e| fail(&src, e.to_string()))?;
-            let dest = to.join(hex);
-            crate::package::atomic::write_atomic(&dest, &bytes)
-                .map_err(|e| fail(&dest, e.to_string()))?;
-            Ok(bytes)
+            out.commit().map_err(|e| fail(&dest, e.to_string()))?;
+            Ok(dest)
         };
-        let manifest = blob(&part.descriptor.digest)?;
+        let manifest_path = blob(&part.descriptor.digest)?;
+        let manifest =
+            std::fs::read(&manifest_path).map_err(|e| fail(&manifest_path, e.to_string()))?;
         let parsed: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| {
             fail(
                 dir,
