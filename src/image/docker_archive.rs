@@ -401,7 +401,7 @@ mod tests {
         std::fs::write(ctx.join("hello.txt"), b"hello from matrix\n").unwrap();
         std::fs::write(
             ctx.join("Dockerfile"),
-            "FROM matrix-test/debian:bookworm\nCOPY hello.txt /hello.txt\nLABEL org.example.test=yes\n",
+            "FROM matrix-base/debian:bookworm\nCOPY hello.txt /hello.txt\nLABEL org.example.test=yes\n",
         )
         .unwrap();
         let tag = format!("matrix-test/oci-import:{}", std::process::id());
