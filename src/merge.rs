@@ -9,6 +9,7 @@
 //! notes, checksums, manifest) run through the same code a single
 //! `matrix build` runs, so the result is the same bytes.
 
+mod owned;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +96,117 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
+    #[error("{}: shard {index}/{total} does not exist: shards run from 1/N to N/N, with N from 1 to {max}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::shard_index),
+        help(
+            "its `shard` field is not what `matrix build --shard i/N` writes; rebuild that shard"
+        )
+    )]
+    ShardIndex {
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+        max: usize,
+    },
+    #[error("{}: shard {index}/{total} is one of {total}, but {} is one of {first_total}", manifest.display(), first.display())]
+    #[diagnostic(
+        code(matrix::merge::mixed_totals),
+        help("merge the shards of one split: every `--shard i/N` with the same N")
+    )]
+    MixedTotals {
+        first: PathBuf,
+        first_total: usize,
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+    },
+    #[error("{}: its targets were split with other weights (--history) than those of {}", manifest.display(), first.display())]
+    #[diagnostic(
+        code(matrix::merge::mixed_weights),
+        help("build every shard with the same --history file (or none)")
+    )]
+    MixedWeights { first: PathBuf, manifest: PathBuf },
+    #[error("{}: its split's weights are not the plan's: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_weights),
+        help(
+            "the `shard.weights` field is what `matrix build --shard i/N --history` writes; rebuild the shard"
+        )
+    )]
+    BadWeights { manifest: PathBuf, why: String },
+    #[error("{}: shard {index}/{total} lists the targets [{}], but the plan gives it [{}]", manifest.display(), listed.join(", "), owned.join(", "))]
+    #[diagnostic(
+        code(matrix::merge::wrong_targets),
+        help(
+            "the shard was built from another plan or its manifest was changed; rebuild it from this checkout"
+        )
+    )]
+    WrongTargets {
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+        listed: Vec<String>,
+        owned: Vec<String>,
+    },
+    #[error("{}: records {name:?} ({kind}), a release-wide file: a shard never brings it", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::release_wide),
+        help(
+            "checksums, manifest, notes, channel files, packages and image archives are written by the merge itself"
+        )
+    )]
+    ReleaseWide {
+        manifest: PathBuf,
+        name: String,
+        kind: String,
+    },
+    #[error("{}: records {name:?}, which is not an artifact the plan gives shard {index}/{total}: {why} (the plan gives it: {expected})", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::not_planned),
+        help(
+            "a shard holds its own targets' archives and nothing else; rebuild it from this checkout"
+        )
+    )]
+    NotPlanned {
+        manifest: PathBuf,
+        name: String,
+        index: usize,
+        total: usize,
+        why: String,
+        expected: String,
+    },
+    #[error("{}: {name} is recorded as {recorded}, but the plan makes it {planned}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::mislabelled),
+        help("a record's path, kind, format and target are the plan's; rebuild the shard")
+    )]
+    Mislabelled {
+        manifest: PathBuf,
+        name: String,
+        recorded: String,
+        planned: String,
+    },
+    #[error("{}: job {id:?}: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_job),
+        help("a shard's job records are the plan's jobs for its targets; rebuild the shard")
+    )]
+    BadJob {
+        manifest: PathBuf,
+        id: String,
+        why: String,
+    },
+    #[error("{}: image {image}: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_image),
+        help("a shard holds the image platforms of its own targets only; rebuild the shard")
+    )]
+    BadImagePart {
+        manifest: PathBuf,
+        image: String,
+        why: String,
+    },
     #[error("the shards lack {} target(s): {}", missing.len(), missing.join(", "))]
     #[diagnostic(
         code(matrix::merge::incomplete),
@@ -119,6 +231,8 @@ pub struct Checked {
     pub artifacts: Vec<(PathBuf, Artifact)>,
     pub images: Vec<(PathBuf, crate::package::manifest::ImagePart)>,
     pub missing: Vec<String>,
+    /// The shards' job records, checked against the plan, in plan order.
+    pub jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// A shard handed over as an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`,
@@ -173,8 +287,26 @@ pub fn unpack(archive: &Path, into: &Path) -> Result<PathBuf, MergeError> {
     Ok(into.to_path_buf())
 }
 
+/// Reads a shard folder's manifest, which must be a regular file: a
+/// symbolic link could make a shard speak with another folder's manifest.
 pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     let path = dir.join(crate::plan::MANIFEST);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| MergeError::Read {
+        path: path.clone(),
+        what: e.to_string(),
+    })?;
+    if meta.file_type().is_symlink() {
+        return Err(MergeError::Symlink {
+            dir: dir.to_path_buf(),
+            path: PathBuf::from(crate::plan::MANIFEST),
+        });
+    }
+    if !meta.file_type().is_file() {
+        return Err(MergeError::Read {
+            path,
+            what: "not a regular file".into(),
+        });
+    }
     let manifest = Manifest::read(&path).map_err(|e| MergeError::Read {
         path: path.clone(),
         what: e.to_string(),
@@ -190,50 +322,36 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     })
 }
 
-/// Checks the shards against the plan and each other.
+/// Checks the shards against the plan (the whole plan, before it is cut
+/// down to the merge's jobs) and each other. The plan decides: which
+/// targets each shard owns ([`owned::identify`]), which records it may
+/// hold ([`owned::check_record`]) and which jobs it ran; what the shard
+/// says is only compared with that.
 pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Checked, MergeError> {
-    let mut seen_shards: BTreeMap<usize, &Path> = BTreeMap::new();
-    let mut names: BTreeMap<String, &Path> = BTreeMap::new();
-    let mut covered: BTreeSet<String> = BTreeSet::new();
-    let mut checked = Checked::default();
+    // Cheap checks of every shard first: nothing is hashed for a merge
+    // that is refused anyway.
     for shard in shards {
+        same_plan(plan, shard)?;
+    }
+    let owned = owned::identify(plan, shards)?;
+    let mut names: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut present: BTreeSet<usize> = BTreeSet::new();
+    let mut jobs: Vec<(usize, crate::package::manifest::Job)> = Vec::new();
+    let mut checked = Checked::default();
+    for (shard, owned) in shards.iter().zip(&owned) {
         let m = &shard.manifest;
         let dir = &shard.dir;
-        let other = |what, theirs: &str, ours: &str| {
-            (theirs != ours).then(|| MergeError::OtherPlan {
-                dir: dir.clone(),
-                what,
-                theirs: theirs.to_string(),
-                ours: ours.to_string(),
-            })
-        };
-        if let Some(e) = [
-            other("the config hash", &m.config_sha256, &plan.config_sha256),
-            other("the version", &m.version, &plan.version.version),
-            other("the commit", &m.commit, &plan.version.commit),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        {
-            return Err(e);
-        }
-        let info = m
-            .shard
-            .as_ref()
-            .ok_or_else(|| MergeError::NotAShard { dir: dir.clone() })?;
-        if let Some(first) = seen_shards.insert(info.index, dir) {
-            return Err(MergeError::DuplicateShard {
-                index: info.index,
-                total: info.total,
-                first: first.to_path_buf(),
-                second: dir.clone(),
-            });
-        }
-        covered.extend(info.targets.iter().cloned());
         let mut recorded: BTreeSet<PathBuf> = BTreeSet::new();
         for a in &m.artifacts {
             check_name(dir, &a.path)?;
+            let target = owned::check_record(plan, dir, owned, a)?;
+            if let Some(first) = names.insert(a.name.clone(), dir) {
+                return Err(MergeError::Duplicate {
+                    name: a.name.clone(),
+                    first: first.to_path_buf(),
+                    second: dir.clone(),
+                });
+            }
             let file = dir.join(&a.path);
             let meta = std::fs::symlink_metadata(&file).map_err(|e| MergeError::Read {
                 path: file.clone(),
@@ -254,32 +372,78 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
                     actual,
                 });
             }
-            if let Some(first) = names.insert(a.name.clone(), dir) {
-                return Err(MergeError::Duplicate {
-                    name: a.name.clone(),
-                    first: first.to_path_buf(),
-                    second: dir.clone(),
-                });
-            }
+            present.insert(target);
             recorded.insert(PathBuf::from(&a.path));
             checked.artifacts.push((file, a.clone()));
         }
         find_unknown(dir, &recorded)?;
+        owned::check_image_parts(plan, dir, owned, &m.image_parts)?;
         for part in &m.image_parts {
             checked.images.push((dir.clone(), part.clone()));
         }
+        for job in owned::check_jobs(plan, dir, owned, &m.jobs)? {
+            jobs.push((owned.index, job));
+        }
     }
-    let missing: Vec<String> = plan
-        .targets
-        .iter()
-        .filter(|t| !covered.contains(&t.id))
-        .map(|t| t.id.clone())
+    checked.jobs = merged_jobs(plan, jobs);
+    // Missing is what the plan's split gives the shards and they do not
+    // hold, whatever their `targets` lists say.
+    let missing: Vec<String> = (0..plan.targets.len())
+        .filter(|t| !present.contains(t))
+        .map(|t| plan.targets[t].id.clone())
         .collect();
     if !missing.is_empty() && !allow_partial {
         return Err(MergeError::Incomplete { missing });
     }
     checked.missing = missing;
     Ok(checked)
+}
+
+/// A shard must come from the plan the merge made: same config, version
+/// and commit.
+fn same_plan(plan: &Plan, shard: &Shard) -> Result<(), MergeError> {
+    let m = &shard.manifest;
+    let other = |what, theirs: &str, ours: &str| {
+        (theirs != ours).then(|| MergeError::OtherPlan {
+            dir: shard.dir.clone(),
+            what,
+            theirs: theirs.to_string(),
+            ours: ours.to_string(),
+        })
+    };
+    match [
+        other("the config hash", &m.config_sha256, &plan.config_sha256),
+        other("the version", &m.version, &plan.version.version),
+        other("the commit", &m.commit, &plan.version.commit),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The shards' job records in plan order (shard index breaking ties), each
+/// id once: builder jobs run in every shard that needs the builder, and
+/// the first shard's record stands for them.
+fn merged_jobs(
+    plan: &Plan,
+    mut jobs: Vec<(usize, crate::package::manifest::Job)>,
+) -> Vec<crate::package::manifest::Job> {
+    let order: BTreeMap<&str, usize> = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), i))
+        .collect();
+    jobs.sort_by_key(|(shard, j)| (order.get(j.id.as_str()).copied(), *shard));
+    let mut seen = BTreeSet::new();
+    jobs.into_iter()
+        .map(|(_, j)| j)
+        .filter(|j| seen.insert(j.id.clone()))
+        .collect()
 }
 
 fn check_name(dir: &Path, name: &str) -> Result<(), MergeError> {
@@ -372,6 +536,7 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     };
     let mut seed = Seed {
         missing_targets: checked.missing.clone(),
+        jobs: checked.jobs.clone(),
         ..Seed::default()
     };
     for (src, a) in &checked.artifacts {
