@@ -336,6 +336,8 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
     let owned = owned::identify(plan, shards)?;
     let mut names: BTreeMap<String, &Path> = BTreeMap::new();
     let mut present: BTreeSet<usize> = BTreeSet::new();
+    // Targets whose archive is there but an image platform is not.
+    let mut lacking: BTreeMap<usize, String> = BTreeMap::new();
     let mut jobs: Vec<(usize, crate::package::manifest::Job)> = Vec::new();
     let mut checked = Checked::default();
     for (shard, owned) in shards.iter().zip(&owned) {
@@ -377,7 +379,7 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
             checked.artifacts.push((file, a.clone()));
         }
         find_unknown(dir, &recorded)?;
-        owned::check_image_parts(plan, dir, owned, &m.image_parts)?;
+        lacking.extend(owned::check_image_parts(plan, dir, owned, &m.image_parts)?);
         for part in &m.image_parts {
             checked.images.push((dir.clone(), part.clone()));
         }
@@ -388,13 +390,24 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
     checked.jobs = merged_jobs(plan, jobs);
     // Missing is what the plan's split gives the shards and they do not
     // hold, whatever their `targets` lists say.
-    let missing: Vec<String> = (0..plan.targets.len())
-        .filter(|t| !present.contains(t))
-        .map(|t| plan.targets[t].id.clone())
+    let missing: Vec<usize> = (0..plan.targets.len())
+        .filter(|t| !present.contains(t) || lacking.contains_key(t))
         .collect();
     if !missing.is_empty() && !allow_partial {
-        return Err(MergeError::Incomplete { missing });
+        return Err(MergeError::Incomplete {
+            missing: missing
+                .iter()
+                .map(|t| match (present.contains(t), lacking.get(t)) {
+                    (true, Some(image)) => format!("{} (its {image})", plan.targets[*t].id),
+                    _ => plan.targets[*t].id.clone(),
+                })
+                .collect(),
+        });
     }
+    let missing: Vec<String> = missing
+        .into_iter()
+        .map(|t| plan.targets[t].id.clone())
+        .collect();
     checked.missing = missing;
     Ok(checked)
 }

@@ -359,13 +359,17 @@ pub fn check_jobs(
 }
 
 /// Checks a shard's image platforms: each must be a platform of an image
-/// variant of the plan whose binary is one of the shard's targets.
+/// variant of the plan whose binary is one of the shard's targets, at most
+/// once. Returns, for each owned target whose planned image platforms the
+/// shard does not all hold, the first one it lacks: that target is not
+/// complete.
 pub fn check_image_parts(
     plan: &Plan,
     dir: &Path,
     owned: &Owned,
     parts: &[ImagePart],
-) -> Result<(), MergeError> {
+) -> Result<BTreeMap<usize, String>, MergeError> {
+    let mut seen = BTreeSet::new();
     for part in parts {
         let bad = |why: String| {
             Err(MergeError::BadImagePart {
@@ -398,6 +402,21 @@ pub fn check_image_parts(
                 plan.targets[platform.target].id, owned.index, owned.total
             ));
         }
+        if !seen.insert((part.variant.as_str(), part.platform.as_str())) {
+            return bad("it is recorded twice".into());
+        }
     }
-    Ok(())
+    let mut lacking = BTreeMap::new();
+    for variant in plan.images.iter().flat_map(|i| &i.variants) {
+        for p in &variant.platforms {
+            if owned.targets.contains(&p.target)
+                && !seen.contains(&(variant.id.as_str(), p.platform.as_str()))
+            {
+                lacking
+                    .entry(p.target)
+                    .or_insert_with(|| format!("image {} {}", variant.id, p.platform));
+            }
+        }
+    }
+    Ok(lacking)
 }

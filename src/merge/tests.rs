@@ -417,3 +417,101 @@ fn job_records_must_be_the_shards_jobs() {
         })
     });
 }
+
+#[test]
+fn image_platforms_are_the_plans_and_complete() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{FOUR}\n[images]\nrepositories = [\"example.org/hello\"]\ndockerfile = \"Dockerfile\"\n\
+         [images.matrix]\nplatform = [\"linux/amd64\", \"linux/arm64\"]\n"
+    );
+    let loaded = crate::config::parse(Path::new("matrix.toml"), text).unwrap();
+    let mut request = crate::plan::Request {
+        version: crate::plan::tests::version(),
+        root: PathBuf::from("/src/hello"),
+        dist: tmp.path().join("dist"),
+        filters: vec![],
+        env: BTreeMap::new(),
+        push: false,
+        oci_archives: false,
+        images: true,
+        has_changelog: false,
+    };
+    let plan = crate::plan::build(&loaded, &request).unwrap();
+    let variant = plan.images.as_ref().unwrap().variants[0].clone();
+    let part = |platform: &str| crate::package::manifest::ImagePart {
+        variant: variant.id.clone(),
+        platform: platform.into(),
+        descriptor: crate::image::oci::Descriptor {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            digest: format!("sha256:{}", "0".repeat(64)),
+            size: 1,
+            platform: None,
+            annotations: BTreeMap::new(),
+        },
+        native: true,
+        local_tag: None,
+    };
+    let s = shard(&plan, tmp.path(), 1, 1, owned_ids(&plan, 1, 1));
+    let owned = &owned::identify(&plan, std::slice::from_ref(&s)).unwrap()[0];
+    let check = |parts: &[crate::package::manifest::ImagePart]| {
+        owned::check_image_parts(&plan, tmp.path(), owned, parts)
+    };
+    assert!(
+        check(&[part("linux/amd64"), part("linux/arm64")])
+            .unwrap()
+            .is_empty()
+    );
+    // A platform left out: its target is not complete.
+    let lacking = check(&[part("linux/amd64")]).unwrap();
+    let arm = plan
+        .targets
+        .iter()
+        .position(|t| t.id == "linux/arm64")
+        .unwrap();
+    assert_eq!(lacking.keys().copied().collect::<Vec<_>>(), vec![arm]);
+    for parts in [
+        vec![part("linux/amd64"), part("linux/amd64")],
+        vec![part("linux/s390x")],
+        vec![crate::package::manifest::ImagePart {
+            variant: "other".into(),
+            ..part("linux/amd64")
+        }],
+    ] {
+        let e = check(&parts).unwrap_err();
+        assert!(matches!(e, MergeError::BadImagePart { .. }), "{e}");
+    }
+    // Another shard's platform.
+    let half = shard(&plan, tmp.path(), 1, 2, owned_ids(&plan, 1, 2));
+    let owned = &owned::identify(&plan, std::slice::from_ref(&half)).unwrap()[0];
+    let foreign = ["linux/amd64", "linux/arm64"]
+        .into_iter()
+        .find(|p| {
+            !owned
+                .targets
+                .contains(&plan.targets.iter().position(|t| t.id == *p).unwrap())
+        })
+        .unwrap();
+    let e = owned::check_image_parts(&plan, tmp.path(), owned, &[part(foreign)]).unwrap_err();
+    assert!(e.to_string().contains("does not own"), "{e}");
+    // Without images planned, any image part is refused.
+    request.images = false;
+    let plain = crate::plan::build(&loaded, &request).unwrap();
+    let e =
+        owned::check_image_parts(&plain, tmp.path(), owned, &[part("linux/amd64")]).unwrap_err();
+    assert!(matches!(e, MergeError::BadImagePart { .. }), "{e}");
+}
+
+#[test]
+fn a_shard_manifest_must_be_a_regular_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let real = tmp.path().join("real.json");
+    std::fs::write(&real, "{}").unwrap();
+    std::os::unix::fs::symlink(&real, tmp.path().join("manifest.json")).unwrap();
+    let e = read_shard(tmp.path()).unwrap_err();
+    assert!(matches!(e, MergeError::Symlink { .. }), "{e}");
+    std::fs::remove_file(tmp.path().join("manifest.json")).unwrap();
+    std::fs::create_dir(tmp.path().join("manifest.json")).unwrap();
+    let e = read_shard(tmp.path()).unwrap_err();
+    assert!(e.to_string().contains("not a regular file"), "{e}");
+}
