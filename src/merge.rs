@@ -9,7 +9,7 @@
 //! notes, checksums, manifest) run through the same code a single
 //! `matrix build` runs, so the result is the same bytes.
 
-mod owned;
+pub mod owned;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -96,117 +96,10 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
-    #[error("{}: shard {index}/{total} does not exist: shards run from 1/N to N/N, with N from 1 to {max}", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::shard_index),
-        help(
-            "its `shard` field is not what `matrix build --shard i/N` writes; rebuild that shard"
-        )
-    )]
-    ShardIndex {
-        manifest: PathBuf,
-        index: usize,
-        total: usize,
-        max: usize,
-    },
-    #[error("{}: shard {index}/{total} is one of {total}, but {} is one of {first_total}", manifest.display(), first.display())]
-    #[diagnostic(
-        code(matrix::merge::mixed_totals),
-        help("merge the shards of one split: every `--shard i/N` with the same N")
-    )]
-    MixedTotals {
-        first: PathBuf,
-        first_total: usize,
-        manifest: PathBuf,
-        index: usize,
-        total: usize,
-    },
-    #[error("{}: its targets were split with other weights (--history) than those of {}", manifest.display(), first.display())]
-    #[diagnostic(
-        code(matrix::merge::mixed_weights),
-        help("build every shard with the same --history file (or none)")
-    )]
-    MixedWeights { first: PathBuf, manifest: PathBuf },
-    #[error("{}: its split's weights are not the plan's: {why}", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::bad_weights),
-        help(
-            "the `shard.weights` field is what `matrix build --shard i/N --history` writes; rebuild the shard"
-        )
-    )]
-    BadWeights { manifest: PathBuf, why: String },
-    #[error("{}: shard {index}/{total} lists the targets [{}], but the plan gives it [{}]", manifest.display(), listed.join(", "), owned.join(", "))]
-    #[diagnostic(
-        code(matrix::merge::wrong_targets),
-        help(
-            "the shard was built from another plan or its manifest was changed; rebuild it from this checkout"
-        )
-    )]
-    WrongTargets {
-        manifest: PathBuf,
-        index: usize,
-        total: usize,
-        listed: Vec<String>,
-        owned: Vec<String>,
-    },
-    #[error("{}: records {name:?} ({kind}), a release-wide file: a shard never brings it", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::release_wide),
-        help(
-            "checksums, manifest, notes, channel files, packages and image archives are written by the merge itself"
-        )
-    )]
-    ReleaseWide {
-        manifest: PathBuf,
-        name: String,
-        kind: String,
-    },
-    #[error("{}: records {name:?}, which is not an artifact the plan gives shard {index}/{total}: {why} (the plan gives it: {expected})", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::not_planned),
-        help(
-            "a shard holds its own targets' archives and nothing else; rebuild it from this checkout"
-        )
-    )]
-    NotPlanned {
-        manifest: PathBuf,
-        name: String,
-        index: usize,
-        total: usize,
-        why: String,
-        expected: String,
-    },
-    #[error("{}: {name} is recorded as {recorded}, but the plan makes it {planned}", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::mislabelled),
-        help("a record's path, kind, format and target are the plan's; rebuild the shard")
-    )]
-    Mislabelled {
-        manifest: PathBuf,
-        name: String,
-        recorded: String,
-        planned: String,
-    },
-    #[error("{}: job {id:?}: {why}", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::bad_job),
-        help("a shard's job records are the plan's jobs for its targets; rebuild the shard")
-    )]
-    BadJob {
-        manifest: PathBuf,
-        id: String,
-        why: String,
-    },
-    #[error("{}: image {image}: {why}", manifest.display())]
-    #[diagnostic(
-        code(matrix::merge::bad_image),
-        help("a shard holds the image platforms of its own targets only; rebuild the shard")
-    )]
-    BadImagePart {
-        manifest: PathBuf,
-        image: String,
-        why: String,
-    },
+    /// A shard's manifest disagrees with what the plan gives it.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] owned::ShardError),
     #[error("the shards lack {} target(s): {}", missing.len(), missing.join(", "))]
     #[diagnostic(
         code(matrix::merge::incomplete),

@@ -19,6 +19,123 @@ use crate::package::archive::Format;
 use crate::package::manifest::{Artifact, ArtifactKind, ImagePart, Job, ShardInfo};
 use crate::plan::Plan;
 
+/// A shard's manifest says something the plan does not: each names the
+/// manifest and what the plan has instead.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ShardError {
+    #[error("{}: shard {index}/{total} does not exist: shards run from 1/N to N/N, with N from 1 to {max}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::shard_index),
+        help(
+            "its `shard` field is not what `matrix build --shard i/N` writes; rebuild that shard"
+        )
+    )]
+    ShardIndex {
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+        max: usize,
+    },
+    #[error("{}: shard {index}/{total} is one of {total}, but {} is one of {first_total}", manifest.display(), first.display())]
+    #[diagnostic(
+        code(matrix::merge::mixed_totals),
+        help("merge the shards of one split: every `--shard i/N` with the same N")
+    )]
+    MixedTotals {
+        first: PathBuf,
+        first_total: usize,
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+    },
+    #[error("{}: its targets were split with other weights (--history) than those of {}", manifest.display(), first.display())]
+    #[diagnostic(
+        code(matrix::merge::mixed_weights),
+        help("build every shard with the same --history file (or none)")
+    )]
+    MixedWeights { first: PathBuf, manifest: PathBuf },
+    #[error("{}: its split's weights are not the plan's: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_weights),
+        help(
+            "the `shard.weights` field is what `matrix build --shard i/N --history` writes; rebuild the shard"
+        )
+    )]
+    BadWeights { manifest: PathBuf, why: String },
+    #[error("{}: shard {index}/{total} lists the targets [{}], but the plan gives it [{}]", manifest.display(), listed.join(", "), owned.join(", "))]
+    #[diagnostic(
+        code(matrix::merge::wrong_targets),
+        help(
+            "the shard was built from another plan or its manifest was changed; rebuild it from this checkout"
+        )
+    )]
+    WrongTargets {
+        manifest: PathBuf,
+        index: usize,
+        total: usize,
+        listed: Vec<String>,
+        owned: Vec<String>,
+    },
+    #[error("{}: records {name:?} ({kind}), a release-wide file: a shard never brings it", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::release_wide),
+        help(
+            "checksums, manifest, notes, channel files, packages and image archives are written by the merge itself"
+        )
+    )]
+    ReleaseWide {
+        manifest: PathBuf,
+        name: String,
+        kind: String,
+    },
+    #[error("{}: records {name:?}, which is not an artifact the plan gives shard {index}/{total}: {why} (the plan gives it: {expected})", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::not_planned),
+        help(
+            "a shard holds its own targets' archives and nothing else; rebuild it from this checkout"
+        )
+    )]
+    NotPlanned {
+        manifest: PathBuf,
+        name: String,
+        index: usize,
+        total: usize,
+        why: String,
+        expected: String,
+    },
+    #[error("{}: {name} is recorded as {recorded}, but the plan makes it {planned}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::mislabelled),
+        help("a record's path, kind, format and target are the plan's; rebuild the shard")
+    )]
+    Mislabelled {
+        manifest: PathBuf,
+        name: String,
+        recorded: String,
+        planned: String,
+    },
+    #[error("{}: job {id:?}: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_job),
+        help("a shard's job records are the plan's jobs for its targets; rebuild the shard")
+    )]
+    BadJob {
+        manifest: PathBuf,
+        id: String,
+        why: String,
+    },
+    #[error("{}: image {image}: {why}", manifest.display())]
+    #[diagnostic(
+        code(matrix::merge::bad_image),
+        help("a shard holds the image platforms of its own targets only; rebuild the shard")
+    )]
+    BadImagePart {
+        manifest: PathBuf,
+        image: String,
+        why: String,
+    },
+}
+
 /// What the plan gives one shard.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Owned {
@@ -110,29 +227,32 @@ pub fn identify(plan: &Plan, shards: &[Shard]) -> Result<Vec<Owned>, MergeError>
             })?;
         let (index, total) = (info.index, info.total);
         if total == 0 || total > crate::shard::MAX_SHARDS || index == 0 || index > total {
-            return Err(MergeError::ShardIndex {
+            return Err(ShardError::ShardIndex {
                 manifest: manifest_path(dir),
                 index,
                 total,
                 max: crate::shard::MAX_SHARDS,
-            });
+            }
+            .into());
         }
         match first {
             Some((first_dir, first_info)) => {
                 if first_info.total != total {
-                    return Err(MergeError::MixedTotals {
+                    return Err(ShardError::MixedTotals {
                         first: manifest_path(first_dir),
                         first_total: first_info.total,
                         manifest: manifest_path(dir),
                         index,
                         total,
-                    });
+                    }
+                    .into());
                 }
                 if first_info.weights != info.weights {
-                    return Err(MergeError::MixedWeights {
+                    return Err(ShardError::MixedWeights {
                         first: manifest_path(first_dir),
                         manifest: manifest_path(dir),
-                    });
+                    }
+                    .into());
                 }
             }
             None => {
@@ -161,13 +281,14 @@ pub fn identify(plan: &Plan, shards: &[Shard]) -> Result<Vec<Owned>, MergeError>
             .map(|s| s.targets.clone())
             .unwrap_or_default();
         if owned != info.targets {
-            return Err(MergeError::WrongTargets {
+            return Err(ShardError::WrongTargets {
                 manifest: manifest_path(dir),
                 index,
                 total,
                 listed: info.targets.clone(),
                 owned,
-            });
+            }
+            .into());
         }
         let owned: BTreeSet<&str> = owned.iter().map(String::as_str).collect();
         out.push(Owned {
@@ -192,10 +313,11 @@ fn check_weights(
         return Ok(());
     };
     let bad = |why: String| {
-        Err(MergeError::BadWeights {
+        Err(ShardError::BadWeights {
             manifest: manifest_path(dir),
             why,
-        })
+        }
+        .into())
     };
     let plan: BTreeSet<&str> = ids.iter().map(String::as_str).collect();
     let theirs: BTreeSet<&str> = weights.keys().map(String::as_str).collect();
@@ -235,11 +357,12 @@ pub fn check_record(
 ) -> Result<usize, MergeError> {
     let per_target = matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary);
     if !per_target || release_wide(plan, &a.name) || release_wide(plan, &a.path) {
-        return Err(MergeError::ReleaseWide {
+        return Err(ShardError::ReleaseWide {
             manifest: manifest_path(dir),
             name: a.name.clone(),
             kind: format!("{:?}", a.kind).to_lowercase(),
-        });
+        }
+        .into());
     }
     let Some(t) = owned
         .targets
@@ -260,7 +383,7 @@ pub fn check_record(
             .map(|&t| plan.targets[t].archive.file_name.as_str())
             .collect();
         expected.sort_unstable();
-        return Err(MergeError::NotPlanned {
+        return Err(ShardError::NotPlanned {
             manifest: manifest_path(dir),
             name: a.name.clone(),
             index: owned.index,
@@ -271,7 +394,8 @@ pub fn check_record(
             } else {
                 expected.join(", ")
             },
-        });
+        }
+        .into());
     };
     let p = planned(plan, t);
     if a.path != p.name
@@ -279,12 +403,13 @@ pub fn check_record(
         || a.format != Some(p.format)
         || a.target.as_deref() != Some(p.target)
     {
-        return Err(MergeError::Mislabelled {
+        return Err(ShardError::Mislabelled {
             manifest: manifest_path(dir),
             name: a.name.clone(),
             recorded: recorded(a),
             planned: p.to_string(),
-        });
+        }
+        .into());
     }
     Ok(t)
 }
@@ -321,11 +446,12 @@ pub fn check_jobs(
     let mut kept = Vec::new();
     for job in jobs {
         let bad = |why: String| {
-            Err(MergeError::BadJob {
+            Err(ShardError::BadJob {
                 manifest: manifest_path(dir),
                 id: job.id.clone(),
                 why,
-            })
+            }
+            .into())
         };
         let Some(&(kind, target)) = expected.get(job.id.as_str()) else {
             return bad(format!(
@@ -372,11 +498,12 @@ pub fn check_image_parts(
     let mut seen = BTreeSet::new();
     for part in parts {
         let bad = |why: String| {
-            Err(MergeError::BadImagePart {
+            Err(ShardError::BadImagePart {
                 manifest: manifest_path(dir),
                 image: format!("{} {}", part.variant, part.platform),
                 why,
-            })
+            }
+            .into())
         };
         let Some(variant) = plan
             .images

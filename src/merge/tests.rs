@@ -49,6 +49,7 @@ fn unknown_files_and_symlinks_are_found() {
 
 use crate::package::archive::Format;
 use crate::package::manifest::{ChecksumFile, Job, Project, ShardInfo};
+use owned::ShardError;
 
 const FOUR: &str = r#"
 [project]
@@ -215,7 +216,7 @@ fn shard_identity_is_checked() {
     for (index, total) in [(7, 3), (0, 3), (1, 0), (1, crate::shard::MAX_SHARDS + 1)] {
         let e = refused(&[shard(&plan, d, index, total, vec![])]);
         assert!(
-            matches!(e, MergeError::ShardIndex { .. }),
+            matches!(e, MergeError::Plan(ShardError::ShardIndex { .. })),
             "{index}/{total}: {e}"
         );
         assert!(e.to_string().contains("manifest.json"), "{e}");
@@ -224,7 +225,10 @@ fn shard_identity_is_checked() {
         shard(&plan, d, 1, 2, owned_ids(&plan, 1, 2)),
         shard(&plan, d, 2, 3, owned_ids(&plan, 2, 3)),
     ]);
-    assert!(matches!(e, MergeError::MixedTotals { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::MixedTotals { .. })),
+        "{e}"
+    );
     let e = refused(&[
         shard(&plan, d, 1, 2, owned_ids(&plan, 1, 2)),
         shard(&plan, d, 1, 2, owned_ids(&plan, 1, 2)),
@@ -233,7 +237,7 @@ fn shard_identity_is_checked() {
     // Claiming more than it owns cannot hide a missing target.
     let all: Vec<String> = plan.targets.iter().map(|t| t.id.clone()).collect();
     let e = refused(&[shard(&plan, d, 1, 2, all.clone())]);
-    let MergeError::WrongTargets { listed, owned, .. } = &e else {
+    let MergeError::Plan(ShardError::WrongTargets { listed, owned, .. }) = &e else {
         panic!("{e}");
     };
     assert_eq!((listed, owned), (&all, &owned_ids(&plan, 1, 2)));
@@ -267,7 +271,10 @@ fn recorded_weights_decide_the_split_and_must_agree() {
     assert_eq!(owned[0].targets, BTreeSet::from([2]));
     // Equal weights would split 2 and 2: this list is refused under them.
     let e = owned::identify(&plan, &[shard(&plan, d, 1, 2, alone.clone())]).unwrap_err();
-    assert!(matches!(e, MergeError::WrongTargets { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::WrongTargets { .. })),
+        "{e}"
+    );
     // Shards of one merge share one split.
     let e = owned::identify(
         &plan,
@@ -277,7 +284,10 @@ fn recorded_weights_decide_the_split_and_must_agree() {
         ],
     )
     .unwrap_err();
-    assert!(matches!(e, MergeError::MixedWeights { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::MixedWeights { .. })),
+        "{e}"
+    );
     let mut extra = heavy.clone();
     extra.insert("plan9/amd64".into(), 1.0);
     let mut negative = heavy.clone();
@@ -286,7 +296,10 @@ fn recorded_weights_decide_the_split_and_must_agree() {
     lacking.remove(&ids[0]);
     for w in [extra, negative, lacking] {
         let e = owned::identify(&plan, &[with(1, alone.clone(), &w)]).unwrap_err();
-        assert!(matches!(e, MergeError::BadWeights { .. }), "{w:?}: {e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::BadWeights { .. })),
+            "{w:?}: {e}"
+        );
     }
 }
 
@@ -311,13 +324,19 @@ fn records_must_be_the_plans() {
     // The other shard's archive, correct record and all.
     let theirs = &other.manifest.artifacts[0];
     let e = owned::check_record(&plan, dir, owned, theirs).unwrap_err();
-    assert!(matches!(e, MergeError::NotPlanned { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::NotPlanned { .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("does not own"), "{e}");
     let e = with(&|a| {
         a.name = "extra.tar.gz".into();
         a.path = a.name.clone();
     });
-    assert!(matches!(e, MergeError::NotPlanned { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::NotPlanned { .. })),
+        "{e}"
+    );
     for name in [
         plan.checksum.file_name.as_str(),
         "manifest.json",
@@ -327,7 +346,10 @@ fn records_must_be_the_plans() {
             a.name = name.into();
             a.path = name.into();
         });
-        assert!(matches!(e, MergeError::ReleaseWide { .. }), "{name}: {e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::ReleaseWide { .. })),
+            "{name}: {e}"
+        );
     }
     for kind in [
         ArtifactKind::Package,
@@ -337,7 +359,10 @@ fn records_must_be_the_plans() {
         ArtifactKind::Image,
     ] {
         let e = with(&|a| a.kind = kind);
-        assert!(matches!(e, MergeError::ReleaseWide { .. }), "{kind:?}: {e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::ReleaseWide { .. })),
+            "{kind:?}: {e}"
+        );
     }
     // Relabelled: another owned target, another format, a bare binary.
     let t2 = good.manifest.shard.as_ref().unwrap().targets[1].clone();
@@ -349,7 +374,10 @@ fn records_must_be_the_plans() {
         with(&|a| a.kind = ArtifactKind::Binary),
         with(&|a| a.path = format!("sub/{}", a.name)),
     ] {
-        assert!(matches!(e, MergeError::Mislabelled { .. }), "{e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::Mislabelled { .. })),
+            "{e}"
+        );
         assert!(e.to_string().contains("the plan makes it"), "{e}");
     }
 }
@@ -398,7 +426,10 @@ fn job_records_must_be_the_shards_jobs() {
         let mut jobs = good.manifest.jobs.clone();
         edit(&mut jobs);
         let e = owned::check_jobs(&plan, dir, owned, &jobs).unwrap_err();
-        assert!(matches!(e, MergeError::BadJob { .. }), "{e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::BadJob { .. })),
+            "{e}"
+        );
         e
     };
     let e = refused(&|j| j.push(other.manifest.jobs[0].clone()));
@@ -479,7 +510,10 @@ fn image_platforms_are_the_plans_and_complete() {
         }],
     ] {
         let e = check(&parts).unwrap_err();
-        assert!(matches!(e, MergeError::BadImagePart { .. }), "{e}");
+        assert!(
+            matches!(e, MergeError::Plan(ShardError::BadImagePart { .. })),
+            "{e}"
+        );
     }
     // Another shard's platform.
     let half = shard(&plan, tmp.path(), 1, 2, owned_ids(&plan, 1, 2));
@@ -499,7 +533,10 @@ fn image_platforms_are_the_plans_and_complete() {
     let plain = crate::plan::build(&loaded, &request).unwrap();
     let e =
         owned::check_image_parts(&plain, tmp.path(), owned, &[part("linux/amd64")]).unwrap_err();
-    assert!(matches!(e, MergeError::BadImagePart { .. }), "{e}");
+    assert!(
+        matches!(e, MergeError::Plan(ShardError::BadImagePart { .. })),
+        "{e}"
+    );
 }
 
 #[test]
