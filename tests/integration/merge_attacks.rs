@@ -282,6 +282,33 @@ fn a_shard_claiming_more_targets_than_it_owns_is_refused() {
 }
 
 #[test]
+fn a_shard_without_one_of_its_archives_leaves_that_target_missing() {
+    let p = three_shards();
+    let mut dropped = Value::Null;
+    edit_manifest(&p, &shard(2), |m| {
+        dropped = m["artifacts"].as_array_mut().unwrap().remove(0);
+    });
+    let name = dropped["path"].as_str().unwrap();
+    let target = dropped["target"].as_str().unwrap();
+    std::fs::remove_file(p.path().join(shard(2)).join(name)).unwrap();
+    // Its `targets` list still names the target: it is not believed.
+    let out = merge(&p, &all(), &[]);
+    assert_refused(
+        &p,
+        out,
+        "the shards lack 1 target(s)",
+        &format!("the shards lack 1 target(s): {target}"),
+    );
+    let (code, err) = merge(&p, &all(), &["--allow-partial"]);
+    assert_eq!(code, 0, "{err}");
+    let m = read_manifest(&p, "dist");
+    assert_eq!(m["missing_targets"], serde_json::json!([target]), "{m}");
+    let sums = std::fs::read_to_string(p.dist().join(CHECKSUMS)).unwrap();
+    assert_eq!(sums.lines().count(), 5, "{sums}");
+    assert!(!sums.contains(name), "{sums}");
+}
+
+#[test]
 fn index_7_of_3_is_refused() {
     let p = three_shards();
     edit_manifest(&p, &shard(3), |m| m["shard"]["index"] = 7.into());
