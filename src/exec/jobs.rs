@@ -464,6 +464,8 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
         .map(|(i, j)| (j.id.as_str(), i))
         .collect();
     jobs.sort_by_key(|j| order.get(j.id.as_str()).copied());
+    // A merge's shard jobs ran before any of this plan's.
+    let jobs: Vec<manifest::Job> = ctx.seed_jobs.iter().cloned().chain(jobs).collect();
     let mut m = Manifest {
         format: manifest::FORMAT.into(),
         format_version: crate::plan::FORMAT_VERSION,

@@ -60,6 +60,10 @@ pub struct Seed {
     pub missing_targets: Vec<String>,
     /// Platform images the shards built, for the merge's indexes.
     pub produced: Vec<Produced>,
+    /// The shards' job records (builds, archives, images), checked against
+    /// the plan and in plan order: the merged manifest lists them before
+    /// its own, so `--history` sees every target's real durations.
+    pub jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// What a job made that later jobs use.
@@ -157,6 +161,8 @@ pub(crate) struct Context {
     pub engine: Option<Arc<container::Engine>>,
     pub run_id: Arc<str>,
     pub missing_targets: Vec<String>,
+    /// Job records handed over by a merge ([`Seed::jobs`]).
+    pub seed_jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -380,6 +386,7 @@ fn context(
         engine: None,
         run_id: Arc::from(""),
         missing_targets: opts.seed.missing_targets.clone(),
+        seed_jobs: Vec::new(),
     };
     // Seeded results belong to no job of this plan.
     ctx.produced
@@ -387,6 +394,7 @@ fn context(
     if needs_results {
         ctx.artifacts.extend(opts.seed.artifacts.iter().cloned());
         ctx.binaries.extend(opts.seed.binaries.iter().cloned());
+        ctx.seed_jobs.extend(opts.seed.jobs.iter().cloned());
         for (i, r) in results.iter().enumerate() {
             if let Some(r) = r {
                 ctx.finished.push((i, r.status, r.duration));
