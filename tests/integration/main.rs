@@ -14,3 +14,4 @@ mod merge_attacks;
 mod plan;
 mod shards;
 mod support;
+mod workflows;
