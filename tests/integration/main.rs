@@ -12,6 +12,7 @@ mod go;
 mod images;
 mod merge_attacks;
 mod plan;
+mod repo_links;
 mod shards;
 mod support;
 mod workflows;

@@ -48,7 +48,7 @@ files = ["LICENSE"]
 
 const INSTALL: &str = "command -v matrix";
 
-fn tools() -> bool {
+pub(crate) fn tools() -> bool {
     let debs = "apt-get install gcc-x86-64-linux-gnu gcc-aarch64-linux-gnu gcc-i686-linux-gnu";
     require("x86_64-linux-gnu-gcc", debs)
         && require("aarch64-linux-gnu-gcc", debs)
@@ -59,7 +59,7 @@ fn tools() -> bool {
 /// The project, committed and tagged v1.2.3, with nothing ignored: a shard
 /// or dist folder left in a checkout must not pass for a source change, nor
 /// hide one, without help from a .gitignore.
-fn project() -> Project {
+pub(crate) fn project() -> Project {
     let p = Project::new();
     std::fs::remove_file(p.path().join(".gitignore")).unwrap();
     p.file("matrix.toml", CONFIG);
@@ -270,6 +270,47 @@ fn assert_same_release(runner: &mut Runner, release: &Path) {
         .output()
         .unwrap();
     assert!(out.status.success(), "{out:?}");
+}
+
+/// The documented local shard flow, in the checkout itself and with
+/// nothing in .gitignore: `build --shard i/N --dist shard-i` for each i,
+/// then `merge shard-* --dist dist`. Every run after the first sees the
+/// earlier shard folders as untracked files, which must not count as
+/// changes; a real change beside them still must.
+#[test]
+fn local_shard_flow_in_a_clean_tagged_checkout() {
+    if !tools() {
+        return;
+    }
+    let p = project();
+    for i in 1..=3 {
+        let (code, _, err) = run(&mut p.matrix(&[
+            "build",
+            "--shard",
+            &format!("{i}/3"),
+            "--dist",
+            &format!("shard-{i}"),
+        ]));
+        assert_eq!(code, 0, "shard {i}: {err}");
+    }
+    // A new source file is still a change, shard folders or not.
+    p.file("extra.c", "int x;\n");
+    let (code, _, err) = run(&mut p.matrix(&["merge", "shard-1", "shard-2", "shard-3"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("uncommitted changes (1 file): extra.c"),
+        "{err}"
+    );
+    assert!(!p.dist().exists(), "nothing merged");
+    std::fs::remove_file(p.path().join("extra.c")).unwrap();
+
+    let (code, _, err) = run(&mut p.matrix(&["merge", "shard-1", "shard-2", "shard-3"]));
+    assert_eq!(code, 0, "{err}");
+    let mut runner = Runner::new(&p, Some("v1.2.3"));
+    assert_same_release(&mut runner, &p.dist());
+    // And a build into yet another folder, with four matrix folders around.
+    let (code, _, err) = run(&mut p.matrix(&["build", "--dist", "again"]));
+    assert_eq!(code, 0, "{err}");
 }
 
 mod github;
