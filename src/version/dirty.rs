@@ -11,13 +11,14 @@
 //! 2. An *untracked* file is not counted when it lies under a folder the
 //!    run was told is its own (its `--dist`), or
 //! 3. when it lies under a folder (below the top of the work tree) that
-//!    matrix wrote: one holding a `manifest.json` that is a regular file
-//!    (not a link) and a matrix manifest (`"format": "matrix-manifest"`),
-//!    and holding no tracked file at all. That covers earlier `--dist`s,
-//!    shard folders wherever they were copied or downloaded (`shards/1/`),
-//!    and merge output.
-//! 4. `<folder>.lock` beside such a folder (or beside the run's dist) is the
-//!    folder's run lock, not a source file.
+//!    matrix wrote and that holds no tracked file at all. Matrix wrote a
+//!    folder when it holds, as a regular file (a link is not followed),
+//!    either a `manifest.json` that is a matrix manifest (`"format":
+//!    "matrix-manifest"`), or the `.matrix.lock` that `build` and `merge`
+//!    take in every dist before writing anything (so a failed build's
+//!    folder counts too). That covers earlier `--dist`s, shard folders
+//!    wherever they were copied or downloaded (`shards/shard-1/`), and
+//!    merge output.
 //!
 //! Why it cannot hide a real change: tracked files are never skipped, so a
 //! marker cannot mask an edit; a folder with even one tracked file is a
@@ -123,18 +124,6 @@ impl Folders<'_, '_> {
             }
             folder = dir.parent();
         }
-        // `<folder>.lock` beside a dist: its run lock.
-        if let Some(stem) = file
-            .file_name()
-            .and_then(|n| n.to_str())
-            .and_then(|n| n.strip_suffix(".lock"))
-            .filter(|s| !s.is_empty())
-        {
-            let folder = file.with_file_name(stem);
-            if own.contains(&folder) || self.is_matrix_folder(&folder)? {
-                return Ok(true);
-            }
-        }
         Ok(false)
     }
 
@@ -161,10 +150,20 @@ impl Folders<'_, '_> {
     }
 }
 
+/// The lock file `build` and `merge` hold in their dist for the whole run
+/// (`exec::lock::LOCK_FILE`); it stays after the run.
+const LOCK_FILE: &str = ".matrix.lock";
+
+/// Whether `dir` holds a mark of matrix: its run lock or its manifest.
+fn has_marker(dir: &Path) -> bool {
+    let lock = std::fs::symlink_metadata(dir.join(LOCK_FILE));
+    lock.is_ok_and(|m| m.file_type().is_file()) || has_manifest(dir)
+}
+
 /// Whether `dir/manifest.json` is a matrix manifest: a regular file (a link
 /// is not followed), not huge, JSON with matrix's format name and the
 /// fields every manifest has.
-fn has_marker(dir: &Path) -> bool {
+fn has_manifest(dir: &Path) -> bool {
     #[derive(serde::Deserialize)]
     #[allow(dead_code)] // Parsed to prove the shape, not used.
     struct Marker {

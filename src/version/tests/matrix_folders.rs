@@ -36,8 +36,11 @@ fn folders_matrix_wrote_are_not_changes() {
     // flow: shards downloaded into shards/<name>/.
     for i in 1..=4 {
         dist(&repo, &format!("shard-{i}"));
-        repo.write(&format!("shard-{i}.lock"), "");
+        repo.write(&format!("shard-{i}/.matrix.lock"), "");
     }
+    // A failed build: its lock and logs, no manifest.
+    repo.write("failed/.matrix.lock", "");
+    repo.write("failed/logs/build-linux-amd64.log", "error\n");
     dist(&repo, "shards/shard-1");
     dist(&repo, "shards/shard-2");
     dist(&repo, "out/release");
@@ -47,8 +50,8 @@ fn folders_matrix_wrote_are_not_changes() {
     let facts = git_facts(repo.path(), &[PathBuf::from("dist")]).unwrap();
     assert_eq!(resolve(Some(&facts), &release()).unwrap().version, "1.2.3");
 
-    // A dist without a manifest (a failed build elsewhere) is not known to
-    // be matrix's: it counts, file by file.
+    // A folder with neither a manifest nor a lock is not known to be
+    // matrix's: it counts, file by file.
     assert_eq!(
         dirty(&repo, &[]),
         ["dist/logs/build.log"],
@@ -62,15 +65,21 @@ fn real_changes_next_to_matrix_folders_still_count() {
     repo.commit("src/main.c");
     repo.git(&["tag", "v1.2.3"]);
     dist(&repo, "shards/shard-1");
-    // Untracked sources beside the shard, above it, and a stray lock.
+    // Untracked sources beside the shard, above it, and a lock in a
+    // source folder (which has tracked files).
     repo.write("src/extra.c", "int x;\n");
     repo.write("shards/README", "not in a shard\n");
-    repo.write("notes.lock", "no notes/ folder\n");
+    repo.write("src/.matrix.lock", "");
     // A tracked source edited.
     repo.write("src/main.c", "changed\n");
     assert_eq!(
         dirty(&repo, &["dist"]),
-        ["notes.lock", "shards/README", "src/extra.c", "src/main.c"]
+        [
+            "shards/README",
+            "src/.matrix.lock",
+            "src/extra.c",
+            "src/main.c"
+        ]
     );
     let facts = git_facts(repo.path(), &[PathBuf::from("dist")]).unwrap();
     let err = resolve(Some(&facts), &release()).unwrap_err();
@@ -123,6 +132,7 @@ fn a_fake_marker_cannot_hide_source_changes() {
         "vendor/lib/untracked.c",
         "linked/a.c",
         "linked/manifest.json",
+        "linked-lock/c.c",
         "other/b.c",
         "manifest.json",
         "top.c",
