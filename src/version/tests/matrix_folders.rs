@@ -115,6 +115,12 @@ fn a_fake_marker_cannot_hide_source_changes() {
         repo.path().join("linked/manifest.json"),
     )
     .unwrap();
+    repo.write("linked-lock/c.c", "int v;\n");
+    std::os::unix::fs::symlink(
+        repo.path().join("elsewhere/manifest.json"),
+        repo.path().join("linked-lock/.matrix.lock"),
+    )
+    .unwrap();
     repo.write(
         "other/manifest.json",
         r#"{"format":"something-else","format_version":1,"version":"1","artifacts":[]}"#,
