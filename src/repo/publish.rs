@@ -74,6 +74,19 @@ pub fn publish(
     layout: &Layout,
 ) -> Result<PublishReport, RepoError> {
     let manifest_path = release_dir.join(MANIFEST);
+    // A linked manifest would publish someone else's release description.
+    if let Found::Yes(meta) = nofollow::metadata(release_dir, Path::new(MANIFEST))? {
+        if meta.file_type().is_symlink() {
+            return Err(RepoError::Symlink {
+                path: manifest_path,
+            });
+        }
+        if !meta.is_file() {
+            return Err(RepoError::NotAFile {
+                path: manifest_path,
+            });
+        }
+    }
     let manifest = Manifest::read(&manifest_path).map_err(|source| RepoError::Manifest {
         path: manifest_path.clone(),
         source,

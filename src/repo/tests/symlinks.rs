@@ -37,6 +37,25 @@ fn a_release_file_linked_elsewhere_is_not_published() {
     }
 }
 
+/// A linked manifest.json is refused before it is read.
+#[test]
+fn a_linked_manifest_is_refused() {
+    let real = release("1.0.0", "first");
+    let dist = tempfile::tempdir().unwrap();
+    for name in ["hello-amd64.tar.gz", "hello-arm64.tar.gz", "SHA256SUMS"] {
+        std::fs::copy(real.path().join(name), dist.path().join(name)).unwrap();
+    }
+    let link = dist.path().join("manifest.json");
+    symlink(real.path().join("manifest.json"), &link).unwrap();
+    let (_tmp, repo) = repo_dir();
+    let err = publish(dist.path(), &repo, &Layout::flat()).unwrap_err();
+    assert!(
+        matches!(&err, RepoError::Symlink { path } if *path == link),
+        "{err:?}"
+    );
+    assert!(!repo.exists());
+}
+
 /// The copy itself refuses a link even when `verify` is not the one to
 /// notice (the file is swapped for a link after verification).
 #[test]
