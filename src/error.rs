@@ -36,6 +36,9 @@ pub enum Error {
         help("choose a dedicated output folder with --dist")
     )]
     UnsafeClean { dist: PathBuf, reason: String },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Locked(#[from] crate::exec::lock::LockError),
     #[error("{}: {source}", path.display())]
     #[diagnostic(code(matrix::io))]
     Io {

@@ -162,7 +162,8 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         }
         _ => None,
     };
-    prepare_dist(&plan, args.clean)?;
+    // Held until the run ends: one run per dist folder.
+    let _lock = prepare_dist(&plan, args.clean)?;
     let jobs = args
         .jobs
         .map(usize::from)
@@ -231,7 +232,7 @@ fn report_failures(outcome: &exec::Outcome) {
         .filter(|r| r.status == Status::Failed)
     {
         let Some(e) = &r.error else { continue };
-        let mut text = format!("error: {e}\n");
+        let mut text = format!("error: {}\n", with_causes(e));
         let tail = e.tail();
         if !tail.is_empty() {
             text.push_str(&format!("  last {} lines of the log:\n", tail.len()));
@@ -255,6 +256,23 @@ fn report_failures(outcome: &exec::Outcome) {
             "matrix: interrupted; no checksums or manifest were written"
         );
     }
+}
+
+/// An error's message followed by every cause underneath it that the
+/// message does not already show, so an OS error ("No space left on
+/// device") is never lost behind a wrapper.
+pub(super) fn with_causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut next = e.source();
+    while let Some(cause) = next {
+        let line = cause.to_string();
+        if !line.is_empty() && !text.contains(&line) {
+            text.push_str(": ");
+            text.push_str(&line);
+        }
+        next = cause.source();
+    }
+    text
 }
 
 /// The release notes need this version's changelog section: its absence
@@ -303,24 +321,43 @@ async fn watch_signals(interrupt: CancellationToken) {
     interrupt.cancel();
 }
 
-/// dist/ must be empty (or emptied with --clean) so nothing stale can be
-/// mistaken for part of this release.
-pub(super) fn prepare_dist(plan: &Plan, clean: bool) -> Result<(), Error> {
+/// Locks dist/ for the whole run (the returned guard), then makes sure it
+/// is empty (or empties it with --clean) so nothing stale can be mistaken
+/// for part of this release. The lock comes first: a second run must not
+/// delete or count files a running one is writing.
+pub(super) fn prepare_dist(plan: &Plan, clean: bool) -> Result<exec::lock::DistLock, Error> {
     let dist = &plan.dist;
-    if dist.exists() {
-        let entries = std::fs::read_dir(dist).map_err(Error::io(dist))?.count();
-        if entries > 0 {
-            if !clean {
-                return Err(Error::DistNotEmpty {
-                    dist: dist.clone(),
-                    entries,
-                });
-            }
-            check_clean_is_safe(plan)?;
-            std::fs::remove_dir_all(dist).map_err(Error::io(dist))?;
-        }
+    let lock = exec::lock::acquire(dist)?;
+    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dist)
+        .map_err(Error::io(dist))?
+        .collect::<Result<_, _>>()
+        .map_err(Error::io(dist))?;
+    let entries: Vec<std::fs::DirEntry> = entries
+        .into_iter()
+        .filter(|e| e.file_name() != exec::lock::LOCK_FILE)
+        .collect();
+    if entries.is_empty() {
+        return Ok(lock);
     }
-    std::fs::create_dir_all(dist).map_err(Error::io(dist))
+    if !clean {
+        return Err(Error::DistNotEmpty {
+            dist: dist.clone(),
+            entries: entries.len(),
+        });
+    }
+    check_clean_is_safe(plan)?;
+    // Empty dist/ around the lock file; a symlink is removed, never followed.
+    for entry in entries {
+        let path = entry.path();
+        let is_dir = entry.file_type().map_err(Error::io(&path))?.is_dir();
+        let removed = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(Error::io(&path))?;
+    }
+    Ok(lock)
 }
 
 fn check_clean_is_safe(plan: &Plan) -> Result<(), Error> {

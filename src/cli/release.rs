@@ -132,7 +132,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         plan.jobs.retain(|j| !empty.contains(&j.id));
     }
     check_changelog(&plan)?;
-    prepare_dist(&plan, args.clean)?;
+    // Held until the merge ends: one run per dist folder.
+    let _lock = prepare_dist(&plan, args.clean)?;
     let seed = merge::stage(&plan, &checked)?;
     // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {

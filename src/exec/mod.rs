@@ -12,6 +12,7 @@ mod channels;
 pub mod container;
 mod images;
 mod jobs;
+pub mod lock;
 pub mod process;
 mod smoke;
 
