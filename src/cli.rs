@@ -65,6 +65,9 @@ pub enum Command {
         /// The release folder.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Accept a release whose manifest lists missing targets.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Write a CI workflow that plans, builds shards and merges.
     Ci(CiArgs),
@@ -133,6 +136,9 @@ pub struct PublishArgs {
     /// `flat`, `gardenlinux`, or a path template.
     #[arg(long, default_value = "flat")]
     pub layout: String,
+    /// Publish a release whose manifest lists missing targets.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -21,7 +21,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Doctor(args) => doctor_command(&cli, args),
         Command::Targets { json } => targets_command(*json),
         Command::Merge(args) => super::release::merge_command(&cli, args).await,
-        Command::Verify { dir } => super::release::verify_command(dir),
+        Command::Verify { dir, allow_partial } => {
+            super::release::verify_command(dir, *allow_partial)
+        }
         Command::Ci(args) => super::release::ci_command(args, &cli.config),
         Command::Publish(args) => super::release::publish_command(args),
         Command::Channel(c) => super::release::channel_command(c),
@@ -162,6 +164,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         }
         _ => None,
     };
+    let seed = partial_seed(cli, args, &plan)?;
     // Held until the run ends: one run per dist folder.
     let _lock = prepare_dist(&plan, args.clean)?;
     let jobs = args
@@ -180,9 +183,56 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         container_jobs,
         engine,
         run_id: exec::container::new_run_id(),
-        seed: exec::Seed::default(),
+        seed,
     };
     execute(cli, plan, opts).await
+}
+
+/// A `--target` build that leaves out targets of the plan is partial: its
+/// manifest lists every target and marks the ones not built as missing,
+/// exactly as `merge --allow-partial` does, so `verify` and `publish`
+/// refuse it unless told it is partial on purpose. (A shard is marked as a
+/// shard instead.)
+fn partial_seed(cli: &Cli, args: &BuildArgs, plan: &Plan) -> Result<exec::Seed, Error> {
+    if args.flags.targets.is_empty() || args.shard.is_some() {
+        return Ok(exec::Seed::default());
+    }
+    let whole = make_plan(
+        cli,
+        &PlanFlags {
+            targets: Vec::new(),
+            ..args.flags.clone()
+        },
+    )?;
+    let built: std::collections::BTreeSet<&str> =
+        plan.targets.iter().map(|t| t.id.as_str()).collect();
+    let missing: Vec<String> = whole
+        .targets
+        .iter()
+        .filter(|t| !built.contains(t.id.as_str()))
+        .map(|t| t.id.clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(exec::Seed::default());
+    }
+    eprintln!(
+        "warning: a partial release: {} of {} target(s) not built ({}); verify and publish need --allow-partial",
+        missing.len(),
+        whole.targets.len(),
+        missing.join(", ")
+    );
+    Ok(exec::Seed {
+        missing_targets: missing,
+        all_targets: whole
+            .targets
+            .iter()
+            .map(|t| crate::package::manifest::Target {
+                id: t.id.clone(),
+                values: t.values.clone(),
+            })
+            .collect(),
+        ..exec::Seed::default()
+    })
 }
 
 /// Runs a plan's jobs with progress output, prints the summary and turns
@@ -232,7 +282,7 @@ fn report_failures(outcome: &exec::Outcome) {
         .filter(|r| r.status == Status::Failed)
     {
         let Some(e) = &r.error else { continue };
-        let mut text = format!("error: {}\n", with_causes(e));
+        let mut text = format!("error: {}\n", exec::joblog::with_causes(e));
         let tail = e.tail();
         if !tail.is_empty() {
             text.push_str(&format!("  last {} lines of the log:\n", tail.len()));
@@ -256,23 +306,6 @@ fn report_failures(outcome: &exec::Outcome) {
             "matrix: interrupted; no checksums or manifest were written"
         );
     }
-}
-
-/// An error's message followed by every cause underneath it that the
-/// message does not already show, so an OS error ("No space left on
-/// device") is never lost behind a wrapper.
-pub(super) fn with_causes(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut next = e.source();
-    while let Some(cause) = next {
-        let line = cause.to_string();
-        if !line.is_empty() && !text.contains(&line) {
-            text.push_str(": ");
-            text.push_str(&line);
-        }
-        next = cause.source();
-    }
-    text
 }
 
 /// The release notes need this version's changelog section: its absence

@@ -65,6 +65,17 @@ pub fn publish(
     repo: &Path,
     layout: &Layout,
 ) -> Result<PublishReport, RepoError> {
+    publish_with(release_dir, repo, layout, false)
+}
+
+/// [`publish`], optionally accepting a release that lists missing targets
+/// (`matrix publish --allow-partial`: partial on purpose).
+pub fn publish_with(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+) -> Result<PublishReport, RepoError> {
     let manifest_path = release_dir.join(MANIFEST);
     let manifest = Manifest::read(&manifest_path).map_err(|source| RepoError::Manifest {
         path: manifest_path.clone(),
@@ -99,7 +110,14 @@ pub fn publish(
             "create a staging directory in",
             &staging_root,
         ))?;
-    let staged = stage(release_dir, repo, &manifest, &paths, &staging)?;
+    let staged = stage(
+        release_dir,
+        repo,
+        &manifest,
+        &paths,
+        &staging,
+        allow_partial,
+    )?;
 
     // Check every destination before placing any, so a conflict leaves the
     // repository as it was.
@@ -171,6 +189,7 @@ fn stage(
     manifest: &Manifest,
     paths: &[(String, String)],
     staging: &TempDir,
+    allow_partial: bool,
 ) -> Result<Vec<Staged>, RepoError> {
     let mut problems = Vec::new();
     // A shard or a partial merge is not a release, whatever its files say.
@@ -180,8 +199,12 @@ fn stage(
             shard.index, shard.total
         ));
     }
-    for t in &manifest.missing_targets {
-        problems.push(format!("{t} is missing (a partial merge)"));
+    if !allow_partial {
+        for t in &manifest.missing_targets {
+            problems.push(format!(
+                "{t} is missing (a partial release; --allow-partial publishes it anyway)"
+            ));
+        }
     }
     let mut names = std::collections::BTreeSet::new();
     for a in &manifest.artifacts {
