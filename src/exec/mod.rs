@@ -16,6 +16,7 @@ mod jobs;
 pub mod lock;
 pub mod process;
 mod smoke;
+pub mod supervise;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -3,7 +3,9 @@
 //! Part of `exec`. The command is spawned with duct from an argument vector
 //! (no shell unless the plan says `sh -c`), in a process group of its own so
 //! that cancellation and timeouts can kill everything it started, not just the
-//! first process. Output and errors go to the job's log file.
+//! first process. In the `matrix` binary it runs under [`super::supervise`],
+//! a subreaper that also catches what left the group (`setsid`, double
+//! forks). Output and errors go to the job's log file.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -20,7 +22,21 @@ use tokio_util::sync::CancellationToken;
 use crate::plan::BuildStep;
 
 /// How long a process group gets between SIGTERM and SIGKILL.
-const GRACE: Duration = Duration::from_secs(3);
+const GRACE: Duration = super::supervise::GRACE;
+
+/// What a supervisor needs beyond its own grace to kill and reap a tree.
+const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
+
+/// The executable that runs `matrix __supervise`: set once by the binary's
+/// entry point. Unset (a library caller, unit tests), jobs run in a process
+/// group only.
+static SUPERVISOR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Runs every process job under `exe __supervise` (see
+/// [`super::supervise`]); `exe` must be the matrix binary.
+pub fn use_supervisor(exe: std::path::PathBuf) {
+    let _ = SUPERVISOR.set(exe);
+}
 
 /// How a supervised process ended.
 #[derive(Debug)]
@@ -61,7 +77,20 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let mut expr = duct::cmd(program, args)
+    let supervisor = SUPERVISOR.get();
+    let mut expr = match supervisor {
+        None => duct::cmd(program, args),
+        Some(exe) => {
+            // Found here, so a missing program is a spawn error as without
+            // the supervisor, not an exit status 127.
+            let path = find_program(program, spawn.env, spawn.dir)?;
+            duct::cmd(
+                exe,
+                super::supervise::command(std::process::id(), &path, spawn.argv),
+            )
+        }
+    };
+    expr = expr
         .dir(spawn.dir)
         .stdin_null()
         // duct applies the outermost redirection first: stdout goes to the
@@ -97,11 +126,47 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         _ = timeout => Ended::TimedOut,
     };
     if !matches!(ended, Ended::Exited(_)) {
-        stop_group(pgid, &mut waiter).await;
+        // A supervisor kills the tree itself after GRACE; the group's
+        // SIGKILL is only the last resort.
+        let grace = match supervisor {
+            Some(_) => GRACE + SUPERVISOR_MARGIN,
+            None => GRACE,
+        };
+        stop_group(pgid, grace, &mut waiter).await;
     }
     // Even after a clean exit, nothing the job left behind may outlive it.
     signal_group(pgid, Signal::SIGKILL);
     Ok(ended)
+}
+
+/// The file `program` names, looked up like execvp would (PATH from the
+/// job's env if it sets one); NotFound when there is none.
+fn find_program(
+    program: &str,
+    env: &BTreeMap<String, String>,
+    dir: &Path,
+) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("`{program}` not found"));
+    if program.contains('/') {
+        let path = dir.join(program);
+        return if path.exists() {
+            Ok(path)
+        } else {
+            Err(not_found())
+        };
+    }
+    let search = match env.get("PATH") {
+        Some(p) => std::ffi::OsString::from(p),
+        None => std::env::var_os("PATH").unwrap_or_default(),
+    };
+    std::env::split_paths(&search)
+        .map(|d| dir.join(d).join(program))
+        .find(|p| runnable(p))
+        .ok_or_else(not_found)
 }
 
 fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Result<ExitStatus> {
@@ -109,12 +174,12 @@ fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Resu
 }
 
 /// SIGTERM, a grace period, then SIGKILL; waits for the leader to be reaped.
-async fn stop_group<F>(pgid: u32, waiter: &mut std::pin::Pin<&mut F>)
+async fn stop_group<F>(pgid: u32, grace: Duration, waiter: &mut std::pin::Pin<&mut F>)
 where
     F: std::future::Future,
 {
     signal_group(pgid, Signal::SIGTERM);
-    if tokio::time::timeout(GRACE, waiter.as_mut()).await.is_err() {
+    if tokio::time::timeout(grace, waiter.as_mut()).await.is_err() {
         signal_group(pgid, Signal::SIGKILL);
         waiter.as_mut().await;
     }
