@@ -410,3 +410,88 @@ fn hello_c_windows_builds_are_identical_at_different_times() {
     let log = std::fs::read_to_string(p.dist().join("logs/build-windows-amd64-gnu.log")).unwrap();
     assert!(log.contains("# env: SOURCE_DATE_EPOCH="), "{log}");
 }
+
+#[test]
+fn a_timeout_leaves_no_process_behind() {
+    let tag = marker("timeout");
+    let build = format!("{}\ntimeout = \"1s\"", leaky_build(&tag, 60));
+    let p = two_targets(&build);
+    let started = Instant::now();
+    let (code, out, err) = run(&mut p.matrix(&["build"]));
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("timed out after 1s"), "{err}");
+    assert!(left.is_empty(), "survivors: {left:#?}");
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(release_files(&p.dist()), Vec::<String>::new());
+}
+
+/// matrix itself killed outright: each supervisor learns it from
+/// PR_SET_PDEATHSIG and takes the job's whole tree down; the lock dies
+/// with matrix, so the next run is not blocked.
+#[test]
+fn a_killed_matrix_leaves_no_process_and_no_lock_behind() {
+    let tag = marker("kill9");
+    let build = format!(
+        r#"command = ["sh", "-c", "setsid sh -c 'sleep 300; : {tag}' </dev/null >/dev/null 2>&1 & printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"; sleep ${{FAULT_SLEEP:-0}}; : {tag}", "{{{{ out }}}}/{{{{ bin }}}}"]"#
+    );
+    let p = two_targets(&build);
+    let child = spawn(p.matrix(&["build"]).env("FAULT_SLEEP", "60"));
+    let pid = child.id();
+    wait_for("the build jobs", Duration::from_secs(60), || {
+        survivors(&tag).len() >= 4
+    });
+    let killed = Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, _, _) = finish(child);
+    assert_eq!(code, -1, "killed by a signal");
+    // The supervisors' grace (3 s) and a margin.
+    let start = Instant::now();
+    while !survivors(&tag).is_empty() && start.elapsed() < Duration::from_secs(8) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert!(left.is_empty(), "survivors: {left:#?}");
+    assert!(
+        p.dist().join(".matrix.lock").exists(),
+        "the crash left its lock file"
+    );
+    let (code, out, err) = run(p.matrix(&["build", "--clean"]).env("FAULT_SLEEP", "0"));
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(left.is_empty(), "survivors: {left:#?}");
+}
+
+#[test]
+fn merge_into_a_dist_in_use_is_refused() {
+    let p = two_targets(
+        r#"command = ["sh", "-c", "printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"; sleep ${FAULT_SLEEP:-0}", "{{ out }}/{{ bin }}"]"#,
+    );
+    p.file(".gitignore", "dist/\nshards/\n");
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let (code, out, err) = run(&mut p.matrix(&["build", "--shard", "1/1", "--dist", "shards/s1"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let first = spawn(p.matrix(&["build"]).env("FAULT_SLEEP", "3"));
+    let holder = first.id();
+    let log = p.dist().join("logs/build-linux-amd64.log");
+    wait_for("the build's jobs", Duration::from_secs(60), || log.exists());
+    let (code, out, err) = run(&mut p.matrix(&["merge", "shards/s1", "--dist", "dist", "--clean"]));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        err.contains("in use by another matrix run") && err.contains(&format!("pid {holder}")),
+        "{err}"
+    );
+    assert!(
+        log.exists(),
+        "the merge's --clean deleted a running build's files"
+    );
+    let (code, out, err) = finish(first);
+    assert_eq!(code, 0, "the build: {out}\n{err}");
+}
