@@ -78,6 +78,11 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
     let supervisor = SUPERVISOR.get();
+    let supervised = supervisor.is_some();
+    // Spawned from this async task, i.e. on a runtime worker thread, which
+    // lives as long as the runtime: the supervisor's PR_SET_PDEATHSIG fires
+    // when the spawning *thread* ends, so never spawn it from a
+    // short-lived (spawn_blocking) thread.
     let mut expr = match supervisor {
         None => duct::cmd(program, args),
         Some(exe) => {
@@ -100,8 +105,12 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .unchecked()
         // A group of its own: killpg reaches every descendant, and a Ctrl-C
         // on the terminal reaches only matrix, which then stops the jobs.
-        .before_spawn(|cmd| {
+        .before_spawn(move |cmd| {
             cmd.process_group(0);
+            if supervised {
+                // `ps` and a lock holder's message then say `matrix __supervise`.
+                cmd.arg0("matrix");
+            }
             Ok(())
         });
     for (k, v) in spawn.env {

@@ -365,8 +365,15 @@ mod tests {
             let res = copy_exact(&e, &mut f, len, &mut out, &mut buf, Path::new("d"));
             assert_eq!(res.is_ok(), ok, "{len}: {res:?}");
             if !ok {
+                let err = res.unwrap_err();
                 assert!(
-                    matches!(res, Err(PackageError::SourceChanged { expected, .. }) if expected == len)
+                    matches!(err, PackageError::SourceChanged { expected, found, .. } if expected == len && found == 10)
+                );
+                // Both sizes in the message.
+                let text = err.to_string();
+                assert!(
+                    text.contains(&format!("expected {len} bytes, found 10")),
+                    "{text}"
                 );
             }
         }
