@@ -29,7 +29,8 @@ pub enum LockError {
         help("wait for that run to end (or stop it), or give this run its own folder with --dist")
     )]
     Held { dist: PathBuf, holder: String },
-    #[error("cannot lock {}: {source}", path.display())]
+    // The OS error is in the message, not a `source`: said once.
+    #[error("cannot lock {}: {cause}", path.display())]
     #[diagnostic(
         code(matrix::dist::lock_io),
         help(
@@ -38,7 +39,7 @@ pub enum LockError {
     )]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
 }
 
@@ -71,13 +72,13 @@ impl Drop for DistLock {
 /// Creates dist/ if needed and locks it, or says who holds it.
 pub fn acquire(dist: &Path) -> Result<DistLock, LockError> {
     let path = dist.join(LOCK_FILE);
-    let io = |source| LockError::Io {
+    let io = |cause| LockError::Io {
         path: path.clone(),
-        source,
+        cause,
     };
-    std::fs::create_dir_all(dist).map_err(|source| LockError::Io {
+    std::fs::create_dir_all(dist).map_err(|cause| LockError::Io {
         path: dist.to_path_buf(),
-        source,
+        cause,
     })?;
     for _ in 0..ATTEMPTS {
         let mut file = OpenOptions::new()
