@@ -81,48 +81,66 @@ pub fn acquire(dist: &Path) -> Result<DistLock, LockError> {
         cause,
     })?;
     for _ in 0..ATTEMPTS {
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .mode(0o644)
-            // A symlink planted at the lock's name must not redirect it.
-            .custom_flags(nix::libc::O_NOFOLLOW)
-            .open(&path)
-            .map_err(io)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                return Err(LockError::Held {
-                    dist: dist.to_path_buf(),
-                    holder: holder(&mut file),
-                });
-            }
-            Err(TryLockError::Error(e)) => return Err(io(e)),
+        let file = open(&path).map_err(io)?;
+        match lock_opened(file, &path, dist)? {
+            Some(lock) => return Ok(lock),
+            None => continue,
         }
-        // The holder may have unlinked the file between our open and lock;
-        // then we locked an orphan inode and must try the path again.
-        let ours = file.metadata().map_err(io)?;
-        match std::fs::symlink_metadata(&path) {
-            Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {}
-            Ok(_) => continue,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(e)),
-        }
-        let me = format!(
-            "pid {}\ncommand {}\n",
-            std::process::id(),
-            command_line(std::process::id()).unwrap_or_default()
-        );
-        file.set_len(0).map_err(io)?;
-        file.seek(SeekFrom::Start(0)).map_err(io)?;
-        file.write_all(me.as_bytes()).map_err(io)?;
-        return Ok(DistLock { file, path });
     }
     Err(io(std::io::Error::other(
         "the lock file kept being replaced by other runs",
     )))
+}
+
+fn open(path: &Path) -> std::io::Result<File> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o644)
+        // A symlink planted at the lock's name must not redirect it.
+        .custom_flags(nix::libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Locks an opened lock file. None: the file is no longer the one at
+/// `path` (its holder unlinked it between our open and lock), so the
+/// lock would guard nothing and the caller must open the path again.
+fn lock_opened(mut file: File, path: &Path, dist: &Path) -> Result<Option<DistLock>, LockError> {
+    let io = |cause| LockError::Io {
+        path: path.to_path_buf(),
+        cause,
+    };
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            return Err(LockError::Held {
+                dist: dist.to_path_buf(),
+                holder: holder(&mut file),
+            });
+        }
+        Err(TryLockError::Error(e)) => return Err(io(e)),
+    }
+    let ours = file.metadata().map_err(io)?;
+    match std::fs::symlink_metadata(path) {
+        Ok(now) if now.dev() == ours.dev() && now.ino() == ours.ino() => {}
+        Ok(_) => return Ok(None),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    }
+    let me = format!(
+        "pid {}\ncommand {}\n",
+        std::process::id(),
+        command_line(std::process::id()).unwrap_or_default()
+    );
+    file.set_len(0).map_err(io)?;
+    file.seek(SeekFrom::Start(0)).map_err(io)?;
+    file.write_all(me.as_bytes()).map_err(io)?;
+    Ok(Some(DistLock {
+        file,
+        path: path.to_path_buf(),
+    }))
 }
 
 /// "pid 123 (`matrix build --dist out`)": from the kernel's lock table,
@@ -204,6 +222,51 @@ mod tests {
         assert!(!dist.join(LOCK_FILE).exists(), "the lock file stays behind");
         let again = acquire(&dist).unwrap();
         drop(again);
+    }
+
+    /// The race the inode check closes: B opens the lock file, A (the
+    /// holder) unlinks it and unlocks, C creates a new one and locks it;
+    /// B's lock on the orphan must not count.
+    #[test]
+    fn a_lock_on_an_unlinked_file_does_not_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path();
+        let path = dist.join(LOCK_FILE);
+        let a = acquire(dist).unwrap();
+        let b_file = open(&path).unwrap();
+        drop(a);
+        let c = acquire(dist).unwrap();
+        let b = lock_opened(b_file, &path, dist).unwrap();
+        assert!(b.is_none(), "two holders: the orphan's lock counted");
+        drop(c);
+    }
+
+    /// Lock, unlink, unlock, over and over from many threads (flock
+    /// conflicts between open files, so threads stand in for runs): never
+    /// two holders at once, even around the unlink.
+    #[test]
+    fn never_two_holders() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let dir = tempfile::tempdir().unwrap();
+        let dist = dir.path().to_path_buf();
+        let holders = AtomicUsize::new(0);
+        let wins = AtomicUsize::new(0);
+        std::thread::scope(|s| {
+            for _ in 0..8 {
+                s.spawn(|| {
+                    for _ in 0..200 {
+                        if let Ok(lock) = acquire(&dist) {
+                            assert_eq!(holders.fetch_add(1, Ordering::SeqCst), 0);
+                            wins.fetch_add(1, Ordering::SeqCst);
+                            std::thread::yield_now();
+                            holders.fetch_sub(1, Ordering::SeqCst);
+                            drop(lock);
+                        }
+                    }
+                });
+            }
+        });
+        assert!(wins.load(Ordering::SeqCst) > 0);
     }
 
     #[test]
