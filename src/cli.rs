@@ -250,12 +250,15 @@ pub struct DoctorArgs {
 /// Entry point of the binary: parses flags, runs, maps errors to exit codes
 /// (0 ok, 1 a job failed, 2 bad config or usage, 130 interrupted).
 pub fn main() -> ExitCode {
-    // `matrix __supervise ...`: this process only watches over one job.
-    if let Some(code) = crate::exec::supervise::dispatch() {
-        return ExitCode::from(code);
+    #[cfg(target_os = "linux")]
+    {
+        // `matrix __supervise ...`: this process only watches over one job.
+        if let Some(code) = crate::exec::supervise::dispatch() {
+            return ExitCode::from(code);
+        }
+        // /proc/self/exe: the same binary even if the file was replaced since.
+        crate::exec::process::use_supervisor("/proc/self/exe".into());
     }
-    // /proc/self/exe: the same binary even if the file was replaced since.
-    crate::exec::process::use_supervisor("/proc/self/exe".into());
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     install_error_hook();

@@ -16,6 +16,9 @@ mod jobs;
 pub mod lock;
 pub mod process;
 mod smoke;
+// PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
+// process group, as before.
+#[cfg(target_os = "linux")]
 pub mod supervise;
 
 use std::collections::HashMap;

@@ -21,8 +21,12 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::BuildStep;
 
-/// How long a process group gets between SIGTERM and SIGKILL.
-const GRACE: Duration = super::supervise::GRACE;
+/// How long a process group gets between SIGTERM and SIGKILL (and, under
+/// a supervisor, every process of the job).
+pub(super) const GRACE: Duration = Duration::from_secs(3);
+
+/// The hidden first argument that turns matrix into a job's supervisor.
+pub const SUPERVISE_ARG: &str = "__supervise";
 
 /// What a supervisor needs beyond its own grace to kill and reap a tree.
 const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
@@ -89,10 +93,7 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
             // Found here, so a missing program is a spawn error as without
             // the supervisor, not an exit status 127.
             let path = find_program(program, spawn.env, spawn.dir)?;
-            duct::cmd(
-                exe,
-                super::supervise::command(std::process::id(), &path, spawn.argv),
-            )
+            duct::cmd(exe, supervise_args(std::process::id(), &path, spawn.argv))
         }
     };
     expr = expr
@@ -146,6 +147,19 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
     // Even after a clean exit, nothing the job left behind may outlive it.
     signal_group(pgid, Signal::SIGKILL);
     Ok(ended)
+}
+
+/// `matrix __supervise <matrix pid> <program path> -- <argv...>`, read
+/// by `supervise::dispatch`.
+fn supervise_args(parent: u32, program: &Path, argv: &[String]) -> Vec<std::ffi::OsString> {
+    let mut args = vec![
+        std::ffi::OsString::from(SUPERVISE_ARG),
+        std::ffi::OsString::from(parent.to_string()),
+        program.as_os_str().to_owned(),
+        std::ffi::OsString::from("--"),
+    ];
+    args.extend(argv.iter().map(std::ffi::OsString::from));
+    args
 }
 
 /// The file `program` names, looked up like execvp would (PATH from the
@@ -288,6 +302,14 @@ mod tests {
                 .next()
                 .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
         })
+    }
+
+    #[test]
+    fn the_supervisor_command_line() {
+        let argv = vec!["sh".to_string(), "-c".into(), "echo hi".into()];
+        let args = supervise_args(42, Path::new("/bin/sh"), &argv);
+        let want = ["__supervise", "42", "/bin/sh", "--", "sh", "-c", "echo hi"];
+        assert_eq!(args, want.map(std::ffi::OsString::from));
     }
 
     #[tokio::test]

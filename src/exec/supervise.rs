@@ -30,11 +30,7 @@ use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-/// The hidden first argument that turns matrix into a supervisor.
-pub const ARG: &str = "__supervise";
-
-/// How long the job's processes get between SIGTERM and SIGKILL.
-pub const GRACE: Duration = Duration::from_secs(3);
+use super::process::{GRACE, SUPERVISE_ARG as ARG};
 
 const POLL: Duration = Duration::from_millis(20);
 
@@ -46,19 +42,6 @@ static TERMINATE: AtomicBool = AtomicBool::new(false);
 
 extern "C" fn on_terminate(_: nix::libc::c_int) {
     TERMINATE.store(true, Ordering::SeqCst);
-}
-
-/// `matrix __supervise <matrix pid> <program path> -- <argv...>`: the
-/// argument vector [`command`] builds.
-pub fn command(parent: u32, program: &std::path::Path, argv: &[String]) -> Vec<OsString> {
-    let mut args = vec![
-        OsString::from(ARG),
-        OsString::from(parent.to_string()),
-        program.as_os_str().to_owned(),
-        OsString::from("--"),
-    ];
-    args.extend(argv.iter().map(OsString::from));
-    args
 }
 
 /// Runs the supervisor if matrix was started as one; returns its exit code.
@@ -248,16 +231,5 @@ mod tests {
         assert!(descendants(me).contains(&pid));
         child.kill().unwrap();
         child.wait().unwrap();
-    }
-
-    #[test]
-    fn the_command_line_round_trips() {
-        let argv = vec!["sh".to_string(), "-c".into(), "echo hi".into()];
-        let args = command(42, std::path::Path::new("/bin/sh"), &argv);
-        assert_eq!(args[0], ARG);
-        assert_eq!(args[1], "42");
-        assert_eq!(args[2], "/bin/sh");
-        assert_eq!(args[3], "--");
-        assert_eq!(&args[4..], &["sh", "-c", "echo hi"].map(OsString::from));
     }
 }
