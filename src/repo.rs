@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};
-pub use publish::{PublishReport, PublishedFile, publish};
+pub use publish::{PublishReport, PublishedFile, publish, publish_with};
 
 use crate::package::Algorithm;
 

@@ -141,7 +141,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         plan.jobs.retain(|j| !empty.contains(&j.id));
     }
     check_changelog(&plan)?;
-    prepare_dist(&plan, args.clean)?;
+    // Held until the merge ends: one run per dist folder.
+    let _lock = prepare_dist(&plan, args.clean)?;
     let seed = merge::stage(&plan, &checked)?;
     // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {
@@ -156,8 +157,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     execute(cli, Arc::new(plan), opts).await
 }
 
-pub fn verify_command(dir: &Path) -> Result<(), Error> {
-    let report = merge::verify::release(dir)?;
+pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
+    let report = merge::verify::release_with(dir, allow_partial)?;
     let mut text = format!(
         "{}: {} files and {} binaries checked\n",
         dir.display(),
@@ -202,7 +203,7 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
 pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
     let layout = repo::Layout::preset(&args.layout)
         .unwrap_or_else(|| repo::Layout::new(args.layout.as_str()));
-    let report = repo::publish(&args.dir, &args.to, &layout)?;
+    let report = repo::publish_with(&args.dir, &args.to, &layout, args.allow_partial)?;
     let mut text = String::new();
     for f in &report.files {
         let note = if f.reused { " (already in place)" } else { "" };

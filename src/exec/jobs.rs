@@ -486,14 +486,17 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             algorithm: plan.checksum.algorithm,
             file: plan.checksum.file_name.clone(),
         },
-        targets: plan
-            .targets
-            .iter()
-            .map(|t| manifest::Target {
-                id: t.id.clone(),
-                values: t.values.clone(),
-            })
-            .collect(),
+        targets: if ctx.all_targets.is_empty() {
+            plan.targets
+                .iter()
+                .map(|t| manifest::Target {
+                    id: t.id.clone(),
+                    values: t.values.clone(),
+                })
+                .collect()
+        } else {
+            ctx.all_targets.clone()
+        },
         artifacts: ctx
             .artifacts
             .iter()

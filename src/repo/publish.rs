@@ -73,6 +73,17 @@ pub fn publish(
     repo: &Path,
     layout: &Layout,
 ) -> Result<PublishReport, RepoError> {
+    publish_with(release_dir, repo, layout, false)
+}
+
+/// [`publish`], optionally accepting a release that lists missing targets
+/// (`matrix publish --allow-partial`: partial on purpose).
+pub fn publish_with(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+) -> Result<PublishReport, RepoError> {
     let manifest_path = release_dir.join(MANIFEST);
     // A linked manifest would publish someone else's release description.
     if let Found::Yes(meta) = nofollow::metadata(release_dir, Path::new(MANIFEST))? {
@@ -107,8 +118,8 @@ pub fn publish(
         });
     }
     let paths = layout.paths(&manifest)?;
-    check_manifest(release_dir, &manifest)?;
-    verify(release_dir)?;
+    check_manifest(release_dir, &manifest, allow_partial)?;
+    verify(release_dir, allow_partial)?;
 
     let staging_root = staging_dir();
     nofollow::create_dirs(repo, &staging_root)?;
@@ -191,7 +202,11 @@ pub fn publish(
 /// listed twice, the checksums file unlisted, paths leaving the release,
 /// unusable digests. Checked before anything reads the release's files, so
 /// a tampered manifest cannot point `verify` or the copy elsewhere.
-fn check_manifest(release_dir: &Path, manifest: &Manifest) -> Result<(), RepoError> {
+fn check_manifest(
+    release_dir: &Path,
+    manifest: &Manifest,
+    allow_partial: bool,
+) -> Result<(), RepoError> {
     let mut problems = Vec::new();
     // A shard or a partial merge is not a release, whatever its files say.
     if let Some(shard) = &manifest.shard {
@@ -200,8 +215,12 @@ fn check_manifest(release_dir: &Path, manifest: &Manifest) -> Result<(), RepoErr
             shard.index, shard.total
         ));
     }
-    for t in &manifest.missing_targets {
-        problems.push(format!("{t} is missing (a partial merge)"));
+    if !allow_partial {
+        for t in &manifest.missing_targets {
+            problems.push(format!(
+                "{t} is missing (a partial release; --allow-partial publishes it anyway)"
+            ));
+        }
     }
     let mut names = std::collections::BTreeSet::new();
     for a in &manifest.artifacts {
@@ -230,10 +249,12 @@ fn check_manifest(release_dir: &Path, manifest: &Manifest) -> Result<(), RepoErr
 
 /// The whole of `matrix verify`: sizes, digests, the checksums file, every
 /// target's archive and the binaries inside it.
-fn verify(release_dir: &Path) -> Result<(), RepoError> {
-    let report = crate::merge::verify::release(release_dir).map_err(|e| RepoError::Unverified {
-        release_dir: release_dir.to_path_buf(),
-        problems: vec![e.to_string()],
+fn verify(release_dir: &Path, allow_partial: bool) -> Result<(), RepoError> {
+    let report = crate::merge::verify::release_with(release_dir, allow_partial).map_err(|e| {
+        RepoError::Unverified {
+            release_dir: release_dir.to_path_buf(),
+            problems: vec![e.to_string()],
+        }
     })?;
     if report.ok() {
         Ok(())

@@ -151,8 +151,10 @@ impl Folders<'_, '_> {
 }
 
 /// The lock file `build` and `merge` hold in their dist for the whole run
-/// (`exec::lock::LOCK_FILE`); it stays after the run.
-const LOCK_FILE: &str = ".matrix.lock";
+/// (`exec::lock::LOCK_FILE`, spelled again here because `version` sits
+/// below `exec`); a crashed run leaves it behind in a dist with nothing
+/// else matrix-made in it.
+pub(crate) const LOCK_FILE: &str = ".matrix.lock";
 
 /// Whether `dir` holds a mark of matrix: its run lock or its manifest.
 fn has_marker(dir: &Path) -> bool {
@@ -225,5 +227,13 @@ fn resolve_existing(path: &Path) -> PathBuf {
             }
             _ => return path.to_path_buf(),
         }
+    }
+}
+
+#[cfg(test)]
+mod lock_name {
+    #[test]
+    fn the_lock_marker_is_the_lock_exec_takes() {
+        assert_eq!(super::LOCK_FILE, crate::exec::lock::LOCK_FILE);
     }
 }

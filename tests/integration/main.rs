@@ -8,6 +8,7 @@ mod containers;
 mod cross;
 mod errors;
 mod failure;
+mod faults;
 mod go;
 mod images;
 mod merge_attacks;
