@@ -97,7 +97,12 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
             input.clone()
         } else {
             let tmp = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
-            let dir = merge::unpack(input, tmp.path())?;
+            let raise = merge::unpack::Raise {
+                bytes: args.max_unpack_bytes,
+                entries: args.max_unpack_entries,
+                ratio: args.max_unpack_ratio,
+            };
+            let dir = merge::unpack(input, tmp.path(), raise).map_err(merge::MergeError::from)?;
             unpacked.push(tmp);
             dir
         };

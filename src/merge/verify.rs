@@ -9,7 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::io::Seek;
+
 use super::{MergeError, algorithm_of, hash_file};
+use crate::package::archive::Format;
+use crate::package::extract;
 use crate::package::manifest::{ArtifactKind, Manifest};
 use crate::verify::Expected;
 
@@ -138,10 +142,6 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
 
 /// Every executable inside a target's archive must be for that target.
 fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Result<(), MergeError> {
-    let tmp = tempfile::tempdir().map_err(|e| MergeError::Read {
-        path: std::env::temp_dir(),
-        what: e.to_string(),
-    })?;
     for a in &manifest.artifacts {
         let (Some(id), Some(format)) = (&a.target, a.format) else {
             continue;
@@ -153,6 +153,11 @@ fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Resul
             ));
             continue;
         };
+        // `[build] verify = false`: the artifact is not an executable;
+        // its size and digest were checked above.
+        if !target.verify {
+            continue;
+        }
         let (Some(os), Some(arch)) = (target.values.get("os"), target.values.get("arch")) else {
             continue;
         };
@@ -161,50 +166,154 @@ fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Resul
         else {
             continue;
         };
-        let file = dir.join(&a.path);
-        let members = match crate::package::extract::members(&file, format, |_, exe| exe) {
-            Ok(m) => m,
-            Err(e) => {
-                report
-                    .problems
-                    .push(format!("{}: cannot read: {e}", a.path));
-                continue;
-            }
-        };
-        let mut binaries = 0;
-        for m in members {
-            let out = tmp.path().join("binary");
-            if let Err(e) = std::fs::write(&out, &m.bytes) {
-                report.problems.push(format!("{}: {e}", a.path));
-                continue;
-            }
-            let checked = crate::verify::inspect(&out).and_then(|found| {
-                crate::verify::check(
-                    &found,
-                    &Expected {
-                        target: id,
-                        os: p.os,
-                        format: p.format,
-                        machine: p.machine,
-                        bits: p.bits,
-                        endian: p.endian,
-                    },
-                )
-            });
-            match checked {
-                // An executable script (an installer, say) is not a binary.
-                Err(crate::verify::VerifyError::NotAnExecutable { .. }) => continue,
-                Err(e) => report.problems.push(format!("{}: {}: {e}", a.path, m.path)),
-                Ok(()) => {}
-            }
-            binaries += 1;
-        }
-        if binaries == 0 {
-            report
-                .problems
-                .push(format!("{}: holds no executable binary", a.path));
-        }
-        report.binaries += binaries;
+        let found = archive_binaries(&dir.join(&a.path), format, &expected(id, p));
+        report.binaries += found.binaries;
+        report
+            .problems
+            .extend(found.problems.iter().map(|p| format!("{}: {p}", a.path)));
     }
     Ok(())
 }
+
+/// What a target's binary must be, from the knowledge base.
+pub fn expected<'a>(id: &'a str, p: &'a crate::target::Platform) -> Expected<'a> {
+    Expected {
+        target: id,
+        os: p.os,
+        format: p.format,
+        machine: p.machine,
+        bits: p.bits,
+        endian: p.endian,
+    }
+}
+
+/// What the executables of one archive turned out to be.
+#[derive(Debug, Default)]
+pub struct ArchiveBinaries {
+    /// Executables that are binaries (scripts are not counted).
+    pub binaries: usize,
+    pub problems: Vec<BinaryProblem>,
+}
+
+/// One thing wrong with an archive's binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryProblem {
+    /// The member at fault; `None` for the archive as a whole.
+    pub member: Option<String>,
+    pub what: String,
+}
+
+impl std::fmt::Display for BinaryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "{m}: {}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// Checks every executable inside `archive` against `expected`: the one
+/// check `matrix verify` and `matrix merge` share. Each member is streamed
+/// to a scratch file (a bounded copy, never held in memory) and inspected
+/// there by its headers; a bare binary is inspected in place. An archive
+/// with no binary at all is a problem too.
+pub fn archive_binaries(
+    archive: &Path,
+    format: Format,
+    expected: &Expected<'_>,
+) -> ArchiveBinaries {
+    let mut out = ArchiveBinaries::default();
+    let whole = |what: String| BinaryProblem { member: None, what };
+    let judge = |member: &str, path: &Path, out: &mut ArchiveBinaries| {
+        match crate::verify::inspect(path).and_then(|found| crate::verify::check(&found, expected))
+        {
+            // An executable script (an installer, say) is not a binary.
+            Err(crate::verify::VerifyError::NotAnExecutable { .. }) => {}
+            Err(e) => {
+                out.binaries += 1;
+                out.problems.push(BinaryProblem {
+                    member: Some(member.to_string()),
+                    what: e.to_string(),
+                });
+            }
+            Ok(()) => out.binaries += 1,
+        }
+    };
+    if format == Format::Binary {
+        let name = archive
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        judge(&name, archive, &mut out);
+    } else {
+        let scratch = match tempfile::NamedTempFile::new() {
+            Ok(f) => f,
+            Err(e) => {
+                out.problems
+                    .push(whole(format!("cannot make a scratch file: {e}")));
+                return out;
+            }
+        };
+        let walked = extract::visit(
+            archive,
+            format,
+            |m| m.executable,
+            |member, reader| {
+                let mut file = scratch.as_file();
+                let rewind = |e| extract::ExtractError::Io {
+                    archive: scratch.path().to_path_buf(),
+                    source: e,
+                };
+                file.set_len(0).map_err(rewind)?;
+                file.seek(std::io::SeekFrom::Start(0)).map_err(rewind)?;
+                extract::copy_member(archive, member, reader, &mut file)?;
+                judge(&member.path, scratch.path(), &mut out);
+                Ok(())
+            },
+        );
+        if let Err(e) = walked {
+            out.problems.push(whole(format!("cannot read: {e}")));
+            return out;
+        }
+    }
+    if out.binaries == 0 && out.problems.is_empty() {
+        out.problems
+            .push(whole("holds no executable binary".to_string()));
+    }
+    out
+}
+
+/// The merge's check of every archive against the target the plan (not
+/// the shard) gives it, with [`archive_binaries`]: a relabelled archive,
+/// its records otherwise consistent, is refused here, naming the archive
+/// and the member. Targets built with `verify = false`, or that matrix
+/// knows no executable format for, are not checked, as in the build.
+pub fn plan_binaries(plan: &crate::plan::Plan, checked: &super::Checked) -> Result<(), MergeError> {
+    for (file, a) in &checked.artifacts {
+        if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
+            continue;
+        }
+        let Some(target) = a
+            .target
+            .as_ref()
+            .and_then(|id| plan.targets.iter().find(|t| &t.id == id))
+        else {
+            continue;
+        };
+        let Some(p) = target.platform.filter(|_| target.build.verify) else {
+            continue;
+        };
+        let found = archive_binaries(file, target.archive.format, &expected(&target.id, p));
+        if let Some(problem) = found.problems.into_iter().next() {
+            return Err(MergeError::Binary {
+                archive: file.clone(),
+                member: problem.member.unwrap_or_else(|| a.name.clone()),
+                what: problem.what,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;
