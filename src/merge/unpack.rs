@@ -78,7 +78,7 @@ pub enum UnpackError {
         member: String,
         what: String,
     },
-    #[error("{}: member {member}: {what} (the limit is {limit})", archive.display())]
+    #[error("{}: member {member}: {what}", archive.display())]
     #[diagnostic(
         code(matrix::merge::unpack::limit),
         help(
@@ -293,8 +293,8 @@ impl Walker<'_> {
         self.limit(
             member,
             format!(
-                "the archive expands to more than {} times its size",
-                self.limits.ratio
+                "the archive expands past {} bytes, the limit of {} times its size",
+                self.limits.expanded, self.limits.ratio
             ),
             self.limits.expanded,
             "--max-unpack-ratio",
@@ -334,7 +334,15 @@ impl Walker<'_> {
         let mut tar = tar::Archive::new(capped);
         let entries = tar.entries().map_err(|e| read_err(&last, e))?;
         for (count, entry) in entries.enumerate() {
-            let mut entry = entry.map_err(|e| read_err(&format!("after {last}"), e))?;
+            // Advancing reads the rest of the previous member: a cap
+            // that fires here is that member's doing.
+            let mut entry = entry.map_err(|e| {
+                if tripped.get() {
+                    self.expanded(&last)
+                } else {
+                    read_err(&format!("after {last}"), e)
+                }
+            })?;
             let name = String::from_utf8_lossy(&entry.path_bytes()).into_owned();
             last = name.clone();
             if count as u64 >= self.limits.entries {
@@ -420,7 +428,10 @@ impl Walker<'_> {
     fn too_many(&self, member: &str) -> UnpackError {
         self.limit(
             member,
-            "the archive has too many entries".into(),
+            format!(
+                "the archive has more entries than the limit of {}",
+                self.limits.entries
+            ),
             self.limits.entries,
             "--max-unpack-entries",
         )
@@ -536,8 +547,8 @@ impl Walker<'_> {
                 return Err(self.limit(
                     name,
                     format!(
-                        "unpacking its {} bytes would pass the total the shard records",
-                        member.size
+                        "unpacking its {} bytes would pass the limit of {} bytes (what the shard records, plus room for logs and images)",
+                        member.size, self.limits.bytes
                     ),
                     self.limits.bytes,
                     "--max-unpack-bytes",
