@@ -104,11 +104,29 @@ pub fn release(dir: &Path) -> Result<Report, MergeError> {
 /// recorded digests.
 fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
     let name = &manifest.checksum.file;
-    let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
-        report
-            .problems
-            .push(format!("{name}: the checksums file is missing"));
+    let path = dir.join(name);
+    // Bounded like the manifest: one line per recorded file.
+    let len = std::fs::symlink_metadata(&path)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if len > crate::package::manifest::MAX_BYTES {
+        report.problems.push(format!(
+            "{name}: {len} bytes, more than a checksums file of this manifest can need"
+        ));
         return;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report
+                .problems
+                .push(format!("{name}: the checksums file is missing"));
+            return;
+        }
+        Err(e) => {
+            report.problems.push(format!("{name}: cannot read: {e}"));
+            return;
+        }
     };
     let prefix = format!("{}:", manifest.checksum.algorithm.name());
     let listed: BTreeMap<&str, &str> = text

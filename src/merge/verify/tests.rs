@@ -250,3 +250,21 @@ fn verify_false_artifacts_are_checked_byte_for_byte_only() {
         ["hello.tar.gz: holds no executable binary"]
     );
 }
+
+#[test]
+fn an_oversized_checksums_file_is_a_problem_not_a_read() {
+    let dir = tempfile::tempdir().unwrap();
+    release_of_a_script(dir.path(), false);
+    // Sparse: the length alone must refuse it.
+    let sums = std::fs::OpenOptions::new()
+        .write(true)
+        .open(dir.path().join("SHA256SUMS"))
+        .unwrap();
+    sums.set_len(crate::package::manifest::MAX_BYTES + 1)
+        .unwrap();
+    let report = release(dir.path()).unwrap();
+    assert_eq!(
+        report.problems,
+        ["SHA256SUMS: 67108865 bytes, more than a checksums file of this manifest can need"]
+    );
+}
