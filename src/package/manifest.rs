@@ -257,12 +257,7 @@ impl Manifest {
     /// before anything is read, and the read itself is bounded, so a huge
     /// (or growing) file is refused without being loaded.
     pub fn read(path: &Path) -> std::io::Result<Manifest> {
-        let file = std::fs::File::open(path)?;
-        let len = file.metadata()?.len();
-        if len > MAX_BYTES {
-            return Err(too_big(&format!("{len} bytes")));
-        }
-        Manifest::from_reader(file)
+        Manifest::from_reader(open_bounded(path)?)
     }
 
     /// Reads a manifest from a stream (an archive member, say), refusing it
@@ -283,6 +278,19 @@ impl Manifest {
 /// under 5 MiB. 64 MiB leaves room for any real release and stops a
 /// hostile file from taking the memory.
 pub const MAX_BYTES: u64 = 64 << 20;
+
+/// Opens a manifest.json (the release's, or `--history`'s) after checking
+/// its length against [`MAX_BYTES`]; read it with [`Manifest::from_reader`]
+/// or another bounded reader.
+pub fn open_bounded(path: &Path) -> std::io::Result<std::io::Take<std::fs::File>> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_BYTES {
+        return Err(too_big(&format!("{len} bytes")));
+    }
+    // A file still growing is cut one byte past the cap, and refused.
+    Ok(file.take(MAX_BYTES + 1))
+}
 
 fn too_big(size: &str) -> std::io::Error {
     std::io::Error::new(

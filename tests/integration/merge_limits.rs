@@ -236,3 +236,27 @@ fn a_verify_false_release_verifies() {
         "{o}"
     );
 }
+
+#[test]
+fn an_oversized_manifest_is_refused_unread() {
+    let p = Project::with_config(&script_config(TWO_LINUX, WRITE_BINARY));
+    let out = tempfile::tempdir().unwrap();
+    // Sparse: 65 MiB long, nothing written, so nothing to load either.
+    let big = out.path().join("manifest.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len(65 << 20)
+        .unwrap();
+    let (code, o, e) = run(&mut p.matrix(&["verify", out.path().to_str().unwrap()]));
+    let e = words(&e);
+    assert_eq!(code, 2, "{o}{e}");
+    assert!(
+        e.contains("manifest.json is 68157440 bytes; a manifest may have at most 67108864 bytes"),
+        "{e}"
+    );
+    let (code, o, e) =
+        run(&mut p.matrix(&["plan", "--shards", "2", "--history", big.to_str().unwrap()]));
+    let e = words(&e);
+    assert_eq!(code, 2, "{o}{e}");
+    assert!(e.contains("manifest.json is 68157440 bytes"), "{e}");
+}
