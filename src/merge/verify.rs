@@ -205,6 +205,26 @@ pub fn expected<'a>(id: &'a str, p: &'a crate::target::Platform) -> Expected<'a>
     }
 }
 
+/// Disk left free when a member is copied out for inspection.
+const SPARE_DISK: u64 = 64 << 20;
+
+/// Bytes an unprivileged process may still write on the filesystem of
+/// `dir`; `None` when the system does not say.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<nix::libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and outlives the call; statvfs
+    // fills `st` when it returns 0, and only then is `st` read.
+    let st = unsafe {
+        if nix::libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
 /// What the executables of one archive turned out to be.
 #[derive(Debug, Default)]
 pub struct ArchiveBinaries {
@@ -277,6 +297,23 @@ pub fn archive_binaries(
             format,
             |m| m.executable,
             |member, reader| {
+                // The header says how big the copy will be: a member the
+                // scratch disk cannot hold is refused, not half-written
+                // until the disk is full.
+                let dir = scratch.path().parent().unwrap_or(Path::new("/"));
+                if let Some(free) = free_bytes(dir)
+                    && member.size > free.saturating_sub(SPARE_DISK)
+                {
+                    out.problems.push(BinaryProblem {
+                        member: Some(member.path.clone()),
+                        what: format!(
+                            "its {} bytes do not fit in the {free} bytes free in {} (set TMPDIR to a larger disk)",
+                            member.size,
+                            dir.display()
+                        ),
+                    });
+                    return Ok(());
+                }
                 let mut file = scratch.as_file();
                 let rewind = |e| extract::ExtractError::Io {
                     archive: scratch.path().to_path_buf(),

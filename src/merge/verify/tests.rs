@@ -268,3 +268,31 @@ fn an_oversized_checksums_file_is_a_problem_not_a_read() {
         ["SHA256SUMS: 67108865 bytes, more than a checksums file of this manifest can need"]
     );
 }
+
+#[test]
+fn a_member_bigger_than_the_free_disk_is_refused_before_copying() {
+    // A header that claims a pebibyte: the copy must not start.
+    let dir = tempfile::tempdir().unwrap();
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut h = tar::Header::new_gnu();
+    h.set_path("top/hello").unwrap();
+    h.set_mode(0o755);
+    h.set_size(1 << 50);
+    h.set_cksum();
+    tar.append(&h, &elf(62)[..]).unwrap();
+    let bytes = tar.into_inner().unwrap();
+    let path = dir.path().join("huge.tar.gz");
+    let mut gz = flate2::write::GzEncoder::new(
+        std::fs::File::create(&path).unwrap(),
+        flate2::Compression::default(),
+    );
+    std::io::Write::write_all(&mut gz, &bytes).unwrap();
+    gz.finish().unwrap();
+    let found = archive_binaries(&path, Format::TarGz, &amd64());
+    let first = found.problems[0].to_string();
+    assert!(
+        first.starts_with("top/hello: its 1125899906842624 bytes do not fit in the"),
+        "{first}"
+    );
+    assert_eq!(found.binaries, 0);
+}
