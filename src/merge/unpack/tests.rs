@@ -298,6 +298,31 @@ fn absolute_and_climbing_names_are_refused_by_name() {
 }
 
 #[test]
+fn absolute_and_climbing_zip_names_are_refused_by_name() {
+    let m = manifest(5);
+    for (name, what) in [
+        ("/tmp/evil", "its path is absolute"),
+        ("../evil", "its path has a `..`"),
+    ] {
+        let (tmp, into) = dirs();
+        let path = tmp.path().join("shard.zip");
+        let mut zip = zip::ZipWriter::new(std::fs::File::create(&path).unwrap());
+        let opts = zip::write::SimpleFileOptions::default();
+        zip.start_file("manifest.json", opts).unwrap();
+        zip.write_all(&m).unwrap();
+        zip.start_file(name, opts).unwrap();
+        zip.write_all(b"x").unwrap();
+        zip.finish().unwrap();
+        let text = unpack_with(&path, &into, Raise::default(), SMALL)
+            .unwrap_err()
+            .to_string();
+        assert!(text.contains(&format!("member {name}: {what}")), "{text}");
+        assert_empty(&into);
+        assert!(!tmp.path().join("evil").exists());
+    }
+}
+
+#[test]
 fn an_archive_without_a_manifest_is_not_a_shard() {
     let (tmp, into) = dirs();
     let archive = write_tgz(tmp.path(), &[file("a.tar.gz", b"hello")]);
