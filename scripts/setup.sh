@@ -36,6 +36,7 @@ readonly REQUIREMENTS=(
 	ruby:ruby
 	squashfs-tools:mksquashfs
 	libxml2-utils:xmllint
+	time:/usr/bin/time
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

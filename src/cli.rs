@@ -102,6 +102,16 @@ pub struct MergeArgs {
     /// Write every image as an OCI layout archive into --dist.
     #[arg(long)]
     pub oci_dir: bool,
+    /// Let a shard archive unpack to this many bytes (e.g. 8GiB) when the
+    /// limit derived from its manifest is lower.
+    #[arg(long, value_name = "SIZE", value_parser = crate::merge::unpack::parse_size)]
+    pub max_unpack_bytes: Option<u64>,
+    /// Let a shard archive hold this many entries.
+    #[arg(long, value_name = "N")]
+    pub max_unpack_entries: Option<u64>,
+    /// Let a shard archive expand to this many times its size (default 100).
+    #[arg(long, value_name = "N")]
+    pub max_unpack_ratio: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]

@@ -10,7 +10,10 @@
 //! `matrix build` runs, so the result is the same bytes.
 
 pub mod owned;
+pub mod unpack;
 pub mod verify;
+
+pub use unpack::unpack;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -108,6 +111,21 @@ pub enum MergeError {
         )
     )]
     Incomplete { missing: Vec<String> },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Unpack(#[from] unpack::UnpackError),
+    #[error("{}: {member}: {what}", archive.display())]
+    #[diagnostic(
+        code(matrix::merge::wrong_binary),
+        help(
+            "the archive does not hold a binary for the target its record and the plan give it; rebuild that shard"
+        )
+    )]
+    Binary {
+        archive: PathBuf,
+        member: String,
+        what: String,
+    },
 }
 
 /// One shard folder, read and checked.
@@ -126,58 +144,6 @@ pub struct Checked {
     pub missing: Vec<String>,
     /// The shards' job records, checked against the plan, in plan order.
     pub jobs: Vec<crate::package::manifest::Job>,
-}
-
-/// A shard handed over as an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`,
-/// as CI systems upload folders), unpacked into `into`. tar's `unpack_in`
-/// and zip's enclosed names refuse entries that would land outside it;
-/// symbolic links that do get unpacked are refused by [`check`].
-pub fn unpack(archive: &Path, into: &Path) -> Result<PathBuf, MergeError> {
-    let fail = |what: String| MergeError::Read {
-        path: archive.to_path_buf(),
-        what,
-    };
-    let name = archive.to_string_lossy().to_ascii_lowercase();
-    let file = std::fs::File::open(archive).map_err(|e| fail(e.to_string()))?;
-    let unpack_tar = |reader: Box<dyn std::io::Read>| -> Result<(), MergeError> {
-        let mut tar = tar::Archive::new(reader);
-        for entry in tar.entries().map_err(|e| fail(e.to_string()))? {
-            let mut entry = entry.map_err(|e| fail(e.to_string()))?;
-            if !entry.unpack_in(into).map_err(|e| fail(e.to_string()))? {
-                return Err(fail(format!(
-                    "{} would land outside the shard",
-                    entry
-                        .path()
-                        .map(|p| p.display().to_string())
-                        .unwrap_or_default()
-                )));
-            }
-        }
-        Ok(())
-    };
-    if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-        unpack_tar(Box::new(flate2::read::GzDecoder::new(file)))?;
-    } else if name.ends_with(".tar") {
-        unpack_tar(Box::new(file))?;
-    } else if name.ends_with(".zip") {
-        let mut zip = zip::ZipArchive::new(file).map_err(|e| fail(e.to_string()))?;
-        zip.extract(into).map_err(|e| fail(e.to_string()))?;
-    } else {
-        return Err(fail("not a folder, .tar, .tar.gz, .tgz or .zip".into()));
-    }
-    // An archive of the folder itself holds one top-level folder.
-    if !into.join(crate::plan::MANIFEST).exists() {
-        let entries: Vec<PathBuf> = std::fs::read_dir(into)
-            .map_err(|e| fail(e.to_string()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .collect();
-        if let [only] = entries.as_slice()
-            && only.join(crate::plan::MANIFEST).exists()
-        {
-            return Ok(only.clone());
-        }
-    }
-    Ok(into.to_path_buf())
 }
 
 /// Reads a shard folder's manifest, which must be a regular file: a
@@ -302,6 +268,7 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
         .map(|t| plan.targets[t].id.clone())
         .collect();
     checked.missing = missing;
+    verify::plan_binaries(plan, &checked)?;
     Ok(checked)
 }
 
@@ -468,24 +435,23 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
             None => target.build.binary.clone(),
         };
         let format = target.archive.format;
-        let found = crate::package::extract::members(&dest, format, |path, _| {
-            format == crate::package::archive::Format::Binary || path == inside
-        })
-        .map_err(|e| io(&dest, &e))?;
-        if let Some(member) = found.into_iter().next() {
-            let out = &plan
-                .dist
-                .join(crate::plan::BUILD_DIR)
-                .join(&target.slug)
-                .join(&target.build.binary);
-            if let Some(parent) = out.parent() {
-                std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
-            }
-            std::fs::write(out, &member.bytes).map_err(|e| io(out, &e))?;
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(out, std::fs::Permissions::from_mode(0o755))
-                .map_err(|e| io(out, &e))?;
+        let out = plan
+            .dist
+            .join(crate::plan::BUILD_DIR)
+            .join(&target.slug)
+            .join(&target.build.binary);
+        if let Some(parent) = out.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| io(parent, &e))?;
         }
+        // Streamed from the archive to the file: a binary of any size
+        // passes through a small buffer.
+        crate::package::extract::extract_to(
+            &dest,
+            format,
+            |m| format == crate::package::archive::Format::Binary || m.path == inside,
+            &out,
+        )
+        .map_err(|e| io(&dest, &e))?;
     }
     stage_images(plan, checked, &mut seed)?;
     Ok(seed)

@@ -229,6 +229,7 @@ fn partial_seed(cli: &Cli, args: &BuildArgs, plan: &Plan) -> Result<exec::Seed, 
             .map(|t| crate::package::manifest::Target {
                 id: t.id.clone(),
                 values: t.values.clone(),
+                verify: t.build.verify,
             })
             .collect(),
         ..exec::Seed::default()

@@ -19,11 +19,13 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
     let history = match history {
         None => None,
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(Error::io(path))?;
+            // Bounded like every manifest.json matrix reads.
+            let file = crate::package::manifest::open_bounded(path).map_err(Error::io(path))?;
             Some(
-                serde_json::from_str::<serde_json::Value>(&text).map_err(|e| Error::Usage {
-                    message: format!("--history {}: not a manifest.json: {e}", path.display()),
-                })?,
+                serde_json::from_reader::<_, serde_json::Value>(std::io::BufReader::new(file))
+                    .map_err(|e| Error::Usage {
+                        message: format!("--history {}: not a manifest.json: {e}", path.display()),
+                    })?,
             )
         }
     };
@@ -103,7 +105,12 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
             input.clone()
         } else {
             let tmp = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
-            let dir = merge::unpack(input, tmp.path())?;
+            let raise = merge::unpack::Raise {
+                bytes: args.max_unpack_bytes,
+                entries: args.max_unpack_entries,
+                ratio: args.max_unpack_ratio,
+            };
+            let dir = merge::unpack(input, tmp.path(), raise).map_err(merge::MergeError::from)?;
             unpacked.push(tmp);
             dir
         };

@@ -492,6 +492,7 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
                 .map(|t| manifest::Target {
                     id: t.id.clone(),
                     values: t.values.clone(),
+                    verify: t.build.verify,
                 })
                 .collect()
         } else {

@@ -9,7 +9,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use std::io::Seek;
+
 use super::{MergeError, algorithm_of, hash_file};
+use crate::package::archive::Format;
+use crate::package::extract;
 use crate::package::manifest::{ArtifactKind, Manifest};
 use crate::verify::Expected;
 
@@ -108,11 +112,29 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, MergeErro
 /// recorded digests.
 fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
     let name = &manifest.checksum.file;
-    let Ok(text) = std::fs::read_to_string(dir.join(name)) else {
-        report
-            .problems
-            .push(format!("{name}: the checksums file is missing"));
+    let path = dir.join(name);
+    // Bounded like the manifest: one line per recorded file.
+    let len = std::fs::symlink_metadata(&path)
+        .map(|m| m.len())
+        .unwrap_or(0);
+    if len > crate::package::manifest::MAX_BYTES {
+        report.problems.push(format!(
+            "{name}: {len} bytes, more than a checksums file of this manifest can need"
+        ));
         return;
+    }
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            report
+                .problems
+                .push(format!("{name}: the checksums file is missing"));
+            return;
+        }
+        Err(e) => {
+            report.problems.push(format!("{name}: cannot read: {e}"));
+            return;
+        }
     };
     let prefix = format!("{}:", manifest.checksum.algorithm.name());
     let listed: BTreeMap<&str, &str> = text
@@ -146,10 +168,6 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
 
 /// Every executable inside a target's archive must be for that target.
 fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Result<(), MergeError> {
-    let tmp = tempfile::tempdir().map_err(|e| MergeError::Read {
-        path: std::env::temp_dir(),
-        what: e.to_string(),
-    })?;
     for a in &manifest.artifacts {
         let (Some(id), Some(format)) = (&a.target, a.format) else {
             continue;
@@ -161,6 +179,11 @@ fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Resul
             ));
             continue;
         };
+        // `[build] verify = false`: the artifact is not an executable;
+        // its size and digest were checked above.
+        if !target.verify {
+            continue;
+        }
         let (Some(os), Some(arch)) = (target.values.get("os"), target.values.get("arch")) else {
             continue;
         };
@@ -169,50 +192,191 @@ fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Resul
         else {
             continue;
         };
-        let file = dir.join(&a.path);
-        let members = match crate::package::extract::members(&file, format, |_, exe| exe) {
-            Ok(m) => m,
-            Err(e) => {
-                report
-                    .problems
-                    .push(format!("{}: cannot read: {e}", a.path));
-                continue;
-            }
-        };
-        let mut binaries = 0;
-        for m in members {
-            let out = tmp.path().join("binary");
-            if let Err(e) = std::fs::write(&out, &m.bytes) {
-                report.problems.push(format!("{}: {e}", a.path));
-                continue;
-            }
-            let checked = crate::verify::inspect(&out).and_then(|found| {
-                crate::verify::check(
-                    &found,
-                    &Expected {
-                        target: id,
-                        os: p.os,
-                        format: p.format,
-                        machine: p.machine,
-                        bits: p.bits,
-                        endian: p.endian,
-                    },
-                )
-            });
-            match checked {
-                // An executable script (an installer, say) is not a binary.
-                Err(crate::verify::VerifyError::NotAnExecutable { .. }) => continue,
-                Err(e) => report.problems.push(format!("{}: {}: {e}", a.path, m.path)),
-                Ok(()) => {}
-            }
-            binaries += 1;
-        }
-        if binaries == 0 {
-            report
-                .problems
-                .push(format!("{}: holds no executable binary", a.path));
-        }
-        report.binaries += binaries;
+        let found = archive_binaries(&dir.join(&a.path), format, &expected(id, p));
+        report.binaries += found.binaries;
+        report
+            .problems
+            .extend(found.problems.iter().map(|p| format!("{}: {p}", a.path)));
     }
     Ok(())
 }
+
+/// What a target's binary must be, from the knowledge base.
+pub fn expected<'a>(id: &'a str, p: &'a crate::target::Platform) -> Expected<'a> {
+    Expected {
+        target: id,
+        os: p.os,
+        format: p.format,
+        machine: p.machine,
+        bits: p.bits,
+        endian: p.endian,
+    }
+}
+
+/// Disk left free when a member is copied out for inspection.
+const SPARE_DISK: u64 = 64 << 20;
+
+/// Bytes an unprivileged process may still write on the filesystem of
+/// `dir`; `None` when the system does not say.
+fn free_bytes(dir: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<nix::libc::statvfs>::uninit();
+    // SAFETY: `path` is NUL-terminated and outlives the call; statvfs
+    // fills `st` when it returns 0, and only then is `st` read.
+    let st = unsafe {
+        if nix::libc::statvfs(path.as_ptr(), st.as_mut_ptr()) != 0 {
+            return None;
+        }
+        st.assume_init()
+    };
+    Some((st.f_bavail as u64).saturating_mul(st.f_frsize as u64))
+}
+
+/// What the executables of one archive turned out to be.
+#[derive(Debug, Default)]
+pub struct ArchiveBinaries {
+    /// Executables that are binaries (scripts are not counted).
+    pub binaries: usize,
+    pub problems: Vec<BinaryProblem>,
+}
+
+/// One thing wrong with an archive's binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BinaryProblem {
+    /// The member at fault; `None` for the archive as a whole.
+    pub member: Option<String>,
+    pub what: String,
+}
+
+impl std::fmt::Display for BinaryProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.member {
+            Some(m) => write!(f, "{m}: {}", self.what),
+            None => f.write_str(&self.what),
+        }
+    }
+}
+
+/// Checks every executable inside `archive` against `expected`: the one
+/// check `matrix verify` and `matrix merge` share. Each member is streamed
+/// to a scratch file (a bounded copy, never held in memory) and inspected
+/// there by its headers; a bare binary is inspected in place. An archive
+/// with no binary at all is a problem too.
+pub fn archive_binaries(
+    archive: &Path,
+    format: Format,
+    expected: &Expected<'_>,
+) -> ArchiveBinaries {
+    let mut out = ArchiveBinaries::default();
+    let whole = |what: String| BinaryProblem { member: None, what };
+    let judge = |member: &str, path: &Path, out: &mut ArchiveBinaries| {
+        match crate::verify::inspect(path).and_then(|found| crate::verify::check(&found, expected))
+        {
+            // An executable script (an installer, say) is not a binary.
+            Err(crate::verify::VerifyError::NotAnExecutable { .. }) => {}
+            Err(e) => {
+                out.binaries += 1;
+                out.problems.push(BinaryProblem {
+                    member: Some(member.to_string()),
+                    what: e.to_string(),
+                });
+            }
+            Ok(()) => out.binaries += 1,
+        }
+    };
+    if format == Format::Binary {
+        let name = archive
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        judge(&name, archive, &mut out);
+    } else {
+        let scratch = match tempfile::NamedTempFile::new() {
+            Ok(f) => f,
+            Err(e) => {
+                out.problems
+                    .push(whole(format!("cannot make a scratch file: {e}")));
+                return out;
+            }
+        };
+        let walked = extract::visit(
+            archive,
+            format,
+            |m| m.executable,
+            |member, reader| {
+                // The header says how big the copy will be: a member the
+                // scratch disk cannot hold is refused, not half-written
+                // until the disk is full.
+                let dir = scratch.path().parent().unwrap_or(Path::new("/"));
+                if let Some(free) = free_bytes(dir)
+                    && member.size > free.saturating_sub(SPARE_DISK)
+                {
+                    out.problems.push(BinaryProblem {
+                        member: Some(member.path.clone()),
+                        what: format!(
+                            "its {} bytes do not fit in the {free} bytes free in {} (set TMPDIR to a larger disk)",
+                            member.size,
+                            dir.display()
+                        ),
+                    });
+                    return Ok(());
+                }
+                let mut file = scratch.as_file();
+                let rewind = |e| extract::ExtractError::Io {
+                    archive: scratch.path().to_path_buf(),
+                    source: e,
+                };
+                file.set_len(0).map_err(rewind)?;
+                file.seek(std::io::SeekFrom::Start(0)).map_err(rewind)?;
+                extract::copy_member(archive, member, reader, &mut file)?;
+                judge(&member.path, scratch.path(), &mut out);
+                Ok(())
+            },
+        );
+        if let Err(e) = walked {
+            out.problems.push(whole(format!("cannot read: {e}")));
+            return out;
+        }
+    }
+    if out.binaries == 0 && out.problems.is_empty() {
+        out.problems
+            .push(whole("holds no executable binary".to_string()));
+    }
+    out
+}
+
+/// The merge's check of every archive against the target the plan (not
+/// the shard) gives it, with [`archive_binaries`]: a relabelled archive,
+/// its records otherwise consistent, is refused here, naming the archive
+/// and the member. Targets built with `verify = false`, or that matrix
+/// knows no executable format for, are not checked, as in the build.
+pub fn plan_binaries(plan: &crate::plan::Plan, checked: &super::Checked) -> Result<(), MergeError> {
+    for (file, a) in &checked.artifacts {
+        if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
+            continue;
+        }
+        let Some(target) = a
+            .target
+            .as_ref()
+            .and_then(|id| plan.targets.iter().find(|t| &t.id == id))
+        else {
+            continue;
+        };
+        let Some(p) = target.platform.filter(|_| target.build.verify) else {
+            continue;
+        };
+        let found = archive_binaries(file, target.archive.format, &expected(&target.id, p));
+        if let Some(problem) = found.problems.into_iter().next() {
+            return Err(MergeError::Binary {
+                archive: file.clone(),
+                member: problem.member.unwrap_or_else(|| a.name.clone()),
+                what: problem.what,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

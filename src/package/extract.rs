@@ -1,122 +1,257 @@
 //! Reading files back out of release archives: the executables inside them,
-//! for `matrix verify` and for a merge that must rebuild packages (.snap)
-//! from the archives the shards made.
+//! for `matrix verify`, for the merge's check of each archive against its
+//! target, and for a merge that must rebuild packages (.snap) from the
+//! archives the shards made.
 //!
-//! Part of `package`. Streams: an archive is read once, and only the
-//! members asked for are kept in memory.
+//! Part of `package`. Streams: an archive is read once, front to back, and
+//! a member's bytes go from the decompressor to the caller's writer through
+//! a small buffer, so memory stays flat whatever the size of a member (a
+//! 2 GiB binary must not take 2 GiB). No member is ever held whole.
 
-use std::io::Read;
-use std::path::Path;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
 
-use super::PackageError;
 use super::archive::Format;
 
-/// One regular file of an archive.
-#[derive(Debug, Clone)]
+/// One regular file of an archive, as its header describes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
     /// Path inside the archive.
     pub path: String,
     pub executable: bool,
-    pub bytes: Vec<u8>,
+    /// The size its header gives; [`copy_member`] holds it to that.
+    pub size: u64,
 }
 
-/// The regular files of `archive` for which `keep(path, executable)` is
-/// true. A `Format::Binary` artifact is one executable named after itself.
-pub fn members(
-    archive: &Path,
-    format: Format,
-    keep: impl Fn(&str, bool) -> bool,
-) -> Result<Vec<Member>, PackageError> {
-    let io = PackageError::io(archive);
-    let file = std::fs::File::open(archive).map_err(PackageError::io(archive))?;
-    let reader = std::io::BufReader::new(file);
-    match format {
-        Format::Binary => {
-            let name = archive
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            if !keep(&name, true) {
-                return Ok(Vec::new());
-            }
-            let bytes = std::fs::read(archive).map_err(io)?;
-            Ok(vec![Member {
-                path: name,
-                executable: true,
-                bytes,
-            }])
+/// A release archive that cannot be read, named with the member at fault.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum ExtractError {
+    #[error("cannot read {}: {source}", archive.display())]
+    #[diagnostic(code(matrix::extract::io))]
+    Io {
+        archive: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read member {member} of {}: {source}", archive.display())]
+    #[diagnostic(code(matrix::extract::member))]
+    Member {
+        archive: PathBuf,
+        member: String,
+        source: std::io::Error,
+    },
+    #[error(
+        "member {member} of {}: {found}, but its header gives {size} bytes",
+        archive.display()
+    )]
+    #[diagnostic(
+        code(matrix::extract::size),
+        help("the archive is damaged or was made to mislead; rebuild it")
+    )]
+    Size {
+        archive: PathBuf,
+        member: String,
+        size: u64,
+        found: String,
+    },
+}
+
+impl ExtractError {
+    fn io(archive: &Path) -> impl FnOnce(std::io::Error) -> ExtractError + '_ {
+        move |source| ExtractError::Io {
+            archive: archive.to_path_buf(),
+            source,
         }
-        Format::TarGz => tar_members(flate2::read::GzDecoder::new(reader), archive, &keep),
-        Format::TarXz => tar_members(xz2::read::XzDecoder::new(reader), archive, &keep),
-        Format::TarZst => {
-            let dec = zstd::Decoder::new(reader).map_err(PackageError::io(archive))?;
-            tar_members(dec, archive, &keep)
-        }
-        Format::Zip => {
-            // A broken zip is bad data in the archive, named by its path.
-            let bad = |e: zip::result::ZipError| {
-                PackageError::io(archive)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
-            };
-            let mut zip = zip::ZipArchive::new(reader).map_err(bad)?;
-            let mut out = Vec::new();
-            for i in 0..zip.len() {
-                let mut entry = zip.by_index(i).map_err(bad)?;
-                if entry.is_dir() {
-                    continue;
-                }
-                let path = entry.name().map_err(bad)?.to_string();
-                let executable = entry.unix_mode().is_some_and(|m| m & 0o111 != 0)
-                    || path.to_ascii_lowercase().ends_with(".exe");
-                if !keep(&path, executable) {
-                    continue;
-                }
-                let mut bytes = Vec::new();
-                entry
-                    .read_to_end(&mut bytes)
-                    .map_err(PackageError::io(archive))?;
-                out.push(Member {
-                    path,
-                    executable,
-                    bytes,
-                });
-            }
-            Ok(out)
+    }
+
+    fn member<'a>(
+        archive: &'a Path,
+        member: &'a str,
+    ) -> impl FnOnce(std::io::Error) -> ExtractError + 'a {
+        move |source| ExtractError::Member {
+            archive: archive.to_path_buf(),
+            member: member.to_string(),
+            source,
         }
     }
 }
 
-fn tar_members(
+/// Calls `f` with every regular file of `archive` for which `keep` is
+/// true, and a reader of its bytes, in archive order. The reader is only
+/// valid inside `f`; use [`copy_member`] to take the bytes out. A
+/// `Format::Binary` artifact is one executable named after itself.
+pub fn visit(
+    archive: &Path,
+    format: Format,
+    mut keep: impl FnMut(&Member) -> bool,
+    mut f: impl FnMut(&Member, &mut dyn Read) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    let file = std::fs::File::open(archive).map_err(ExtractError::io(archive))?;
+    let reader = std::io::BufReader::new(file);
+    match format {
+        Format::Binary => {
+            let size = reader
+                .get_ref()
+                .metadata()
+                .map_err(ExtractError::io(archive))?
+                .len();
+            let member = Member {
+                path: archive
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+                executable: true,
+                size,
+            };
+            if keep(&member) {
+                f(&member, &mut reader.take(size))?;
+            }
+            Ok(())
+        }
+        Format::TarGz => tar_visit(
+            flate2::read::GzDecoder::new(reader),
+            archive,
+            &mut keep,
+            &mut f,
+        ),
+        Format::TarXz => tar_visit(
+            xz2::read::XzDecoder::new(reader),
+            archive,
+            &mut keep,
+            &mut f,
+        ),
+        Format::TarZst => {
+            let dec = zstd::Decoder::new(reader).map_err(ExtractError::io(archive))?;
+            tar_visit(dec, archive, &mut keep, &mut f)
+        }
+        Format::Zip => zip_visit(reader, archive, &mut keep, &mut f),
+    }
+}
+
+/// Streams one member's bytes into `out`: exactly the size its header
+/// gives, never more (a lying header cannot fill the disk), through a
+/// fixed buffer. Returns the number of bytes written.
+pub fn copy_member(
+    archive: &Path,
+    member: &Member,
+    reader: &mut dyn Read,
+    out: &mut dyn Write,
+) -> Result<u64, ExtractError> {
+    let copied = std::io::copy(&mut reader.take(member.size), out)
+        .map_err(ExtractError::member(archive, &member.path))?;
+    let size_error = |found| ExtractError::Size {
+        archive: archive.to_path_buf(),
+        member: member.path.clone(),
+        size: member.size,
+        found,
+    };
+    if copied < member.size {
+        return Err(size_error(format!("it ends after {copied} bytes")));
+    }
+    // One more byte means the stream holds more than the header said.
+    let mut probe = [0u8; 1];
+    let extra = reader
+        .read(&mut probe)
+        .map_err(ExtractError::member(archive, &member.path))?;
+    if extra > 0 {
+        return Err(size_error("it holds more".into()));
+    }
+    Ok(copied)
+}
+
+/// Streams the first member `keep` accepts into a new file at `dest`
+/// (mode 0755, written under a temporary name and renamed when complete);
+/// returns it, or `None` when no member matched.
+pub fn extract_to(
+    archive: &Path,
+    format: Format,
+    keep: impl FnMut(&Member) -> bool,
+    dest: &Path,
+) -> Result<Option<Member>, ExtractError> {
+    let mut found = None;
+    let mut keep = keep;
+    // Only the first match is taken.
+    let taken = std::cell::Cell::new(false);
+    visit(
+        archive,
+        format,
+        |m| !taken.get() && keep(m),
+        |member, reader| {
+            let dest_io = |source| ExtractError::Io {
+                archive: dest.to_path_buf(),
+                source,
+            };
+            let mut out = super::atomic::AtomicFile::create(dest).map_err(dest_io)?;
+            copy_member(archive, member, reader, out.file())?;
+            out.set_mode(0o755);
+            out.commit().map_err(|source| ExtractError::Io {
+                archive: dest.to_path_buf(),
+                source,
+            })?;
+            found = Some(member.clone());
+            taken.set(true);
+            Ok(())
+        },
+    )?;
+    Ok(found)
+}
+
+fn tar_visit(
     reader: impl Read,
     archive: &Path,
-    keep: &impl Fn(&str, bool) -> bool,
-) -> Result<Vec<Member>, PackageError> {
+    keep: &mut dyn FnMut(&Member) -> bool,
+    f: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
     let mut tar = tar::Archive::new(reader);
-    let mut out = Vec::new();
-    for entry in tar.entries().map_err(PackageError::io(archive))? {
-        let mut entry = entry.map_err(PackageError::io(archive))?;
+    for entry in tar.entries().map_err(ExtractError::io(archive))? {
+        let mut entry = entry.map_err(ExtractError::io(archive))?;
         if !entry.header().entry_type().is_file() {
             continue;
         }
         let path = entry
             .path()
-            .map_err(PackageError::io(archive))?
+            .map_err(ExtractError::io(archive))?
             .to_string_lossy()
             .into_owned();
-        let executable = entry.header().mode().is_ok_and(|m| m & 0o111 != 0);
-        if !keep(&path, executable) {
+        let member = Member {
+            executable: entry.header().mode().is_ok_and(|m| m & 0o111 != 0),
+            size: entry.size(),
+            path,
+        };
+        if keep(&member) {
+            f(&member, &mut entry)?;
+        }
+    }
+    Ok(())
+}
+
+fn zip_visit(
+    reader: impl Read + std::io::Seek,
+    archive: &Path,
+    keep: &mut dyn FnMut(&Member) -> bool,
+    f: &mut dyn FnMut(&Member, &mut dyn Read) -> Result<(), ExtractError>,
+) -> Result<(), ExtractError> {
+    // A broken zip is bad data in the archive, named by its path.
+    let bad = |e: zip::result::ZipError| {
+        ExtractError::io(archive)(std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    };
+    let mut zip = zip::ZipArchive::new(reader).map_err(bad)?;
+    for i in 0..zip.len() {
+        let mut entry = zip.by_index(i).map_err(bad)?;
+        if entry.is_dir() || entry.is_symlink() {
             continue;
         }
-        let mut bytes = Vec::new();
-        entry
-            .read_to_end(&mut bytes)
-            .map_err(PackageError::io(archive))?;
-        out.push(Member {
+        let path = entry.name().map_err(bad)?.to_string();
+        let member = Member {
+            executable: entry.unix_mode().is_some_and(|m| m & 0o111 != 0)
+                || path.to_ascii_lowercase().ends_with(".exe"),
+            size: entry.size(),
             path,
-            executable,
-            bytes,
-        });
+        };
+        if keep(&member) {
+            f(&member, &mut entry)?;
+        }
     }
-    Ok(out)
+    Ok(())
 }
 
 #[cfg(test)]
@@ -125,6 +260,43 @@ mod tests {
     use crate::package::archive::{ArchiveSpec, write};
     use crate::package::checksum::Algorithm;
     use crate::package::files::Entry;
+
+    fn read_all(
+        archive: &Path,
+        format: Format,
+        keep: impl FnMut(&Member) -> bool,
+    ) -> Vec<(Member, Vec<u8>)> {
+        let mut out = Vec::new();
+        visit(archive, format, keep, |m, r| {
+            let mut bytes = Vec::new();
+            copy_member(archive, m, r, &mut bytes)?;
+            out.push((m.clone(), bytes));
+            Ok(())
+        })
+        .unwrap();
+        out
+    }
+
+    #[test]
+    fn a_member_longer_or_shorter_than_its_header_is_refused() {
+        let member = Member {
+            path: "top/hello".into(),
+            executable: true,
+            size: 4,
+        };
+        let mut sink = Vec::new();
+        let err = copy_member(Path::new("a.zip"), &member, &mut &b"12345"[..], &mut sink)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("member top/hello of a.zip: it holds more, but its header gives 4 bytes"),
+            "{err}"
+        );
+        let err = copy_member(Path::new("a.zip"), &member, &mut &b"123"[..], &mut sink)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("it ends after 3 bytes"), "{err}");
+    }
 
     #[test]
     fn members_come_back_from_every_format() {
@@ -158,14 +330,19 @@ mod tests {
                 &out,
             )
             .unwrap();
-            let found = members(&out, format, |_, executable| executable).unwrap();
+            let found = read_all(&out, format, |m| m.executable);
             assert_eq!(found.len(), 1, "{format:?}");
-            assert_eq!(found[0].path, "top/hello", "{format:?}");
-            assert_eq!(found[0].bytes, b"\x7fELF binary", "{format:?}");
-            let all = members(&out, format, |_, _| true).unwrap();
+            assert_eq!(found[0].0.path, "top/hello", "{format:?}");
+            assert_eq!(found[0].1, b"\x7fELF binary", "{format:?}");
+            let all = read_all(&out, format, |_| true);
             assert_eq!(all.len(), 2, "{format:?}");
+            let dest = dir.path().join(format!("out-{}", format.extension()));
+            let got = extract_to(&out, format, |m| m.path == "top/hello", &dest).unwrap();
+            assert_eq!(got.map(|m| m.size), Some(11));
+            assert_eq!(std::fs::read(&dest).unwrap(), b"\x7fELF binary");
         }
-        let bare = members(&exe, Format::Binary, |_, _| true).unwrap();
-        assert_eq!(bare[0].path, "hello");
+        let bare = read_all(&exe, Format::Binary, |_| true);
+        assert_eq!(bare[0].0.path, "hello");
+        assert_eq!(bare[0].1, b"\x7fELF binary");
     }
 }

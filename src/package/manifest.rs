@@ -6,6 +6,7 @@
 //! anything. The format is versioned by `format_version`; additions keep the
 //! version, removals or changes of meaning bump it. Lists are sorted.
 
+use std::io::Read;
 use std::path::Path;
 
 use indexmap::IndexMap;
@@ -131,6 +132,19 @@ pub struct ChecksumFile {
 pub struct Target {
     pub id: String,
     pub values: IndexMap<String, String>,
+    /// `[build] verify`: false when the target's artifact is not an
+    /// executable, so `matrix verify` checks its bytes but looks for no
+    /// binary in it. Written only when false.
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub verify: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -247,10 +261,54 @@ impl Manifest {
         write_atomic(path, &bytes)
     }
 
+    /// Reads a manifest of at most [`MAX_BYTES`]: the length is checked
+    /// before anything is read, and the read itself is bounded, so a huge
+    /// (or growing) file is refused without being loaded.
     pub fn read(path: &Path) -> std::io::Result<Manifest> {
-        let bytes = std::fs::read(path)?;
-        serde_json::from_slice(&bytes).map_err(std::io::Error::other)
+        Manifest::from_reader(open_bounded(path)?)
     }
+
+    /// Reads a manifest from a stream (an archive member, say), refusing it
+    /// once it passes [`MAX_BYTES`].
+    pub fn from_reader(reader: impl Read) -> std::io::Result<Manifest> {
+        let mut bytes = Vec::new();
+        reader.take(MAX_BYTES + 1).read_to_end(&mut bytes)?;
+        if bytes.len() as u64 > MAX_BYTES {
+            return Err(too_big(&format!("more than {MAX_BYTES} bytes")));
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+    }
+}
+
+/// The largest manifest.json matrix reads. A 16-target release's weighs
+/// 13 KiB (about 800 bytes a target: its record, its archive's, its
+/// jobs'), so a thousand targets stay under 1 MiB; 64 MiB leaves room for
+/// any real release (images and channels add a few records each) and
+/// stops a hostile file from taking the memory.
+pub const MAX_BYTES: u64 = 64 << 20;
+
+/// Opens a manifest.json (the release's, or `--history`'s) after checking
+/// its length against [`MAX_BYTES`]; read it with [`Manifest::from_reader`]
+/// or another bounded reader.
+pub fn open_bounded(path: &Path) -> std::io::Result<std::io::Take<std::fs::File>> {
+    let file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len();
+    if len > MAX_BYTES {
+        return Err(too_big(&format!("{len} bytes")));
+    }
+    // A file still growing is cut one byte past the cap, and refused.
+    Ok(file.take(MAX_BYTES + 1))
+}
+
+fn too_big(size: &str) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::FileTooLarge,
+        format!(
+            "{} is {size}; a manifest may have at most {MAX_BYTES} bytes (64 MiB)",
+            crate::plan::MANIFEST
+        ),
+    )
 }
 
 #[cfg(test)]
@@ -306,5 +364,31 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         assert!(text.ends_with("}\n"));
         assert!(text.contains("\"format\": \"tar.gz\""));
+    }
+
+    #[test]
+    fn an_oversized_manifest_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        // Sparse: 65 MiB of length, no data written, nothing to load.
+        let f = std::fs::File::create(&path).unwrap();
+        f.set_len(MAX_BYTES + (1 << 20)).unwrap();
+        let err = Manifest::read(&path).unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::FileTooLarge);
+        assert!(
+            err.to_string()
+                .contains("manifest.json is 68157440 bytes; a manifest may have at most"),
+            "{err}"
+        );
+        // A stream (an archive member) is cut at the cap, not read whole.
+        let endless = std::io::repeat(b' ');
+        let err = Manifest::from_reader(endless).unwrap_err();
+        assert!(
+            err.to_string().contains("more than 67108864 bytes"),
+            "{err}"
+        );
+        // Not JSON: the parser's line and column.
+        let err = Manifest::from_reader(&b"{\n  oops"[..]).unwrap_err();
+        assert!(err.to_string().contains("line 2 column 3"), "{err}");
     }
 }

@@ -271,6 +271,7 @@ mod tests {
                         .iter()
                         .map(|(k, v)| ((*k).into(), (*v).into()))
                         .collect(),
+                    verify: true,
                 })
                 .collect(),
             artifacts: artifacts

@@ -79,6 +79,7 @@ fn release(version: &str, flavour: &str) -> tempfile::TempDir {
                     .iter()
                     .map(|(k, v)| ((*k).into(), (*v).into()))
                     .collect(),
+                verify: true,
             })
             .collect(),
         artifacts,

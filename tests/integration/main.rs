@@ -12,6 +12,7 @@ mod faults;
 mod go;
 mod images;
 mod merge_attacks;
+mod merge_limits;
 mod plan;
 mod repo_links;
 mod shards;
