@@ -10,6 +10,8 @@
 
 pub mod channels;
 pub mod containers;
+pub mod excerpt;
+pub mod limits;
 pub mod source;
 pub mod version;
 
@@ -22,6 +24,7 @@ use serde::Deserialize;
 
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
+pub use limits::{Limit, Limits};
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
@@ -64,6 +67,9 @@ pub struct Config {
     /// How versions are made.
     #[serde(default)]
     pub version: VersionConfig,
+    /// How much work `matrix plan` may do (raise a limit a release outgrows).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -334,17 +340,81 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path} is {size} bytes; a matrix.toml may be at most {limit} bytes")]
+    #[diagnostic(
+        code(matrix::config::too_large),
+        help(
+            "check that -c/--config names the release description; a real one is a few kilobytes"
+        )
+    )]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path} is not a regular file")]
+    #[diagnostic(
+        code(matrix::config::not_a_file),
+        help("pass the matrix.toml file itself with -c/--config")
+    )]
+    NotAFile { path: String },
+    #[error("{path}:{line}:{column}: the file is not UTF-8 text")]
+    #[diagnostic(
+        code(matrix::config::not_utf8),
+        help("save matrix.toml as UTF-8; TOML files must be UTF-8")
+    )]
+    NotUtf8 {
+        path: String,
+        line: usize,
+        column: usize,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigError),
 }
 
+/// Largest matrix.toml read: real ones are a few kilobytes, and everything
+/// after loading (spans, excerpts, the plan) is linear in this size.
+pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
+
 /// Reads and parses `path`, then checks what can be checked without the
-/// expanded matrix.
+/// expanded matrix. The size is checked before the file is read, and the
+/// read itself stops past the cap, so a growing or endless file (a FIFO,
+/// `/dev/zero`) cannot make us read more.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.display().to_string(),
+    use std::io::Read;
+    let shown = path.display().to_string();
+    let read_error = |source| LoadError::Read {
+        path: shown.clone(),
         source,
+    };
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    let meta = file.metadata().map_err(read_error)?;
+    if !meta.is_file() {
+        return Err(LoadError::NotAFile { path: shown });
+    }
+    let too_large = |size| LoadError::TooLarge {
+        path: shown.clone(),
+        size,
+        limit: MAX_CONFIG_BYTES,
+    };
+    if meta.len() > MAX_CONFIG_BYTES {
+        return Err(too_large(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_CONFIG_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(read_error)?;
+    if bytes.len() as u64 > MAX_CONFIG_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
+    let text = String::from_utf8(bytes).map_err(|e| {
+        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+        // Valid up to here, so this prefix decodes.
+        let before = String::from_utf8_lossy(valid);
+        let line = before.matches('\n').count() + 1;
+        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+        LoadError::NotUtf8 {
+            path: shown.clone(),
+            line,
+            column,
+        }
     })?;
     parse(path, text)
 }
@@ -429,6 +499,19 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 Some("write the date as YYYY-MM-DD, e.g. \"2020-04-01\"".into()),
             )
         })?;
+    }
+    for (limit, value) in [
+        (Limit::Targets, config.limits.max_targets),
+        (Limit::TemplateFuel, config.limits.template_fuel),
+        (Limit::TemplateOutput, config.limits.max_template_output),
+    ] {
+        if value == 0 {
+            return Err(source.error_at(
+                &KeyPath::parse("limits").key(limit.key()),
+                format!("`{}` must be at least 1", limit.key()),
+                Some("leave the key out for the default, or raise it".into()),
+            ));
+        }
     }
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {

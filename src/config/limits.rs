@@ -1,0 +1,86 @@
+//! `[limits]`: how much work `matrix plan` may do before it gives up.
+//!
+//! Part of `config`. Every input gets an answer or an error within seconds:
+//! the matrix is counted before it is expanded, and every template renders
+//! with a budget of minijinja fuel and a cap on its output. The defaults fit
+//! any real release with room to spare; a project that truly needs more
+//! raises a limit here, and the error that stops it names the key to raise.
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// Default of `max-targets`.
+pub const MAX_TARGETS: u64 = 4096;
+/// Default of `template-fuel`. A target's templates use a few hundred fuel,
+/// so this lets 4096 targets render with a wide margin, and is spent in
+/// about a second.
+pub const TEMPLATE_FUEL: u64 = 20_000_000;
+/// Default of `max-template-output`.
+pub const MAX_TEMPLATE_OUTPUT: u64 = 64 * 1024;
+
+/// Limits on the work one plan may do.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Limits {
+    /// Most targets the `[matrix]` may expand to (and most variants the
+    /// `[images]` matrix may), counted after `exclude` and `include` and
+    /// before `--target` filters. Default 4096.
+    #[serde(default = "max_targets")]
+    #[schemars(range(min = 1))]
+    pub max_targets: u64,
+    /// Work all templates of one plan may do together, in minijinja fuel:
+    /// about one unit per instruction and one per 64 bytes of data a
+    /// template makes. Default 20000000.
+    #[serde(default = "template_fuel")]
+    #[schemars(range(min = 1))]
+    pub template_fuel: u64,
+    /// Largest text one template may render to, in bytes. Default 65536.
+    #[serde(default = "max_template_output")]
+    #[schemars(range(min = 1))]
+    pub max_template_output: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_targets: MAX_TARGETS,
+            template_fuel: TEMPLATE_FUEL,
+            max_template_output: MAX_TEMPLATE_OUTPUT,
+        }
+    }
+}
+
+fn max_targets() -> u64 {
+    MAX_TARGETS
+}
+
+fn template_fuel() -> u64 {
+    TEMPLATE_FUEL
+}
+
+fn max_template_output() -> u64 {
+    MAX_TEMPLATE_OUTPUT
+}
+
+/// Which limit an error comes from, so callers and tests can tell a limit
+/// from any other problem without reading the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// `max-targets`.
+    Targets,
+    /// `template-fuel`.
+    TemplateFuel,
+    /// `max-template-output`.
+    TemplateOutput,
+}
+
+impl Limit {
+    /// The key under `[limits]` that raises this limit.
+    pub fn key(self) -> &'static str {
+        match self {
+            Limit::Targets => "max-targets",
+            Limit::TemplateFuel => "template-fuel",
+            Limit::TemplateOutput => "max-template-output",
+        }
+    }
+}
