@@ -11,10 +11,11 @@ use serde::Deserialize;
 
 /// Default of `max-targets`.
 pub const MAX_TARGETS: u64 = 4096;
-/// Default of `template-fuel`. A target's templates use a few hundred fuel,
-/// so this lets 4096 targets render with a wide margin, and is spent in
-/// about a second.
-pub const TEMPLATE_FUEL: u64 = 20_000_000;
+/// Default of `template-fuel`. The examples' templates use about 60 fuel
+/// per target (hello-go: under 1000 for 16 targets and its channels), so
+/// this lets 4096 targets render with a margin of 15, and a runaway loop
+/// spends it in well under a second in a release build.
+pub const TEMPLATE_FUEL: u64 = 4_000_000;
 /// Default of `max-template-output`.
 pub const MAX_TEMPLATE_OUTPUT: u64 = 64 * 1024;
 
@@ -30,7 +31,7 @@ pub struct Limits {
     pub max_targets: u64,
     /// Work all templates of one plan may do together, in minijinja fuel:
     /// about one unit per instruction and one per 64 bytes of data a
-    /// template makes. Default 20000000.
+    /// template makes. Default 4000000.
     #[serde(default = "template_fuel")]
     #[schemars(range(min = 1))]
     pub template_fuel: u64,

@@ -376,3 +376,4 @@ fn plans_are_deterministic() {
 
 mod channels;
 mod containers;
+mod limits;
