@@ -376,4 +376,5 @@ fn plans_are_deterministic() {
 
 mod channels;
 mod containers;
+mod fuzz;
 mod limits;

@@ -10,6 +10,7 @@ mod errors;
 mod failure;
 mod go;
 mod images;
+mod limits;
 mod plan;
 mod shards;
 mod support;
