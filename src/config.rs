@@ -12,6 +12,7 @@ pub mod channels;
 pub mod containers;
 pub mod excerpt;
 pub mod limits;
+mod read;
 pub mod source;
 pub mod version;
 
@@ -25,6 +26,7 @@ use serde::Deserialize;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use limits::{Limit, Limits};
+pub use read::MAX_CONFIG_BYTES;
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
@@ -369,54 +371,10 @@ pub enum LoadError {
     Invalid(#[from] ConfigError),
 }
 
-/// Largest matrix.toml read: real ones are a few kilobytes, and everything
-/// after loading (spans, excerpts, the plan) is linear in this size.
-pub const MAX_CONFIG_BYTES: u64 = 4 * 1024 * 1024;
-
 /// Reads and parses `path`, then checks what can be checked without the
-/// expanded matrix. The size is checked before the file is read, and the
-/// read itself stops past the cap, so a growing or endless file (a FIFO,
-/// `/dev/zero`) cannot make us read more.
+/// expanded matrix.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    use std::io::Read;
-    let shown = path.display().to_string();
-    let read_error = |source| LoadError::Read {
-        path: shown.clone(),
-        source,
-    };
-    let file = std::fs::File::open(path).map_err(read_error)?;
-    let meta = file.metadata().map_err(read_error)?;
-    if !meta.is_file() {
-        return Err(LoadError::NotAFile { path: shown });
-    }
-    let too_large = |size| LoadError::TooLarge {
-        path: shown.clone(),
-        size,
-        limit: MAX_CONFIG_BYTES,
-    };
-    if meta.len() > MAX_CONFIG_BYTES {
-        return Err(too_large(meta.len()));
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    file.take(MAX_CONFIG_BYTES + 1)
-        .read_to_end(&mut bytes)
-        .map_err(read_error)?;
-    if bytes.len() as u64 > MAX_CONFIG_BYTES {
-        return Err(too_large(bytes.len() as u64));
-    }
-    let text = String::from_utf8(bytes).map_err(|e| {
-        let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-        // Valid up to here, so this prefix decodes.
-        let before = String::from_utf8_lossy(valid);
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        LoadError::NotUtf8 {
-            path: shown.clone(),
-            line,
-            column,
-        }
-    })?;
-    parse(path, text)
+    parse(path, read::read(path)?)
 }
 
 /// Parses config text (exposed for tests and `matrix schema` round trips).

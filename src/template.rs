@@ -6,10 +6,11 @@
 //! produce `hello__linux.tar.gz`. Errors carry the byte range inside the
 //! template, which `config::Source` maps to a line and column in matrix.toml.
 
+mod budget;
+
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io;
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -87,14 +88,14 @@ impl Engine {
         }
         let left = self.fuel.saturating_sub(self.used.get());
         if left == 0 {
-            return Err(self.out_of_fuel());
+            return Err(budget::out_of_fuel(self.fuel));
         }
         self.env.borrow_mut().set_fuel(Some(left));
         let env = self.env.borrow();
         let compiled = env
             .template_from_str(template)
             .map_err(|e| convert(e, template))?;
-        let mut out = Capped {
+        let mut out = budget::Capped {
             text: Vec::new(),
             max: self.max_output,
             over: false,
@@ -109,18 +110,7 @@ impl Engine {
             Err(e) => Some(e),
         };
         if out.over {
-            return Err(TemplateError {
-                message: format!(
-                    "the template renders to more than {} bytes ([limits] max-template-output)",
-                    self.max_output
-                ),
-                range: None,
-                help: Some(format!(
-                    "a name, command or value should be short; if this one really is longer, raise the limit: [limits] max-template-output = {}",
-                    self.max_output.saturating_mul(4)
-                )),
-                limit: Some(Limit::TemplateOutput),
-            });
+            return Err(budget::too_long(self.max_output));
         }
         let Some(e) = failed else {
             // Rendered from a &str into bytes we only appended to.
@@ -133,7 +123,7 @@ impl Engine {
         };
         if e.kind() == ErrorKind::OutOfFuel {
             self.used.set(self.fuel);
-            return Err(self.out_of_fuel());
+            return Err(budget::out_of_fuel(self.fuel));
         }
         Err({
             let mut err = convert(e, template);
@@ -157,44 +147,6 @@ impl Engine {
             }
             err
         })
-    }
-
-    fn out_of_fuel(&self) -> TemplateError {
-        TemplateError {
-            message: format!(
-                "the templates of this plan did more work than the limit of {} fuel ([limits] template-fuel) while rendering this one",
-                self.fuel
-            ),
-            range: None,
-            help: Some(format!(
-                "look for a loop that runs too long; if the release really needs more, raise the limit: [limits] template-fuel = {}",
-                self.fuel.saturating_mul(4)
-            )),
-            limit: Some(Limit::TemplateFuel),
-        }
-    }
-}
-
-/// Collects a render's output and refuses to grow past `max` bytes, so an
-/// oversized value fails while it is written rather than after.
-struct Capped {
-    text: Vec<u8>,
-    max: u64,
-    over: bool,
-}
-
-impl io::Write for Capped {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        if (self.text.len() + buf.len()) as u64 > self.max {
-            self.over = true;
-            return Err(io::Error::other("template output limit"));
-        }
-        self.text.extend_from_slice(buf);
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 

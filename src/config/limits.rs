@@ -85,3 +85,34 @@ impl Limit {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_in_the_schema_with_their_defaults() {
+        let schema = serde_json::to_value(schemars::schema_for!(crate::config::Config)).unwrap();
+        assert!(schema["properties"]["limits"].is_object(), "{schema}");
+        let props = &schema["$defs"]["Limits"]["properties"];
+        for (key, default) in [
+            ("max-targets", MAX_TARGETS),
+            ("template-fuel", TEMPLATE_FUEL),
+            ("max-template-output", MAX_TEMPLATE_OUTPUT),
+        ] {
+            assert_eq!(props[key]["default"], default, "{key}: {props}");
+            assert_eq!(props[key]["minimum"], 1, "{key}: {props}");
+        }
+        assert_eq!(schema["$defs"]["Limits"]["additionalProperties"], false);
+    }
+
+    #[test]
+    fn an_empty_table_gives_the_defaults() {
+        let limits: Limits = toml::from_str("").unwrap();
+        assert_eq!(limits, Limits::default());
+        let limits: Limits = toml::from_str("max-targets = 10").unwrap();
+        assert_eq!(limits.max_targets, 10);
+        assert_eq!(limits.template_fuel, TEMPLATE_FUEL);
+        assert!(toml::from_str::<Limits>("max_targets = 10").is_err());
+    }
+}
