@@ -116,8 +116,13 @@ impl OneOrMany {
         }
     }
 
+    /// Whether `value` is one of the values. Called for every target and
+    /// every override, so it allocates nothing.
     pub fn matches(&self, value: &str) -> bool {
-        self.values().contains(&value)
+        match self {
+            OneOrMany::One(v) => v == value,
+            OneOrMany::Many(vs) => vs.iter().any(|v| v == value),
+        }
     }
 }
 
