@@ -62,7 +62,7 @@ main() {
 	export PATH="${MATRIX_TOOLS:-$HOME/.cache/matrix-tools}/bin:$PATH"
 	step fmt cargo fmt --check || true
 	step clippy cargo clippy --all-targets -- -D warnings || true
-	step test cargo test --all-targets || true
+	step test cargo test --all-targets --no-fail-fast || true
 	summary
 	say "total: $(elapsed "$total" "$(now)")"
 	if [[ $FAILED -ne 0 ]]; then

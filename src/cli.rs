@@ -65,6 +65,9 @@ pub enum Command {
         /// The release folder.
         #[arg(value_name = "DIR")]
         dir: PathBuf,
+        /// Accept a release whose manifest lists missing targets.
+        #[arg(long)]
+        allow_partial: bool,
     },
     /// Write a CI workflow that plans, builds shards and merges.
     Ci(CiArgs),
@@ -133,6 +136,9 @@ pub struct PublishArgs {
     /// `flat`, `gardenlinux`, or a path template.
     #[arg(long, default_value = "flat")]
     pub layout: String,
+    /// Publish a release whose manifest lists missing targets.
+    #[arg(long)]
+    pub allow_partial: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -244,6 +250,15 @@ pub struct DoctorArgs {
 /// Entry point of the binary: parses flags, runs, maps errors to exit codes
 /// (0 ok, 1 a job failed, 2 bad config or usage, 130 interrupted).
 pub fn main() -> ExitCode {
+    #[cfg(target_os = "linux")]
+    {
+        // `matrix __supervise ...`: this process only watches over one job.
+        if let Some(code) = crate::exec::supervise::dispatch() {
+            return ExitCode::from(code);
+        }
+        // /proc/self/exe: the same binary even if the file was replaced since.
+        crate::exec::process::use_supervisor("/proc/self/exe".into());
+    }
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     install_error_hook();

@@ -36,11 +36,16 @@ pub enum Error {
         help("choose a dedicated output folder with --dist")
     )]
     UnsafeClean { dist: PathBuf, reason: String },
-    #[error("{}: {source}", path.display())]
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Locked(#[from] crate::exec::lock::LockError),
+    // The OS error is in the message itself, not a `source`, so a
+    // diagnostic does not print it twice.
+    #[error("{}: {cause}", path.display())]
     #[diagnostic(code(matrix::io))]
     Io {
         path: PathBuf,
-        source: std::io::Error,
+        cause: std::io::Error,
     },
     #[error("{message}")]
     #[diagnostic(code(matrix::usage))]
@@ -91,6 +96,6 @@ impl Error {
 
     pub fn io(path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Error {
         let path = path.into();
-        move |source| Error::Io { path, source }
+        move |cause| Error::Io { path, cause }
     }
 }

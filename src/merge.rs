@@ -9,6 +9,7 @@
 //! notes, checksums, manifest) run through the same code a single
 //! `matrix build` runs, so the result is the same bytes.
 
+pub mod owned;
 pub mod verify;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -95,6 +96,10 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
+    /// A shard's manifest disagrees with what the plan gives it.
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Plan(#[from] owned::ShardError),
     #[error("the shards lack {} target(s): {}", missing.len(), missing.join(", "))]
     #[diagnostic(
         code(matrix::merge::incomplete),
@@ -119,6 +124,8 @@ pub struct Checked {
     pub artifacts: Vec<(PathBuf, Artifact)>,
     pub images: Vec<(PathBuf, crate::package::manifest::ImagePart)>,
     pub missing: Vec<String>,
+    /// The shards' job records, checked against the plan, in plan order.
+    pub jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// A shard handed over as an archive (`.tar`, `.tar.gz`, `.tgz`, `.zip`,
@@ -173,8 +180,26 @@ pub fn unpack(archive: &Path, into: &Path) -> Result<PathBuf, MergeError> {
     Ok(into.to_path_buf())
 }
 
+/// Reads a shard folder's manifest, which must be a regular file: a
+/// symbolic link could make a shard speak with another folder's manifest.
 pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     let path = dir.join(crate::plan::MANIFEST);
+    let meta = std::fs::symlink_metadata(&path).map_err(|e| MergeError::Read {
+        path: path.clone(),
+        what: e.to_string(),
+    })?;
+    if meta.file_type().is_symlink() {
+        return Err(MergeError::Symlink {
+            dir: dir.to_path_buf(),
+            path: PathBuf::from(crate::plan::MANIFEST),
+        });
+    }
+    if !meta.file_type().is_file() {
+        return Err(MergeError::Read {
+            path,
+            what: "not a regular file".into(),
+        });
+    }
     let manifest = Manifest::read(&path).map_err(|e| MergeError::Read {
         path: path.clone(),
         what: e.to_string(),
@@ -190,50 +215,38 @@ pub fn read_shard(dir: &Path) -> Result<Shard, MergeError> {
     })
 }
 
-/// Checks the shards against the plan and each other.
+/// Checks the shards against the plan (the whole plan, before it is cut
+/// down to the merge's jobs) and each other. The plan decides: which
+/// targets each shard owns ([`owned::identify`]), which records it may
+/// hold ([`owned::check_record`]) and which jobs it ran; what the shard
+/// says is only compared with that.
 pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Checked, MergeError> {
-    let mut seen_shards: BTreeMap<usize, &Path> = BTreeMap::new();
-    let mut names: BTreeMap<String, &Path> = BTreeMap::new();
-    let mut covered: BTreeSet<String> = BTreeSet::new();
-    let mut checked = Checked::default();
+    // Cheap checks of every shard first: nothing is hashed for a merge
+    // that is refused anyway.
     for shard in shards {
+        same_plan(plan, shard)?;
+    }
+    let owned = owned::identify(plan, shards)?;
+    let mut names: BTreeMap<String, &Path> = BTreeMap::new();
+    let mut present: BTreeSet<usize> = BTreeSet::new();
+    // Targets whose archive is there but an image platform is not.
+    let mut lacking: BTreeMap<usize, String> = BTreeMap::new();
+    let mut jobs: Vec<(usize, crate::package::manifest::Job)> = Vec::new();
+    let mut checked = Checked::default();
+    for (shard, owned) in shards.iter().zip(&owned) {
         let m = &shard.manifest;
         let dir = &shard.dir;
-        let other = |what, theirs: &str, ours: &str| {
-            (theirs != ours).then(|| MergeError::OtherPlan {
-                dir: dir.clone(),
-                what,
-                theirs: theirs.to_string(),
-                ours: ours.to_string(),
-            })
-        };
-        if let Some(e) = [
-            other("the config hash", &m.config_sha256, &plan.config_sha256),
-            other("the version", &m.version, &plan.version.version),
-            other("the commit", &m.commit, &plan.version.commit),
-        ]
-        .into_iter()
-        .flatten()
-        .next()
-        {
-            return Err(e);
-        }
-        let info = m
-            .shard
-            .as_ref()
-            .ok_or_else(|| MergeError::NotAShard { dir: dir.clone() })?;
-        if let Some(first) = seen_shards.insert(info.index, dir) {
-            return Err(MergeError::DuplicateShard {
-                index: info.index,
-                total: info.total,
-                first: first.to_path_buf(),
-                second: dir.clone(),
-            });
-        }
-        covered.extend(info.targets.iter().cloned());
         let mut recorded: BTreeSet<PathBuf> = BTreeSet::new();
         for a in &m.artifacts {
             check_name(dir, &a.path)?;
+            let target = owned::check_record(plan, dir, owned, a)?;
+            if let Some(first) = names.insert(a.name.clone(), dir) {
+                return Err(MergeError::Duplicate {
+                    name: a.name.clone(),
+                    first: first.to_path_buf(),
+                    second: dir.clone(),
+                });
+            }
             let file = dir.join(&a.path);
             let meta = std::fs::symlink_metadata(&file).map_err(|e| MergeError::Read {
                 path: file.clone(),
@@ -254,32 +267,89 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
                     actual,
                 });
             }
-            if let Some(first) = names.insert(a.name.clone(), dir) {
-                return Err(MergeError::Duplicate {
-                    name: a.name.clone(),
-                    first: first.to_path_buf(),
-                    second: dir.clone(),
-                });
-            }
+            present.insert(target);
             recorded.insert(PathBuf::from(&a.path));
             checked.artifacts.push((file, a.clone()));
         }
         find_unknown(dir, &recorded)?;
+        lacking.extend(owned::check_image_parts(plan, dir, owned, &m.image_parts)?);
         for part in &m.image_parts {
             checked.images.push((dir.clone(), part.clone()));
         }
+        for job in owned::check_jobs(plan, dir, owned, &m.jobs)? {
+            jobs.push((owned.index, job));
+        }
     }
-    let missing: Vec<String> = plan
-        .targets
-        .iter()
-        .filter(|t| !covered.contains(&t.id))
-        .map(|t| t.id.clone())
+    checked.jobs = merged_jobs(plan, jobs);
+    // Missing is what the plan's split gives the shards and they do not
+    // hold, whatever their `targets` lists say.
+    let missing: Vec<usize> = (0..plan.targets.len())
+        .filter(|t| !present.contains(t) || lacking.contains_key(t))
         .collect();
     if !missing.is_empty() && !allow_partial {
-        return Err(MergeError::Incomplete { missing });
+        return Err(MergeError::Incomplete {
+            missing: missing
+                .iter()
+                .map(|t| match (present.contains(t), lacking.get(t)) {
+                    (true, Some(image)) => format!("{} (its {image})", plan.targets[*t].id),
+                    _ => plan.targets[*t].id.clone(),
+                })
+                .collect(),
+        });
     }
+    let missing: Vec<String> = missing
+        .into_iter()
+        .map(|t| plan.targets[t].id.clone())
+        .collect();
     checked.missing = missing;
     Ok(checked)
+}
+
+/// A shard must come from the plan the merge made: same config, version
+/// and commit.
+fn same_plan(plan: &Plan, shard: &Shard) -> Result<(), MergeError> {
+    let m = &shard.manifest;
+    let other = |what, theirs: &str, ours: &str| {
+        (theirs != ours).then(|| MergeError::OtherPlan {
+            dir: shard.dir.clone(),
+            what,
+            theirs: theirs.to_string(),
+            ours: ours.to_string(),
+        })
+    };
+    match [
+        other("the config hash", &m.config_sha256, &plan.config_sha256),
+        other("the version", &m.version, &plan.version.version),
+        other("the commit", &m.commit, &plan.version.commit),
+    ]
+    .into_iter()
+    .flatten()
+    .next()
+    {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The shards' job records in plan order (shard index breaking ties), each
+/// id once: builder jobs run in every shard that needs the builder, and
+/// the first shard's record stands for them.
+fn merged_jobs(
+    plan: &Plan,
+    mut jobs: Vec<(usize, crate::package::manifest::Job)>,
+) -> Vec<crate::package::manifest::Job> {
+    let order: BTreeMap<&str, usize> = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), i))
+        .collect();
+    jobs.sort_by_key(|(shard, j)| (order.get(j.id.as_str()).copied(), *shard));
+    let mut seen = BTreeSet::new();
+    jobs.into_iter()
+        .map(|(_, j)| j)
+        .filter(|j| seen.insert(j.id.clone()))
+        .collect()
 }
 
 fn check_name(dir: &Path, name: &str) -> Result<(), MergeError> {
@@ -372,6 +442,7 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     };
     let mut seed = Seed {
         missing_targets: checked.missing.clone(),
+        jobs: checked.jobs.clone(),
         ..Seed::default()
     };
     for (src, a) in &checked.artifacts {

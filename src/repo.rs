@@ -26,6 +26,7 @@
 mod channel;
 mod error;
 mod layout;
+pub(super) mod nofollow;
 mod publish;
 
 use std::path::{Path, PathBuf};
@@ -33,7 +34,7 @@ use std::path::{Path, PathBuf};
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};
-pub use publish::{PublishReport, PublishedFile, publish};
+pub use publish::{PublishReport, PublishedFile, publish, publish_with};
 
 use crate::package::Algorithm;
 
@@ -48,20 +49,24 @@ const MANIFEST: &str = "manifest.json";
 /// Top-level names a layout may not place artifacts under.
 const RESERVED: [&str; 3] = [STATE_DIR, VERSIONS_DIR, CHANNELS_DIR];
 
-/// The record that makes `version` published.
-fn record_path(repo: &Path, version: &str) -> PathBuf {
-    repo.join(STATE_DIR)
+/// The record that makes `version` published, relative to the repository
+/// root (every path below the root is walked without following links).
+fn record_path(version: &str) -> PathBuf {
+    Path::new(STATE_DIR)
         .join("releases")
         .join(format!("{version}.json"))
 }
 
-fn staging_dir(repo: &Path) -> PathBuf {
-    repo.join(STATE_DIR).join("tmp")
+fn staging_dir() -> PathBuf {
+    Path::new(STATE_DIR).join("tmp")
 }
 
-fn version_dir(repo: &Path, version: &str) -> PathBuf {
-    repo.join(VERSIONS_DIR).join(version)
+fn version_dir(version: &str) -> PathBuf {
+    Path::new(VERSIONS_DIR).join(version)
 }
+
+/// The most a record or a version's manifest copy may weigh when read whole.
+const MAX_RECORD_BYTES: u64 = 64 << 20;
 
 /// Versions become directory and file names: one plain path component of a
 /// conservative alphabet (covers semver, with build metadata, and calendar

@@ -18,6 +18,12 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+/// The most shards a plan may be split into. CI systems cap their job
+/// matrices far below this (GitHub Actions at 256); the bound keeps a typo
+/// or a forged shard manifest from allocating per-shard state by the
+/// billion.
+pub const MAX_SHARDS: usize = 1000;
+
 /// Which shard builds which targets.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Assignment {
@@ -197,6 +203,9 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
     let n = number(n, "shard count")?;
     if n == 0 {
         return Err(format!("`{s}`: the shard count must be at least 1"));
+    }
+    if n > MAX_SHARDS {
+        return Err(format!("`{s}`: the shard count is at most {MAX_SHARDS}"));
     }
     if i == 0 {
         return Err(format!("`{s}`: shards count from 1, so the first is 1/{n}"));

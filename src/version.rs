@@ -8,9 +8,10 @@
 //! only `git_facts` spawns anything, and always as an argument vector.
 
 pub mod calendar;
+mod dirty;
 
-use std::ffi::{OsStr, OsString};
-use std::path::{Component, Path, PathBuf};
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use time::OffsetDateTime;
@@ -179,7 +180,9 @@ pub enum VersionError {
     #[error("the working tree has uncommitted changes ({total} {}): {}", if *total == 1 { "file" } else { "files" }, dirty_list(files, *total))]
     #[diagnostic(
         code(matrix::version::dirty),
-        help("commit or stash them, or pass --snapshot")
+        help(
+            "commit or stash them, or pass --snapshot; untracked folders matrix wrote (a dist, a shard, a merge output: they hold its manifest.json) are not counted"
+        )
     )]
     Dirty {
         /// Up to ten of the dirty files.
@@ -226,9 +229,10 @@ impl VersionError {
     }
 }
 
-/// Collects [`GitFacts`] for the checkout containing `repo_dir`. Changes
-/// under any of `ignore` (e.g. the dist dir; relative paths are relative to
-/// `repo_dir`) do not count as dirty.
+/// Collects [`GitFacts`] for the checkout containing `repo_dir`. Untracked
+/// files under any of `ignore` (e.g. the dist dir; relative paths are
+/// relative to `repo_dir`) or in a folder matrix wrote do not count as
+/// dirty; see [`dirty`] for the rule.
 pub fn git_facts(repo_dir: &Path, ignore: &[PathBuf]) -> Result<GitFacts, VersionError> {
     Git {
         program: OsStr::new("git"),
@@ -314,33 +318,7 @@ impl Git<'_> {
     }
 
     fn dirty_files(&self, ignore: &[PathBuf]) -> Result<Vec<String>, VersionError> {
-        let top = PathBuf::from(
-            self.ok(&["rev-parse", "--show-toplevel"])?
-                .trim_end_matches('\n'),
-        );
-        let top = resolve_existing(&top);
-        let mut args: Vec<OsString> = [
-            "status",
-            "--porcelain=v1",
-            "-z",
-            // Explicit, so a user's status.showUntrackedFiles=no cannot hide
-            // files that would end up in the build.
-            "--untracked-files=normal",
-            "--",
-            ":(top)",
-        ]
-        .iter()
-        .map(OsString::from)
-        .collect();
-        for path in ignore {
-            match ignore_pathspec(self.dir, &top, path) {
-                IgnoreSpec::Outside => {}
-                IgnoreSpec::Everything => return Ok(Vec::new()),
-                IgnoreSpec::Path(spec) => args.push(spec),
-            }
-        }
-        let out = self.ok(&args)?;
-        Ok(parse_status(&out))
+        dirty::dirty_files(self, ignore)
     }
 
     fn ok<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<String, VersionError> {
@@ -411,84 +389,6 @@ fn highest_tag<'a>(tags: impl Iterator<Item = &'a str>) -> Option<String> {
                 .then_with(|| ta.cmp(tb))
         })
         .map(|(_, t)| t.to_owned())
-}
-
-/// Paths from `git status --porcelain=v1 -z`, sorted and deduplicated.
-fn parse_status(out: &str) -> Vec<String> {
-    let mut files = Vec::new();
-    let mut fields = out.split('\0');
-    while let Some(entry) = fields.next() {
-        let (Some(code), Some(path)) = (entry.get(..2), entry.get(3..)) else {
-            continue;
-        };
-        files.push(path.to_owned());
-        // Renames and copies carry their source path as the next field.
-        if code.contains(['R', 'C']) {
-            fields.next();
-        }
-    }
-    files.sort();
-    files.dedup();
-    files
-}
-
-enum IgnoreSpec {
-    /// Outside the work tree: nothing git reports can be under it.
-    Outside,
-    /// The whole work tree is ignored.
-    Everything,
-    Path(OsString),
-}
-
-/// Turns an ignored path into a top-relative, literal exclude pathspec, so
-/// `repo_dir` may be a subdirectory, `ignore` may be absolute or reach
-/// through symlinks, and names with glob characters mean themselves.
-fn ignore_pathspec(repo_dir: &Path, top: &Path, ignore: &Path) -> IgnoreSpec {
-    let base = std::path::absolute(repo_dir).unwrap_or_else(|_| repo_dir.to_path_buf());
-    let full = resolve_existing(&normalize(&base.join(ignore)));
-    match full.strip_prefix(top) {
-        Err(_) => IgnoreSpec::Outside,
-        Ok(rel) if rel.as_os_str().is_empty() => IgnoreSpec::Everything,
-        Ok(rel) => {
-            let mut spec = OsString::from(":(top,exclude,literal)");
-            spec.push(rel.as_os_str());
-            IgnoreSpec::Path(spec)
-        }
-    }
-}
-
-/// Removes `.` and `..` without touching the disk (the path may not exist).
-fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for component in path.components() {
-        match component {
-            Component::CurDir => {}
-            Component::ParentDir => {
-                out.pop();
-            }
-            other => out.push(other),
-        }
-    }
-    out
-}
-
-/// Canonicalizes the longest existing ancestor of `path` and re-appends the
-/// rest, so symlinked temp dirs compare equal to git's resolved top level.
-fn resolve_existing(path: &Path) -> PathBuf {
-    let mut existing = path;
-    let mut rest = Vec::new();
-    loop {
-        if let Ok(canonical) = existing.canonicalize() {
-            return rest.iter().rev().fold(canonical, |p, name| p.join(name));
-        }
-        match (existing.parent(), existing.file_name()) {
-            (Some(parent), Some(name)) => {
-                rest.push(name);
-                existing = parent;
-            }
-            _ => return path.to_path_buf(),
-        }
-    }
 }
 
 /// Decides the version of this run from the git facts (None outside a git

@@ -273,6 +273,7 @@ fn github_workflow_jobs_and_commands() {
             "--config",
             "release dir/it's matrix.toml",
             "merge",
+            "$SNAPSHOT",
             "shards/*",
             "--dist",
             "out dir"
@@ -348,10 +349,19 @@ fn gitlab_pipeline_has_one_build_job_per_shard() {
         }
         let plan = script("plan");
         let words = shell_words::split(line_with(&plan, " plan ")).unwrap();
+        // Captured, never redirected: a file created before matrix runs
+        // would be an uncommitted change in the checkout.
         assert_eq!(
             words[..4],
-            ["matrix", "--config", "release dir/it's matrix.toml", "plan"]
+            [
+                "shards=$(matrix",
+                "--config",
+                "release dir/it's matrix.toml",
+                "plan"
+            ]
         );
+        assert!(!plan.contains("> shards.json"), "{plan}");
+        assert_eq!(doc["build"]["dependencies"], json!([]));
         assert!(
             plan.contains(&format!("--shards {shards} --format json")),
             "{plan}"
@@ -363,7 +373,10 @@ fn gitlab_pipeline_has_one_build_job_per_shard() {
         );
         let merge = script("merge");
         let words = shell_words::split(line_with(&merge, " merge ")).unwrap();
-        assert_eq!(words[3..], ["merge", "shards/*", "--dist", "out dir"]);
+        assert_eq!(
+            words[3..],
+            ["merge", "$SNAPSHOT", "shards/*", "--dist", "out dir"]
+        );
     }
 }
 

@@ -21,7 +21,9 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Doctor(args) => doctor_command(&cli, args),
         Command::Targets { json } => targets_command(*json),
         Command::Merge(args) => super::release::merge_command(&cli, args).await,
-        Command::Verify { dir } => super::release::verify_command(dir),
+        Command::Verify { dir, allow_partial } => {
+            super::release::verify_command(dir, *allow_partial)
+        }
         Command::Ci(args) => super::release::ci_command(args, &cli.config),
         Command::Publish(args) => super::release::publish_command(args),
         Command::Channel(c) => super::release::channel_command(c),
@@ -162,7 +164,9 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         }
         _ => None,
     };
-    prepare_dist(&plan, args.clean)?;
+    let seed = partial_seed(cli, args, &plan)?;
+    // Held until the run ends: one run per dist folder.
+    let _lock = prepare_dist(&plan, args.clean)?;
     let jobs = args
         .jobs
         .map(usize::from)
@@ -179,9 +183,56 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         container_jobs,
         engine,
         run_id: exec::container::new_run_id(),
-        seed: exec::Seed::default(),
+        seed,
     };
     execute(cli, plan, opts).await
+}
+
+/// A `--target` build that leaves out targets of the plan is partial: its
+/// manifest lists every target and marks the ones not built as missing,
+/// exactly as `merge --allow-partial` does, so `verify` and `publish`
+/// refuse it unless told it is partial on purpose. (A shard is marked as a
+/// shard instead.)
+fn partial_seed(cli: &Cli, args: &BuildArgs, plan: &Plan) -> Result<exec::Seed, Error> {
+    if args.flags.targets.is_empty() || args.shard.is_some() {
+        return Ok(exec::Seed::default());
+    }
+    let whole = make_plan(
+        cli,
+        &PlanFlags {
+            targets: Vec::new(),
+            ..args.flags.clone()
+        },
+    )?;
+    let built: std::collections::BTreeSet<&str> =
+        plan.targets.iter().map(|t| t.id.as_str()).collect();
+    let missing: Vec<String> = whole
+        .targets
+        .iter()
+        .filter(|t| !built.contains(t.id.as_str()))
+        .map(|t| t.id.clone())
+        .collect();
+    if missing.is_empty() {
+        return Ok(exec::Seed::default());
+    }
+    eprintln!(
+        "warning: a partial release: {} of {} target(s) not built ({}); verify and publish need --allow-partial",
+        missing.len(),
+        whole.targets.len(),
+        missing.join(", ")
+    );
+    Ok(exec::Seed {
+        missing_targets: missing,
+        all_targets: whole
+            .targets
+            .iter()
+            .map(|t| crate::package::manifest::Target {
+                id: t.id.clone(),
+                values: t.values.clone(),
+            })
+            .collect(),
+        ..exec::Seed::default()
+    })
 }
 
 /// Runs a plan's jobs with progress output, prints the summary and turns
@@ -231,7 +282,7 @@ fn report_failures(outcome: &exec::Outcome) {
         .filter(|r| r.status == Status::Failed)
     {
         let Some(e) = &r.error else { continue };
-        let mut text = format!("error: {e}\n");
+        let mut text = format!("error: {}\n", exec::joblog::with_causes(e));
         let tail = e.tail();
         if !tail.is_empty() {
             text.push_str(&format!("  last {} lines of the log:\n", tail.len()));
@@ -303,24 +354,43 @@ async fn watch_signals(interrupt: CancellationToken) {
     interrupt.cancel();
 }
 
-/// dist/ must be empty (or emptied with --clean) so nothing stale can be
-/// mistaken for part of this release.
-pub(super) fn prepare_dist(plan: &Plan, clean: bool) -> Result<(), Error> {
+/// Locks dist/ for the whole run (the returned guard), then makes sure it
+/// is empty (or empties it with --clean) so nothing stale can be mistaken
+/// for part of this release. The lock comes first: a second run must not
+/// delete or count files a running one is writing.
+pub(super) fn prepare_dist(plan: &Plan, clean: bool) -> Result<exec::lock::DistLock, Error> {
     let dist = &plan.dist;
-    if dist.exists() {
-        let entries = std::fs::read_dir(dist).map_err(Error::io(dist))?.count();
-        if entries > 0 {
-            if !clean {
-                return Err(Error::DistNotEmpty {
-                    dist: dist.clone(),
-                    entries,
-                });
-            }
-            check_clean_is_safe(plan)?;
-            std::fs::remove_dir_all(dist).map_err(Error::io(dist))?;
-        }
+    let lock = exec::lock::acquire(dist)?;
+    let entries: Vec<std::fs::DirEntry> = std::fs::read_dir(dist)
+        .map_err(Error::io(dist))?
+        .collect::<Result<_, _>>()
+        .map_err(Error::io(dist))?;
+    let entries: Vec<std::fs::DirEntry> = entries
+        .into_iter()
+        .filter(|e| e.file_name() != exec::lock::LOCK_FILE)
+        .collect();
+    if entries.is_empty() {
+        return Ok(lock);
     }
-    std::fs::create_dir_all(dist).map_err(Error::io(dist))
+    if !clean {
+        return Err(Error::DistNotEmpty {
+            dist: dist.clone(),
+            entries: entries.len(),
+        });
+    }
+    check_clean_is_safe(plan)?;
+    // Empty dist/ around the lock file; a symlink is removed, never followed.
+    for entry in entries {
+        let path = entry.path();
+        let is_dir = entry.file_type().map_err(Error::io(&path))?.is_dir();
+        let removed = if is_dir {
+            std::fs::remove_dir_all(&path)
+        } else {
+            std::fs::remove_file(&path)
+        };
+        removed.map_err(Error::io(&path))?;
+    }
+    Ok(lock)
 }
 
 fn check_clean_is_safe(plan: &Plan) -> Result<(), Error> {

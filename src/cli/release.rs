@@ -4,7 +4,7 @@
 //! Part of the CLI glue, like `commands`: each function loads, checks,
 //! calls the library and prints.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
@@ -39,9 +39,9 @@ pub fn shards_command(
     format: ShardFormat,
     history: Option<&Path>,
 ) -> Result<(), Error> {
-    if n == 0 {
+    if n == 0 || n > shard::MAX_SHARDS {
         return Err(Error::Usage {
-            message: "--shards must be at least 1".into(),
+            message: format!("--shards must be from 1 to {}", shard::MAX_SHARDS),
         });
     }
     let assignment = shard::assign(&weights(plan, history)?, n);
@@ -58,11 +58,18 @@ pub fn shards_command(
 }
 
 /// `matrix build --shard i/N`: keep this shard's targets only.
+///
+/// With `--history` the weights the split was computed with are recorded in
+/// the shard manifest, so the merge can compute the same split again
+/// (it has no `--history` of its own, and must not need one).
 pub fn shard_plan(plan: &mut Plan, spec: &str, history: Option<&Path>) -> Result<(), Error> {
     let (index, total) = shard::parse_shard(spec).map_err(|message| Error::Usage {
         message: format!("--shard {spec}: {message}"),
     })?;
-    let assignment = shard::assign(&weights(plan, history)?, total);
+    let weights = weights(plan, history)?;
+    let recorded: Option<BTreeMap<String, f64>> =
+        history.map(|_| weights.iter().cloned().collect());
+    let assignment = shard::assign(&weights, total);
     let ids: BTreeSet<&str> = assignment
         .get(index)
         .map(|s| s.targets.iter().map(String::as_str).collect())
@@ -74,7 +81,7 @@ pub fn shard_plan(plan: &mut Plan, spec: &str, history: Option<&Path>) -> Result
         .filter(|(_, t)| ids.contains(t.id.as_str()))
         .map(|(i, _)| i)
         .collect();
-    crate::plan::shard::restrict_to_shard(plan, index, total, &targets);
+    crate::plan::shard::restrict_to_shard(plan, index, total, &targets, recorded);
     Ok(())
 }
 
@@ -88,7 +95,6 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         no_images: false,
     };
     let mut plan = make_plan(cli, &flags)?;
-    crate::plan::shard::restrict_to_merge(&mut plan);
     let mut shards = Vec::with_capacity(args.shards.len());
     // Unpacked archives live until the merge is done.
     let mut unpacked = Vec::new();
@@ -103,7 +109,10 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         };
         shards.push(merge::read_shard(&dir)?);
     }
+    // The whole plan decides what each shard may hold; only then is it
+    // cut down to the release-wide jobs the merge runs.
     let checked = merge::check(&plan, &shards, args.allow_partial)?;
+    crate::plan::shard::restrict_to_merge(&mut plan);
     if !checked.missing.is_empty() {
         eprintln!(
             "warning: a partial release: {} target(s) missing: {}",
@@ -132,7 +141,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         plan.jobs.retain(|j| !empty.contains(&j.id));
     }
     check_changelog(&plan)?;
-    prepare_dist(&plan, args.clean)?;
+    // Held until the merge ends: one run per dist folder.
+    let _lock = prepare_dist(&plan, args.clean)?;
     let seed = merge::stage(&plan, &checked)?;
     // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {
@@ -147,8 +157,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     execute(cli, Arc::new(plan), opts).await
 }
 
-pub fn verify_command(dir: &Path) -> Result<(), Error> {
-    let report = merge::verify::release(dir)?;
+pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
+    let report = merge::verify::release_with(dir, allow_partial)?;
     let mut text = format!(
         "{}: {} files and {} binaries checked\n",
         dir.display(),
@@ -193,7 +203,7 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
 pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
     let layout = repo::Layout::preset(&args.layout)
         .unwrap_or_else(|| repo::Layout::new(args.layout.as_str()));
-    let report = repo::publish(&args.dir, &args.to, &layout)?;
+    let report = repo::publish_with(&args.dir, &args.to, &layout, args.allow_partial)?;
     let mut text = String::new();
     for f in &report.files {
         let note = if f.reused { " (already in place)" } else { "" };

@@ -464,6 +464,8 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
         .map(|(i, j)| (j.id.as_str(), i))
         .collect();
     jobs.sort_by_key(|j| order.get(j.id.as_str()).copied());
+    // A merge's shard jobs ran before any of this plan's.
+    let jobs: Vec<manifest::Job> = ctx.seed_jobs.iter().cloned().chain(jobs).collect();
     let mut m = Manifest {
         format: manifest::FORMAT.into(),
         format_version: crate::plan::FORMAT_VERSION,
@@ -484,14 +486,17 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             algorithm: plan.checksum.algorithm,
             file: plan.checksum.file_name.clone(),
         },
-        targets: plan
-            .targets
-            .iter()
-            .map(|t| manifest::Target {
-                id: t.id.clone(),
-                values: t.values.clone(),
-            })
-            .collect(),
+        targets: if ctx.all_targets.is_empty() {
+            plan.targets
+                .iter()
+                .map(|t| manifest::Target {
+                    id: t.id.clone(),
+                    values: t.values.clone(),
+                })
+                .collect()
+        } else {
+            ctx.all_targets.clone()
+        },
         artifacts: ctx
             .artifacts
             .iter()

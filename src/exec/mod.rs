@@ -11,9 +11,15 @@ mod builder;
 mod channels;
 pub mod container;
 mod images;
+pub mod joblog;
 mod jobs;
+pub mod lock;
 pub mod process;
 mod smoke;
+// PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
+// process group, as before.
+#[cfg(target_os = "linux")]
+pub mod supervise;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -56,10 +62,18 @@ pub struct Seed {
     pub artifacts: Vec<Artifact>,
     /// Verified binaries by target index.
     pub binaries: Vec<(usize, Inspected)>,
-    /// Targets a partial merge lacks.
+    /// Targets a partial merge (or a `--target` build) lacks.
     pub missing_targets: Vec<String>,
+    /// Every target of the whole plan, in plan order, when this run's plan
+    /// holds only some (`--target`): the manifest lists them all, as a
+    /// partial merge's does. Empty: the plan's own targets.
+    pub all_targets: Vec<crate::package::manifest::Target>,
     /// Platform images the shards built, for the merge's indexes.
     pub produced: Vec<Produced>,
+    /// The shards' job records (builds, archives, images), checked against
+    /// the plan and in plan order: the merged manifest lists them before
+    /// its own, so `--history` sees every target's real durations.
+    pub jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// What a job made that later jobs use.
@@ -157,6 +171,10 @@ pub(crate) struct Context {
     pub engine: Option<Arc<container::Engine>>,
     pub run_id: Arc<str>,
     pub missing_targets: Vec<String>,
+    /// Job records handed over by a merge ([`Seed::jobs`]).
+    pub seed_jobs: Vec<crate::package::manifest::Job>,
+    /// See [`Seed::all_targets`]; filled for the manifest job only.
+    pub all_targets: Vec<crate::package::manifest::Target>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -239,7 +257,11 @@ pub async fn run(
                 let cancel = cancel.clone();
                 running.spawn(async move {
                     let begin = Instant::now();
-                    let r = jobs::run(&ctx, i, &cancel).await;
+                    let r = match joblog::start(&ctx, i) {
+                        Ok(()) => jobs::run(&ctx, i, &cancel).await,
+                        Err(e) => Err(e),
+                    };
+                    joblog::end(&ctx, i, &r);
                     (i, finish(r, begin.elapsed(), &cancel))
                 });
             }
@@ -380,6 +402,12 @@ fn context(
         engine: None,
         run_id: Arc::from(""),
         missing_targets: opts.seed.missing_targets.clone(),
+        seed_jobs: Vec::new(),
+        all_targets: if kind == JobKind::Manifest {
+            opts.seed.all_targets.clone()
+        } else {
+            Vec::new()
+        },
     };
     // Seeded results belong to no job of this plan.
     ctx.produced
@@ -387,6 +415,7 @@ fn context(
     if needs_results {
         ctx.artifacts.extend(opts.seed.artifacts.iter().cloned());
         ctx.binaries.extend(opts.seed.binaries.iter().cloned());
+        ctx.seed_jobs.extend(opts.seed.jobs.iter().cloned());
         for (i, r) in results.iter().enumerate() {
             if let Some(r) = r {
                 ctx.finished.push((i, r.status, r.duration));

@@ -3,7 +3,9 @@
 //! Part of `exec`. The command is spawned with duct from an argument vector
 //! (no shell unless the plan says `sh -c`), in a process group of its own so
 //! that cancellation and timeouts can kill everything it started, not just the
-//! first process. Output and errors go to the job's log file.
+//! first process. In the `matrix` binary it runs under [`super::supervise`],
+//! a subreaper that also catches what left the group (`setsid`, double
+//! forks). Output and errors go to the job's log file.
 
 use std::collections::BTreeMap;
 use std::io::{self, Read, Seek, SeekFrom, Write};
@@ -19,8 +21,26 @@ use tokio_util::sync::CancellationToken;
 
 use crate::plan::BuildStep;
 
-/// How long a process group gets between SIGTERM and SIGKILL.
-const GRACE: Duration = Duration::from_secs(3);
+/// How long a process group gets between SIGTERM and SIGKILL (and, under
+/// a supervisor, every process of the job).
+pub(super) const GRACE: Duration = Duration::from_secs(3);
+
+/// The hidden first argument that turns matrix into a job's supervisor.
+pub const SUPERVISE_ARG: &str = "__supervise";
+
+/// What a supervisor needs beyond its own grace to kill and reap a tree.
+const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
+
+/// The executable that runs `matrix __supervise`: set once by the binary's
+/// entry point. Unset (a library caller, unit tests), jobs run in a process
+/// group only.
+static SUPERVISOR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Runs every process job under `exe __supervise` (see
+/// [`super::supervise`]); `exe` must be the matrix binary.
+pub fn use_supervisor(exe: std::path::PathBuf) {
+    let _ = SUPERVISOR.set(exe);
+}
 
 /// How a supervised process ended.
 #[derive(Debug)]
@@ -61,7 +81,22 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .argv
         .split_first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
-    let mut expr = duct::cmd(program, args)
+    let supervisor = SUPERVISOR.get();
+    let supervised = supervisor.is_some();
+    // Spawned from this async task, i.e. on a runtime worker thread, which
+    // lives as long as the runtime: the supervisor's PR_SET_PDEATHSIG fires
+    // when the spawning *thread* ends, so never spawn it from a
+    // short-lived (spawn_blocking) thread.
+    let mut expr = match supervisor {
+        None => duct::cmd(program, args),
+        Some(exe) => {
+            // Found here, so a missing program is a spawn error as without
+            // the supervisor, not an exit status 127.
+            let path = find_program(program, spawn.env, spawn.dir)?;
+            duct::cmd(exe, supervise_args(std::process::id(), &path, spawn.argv))
+        }
+    };
+    expr = expr
         .dir(spawn.dir)
         .stdin_null()
         // duct applies the outermost redirection first: stdout goes to the
@@ -71,8 +106,12 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .unchecked()
         // A group of its own: killpg reaches every descendant, and a Ctrl-C
         // on the terminal reaches only matrix, which then stops the jobs.
-        .before_spawn(|cmd| {
+        .before_spawn(move |cmd| {
             cmd.process_group(0);
+            if supervised {
+                // `ps` and a lock holder's message then say `matrix __supervise`.
+                cmd.arg0("matrix");
+            }
             Ok(())
         });
     for (k, v) in spawn.env {
@@ -97,11 +136,60 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         _ = timeout => Ended::TimedOut,
     };
     if !matches!(ended, Ended::Exited(_)) {
-        stop_group(pgid, &mut waiter).await;
+        // A supervisor kills the tree itself after GRACE; the group's
+        // SIGKILL is only the last resort.
+        let grace = match supervisor {
+            Some(_) => GRACE + SUPERVISOR_MARGIN,
+            None => GRACE,
+        };
+        stop_group(pgid, grace, &mut waiter).await;
     }
     // Even after a clean exit, nothing the job left behind may outlive it.
     signal_group(pgid, Signal::SIGKILL);
     Ok(ended)
+}
+
+/// `matrix __supervise <matrix pid> <program path> -- <argv...>`, read
+/// by `supervise::dispatch`.
+fn supervise_args(parent: u32, program: &Path, argv: &[String]) -> Vec<std::ffi::OsString> {
+    let mut args = vec![
+        std::ffi::OsString::from(SUPERVISE_ARG),
+        std::ffi::OsString::from(parent.to_string()),
+        program.as_os_str().to_owned(),
+        std::ffi::OsString::from("--"),
+    ];
+    args.extend(argv.iter().map(std::ffi::OsString::from));
+    args
+}
+
+/// The file `program` names, looked up like execvp would (PATH from the
+/// job's env if it sets one); NotFound when there is none.
+fn find_program(
+    program: &str,
+    env: &BTreeMap<String, String>,
+    dir: &Path,
+) -> io::Result<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        std::fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("`{program}` not found"));
+    if program.contains('/') {
+        let path = dir.join(program);
+        return if path.exists() {
+            Ok(path)
+        } else {
+            Err(not_found())
+        };
+    }
+    let search = match env.get("PATH") {
+        Some(p) => std::ffi::OsString::from(p),
+        None => std::env::var_os("PATH").unwrap_or_default(),
+    };
+    std::env::split_paths(&search)
+        .map(|d| dir.join(d).join(program))
+        .find(|p| runnable(p))
+        .ok_or_else(not_found)
 }
 
 fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Result<ExitStatus> {
@@ -109,12 +197,12 @@ fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Resu
 }
 
 /// SIGTERM, a grace period, then SIGKILL; waits for the leader to be reaped.
-async fn stop_group<F>(pgid: u32, waiter: &mut std::pin::Pin<&mut F>)
+async fn stop_group<F>(pgid: u32, grace: Duration, waiter: &mut std::pin::Pin<&mut F>)
 where
     F: std::future::Future,
 {
     signal_group(pgid, Signal::SIGTERM);
-    if tokio::time::timeout(GRACE, waiter.as_mut()).await.is_err() {
+    if tokio::time::timeout(grace, waiter.as_mut()).await.is_err() {
         signal_group(pgid, Signal::SIGKILL);
         waiter.as_mut().await;
     }
@@ -214,6 +302,14 @@ mod tests {
                 .next()
                 .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
         })
+    }
+
+    #[test]
+    fn the_supervisor_command_line() {
+        let argv = vec!["sh".to_string(), "-c".into(), "echo hi".into()];
+        let args = supervise_args(42, Path::new("/bin/sh"), &argv);
+        let want = ["__supervise", "42", "/bin/sh", "--", "sh", "-c", "echo hi"];
+        assert_eq!(args, want.map(std::ffi::OsString::from));
     }
 
     #[tokio::test]

@@ -66,15 +66,17 @@ pub(super) fn copy_exact<W: Write + ?Sized>(
     buf: &mut [u8],
     dest: &Path,
 ) -> Result<(), PackageError> {
-    let changed = || PackageError::SourceChanged {
+    // Both sizes go in the error: the one promised and the one found now.
+    let changed = |src: &File, counted: u64| PackageError::SourceChanged {
         path: entry.source.clone(),
         expected: len,
+        found: src.metadata().map_or(counted, |m| m.len()),
     };
     let mut left = len;
     while left > 0 {
         let want = buf.len().min(usize::try_from(left).unwrap_or(usize::MAX));
         let n = match src.read(&mut buf[..want]) {
-            Ok(0) => return Err(changed()),
+            Ok(0) => return Err(changed(src, len - left)),
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(PackageError::io(&entry.source)(e)),
@@ -85,7 +87,7 @@ pub(super) fn copy_exact<W: Write + ?Sized>(
     let mut probe = [0u8; 1];
     match src.read(&mut probe) {
         Ok(0) => Ok(()),
-        Ok(_) => Err(changed()),
+        Ok(_) => Err(changed(src, len + 1)),
         Err(e) => Err(PackageError::io(&entry.source)(e)),
     }
 }
@@ -363,8 +365,15 @@ mod tests {
             let res = copy_exact(&e, &mut f, len, &mut out, &mut buf, Path::new("d"));
             assert_eq!(res.is_ok(), ok, "{len}: {res:?}");
             if !ok {
+                let err = res.unwrap_err();
                 assert!(
-                    matches!(res, Err(PackageError::SourceChanged { expected, .. }) if expected == len)
+                    matches!(err, PackageError::SourceChanged { expected, found, .. } if expected == len && found == 10)
+                );
+                // Both sizes in the message.
+                let text = err.to_string();
+                assert!(
+                    text.contains(&format!("expected {len} bytes, found 10")),
+                    "{text}"
                 );
             }
         }

@@ -65,13 +65,21 @@ pub struct ImagePart {
 }
 
 /// The slice of a plan one shard built.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ShardInfo {
     /// 1-based.
     pub index: usize,
     pub total: usize,
-    /// Ids of the targets this shard built, in plan order.
+    /// Ids of the targets this shard built, in plan order. The merge never
+    /// believes it: it recomputes the split and compares.
     pub targets: Vec<String>,
+    /// The weight of every target of the plan the split was computed with
+    /// (`build --shard i/N --history ...`), by target id; absent when every
+    /// target weighed the same. The merge recomputes the split from them
+    /// and requires every shard to carry the same ones, so the shards of
+    /// one merge always partition the plan's targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weights: Option<std::collections::BTreeMap<String, f64>>,
 }
 
 /// One multi-platform image of the release.

@@ -33,7 +33,7 @@ pub use files::{Entry, FileSpec};
 /// Each variant names the path or pattern involved.
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum PackageError {
-    #[error("I/O error on `{path}`")]
+    #[error("I/O error on `{path}`: {source}")]
     #[diagnostic(code(matrix::package::io))]
     Io {
         path: PathBuf,
@@ -41,7 +41,7 @@ pub enum PackageError {
         source: std::io::Error,
     },
 
-    #[error("could not walk `{path}`")]
+    #[error("could not walk `{path}`: {source}")]
     #[diagnostic(
         code(matrix::package::walk),
         help("check that the directory is readable and has no symlink loop")
@@ -128,12 +128,18 @@ pub enum PackageError {
     )]
     SpecialFile { path: PathBuf },
 
-    #[error("`{path}` changed size while it was being packaged (expected {expected} bytes)")]
+    #[error(
+        "`{path}` changed size while it was being packaged: expected {expected} bytes, found {found}"
+    )]
     #[diagnostic(
         code(matrix::package::source_changed),
         help("something is still writing this file; package only after the build has finished")
     )]
-    SourceChanged { path: PathBuf, expected: u64 },
+    SourceChanged {
+        path: PathBuf,
+        expected: u64,
+        found: u64,
+    },
 
     #[error("format `binary` needs exactly one file, got {count}: {dests:?}")]
     #[diagnostic(
@@ -146,7 +152,7 @@ pub enum PackageError {
     #[diagnostic(code(matrix::package::unknown_format))]
     UnknownFormat { value: String, allowed: String },
 
-    #[error("could not write zip archive `{path}`")]
+    #[error("could not write zip archive `{path}`: {source}")]
     #[diagnostic(code(matrix::package::zip))]
     Zip {
         path: PathBuf,

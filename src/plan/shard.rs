@@ -6,7 +6,7 @@
 //! jobs of its targets and ends with a shard manifest; a merge keeps the
 //! release-wide jobs and takes the archives' records from the shards.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::{Job, JobKind, Plan};
 use crate::package::manifest::ShardInfo;
@@ -14,8 +14,15 @@ use crate::package::manifest::ShardInfo;
 /// Keeps the per-target jobs of `targets` (indices into `Plan::targets`):
 /// builder images they need, builds, archives, then a manifest that waits
 /// for those archives. Release-wide jobs (images, channels, notes,
-/// checksums) are left to the merge.
-pub fn restrict_to_shard(plan: &mut Plan, index: usize, total: usize, targets: &BTreeSet<usize>) {
+/// checksums) are left to the merge. `weights` are recorded in the shard
+/// manifest (see [`ShardInfo::weights`]).
+pub fn restrict_to_shard(
+    plan: &mut Plan,
+    index: usize,
+    total: usize,
+    targets: &BTreeSet<usize>,
+    weights: Option<BTreeMap<String, f64>>,
+) {
     let image_target = |j: &Job| {
         let images = plan.images.as_ref()?;
         let p = images.variants.get(j.item?)?.platforms.get(j.platform?)?;
@@ -64,6 +71,7 @@ pub fn restrict_to_shard(plan: &mut Plan, index: usize, total: usize, targets: &
             .iter()
             .map(|&t| plan.targets[t].id.clone())
             .collect(),
+        weights,
     });
 }
 

@@ -19,6 +19,9 @@ use crate::preset::{Defaults, Preset};
 use crate::target::{self, Platform};
 use crate::template::{Engine, ProjectVar, TargetVar, Vars};
 
+/// The reproducible-builds.org variable every build job gets.
+const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
+
 /// Variables matrix defines itself; an axis may not take one of these names.
 const RESERVED: &[&str] = &[
     "project",
@@ -404,6 +407,11 @@ impl<'a> Renderer<'a> {
         for (k, (v, at)) in &chosen.env {
             env.insert(k.to_string(), self.render(v, vars, at)?);
         }
+        // Reproducible by default: compilers and linkers that honour it
+        // (GCC's __DATE__, GNU ld and mingw's PE timestamp, ...) stamp the
+        // release's time, not the wall clock. The config's own value wins.
+        env.entry(SOURCE_DATE_EPOCH.to_string())
+            .or_insert_with(|| self.req.version.timestamp.to_string());
         let artifact = match (&chosen.artifact, &defaults.artifact) {
             (Some((a, at)), _) => self.render(a, vars, at)?,
             (None, Some(a)) => self.render(a, vars, &preset_at)?,

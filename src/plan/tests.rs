@@ -374,6 +374,25 @@ fn plans_are_deterministic() {
     assert_eq!(a, b);
 }
 
+/// Reproducible by default: every build job gets SOURCE_DATE_EPOCH (the
+/// release timestamp); a value the config sets wins.
+#[test]
+fn build_jobs_get_source_date_epoch() {
+    let plan = plan_of(GLIDE, &[]).unwrap();
+    for t in &plan.targets {
+        assert_eq!(t.build.env["SOURCE_DATE_EPOCH"], "1700000000", "{}", t.id);
+    }
+    let text = GLIDE.replace(
+        "GOCACHE = \"{{ env.HOME }}/.cache/go\" }",
+        "GOCACHE = \"{{ env.HOME }}/.cache/go\", SOURCE_DATE_EPOCH = \"42\" }",
+    );
+    assert_ne!(text, GLIDE);
+    let plan = plan_of(&text, &[]).unwrap();
+    for t in &plan.targets {
+        assert_eq!(t.build.env["SOURCE_DATE_EPOCH"], "42", "{}", t.id);
+    }
+}
+
 mod channels;
 mod containers;
 mod fuzz;

@@ -6,17 +6,20 @@
 //! hidden `.<name>.tmp-XXXXXX` link beside it and renames it over the old
 //! one, so a reader sees the old version or the new, never no channel.
 //! Only a version whose record exists and whose files all still match it
-//! can be linked: a channel never offers an incomplete release.
+//! can be linked: a channel never offers an incomplete release. The channel
+//! entries are links by design, but nothing they lead to is followed: a
+//! version folder, record or published file that is itself a link is
+//! refused (see [`super::nofollow`]).
 
 use std::io;
 use std::path::{Path, PathBuf};
 
+use super::nofollow::{self, Found, Refused};
 use super::publish::sync_dir;
 use super::{
-    CHANNELS_DIR, MANIFEST, RepoError, VERSIONS_DIR, check_version, is_inner_path, parse_digest,
-    record_path, version_dir,
+    CHANNELS_DIR, MANIFEST, MAX_RECORD_BYTES, RepoError, VERSIONS_DIR, check_version,
+    is_inner_path, parse_digest, record_path, version_dir,
 };
-use crate::package::checksum::hash_file;
 use crate::package::manifest::Manifest;
 
 /// Points `channel` at the published `version`, replacing where it pointed.
@@ -25,8 +28,8 @@ pub fn channel_set(repo: &Path, channel: &str, version: &str) -> Result<(), Repo
     check_version(version)?;
     verify_published(repo, version)?;
 
+    nofollow::create_dirs(repo, Path::new(CHANNELS_DIR))?;
     let dir = repo.join(CHANNELS_DIR);
-    std::fs::create_dir_all(&dir).map_err(RepoError::io("create the directory", &dir))?;
     let target = link_target(version);
     let link = tempfile::Builder::new()
         .prefix(&format!(".{channel}.tmp-"))
@@ -44,6 +47,10 @@ pub fn channel_set(repo: &Path, channel: &str, version: &str) -> Result<(), Repo
 
 /// Every channel and the version it points at, sorted by channel name.
 pub fn channel_list(repo: &Path) -> Result<Vec<(String, String)>, RepoError> {
+    // A linked channels/ folder would list (and vouch for) someone else's.
+    if !nofollow::is_dir(repo, Path::new(CHANNELS_DIR))? {
+        return Ok(Vec::new());
+    }
     let dir = repo.join(CHANNELS_DIR);
     let entries = match std::fs::read_dir(&dir) {
         Ok(entries) => entries,
@@ -76,11 +83,19 @@ pub fn channel_list(repo: &Path) -> Result<Vec<(String, String)>, RepoError> {
         };
         let version = version_of(&target)
             .ok_or_else(|| broken(format!("it points at {}", target.display())))?;
-        if !record_path(repo, &version)
-            .try_exists()
-            .map_err(RepoError::io("inspect", record_path(repo, &version)))?
-        {
+        let published = match nofollow::metadata(repo, &record_path(&version)) {
+            Ok(Found::Yes(m)) => m.is_file(),
+            Ok(Found::Missing) => false,
+            Err(e) => return Err(broken(e.to_string())),
+        };
+        if !published {
             return Err(broken(format!("version {version} is not published")));
+        }
+        // The link itself is ours; where it leads must be the real folder.
+        match nofollow::is_dir(repo, &version_dir(&version)) {
+            Ok(true) => {}
+            Ok(false) => return Err(broken(format!("versions/{version} is missing"))),
+            Err(e) => return Err(broken(e.to_string())),
         }
         out.push((name, version));
     }
@@ -120,20 +135,19 @@ fn version_of(target: &Path) -> Option<String> {
     Some(version.to_owned())
 }
 
-/// A version is linkable when its record exists, its version directory holds
-/// the same manifest, and every file the record lists is there with its
-/// size and digest.
+/// A version is linkable when its record exists, its version directory is a
+/// real directory holding the same manifest, and every file the record lists
+/// is a regular file (not a link) with its size and digest.
 fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
-    let record = record_path(repo, version);
-    let bytes = match std::fs::read(&record) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let record = record_path(version);
+    let bytes = match nofollow::read(repo, &record, MAX_RECORD_BYTES)? {
+        Found::Yes(b) => b,
+        Found::Missing => {
             return Err(RepoError::NotPublished {
                 version: version.to_owned(),
                 repo: repo.to_path_buf(),
             });
         }
-        Err(e) => return Err(RepoError::io("read", &record)(e)),
     };
     let damaged = |problems: Vec<String>| RepoError::Damaged {
         version: version.to_owned(),
@@ -142,18 +156,48 @@ fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
     let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| {
         damaged(vec![format!(
             "its record {} is unreadable: {e}",
-            record.display()
+            repo.join(&record).display()
         )])
     })?;
     let mut problems = Vec::new();
-    let copy = version_dir(repo, version).join(MANIFEST);
-    match std::fs::read(&copy) {
-        Ok(b) if b == bytes => {}
-        Ok(_) => problems.push(format!("{} differs from the record", copy.display())),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
-            problems.push(format!("{} is missing", copy.display()));
+    // Checked first and on its own: the channel will link to this folder.
+    match nofollow::is_dir(repo, &version_dir(version)) {
+        Ok(_) => {}
+        Err(Refused::Io {
+            action,
+            path,
+            source,
+        }) => {
+            return Err(RepoError::Io {
+                action,
+                path,
+                source,
+            });
         }
-        Err(e) => return Err(RepoError::io("read", &copy)(e)),
+        Err(refused) => return Err(damaged(vec![refused.to_string()])),
+    }
+    let copy = version_dir(version).join(MANIFEST);
+    match nofollow::read(repo, &copy, MAX_RECORD_BYTES) {
+        Ok(Found::Yes(b)) if b == bytes => {}
+        Ok(Found::Yes(_)) | Err(Refused::TooLarge { .. }) => problems.push(format!(
+            "{} differs from the record",
+            repo.join(&copy).display()
+        )),
+        Ok(Found::Missing) => {
+            problems.push(format!("{} is missing", repo.join(&copy).display()));
+        }
+        Err(Refused::Io {
+            action,
+            path,
+            source,
+        }) => {
+            return Err(RepoError::Io {
+                action,
+                path,
+                source,
+            });
+        }
+        Err(refused) => problems.push(refused.to_string()),
     }
     for a in &manifest.artifacts {
         let (Some((algorithm, want)), true) = (parse_digest(&a.digest), is_inner_path(&a.path))
@@ -161,14 +205,23 @@ fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
             problems.push(format!("{} has an unusable record entry", a.name));
             continue;
         };
-        let path = repo.join(&a.path);
-        match hash_file(&path, algorithm) {
-            Ok((got, size)) if got == want && size == a.size => {}
-            Ok(_) => problems.push(format!("{} does not match its digest", a.path)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                problems.push(format!("{} is missing", a.path));
+        match nofollow::hash(repo, Path::new(&a.path), algorithm) {
+            Ok(Found::Yes((got, size))) if got == want && size == a.size => {}
+            Ok(Found::Yes(_)) => problems.push(format!("{} does not match its digest", a.path)),
+            Ok(Found::Missing) => problems.push(format!("{} is missing", a.path)),
+            Err(Refused::Io {
+                action,
+                path,
+                source,
+            }) => {
+                return Err(RepoError::Io {
+                    action,
+                    path,
+                    source,
+                });
             }
-            Err(e) => return Err(RepoError::io("hash", &path)(e)),
+            // A link, a FIFO, a folder: named, with the path in the repo.
+            Err(refused) => problems.push(refused.to_string()),
         }
     }
     if problems.is_empty() {

@@ -59,6 +59,41 @@ pub enum RepoError {
         problems: Vec<String>,
     },
 
+    #[error("{} is a symbolic link; matrix never follows links inside a release or a repository", path.display())]
+    #[diagnostic(
+        code(matrix::repo::symlink),
+        help(
+            "a link there could publish a file from elsewhere or write outside the repository; replace it with the real file or directory (only the folder you name on the command line may itself be a link)"
+        )
+    )]
+    Symlink { path: PathBuf },
+
+    #[error("{} is not a directory", path.display())]
+    #[diagnostic(
+        code(matrix::repo::not_a_directory),
+        help("the repository needs a directory there; move the file away")
+    )]
+    NotADirectory { path: PathBuf },
+
+    #[error("{} is not a regular file", path.display())]
+    #[diagnostic(
+        code(matrix::repo::not_a_file),
+        help("only regular files are published or served; remove what is there")
+    )]
+    NotAFile { path: PathBuf },
+
+    #[error("`matrix verify` refuses the release in {}: {}", release_dir.display(), problems.join("; "))]
+    #[diagnostic(
+        code(matrix::repo::unverified),
+        help(
+            "publish only what `matrix verify` accepts; run it on the folder to see every problem, then rebuild or re-merge the release"
+        )
+    )]
+    Unverified {
+        release_dir: PathBuf,
+        problems: Vec<String>,
+    },
+
     #[error("version {version} is already published in {}", repo.display())]
     #[diagnostic(
         code(matrix::repo::already_published),
@@ -158,6 +193,33 @@ pub enum RepoError {
         path: PathBuf,
         detail: String,
     },
+}
+
+impl From<super::nofollow::Refused> for RepoError {
+    fn from(r: super::nofollow::Refused) -> Self {
+        use super::nofollow::Refused;
+        match r {
+            Refused::Symlink(path) => RepoError::Symlink { path },
+            Refused::NotADirectory(path) => RepoError::NotADirectory { path },
+            Refused::NotAFile(path) => RepoError::NotAFile { path },
+            Refused::TooLarge { path, size, limit } => RepoError::Io {
+                action: "read",
+                path,
+                source: std::io::Error::other(format!(
+                    "it is {size} bytes, more than the {limit} read whole"
+                )),
+            },
+            Refused::Io {
+                action,
+                path,
+                source,
+            } => RepoError::Io {
+                action,
+                path,
+                source,
+            },
+        }
+    }
 }
 
 impl RepoError {

@@ -4,15 +4,22 @@
 //! anything a reader could see:
 //! 1. read the manifest, refuse a version the repository already records;
 //! 2. render every artifact's repository path ([`Layout::paths`]);
-//! 3. copy every artifact into a staging directory inside the repository,
+//! 3. check the manifest itself (not a shard, not partial, paths inside the
+//!    release), then run the whole of `matrix verify` on the release folder
+//!    and refuse it on any problem;
+//! 4. copy every artifact into a staging directory inside the repository,
 //!    hashing while copying, and refuse the release unless every file exists
 //!    with the manifest's size and digest (what gets published is the bytes
 //!    that were hashed, even if dist/ changes meanwhile);
-//! 4. refuse if any destination already holds different bytes;
-//! 5. rename the staged files into place, never over an existing file;
-//! 6. write `versions/<version>/manifest.json`, then the record.
+//! 5. refuse if any destination already holds different bytes;
+//! 6. rename the staged files into place, never over an existing file;
+//! 7. write `versions/<version>/manifest.json`, then the record.
 //!
-//! A publish that dies between 5 and 6 leaves files no record claims; the
+//! No symbolic link is followed below the release folder or the repository
+//! root (see [`super::nofollow`]): a linked release file is a problem of the
+//! release, a linked repository folder an error naming it.
+//!
+//! A publish that dies between 6 and 7 leaves files no record claims; the
 //! version is not published, and publishing the same release again finishes
 //! the job (identical files already in place are accepted as they are).
 
@@ -22,11 +29,12 @@ use std::path::{Path, PathBuf};
 
 use tempfile::{NamedTempFile, TempDir};
 
+use super::nofollow::{self, Found, Refused};
 use super::{
     Layout, MANIFEST, RepoError, check_version, is_inner_path, parse_digest, record_path,
     staging_dir, version_dir,
 };
-use crate::package::checksum::{HashingWriter, hash_file};
+use crate::package::checksum::HashingWriter;
 use crate::package::manifest::{self, Manifest};
 
 /// What [`publish`] did.
@@ -65,7 +73,31 @@ pub fn publish(
     repo: &Path,
     layout: &Layout,
 ) -> Result<PublishReport, RepoError> {
+    publish_with(release_dir, repo, layout, false)
+}
+
+/// [`publish`], optionally accepting a release that lists missing targets
+/// (`matrix publish --allow-partial`: partial on purpose).
+pub fn publish_with(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+) -> Result<PublishReport, RepoError> {
     let manifest_path = release_dir.join(MANIFEST);
+    // A linked manifest would publish someone else's release description.
+    if let Found::Yes(meta) = nofollow::metadata(release_dir, Path::new(MANIFEST))? {
+        if meta.file_type().is_symlink() {
+            return Err(RepoError::Symlink {
+                path: manifest_path,
+            });
+        }
+        if !meta.is_file() {
+            return Err(RepoError::NotAFile {
+                path: manifest_path,
+            });
+        }
+    }
     let manifest = Manifest::read(&manifest_path).map_err(|source| RepoError::Manifest {
         path: manifest_path.clone(),
         source,
@@ -78,18 +110,20 @@ pub fn publish(
     }
     let version = manifest.version.clone();
     check_version(&version)?;
-    let record = record_path(repo, &version);
-    if exists(&record)? {
+    let record = record_path(&version);
+    if let Found::Yes(_) = nofollow::metadata(repo, &record)? {
         return Err(RepoError::AlreadyPublished {
             version,
             repo: repo.to_path_buf(),
         });
     }
     let paths = layout.paths(&manifest)?;
+    check_manifest(release_dir, &manifest, allow_partial)?;
+    verify(release_dir, allow_partial)?;
 
-    let staging_root = staging_dir(repo);
-    std::fs::create_dir_all(&staging_root)
-        .map_err(RepoError::io("create the staging directory", &staging_root))?;
+    let staging_root = staging_dir();
+    nofollow::create_dirs(repo, &staging_root)?;
+    let staging_root = repo.join(staging_root);
     // Inside the repository, so every rename into place stays on one
     // filesystem; dropped (and deleted) whatever happens.
     let staging = tempfile::Builder::new()
@@ -99,17 +133,17 @@ pub fn publish(
             "create a staging directory in",
             &staging_root,
         ))?;
-    let staged = stage(release_dir, repo, &manifest, &paths, &staging)?;
+    let staged = stage(release_dir, &manifest, &paths, &staging)?;
 
     // Check every destination before placing any, so a conflict leaves the
     // repository as it was.
     let mut reused = Vec::with_capacity(staged.len());
     for (artifact, s) in manifest.artifacts.iter().zip(&staged) {
-        reused.push(matches_existing(&version, &s.dest, &artifact.digest)?);
+        reused.push(matches_existing(&version, repo, &s.dest, &artifact.digest)?);
     }
     for ((artifact, s), &already) in manifest.artifacts.iter().zip(staged).zip(&reused) {
         if !already {
-            place(&version, s, &artifact.digest)?;
+            place(&version, repo, s, &artifact.digest)?;
         }
     }
 
@@ -123,25 +157,26 @@ pub fn publish(
         path: release_dir.to_path_buf(),
         source: io::Error::other(e),
     })?;
-    let version_manifest = version_dir(repo, &version).join(MANIFEST);
-    match write_new(&staging, &version_manifest, &bytes)? {
+    let version_manifest = version_dir(&version).join(MANIFEST);
+    match write_new(&staging, repo, &version_manifest, &bytes)? {
         Written::New => {}
-        Written::Exists if read_equals(&version_manifest, &bytes)? => {}
+        Written::Exists if read_equals(repo, &version_manifest, &bytes)? => {}
         Written::Exists => {
             return Err(RepoError::Conflict {
                 version,
-                path: version_manifest,
+                path: repo.join(version_manifest),
                 detail: "an earlier, unfinished publish of another build".to_owned(),
             });
         }
     }
     // Last: from here on the version is published.
-    if let Written::Exists = write_new(&staging, &record, &bytes)? {
+    if let Written::Exists = write_new(&staging, repo, &record, &bytes)? {
         return Err(RepoError::AlreadyPublished {
             version,
             repo: repo.to_path_buf(),
         });
     }
+    let record = repo.join(record);
     sync_dir(record.parent());
 
     let files = manifest
@@ -163,15 +198,15 @@ pub fn publish(
     })
 }
 
-/// Copies every artifact into staging while hashing it; any missing or
-/// differing file makes the release incomplete (all problems reported).
-fn stage(
+/// What the manifest alone says is wrong: a shard or partial merge, names
+/// listed twice, the checksums file unlisted, paths leaving the release,
+/// unusable digests. Checked before anything reads the release's files, so
+/// a tampered manifest cannot point `verify` or the copy elsewhere.
+fn check_manifest(
     release_dir: &Path,
-    repo: &Path,
     manifest: &Manifest,
-    paths: &[(String, String)],
-    staging: &TempDir,
-) -> Result<Vec<Staged>, RepoError> {
+    allow_partial: bool,
+) -> Result<(), RepoError> {
     let mut problems = Vec::new();
     // A shard or a partial merge is not a release, whatever its files say.
     if let Some(shard) = &manifest.shard {
@@ -180,8 +215,12 @@ fn stage(
             shard.index, shard.total
         ));
     }
-    for t in &manifest.missing_targets {
-        problems.push(format!("{t} is missing (a partial merge)"));
+    if !allow_partial {
+        for t in &manifest.missing_targets {
+            problems.push(format!(
+                "{t} is missing (a partial release; --allow-partial publishes it anyway)"
+            ));
+        }
     }
     let mut names = std::collections::BTreeSet::new();
     for a in &manifest.artifacts {
@@ -195,35 +234,83 @@ fn stage(
             manifest.checksum.file
         ));
     }
-    let mut staged = Vec::with_capacity(manifest.artifacts.len());
-    for (a, (_, dest)) in manifest.artifacts.iter().zip(paths) {
+    for a in &manifest.artifacts {
         if !is_inner_path(&a.path) {
             problems.push(format!(
                 "{} has a path outside the release: {:?}",
                 a.name, a.path
             ));
-            continue;
-        }
-        let Some((algorithm, want)) = parse_digest(&a.digest) else {
+        } else if parse_digest(&a.digest).is_none() {
             problems.push(format!("{} has an unusable digest {:?}", a.name, a.digest));
+        }
+    }
+    incomplete(release_dir, problems)
+}
+
+/// The whole of `matrix verify`: sizes, digests, the checksums file, every
+/// target's archive and the binaries inside it.
+fn verify(release_dir: &Path, allow_partial: bool) -> Result<(), RepoError> {
+    let report = crate::merge::verify::release_with(release_dir, allow_partial).map_err(|e| {
+        RepoError::Unverified {
+            release_dir: release_dir.to_path_buf(),
+            problems: vec![e.to_string()],
+        }
+    })?;
+    if report.ok() {
+        Ok(())
+    } else {
+        Err(RepoError::Unverified {
+            release_dir: release_dir.to_path_buf(),
+            problems: report.problems,
+        })
+    }
+}
+
+fn incomplete(release_dir: &Path, problems: Vec<String>) -> Result<(), RepoError> {
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(RepoError::Incomplete {
+            release_dir: release_dir.to_path_buf(),
+            problems,
+        })
+    }
+}
+
+/// Copies every artifact into staging while hashing it; any missing or
+/// differing file makes the release incomplete (all problems reported).
+/// `verify` passed already; this copy is what gets published, so it is
+/// checked again against the manifest as it is read. No link is followed.
+fn stage(
+    release_dir: &Path,
+    manifest: &Manifest,
+    paths: &[(String, String)],
+    staging: &TempDir,
+) -> Result<Vec<Staged>, RepoError> {
+    let mut problems = Vec::new();
+    let mut staged = Vec::with_capacity(manifest.artifacts.len());
+    for (a, (_, dest)) in manifest.artifacts.iter().zip(paths) {
+        // Both checked by `check_manifest`.
+        let (true, Some((algorithm, want))) = (is_inner_path(&a.path), parse_digest(&a.digest))
+        else {
+            problems.push(format!("{} has an unusable record", a.name));
             continue;
         };
         let source_path = release_dir.join(&a.path);
-        let mut source = match File::open(&source_path) {
-            Ok(f) => f,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+        let (mut source, meta) = match nofollow::open(release_dir, Path::new(&a.path)) {
+            Ok(Found::Yes(f)) => f,
+            Ok(Found::Missing) => {
                 problems.push(format!("{} is missing", a.path));
                 continue;
             }
-            Err(e) => return Err(RepoError::io("open", &source_path)(e)),
+            Err(Refused::Io { source, .. }) => {
+                return Err(RepoError::io("open", &source_path)(source));
+            }
+            Err(refused) => {
+                problems.push(refused_in_release(release_dir, &refused));
+                continue;
+            }
         };
-        let meta = source
-            .metadata()
-            .map_err(RepoError::io("read the metadata of", &source_path))?;
-        if !meta.is_file() {
-            problems.push(format!("{} is not a regular file", a.path));
-            continue;
-        }
         if meta.len() != a.size {
             problems.push(format!(
                 "{} is {} bytes, the manifest says {}",
@@ -254,69 +341,100 @@ fn stage(
             .map_err(RepoError::io("sync", file.path()))?;
         staged.push(Staged {
             file,
-            dest: repo.join(dest),
+            dest: PathBuf::from(dest),
         });
     }
-    if problems.is_empty() {
-        Ok(staged)
-    } else {
-        Err(RepoError::Incomplete {
-            release_dir: release_dir.to_path_buf(),
-            problems,
-        })
+    incomplete(release_dir, problems)?;
+    Ok(staged)
+}
+
+/// A release-side refusal as a problem, with the path relative to the
+/// release folder (the error names the folder).
+fn refused_in_release(release_dir: &Path, refused: &Refused) -> String {
+    let rel = |p: &Path| {
+        p.strip_prefix(release_dir)
+            .unwrap_or(p)
+            .display()
+            .to_string()
+    };
+    match refused {
+        Refused::Symlink(p) => format!(
+            "{} is a symbolic link (matrix never publishes through a link)",
+            rel(p)
+        ),
+        Refused::NotADirectory(p) => format!("{} is not a directory", rel(p)),
+        Refused::NotAFile(p) => format!("{} is not a regular file", rel(p)),
+        Refused::Io { .. } | Refused::TooLarge { .. } => refused.to_string(),
     }
 }
 
-/// True if `dest` already holds exactly the artifact (left by an
+/// True if `repo/dest` already holds exactly the artifact (left by an
 /// interrupted publish of this release), false if it is free; a conflict
-/// otherwise.
-fn matches_existing(version: &str, dest: &Path, digest: &str) -> Result<bool, RepoError> {
-    let meta = match std::fs::symlink_metadata(dest) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-        // A parent that is a file: placing will fail the same way; report
+/// otherwise. A link on the way or in its place is refused, never followed.
+fn matches_existing(
+    version: &str,
+    repo: &Path,
+    dest: &Path,
+    digest: &str,
+) -> Result<bool, RepoError> {
+    let full = repo.join(dest);
+    let meta = match nofollow::metadata(repo, dest) {
+        Ok(Found::Yes(m)) => m,
+        Ok(Found::Missing) => return Ok(false),
+        // A parent that is a file: placing would fail the same way; report
         // it as the conflict it is.
-        Err(e) if e.kind() == io::ErrorKind::NotADirectory => {
-            return Err(conflict(version, dest, "a parent is not a directory"));
+        Err(Refused::NotADirectory(parent)) => {
+            return Err(conflict(
+                version,
+                &parent,
+                "a file where a directory is needed",
+            ));
         }
-        Err(e) => return Err(RepoError::io("inspect", dest)(e)),
+        Err(e) => return Err(e.into()),
     };
+    if meta.file_type().is_symlink() {
+        return Err(RepoError::Symlink { path: full });
+    }
     if !meta.is_file() {
-        return Err(conflict(version, dest, "not a regular file"));
+        return Err(conflict(version, &full, "not a regular file"));
     }
     let Some((algorithm, want)) = parse_digest(digest) else {
-        return Err(conflict(version, dest, "unusable digest"));
+        return Err(conflict(version, &full, "unusable digest"));
     };
-    let (got, _) = hash_file(dest, algorithm).map_err(RepoError::io("hash", dest))?;
-    if got == want {
-        Ok(true)
-    } else {
-        Err(conflict(version, dest, "different bytes"))
+    match nofollow::hash(repo, dest, algorithm)? {
+        Found::Yes((got, _)) if got == want => Ok(true),
+        Found::Yes(_) => Err(conflict(version, &full, "different bytes")),
+        // Removed meanwhile: free again.
+        Found::Missing => Ok(false),
     }
 }
 
 /// Renames a staged file into place without replacing anything; losing a
 /// race to an identical file is fine, to a different one a conflict.
-fn place(version: &str, staged: Staged, digest: &str) -> Result<(), RepoError> {
+fn place(version: &str, repo: &Path, staged: Staged, digest: &str) -> Result<(), RepoError> {
     let Staged { file, dest } = staged;
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(|e| match e.kind() {
-            io::ErrorKind::AlreadyExists | io::ErrorKind::NotADirectory => {
-                conflict(version, parent, "a file where a directory is needed")
+        nofollow::create_dirs(repo, parent).map_err(|e| match e {
+            Refused::NotADirectory(p) => {
+                conflict(version, &p, "a file where a directory is needed")
             }
-            _ => RepoError::io("create the directory", parent)(e),
+            other => other.into(),
         })?;
     }
-    match file.persist_noclobber(&dest) {
+    let full = repo.join(&dest);
+    match file.persist_noclobber(&full) {
         Ok(_) => {
-            sync_dir(dest.parent());
+            sync_dir(full.parent());
             Ok(())
         }
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => {
-            matches_existing(version, &dest, digest)?;
-            Ok(())
+            if matches_existing(version, repo, &dest, digest)? {
+                Ok(())
+            } else {
+                Err(conflict(version, &full, "removed while publishing"))
+            }
         }
-        Err(e) => Err(RepoError::io("move into place", &dest)(e.error)),
+        Err(e) => Err(RepoError::io("move into place", &full)(e.error)),
     }
 }
 
@@ -325,10 +443,16 @@ enum Written {
     Exists,
 }
 
-/// Writes `bytes` to `dest` (mode 0644) unless something is already there.
-fn write_new(staging: &TempDir, dest: &Path, bytes: &[u8]) -> Result<Written, RepoError> {
+/// Writes `bytes` to `repo/dest` (mode 0644) unless something is already
+/// there; the folders on the way are created, never followed if links.
+fn write_new(
+    staging: &TempDir,
+    repo: &Path,
+    dest: &Path,
+    bytes: &[u8],
+) -> Result<Written, RepoError> {
     if let Some(parent) = dest.parent() {
-        std::fs::create_dir_all(parent).map_err(RepoError::io("create the directory", parent))?;
+        nofollow::create_dirs(repo, parent)?;
     }
     let mut file = NamedTempFile::new_in(staging.path())
         .map_err(RepoError::io("create a file in", staging.path()))?;
@@ -336,20 +460,24 @@ fn write_new(staging: &TempDir, dest: &Path, bytes: &[u8]) -> Result<Written, Re
         .and_then(|()| set_mode(file.as_file(), 0o644))
         .and_then(|()| file.as_file().sync_all())
         .map_err(RepoError::io("write", file.path()))?;
-    match file.persist_noclobber(dest) {
+    let full = repo.join(dest);
+    match file.persist_noclobber(&full) {
         Ok(_) => Ok(Written::New),
         Err(e) if e.error.kind() == io::ErrorKind::AlreadyExists => Ok(Written::Exists),
-        Err(e) => Err(RepoError::io("move into place", dest)(e.error)),
+        Err(e) => Err(RepoError::io("move into place", &full)(e.error)),
     }
 }
 
-fn read_equals(path: &Path, bytes: &[u8]) -> Result<bool, RepoError> {
-    let existing = std::fs::read(path).map_err(RepoError::io("read", path))?;
-    Ok(existing == bytes)
-}
-
-fn exists(path: &Path) -> Result<bool, RepoError> {
-    path.try_exists().map_err(RepoError::io("inspect", path))
+/// Whether `repo/path` holds exactly `bytes` (a link there is refused).
+fn read_equals(repo: &Path, path: &Path, bytes: &[u8]) -> Result<bool, RepoError> {
+    let limit = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
+    match nofollow::read(repo, path, limit) {
+        Ok(Found::Yes(existing)) => Ok(existing == bytes),
+        Ok(Found::Missing) => Ok(false),
+        // Longer than ours: different.
+        Err(Refused::TooLarge { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn conflict(version: &str, path: &Path, detail: &str) -> RepoError {

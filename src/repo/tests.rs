@@ -262,30 +262,43 @@ fn publishing_a_version_twice_fails_and_keeps_the_first() {
     assert_eq!(snapshot(&repo), before);
 }
 
+/// The problems of a refused release, whichever check refused it.
+fn problems(err: &RepoError) -> &[String] {
+    match err {
+        RepoError::Incomplete { problems, .. } | RepoError::Unverified { problems, .. } => problems,
+        other => panic!("not a refused release: {other:?}"),
+    }
+}
+
 #[test]
 fn incomplete_or_tampered_releases_are_refused() {
     type Break = fn(&Path);
-    // (what is wrong, how to break the release, expected problem text)
-    let cases: [(&str, Break, &str); 5] = [
+    // (what is wrong, how to break the release, start of the first problem,
+    // refused by `matrix verify` rather than by the manifest check)
+    let cases: [(&str, Break, &str, bool); 5] = [
         (
             "missing",
             |d| std::fs::remove_file(d.join("hello-arm64.tar.gz")).unwrap(),
-            "hello-arm64.tar.gz is missing",
+            "hello-arm64.tar.gz: missing",
+            true,
         ),
         (
             "same size, other bytes",
             |d| std::fs::write(d.join("hello-amd64.tar.gz"), b"first archive for amd65\n").unwrap(),
-            "hello-amd64.tar.gz does not match its digest in the manifest",
+            "hello-amd64.tar.gz: sha256:",
+            true,
         ),
         (
             "other size",
             |d| std::fs::write(d.join("hello-amd64.tar.gz"), b"x").unwrap(),
-            "hello-amd64.tar.gz is 1 bytes, the manifest says 24",
+            "hello-amd64.tar.gz: 1 bytes, 24 recorded",
+            true,
         ),
         (
             "checksums file missing",
             |d| std::fs::remove_file(d.join("SHA256SUMS")).unwrap(),
-            "SHA256SUMS is missing",
+            "SHA256SUMS: missing",
+            true,
         ),
         (
             "checksums file not listed",
@@ -295,21 +308,22 @@ fn incomplete_or_tampered_releases_are_refused() {
                 m.write(&d.join("manifest.json")).unwrap();
             },
             "the checksums file SHA256SUMS is not among the artifacts",
+            false,
         ),
     ];
-    for (what, break_it, want) in cases {
+    for (what, break_it, want, by_verify) in cases {
         let dist = release("1.0.0", "first");
         break_it(dist.path());
         let (_tmp, repo) = repo_dir();
         let err = publish(dist.path(), &repo, &Layout::flat()).unwrap_err();
-        match &err {
-            RepoError::Incomplete { problems, .. } => {
-                assert_eq!(problems, &[want.to_owned()], "{what}");
-            }
-            other => panic!("{what}: {other:?}"),
-        }
-        // Nothing published, nothing placed, staging cleaned up.
-        assert_eq!(tree(&repo), [".matrix", ".matrix/tmp"], "{what}");
+        assert_eq!(
+            matches!(err, RepoError::Unverified { .. }),
+            by_verify,
+            "{what}: {err:?}"
+        );
+        assert!(problems(&err)[0].starts_with(want), "{what}: {err:?}");
+        // Refused before the repository is even created.
+        assert!(!repo.exists(), "{what}: {:?}", tree(&repo));
     }
 
     // A manifest pointing outside the release is refused, not followed.
@@ -552,3 +566,5 @@ fn digests_and_inner_paths() {
         assert_eq!(is_inner_path(path), inner, "{path}");
     }
 }
+
+mod symlinks;

@@ -326,6 +326,7 @@ fn parse_shard_accepts_i_of_n() {
         ("2/4", (2, 4)),
         ("4/4", (4, 4)),
         ("10/12", (10, 12)),
+        ("1000/1000", (1000, 1000)),
     ];
     for (s, want) in ok {
         assert_eq!(parse_shard(s), Ok(want), "{s}");
@@ -350,6 +351,9 @@ fn parse_shard_accepts_i_of_n() {
             "1/99999999999999999999999",
             "the shard count `99999999999999999999999` is too large",
         ),
+        // Parsed fine, but more shards than any CI runs: refused before
+        // anything is allocated per shard.
+        ("1/1001", "the shard count is at most 1000"),
     ];
     for (s, want) in bad {
         let err = parse_shard(s).unwrap_err();

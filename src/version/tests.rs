@@ -205,15 +205,18 @@ fn dirty_tree_is_an_error() {
     repo.git(&["mv", "c.txt", "renamed.txt"]);
 
     let facts = repo.facts();
-    assert_eq!(facts.dirty_files, ["a.txt", "new dir/", "renamed.txt"]);
+    assert_eq!(
+        facts.dirty_files,
+        ["a.txt", "new dir/new.txt", "renamed.txt"]
+    );
     let err = resolve(Some(&facts), &release()).unwrap_err();
     assert_eq!(
         err.to_string(),
-        "the working tree has uncommitted changes (3 files): a.txt, new dir/, renamed.txt"
+        "the working tree has uncommitted changes (3 files): a.txt, new dir/new.txt, renamed.txt"
     );
     assert_eq!(
         miette::Diagnostic::help(&err).unwrap().to_string(),
-        "commit or stash them, or pass --snapshot"
+        "commit or stash them, or pass --snapshot; untracked folders matrix wrote (a dist, a shard, a merge output: they hold its manifest.json) are not counted"
     );
 }
 
@@ -258,6 +261,14 @@ fn changes_under_ignored_paths_are_not_dirty() {
         dirty(repo.path(), &[]),
         ["dist-notes.txt", "dist/app.tar.gz", "dist/tracked.txt"]
     );
+    // A tracked file stays a change even in the run's own dist.
+    assert_eq!(
+        dirty(repo.path(), std::slice::from_ref(&dist)),
+        ["dist-notes.txt", "dist/tracked.txt"]
+    );
+    repo.git(&["rm", "-q", "--cached", "dist/tracked.txt"]);
+    repo.git(&["commit", "-q", "-m", "untrack"]);
+    repo.git(&["tag", "-f", "v1.2.3"]);
     assert_eq!(
         dirty(repo.path(), std::slice::from_ref(&dist)),
         ["dist-notes.txt"]
@@ -277,6 +288,10 @@ fn changes_under_ignored_paths_are_not_dirty() {
         dirty(repo.path(), &[PathBuf::from("../elsewhere")]).len(),
         3
     );
+    // A dist at the top hides untracked files, never tracked changes.
+    repo.write("a.txt", "edited\n");
+    assert_eq!(dirty(repo.path(), &[PathBuf::from(".")]), ["a.txt"]);
+    repo.git(&["checkout", "-q", "--", "a.txt"]);
 
     std::fs::remove_file(repo.path().join("dist-notes.txt")).unwrap();
     let facts = git_facts(repo.path(), &[dist]).unwrap();
@@ -529,8 +544,19 @@ fn next_patch_table() {
 #[test]
 fn parses_porcelain_z() {
     let out = " M b.txt\0?? a b.txt\0R  new.txt\0old.txt\0A  z\0";
-    assert_eq!(parse_status(out), ["a b.txt", "b.txt", "new.txt", "z"]);
-    assert!(parse_status("").is_empty());
+    let entries: Vec<(String, bool)> = dirty::parse_status(out)
+        .into_iter()
+        .map(|e| (e.path, e.untracked))
+        .collect();
+    let want = [
+        ("b.txt", false),
+        ("a b.txt", true),
+        ("new.txt", false),
+        ("z", false),
+    ]
+    .map(|(p, u)| (p.to_owned(), u));
+    assert_eq!(entries, want);
+    assert!(dirty::parse_status("").is_empty());
 }
 
 #[test]
@@ -567,3 +593,5 @@ fn calendar_versions_from_a_real_repository() {
         other => panic!("{other:?}"),
     }
 }
+
+mod matrix_folders;

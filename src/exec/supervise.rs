@@ -1,0 +1,235 @@
+//! The per-job supervisor: nothing a build job starts outlives it.
+//!
+//! Part of `exec`, used by [`super::process`] on Linux. A process group is
+//! not enough: a job's `setsid` or double-forked grandchild leaves the group
+//! and the kill. So every process job runs under `matrix __supervise`, a
+//! small synchronous copy of matrix that
+//!
+//! - becomes a child subreaper (PR_SET_CHILD_SUBREAPER), so every orphan of
+//!   the job is re-parented to it instead of to init;
+//! - asks for SIGTERM when matrix dies (PR_SET_PDEATHSIG), even by SIGKILL;
+//! - runs the job and, when it ends, SIGKILLs and reaps every descendant
+//!   left (found through `/proc/*/stat` parent links), repeating until it
+//!   has no child at all;
+//! - on SIGTERM/SIGINT/SIGHUP (matrix cancelling, a timeout, matrix gone)
+//!   forwards SIGTERM to every descendant, gives them [`GRACE`], then kills
+//!   the rest the same way;
+//! - exits like the job did (its exit code, or the same signal).
+//!
+//! Polling (every 20 ms) keeps it free of signal-safety puzzles: the signal
+//! handlers only set a flag.
+
+use std::collections::{BTreeSet, HashMap};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use super::process::{GRACE, SUPERVISE_ARG as ARG};
+
+const POLL: Duration = Duration::from_millis(20);
+
+/// Rounds of kill-and-reap before giving up on a process that keeps forking
+/// faster than it is killed (each round takes at least [`POLL`]).
+const KILL_ROUNDS: usize = 500;
+
+static TERMINATE: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_terminate(_: nix::libc::c_int) {
+    TERMINATE.store(true, Ordering::SeqCst);
+}
+
+/// Runs the supervisor if matrix was started as one; returns its exit code.
+pub fn dispatch() -> Option<u8> {
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if args.first().is_none_or(|a| a != ARG) {
+        return None;
+    }
+    Some(main(&args[1..]))
+}
+
+fn main(args: &[OsString]) -> u8 {
+    let (parent, program, argv) = match args {
+        [parent, program, dashes, argv @ ..] if dashes == "--" && !argv.is_empty() => {
+            (parent.to_string_lossy().parse::<i32>().ok(), program, argv)
+        }
+        _ => {
+            eprintln!("matrix {ARG}: usage: {ARG} <pid> <program> -- <argv...>");
+            return 2;
+        }
+    };
+    if let Err(e) = become_reaper() {
+        // Without it, nothing could be promised: refuse to run the job.
+        eprintln!("matrix {ARG}: cannot become a child subreaper: {e}");
+        return 125;
+    }
+    // matrix may have died before PR_SET_PDEATHSIG took effect.
+    if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
+        return 143;
+    }
+    let child = std::process::Command::new(program)
+        .arg0(&argv[0])
+        .args(&argv[1..])
+        .spawn();
+    let child = match child {
+        Ok(c) => Pid::from_raw(c.id() as i32),
+        Err(e) => {
+            eprintln!("matrix: cannot start `{}`: {e}", argv[0].to_string_lossy());
+            return if e.kind() == std::io::ErrorKind::PermissionDenied {
+                126
+            } else {
+                127
+            };
+        }
+    };
+    let status = supervise(child);
+    kill_all();
+    match status {
+        Some(WaitStatus::Exited(_, code)) => u8::try_from(code).unwrap_or(1),
+        Some(WaitStatus::Signaled(_, sig, _)) => die_like(sig),
+        // Told to stop before the job ended.
+        _ => 143,
+    }
+}
+
+fn become_reaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)?;
+    nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
+    let action = SigAction::new(
+        SigHandler::Handler(on_terminate),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is
+        // async-signal-safe.
+        unsafe { signal::sigaction(sig, &action)? };
+    }
+    Ok(())
+}
+
+/// Waits for the job; on a stop request, SIGTERMs the whole tree and waits
+/// [`GRACE`]. Returns the job's status, or None if it had to be stopped.
+fn supervise(child: Pid) -> Option<WaitStatus> {
+    let mut stopping: Option<Instant> = None;
+    loop {
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(status) if status.pid() == Some(child) => {
+                    if matches!(status, WaitStatus::Exited(..) | WaitStatus::Signaled(..)) {
+                        return Some(status);
+                    }
+                }
+                // An orphan re-parented to us: reaped, nothing else to do.
+                Ok(_) => {}
+            }
+        }
+        if TERMINATE.load(Ordering::SeqCst) {
+            match stopping {
+                None => {
+                    signal_all(Signal::SIGTERM);
+                    stopping = Some(Instant::now());
+                }
+                Some(since) if since.elapsed() >= GRACE => return None,
+                Some(_) => {}
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+}
+
+/// SIGKILLs every descendant and reaps them, until no child is left.
+fn kill_all() {
+    for _ in 0..KILL_ROUNDS {
+        signal_all(Signal::SIGKILL);
+        loop {
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => break,
+                Ok(_) => continue,
+                Err(Errno::EINTR) => continue,
+                // ECHILD: nothing left to wait for.
+                Err(_) => return,
+            }
+        }
+        std::thread::sleep(POLL);
+    }
+    eprintln!("matrix {ARG}: processes of the job keep forking; giving up on them");
+}
+
+fn signal_all(sig: Signal) {
+    for pid in descendants(std::process::id() as i32) {
+        // ESRCH: it ended meanwhile.
+        let _ = signal::kill(Pid::from_raw(pid), sig);
+    }
+}
+
+/// Every process below `root`, from the parent links in /proc.
+fn descendants(root: i32) -> BTreeSet<i32> {
+    let mut children: HashMap<i32, Vec<i32>> = HashMap::new();
+    if let Ok(dir) = std::fs::read_dir("/proc") {
+        for entry in dir.flatten() {
+            let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+                continue;
+            };
+            if let Some(ppid) = parent_of(pid) {
+                children.entry(ppid).or_default().push(pid);
+            }
+        }
+    }
+    let mut found = BTreeSet::new();
+    let mut todo = vec![root];
+    while let Some(p) = todo.pop() {
+        for &c in children.get(&p).into_iter().flatten() {
+            if found.insert(c) {
+                todo.push(c);
+            }
+        }
+    }
+    found
+}
+
+/// The ppid field of /proc/<pid>/stat: `pid (comm) state ppid ...`, where
+/// comm may hold spaces and parentheses, hence the last `)`.
+fn parent_of(pid: i32) -> Option<i32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 1..];
+    rest.split_whitespace().nth(1)?.parse().ok()
+}
+
+/// Ends the supervisor by the signal that ended the job, so matrix reports
+/// "signal 11 (SIGSEGV)" as it would without a supervisor.
+fn die_like(sig: Signal) -> u8 {
+    // No core file of the supervisor itself.
+    let _ = nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_CORE, 0, 0);
+    let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
+    // SAFETY: restoring the default disposition has no handler to run.
+    let _ = unsafe { signal::sigaction(sig, &default) };
+    let _ = SigSet::from(sig).thread_unblock();
+    let _ = signal::raise(sig);
+    128u8.saturating_add(sig as u8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_links_come_from_proc() {
+        let me = std::process::id() as i32;
+        let mut child = std::process::Command::new("sleep")
+            .arg("5")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        assert_eq!(parent_of(pid), Some(me));
+        assert!(descendants(me).contains(&pid));
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+}
