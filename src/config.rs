@@ -10,6 +10,9 @@
 
 pub mod channels;
 pub mod containers;
+pub mod excerpt;
+pub mod limits;
+mod read;
 pub mod source;
 pub mod version;
 
@@ -22,6 +25,8 @@ use serde::Deserialize;
 
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
+pub use limits::{Limit, Limits};
+pub use read::MAX_CONFIG_BYTES;
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
@@ -64,6 +69,9 @@ pub struct Config {
     /// How versions are made.
     #[serde(default)]
     pub version: VersionConfig,
+    /// How much work `matrix plan` may do (raise a limit a release outgrows).
+    #[serde(default)]
+    pub limits: Limits,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -108,8 +116,13 @@ impl OneOrMany {
         }
     }
 
+    /// Whether `value` is one of the values. Called for every target and
+    /// every override, so it allocates nothing.
     pub fn matches(&self, value: &str) -> bool {
-        self.values().contains(&value)
+        match self {
+            OneOrMany::One(v) => v == value,
+            OneOrMany::Many(vs) => vs.iter().any(|v| v == value),
+        }
     }
 }
 
@@ -334,6 +347,30 @@ pub enum LoadError {
         path: String,
         source: std::io::Error,
     },
+    #[error("{path} is {size} bytes; a matrix.toml may be at most {limit} bytes")]
+    #[diagnostic(
+        code(matrix::config::too_large),
+        help(
+            "check that -c/--config names the release description; a real one is a few kilobytes"
+        )
+    )]
+    TooLarge { path: String, size: u64, limit: u64 },
+    #[error("{path} is not a regular file")]
+    #[diagnostic(
+        code(matrix::config::not_a_file),
+        help("pass the matrix.toml file itself with -c/--config")
+    )]
+    NotAFile { path: String },
+    #[error("{path}:{line}:{column}: the file is not UTF-8 text")]
+    #[diagnostic(
+        code(matrix::config::not_utf8),
+        help("save matrix.toml as UTF-8; TOML files must be UTF-8")
+    )]
+    NotUtf8 {
+        path: String,
+        line: usize,
+        column: usize,
+    },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Invalid(#[from] ConfigError),
@@ -342,11 +379,7 @@ pub enum LoadError {
 /// Reads and parses `path`, then checks what can be checked without the
 /// expanded matrix.
 pub fn load(path: &Path) -> Result<Loaded, LoadError> {
-    let text = std::fs::read_to_string(path).map_err(|source| LoadError::Read {
-        path: path.display().to_string(),
-        source,
-    })?;
-    parse(path, text)
+    parse(path, read::read(path)?)
 }
 
 /// Parses config text (exposed for tests and `matrix schema` round trips).
@@ -429,6 +462,19 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 Some("write the date as YYYY-MM-DD, e.g. \"2020-04-01\"".into()),
             )
         })?;
+    }
+    for (limit, value) in [
+        (Limit::Targets, config.limits.max_targets),
+        (Limit::TemplateFuel, config.limits.template_fuel),
+        (Limit::TemplateOutput, config.limits.max_template_output),
+    ] {
+        if value == 0 {
+            return Err(source.error_at(
+                &KeyPath::parse("limits").key(limit.key()),
+                format!("`{}` must be at least 1", limit.key()),
+                Some("leave the key out for the default, or raise it".into()),
+            ));
+        }
     }
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {

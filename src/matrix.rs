@@ -11,9 +11,17 @@
 //! about files or spans: errors carry indexes into the [`Spec`] so the caller,
 //! which still has the TOML document, can point at the offending line.
 
+mod count;
+
 use std::collections::HashMap;
 
 use indexmap::{IndexMap, IndexSet};
+
+pub use count::show as show_count;
+use count::{Counter, TooComplex};
+
+/// Include entries times combinations one matrix may cost to merge.
+const INCLUDE_WORK: u128 = 50_000_000;
 
 /// One expanded matrix entry: axis keys first (in declared order), then keys
 /// that only `include` entries brought in (in the order first seen).
@@ -156,6 +164,26 @@ pub enum MatrixError {
         /// The repeated combination, rendered as `key=value, ...`.
         combination: String,
     },
+
+    #[error("the matrix expands to {} combinations, more than the limit of {limit}", count::show(*count))]
+    #[diagnostic(
+        code(matrix::matrix::too_many),
+        help(
+            "remove axis values or exclude combinations; if the release really has that many, raise the limit"
+        )
+    )]
+    TooMany {
+        /// The real number of combinations (saturated at `u128::MAX`).
+        count: u128,
+        limit: u64,
+    },
+
+    #[error("the matrix is too costly to expand: {reason}")]
+    #[diagnostic(
+        code(matrix::matrix::too_complex),
+        help("use fewer axes, exclude entries or include entries")
+    )]
+    TooComplex { reason: String },
 }
 
 fn list(values: &[String]) -> String {
@@ -177,8 +205,10 @@ fn render(combination: &Combination) -> String {
     format!("{{{}}}", pairs.join(", "))
 }
 
-/// Expands `spec` into its combinations, in GitHub Actions order.
-pub fn expand(spec: &Spec) -> Result<Vec<Combination>, MatrixError> {
+/// Expands `spec` into its combinations, in GitHub Actions order, if there
+/// are at most `limit` of them. They are counted first, without being made,
+/// so a matrix of billions is refused in a moment with its real size.
+pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> {
     validate_axes(spec)?;
     if spec.axes.is_empty() && spec.include.is_empty() {
         return Err(MatrixError::Empty {
@@ -190,14 +220,54 @@ pub fn expand(spec: &Spec) -> Result<Vec<Combination>, MatrixError> {
         return Err(MatrixError::EmptyInclude { index });
     }
 
-    let mut originals: Vec<Combination> = product(&spec.axes)
-        .into_iter()
-        .filter(|c| {
-            !spec.exclude.iter().any(|entry| {
-                entry
-                    .iter()
-                    .all(|(k, p)| c.get(k).is_some_and(|v| p.matches(v)))
+    let too_complex = |_: TooComplex| MatrixError::TooComplex {
+        reason: format!(
+            "{} axes and {} exclude entries are too many to count the combinations",
+            spec.axes.len(),
+            spec.exclude.len()
+        ),
+    };
+    let mut counter = Counter::new(spec);
+    let surviving = counter.total().map_err(too_complex)?;
+    // Each include entry either extends surviving combinations or adds one.
+    let mut added = 0u128;
+    for entry in &spec.include {
+        let fixed: Vec<(usize, Option<u32>)> = entry
+            .iter()
+            .filter_map(|(k, v)| {
+                let (axis, _, values) = spec.axes.get_full(k)?;
+                Some((axis, values.iter().position(|x| x == v).map(|i| i as u32)))
             })
+            .collect();
+        if !counter.any_with(&fixed).map_err(too_complex)? {
+            added += 1;
+        }
+    }
+    let count = surviving.saturating_add(added);
+    if count > limit as u128 {
+        return Err(MatrixError::TooMany { count, limit });
+    }
+    if surviving.saturating_mul(spec.include.len() as u128) > INCLUDE_WORK {
+        return Err(MatrixError::TooComplex {
+            reason: format!(
+                "{} include entries would each be tried against {} combinations",
+                spec.include.len(),
+                surviving
+            ),
+        });
+    }
+
+    let axes: Vec<(&String, &Vec<String>)> = spec.axes.iter().collect();
+    let mut originals: Vec<Combination> = counter
+        .surviving()
+        .map_err(too_complex)?
+        .into_iter()
+        .map(|values| {
+            values
+                .iter()
+                .zip(&axes)
+                .map(|(v, (axis, vs))| ((*axis).clone(), vs[*v as usize].clone()))
+                .collect()
         })
         .collect();
     if originals.is_empty() && spec.include.is_empty() {
@@ -295,28 +365,6 @@ fn validate_exclude(spec: &Spec) -> Result<(), MatrixError> {
         }
     }
     Ok(())
-}
-
-/// Cartesian product, first axis outermost. No axes means no combinations
-/// (not one empty combination): an include-only matrix is just its includes.
-fn product(axes: &IndexMap<String, Vec<String>>) -> Vec<Combination> {
-    if axes.is_empty() {
-        return Vec::new();
-    }
-    let mut out: Vec<Combination> = vec![Combination::new()];
-    for (axis, values) in axes {
-        out = out
-            .into_iter()
-            .flat_map(|prefix| {
-                values.iter().map(move |value| {
-                    let mut c = prefix.clone();
-                    c.insert(axis.clone(), value.clone());
-                    c
-                })
-            })
-            .collect();
-    }
-    out
 }
 
 /// Axis keys in declared order, then include-only keys in the order first

@@ -233,7 +233,7 @@ pub enum PlanError {
 pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let config = &loaded.config;
     let source = &loaded.source;
-    let expanded = axes::expand(&config.matrix, source)?;
+    let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
     let selected = select(named, &req.filters)?;
 

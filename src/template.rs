@@ -6,6 +6,9 @@
 //! produce `hello__linux.tar.gz`. Errors carry the byte range inside the
 //! template, which `config::Source` maps to a line and column in matrix.toml.
 
+mod budget;
+
+use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
@@ -14,9 +17,19 @@ use std::sync::Arc;
 use minijinja::value::{Object, ObjectRepr, Value};
 use minijinja::{Environment, ErrorKind, UndefinedBehavior};
 
-/// Renders templates with matrix's settings.
+use crate::config::{Limit, Limits};
+
+/// Renders templates with matrix's settings, within [`Limits`]: all renders
+/// of one engine share one budget of minijinja fuel (so a plan's template
+/// work is bounded whatever the number of targets), and each rendered text
+/// is capped in size while it is written.
 pub struct Engine {
-    env: Environment<'static>,
+    /// In a cell because the fuel of the next render is what the earlier
+    /// ones left, and minijinja reads it from the environment.
+    env: RefCell<Environment<'static>>,
+    fuel: u64,
+    used: Cell<u64>,
+    max_output: u64,
 }
 
 /// A template that could not be parsed or rendered.
@@ -27,6 +40,8 @@ pub struct TemplateError {
     pub range: Option<Range<usize>>,
     /// What to do about it (for unknown variables: the closest name and the list).
     pub help: Option<String>,
+    /// Set when a `[limits]` limit stopped the render.
+    pub limit: Option<Limit>,
 }
 
 impl fmt::Display for TemplateError {
@@ -42,12 +57,28 @@ impl Default for Engine {
 }
 
 impl Engine {
+    /// An engine with the default [`Limits`].
     pub fn new() -> Self {
+        Self::with_limits(&Limits::default())
+    }
+
+    pub fn with_limits(limits: &Limits) -> Self {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
         // Debug info is what gives errors their byte range.
         env.set_debug(true);
-        Engine { env }
+        env.set_fuel(Some(limits.template_fuel));
+        Engine {
+            env: RefCell::new(env),
+            fuel: limits.template_fuel,
+            used: Cell::new(0),
+            max_output: limits.max_template_output,
+        }
+    }
+
+    /// Fuel the renders so far have used.
+    pub fn fuel_used(&self) -> u64 {
+        self.used.get()
     }
 
     /// Renders `template` with `vars`. Plain strings are returned as they are.
@@ -55,11 +86,46 @@ impl Engine {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {
             return Ok(template.to_string());
         }
-        let compiled = self
-            .env
+        let left = self.fuel.saturating_sub(self.used.get());
+        if left == 0 {
+            return Err(budget::out_of_fuel(self.fuel));
+        }
+        self.env.borrow_mut().set_fuel(Some(left));
+        let env = self.env.borrow();
+        let compiled = env
             .template_from_str(template)
             .map_err(|e| convert(e, template))?;
-        compiled.render(vars.to_value()).map_err(|e| {
+        let mut out = budget::Capped {
+            text: Vec::new(),
+            max: self.max_output,
+            over: false,
+        };
+        let rendered = compiled.render_captured_to(vars.to_value(), &mut out);
+        let failed = match rendered {
+            Ok(captured) => {
+                let spent = captured.state().fuel_levels().map_or(0, |(used, _)| used);
+                self.used.set(self.used.get().saturating_add(spent));
+                None
+            }
+            Err(e) => Some(e),
+        };
+        if out.over {
+            return Err(budget::too_long(self.max_output));
+        }
+        let Some(e) = failed else {
+            // Rendered from a &str into bytes we only appended to.
+            return String::from_utf8(out.text).map_err(|_| TemplateError {
+                message: "the template rendered text that is not UTF-8".into(),
+                range: None,
+                help: None,
+                limit: None,
+            });
+        };
+        if e.kind() == ErrorKind::OutOfFuel {
+            self.used.set(self.fuel);
+            return Err(budget::out_of_fuel(self.fuel));
+        }
+        Err({
             let mut err = convert(e, template);
             if err.message.starts_with("unknown variable") {
                 let used = err
@@ -109,6 +175,7 @@ fn convert(e: minijinja::Error, template: &str) -> TemplateError {
         message,
         range,
         help: None,
+        limit: None,
     }
 }
 

@@ -139,7 +139,7 @@ pub enum VersionError {
     #[diagnostic(
         code(matrix::version::no_git),
         help(
-            "set MATRIX_VERSION (e.g. MATRIX_VERSION=1.2.3) and SOURCE_DATE_EPOCH, or run inside the git checkout"
+            "set MATRIX_VERSION (e.g. MATRIX_VERSION=1.2.3, or 1443.0 under [version] scheme = \"calendar\") and SOURCE_DATE_EPOCH, or run inside the git checkout"
         )
     )]
     NoGit,
@@ -400,8 +400,12 @@ pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, Versi
         .map(parse_epoch)
         .transpose()?;
 
-    if let (Some(scheme), None) = (&req.calendar, &req.env_version) {
-        return calendar::resolve(scheme, facts.ok_or(VersionError::NoGit)?, req, epoch);
+    if let Some(scheme) = &req.calendar {
+        return match &req.env_version {
+            // MATRIX_VERSION is a calendar version here, not a semver one.
+            Some(value) => calendar::from_env(value, facts, req, epoch),
+            None => calendar::resolve(scheme, facts.ok_or(VersionError::NoGit)?, req, epoch),
+        };
     }
     let (version, tag, is_snapshot) = if let Some(value) = &req.env_version {
         let version = value.strip_prefix('v').unwrap_or(value);

@@ -11,8 +11,11 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use miette::{Diagnostic, NamedSource, SourceSpan};
+use miette::{Diagnostic, SourceSpan};
 use toml::de::{DeTable, DeValue};
+
+use super::excerpt::{Excerpt, clip_message};
+use super::limits::Limit;
 
 /// One step of a key path into the TOML document.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,11 +86,6 @@ impl Source {
             path: path.to_path_buf(),
             text: Arc::from(text),
         }
-    }
-
-    fn named(&self) -> NamedSource<String> {
-        NamedSource::new(self.path.display().to_string(), self.text.to_string())
-            .with_language("TOML")
     }
 
     /// The span of the value at `path`, or of the closest existing parent
@@ -170,21 +168,31 @@ impl Source {
     ) -> ConfigError {
         let span = span.unwrap_or(0..0);
         let (line, column) = self.line_col(span.start);
+        let file = self.path.display().to_string();
+        // Only the lines around the span travel with the error: showing a
+        // whole 10 MB line took miette 21 s.
+        let (src, span) = Excerpt::new(file.clone(), &self.text, span, line, column);
         ConfigError(Box::new(ConfigErrorDetail {
-            message: message.into(),
-            file: self.path.display().to_string(),
+            message: clip_message(message.into()),
+            file,
             line,
             column,
-            src: self.named(),
-            span: SourceSpan::from(span),
-            label,
-            help,
+            src,
+            span,
+            label: clip_message(label),
+            help: help.map(clip_message),
+            limit: None,
         }))
     }
 
     /// 1-based line and column (in characters) of a byte offset.
     pub fn line_col(&self, offset: usize) -> (usize, usize) {
-        let before = &self.text[..offset.min(self.text.len())];
+        // Template ranges shifted by escapes can land inside a character.
+        let mut offset = offset.min(self.text.len());
+        while !self.text.is_char_boundary(offset) {
+            offset -= 1;
+        }
+        let before = &self.text[..offset];
         let line = before.matches('\n').count() + 1;
         let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
         (line, column)
@@ -197,6 +205,14 @@ impl Source {
 #[error(transparent)]
 #[diagnostic(transparent)]
 pub struct ConfigError(Box<ConfigErrorDetail>);
+
+impl ConfigError {
+    /// Marks the error as coming from a `[limits]` limit.
+    pub fn with_limit(mut self, limit: Option<Limit>) -> Self {
+        self.0.limit = limit;
+        self
+    }
+}
 
 impl std::ops::Deref for ConfigError {
     type Target = ConfigErrorDetail;
@@ -214,12 +230,14 @@ pub struct ConfigErrorDetail {
     pub line: usize,
     pub column: usize,
     #[source_code]
-    src: NamedSource<String>,
+    src: Excerpt,
     #[label("{label}")]
     span: SourceSpan,
     label: String,
     #[help]
     pub help: Option<String>,
+    /// Set when a `[limits]` limit stopped the plan.
+    pub limit: Option<Limit>,
 }
 
 #[cfg(test)]

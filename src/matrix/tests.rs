@@ -334,14 +334,14 @@ fn expands_like_github() {
         ),
     ];
     for (name, spec, expected) in cases {
-        let got = expand(&spec).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let got = expand(&spec, u64::MAX).unwrap_or_else(|e| panic!("{name}: {e}"));
         assert_eq!(flat(&got), owned(&expected), "{name}");
     }
 }
 
 #[test]
 fn glide_table_has_sixteen_targets() {
-    assert_eq!(expand(&glide()).map(|r| r.len()), Ok(16));
+    assert_eq!(expand(&glide(), u64::MAX).map(|r| r.len()), Ok(16));
 }
 
 #[test]
@@ -457,14 +457,17 @@ fn rejects_bad_specs() {
         ),
     ];
     for (name, spec, expected) in cases {
-        assert_eq!(expand(&spec), Err(expected), "{name}");
+        assert_eq!(expand(&spec, u64::MAX), Err(expected), "{name}");
     }
 }
 
 #[test]
 fn errors_render_for_people() {
-    let err =
-        expand(&spec(&[("arch", &["amd64", "arm64"])]).exc(&[("arch", one("amd46"))])).unwrap_err();
+    let err = expand(
+        &spec(&[("arch", &["amd64", "arm64"])]).exc(&[("arch", one("amd46"))]),
+        u64::MAX,
+    )
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "exclude entry #1 matches `arch = \"amd46\"`, but axis `arch` has no such value"
@@ -475,7 +478,7 @@ fn errors_render_for_people() {
         Some("this is usually a typo; `arch` allows: `amd64`, `arm64`")
     );
 
-    let err = expand(&Spec::default()).unwrap_err();
+    let err = expand(&Spec::default(), u64::MAX).unwrap_err();
     assert_eq!(
         err.to_string(),
         "the matrix is empty: it declares no axes and no include entries"

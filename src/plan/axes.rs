@@ -6,7 +6,7 @@
 
 use indexmap::IndexMap;
 
-use crate::config::{ConfigError, KeyPath, Source};
+use crate::config::{ConfigError, KeyPath, Limit, Source};
 use crate::matrix::{self, Combination, MatrixError, Pattern, Spec};
 use crate::target::Kind;
 
@@ -16,11 +16,13 @@ pub struct Expanded {
     pub combinations: Vec<Combination>,
 }
 
+/// Expands `[matrix]` into at most `limit` combinations.
 pub fn expand(
     table: &IndexMap<String, toml::Value>,
+    limit: u64,
     source: &Source,
 ) -> Result<Expanded, ConfigError> {
-    expand_at(table, &KeyPath::parse("matrix"), source)
+    expand_at(table, &KeyPath::parse("matrix"), limit, source)
 }
 
 /// [`expand`] for a matrix table at another place in the file
@@ -28,11 +30,12 @@ pub fn expand(
 pub fn expand_at(
     table: &IndexMap<String, toml::Value>,
     root: &KeyPath,
+    limit: u64,
     source: &Source,
 ) -> Result<Expanded, ConfigError> {
     let spec = to_spec(table, root, source)?;
     check_names(&spec, root, source)?;
-    let combinations = matrix::expand(&spec).map_err(|e| locate(e, &spec, root, source))?;
+    let combinations = matrix::expand(&spec, limit).map_err(|e| locate(e, &spec, root, source))?;
     Ok(Expanded {
         axes: spec.axes.keys().cloned().collect(),
         combinations,
@@ -213,6 +216,25 @@ fn locate(e: MatrixError, spec: &Spec, root: &KeyPath, source: &Source) -> Confi
             &root.clone().key("include").index(index),
             message,
             Some("give the entry at least one key, or remove it".into()),
+        ),
+        MatrixError::TooMany { count, limit } => source
+            .error_at(
+                root,
+                format!(
+                    "`{root}` expands to {} combinations, more than the limit of {limit} ([limits] max-targets)",
+                    matrix::show_count(count)
+                ),
+                Some(format!(
+                    "remove axis values or exclude combinations; if the release really has {} targets, raise the limit: [limits] max-targets = {}",
+                    matrix::show_count(count),
+                    count.min(u64::MAX as u128)
+                )),
+            )
+            .with_limit(Some(Limit::Targets)),
+        MatrixError::TooComplex { .. } => source.error_at(
+            root,
+            message,
+            Some("use fewer axes, exclude entries or include entries".into()),
         ),
         MatrixError::DuplicateCombination { .. } => source.error_at(
             &root.clone().key("include"),

@@ -118,7 +118,12 @@ impl<'a> Renderer<'a> {
     ) -> Result<ImagePlan, ConfigError> {
         let source = self.source();
         let root = KeyPath::parse("images");
-        let expanded = axes::expand_at(&images.matrix, &root.clone().key("matrix"), source)?;
+        let expanded = axes::expand_at(
+            &images.matrix,
+            &root.clone().key("matrix"),
+            self.loaded.config.limits.max_targets,
+            source,
+        )?;
         if !expanded.axes.iter().any(|a| a == "platform") {
             return Err(source.error_at(
                 &root.clone().key("matrix"),

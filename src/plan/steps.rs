@@ -159,7 +159,7 @@ impl<'a> Renderer<'a> {
         Ok(Renderer {
             loaded,
             req,
-            engine: Engine::new(),
+            engine: Engine::with_limits(&config.limits),
             base,
         })
     }
@@ -201,6 +201,7 @@ impl<'a> Renderer<'a> {
         self.engine.render(template, vars).map_err(|e| {
             self.source()
                 .error_in_string(at, e.range, e.message, e.help)
+                .with_limit(e.limit)
         })
     }
 
@@ -218,7 +219,9 @@ impl<'a> Renderer<'a> {
                 let snippet = &word[r];
                 line.find(snippet).map(|start| start..start + snippet.len())
             });
-            self.source().error_in_string(at, range, e.message, e.help)
+            self.source()
+                .error_in_string(at, range, e.message, e.help)
+                .with_limit(e.limit)
         })
     }
 

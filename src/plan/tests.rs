@@ -374,9 +374,6 @@ fn plans_are_deterministic() {
     assert_eq!(a, b);
 }
 
-mod channels;
-mod containers;
-
 /// Reproducible by default: every build job gets SOURCE_DATE_EPOCH (the
 /// release timestamp); a value the config sets wins.
 #[test]
@@ -395,3 +392,8 @@ fn build_jobs_get_source_date_epoch() {
         assert_eq!(t.build.env["SOURCE_DATE_EPOCH"], "42", "{}", t.id);
     }
 }
+
+mod channels;
+mod containers;
+mod fuzz;
+mod limits;

@@ -6,7 +6,7 @@
 //! `lstrip_blocks` (block tags leave no blank lines), a kept trailing
 //! newline, and no HTML escaping: none of the formats is HTML, so each
 //! renderer quotes for its own format (Ruby, YAML, XML, PowerShell) with
-//! filters of its own.
+//! filters of its own. Each render has a fuel budget, like plan templates.
 
 use minijinja::{AutoEscape, Environment, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
@@ -16,6 +16,9 @@ use super::PublishError;
 pub(crate) fn environment() -> Result<Environment<'static>, minijinja::Error> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
+    // A user's channel template gets the budget a whole plan gets: a loop
+    // that runs away fails ("engine ran out of fuel") instead of hanging.
+    env.set_fuel(Some(crate::config::limits::TEMPLATE_FUEL));
     env.set_auto_escape_callback(|_| AutoEscape::None);
     env.set_syntax(
         SyntaxConfig::builder()

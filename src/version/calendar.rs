@@ -24,8 +24,13 @@
 //! (no sign, no leading zero), so `1443.01` and `1443.1` can never both
 //! name one release.
 
+mod env;
+
 use time::macros::date;
 use time::{Date, OffsetDateTime};
+
+pub(super) use env::from_env;
+pub use env::parse_calendar_version;
 
 /// Garden Linux's day 0.
 pub const GARDENLINUX_EPOCH: Date = date!(2020 - 04 - 01);
@@ -111,6 +116,15 @@ pub enum CalendarError {
     #[error("short commit {value:?} contains characters other than letters and digits")]
     #[diagnostic(code(matrix::version::calendar::invalid_commit))]
     InvalidCommit { value: String },
+
+    #[error("MATRIX_VERSION={value:?} is not a calendar version")]
+    #[diagnostic(
+        code(matrix::version::calendar::invalid_env_version),
+        help(
+            "with [version] scheme = \"calendar\", give <days since the epoch>.<patch level>, e.g. MATRIX_VERSION=1443.0, optionally with a suffix of letters and digits (1443.0-deadbee) and a leading v"
+        )
+    )]
+    InvalidEnvVersion { value: String },
 
     #[error("major version {major} has no patch level left after {minor}")]
     #[diagnostic(

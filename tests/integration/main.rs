@@ -11,6 +11,7 @@ mod failure;
 mod faults;
 mod go;
 mod images;
+mod limits;
 mod merge_attacks;
 mod merge_limits;
 mod plan;

@@ -123,6 +123,7 @@ fn schema_describes_every_section() {
             "checksum",
             "container",
             "images",
+            "limits",
             "matrix",
             "project",
             "release",
