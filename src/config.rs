@@ -467,6 +467,7 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
         (Limit::Targets, config.limits.max_targets),
         (Limit::TemplateFuel, config.limits.template_fuel),
         (Limit::TemplateOutput, config.limits.max_template_output),
+        (Limit::OverrideChecks, config.limits.max_override_checks),
     ] {
         if value == 0 {
             return Err(source.error_at(

@@ -229,6 +229,41 @@ pub enum PlanError {
     BadFilter { filter: String, reason: String },
 }
 
+/// Every target is matched against every override's `when`: the product
+/// is bounded before any matching starts, so a config with tens of
+/// thousands of overrides is an error at once, not a minute of work.
+fn check_override_work(loaded: &Loaded, targets: usize) -> Result<(), PlanError> {
+    let config = &loaded.config;
+    let (build, formats) = (
+        config.build.overrides.len(),
+        config.archive.format_overrides.len(),
+    );
+    let checks = (targets as u64).saturating_mul((build + formats) as u64);
+    let limit = config.limits.max_override_checks;
+    if checks <= limit {
+        return Ok(());
+    }
+    let key = if build >= formats {
+        "build.overrides"
+    } else {
+        "archive.format-overrides"
+    };
+    Err(loaded
+        .source
+        .error_at(
+            &KeyPath::parse(key),
+            format!(
+                "{targets} targets x {} overrides make {checks} `when` checks, more than the limit of {limit} ([limits] max-override-checks)",
+                build + formats
+            ),
+            Some(format!(
+                "merge overrides that set the same keys, or raise the limit: [limits] max-override-checks = {checks}"
+            )),
+        )
+        .with_limit(Some(crate::config::limits::Limit::OverrideChecks))
+        .into())
+}
+
 /// Builds the plan. Touches nothing on disk.
 pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let config = &loaded.config;
@@ -236,6 +271,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
     let selected = select(named, &req.filters)?;
+    check_override_work(loaded, selected.len())?;
 
     let renderer = steps::Renderer::new(loaded, req, &expanded)?;
     let mut targets = Vec::with_capacity(selected.len());

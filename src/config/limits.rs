@@ -18,6 +18,11 @@ pub const MAX_TARGETS: u64 = 4096;
 pub const TEMPLATE_FUEL: u64 = 4_000_000;
 /// Default of `max-template-output`.
 pub const MAX_TEMPLATE_OUTPUT: u64 = 64 * 1024;
+/// Default of `max-override-checks`. Every target is matched against every
+/// `when` of `[build] overrides` and `[archive] format-overrides`; 16
+/// million checks take about 1.5 s in a release build, far more than any
+/// real release needs (hello-c: 13 targets x 3 overrides).
+pub const MAX_OVERRIDE_CHECKS: u64 = 16_000_000;
 
 /// Limits on the work one plan may do.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, JsonSchema)]
@@ -39,6 +44,12 @@ pub struct Limits {
     #[serde(default = "max_template_output")]
     #[schemars(range(min = 1))]
     pub max_template_output: u64,
+    /// Most `when` checks the overrides may cost: the number of targets
+    /// times the number of `[build] overrides` and `[archive]
+    /// format-overrides` entries. Default 16000000.
+    #[serde(default = "max_override_checks")]
+    #[schemars(range(min = 1))]
+    pub max_override_checks: u64,
 }
 
 impl Default for Limits {
@@ -47,6 +58,7 @@ impl Default for Limits {
             max_targets: MAX_TARGETS,
             template_fuel: TEMPLATE_FUEL,
             max_template_output: MAX_TEMPLATE_OUTPUT,
+            max_override_checks: MAX_OVERRIDE_CHECKS,
         }
     }
 }
@@ -63,6 +75,10 @@ fn max_template_output() -> u64 {
     MAX_TEMPLATE_OUTPUT
 }
 
+fn max_override_checks() -> u64 {
+    MAX_OVERRIDE_CHECKS
+}
+
 /// Which limit an error comes from, so callers and tests can tell a limit
 /// from any other problem without reading the message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -73,6 +89,8 @@ pub enum Limit {
     TemplateFuel,
     /// `max-template-output`.
     TemplateOutput,
+    /// `max-override-checks`.
+    OverrideChecks,
 }
 
 impl Limit {
@@ -82,6 +100,7 @@ impl Limit {
             Limit::Targets => "max-targets",
             Limit::TemplateFuel => "template-fuel",
             Limit::TemplateOutput => "max-template-output",
+            Limit::OverrideChecks => "max-override-checks",
         }
     }
 }
@@ -99,6 +118,7 @@ mod tests {
             ("max-targets", MAX_TARGETS),
             ("template-fuel", TEMPLATE_FUEL),
             ("max-template-output", MAX_TEMPLATE_OUTPUT),
+            ("max-override-checks", MAX_OVERRIDE_CHECKS),
         ] {
             assert_eq!(props[key]["default"], default, "{key}: {props}");
             assert_eq!(props[key]["minimum"], 1, "{key}: {props}");

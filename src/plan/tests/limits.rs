@@ -106,3 +106,53 @@ fn limits_must_be_positive() {
     assert!(err.message.contains("at least 1"), "{}", err.message);
     assert_eq!(err.limit, None);
 }
+
+/// GLIDE (16 targets) with `n` build overrides that each match one target.
+fn many_overrides(n: usize) -> String {
+    let list: String = (0..n)
+        .map(|i| {
+            format!(
+                "  {{ when = {{ os = \"linux\", arch = \"amd64\" }}, env = {{ N = \"{i}\" }} }},\n"
+            )
+        })
+        .collect();
+    GLIDE.replace(
+        "timeout = \"10m\"",
+        &format!("timeout = \"10m\"\noverrides = [\n{list}]"),
+    )
+}
+
+#[test]
+fn override_checks_are_bounded_before_matching() {
+    // 16 targets x (20 + 1 format override) = 336 checks.
+    let text = with_limits(&many_overrides(20), "max-override-checks = 300");
+    let err = config_error(&text);
+    assert_eq!(err.limit, Some(Limit::OverrideChecks));
+    assert!(err.message.contains("336 `when` checks"), "{}", err.message);
+    assert!(
+        err.message.contains("max-override-checks"),
+        "{}",
+        err.message
+    );
+    // Points at the overrides in [build].
+    assert!(
+        text.lines()
+            .nth(err.line - 1)
+            .unwrap()
+            .contains("overrides")
+    );
+    // At the limit it passes, and the last override wins.
+    let text = with_limits(&many_overrides(20), "max-override-checks = 336");
+    let plan = plan_of(&text, &[]).unwrap();
+    let t = plan.targets.iter().find(|t| t.id == "linux/amd64").unwrap();
+    assert_eq!(t.build.env["N"], "19");
+    // `--target` filters count: one target is 21 checks.
+    let text = with_limits(&many_overrides(20), "max-override-checks = 21");
+    plan_of(&text, &["linux/amd64"]).unwrap();
+}
+
+#[test]
+fn a_zero_override_check_limit_is_refused() {
+    let err = config_error(&with_limits(GLIDE, "max-override-checks = 0"));
+    assert!(err.message.contains("at least 1"), "{}", err.message);
+}
