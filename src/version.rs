@@ -447,16 +447,7 @@ pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, Versi
         tag: tag.clone(),
         source,
     })?;
-    let (commit, short_commit, commit_timestamp) = match facts {
-        Some(f) => (f.commit.clone(), f.short_commit.clone(), f.commit_timestamp),
-        // No commit to take a time from: the build time stands in for it,
-        // so `commit_date` in templates is still a real, reproducible date.
-        None => (
-            String::new(),
-            String::new(),
-            epoch.ok_or(VersionError::MissingSourceDateEpoch)?,
-        ),
-    };
+    let (commit, short_commit, commit_timestamp) = commit_of(facts, epoch)?;
     let commit_date = OffsetDateTime::from_unix_timestamp(commit_timestamp)
         .ok()
         .and_then(|t| t.format(&Rfc3339).ok())
@@ -496,6 +487,23 @@ fn next_patch(tag: Option<&str>) -> Result<semver::Version, VersionError> {
         v.patch
     };
     Ok(semver::Version::new(v.major, v.minor, patch))
+}
+
+/// The commit, its short form and its time; outside git there is no commit
+/// to take a time from, so `SOURCE_DATE_EPOCH` (required then) stands in
+/// for it and `commit_date` in templates is still a real, reproducible date.
+pub(in crate::version) fn commit_of(
+    facts: Option<&GitFacts>,
+    epoch: Option<i64>,
+) -> Result<(String, String, i64), VersionError> {
+    match facts {
+        Some(f) => Ok((f.commit.clone(), f.short_commit.clone(), f.commit_timestamp)),
+        None => Ok((
+            String::new(),
+            String::new(),
+            epoch.ok_or(VersionError::MissingSourceDateEpoch)?,
+        )),
+    }
 }
 
 /// SOURCE_DATE_EPOCH per reproducible-builds.org: ASCII digits only (no

@@ -163,17 +163,7 @@ fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
     // Checked first and on its own: the channel will link to this folder.
     match nofollow::is_dir(repo, &version_dir(version)) {
         Ok(_) => {}
-        Err(Refused::Io {
-            action,
-            path,
-            source,
-        }) => {
-            return Err(RepoError::Io {
-                action,
-                path,
-                source,
-            });
-        }
+        Err(e @ Refused::Io { .. }) => return Err(e.into()),
         Err(refused) => return Err(damaged(vec![refused.to_string()])),
     }
     let copy = version_dir(version).join(MANIFEST);
@@ -186,17 +176,7 @@ fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
         Ok(Found::Missing) => {
             problems.push(format!("{} is missing", repo.join(&copy).display()));
         }
-        Err(Refused::Io {
-            action,
-            path,
-            source,
-        }) => {
-            return Err(RepoError::Io {
-                action,
-                path,
-                source,
-            });
-        }
+        Err(e @ Refused::Io { .. }) => return Err(e.into()),
         Err(refused) => problems.push(refused.to_string()),
     }
     for a in &manifest.artifacts {
@@ -209,17 +189,7 @@ fn verify_published(repo: &Path, version: &str) -> Result<(), RepoError> {
             Ok(Found::Yes((got, size))) if got == want && size == a.size => {}
             Ok(Found::Yes(_)) => problems.push(format!("{} does not match its digest", a.path)),
             Ok(Found::Missing) => problems.push(format!("{} is missing", a.path)),
-            Err(Refused::Io {
-                action,
-                path,
-                source,
-            }) => {
-                return Err(RepoError::Io {
-                    action,
-                    path,
-                    source,
-                });
-            }
+            Err(e @ Refused::Io { .. }) => return Err(e.into()),
             // A link, a FIFO, a folder: named, with the path in the repo.
             Err(refused) => problems.push(refused.to_string()),
         }

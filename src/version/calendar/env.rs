@@ -40,14 +40,7 @@ pub(in crate::version) fn from_env(
             value: value.to_owned(),
         })?;
     let version = value.strip_prefix('v').unwrap_or(value).to_owned();
-    let (commit, short_commit, commit_timestamp) = match facts {
-        Some(f) => (f.commit.clone(), f.short_commit.clone(), f.commit_timestamp),
-        None => (
-            String::new(),
-            String::new(),
-            epoch.ok_or(VersionError::MissingSourceDateEpoch)?,
-        ),
-    };
+    let (commit, short_commit, commit_timestamp) = crate::version::commit_of(facts, epoch)?;
     let commit_date = time::OffsetDateTime::from_unix_timestamp(commit_timestamp)
         .ok()
         .and_then(|t| {
