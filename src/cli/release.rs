@@ -142,7 +142,7 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     }
     check_changelog(&plan)?;
     // Held until the merge ends: one run per dist folder.
-    let _lock = prepare_dist(&plan, args.clean)?;
+    let _lock = prepare_dist(&plan, args.clean, &args.shards)?;
     let seed = merge::stage(&plan, &checked)?;
     // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {
