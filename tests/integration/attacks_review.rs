@@ -86,11 +86,46 @@ fn merge_clean_refuses_a_dist_that_holds_a_shard() {
             run(&mut p.matrix(&["merge", "shards/a", "--dist", dist, "--clean"]));
         assert_eq!(code, 2, "--dist {dist}: {out}\n{err}");
         let err = squash(&err);
+        let says = if dist == "shards" {
+            "refusing to clean"
+        } else {
+            "is the shard folder shards/a"
+        };
+        assert!(err.contains(&squash(says)), "{err}");
         assert!(err.contains("shards/a"), "{err}");
-        assert!(err.contains(&squash("a shard this merge reads")), "{err}");
         assert!(
             p.path().join("shards/a/manifest.json").is_file(),
             "--dist {dist} --clean deleted the shard"
         );
     }
+}
+
+/// `matrix merge shards/a --dist shards/a/out`: the output would become part
+/// of the shard, which then never merges again; refused before anything is
+/// written, the same through a link to the shard.
+#[test]
+fn merge_refuses_a_dist_inside_a_shard() {
+    let p = project();
+    p.file(".gitignore", "dist/\nshards/\nalias\n");
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let (code, out, err) = run(&mut p.matrix(&["build", "--shard", "1/1", "--dist", "shards/a"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    symlink("shards/a", p.path().join("alias")).unwrap();
+    for dist in ["shards/a/out", "alias/out"] {
+        let (code, out, err) = run(&mut p.matrix(&["merge", "shards/a", "--dist", dist]));
+        assert_eq!(code, 2, "--dist {dist}: {out}\n{err}");
+        let err = squash(&err);
+        assert!(
+            err.contains(&squash("is inside the shard folder shards/a")),
+            "{err}"
+        );
+        assert!(
+            !p.path().join("shards/a/out").exists(),
+            "--dist {dist} was written"
+        );
+    }
+    // The shard still merges.
+    let (code, out, err) = run(&mut p.matrix(&["merge", "shards/a", "--dist", "dist"]));
+    assert_eq!(code, 0, "{out}\n{err}");
 }
