@@ -5,7 +5,7 @@
 //! calls the library and prints.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::commands::{check_changelog, execute, make_plan, prepare_dist, print_out};
@@ -97,6 +97,7 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         no_images: false,
     };
     let mut plan = make_plan(cli, &flags)?;
+    dist_outside_shards(&plan.dist, &args.shards)?;
     let mut shards = Vec::with_capacity(args.shards.len());
     // Unpacked archives live until the merge is done.
     let mut unpacked = Vec::new();
@@ -149,7 +150,7 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     }
     check_changelog(&plan)?;
     // Held until the merge ends: one run per dist folder.
-    let _lock = prepare_dist(&plan, args.clean)?;
+    let _lock = prepare_dist(&plan, args.clean, &args.shards)?;
     let seed = merge::stage(&plan, &checked)?;
     // Indexes are assembled, never built: no engine is needed.
     let opts = exec::Options {
@@ -162,6 +163,48 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         seed,
     };
     execute(cli, Arc::new(plan), opts).await
+}
+
+/// A merge's output inside a shard folder would become part of that shard
+/// (which then no longer merges: its folder holds files in no record).
+/// Compared as the kernel resolves the paths, so a link cannot hide it.
+fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
+    let resolve = |p: &Path| {
+        let mut rest = Vec::new();
+        let mut existing = p;
+        // dist/ may not exist yet: resolve its longest existing ancestor.
+        loop {
+            if let Ok(real) = existing.canonicalize() {
+                return rest.iter().rev().fold(real, |r, n| r.join(n));
+            }
+            match (existing.parent(), existing.file_name()) {
+                (Some(parent), Some(name)) => {
+                    rest.push(name.to_owned());
+                    existing = parent;
+                }
+                _ => return p.to_path_buf(),
+            }
+        }
+    };
+    let real = resolve(dist);
+    match shards
+        .iter()
+        .find(|s| s.is_dir() && real.starts_with(resolve(s)))
+    {
+        Some(shard) => Err(Error::Usage {
+            message: format!(
+                "--dist {} {} the shard folder {}: a merge writes outside the shards it reads",
+                dist.display(),
+                if real == resolve(shard) {
+                    "is"
+                } else {
+                    "is inside"
+                },
+                shard.display()
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {

@@ -18,7 +18,11 @@
 //!    take in every dist before writing anything (so a failed build's
 //!    folder counts too). That covers earlier `--dist`s, shard folders
 //!    wherever they were copied or downloaded (`shards/shard-1/`), and
-//!    merge output.
+//!    merge output. Even there, only the files matrix writes are skipped,
+//!    the same set `merge` accepts in a shard folder: the manifest, the
+//!    lock, the files the manifest records, and anything under the work
+//!    folders `logs/`, `build/` and `images/`. A new source file dropped
+//!    next to a copied manifest still counts.
 //!
 //! Why it cannot hide a real change: tracked files are never skipped, so a
 //! marker cannot mask an edit; a folder with even one tracked file is a
@@ -27,7 +31,7 @@
 //! folder. What remains is a folder consisting only of untracked files next
 //! to a manifest matrix would accept, which is what a dist is.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Git, VersionError};
@@ -103,11 +107,19 @@ pub(super) fn dirty_files(git: &Git<'_>, ignore: &[PathBuf]) -> Result<Vec<Strin
     Ok(files)
 }
 
+/// Folders of a dist that hold matrix's work files, not release files
+/// (`merge::WORK_DIRS`, spelled again: `version` sits below `merge`).
+const WORK_DIRS: [&str; 3] = ["logs", "build", "images"];
+
+/// The files (relative to it) a matrix folder's manifest records; a
+/// folder marked only by the lock records none.
+type Recorded = BTreeSet<PathBuf>;
+
 /// Recognises folders matrix wrote, remembering each answer.
 struct Folders<'a, 'g> {
     git: &'a Git<'g>,
     top: &'a Path,
-    seen: BTreeMap<PathBuf, bool>,
+    seen: BTreeMap<PathBuf, Option<Recorded>>,
 }
 
 impl Folders<'_, '_> {
@@ -119,7 +131,11 @@ impl Folders<'_, '_> {
         }
         let mut folder = file.parent();
         while let Some(dir) = folder.filter(|d| !d.as_os_str().is_empty()) {
-            if self.is_matrix_folder(dir)? {
+            let rel = file.strip_prefix(dir).unwrap_or(file);
+            if self
+                .matrix_folder(dir)?
+                .is_some_and(|recorded| is_matrix_file(rel, recorded))
+            {
                 return Ok(true);
             }
             folder = dir.parent();
@@ -127,13 +143,16 @@ impl Folders<'_, '_> {
         Ok(false)
     }
 
-    fn is_matrix_folder(&mut self, dir: &Path) -> Result<bool, VersionError> {
-        if let Some(&known) = self.seen.get(dir) {
-            return Ok(known);
+    /// What `dir` records, if it is a folder matrix wrote.
+    fn matrix_folder(&mut self, dir: &Path) -> Result<Option<&Recorded>, VersionError> {
+        if !self.seen.contains_key(dir) {
+            let answer = match marker(&self.top.join(dir)) {
+                Some(recorded) if !self.has_tracked_files(dir)? => Some(recorded),
+                _ => None,
+            };
+            self.seen.insert(dir.to_path_buf(), answer);
         }
-        let answer = has_marker(&self.top.join(dir)) && !self.has_tracked_files(dir)?;
-        self.seen.insert(dir.to_path_buf(), answer);
-        Ok(answer)
+        Ok(self.seen.get(dir).and_then(Option::as_ref))
     }
 
     fn has_tracked_files(&self, dir: &Path) -> Result<bool, VersionError> {
@@ -156,16 +175,31 @@ impl Folders<'_, '_> {
 /// else matrix-made in it.
 pub(crate) const LOCK_FILE: &str = ".matrix.lock";
 
-/// Whether `dir` holds a mark of matrix: its run lock or its manifest.
-fn has_marker(dir: &Path) -> bool {
-    let lock = std::fs::symlink_metadata(dir.join(LOCK_FILE));
-    lock.is_ok_and(|m| m.file_type().is_file()) || has_manifest(dir)
+/// Whether `rel`, a file in a matrix folder, is one matrix writes there.
+fn is_matrix_file(rel: &Path, recorded: &Recorded) -> bool {
+    let top = rel.components().next().map(|c| c.as_os_str());
+    rel == Path::new("manifest.json")
+        || rel == Path::new(LOCK_FILE)
+        || recorded.contains(rel)
+        || (rel.components().count() > 1
+            && top.is_some_and(|t| WORK_DIRS.iter().any(|w| t == std::ffi::OsStr::new(w))))
 }
 
-/// Whether `dir/manifest.json` is a matrix manifest: a regular file (a link
-/// is not followed), not huge, JSON with matrix's format name and the
-/// fields every manifest has.
-fn has_manifest(dir: &Path) -> bool {
+/// If `dir` holds a mark of matrix (its run lock or its manifest), the
+/// files its manifest records (none for a lock alone).
+fn marker(dir: &Path) -> Option<Recorded> {
+    if let Some(recorded) = manifest_records(dir) {
+        return Some(recorded);
+    }
+    let lock = std::fs::symlink_metadata(dir.join(LOCK_FILE));
+    lock.is_ok_and(|m| m.file_type().is_file())
+        .then(Recorded::new)
+}
+
+/// If `dir/manifest.json` is a matrix manifest (a regular file, a link is
+/// not followed, not huge, JSON with matrix's format name and the fields
+/// every manifest has), the paths its artifacts record.
+fn manifest_records(dir: &Path) -> Option<Recorded> {
     #[derive(serde::Deserialize)]
     #[allow(dead_code)] // Parsed to prove the shape, not used.
     struct Marker {
@@ -178,12 +212,18 @@ fn has_manifest(dir: &Path) -> bool {
     let is_small_file = std::fs::symlink_metadata(&path)
         .is_ok_and(|m| m.file_type().is_file() && m.len() <= MAX_MARKER_BYTES);
     if !is_small_file {
-        return false;
+        return None;
     }
-    let Ok(bytes) = std::fs::read(&path) else {
-        return false;
-    };
-    serde_json::from_slice::<Marker>(&bytes).is_ok_and(|m| m.format == FORMAT)
+    let bytes = std::fs::read(&path).ok()?;
+    let marker = serde_json::from_slice::<Marker>(&bytes).ok()?;
+    (marker.format == FORMAT).then(|| {
+        marker
+            .artifacts
+            .iter()
+            .filter_map(|a| a.get("path")?.as_str())
+            .map(PathBuf::from)
+            .collect()
+    })
 }
 
 /// An ignored path as a path relative to the top of the work tree, so

@@ -8,8 +8,8 @@ use super::{Repo, release};
 use crate::version::{VersionError, git_facts, resolve};
 
 /// A manifest.json as matrix writes it (the fields the marker check reads).
-const MANIFEST: &str =
-    r#"{"format":"matrix-manifest","format_version":1,"version":"1.2.3","artifacts":[]}"#;
+const MANIFEST: &str = r#"{"format":"matrix-manifest","format_version":1,"version":"1.2.3","artifacts":[
+    {"path":"hello-linux-amd64.tar.gz"},{"path":"SHA256SUMS"}]}"#;
 
 fn dirty(repo: &Repo, ignore: &[&str]) -> Vec<String> {
     let ignore: Vec<PathBuf> = ignore.iter().map(PathBuf::from).collect();
@@ -148,4 +148,32 @@ fn a_fake_marker_cannot_hide_source_changes() {
     // The genuine marker folder alone is skipped.
     assert!(!got.iter().any(|f| f.starts_with("elsewhere/")), "{got:?}");
     assert!(Path::new(&repo.path().join("elsewhere/manifest.json")).is_file());
+}
+
+/// A copied manifest (or lock) does not make a new source file beside it
+/// matrix's: in a matrix folder only the files matrix writes there (the
+/// manifest, the lock, what the manifest records, the work folders) are
+/// skipped.
+#[test]
+fn a_copied_marker_does_not_hide_a_new_file_beside_it() {
+    let repo = Repo::new();
+    repo.commit("src/main.c");
+    repo.git(&["tag", "v1.2.3"]);
+    dist(&repo, "tools/fixture");
+    repo.write("tools/fixture/gen.c", "int g;\n");
+    repo.write("tools/fixture/sub/deep.c", "int d;\n");
+    repo.write("crashed/.matrix.lock", "");
+    repo.write("crashed/logs/build.log", "killed\n");
+    repo.write("crashed/main.go", "package main\n");
+    // A file named like a work folder is not in one.
+    repo.write("crashed/build", "not a folder\n");
+    assert_eq!(
+        dirty(&repo, &[]),
+        [
+            "crashed/build",
+            "crashed/main.go",
+            "tools/fixture/gen.c",
+            "tools/fixture/sub/deep.c"
+        ]
+    );
 }
