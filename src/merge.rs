@@ -457,6 +457,28 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     Ok(seed)
 }
 
+/// Most bytes an image manifest blob may have: registries refuse larger
+/// manifests (the OCI distribution spec names 4 MiB), and a platform
+/// manifest lists a config and a few layers in a few KiB.
+const MAX_IMAGE_MANIFEST: u64 = 4 << 20;
+
+/// An image manifest blob, read whole only when it is manifest-sized.
+fn read_image_manifest(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_IMAGE_MANIFEST + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    if bytes.len() as u64 > MAX_IMAGE_MANIFEST {
+        return Err(format!(
+            "image manifest {} is larger than {MAX_IMAGE_MANIFEST} bytes, the most a manifest may have",
+            path.display()
+        ));
+    }
+    Ok(bytes)
+}
+
 /// Streams `src` to `dest` under a temporary name, renamed when complete:
 /// archives can be gigabytes, and no half-copied one may look finished.
 fn copy_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
@@ -531,8 +553,7 @@ fn stage_images(plan: &Plan, checked: &Checked, seed: &mut Seed) -> Result<(), M
             Ok(dest)
         };
         let manifest_path = blob(&part.descriptor.digest)?;
-        let manifest =
-            std::fs::read(&manifest_path).map_err(|e| fail(&manifest_path, e.to_string()))?;
+        let manifest = read_image_manifest(&manifest_path).map_err(|e| fail(dir, e))?;
         let parsed: serde_json::Value = serde_json::from_slice(&manifest).map_err(|e| {
             fail(
                 dir,

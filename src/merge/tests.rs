@@ -555,3 +555,23 @@ fn a_shard_manifest_must_be_a_regular_file() {
     let e = read_shard(tmp.path()).unwrap_err();
     assert!(e.to_string().contains("not a regular file"), "{e}");
 }
+
+#[test]
+fn an_image_manifest_blob_is_read_only_when_manifest_sized() {
+    let tmp = tempfile::tempdir().unwrap();
+    let small = tmp.path().join("small");
+    std::fs::write(&small, br#"{"schemaVersion":2}"#).unwrap();
+    assert_eq!(
+        super::read_image_manifest(&small).unwrap(),
+        br#"{"schemaVersion":2}"#
+    );
+    // A sparse 1 GiB blob: refused after reading no more than the cap.
+    let huge = tmp.path().join("huge");
+    std::fs::File::create(&huge)
+        .unwrap()
+        .set_len(1 << 30)
+        .unwrap();
+    let err = super::read_image_manifest(&huge).unwrap_err();
+    assert!(err.contains("larger than 4194304 bytes"), "{err}");
+    assert!(err.contains("huge"), "{err}");
+}

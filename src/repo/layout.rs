@@ -169,6 +169,10 @@ fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_undefined_behavior(UndefinedBehavior::Strict);
     env.set_auto_escape_callback(|_| AutoEscape::None);
+    // `--layout` is a template from the command line: a loop that runs
+    // away fails ("engine ran out of fuel") instead of hanging the publish.
+    // One path per artifact needs a few hundred units.
+    env.set_fuel(Some(crate::config::limits::TEMPLATE_FUEL));
     env
 }
 
@@ -503,6 +507,13 @@ mod tests {
         }
         let err = Layout::new("{% if %}").paths(&m).unwrap_err();
         assert!(matches!(err, RepoError::Layout { .. }), "{err:?}");
+        // A runaway loop runs out of fuel instead of running for minutes.
+        let runaway = "{% for i in range(10000) %}{% for j in range(10000) %}{% endfor %}{% endfor %}{{ artifact }}";
+        let err = Layout::new(runaway).paths(&m).unwrap_err();
+        assert!(
+            matches!(&err, RepoError::Layout { message, .. } if message.contains("fuel")),
+            "{err:?}"
+        );
         // An artifact naming a target the manifest lacks.
         let m = manifest("1.0.0", &[], &[("a.zip", Some("ghost"))]);
         let err = Layout::flat().paths(&m).unwrap_err();
