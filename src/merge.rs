@@ -414,7 +414,14 @@ pub fn stage(plan: &Plan, checked: &Checked) -> Result<Seed, MergeError> {
     };
     for (src, a) in &checked.artifacts {
         let dest = plan.dist.join(&a.path);
-        copy_atomic(src, &dest).map_err(|e| io(&dest, &e))?;
+        if let Some(actual) = copy_atomic(src, &dest, &a.digest).map_err(|e| io(&dest, &e))? {
+            return Err(MergeError::Tampered {
+                dir: src.parent().unwrap_or(src).to_path_buf(),
+                name: a.name.clone(),
+                expected: a.digest.clone(),
+                actual,
+            });
+        }
         seed.artifacts.push(a.clone());
         let Some(t) = a
             .target
@@ -481,15 +488,27 @@ fn read_image_manifest(path: &Path) -> Result<Vec<u8>, String> {
 
 /// Streams `src` to `dest` under a temporary name, renamed when complete:
 /// archives can be gigabytes, and no half-copied one may look finished.
-fn copy_atomic(src: &Path, dest: &Path) -> std::io::Result<()> {
+/// The copy is hashed on the way and kept only when it still has the
+/// recorded digest: a shard file changed after `check` hashed it (another
+/// process writing into the shard during the merge) never reaches dist/.
+fn copy_atomic(src: &Path, dest: &Path, digest: &str) -> std::io::Result<Option<String>> {
     if let Some(parent) = dest.parent() {
         std::fs::create_dir_all(parent)?;
     }
+    let algorithm = algorithm_of(digest);
     let mut out = crate::package::atomic::AtomicFile::create(dest)?;
     let mut input = std::fs::File::open(src)?;
-    std::io::copy(&mut input, out.file())?;
+    let mut writer = crate::package::checksum::HashingWriter::new(out.file(), algorithm);
+    std::io::copy(&mut input, &mut writer)?;
+    let (_, hex, _) = writer.finish();
+    let actual = format!("{}:{hex}", algorithm.name());
+    if actual != digest {
+        // Dropped uncommitted: the temporary file is removed.
+        return Ok(Some(actual));
+    }
     out.set_mode(0o644);
-    out.commit()
+    out.commit()?;
+    Ok(None)
 }
 
 /// Copies the shards' image blobs into the merged layouts, each checked

@@ -575,3 +575,28 @@ fn an_image_manifest_blob_is_read_only_when_manifest_sized() {
     assert!(err.contains("larger than 4194304 bytes"), "{err}");
     assert!(err.contains("huge"), "{err}");
 }
+
+#[test]
+fn a_shard_file_changed_after_the_check_never_reaches_dist() {
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = four_plan(&tmp.path().join("dist"));
+    let shards: Vec<Shard> = (1..=3)
+        .map(|i| honest_shard(&plan, tmp.path(), i, 3))
+        .collect();
+    let checked = check(&plan, &shards, false).unwrap();
+    // Another process rewrites one archive between the check and the copy.
+    let (src, a) = &checked.artifacts[0];
+    let mut bytes = std::fs::read(src).unwrap();
+    bytes[0] ^= 0xff;
+    std::fs::write(src, &bytes).unwrap();
+    let err = super::stage(&plan, &checked).unwrap_err();
+    assert!(
+        matches!(&err, MergeError::Tampered { name, expected, .. } if name == &a.name && expected == &a.digest),
+        "{err:?}"
+    );
+    // Neither the copy nor its temporary file is left in dist/.
+    let left: Vec<_> = std::fs::read_dir(&plan.dist)
+        .map(|d| d.map(|e| e.unwrap().file_name()).collect())
+        .unwrap_or_default();
+    assert!(left.is_empty(), "{left:?}");
+}
