@@ -66,6 +66,11 @@ pub struct Plan {
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
     pub warnings: Vec<String>,
+    /// Every target of the matrix in matrix order, when `--target` filters
+    /// left some out (else empty): a release of the rest is partial, and
+    /// its manifest lists them all.
+    #[serde(skip)]
+    pub unfiltered: Vec<crate::package::manifest::Target>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -270,6 +275,18 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let source = &loaded.source;
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
+    let unfiltered = if req.filters.is_empty() {
+        Vec::new()
+    } else {
+        named
+            .iter()
+            .map(|(id, _, values)| crate::package::manifest::Target {
+                id: id.clone(),
+                values: values.clone(),
+                verify: config.build.verify,
+            })
+            .collect()
+    };
     let selected = select(named, &req.filters)?;
     check_override_work(loaded, selected.len())?;
 
@@ -342,6 +359,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         shard: None,
         jobs,
         warnings,
+        unfiltered,
     })
 }
 

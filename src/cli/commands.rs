@@ -164,7 +164,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         }
         _ => None,
     };
-    let seed = partial_seed(cli, args, &plan)?;
+    let seed = partial_seed(args, &plan);
     // Held until the run ends: one run per dist folder.
     let _lock = prepare_dist(&plan, args.clean, &[])?;
     let jobs = args
@@ -193,47 +193,32 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
 /// exactly as `merge --allow-partial` does, so `verify` and `publish`
 /// refuse it unless told it is partial on purpose. (A shard is marked as a
 /// shard instead.)
-fn partial_seed(cli: &Cli, args: &BuildArgs, plan: &Plan) -> Result<exec::Seed, Error> {
-    if args.flags.targets.is_empty() || args.shard.is_some() {
-        return Ok(exec::Seed::default());
+fn partial_seed(args: &BuildArgs, plan: &Plan) -> exec::Seed {
+    if args.shard.is_some() {
+        return exec::Seed::default();
     }
-    let whole = make_plan(
-        cli,
-        &PlanFlags {
-            targets: Vec::new(),
-            ..args.flags.clone()
-        },
-    )?;
     let built: std::collections::BTreeSet<&str> =
         plan.targets.iter().map(|t| t.id.as_str()).collect();
-    let missing: Vec<String> = whole
-        .targets
+    let missing: Vec<String> = plan
+        .unfiltered
         .iter()
         .filter(|t| !built.contains(t.id.as_str()))
         .map(|t| t.id.clone())
         .collect();
     if missing.is_empty() {
-        return Ok(exec::Seed::default());
+        return exec::Seed::default();
     }
     eprintln!(
         "warning: a partial release: {} of {} target(s) not built ({}); verify and publish need --allow-partial",
         missing.len(),
-        whole.targets.len(),
+        plan.unfiltered.len(),
         missing.join(", ")
     );
-    Ok(exec::Seed {
+    exec::Seed {
         missing_targets: missing,
-        all_targets: whole
-            .targets
-            .iter()
-            .map(|t| crate::package::manifest::Target {
-                id: t.id.clone(),
-                values: t.values.clone(),
-                verify: t.build.verify,
-            })
-            .collect(),
+        all_targets: plan.unfiltered.clone(),
         ..exec::Seed::default()
-    })
+    }
 }
 
 /// Runs a plan's jobs with progress output, prints the summary and turns
