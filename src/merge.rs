@@ -471,19 +471,15 @@ const MAX_IMAGE_MANIFEST: u64 = 4 << 20;
 
 /// An image manifest blob, read whole only when it is manifest-sized.
 fn read_image_manifest(path: &Path) -> Result<Vec<u8>, String> {
-    use std::io::Read;
     let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut bytes = Vec::new();
-    file.take(MAX_IMAGE_MANIFEST + 1)
-        .read_to_end(&mut bytes)
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    if bytes.len() as u64 > MAX_IMAGE_MANIFEST {
-        return Err(format!(
-            "image manifest {} is larger than {MAX_IMAGE_MANIFEST} bytes, the most a manifest may have",
-            path.display()
-        ));
-    }
-    Ok(bytes)
+    crate::package::capped::read_to_end(file, MAX_IMAGE_MANIFEST, 0)
+        .map_err(|e| format!("{}: {e}", path.display()))?
+        .ok_or_else(|| {
+            format!(
+                "image manifest {} is larger than {MAX_IMAGE_MANIFEST} bytes, the most a manifest may have",
+                path.display()
+            )
+        })
 }
 
 /// Streams `src` to `dest` under a temporary name, renamed when complete:

@@ -123,7 +123,21 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
         ));
         return;
     }
-    let text = match std::fs::read_to_string(&path) {
+    let cap = crate::package::manifest::MAX_BYTES;
+    let read = std::fs::File::open(&path)
+        .and_then(|f| crate::package::capped::read_to_end(f, cap, len))
+        .and_then(|bytes| {
+            let Some(bytes) = bytes else {
+                // It grew past the cap after its length was read.
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::FileTooLarge,
+                    format!("more than {cap} bytes"),
+                ));
+            };
+            String::from_utf8(bytes)
+                .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+        });
+    let text = match read {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             report

@@ -271,11 +271,8 @@ impl Manifest {
     /// Reads a manifest from a stream (an archive member, say), refusing it
     /// once it passes [`MAX_BYTES`].
     pub fn from_reader(reader: impl Read) -> std::io::Result<Manifest> {
-        let mut bytes = Vec::new();
-        reader.take(MAX_BYTES + 1).read_to_end(&mut bytes)?;
-        if bytes.len() as u64 > MAX_BYTES {
-            return Err(too_big(&format!("more than {MAX_BYTES} bytes")));
-        }
+        let bytes = super::capped::read_to_end(reader, MAX_BYTES, 0)?
+            .ok_or_else(|| too_big(&format!("more than {MAX_BYTES} bytes")))?;
         serde_json::from_slice(&bytes)
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
     }

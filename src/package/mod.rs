@@ -15,6 +15,7 @@
 
 pub mod archive;
 pub mod atomic;
+pub mod capped;
 pub mod checksum;
 pub mod dest;
 pub(crate) mod encode;

@@ -19,7 +19,7 @@
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
-use std::io::{self, Read};
+use std::io;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
@@ -175,11 +175,17 @@ pub(super) fn read(root: &Path, rel: &Path, limit: u64) -> Result<Found<Vec<u8>>
             limit,
         });
     }
-    let mut bytes = Vec::with_capacity(usize::try_from(meta.len()).unwrap_or(0));
-    file.take(limit + 1)
-        .read_to_end(&mut bytes)
-        .map_err(Refused::io("read", &path))?;
-    Ok(Found::Yes(bytes))
+    match crate::package::capped::read_to_end(file, limit, meta.len())
+        .map_err(Refused::io("read", &path))?
+    {
+        Some(bytes) => Ok(Found::Yes(bytes)),
+        // It grew past the limit after its length was read.
+        None => Err(Refused::TooLarge {
+            path,
+            size: limit + 1,
+            limit,
+        }),
+    }
 }
 
 /// Hashes the regular file `root/rel` (refusing links): `(hex, size)`.
