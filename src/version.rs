@@ -9,6 +9,7 @@
 
 pub mod calendar;
 mod dirty;
+pub(crate) use dirty::resolve_existing;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};

@@ -169,23 +169,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
 /// (which then no longer merges: its folder holds files in no record).
 /// Compared as the kernel resolves the paths, so a link cannot hide it.
 fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
-    let resolve = |p: &Path| {
-        let mut rest = Vec::new();
-        let mut existing = p;
-        // dist/ may not exist yet: resolve its longest existing ancestor.
-        loop {
-            if let Ok(real) = existing.canonicalize() {
-                return rest.iter().rev().fold(real, |r, n| r.join(n));
-            }
-            match (existing.parent(), existing.file_name()) {
-                (Some(parent), Some(name)) => {
-                    rest.push(name.to_owned());
-                    existing = parent;
-                }
-                _ => return p.to_path_buf(),
-            }
-        }
-    };
+    // dist/ may not exist yet: its longest existing ancestor is resolved.
+    let resolve = crate::version::resolve_existing;
     let real = resolve(dist);
     match shards
         .iter()

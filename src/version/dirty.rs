@@ -252,8 +252,10 @@ fn normalize(path: &Path) -> PathBuf {
 }
 
 /// Canonicalizes the longest existing ancestor of `path` and re-appends the
-/// rest, so symlinked temp dirs compare equal to git's resolved top level.
-fn resolve_existing(path: &Path) -> PathBuf {
+/// rest, so symlinked temp dirs compare equal to git's resolved top level
+/// (and a `--dist` that does not exist yet compares as the kernel will
+/// resolve it).
+pub(crate) fn resolve_existing(path: &Path) -> PathBuf {
     let mut existing = path;
     let mut rest = Vec::new();
     loop {
