@@ -216,7 +216,6 @@ fn partial_seed(args: &BuildArgs, plan: &Plan) -> exec::Seed {
     );
     exec::Seed {
         missing_targets: missing,
-        all_targets: plan.unfiltered.clone(),
         ..exec::Seed::default()
     }
 }

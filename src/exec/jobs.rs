@@ -486,7 +486,14 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             algorithm: plan.checksum.algorithm,
             file: plan.checksum.file_name.clone(),
         },
-        targets: if ctx.all_targets.is_empty() {
+        // A `--target` build that left targets out lists them all, as a
+        // partial merge's manifest does (a shard is marked as a shard).
+        targets: if plan.shard.is_none()
+            && !ctx.missing_targets.is_empty()
+            && !plan.unfiltered.is_empty()
+        {
+            plan.unfiltered.clone()
+        } else {
             plan.targets
                 .iter()
                 .map(|t| manifest::Target {
@@ -495,8 +502,6 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
                     verify: t.build.verify,
                 })
                 .collect()
-        } else {
-            ctx.all_targets.clone()
         },
         artifacts: ctx
             .artifacts

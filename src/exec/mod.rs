@@ -64,10 +64,6 @@ pub struct Seed {
     pub binaries: Vec<(usize, Inspected)>,
     /// Targets a partial merge (or a `--target` build) lacks.
     pub missing_targets: Vec<String>,
-    /// Every target of the whole plan, in plan order, when this run's plan
-    /// holds only some (`--target`): the manifest lists them all, as a
-    /// partial merge's does. Empty: the plan's own targets.
-    pub all_targets: Vec<crate::package::manifest::Target>,
     /// Platform images the shards built, for the merge's indexes.
     pub produced: Vec<Produced>,
     /// The shards' job records (builds, archives, images), checked against
@@ -173,8 +169,6 @@ pub(crate) struct Context {
     pub missing_targets: Vec<String>,
     /// Job records handed over by a merge ([`Seed::jobs`]).
     pub seed_jobs: Vec<crate::package::manifest::Job>,
-    /// See [`Seed::all_targets`]; filled for the manifest job only.
-    pub all_targets: Vec<crate::package::manifest::Target>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -403,11 +397,6 @@ fn context(
         run_id: Arc::from(""),
         missing_targets: opts.seed.missing_targets.clone(),
         seed_jobs: Vec::new(),
-        all_targets: if kind == JobKind::Manifest {
-            opts.seed.all_targets.clone()
-        } else {
-            Vec::new()
-        },
     };
     // Seeded results belong to no job of this plan.
     ctx.produced
