@@ -24,7 +24,7 @@ use crate::package::manifest::{Artifact, ArtifactKind, Manifest};
 use crate::plan::Plan;
 
 /// Folders a shard may hold that are not part of the release.
-const WORK_DIRS: [&str; 3] = ["logs", "build", "images"];
+pub(crate) const WORK_DIRS: [&str; 3] = ["logs", "build", "images"];
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MergeError {

@@ -278,4 +278,9 @@ mod lock_name {
     fn the_lock_marker_is_the_lock_exec_takes() {
         assert_eq!(super::LOCK_FILE, crate::exec::lock::LOCK_FILE);
     }
+
+    #[test]
+    fn the_work_folders_are_the_ones_merge_accepts() {
+        assert_eq!(super::WORK_DIRS, crate::merge::WORK_DIRS);
+    }
 }
