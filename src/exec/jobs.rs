@@ -402,11 +402,7 @@ async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
     Ok(Artifact {
         name: step.file_name.clone(),
         path: step.file_name.clone(),
-        kind: if format == Format::Binary {
-            ArtifactKind::Binary
-        } else {
-            ArtifactKind::Archive
-        },
+        kind: ArtifactKind::of_target_output(format),
         format: Some(format),
         target: Some(target.id.clone()),
         size: written.size,

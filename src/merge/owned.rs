@@ -194,11 +194,7 @@ pub fn planned(plan: &Plan, t: usize) -> Planned<'_> {
     let format = target.archive.format;
     Planned {
         name: &target.archive.file_name,
-        kind: if format == Format::Binary {
-            ArtifactKind::Binary
-        } else {
-            ArtifactKind::Archive
-        },
+        kind: ArtifactKind::of_target_output(format),
         format,
         target: &target.id,
     }

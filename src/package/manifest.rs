@@ -166,6 +166,18 @@ pub enum ArtifactKind {
     Notes,
 }
 
+impl ArtifactKind {
+    /// What a target's archive job records for an output of `format`: the
+    /// build and the merge decide it here, once.
+    pub fn of_target_output(format: Format) -> ArtifactKind {
+        if format == Format::Binary {
+            ArtifactKind::Binary
+        } else {
+            ArtifactKind::Archive
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Artifact {
     /// File name, unique in the release.
