@@ -9,6 +9,17 @@
 //! pass through as written, and every option reaches the YAML through a
 //! filter that quotes it for where it lands (`yaml` for a scalar, `sh` for
 //! a shell word), so a path with a space or a quote cannot break the file.
+//!
+//! Every job first installs matrix ([`Install`]: by default this very
+//! version, from its git tag or its release archive); each build job then
+//! runs `matrix doctor --install --yes`, so the runner gets the toolchains
+//! the project's targets need from matrix itself, whatever the image had.
+
+mod install;
+
+pub use install::{
+    Install, PACKAGE, REPOSITORY, VERSION, archive_name, checksums_name, pin_warning,
+};
 
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
@@ -28,30 +39,63 @@ pub struct CiOptions {
     pub shards: usize,
     /// Path to matrix.toml from the repository root.
     pub config: String,
-    /// Shell command(s) that install matrix on a runner, e.g.
-    /// `cargo install --locked --git <repository url> matrix`.
-    pub install: String,
+    /// How every job gets matrix.
+    pub install: Install,
+    /// What each build job does about the targets' toolchains.
+    pub toolchains: Toolchains,
     /// GitHub runner label (`runs-on`); GitLab ignores it.
     pub runs_on: String,
     /// GitLab job image: it needs what `install` uses (cargo for the
-    /// default); GitHub ignores it.
+    /// default, curl and tar for the archive) and, for `matrix doctor
+    /// --install`, apt as root or through `sudo -n`; GitHub ignores it.
     pub image: String,
     /// Folder the merged release is written to.
     pub dist: String,
 }
 
+/// The toolchain step of each build job. The plan and merge jobs build
+/// nothing and have none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Toolchains {
+    /// `matrix doctor --install --yes`: install what the targets need.
+    #[default]
+    Install,
+    /// `matrix doctor`: the runner already has them; stop before the
+    /// build, saying what is missing, if it does not.
+    Check,
+    /// No step: the build's own check is the only one.
+    None,
+}
+
 impl CiOptions {
-    /// The defaults (matrix.toml, ubuntu-latest, rust:1, dist) with the
-    /// caller's install command, which only the caller can know (where its
-    /// matrix comes from).
-    pub fn new(shards: usize, install: impl Into<String>) -> CiOptions {
+    /// The defaults (matrix.toml, toolchains installed by matrix doctor,
+    /// ubuntu-latest, rust:1, dist) with the given install.
+    pub fn new(shards: usize, install: Install) -> CiOptions {
         CiOptions {
             shards,
             config: "matrix.toml".into(),
-            install: install.into(),
+            install,
+            toolchains: Toolchains::default(),
             runs_on: "ubuntu-latest".into(),
             image: "rust:1".into(),
             dist: "dist".into(),
+        }
+    }
+}
+
+/// The CI system a file is for: the install lines differ in how they
+/// put matrix on PATH.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Ci {
+    Github,
+    Gitlab,
+}
+
+impl Ci {
+    fn file(self) -> &'static str {
+        match self {
+            Ci::Github => "GitHub workflow",
+            Ci::Gitlab => "GitLab pipeline",
         }
     }
 }
@@ -79,16 +123,16 @@ pub enum CiError {
 /// `.github/workflows/release.yml`: plan, N build jobs from the plan's
 /// matrix, merge, verify, and on a tag a GitHub release.
 pub fn github_workflow(opts: &CiOptions) -> Result<String, CiError> {
-    let file = "GitHub workflow";
-    check(file, opts, GITHUB_MAX_SHARDS)?;
-    render(file, GITHUB, &Context::new(opts))
+    let ci = Ci::Github;
+    check(ci.file(), opts, GITHUB_MAX_SHARDS)?;
+    render(ci.file(), GITHUB, &Context::new(opts, ci)?)
 }
 
 /// `.gitlab-ci.yml`: plan, a `parallel: matrix` of N build jobs, merge.
 pub fn gitlab_ci(opts: &CiOptions) -> Result<String, CiError> {
-    let file = "GitLab pipeline";
-    check(file, opts, GITLAB_MAX_SHARDS)?;
-    render(file, GITLAB, &Context::new(opts))
+    let ci = Ci::Gitlab;
+    check(ci.file(), opts, GITLAB_MAX_SHARDS)?;
+    render(ci.file(), GITLAB, &Context::new(opts, ci)?)
 }
 
 #[derive(Serialize)]
@@ -97,7 +141,12 @@ struct Context<'a> {
     /// `1/N` ... `N/N`.
     labels: Vec<String>,
     config: &'a str,
-    install: &'a str,
+    /// The install step's shell lines.
+    install: String,
+    /// The GitHub cache key of a cargo-installed matrix, if cached.
+    install_cache: Option<String>,
+    /// "install", "check" or none: the build jobs' doctor step.
+    toolchains: Option<&'static str>,
     runs_on: &'a str,
     image: &'a str,
     dist: &'a str,
@@ -106,25 +155,31 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(opts: &'a CiOptions) -> Context<'a> {
+    fn new(opts: &'a CiOptions, ci: Ci) -> Result<Context<'a>, CiError> {
         // "dist/" and "dist" are the same folder; one spelling keeps
         // "dist//shard-1" out of the file.
         let dist = match opts.dist.trim_end_matches('/') {
             "" => opts.dist.as_str(),
             d => d,
         };
-        Context {
+        Ok(Context {
             shards: opts.shards,
             labels: (1..=opts.shards)
                 .map(|i| format!("{i}/{}", opts.shards))
                 .collect(),
             config: &opts.config,
-            install: opts.install.trim(),
+            install: opts.install.script(ci)?,
+            install_cache: opts.install.cache_key(),
+            toolchains: match opts.toolchains {
+                Toolchains::Install => Some("install"),
+                Toolchains::Check => Some("check"),
+                Toolchains::None => None,
+            },
             runs_on: &opts.runs_on,
             image: &opts.image,
             dist,
             shard_dist: format!("{dist}/shard-${{{{ matrix.index }}}}"),
-        }
+        })
     }
 }
 
@@ -145,14 +200,7 @@ fn check(file: &'static str, opts: &CiOptions, max_shards: usize) -> Result<(), 
             Some("one shard is a plain build; the CI system caps how many jobs a matrix makes"),
         ));
     }
-    if opts.install.trim().is_empty() {
-        return Err(bad(
-            "install",
-            &opts.install,
-            "is empty, so the runners would have no matrix",
-            Some("pass a command, e.g. `cargo install --locked --git <repository url> matrix`"),
-        ));
-    }
+    opts.install.check(file)?;
     // One-line values: they are written into YAML block scalars and shell
     // lines, where a newline would end the value early.
     let one_line = [
@@ -177,7 +225,11 @@ fn check(file: &'static str, opts: &CiOptions, max_shards: usize) -> Result<(), 
     Ok(())
 }
 
-fn render(file: &'static str, source: &'static str, ctx: &Context<'_>) -> Result<String, CiError> {
+fn render(
+    file: &'static str,
+    source: &'static str,
+    ctx: &impl Serialize,
+) -> Result<String, CiError> {
     let fail = |e: minijinja::Error| {
         let mut message = e.to_string();
         if let Some(line) = e.line() {

@@ -120,6 +120,26 @@ pub enum CiKind {
     Gitlab,
 }
 
+/// Where CI runners get this version of matrix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiInstallFrom {
+    /// `cargo install --locked --git <repository> --tag v<version>`.
+    Cargo,
+    /// The linux/amd64 release archive of v<version>, checked with sha256sum.
+    Archive,
+}
+
+/// What each CI build job does about the targets' toolchains.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CiToolchains {
+    /// Run `matrix doctor --install --yes`.
+    Install,
+    /// Run `matrix doctor`: the runner must already have them.
+    Check,
+    /// No toolchain step.
+    None,
+}
+
 #[derive(Debug, Args)]
 pub struct CiArgs {
     #[arg(value_enum)]
@@ -127,9 +147,26 @@ pub struct CiArgs {
     /// Number of build shards.
     #[arg(long, default_value_t = 4)]
     pub shards: usize,
-    /// The shell command that installs matrix on a runner.
-    #[arg(long, default_value = "cargo install --locked matrix")]
-    pub install: String,
+    /// Where runners get this version of matrix.
+    #[arg(long, value_enum, default_value_t = CiInstallFrom::Cargo)]
+    pub install_from: CiInstallFrom,
+    /// The release archive's sha256, written into the file and checked
+    /// instead of the release's checksums file (with --install-from archive).
+    #[arg(long, value_name = "SHA256")]
+    pub matrix_sha256: Option<String>,
+    /// A shell command that installs matrix on a runner, instead of this
+    /// version of matrix.
+    #[arg(long, value_name = "COMMAND", conflicts_with_all = ["install_from", "matrix_sha256"])]
+    pub install: Option<String>,
+    /// What each build job does about the toolchains its targets need.
+    #[arg(long, value_enum, default_value_t = CiToolchains::Install)]
+    pub toolchains: CiToolchains,
+    /// GitHub runner label of every job.
+    #[arg(long, default_value = "ubuntu-latest", value_name = "LABEL")]
+    pub runs_on: String,
+    /// GitLab image of every job (Debian-based for --toolchains install).
+    #[arg(long, default_value = "rust:1")]
+    pub image: String,
     /// Write the workflow to this file instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,

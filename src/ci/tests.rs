@@ -8,12 +8,19 @@ use crate::shard;
 
 const INSTALL: &str = "cargo install --locked --git https://example.com/matrix.git matrix";
 
+fn install() -> Install {
+    Install::command(INSTALL)
+}
+
 /// Options with values that need quoting everywhere they land.
 fn awkward() -> CiOptions {
     CiOptions {
         shards: 3,
         config: "release dir/it's matrix.toml".into(),
-        install: "  curl -fsSL https://example.com/install.sh -o /tmp/i.sh\nsh /tmp/i.sh --to \"$HOME/.cargo/bin\" # pinned: 1.2\n".into(),
+        install: Install::command(
+            "  curl -fsSL https://example.com/install.sh -o /tmp/i.sh\nsh /tmp/i.sh --to \"$HOME/.cargo/bin\" # pinned: 1.2\n",
+        ),
+        toolchains: Toolchains::Install,
         runs_on: "self-hosted: #1".into(),
         image: "registry.example.com/rust:1 # cross".into(),
         dist: "out dir/".into(),
@@ -129,11 +136,11 @@ fn line_with<'a>(script: &'a str, needle: &str) -> &'a str {
 fn github_workflow_passes_the_schema() {
     let Some(py) = python() else { return };
     let mut options = vec![
-        CiOptions::new(1, INSTALL),
-        CiOptions::new(4, INSTALL),
+        CiOptions::new(1, install()),
+        CiOptions::new(4, install()),
         awkward(),
     ];
-    options.push(CiOptions::new(GITHUB_MAX_SHARDS, INSTALL));
+    options.push(CiOptions::new(GITHUB_MAX_SHARDS, install()));
     for opts in options {
         let yaml = github_workflow(&opts).unwrap();
         if let Err(e) = validate(&py, &yaml) {
@@ -145,7 +152,7 @@ fn github_workflow_passes_the_schema() {
 #[test]
 fn github_workflow_validation_bites() {
     let Some(py) = python() else { return };
-    let yaml = github_workflow(&CiOptions::new(4, INSTALL)).unwrap();
+    let yaml = github_workflow(&CiOptions::new(4, install())).unwrap();
     // (name, broken file, part of the report). A job is "one of" a normal
     // or a reusable-workflow job in the schema, so the report names the job
     // rather than the key.
@@ -200,9 +207,12 @@ fn github_workflow_jobs_and_commands() {
         assert_eq!(checkout["uses"], "actions/checkout@v4", "{job}");
         assert_eq!(checkout["with"]["fetch-depth"], 0, "{job}");
         // The whole install command, first line's indent aside.
+        let Install::Command(command) = &opts.install else {
+            unreachable!()
+        };
         assert_eq!(
             jobs[job]["steps"][1]["run"],
-            json!(format!("{}\n", opts.install.trim()))
+            json!(format!("{}\n", command.trim()))
         );
         for step in jobs[job]["steps"].as_array().unwrap() {
             if let Some(run) = step["run"].as_str() {
@@ -230,7 +240,25 @@ fn github_workflow_jobs_and_commands() {
         build["strategy"]["matrix"],
         "${{ fromJSON(needs.plan.outputs.matrix) }}"
     );
+    // The toolchains of the shard's targets, each as --target=<id>.
     let step = &build["steps"][2];
+    assert_eq!(step["env"]["TARGETS"], "${{ matrix.targets }}");
+    let run = step["run"].as_str().unwrap();
+    let words = shell_words::split(line_with(run, " doctor ")).unwrap();
+    assert_eq!(
+        words,
+        [
+            "matrix",
+            "--config",
+            "release dir/it's matrix.toml",
+            "doctor",
+            "$SNAPSHOT",
+            "${ids[@]/#/--target=}",
+            "--install",
+            "--yes"
+        ]
+    );
+    let step = &build["steps"][3];
     assert_eq!(
         step["env"]["SHARD_DIST"],
         "out dir/shard-${{ matrix.index }}"
@@ -250,7 +278,7 @@ fn github_workflow_jobs_and_commands() {
             "$SHARD_DIST"
         ]
     );
-    let upload = &build["steps"][3];
+    let upload = &build["steps"][4];
     assert_eq!(upload["uses"], "actions/upload-artifact@v4");
     assert_eq!(upload["with"]["name"], "shard-${{ matrix.index }}");
     assert_eq!(upload["with"]["path"], "out dir/shard-${{ matrix.index }}");
@@ -295,7 +323,7 @@ fn github_matrix_keys_are_what_the_plan_prints() {
     );
     let printed: Value = serde_json::from_str(&shard::render(&a, shard::Format::Github)).unwrap();
     let keys: Vec<&String> = printed["include"][0].as_object().unwrap().keys().collect();
-    let yaml = github_workflow(&CiOptions::new(2, INSTALL)).unwrap();
+    let yaml = github_workflow(&CiOptions::new(2, install())).unwrap();
     let expr = regex::Regex::new(r"\$\{\{[^}]*\}\}").unwrap();
     let key = regex::Regex::new(r"\bmatrix\.(\w+)").unwrap();
     let mut used: Vec<&str> = expr
@@ -367,6 +395,13 @@ fn gitlab_pipeline_has_one_build_job_per_shard() {
             "{plan}"
         );
         let build = script("build");
+        let words = shell_words::split(line_with(&build, " doctor ")).unwrap();
+        assert_eq!(words[3..], ["doctor", "$SNAPSHOT", "--install", "--yes"]);
+        // Before the build, and only in the build job.
+        assert!(build.find(" doctor ") < build.find(" build "), "{build}");
+        for job in ["plan", "merge"] {
+            assert!(!script(job).contains(" doctor "), "{job}");
+        }
         assert!(
             build.contains(r#"--shard "$SHARD" --dist "shards/shard-${SHARD%/*}""#),
             "{build}"
@@ -397,7 +432,7 @@ fn gitlab_shard_folder_is_the_index() {
 #[test]
 fn options_that_cannot_work_are_rejected() {
     let with = |f: fn(&mut CiOptions)| {
-        let mut o = CiOptions::new(4, INSTALL);
+        let mut o = CiOptions::new(4, install());
         f(&mut o);
         o
     };
@@ -424,7 +459,7 @@ fn options_that_cannot_work_are_rejected() {
         ),
         (
             "empty install",
-            with(|o| o.install = " \n".into()),
+            with(|o| o.install = Install::command(" \n")),
             gitlab_ci,
             "install",
         ),
@@ -480,10 +515,13 @@ fn same_options_same_files() {
 
 #[test]
 fn the_files_start_with_their_header_not_a_template_comment() {
-    let opts = CiOptions::new(2, INSTALL);
+    let opts = CiOptions::new(2, install());
     for text in [github_workflow(&opts).unwrap(), gitlab_ci(&opts).unwrap()] {
         assert!(text.starts_with("# Release "), "{text}");
         assert!(!text.contains("[[") && !text.contains("[%") && !text.contains("[#"));
         assert!(text.ends_with("\n") && !text.ends_with("\n\n"));
     }
 }
+
+mod install;
+mod lint;

@@ -221,12 +221,37 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
             message: "--shards must be at least 1".into(),
         });
     }
-    let mut opts = crate::ci::CiOptions::new(args.shards, args.install.clone());
+    use super::{CiInstallFrom, CiToolchains};
+    use crate::ci::{Install, Toolchains};
+    let install = match (&args.install, args.install_from) {
+        (Some(command), _) => Install::command(command.as_str()),
+        (None, CiInstallFrom::Cargo) if args.matrix_sha256.is_some() => {
+            return Err(Error::Usage {
+                message: "--matrix-sha256 pins the release archive: add --install-from archive"
+                    .into(),
+            });
+        }
+        (None, CiInstallFrom::Cargo) => Install::cargo(),
+        (None, CiInstallFrom::Archive) => Install::archive(args.matrix_sha256.clone()),
+    };
+    let mut opts = crate::ci::CiOptions::new(args.shards, install);
     opts.config = args_config.display().to_string();
+    opts.toolchains = match args.toolchains {
+        CiToolchains::Install => Toolchains::Install,
+        CiToolchains::Check => Toolchains::Check,
+        CiToolchains::None => Toolchains::None,
+    };
+    opts.runs_on = args.runs_on.clone();
+    opts.image = args.image.clone();
     let text = match args.kind {
         CiKind::Github => crate::ci::github_workflow(&opts),
         CiKind::Gitlab => crate::ci::gitlab_ci(&opts),
     }?;
+    if let Some(version) = opts.install.pinned_version()
+        && let Some(warning) = crate::ci::pin_warning(version, cfg!(debug_assertions))
+    {
+        eprintln!("warning: {warning}");
+    }
     match &args.output {
         Some(path) => {
             crate::package::atomic::write_atomic(path, text.as_bytes()).map_err(Error::io(path))
