@@ -8,7 +8,9 @@
 //!
 //! What is stood in for, and how: `matrix` is the binary under test, put on
 //! PATH (the install step is the `--install` command, which only checks it
-//! is there); `actions/*` steps are done by this file, following their
+//! is there; install.rs plays the default installs); the toolchain step is
+//! `--toolchains check` (`matrix doctor`: the cross compilers are there,
+//! and installing them is doctor's own test); `actions/*` steps are done by this file, following their
 //! documented behaviour (checkout = the clone; upload-artifact of a folder
 //! keeps its contents without hidden files or modes; download-artifact of
 //! several artifacts puts each in `<path>/<name>/`); `gh` is a script that
@@ -94,14 +96,21 @@ fn python() -> Option<PathBuf> {
 
 /// The CI file `matrix ci <kind>` writes, parsed by a real YAML parser.
 fn workflow(py: &Path, p: &Project, kind: &str, shards: usize) -> Value {
-    let (code, text, err) = run(&mut p.matrix(&[
-        "ci",
+    workflow_with(
+        py,
+        p,
         kind,
-        "--shards",
-        &shards.to_string(),
-        "--install",
-        INSTALL,
-    ]));
+        shards,
+        &["--install", INSTALL, "--toolchains", "check"],
+    )
+}
+
+/// The CI file `matrix ci <kind> --shards <shards> <args>` writes, parsed.
+fn workflow_with(py: &Path, p: &Project, kind: &str, shards: usize, args: &[&str]) -> Value {
+    let shards = shards.to_string();
+    let mut all = vec!["ci", kind, "--shards", &shards];
+    all.extend(args);
+    let (code, text, err) = run(&mut p.matrix(&all));
     assert_eq!(code, 0, "{err}");
     let out = Command::new(py)
         .args([
@@ -127,6 +136,12 @@ struct Runner {
     work: tempfile::TempDir,
     /// `Some(tag)`: a tag run; `None`: a run on `main` (a snapshot).
     tag: Option<&'static str>,
+    /// The folder of the matrix under test, first on PATH while
+    /// `matrix_on_path`; a job that installs matrix itself runs without it.
+    bin: PathBuf,
+    matrix_on_path: bool,
+    /// The stubs, then this machine's PATH without any folder that holds
+    /// a `matrix`.
     path: String,
     jobs: usize,
 }
@@ -145,19 +160,39 @@ impl Runner {
         .unwrap();
         std::fs::set_permissions(&gh, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let bin = assert_cmd::cargo::cargo_bin("matrix");
-        let path = format!(
-            "{}:{}:{}",
-            bin.parent().unwrap().display(),
-            stubs.display(),
-            std::env::var("PATH").unwrap_or_default()
+        let system = std::env::var("PATH").unwrap_or_default();
+        let mut path = vec![stubs.display().to_string()];
+        path.extend(
+            system
+                .split(':')
+                .filter(|d| !d.is_empty() && !Path::new(d).join("matrix").exists())
+                .map(str::to_owned),
         );
         Runner {
             origin: p.path().to_path_buf(),
             work,
             tag,
-            path,
+            bin: bin.parent().unwrap().to_path_buf(),
+            matrix_on_path: true,
+            path: path.join(":"),
             jobs: 0,
         }
+    }
+
+    /// PATH for a job: the matrix under test (when on), stubs, the rest.
+    fn path(&self) -> String {
+        if self.matrix_on_path {
+            format!("{}:{}", self.bin.display(), self.path)
+        } else {
+            self.path.clone()
+        }
+    }
+
+    /// A folder for one job's temporary files ($RUNNER_TEMP, $TMPDIR).
+    fn temp(&self) -> PathBuf {
+        let dir = self.work.path().join(format!("tmp-{}", self.jobs));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
     }
 
     /// A fresh clone for one job, checked out where the run was started.
@@ -191,7 +226,7 @@ impl Runner {
             .args(["--noprofile", "--norc", "-eo", "pipefail", "-c", script])
             .current_dir(dir)
             .env_clear()
-            .env("PATH", &self.path)
+            .env("PATH", self.path())
             .env("HOME", std::env::var("HOME").unwrap_or_default())
             .env("CI", "true")
             .env("NO_COLOR", "1")
@@ -315,3 +350,4 @@ fn local_shard_flow_in_a_clean_tagged_checkout() {
 
 mod github;
 mod gitlab;
+mod install;

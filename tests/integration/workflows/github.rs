@@ -51,6 +51,9 @@ impl Context {
                     other => other.to_string(),
                 }
             }
+            e if e.ends_with(" != 'true'") => {
+                (self.eval(&e[..e.len() - " != 'true'".len()]) != "true").to_string()
+            }
             e if e.starts_with("steps.") => lookup(&self.steps, &e["steps.".len()..]),
             e if e.starts_with("needs.") => lookup(&self.needs, &e["needs.".len()..]),
             e if e.starts_with("fromJSON(") && e.ends_with(')') => {
@@ -110,7 +113,7 @@ fn job_order(jobs: &serde_json::Map<String, Value>) -> Vec<String> {
 
 /// Plays the whole workflow; returns the artifact store and the folder the
 /// `gh release create` step ran in with its arguments, if it ran.
-fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<String>>) {
+pub(super) fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<String>>) {
     let store = runner.work.path().join("artifacts");
     std::fs::create_dir_all(&store).unwrap();
     let mut ctx = Context {
@@ -135,6 +138,8 @@ fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<String>>) {
             ctx.matrix = matrix;
             ctx.steps.clear();
             let mut dir: Option<PathBuf> = None;
+            // Folders steps added to $GITHUB_PATH, for the later steps.
+            let mut added: Vec<String> = Vec::new();
             for (i, step) in job["steps"].as_array().unwrap().iter().enumerate() {
                 let label = format!("{name} step {i}");
                 if let Some(cond) = step["if"].as_str()
@@ -148,6 +153,13 @@ fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<String>>) {
                     let checkout = dir.as_deref();
                     match uses {
                         "actions/checkout@v4" => dir = Some(runner.checkout(&name)),
+                        // Always a miss: this player keeps no cache.
+                        "actions/cache@v4" => {
+                            if let Some(id) = step["id"].as_str() {
+                                let miss = BTreeMap::from([("cache-hit".into(), "false".into())]);
+                                ctx.steps.insert(id.to_owned(), miss);
+                            }
+                        }
                         "actions/upload-artifact@v4" => upload(&store, checkout.expect(&label), &w),
                         "actions/download-artifact@v4" => {
                             download(&store, checkout.expect(&label), &w)
@@ -162,9 +174,19 @@ fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<String>>) {
                 let output = runner.work.path().join(format!("output-{}", runner.jobs));
                 std::fs::write(&output, "").unwrap();
                 let record = runner.work.path().join("gh-record");
+                let github_path = runner.work.path().join(format!("path-{}", runner.jobs));
+                std::fs::write(&github_path, "").unwrap();
                 env.insert("GITHUB_OUTPUT".into(), output.display().to_string());
+                env.insert("GITHUB_PATH".into(), github_path.display().to_string());
                 env.insert("GH_RECORD".into(), record.display().to_string());
+                env.insert("RUNNER_TEMP".into(), runner.temp().display().to_string());
+                // GitHub puts the latest addition first.
+                let mut path: Vec<String> = added.iter().rev().cloned().collect();
+                path.push(runner.path());
+                env.insert("PATH".into(), path.join(":"));
                 runner.bash(&label, dir, &script, &env);
+                let text = std::fs::read_to_string(&github_path).unwrap();
+                added.extend(text.lines().filter(|l| !l.is_empty()).map(str::to_owned));
                 if let Some(id) = step["id"].as_str() {
                     let text = std::fs::read_to_string(&output).unwrap();
                     let outputs = text

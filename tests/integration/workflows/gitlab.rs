@@ -63,7 +63,7 @@ fn instances(job: &Value) -> Vec<BTreeMap<String, String>> {
 
 /// Plays the pipeline; returns the artifact folder of each job run by name
 /// (`build 1/3` for matrix jobs).
-fn play(runner: &mut Runner, doc: &Value) -> BTreeMap<String, (String, PathBuf)> {
+pub(super) fn play(runner: &mut Runner, doc: &Value) -> BTreeMap<String, (String, PathBuf)> {
     let store = runner.work.path().join("artifacts");
     // job run -> (job name, artifact root)
     let mut done: BTreeMap<String, (String, PathBuf)> = BTreeMap::new();
@@ -108,6 +108,8 @@ fn play(runner: &mut Runner, doc: &Value) -> BTreeMap<String, (String, PathBuf)>
                 env.extend(vars(&job["variables"]));
                 env.extend(matrix.clone());
                 env.insert("CI_JOB_NAME".into(), run.clone());
+                // Not set by GitLab; keeps the jobs' mktemp out of /tmp.
+                env.insert("TMPDIR".into(), runner.temp().display().to_string());
                 match runner.tag {
                     Some(tag) => {
                         env.insert("CI_COMMIT_TAG".into(), tag.into());
@@ -146,7 +148,7 @@ fn play(runner: &mut Runner, doc: &Value) -> BTreeMap<String, (String, PathBuf)>
     done
 }
 
-fn release(done: &BTreeMap<String, (String, PathBuf)>, doc: &Value) -> PathBuf {
+pub(super) fn release(done: &BTreeMap<String, (String, PathBuf)>, doc: &Value) -> PathBuf {
     let (_, root) = &done["merge"];
     let paths = strings(&doc["merge"]["artifacts"]["paths"]);
     assert_eq!(paths.len(), 1, "{paths:?}");
