@@ -147,6 +147,8 @@ struct Context<'a> {
     install_cache: Option<String>,
     /// "install", "check" or none: the build jobs' doctor step.
     toolchains: Option<&'static str>,
+    /// Comment lines for the header on what the jobs install.
+    install_note: String,
     runs_on: &'a str,
     image: &'a str,
     dist: &'a str,
@@ -175,12 +177,38 @@ impl<'a> Context<'a> {
                 Toolchains::Check => Some("check"),
                 Toolchains::None => None,
             },
+            install_note: install_note(opts),
             runs_on: &opts.runs_on,
             image: &opts.image,
             dist,
             shard_dist: format!("{dist}/shard-${{{{ matrix.index }}}}"),
         })
     }
+}
+
+/// The header's comment lines on what the jobs install, each line ending
+/// in a newline. The version is a checked semver, so it cannot end the
+/// comment early.
+fn install_note(opts: &CiOptions) -> String {
+    let mut note = String::from("#\n");
+    match opts.install.pinned_version() {
+        Some(v) => note.push_str(&format!(
+            "# Every job installs matrix {v}, the version that wrote this file.\n"
+        )),
+        None => {
+            note.push_str("# Every job installs matrix with the command given to `matrix ci`.\n")
+        }
+    }
+    match opts.toolchains {
+        Toolchains::Install => note.push_str(
+            "# Each build job installs what its targets need with `matrix doctor --install`.\n",
+        ),
+        Toolchains::Check => note.push_str(
+            "# Each build job first checks its targets' toolchains with `matrix doctor`.\n",
+        ),
+        Toolchains::None => {}
+    }
+    note
 }
 
 /// Rejects options that would make a file CI refuses or misreads.

@@ -212,9 +212,9 @@ fn archive_install_takes_only_what_checks_out() {
     };
     let nothing = |_: &Path| {};
     let gone = |dir: &Path| std::fs::remove_file(dir.join(archive_name(VERSION))).unwrap();
-    type Edit<'a> = &'a dyn Fn(&Path);
     // (name, extra flags, edit of the served files, Ok or the error part)
-    let cases: Vec<(&str, Vec<&str>, Edit, Result<(), String>)> = vec![
+    type Case<'a> = (&'a str, Vec<&'a str>, &'a dyn Fn(&Path), Result<(), String>);
+    let cases: Vec<Case> = vec![
         ("checksums file", vec![], &nothing, Ok(())),
         (
             "pinned sha",
@@ -290,6 +290,12 @@ fn default_install_pins_this_version() {
     let line = format!("cargo install --locked --git {REPOSITORY} --tag v{VERSION} {PACKAGE}");
     assert!(out.contains(&format!("      {line}\n")), "{out}");
     assert!(out.contains("doctor $SNAPSHOT --install --yes"), "{out}");
+    assert!(
+        out.contains(&format!(
+            "# Every job installs matrix {VERSION}, the version that wrote this file.\n"
+        )),
+        "{out}"
+    );
     // The test binary is a debug build unless the tests run with --release.
     assert_eq!(
         err.contains(&format!("warning: this matrix {VERSION} is a debug build")),
