@@ -40,7 +40,7 @@ readonly REQUIREMENTS=(
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
-# Cargo.toml uses edition 2024, stable since Rust 1.85.
+# Cargo.toml says rust-version = "1.89" (zip, a locked dependency, needs it).
 readonly MIN_RUST=1.89
 
 
