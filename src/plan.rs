@@ -66,6 +66,10 @@ pub struct Plan {
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
     pub warnings: Vec<String>,
+    /// Why a release build of this checkout would be refused (no tag at
+    /// HEAD, a dirty tree) when `plan` or `doctor` show the snapshot version
+    /// instead; `None` when the plan's version is the one a build would use.
+    pub release_refused: Option<String>,
     /// Every target of the matrix in matrix order, when `--target` filters
     /// left some out (else empty): a release of the rest is partial, and
     /// its manifest lists them all.
@@ -321,7 +325,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let uses_engine = targets.iter().any(|t| t.build.container.is_some())
         || images.as_ref().is_some_and(|i| !i.variants.is_empty());
-    let channels = renderer.channels(&targets)?;
+    let channels = renderer.channels(&targets, &mut warnings)?;
     let notes = renderer.notes(&targets)?;
     let containers = if uses_engine {
         Some(renderer.containers()?)
@@ -359,6 +363,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         shard: None,
         jobs,
         warnings,
+        release_refused: None,
         unfiltered,
     })
 }

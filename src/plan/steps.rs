@@ -51,7 +51,7 @@ struct Chosen<'a> {
     command: Option<(&'a Command, KeyPath)>,
     shell: bool,
     flags: (&'a Vec<String>, KeyPath),
-    binary: &'a String,
+    binary: (&'a String, KeyPath),
     artifact: Option<(&'a str, KeyPath)>,
     timeout: Option<&'a str>,
     /// The image template or builder name, with where it was set.
@@ -128,6 +128,15 @@ impl<'a> Renderer<'a> {
                     Some("use a glob like \"docs/*.md\"".into()),
                 )
             })?;
+            if let FileEntry::Mapped { dst, .. } = entry {
+                crate::package::dest::normalize_dest(dst).map_err(|e| {
+                    source.error_at(
+                        &KeyPath::parse("archive.files").index(i).key("dst"),
+                        e.to_string(),
+                        Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
+                    )
+                })?;
+            }
         }
 
         let v = &req.version;
@@ -241,7 +250,8 @@ impl<'a> Renderer<'a> {
             _ => None,
         };
         let chosen = self.choose(&values);
-        let bin = format!("{}{ext}", chosen.binary);
+        check_binary_name(&id, chosen.binary.0, self.source(), &chosen.binary.1)?;
+        let bin = format!("{}{ext}", chosen.binary.0);
 
         let mut vars = self.vars_for(&values, &id, &slug, platform);
         vars.set("target_id", id.as_str())
@@ -251,7 +261,7 @@ impl<'a> Renderer<'a> {
             .set("ext", ext);
 
         let build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
-        let archive = self.archive_step(&values, &vars, ext)?;
+        let archive = self.archive_step(&id, &values, &vars, ext)?;
         Ok(Target {
             id,
             slug,
@@ -274,7 +284,7 @@ impl<'a> Renderer<'a> {
                 .map(|cmd| (cmd, KeyPath::parse("build.command"))),
             shell: build.shell,
             flags: (&build.flags, KeyPath::parse("build.flags")),
-            binary: &build.binary,
+            binary: (&build.binary, KeyPath::parse("build.binary")),
             artifact: build
                 .artifact
                 .as_ref()
@@ -314,7 +324,7 @@ impl<'a> Renderer<'a> {
                 c.flags = (f, at.clone().key("flags"));
             }
             if let Some(b) = &o.binary {
-                c.binary = b;
+                c.binary = (b, at.clone().key("binary"));
             }
             if let Some(a) = &o.artifact {
                 c.artifact = Some((a, at.clone().key("artifact")));
@@ -458,6 +468,7 @@ impl<'a> Renderer<'a> {
 
     fn archive_step(
         &self,
+        id: &str,
         values: &IndexMap<String, String>,
         vars: &Vars,
         ext: &str,
@@ -469,7 +480,12 @@ impl<'a> Renderer<'a> {
             .rfind(|o| matches(&o.when, values))
             .map_or(archive.format, |o| o.format);
         let name = self.render(&archive.name, vars, &KeyPath::parse("archive.name"))?;
-        check_file_name(&name, self.source(), &KeyPath::parse("archive.name"))?;
+        check_file_name(
+            &name,
+            self.source(),
+            &KeyPath::parse("archive.name"),
+            Some(id),
+        )?;
         let file_name = match format {
             Format::Binary => format!("{name}{ext}"),
             other => format!("{name}{}", other.extension()),
@@ -480,7 +496,7 @@ impl<'a> Renderer<'a> {
             Wrap::Named(t) => {
                 let at = KeyPath::parse("archive.wrap-in-directory");
                 let dir = self.render(t, vars, &at)?;
-                check_file_name(&dir, self.source(), &at)?;
+                check_file_name(&dir, self.source(), &at, Some(id))?;
                 Some(dir)
             }
         };
@@ -564,7 +580,7 @@ impl<'a> Renderer<'a> {
         let c = &self.loaded.config.checksum;
         let at = KeyPath::parse("checksum.name");
         let file_name = self.render(&c.name, &self.base, &at)?;
-        check_file_name(&file_name, self.source(), &at)?;
+        check_file_name(&file_name, self.source(), &at, None)?;
         Ok(ChecksumStep {
             algorithm: c.algorithm,
             file_name,
@@ -611,11 +627,13 @@ pub(super) fn check_when(
     Ok(())
 }
 
-/// Names land in dist/ as single files: no folders, no hidden or empty names.
+/// Names land in dist/ as single files: no folders, no hidden or empty
+/// names. `target` names the target a per-target template rendered for.
 pub(super) fn check_file_name(
     name: &str,
     source: &Source,
     at: &KeyPath,
+    target: Option<&str>,
 ) -> Result<(), ConfigError> {
     let bad = name.is_empty()
         || name.starts_with('.')
@@ -624,9 +642,47 @@ pub(super) fn check_file_name(
     if bad {
         return Err(source.error_at(
             at,
-            format!("{name:?} is not a usable file name"),
+            match target {
+                Some(id) => format!("{at} renders to {name:?} for {id}, which is not a usable file name"),
+                None => format!("{name:?} is not a usable file name"),
+            },
             Some("the name must be non-empty, must not start with '.', and must not contain '/' or '\\'".into()),
         ));
     }
     Ok(())
+}
+
+/// The binary is one file in `{{ out }}` and in the archive: a plain name,
+/// never a path. `..` or `/x` would make the build write, and the archive
+/// read, outside the target's folder.
+fn check_binary_name(
+    id: &str,
+    name: &str,
+    source: &Source,
+    at: &KeyPath,
+) -> Result<(), ConfigError> {
+    let problem = if name.is_empty() {
+        Some("is empty")
+    } else if name == "." || name == ".." {
+        Some("names a folder")
+    } else if name.contains(['/', '\\']) {
+        Some("is a path")
+    } else if name.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else {
+        None
+    };
+    match problem {
+        None => Ok(()),
+        Some(problem) => Err(source.error_at(
+            at,
+            // The base setting is every target's; an override's, these.
+            if at.to_string().starts_with("build.overrides") {
+                format!("the binary name {name:?} of {id} {problem}, not a file name")
+            } else {
+                format!("the binary name {name:?} {problem}, not a file name")
+            },
+            Some("give the file name the build writes into {{ out }}: not empty, not `.` or `..`, without '/' or '\\' (`.exe` is added on Windows)".into()),
+        )),
+    }
 }

@@ -397,3 +397,4 @@ mod channels;
 mod containers;
 mod fuzz;
 mod limits;
+mod names;
