@@ -201,7 +201,11 @@ impl<'a> Renderer<'a> {
     ) -> Result<Vec<usize>, ConfigError> {
         let kind = channel.kind;
         let source = self.source();
-        let at = KeyPath::parse("channels").key(name).key("when");
+        // Errors point at `when` if it is set, else at the channel's table.
+        let at = match &channel.when {
+            Some(_) => KeyPath::parse("channels").key(name).key("when"),
+            None => KeyPath::parse("channels").key(name),
+        };
         let mut shipped = Vec::new();
         let mut left_out = Vec::new();
         for (i, t) in targets.iter().enumerate() {
