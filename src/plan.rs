@@ -236,6 +236,16 @@ pub enum PlanError {
         help("use an id like linux/arm64, or a glob like linux/*")
     )]
     BadFilter { filter: String, reason: String },
+    #[error("{flag} needs [images] in {}: there is no image to {what}", config.display())]
+    #[diagnostic(
+        code(matrix::plan::no_images),
+        help("add an [images] section (see the README), or leave {flag} out")
+    )]
+    NoImages {
+        flag: &'static str,
+        what: &'static str,
+        config: PathBuf,
+    },
 }
 
 /// Every target is matched against every override's `when`: the product
@@ -277,6 +287,21 @@ fn check_override_work(loaded: &Loaded, targets: usize) -> Result<(), PlanError>
 pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let config = &loaded.config;
     let source = &loaded.source;
+    // A flag that would change nothing is a mistake, not a no-op.
+    if config.images.is_none() {
+        let flag = match (req.push, req.oci_archives) {
+            (true, _) => Some(("--push", "push")),
+            (_, true) => Some(("--oci-dir", "write")),
+            _ => None,
+        };
+        if let Some((flag, what)) = flag {
+            return Err(PlanError::NoImages {
+                flag,
+                what,
+                config: source.path.clone(),
+            });
+        }
+    }
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
     let unfiltered = if req.filters.is_empty() {

@@ -7,8 +7,7 @@ use crate::support::{Project, WRITE_BINARY, redact, run, script_config};
 
 const AXES: &str = "os = [\"linux\", \"windows\"]\narch = [\"amd64\", \"arm64\"]";
 
-const RELEASE_URL: &str =
-    "\n[release]\nurl = \"https://dl.example/{{ tag }}/{{ artifact }}\"\n";
+const RELEASE_URL: &str = "\n[release]\nurl = \"https://dl.example/{{ tag }}/{{ artifact }}\"\n";
 
 /// The script config with a release URL and `extra` after it.
 fn config(extra: &str) -> String {
@@ -46,7 +45,11 @@ fn a_default_chocolatey_channel_leaves_windows_arm64_out_and_says_so() {
         .as_array()
         .unwrap()
         .iter()
-        .map(|t| plan["targets"][t[0].as_u64().unwrap() as usize]["id"].as_str().unwrap())
+        .map(|t| {
+            plan["targets"][t[0].as_u64().unwrap() as usize]["id"]
+                .as_str()
+                .unwrap()
+        })
         .collect();
     assert_eq!(shipped, ["windows/amd64"]);
     assert_eq!(
@@ -128,7 +131,7 @@ fn plan_format_json_prints_the_plan_like_json() {
 #[test]
 fn flag_combinations_that_would_be_ignored_are_usage_errors() {
     let p = Project::with_config(&script_config(AXES, WRITE_BINARY));
-    let cases: [(&[&str], &str); 8] = [
+    let cases: [(&[&str], &str); 10] = [
         (&["plan", "--format", "github"], "--shards <N>"),
         (&["plan", "--format", "gitlab"], "--shards <N>"),
         (
@@ -146,6 +149,14 @@ fn flag_combinations_that_would_be_ignored_are_usage_errors() {
         ),
         (&["build", "--history", "manifest.json"], "--shard <I/N>"),
         (
+            &["build", "--push"],
+            "--push needs [images] in matrix.toml: there is no image to push",
+        ),
+        (
+            &["plan", "--oci-dir"],
+            "--oci-dir needs [images] in matrix.toml: there is no image to write",
+        ),
+        (
             &["build", "--shard", "1/2", "--target", "linux/*"],
             "'--shard <I/N>' cannot be used with '--target <ID>'",
         ),
@@ -156,6 +167,16 @@ fn flag_combinations_that_would_be_ignored_are_usage_errors() {
         assert!(out.is_empty(), "{args:?}: {out}");
         assert!(err.contains(want), "{args:?}: {err}");
     }
+    // Unpack limits with no shard archive to unpack.
+    std::fs::create_dir_all(p.path().join("shard-1")).unwrap();
+    let (code, _, err) = run(&mut p.matrix(&["merge", "shard-1", "--max-unpack-bytes", "8GiB"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains(
+            "--max-unpack-bytes limits unpacking a shard archive, and every shard given is a folder"
+        ),
+        "{err}"
+    );
     assert!(!p.dist().exists());
 }
 
@@ -170,7 +191,10 @@ fn untagged() -> Project {
 #[test]
 fn plan_doctor_and_schema_work_without_a_tag() {
     let p = untagged();
-    let short = p.git(&["rev-parse", "--short=7", "HEAD"]).trim().to_string();
+    let short = p
+        .git(&["rev-parse", "--short=7", "HEAD"])
+        .trim()
+        .to_string();
     let note = format!(
         "note: showing the snapshot version 1.2.4-SNAPSHOT-{short}; a release build would refuse this checkout: HEAD has no semver tag (latest tag: v1.2.3)\n"
     );
@@ -200,7 +224,10 @@ fn plan_doctor_and_schema_work_without_a_tag() {
     for args in [&["build"][..], &["plan", "--shards", "2"]] {
         let (code, out, err) = run(&mut p.matrix(args));
         assert_eq!(code, 2, "{args:?}: {out}");
-        assert!(err.contains("HEAD has no semver tag (latest tag: v1.2.3)"), "{err}");
+        assert!(
+            err.contains("HEAD has no semver tag (latest tag: v1.2.3)"),
+            "{err}"
+        );
     }
     assert!(!p.dist().exists());
 }
@@ -209,7 +236,10 @@ fn plan_doctor_and_schema_work_without_a_tag() {
 fn plan_works_with_an_uncommitted_matrix_toml() {
     let p = Project::with_config(&script_config(AXES, WRITE_BINARY));
     let text = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
-    p.file("matrix.toml", &text.replace("A test release.", "A changed release."));
+    p.file(
+        "matrix.toml",
+        &text.replace("A test release.", "A changed release."),
+    );
     let (code, out, err) = run(&mut p.matrix(&["plan", "--json"]));
     assert_eq!(code, 0, "{err}");
     let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
@@ -219,10 +249,16 @@ fn plan_works_with_an_uncommitted_matrix_toml() {
         plan["release_refused"],
         "the working tree has uncommitted changes (1 file): matrix.toml"
     );
-    assert!(err.starts_with("note: showing the snapshot version 1.2.4-SNAPSHOT-"), "{err}");
+    assert!(
+        err.starts_with("note: showing the snapshot version 1.2.4-SNAPSHOT-"),
+        "{err}"
+    );
     let (code, _, err) = run(&mut p.matrix(&["build"]));
     assert_eq!(code, 2);
-    assert!(err.contains("uncommitted changes (1 file): matrix.toml"), "{err}");
+    assert!(
+        err.contains("uncommitted changes (1 file): matrix.toml"),
+        "{err}"
+    );
 }
 
 #[test]
