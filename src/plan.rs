@@ -10,6 +10,7 @@ mod axes;
 pub mod channels;
 pub mod containers;
 pub mod images;
+mod names;
 pub mod shard;
 mod steps;
 
@@ -324,7 +325,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     for (id, slug, values) in selected {
         targets.push(renderer.target(id, slug, values)?);
     }
-    check_unique_names(&targets, loaded)?;
+    names::check_unique_names(&targets, loaded)?;
     let checksum = renderer.checksum()?;
     if let Some(t) = targets
         .iter()
@@ -501,24 +502,6 @@ fn select(named: Vec<Named>, filters: &[String]) -> Result<Vec<Named>, PlanError
         .into_iter()
         .filter(|(id, _, _)| matchers.iter().any(|m| m.is_match(id)))
         .collect())
-}
-
-/// Two targets writing the same file would overwrite each other's release.
-fn check_unique_names(targets: &[Target], loaded: &Loaded) -> Result<(), ConfigError> {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
-    for t in targets {
-        if let Some(first) = seen.insert(&t.archive.file_name, &t.id) {
-            return Err(loaded.source.error_at(
-                &KeyPath::parse("archive.name"),
-                format!(
-                    "targets {first} and {} would both write {:?}",
-                    t.id, t.archive.file_name
-                ),
-                Some("use every axis in the archive name, e.g. {{ project }}_{{ version }}_{{ target_slug }}".into()),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// builder -> build -> archive per target; build -> image -> index -> push

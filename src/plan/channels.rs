@@ -10,7 +10,8 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
-use super::steps::{Renderer, check_file_name, matches};
+use super::names::check_file_name;
+use super::steps::{Renderer, matches};
 use super::{Target, join_clean};
 use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
 use crate::package::checksum::Algorithm;

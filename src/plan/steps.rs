@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use minijinja::value::Value;
 
 use super::containers::ContainerImage;
+use super::names::{check_binary_name, check_file_name};
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
 use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
@@ -625,64 +626,4 @@ pub(super) fn check_when(
         }
     }
     Ok(())
-}
-
-/// Names land in dist/ as single files: no folders, no hidden or empty
-/// names. `target` names the target a per-target template rendered for.
-pub(super) fn check_file_name(
-    name: &str,
-    source: &Source,
-    at: &KeyPath,
-    target: Option<&str>,
-) -> Result<(), ConfigError> {
-    let bad = name.is_empty()
-        || name.starts_with('.')
-        || name.contains(['/', '\\', '\0'])
-        || name.chars().any(char::is_control);
-    if bad {
-        return Err(source.error_at(
-            at,
-            match target {
-                Some(id) => format!("{at} renders to {name:?} for {id}, which is not a usable file name"),
-                None => format!("{name:?} is not a usable file name"),
-            },
-            Some("the name must be non-empty, must not start with '.', and must not contain '/' or '\\'".into()),
-        ));
-    }
-    Ok(())
-}
-
-/// The binary is one file in `{{ out }}` and in the archive: a plain name,
-/// never a path. `..` or `/x` would make the build write, and the archive
-/// read, outside the target's folder.
-fn check_binary_name(
-    id: &str,
-    name: &str,
-    source: &Source,
-    at: &KeyPath,
-) -> Result<(), ConfigError> {
-    let problem = if name.is_empty() {
-        Some("is empty")
-    } else if name == "." || name == ".." {
-        Some("names a folder")
-    } else if name.contains(['/', '\\']) {
-        Some("is a path")
-    } else if name.chars().any(char::is_control) {
-        Some("contains a control character")
-    } else {
-        None
-    };
-    match problem {
-        None => Ok(()),
-        Some(problem) => Err(source.error_at(
-            at,
-            // The base setting is every target's; an override's, these.
-            if at.to_string().starts_with("build.overrides") {
-                format!("the binary name {name:?} of {id} {problem}, not a file name")
-            } else {
-                format!("the binary name {name:?} {problem}, not a file name")
-            },
-            Some("give the file name the build writes into {{ out }}: not empty, not `.` or `..`, without '/' or '\\' (`.exe` is added on Windows)".into()),
-        )),
-    }
 }
