@@ -60,10 +60,10 @@ pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
 /// The plan for a command that only looks (`plan`, `doctor`): where a
 /// release build would be refused for a missing tag or a dirty tree, it
 /// has the snapshot version instead, says why in `release_refused`, and
-/// prints that as one note on stderr.
+/// prints that as one note on stderr (not with --snapshot or --quiet).
 pub(super) fn make_plan_to_look(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
     let plan = plan_with(cli, flags, true)?;
-    if let (Some(why), false) = (&plan.release_refused, flags.snapshot) {
+    if let (Some(why), false, false) = (&plan.release_refused, flags.snapshot, cli.quiet) {
         eprintln!(
             "note: showing the snapshot version {}; a release build would refuse this checkout: {why}",
             plan.version.version

@@ -4,6 +4,8 @@
 //!
 //! Part of `plan`, so pure: templates are rendered here (an unknown variable
 //! in a URL is a plan error at its line), files are only read by the jobs.
+//! A target a channel's kind cannot ship ([`slots`]) is found here too, so
+//! it stops the release before any build, not after every one.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;

@@ -205,6 +205,11 @@ fn plan_doctor_and_schema_work_without_a_tag() {
         out.contains(&format!("version  1.2.4-SNAPSHOT-{short} (tag v1.2.4-SNAPSHOT-{short}, commit {short}, snapshot)")),
         "{out}"
     );
+    // --quiet and --snapshot (which asks for that version) drop the note.
+    for flag in ["--quiet", "--snapshot"] {
+        let (code, _, err) = run(&mut p.matrix(&["plan", flag]));
+        assert_eq!((code, err.as_str()), (0, ""), "{flag}");
+    }
     let (code, out, err) = run(&mut p.matrix(&["plan", "--json"]));
     assert_eq!(code, 0, "{err}");
     assert_eq!(err, note);
