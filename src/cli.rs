@@ -233,17 +233,26 @@ pub struct PlanFlags {
 pub struct PlanArgs {
     #[command(flatten)]
     pub flags: PlanFlags,
-    /// Print the plan as JSON.
-    #[arg(long)]
+    /// Print the plan (or with --shards the assignment) as JSON: the same
+    /// as --format json.
+    #[arg(long, conflicts_with = "format")]
     pub json: bool,
     /// Print the assignment of targets to N CI shards instead of the plan.
-    #[arg(long, value_name = "N")]
+    /// Resolves the version as `build` does (a release needs a tag at HEAD
+    /// and a clean tree), since the shards it prints feed builds.
+    #[arg(long, value_name = "N", conflicts_with = "targets")]
     pub shards: Option<usize>,
-    /// With --shards: json, github (for strategy.matrix) or gitlab.
-    #[arg(long, value_enum, default_value = "json")]
-    pub format: ShardFormat,
-    /// A previous manifest.json whose job durations weigh the targets.
-    #[arg(long, value_name = "FILE")]
+    /// json: the plan, or with --shards the assignment; github (for
+    /// strategy.matrix) and gitlab: the assignment, so they need --shards.
+    #[arg(
+        long,
+        value_enum,
+        requires_ifs = [("github", "shards"), ("gitlab", "shards")]
+    )]
+    pub format: Option<ShardFormat>,
+    /// With --shards: a previous manifest.json whose job durations weigh
+    /// the targets.
+    #[arg(long, value_name = "FILE", requires = "shards")]
     pub history: Option<PathBuf>,
 }
 
@@ -275,10 +284,10 @@ pub struct BuildArgs {
     pub smoke: bool,
     /// Build only shard I of N (`1/4`): its targets' builds and archives
     /// and a shard manifest; `matrix merge` makes the release.
-    #[arg(long, value_name = "I/N")]
+    #[arg(long, value_name = "I/N", conflicts_with = "targets")]
     pub shard: Option<String>,
     /// With --shard: the previous manifest.json the shards were planned with.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", requires = "shard")]
     pub history: Option<PathBuf>,
 }
 

@@ -10,6 +10,7 @@ mod axes;
 pub mod channels;
 pub mod containers;
 pub mod images;
+mod names;
 pub mod shard;
 mod steps;
 
@@ -66,6 +67,10 @@ pub struct Plan {
     /// Things worth knowing that do not stop the build (printed by plan
     /// and build): targets matrix cannot verify, for example.
     pub warnings: Vec<String>,
+    /// Why a release build of this checkout would be refused (no tag at
+    /// HEAD, a dirty tree) when `plan` or `doctor` show the snapshot version
+    /// instead; `None` when the plan's version is the one a build would use.
+    pub release_refused: Option<String>,
     /// Every target of the matrix in matrix order, when `--target` filters
     /// left some out (else empty): a release of the rest is partial, and
     /// its manifest lists them all.
@@ -232,6 +237,16 @@ pub enum PlanError {
         help("use an id like linux/arm64, or a glob like linux/*")
     )]
     BadFilter { filter: String, reason: String },
+    #[error("{flag} needs [images] in {}: there is no image to {what}", config.display())]
+    #[diagnostic(
+        code(matrix::plan::no_images),
+        help("add an [images] section (see the README), or leave {flag} out")
+    )]
+    NoImages {
+        flag: &'static str,
+        what: &'static str,
+        config: PathBuf,
+    },
 }
 
 /// Every target is matched against every override's `when`: the product
@@ -273,6 +288,21 @@ fn check_override_work(loaded: &Loaded, targets: usize) -> Result<(), PlanError>
 pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let config = &loaded.config;
     let source = &loaded.source;
+    // A flag that would change nothing is a mistake, not a no-op.
+    if config.images.is_none() {
+        let flag = match (req.push, req.oci_archives) {
+            (true, _) => Some(("--push", "push")),
+            (_, true) => Some(("--oci-dir", "write")),
+            _ => None,
+        };
+        if let Some((flag, what)) = flag {
+            return Err(PlanError::NoImages {
+                flag,
+                what,
+                config: source.path.clone(),
+            });
+        }
+    }
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
     let unfiltered = if req.filters.is_empty() {
@@ -295,7 +325,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     for (id, slug, values) in selected {
         targets.push(renderer.target(id, slug, values)?);
     }
-    check_unique_names(&targets, loaded)?;
+    names::check_unique_names(&targets, loaded)?;
     let checksum = renderer.checksum()?;
     if let Some(t) = targets
         .iter()
@@ -321,7 +351,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let uses_engine = targets.iter().any(|t| t.build.container.is_some())
         || images.as_ref().is_some_and(|i| !i.variants.is_empty());
-    let channels = renderer.channels(&targets)?;
+    let channels = renderer.channels(&targets, &mut warnings)?;
     let notes = renderer.notes(&targets)?;
     let containers = if uses_engine {
         Some(renderer.containers()?)
@@ -359,6 +389,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         shard: None,
         jobs,
         warnings,
+        release_refused: None,
         unfiltered,
     })
 }
@@ -471,24 +502,6 @@ fn select(named: Vec<Named>, filters: &[String]) -> Result<Vec<Named>, PlanError
         .into_iter()
         .filter(|(id, _, _)| matchers.iter().any(|m| m.is_match(id)))
         .collect())
-}
-
-/// Two targets writing the same file would overwrite each other's release.
-fn check_unique_names(targets: &[Target], loaded: &Loaded) -> Result<(), ConfigError> {
-    let mut seen: HashMap<&str, &str> = HashMap::new();
-    for t in targets {
-        if let Some(first) = seen.insert(&t.archive.file_name, &t.id) {
-            return Err(loaded.source.error_at(
-                &KeyPath::parse("archive.name"),
-                format!(
-                    "targets {first} and {} would both write {:?}",
-                    t.id, t.archive.file_name
-                ),
-                Some("use every axis in the archive name, e.g. {{ project }}_{{ version }}_{{ target_slug }}".into()),
-            ));
-        }
-    }
-    Ok(())
 }
 
 /// builder -> build -> archive per target; build -> image -> index -> push

@@ -228,6 +228,77 @@ impl VersionError {
     pub fn is_not_a_repository(&self) -> bool {
         matches!(self, VersionError::NotARepo { .. })
     }
+
+    /// True for the refusals `--snapshot` lifts: no tag at HEAD, a dirty tree.
+    pub fn is_lifted_by_snapshot(&self) -> bool {
+        matches!(
+            self,
+            VersionError::NoTagAtHead { .. } | VersionError::Dirty { .. }
+        )
+    }
+}
+
+/// The error a release of a checkout with uncommitted files ends with.
+fn dirty_error(facts: &GitFacts) -> VersionError {
+    VersionError::Dirty {
+        files: facts
+            .dirty_files
+            .iter()
+            .take(DIRTY_SHOWN)
+            .cloned()
+            .collect(),
+        total: facts.dirty_files.len(),
+    }
+}
+
+/// The version `matrix plan` and `matrix doctor` show, which only look and
+/// so never need a tag: the release's own version when a release build
+/// would go ahead, else the snapshot version a `--snapshot` build takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Looked {
+    pub version: Version,
+    /// Why a release build (no `--snapshot`) of this checkout would be
+    /// refused, in the words of its error; `None` when it would go ahead.
+    pub release_refused: Option<String>,
+}
+
+/// Resolves the version for a command that only looks. Where [`resolve`]
+/// refuses a release for a missing tag or a dirty tree, this resolves the
+/// snapshot instead and says why; every other error (a bad tag, a bad
+/// MATRIX_VERSION, no git) is the same as for a build.
+pub fn resolve_to_look(facts: Option<&GitFacts>, req: &Request) -> Result<Looked, VersionError> {
+    let release = Request {
+        snapshot: false,
+        ..req.clone()
+    };
+    let release_refused = match resolve(facts, &release) {
+        Ok(version) if !req.snapshot => {
+            return Ok(Looked {
+                version,
+                release_refused: None,
+            });
+        }
+        Ok(_) => None,
+        Err(e) if req.snapshot || e.is_lifted_by_snapshot() => {
+            let mut reasons = vec![e.to_string()];
+            // The tag is checked first; a dirty tree is a second refusal.
+            if matches!(e, VersionError::NoTagAtHead { .. })
+                && let Some(f) = facts.filter(|f| !f.dirty_files.is_empty())
+            {
+                reasons.push(dirty_error(f).to_string());
+            }
+            Some(reasons.join("; "))
+        }
+        Err(e) => return Err(e),
+    };
+    let snapshot = Request {
+        snapshot: true,
+        ..req.clone()
+    };
+    Ok(Looked {
+        version: resolve(facts, &snapshot)?,
+        release_refused,
+    })
 }
 
 /// Collects [`GitFacts`] for the checkout containing `repo_dir`. Untracked
@@ -429,15 +500,7 @@ pub fn resolve(facts: Option<&GitFacts>, req: &Request) -> Result<Version, Versi
                 });
             };
             if !facts.dirty_files.is_empty() {
-                return Err(VersionError::Dirty {
-                    files: facts
-                        .dirty_files
-                        .iter()
-                        .take(DIRTY_SHOWN)
-                        .cloned()
-                        .collect(),
-                    total: facts.dirty_files.len(),
-                });
+                return Err(dirty_error(facts));
             }
             let version = tag.strip_prefix('v').unwrap_or(tag);
             (version.to_owned(), tag.clone(), false)

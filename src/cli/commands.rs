@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs, PlanFlags};
+use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs, PlanFlags, ShardFormat};
 use crate::error::Error;
 use crate::exec::{self, Status};
 use crate::plan::{self, Plan};
@@ -50,8 +50,29 @@ pub(super) fn print_out(text: &str) -> Result<(), Error> {
         })
 }
 
-/// Loads the config, resolves the version and builds the plan.
+/// Loads the config, resolves the version and builds the plan. The version
+/// is a release's (a tag at HEAD, a clean tree) unless `--snapshot`: what
+/// `build`, `merge` and `plan --shards` (whose output feeds builds) need.
 pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
+    plan_with(cli, flags, false)
+}
+
+/// The plan for a command that only looks (`plan`, `doctor`): where a
+/// release build would be refused for a missing tag or a dirty tree, it
+/// has the snapshot version instead, says why in `release_refused`, and
+/// prints that as one note on stderr (not with --snapshot or --quiet).
+pub(super) fn make_plan_to_look(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
+    let plan = plan_with(cli, flags, true)?;
+    if let (Some(why), false, false) = (&plan.release_refused, flags.snapshot, cli.quiet) {
+        eprintln!(
+            "note: showing the snapshot version {}; a release build would refuse this checkout: {why}",
+            plan.version.version
+        );
+    }
+    Ok(plan)
+}
+
+fn plan_with(cli: &Cli, flags: &PlanFlags, look: bool) -> Result<Plan, Error> {
     let loaded = config::load(&cli.config)?;
     let cwd = std::env::current_dir().map_err(Error::io("."))?;
     let root = absolute(&cwd, cli.config.parent().unwrap_or(Path::new(".")));
@@ -71,10 +92,15 @@ pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
             .filter(|v| !v.is_empty()),
         calendar: loaded.config.version.calendar(),
     };
-    let version = version::resolve(facts.as_ref(), &request)?;
+    let (version, release_refused) = if look {
+        let looked = version::resolve_to_look(facts.as_ref(), &request)?;
+        (looked.version, looked.release_refused)
+    } else {
+        (version::resolve(facts.as_ref(), &request)?, None)
+    };
     let env: BTreeMap<String, String> = std::env::vars().collect();
     let has_changelog = root.join(&loaded.config.release.changelog).is_file();
-    Ok(plan::build(
+    let mut plan = plan::build(
         &loaded,
         &plan::Request {
             version,
@@ -87,7 +113,9 @@ pub(super) fn make_plan(cli: &Cli, flags: &PlanFlags) -> Result<Plan, Error> {
             images: !flags.no_images,
             has_changelog,
         },
-    )?)
+    )?;
+    plan.release_refused = release_refused;
+    Ok(plan)
 }
 
 /// Joins and removes `.` and `..` components, without touching the disk.
@@ -96,11 +124,15 @@ fn absolute(cwd: &Path, path: &Path) -> PathBuf {
 }
 
 fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
-    let plan = make_plan(cli, &args.flags)?;
+    // clap refuses the combinations that make no sense (--json with
+    // --format, github/gitlab without --shards, --history without it).
     if let Some(n) = args.shards {
-        return super::release::shards_command(&plan, n, args.format, args.history.as_deref());
+        let plan = make_plan(cli, &args.flags)?;
+        let format = args.format.unwrap_or(ShardFormat::Json);
+        return super::release::shards_command(&plan, n, format, args.history.as_deref());
     }
-    if args.json {
+    let plan = make_plan_to_look(cli, &args.flags)?;
+    if args.json || matches!(args.format, Some(ShardFormat::Json)) {
         let mut text =
             serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
         text.push('\n');
@@ -424,7 +456,7 @@ fn check_clean_is_safe(plan: &Plan, inputs: &[PathBuf]) -> Result<(), Error> {
 }
 
 fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
-    let plan = make_plan(cli, &args.flags)?;
+    let plan = make_plan_to_look(cli, &args.flags)?;
     let needs = preset::check_plan(&plan, args.smoke);
     if args.json {
         let mut text =

@@ -96,6 +96,22 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
         oci_dir: args.oci_dir,
         no_images: false,
     };
+    let raised = [
+        ("--max-unpack-bytes", args.max_unpack_bytes.is_some()),
+        ("--max-unpack-entries", args.max_unpack_entries.is_some()),
+        ("--max-unpack-ratio", args.max_unpack_ratio.is_some()),
+    ];
+    if let Some((flag, _)) = raised.iter().find(|(_, set)| *set)
+        && args.shards.iter().all(|s| s.is_dir())
+    {
+        // The limits are for unpacking archives: with folders only, the
+        // flag would change nothing.
+        return Err(Error::Usage {
+            message: format!(
+                "{flag} limits unpacking a shard archive, and every shard given is a folder"
+            ),
+        });
+    }
     let mut plan = make_plan(cli, &flags)?;
     dist_outside_shards(&plan.dist, &args.shards)?;
     let mut shards = Vec::with_capacity(args.shards.len());

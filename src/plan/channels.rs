@@ -4,16 +4,34 @@
 //!
 //! Part of `plan`, so pure: templates are rendered here (an unknown variable
 //! in a URL is a plan error at its line), files are only read by the jobs.
+//! A target a channel's kind cannot ship ([`slots`]) is found here too, so
+//! it stops the release before any build, not after every one.
 
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
 use serde::Serialize;
 
+use super::names::check_file_name;
 use super::steps::{Renderer, matches};
 use super::{Target, join_clean};
 use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
 use crate::package::checksum::Algorithm;
+
+mod slots;
+
+/// A `when` that selects only what the kind ships, for help texts.
+fn when_example(kind: ChannelKind) -> String {
+    let list = |values: &[&str]| match values {
+        [one] => format!("\"{one}\""),
+        many => format!("[\"{}\"]", many.join("\", \"")),
+    };
+    format!(
+        "{{ os = {}, arch = {} }}",
+        list(kind.oses()),
+        list(&slots::arches(kind))
+    )
+}
 
 /// The notes' file name in dist/.
 pub const NOTES: &str = "RELEASE_NOTES.md";
@@ -51,7 +69,13 @@ pub struct NotesStep {
 }
 
 impl<'a> Renderer<'a> {
-    pub(super) fn channels(&self, targets: &[Target]) -> Result<Vec<ChannelStep>, ConfigError> {
+    /// The planned channels. A channel without `when` leaves out, with a
+    /// warning, the targets of its systems its kind has no place for.
+    pub(super) fn channels(
+        &self,
+        targets: &[Target],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<ChannelStep>, ConfigError> {
         let config = &self.loaded.config;
         let source = self.source();
         let keys: BTreeSet<&str> = targets
@@ -79,6 +103,10 @@ impl<'a> Renderer<'a> {
                     ),
                     Some("keep one channel per kind".into()),
                 ));
+            }
+            if let Some(package) = &channel.name {
+                // It names the files in dist/<kind>/ (`<name>.rb`, `<name>.json`, ...).
+                check_file_name(package, source, &at.clone().key("name"), None)?;
             }
             if let Some(key) = channel.foreign_keys().first() {
                 return Err(source.error_at(
@@ -127,25 +155,10 @@ impl<'a> Renderer<'a> {
                     ));
                 }
             };
-            let mut selected = Vec::new();
-            for (i, t) in targets.iter().enumerate() {
-                if !matches(when, &t.values) {
-                    continue;
-                }
-                let Some(p) = t.platform else { continue };
-                if !channel.kind.oses().contains(&p.os) {
-                    return Err(source.error_at(
-                        &at.clone().key("when"),
-                        format!(
-                            "{} cannot ship {}: {} only takes {} targets",
-                            name,
-                            t.id,
-                            channel.kind.name(),
-                            channel.kind.oses().join(" and ")
-                        ),
-                        Some("narrow `when`, e.g. when = { os = \"linux\" }".into()),
-                    ));
-                }
+            let shipped = self.shipped(name, channel, when, targets, warnings)?;
+            let mut selected = Vec::with_capacity(shipped.len());
+            for i in shipped {
+                let t = &targets[i];
                 selected.push((i, self.render(url, &self.url_vars(t), &url_at)?));
             }
             if selected.is_empty() && self.req.filters.is_empty() {
@@ -153,9 +166,9 @@ impl<'a> Renderer<'a> {
                     &at,
                     format!("channel {name} selects no target"),
                     Some(format!(
-                        "{} takes {} targets; check `when` against [matrix]",
+                        "{} ships {}; check `when` against [matrix]",
                         channel.kind.name(),
-                        channel.kind.oses().join(" and ")
+                        slots::shippable(channel.kind).join(", ")
                     )),
                 ));
             }
@@ -174,6 +187,115 @@ impl<'a> Renderer<'a> {
             });
         }
         Ok(out)
+    }
+
+    /// The targets `when` selects that the channel ships (indexes into
+    /// `targets`): each one a platform the kind has a place for, no two in
+    /// the same place, in a format the kind can install. An explicit `when`
+    /// that selects a target the kind cannot ship is an error; the default
+    /// `when` (the kind's systems) leaves such targets out with a warning.
+    fn shipped(
+        &self,
+        name: &str,
+        channel: &Channel,
+        when: &When,
+        targets: &[Target],
+        warnings: &mut Vec<String>,
+    ) -> Result<Vec<usize>, ConfigError> {
+        let kind = channel.kind;
+        let source = self.source();
+        // Errors point at `when` if it is set, else at the channel's table.
+        let at = match &channel.when {
+            Some(_) => KeyPath::parse("channels").key(name).key("when"),
+            None => KeyPath::parse("channels").key(name),
+        };
+        let mut shipped = Vec::new();
+        let mut left_out = Vec::new();
+        for (i, t) in targets.iter().enumerate() {
+            if !matches(when, &t.values) {
+                continue;
+            }
+            match t.platform.and_then(|p| slots::slot(kind, p)) {
+                Some(_) => shipped.push(i),
+                None => left_out.push(t.id.as_str()),
+            }
+        }
+        if !left_out.is_empty() {
+            let ships = slots::shippable(kind).join(", ");
+            if channel.when.is_some() {
+                return Err(source.error_at(
+                    &at,
+                    format!(
+                        "channel {name} cannot ship {}: {} ships {ships} only",
+                        left_out.join(", "),
+                        kind.name()
+                    ),
+                    Some(format!(
+                        "leave {} out with `when`, e.g. when = {}",
+                        if left_out.len() == 1 { "it" } else { "them" },
+                        when_example(kind)
+                    )),
+                ));
+            }
+            warnings.push(format!(
+                "channel {name} leaves out {}: {} ships {ships} only (set the channel's `when` to choose its targets)",
+                left_out.join(", "),
+                kind.name()
+            ));
+        }
+        let mut filled: Vec<(&str, &Target)> = Vec::new();
+        for &i in &shipped {
+            let t = &targets[i];
+            let Some(slot) = t.platform.and_then(|p| slots::slot(kind, p)) else {
+                continue;
+            };
+            if let Some((_, first)) = filled.iter().find(|(s, _)| *s == slot) {
+                return Err(source.error_at(
+                    &at,
+                    format!(
+                        "channel {name}: {} and {} would both fill {slot} of the {} package",
+                        first.id,
+                        t.id,
+                        kind.name()
+                    ),
+                    Some("narrow `when` so one target is left per place, e.g. with the matrix key that tells them apart".into()),
+                ));
+            }
+            if let Some(problem) = slots::format_problem(kind, t.archive.format) {
+                return Err(source.error_at(
+                    &at,
+                    format!(
+                        "channel {name} cannot install {} ({}, a {} archive): {problem}",
+                        t.archive.file_name,
+                        t.id,
+                        t.archive.format.name()
+                    ),
+                    Some(format!(
+                        "give its targets another format: [archive] format-overrides = [ {{ when = {{ os = \"{}\" }}, format = \"{}\" }} ]",
+                        kind.oses().join("\", \""),
+                        if kind == ChannelKind::Chocolatey { "zip" } else { "tar.gz" }
+                    )),
+                ));
+            }
+            if kind == ChannelKind::Chocolatey
+                && let Some((_, other)) = filled.first()
+                && other.archive.format != t.archive.format
+            {
+                return Err(source.error_at(
+                    &at,
+                    format!(
+                        "channel {name}: {} is a {} archive and {} a {} one; one Chocolatey package installs both the same way",
+                        other.id,
+                        other.archive.format.name(),
+                        t.id,
+                        t.archive.format.name()
+                    ),
+                    Some("package both windows targets in the same format (zip)".into()),
+                ));
+            }
+            filled.push((slot, t));
+        }
+        Ok(shipped)
     }
 
     pub(super) fn notes(&self, targets: &[Target]) -> Result<Option<NotesStep>, ConfigError> {

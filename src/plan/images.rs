@@ -382,7 +382,7 @@ impl<'a> Renderer<'a> {
             "{}_{}_{slug}.oci.tar",
             self.loaded.config.project.name, v.version
         );
-        super::steps::check_file_name(&archive, self.source(), &root.clone().key("matrix"))?;
+        super::names::check_file_name(&archive, self.source(), &root.clone().key("matrix"), None)?;
         Ok(ImageVariant {
             id: id.to_string(),
             slug: slug.to_string(),

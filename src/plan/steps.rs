@@ -10,6 +10,7 @@ use indexmap::IndexMap;
 use minijinja::value::Value;
 
 use super::containers::ContainerImage;
+use super::names::{check_binary_name, check_file_name};
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
 use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
@@ -51,7 +52,7 @@ struct Chosen<'a> {
     command: Option<(&'a Command, KeyPath)>,
     shell: bool,
     flags: (&'a Vec<String>, KeyPath),
-    binary: &'a String,
+    binary: (&'a String, KeyPath),
     artifact: Option<(&'a str, KeyPath)>,
     timeout: Option<&'a str>,
     /// The image template or builder name, with where it was set.
@@ -128,6 +129,15 @@ impl<'a> Renderer<'a> {
                     Some("use a glob like \"docs/*.md\"".into()),
                 )
             })?;
+            if let FileEntry::Mapped { dst, .. } = entry {
+                crate::package::dest::normalize_dest(dst).map_err(|e| {
+                    source.error_at(
+                        &KeyPath::parse("archive.files").index(i).key("dst"),
+                        e.to_string(),
+                        Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
+                    )
+                })?;
+            }
         }
 
         let v = &req.version;
@@ -241,7 +251,8 @@ impl<'a> Renderer<'a> {
             _ => None,
         };
         let chosen = self.choose(&values);
-        let bin = format!("{}{ext}", chosen.binary);
+        check_binary_name(&id, chosen.binary.0, self.source(), &chosen.binary.1)?;
+        let bin = format!("{}{ext}", chosen.binary.0);
 
         let mut vars = self.vars_for(&values, &id, &slug, platform);
         vars.set("target_id", id.as_str())
@@ -251,7 +262,7 @@ impl<'a> Renderer<'a> {
             .set("ext", ext);
 
         let build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
-        let archive = self.archive_step(&values, &vars, ext)?;
+        let archive = self.archive_step(&id, &values, &vars, ext)?;
         Ok(Target {
             id,
             slug,
@@ -274,7 +285,7 @@ impl<'a> Renderer<'a> {
                 .map(|cmd| (cmd, KeyPath::parse("build.command"))),
             shell: build.shell,
             flags: (&build.flags, KeyPath::parse("build.flags")),
-            binary: &build.binary,
+            binary: (&build.binary, KeyPath::parse("build.binary")),
             artifact: build
                 .artifact
                 .as_ref()
@@ -314,7 +325,7 @@ impl<'a> Renderer<'a> {
                 c.flags = (f, at.clone().key("flags"));
             }
             if let Some(b) = &o.binary {
-                c.binary = b;
+                c.binary = (b, at.clone().key("binary"));
             }
             if let Some(a) = &o.artifact {
                 c.artifact = Some((a, at.clone().key("artifact")));
@@ -458,6 +469,7 @@ impl<'a> Renderer<'a> {
 
     fn archive_step(
         &self,
+        id: &str,
         values: &IndexMap<String, String>,
         vars: &Vars,
         ext: &str,
@@ -469,7 +481,12 @@ impl<'a> Renderer<'a> {
             .rfind(|o| matches(&o.when, values))
             .map_or(archive.format, |o| o.format);
         let name = self.render(&archive.name, vars, &KeyPath::parse("archive.name"))?;
-        check_file_name(&name, self.source(), &KeyPath::parse("archive.name"))?;
+        check_file_name(
+            &name,
+            self.source(),
+            &KeyPath::parse("archive.name"),
+            Some(id),
+        )?;
         let file_name = match format {
             Format::Binary => format!("{name}{ext}"),
             other => format!("{name}{}", other.extension()),
@@ -480,7 +497,7 @@ impl<'a> Renderer<'a> {
             Wrap::Named(t) => {
                 let at = KeyPath::parse("archive.wrap-in-directory");
                 let dir = self.render(t, vars, &at)?;
-                check_file_name(&dir, self.source(), &at)?;
+                check_file_name(&dir, self.source(), &at, Some(id))?;
                 Some(dir)
             }
         };
@@ -564,7 +581,7 @@ impl<'a> Renderer<'a> {
         let c = &self.loaded.config.checksum;
         let at = KeyPath::parse("checksum.name");
         let file_name = self.render(&c.name, &self.base, &at)?;
-        check_file_name(&file_name, self.source(), &at)?;
+        check_file_name(&file_name, self.source(), &at, None)?;
         Ok(ChecksumStep {
             algorithm: c.algorithm,
             file_name,
@@ -607,26 +624,6 @@ pub(super) fn check_when(
                 Some(help),
             ));
         }
-    }
-    Ok(())
-}
-
-/// Names land in dist/ as single files: no folders, no hidden or empty names.
-pub(super) fn check_file_name(
-    name: &str,
-    source: &Source,
-    at: &KeyPath,
-) -> Result<(), ConfigError> {
-    let bad = name.is_empty()
-        || name.starts_with('.')
-        || name.contains(['/', '\\', '\0'])
-        || name.chars().any(char::is_control);
-    if bad {
-        return Err(source.error_at(
-            at,
-            format!("{name:?} is not a usable file name"),
-            Some("the name must be non-empty, must not start with '.', and must not contain '/' or '\\'".into()),
-        ));
     }
     Ok(())
 }

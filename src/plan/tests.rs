@@ -393,7 +393,28 @@ fn build_jobs_get_source_date_epoch() {
     }
 }
 
+#[test]
+fn image_flags_without_images_are_refused() {
+    let loaded = config::parse(Path::new("matrix.toml"), GLIDE.to_string()).unwrap();
+    for (push, oci, flag) in [(true, false, "--push"), (false, true, "--oci-dir")] {
+        let mut req = request(&[]);
+        req.push = push;
+        req.oci_archives = oci;
+        match build(&loaded, &req) {
+            Err(e @ PlanError::NoImages { .. }) => {
+                assert!(
+                    e.to_string()
+                        .starts_with(&format!("{flag} needs [images] in matrix.toml")),
+                    "{e}"
+                );
+            }
+            other => panic!("{flag}: {other:?}"),
+        }
+    }
+}
+
 mod channels;
 mod containers;
 mod fuzz;
 mod limits;
+mod names;

@@ -594,4 +594,5 @@ fn calendar_versions_from_a_real_repository() {
     }
 }
 
+mod look;
 mod matrix_folders;

@@ -11,6 +11,7 @@ mod errors;
 mod failure;
 mod faults;
 mod go;
+mod guard;
 mod images;
 mod limits;
 mod merge_attacks;

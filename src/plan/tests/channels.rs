@@ -105,7 +105,7 @@ fn channel_errors_point_at_the_key() {
         ),
         (
             channels("[channels.brew]\nkind = \"homebrew\"\nwhen = { os = \"windows\" }\n"),
-            "homebrew only takes darwin and linux targets",
+            "channel brew cannot ship windows/amd64, windows/arm64: homebrew ships linux/amd64, linux/arm64, darwin/amd64, darwin/arm64 only",
             "when",
         ),
         (
@@ -165,4 +165,160 @@ fn a_target_filter_can_leave_a_channel_out() {
         .replace("when = { os = \"linux\", arch = \"amd64\" }\n", ""),
     );
     assert!(e.message.contains("selects no target"), "{}", e.message);
+}
+
+#[test]
+fn a_default_when_leaves_out_what_the_kind_cannot_ship() {
+    // BASE builds windows/arm64, which Chocolatey has no download slot for.
+    let plan = plan_of(&channels("[channels.choco]\nkind = \"chocolatey\"\n"), &[]).unwrap();
+    let choco = &plan.channels[0];
+    let ids: Vec<&str> = choco
+        .targets
+        .iter()
+        .map(|(t, _)| plan.targets[*t].id.as_str())
+        .collect();
+    assert_eq!(ids, ["windows/amd64"]);
+    assert!(
+        plan.warnings.iter().any(|w| w
+            == "channel choco leaves out windows/arm64: chocolatey ships windows/amd64, windows/386 only (set the channel's `when` to choose its targets)"),
+        "{:?}",
+        plan.warnings
+    );
+    // Scoop ships windows/arm64: nothing left out, nothing to warn about.
+    let plan = plan_of(&channels("[channels.scoop]\nkind = \"scoop\"\n"), &[]).unwrap();
+    assert_eq!(plan.channels[0].targets.len(), 2);
+    assert!(plan.warnings.is_empty(), "{:?}", plan.warnings);
+    // Nothing left to ship: an error that says what the kind ships.
+    let e = config_error(
+        &channels("[channels.choco]\nkind = \"chocolatey\"\n")
+            .replace("arch = [\"amd64\", \"arm64\"]", "arch = [\"arm64\"]"),
+    );
+    assert!(e.message.contains("selects no target"), "{}", e.message);
+    assert!(
+        e.help
+            .as_deref()
+            .unwrap_or("")
+            .contains("windows/amd64, windows/386"),
+        "{:?}",
+        e.help
+    );
+}
+
+#[test]
+fn a_when_that_selects_what_the_kind_cannot_ship_is_an_error() {
+    let cases = [
+        (
+            "[channels.choco]\nkind = \"chocolatey\"\nwhen = { os = \"windows\" }\n",
+            "channel choco cannot ship windows/arm64: chocolatey ships windows/amd64, windows/386 only",
+            "leave it out with `when`, e.g. when = { os = \"windows\", arch = [\"amd64\", \"386\"] }",
+        ),
+        (
+            "[channels.snap]\nkind = \"snapcraft\"\nwhen = { arch = \"arm64\" }\n",
+            "channel snap cannot ship darwin/arm64, windows/arm64: snapcraft ships linux/amd64",
+            "leave them out with `when`, e.g. when = { os = \"linux\", arch = [\"amd64\", \"arm64\", \"386\", \"arm\", \"ppc64le\", \"s390x\", \"riscv64\"] }",
+        ),
+    ];
+    for (extra, want, help) in cases {
+        let text = channels(extra);
+        let e = config_error(&text);
+        assert!(e.message.contains(want), "{}", e.message);
+        assert_eq!(e.help.as_deref(), Some(help));
+        let line = text.lines().nth(e.line - 1).unwrap_or("");
+        assert!(line.starts_with("when"), "{want}: points at {line:?}");
+    }
+    // A target matrix knows no platform for cannot be shipped either.
+    let e = config_error(
+        &channels("[channels.brew]\nkind = \"homebrew\"\nwhen = { os = \"linux\" }\n")
+            .replace(
+                "arch = [\"amd64\", \"arm64\"]",
+                "arch = [\"amd64\", \"loong64\"]",
+            )
+            .replace(
+                "[archive]\n",
+                "[archive]\nname = \"{{ project }}_{{ target_slug }}\"\n",
+            ),
+    );
+    assert!(
+        e.message.contains("cannot ship linux/loong64"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn two_targets_in_one_place_of_a_package_are_an_error() {
+    let text = channels("[channels.brew]\nkind = \"homebrew\"\n").replace(
+        "arch = [\"amd64\", \"arm64\"]",
+        "arch = [\"amd64\", \"arm64\"]\nlibc = [\"gnu\", \"musl\"]\nexclude = [ { os = [\"darwin\", \"windows\"], libc = \"musl\" } ]",
+    );
+    let e = config_error(&text);
+    assert_eq!(
+        e.message,
+        "channel brew: linux/amd64/gnu and linux/amd64/musl would both fill the on_linux / on_intel block of the homebrew package"
+    );
+    // Narrowed with the key that tells them apart, it plans.
+    let narrowed = text.replace(
+        "kind = \"homebrew\"\n",
+        "kind = \"homebrew\"\nwhen = { os = [\"darwin\", \"linux\"], libc = \"gnu\" }\n",
+    );
+    assert_eq!(
+        plan_of(&narrowed, &[]).unwrap().channels[0].targets.len(),
+        4
+    );
+}
+
+#[test]
+fn formats_the_kind_cannot_install_are_an_error() {
+    // Without the zip override, windows archives are tar.gz.
+    let tar = channels(
+        "[channels.choco]\nkind = \"chocolatey\"\nwhen = { os = \"windows\", arch = \"amd64\" }\n",
+    )
+    .replace(
+        "format-overrides = [ { when = { os = \"windows\" }, format = \"zip\" } ]\n",
+        "",
+    );
+    let e = config_error(&tar);
+    assert_eq!(
+        e.message,
+        "channel choco cannot install hello_1.2.3_windows-amd64.tar.gz (windows/amd64, a tar.gz archive): Chocolatey's install helpers unpack zip only (or take a bare binary)"
+    );
+    let zst = channels("[channels.snap]\nkind = \"snapcraft\"\n")
+        .replace("[archive]\n", "[archive]\nformat = \"tar.zst\"\n");
+    let e = config_error(&zst);
+    assert!(
+        e.message.contains("snapcraft cannot unpack tar.zst"),
+        "{}",
+        e.message
+    );
+    // One Chocolatey package installs its two downloads the same way.
+    let mixed = channels("[channels.choco]\nkind = \"chocolatey\"\n")
+        .replace("arch = [\"amd64\", \"arm64\"]", "arch = [\"amd64\", \"386\"]")
+        .replace(
+            "format-overrides = [ { when = { os = \"windows\" }, format = \"zip\" } ]",
+            "format-overrides = [ { when = { os = \"windows\" }, format = \"zip\" }, { when = { os = \"windows\", arch = \"386\" }, format = \"binary\" } ]",
+        );
+    let e = config_error(&mixed);
+    assert!(
+        e.message
+            .contains("one Chocolatey package installs both the same way"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
+fn a_channel_package_name_is_a_plain_file_name() {
+    for bad in ["../x", "a/b", ".hidden", ""] {
+        let text = channels(&format!(
+            "[channels.brew]\nkind = \"homebrew\"\nname = \"{bad}\"\n"
+        ));
+        let e = config_error(&text);
+        assert!(
+            e.message.contains("is not a usable file name"),
+            "{bad}: {}",
+            e.message
+        );
+        let line = text.lines().nth(e.line - 1).unwrap_or("");
+        assert!(line.starts_with("name"), "{bad}: points at {line:?}");
+    }
 }

@@ -1,0 +1,152 @@
+//! Which targets each channel kind can ship, and where in its package each
+//! one goes.
+//!
+//! Part of `plan`, so a channel that cannot ship a target fails before any
+//! build runs. These are the rules the renderers in `publish` apply to the
+//! finished archives, decided here from the plan alone:
+//! - Homebrew (`publish/homebrew.rs`): darwin and linux packages, one per
+//!   `on_intel` / `on_arm` block of each system, so amd64 and arm64 only.
+//! - Snapcraft (`publish/snap/validate.rs`): linux packages with a snap
+//!   architecture (amd64, arm64, armhf, i386, ppc64el, s390x, riscv64), one
+//!   per architecture; snapcraft cannot unpack tar.zst.
+//! - Chocolatey (`publish/chocolatey.rs`): its install helpers know a
+//!   32-bit URL and a 64-bit one, so windows/386 and windows/amd64 only (on
+//!   ARM64 machines Chocolatey installs the 32-bit download, so an arm64
+//!   build has no slot); zip or a bare binary, never tar, and one format
+//!   for both.
+//! - Scoop (`publish/scoop.rs`): windows packages keyed `64bit`, `32bit`
+//!   and `arm64`.
+
+use crate::config::ChannelKind;
+use crate::package::archive::Format;
+use crate::target::{PLATFORMS, Platform};
+
+/// The place in a channel's package that a platform fills (two targets
+/// filling one would be ambiguous), or `None` when the kind cannot ship it.
+pub(super) fn slot(kind: ChannelKind, p: &Platform) -> Option<&'static str> {
+    match kind {
+        ChannelKind::Homebrew => match (p.os, p.homebrew_cpu) {
+            ("darwin", Some("intel")) => Some("the on_macos / on_intel block"),
+            ("darwin", Some("arm")) => Some("the on_macos / on_arm block"),
+            ("linux", Some("intel")) => Some("the on_linux / on_intel block"),
+            ("linux", Some("arm")) => Some("the on_linux / on_arm block"),
+            _ => None,
+        },
+        ChannelKind::Snapcraft if p.os == "linux" => p.snap_arch,
+        ChannelKind::Chocolatey if p.os == "windows" => match p.arch {
+            "386" => Some("the 32-bit download"),
+            "amd64" => Some("the 64-bit download"),
+            _ => None,
+        },
+        ChannelKind::Scoop if p.os == "windows" => match p.arch {
+            "amd64" => Some("the 64bit architecture"),
+            "386" => Some("the 32bit architecture"),
+            "arm64" => Some("the arm64 architecture"),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+/// Every platform the kind can ship, by name (`windows/amd64`), in the
+/// knowledge base's order.
+pub(super) fn shippable(kind: ChannelKind) -> Vec<String> {
+    let mut names: Vec<String> = PLATFORMS
+        .iter()
+        .filter(|p| slot(kind, p).is_some())
+        .map(|p| p.name())
+        .collect();
+    names.dedup();
+    names
+}
+
+/// The architectures the kind can ship, for a `when` in a help text.
+pub(super) fn arches(kind: ChannelKind) -> Vec<&'static str> {
+    let mut arches: Vec<&'static str> = Vec::new();
+    for p in PLATFORMS.iter().filter(|p| slot(kind, p).is_some()) {
+        if !arches.contains(&p.arch) {
+            arches.push(p.arch);
+        }
+    }
+    arches
+}
+
+/// Why the kind cannot install an archive of this format, if it cannot.
+pub(super) fn format_problem(kind: ChannelKind, format: Format) -> Option<&'static str> {
+    match (kind, format) {
+        (ChannelKind::Chocolatey, Format::TarGz | Format::TarXz | Format::TarZst) => {
+            Some("Chocolatey's install helpers unpack zip only (or take a bare binary)")
+        }
+        (ChannelKind::Snapcraft, Format::TarZst) => Some("snapcraft cannot unpack tar.zst"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_kind_ships_what_its_renderer_takes() {
+        let cases = [
+            (
+                ChannelKind::Homebrew,
+                &["linux/amd64", "linux/arm64", "darwin/amd64", "darwin/arm64"][..],
+            ),
+            (
+                ChannelKind::Snapcraft,
+                &[
+                    "linux/amd64",
+                    "linux/arm64",
+                    "linux/386",
+                    "linux/arm/v7",
+                    "linux/ppc64le",
+                    "linux/s390x",
+                    "linux/riscv64",
+                ][..],
+            ),
+            (
+                ChannelKind::Chocolatey,
+                &["windows/amd64", "windows/386"][..],
+            ),
+            (
+                ChannelKind::Scoop,
+                &["windows/amd64", "windows/386", "windows/arm64"][..],
+            ),
+        ];
+        for (kind, want) in cases {
+            assert_eq!(shippable(kind), want, "{}", kind.name());
+            // Every shippable os is one the kind names as its own.
+            for p in PLATFORMS.iter().filter(|p| slot(kind, p).is_some()) {
+                assert!(kind.oses().contains(&p.os), "{}", p.name());
+            }
+        }
+        assert_eq!(arches(ChannelKind::Chocolatey), ["amd64", "386"]);
+    }
+
+    #[test]
+    fn two_platforms_never_share_a_slot() {
+        for kind in [
+            ChannelKind::Homebrew,
+            ChannelKind::Snapcraft,
+            ChannelKind::Chocolatey,
+            ChannelKind::Scoop,
+        ] {
+            let slots: Vec<&str> = PLATFORMS.iter().filter_map(|p| slot(kind, p)).collect();
+            let mut unique = slots.clone();
+            unique.sort();
+            unique.dedup();
+            assert_eq!(unique.len(), slots.len(), "{}: {slots:?}", kind.name());
+        }
+    }
+
+    #[test]
+    fn formats_each_kind_cannot_install() {
+        assert!(format_problem(ChannelKind::Chocolatey, Format::TarGz).is_some());
+        assert!(format_problem(ChannelKind::Chocolatey, Format::Zip).is_none());
+        assert!(format_problem(ChannelKind::Chocolatey, Format::Binary).is_none());
+        assert!(format_problem(ChannelKind::Snapcraft, Format::TarZst).is_some());
+        assert!(format_problem(ChannelKind::Snapcraft, Format::TarGz).is_none());
+        assert!(format_problem(ChannelKind::Homebrew, Format::TarZst).is_none());
+    }
+}
