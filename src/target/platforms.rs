@@ -261,7 +261,8 @@ pub const PLATFORMS: &[Platform] = &[
         rust: &["aarch64-pc-windows-msvc", "aarch64-pc-windows-gnullvm"],
         zig: Some("aarch64-windows-gnu"),
         docker_platform: Some("windows/arm64"),
-        choco_bitness: Some(64),
+        // Chocolatey's install helpers pick a 32- or 64-bit x86 download;
+        // an arm64 build has no place there.
         exe_suffix: ".exe",
         ..base("windows", "arm64", Pe, Aarch64, 64)
     },

@@ -250,7 +250,7 @@ fn every_row() {
                 Some("aarch64-windows-gnu"),
                 None,
             ),
-            (Some("windows/arm64"), None, None, Some(64), Pe, Aarch64, 64),
+            (Some("windows/arm64"), None, None, None, Pe, Aarch64, 64),
         ),
         (
             (
