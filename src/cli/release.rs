@@ -123,8 +123,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     crate::plan::shard::restrict_to_merge(&mut plan);
     if !checked.missing.is_empty() {
         eprintln!(
-            "warning: a partial release: {} target(s) missing: {}",
-            checked.missing.len(),
+            "warning: a partial release: {} missing: {}",
+            crate::report::count(checked.missing.len(), "target", "targets"),
             checked.missing.join(", ")
         );
     }
@@ -209,7 +209,7 @@ pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Reported {
-            message: format!("{} problem(s)", report.problems.len()),
+            message: crate::report::count(report.problems.len(), "problem", "problems"),
             code: 1,
         })
     }
