@@ -68,6 +68,7 @@ notes = false
 
 [channels.brew]
 kind = "homebrew"
+desc = "Test release"
 
 [channels.scoop]
 kind = "scoop"
