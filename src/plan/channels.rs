@@ -93,6 +93,20 @@ impl<'a> Renderer<'a> {
             if channel.kind == ChannelKind::Homebrew {
                 self.check_homebrew_desc(name, channel)?;
             }
+            // Scoop's schema requires a license; the manifest would fail
+            // the bucket's checks after every build had run.
+            if channel.kind == ChannelKind::Scoop && config.project.license.trim().is_empty() {
+                return Err(source.error_at(
+                    &KeyPath::parse("project"),
+                    format!(
+                        "channel {name}: a Scoop manifest needs a license, and [project] has none"
+                    ),
+                    Some(
+                        "set [project] license to an SPDX expression, e.g. license = \"MIT\""
+                            .into(),
+                    ),
+                ));
+            }
             if config.checksum.algorithm != Algorithm::Sha256 {
                 return Err(source.error_at(
                     &KeyPath::parse("checksum.algorithm"),

@@ -264,6 +264,13 @@ fn example_channels_render_and_pass_real_validators() {
 
     // Scoop: JSON with the right hashes per architecture.
     insta::assert_snapshot!("scoop_manifest", redact(&read(&p, "scoop/hello.json")));
+    // Scoop's own schema (JSON is YAML to the validator).
+    output(
+        Command::new(python())
+            .arg(testdata("validate_schema.py"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/scoop.json"))
+            .arg(p.dist().join("scoop/hello.json")),
+    );
     let scoop: serde_json::Value = serde_json::from_str(&read(&p, "scoop/hello.json")).unwrap();
     for (key, arch) in [("64bit", "amd64"), ("32bit", "386")] {
         let file = format!("hello_1.2.3_windows_{arch}.zip");
@@ -354,7 +361,7 @@ fn a_user_template_replaces_the_embedded_one() {
         "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]",
         crate::support::WRITE_BINARY,
     ) + "[release]\nurl = \"https://dl.example/{{ artifact }}\"\nnotes = false\n\
-         [channels.brew]\nkind = \"homebrew\"\ntemplate = \"packaging/brew.rb.j2\"\n";
+         [channels.brew]\nkind = \"homebrew\"\ndesc = \"Test release\"\ntemplate = \"packaging/brew.rb.j2\"\n";
     let p = Project::new();
     p.file("matrix.toml", &config);
     p.file("LICENSE", "MIT License\n");

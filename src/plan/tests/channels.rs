@@ -216,3 +216,16 @@ fn a_homebrew_desc_that_homebrew_refuses_stops_the_plan_at_its_line() {
         e.message
     );
 }
+
+#[test]
+fn a_scoop_channel_needs_a_project_license() {
+    let text = channels("[channels.scoop]\nkind = \"scoop\"\n").replace("license = \"MIT\"\n", "");
+    let e = config_error(&text);
+    assert!(
+        e.message.contains("a Scoop manifest needs a license"),
+        "{}",
+        e.message
+    );
+    let line = text.lines().nth(e.line - 1).unwrap_or("");
+    assert!(line.contains("[project]"), "points at {line:?}");
+}
