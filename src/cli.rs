@@ -34,7 +34,9 @@ pub struct Cli {
     /// Print only errors and the final summary.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Print more: job starts, commands. Repeat for debug logs.
+    /// Print more: job starts, commands and info logs; -vv adds debug logs
+    /// (each process's command, env keys and folder; scheduling), -vvv
+    /// trace logs. MATRIX_LOG (env-filter syntax) overrides the level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]

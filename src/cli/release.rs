@@ -195,10 +195,10 @@ fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
 pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
     let report = merge::verify::release_with(dir, allow_partial)?;
     let mut text = format!(
-        "{}: {} files and {} binaries checked\n",
+        "{}: {} and {} checked\n",
         dir.display(),
-        report.files,
-        report.binaries
+        crate::report::count(report.files, "file", "files"),
+        crate::report::count(report.binaries, "binary", "binaries")
     );
     for p in &report.problems {
         text.push_str(&format!("problem: {p}\n"));
