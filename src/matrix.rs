@@ -250,8 +250,8 @@ pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> 
     if surviving.saturating_mul(spec.include.len() as u128) > INCLUDE_WORK {
         return Err(MatrixError::TooComplex {
             reason: format!(
-                "{} include entries would each be tried against {} combinations",
-                spec.include.len(),
+                "{} would each be tried against {} combinations",
+                crate::report::count(spec.include.len(), "include entry", "include entries"),
                 surviving
             ),
         });
