@@ -1,9 +1,8 @@
 //! Release channels on the real example: every rendered file snapshotted,
 //! then checked by a real validator (Ruby, the snapcraft and Scoop JSON
 //! Schemas, unsquashfs, unzip, xmllint with NuGet's nuspec schema, a JSON
-//! parser), with every URL and
-//! checksum matched against the checksums file; and a changed archive
-//! changes every channel file that names it.
+//! parser), with every URL and checksum matched against the checksums
+//! file; and a changed archive changes every channel file that names it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
