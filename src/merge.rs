@@ -103,7 +103,7 @@ pub enum MergeError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Plan(#[from] owned::ShardError),
-    #[error("the shards lack {} target(s): {}", missing.len(), missing.join(", "))]
+    #[error("the shards lack {}: {}", crate::report::count(missing.len(), "target", "targets"), missing.join(", "))]
     #[diagnostic(
         code(matrix::merge::incomplete),
         help(

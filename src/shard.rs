@@ -267,7 +267,10 @@ pub fn render(assignment: &Assignment, format: Format) -> String {
 
 fn gitlab(assignment: &Assignment) -> String {
     let total = assignment.shards.len();
-    let mut out = format!("# {total} shard(s); each job runs `matrix build --shard \"$SHARD\"`.\n");
+    let mut out = format!(
+        "# {}; each job runs `matrix build --shard \"$SHARD\"`.\n",
+        crate::report::count(total, "shard", "shards")
+    );
     for s in &assignment.shards {
         let targets = if s.targets.is_empty() {
             "(no targets)".to_string()

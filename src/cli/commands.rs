@@ -241,9 +241,9 @@ fn partial_seed(args: &BuildArgs, plan: &Plan) -> exec::Seed {
         return exec::Seed::default();
     }
     eprintln!(
-        "warning: a partial release: {} of {} target(s) not built ({}); verify and publish need --allow-partial",
+        "warning: a partial release: {} of {} not built ({}); verify and publish need --allow-partial",
         missing.len(),
-        plan.unfiltered.len(),
+        report::count(plan.unfiltered.len(), "target", "targets"),
         missing.join(", ")
     );
     exec::Seed {
@@ -269,7 +269,7 @@ pub(super) async fn execute(cli: &Cli, plan: Arc<Plan>, opts: exec::Options) -> 
     watcher.abort();
     reporter.finish();
 
-    print_out(&summary::render(&plan, &outcome))?;
+    print_out(&summary::render(&plan, &outcome, &opts.seed.artifacts))?;
     report_failures(&outcome);
     if outcome.interrupted {
         return Err(Error::Reported {
@@ -284,7 +284,7 @@ pub(super) async fn execute(cli: &Cli, plan: Arc<Plan>, opts: exec::Options) -> 
         .count();
     if failed > 0 || !outcome.succeeded() {
         return Err(Error::Reported {
-            message: format!("{failed} job(s) failed"),
+            message: format!("{} failed", report::count(failed, "job", "jobs")),
             code: 1,
         });
     }
@@ -302,7 +302,10 @@ fn report_failures(outcome: &exec::Outcome) {
         let mut text = format!("error: {}\n", exec::joblog::with_causes(e));
         let tail = e.tail();
         if !tail.is_empty() {
-            text.push_str(&format!("  last {} lines of the log:\n", tail.len()));
+            text.push_str(&format!(
+                "  last {} of the log:\n",
+                report::count(tail.len(), "line", "lines")
+            ));
             for line in tail {
                 text.push_str(&format!("  | {line}\n"));
             }

@@ -139,8 +139,8 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     crate::plan::shard::restrict_to_merge(&mut plan);
     if !checked.missing.is_empty() {
         eprintln!(
-            "warning: a partial release: {} target(s) missing: {}",
-            checked.missing.len(),
+            "warning: a partial release: {} missing: {}",
+            crate::report::count(checked.missing.len(), "target", "targets"),
             checked.missing.join(", ")
         );
     }
@@ -211,10 +211,10 @@ fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
 pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
     let report = merge::verify::release_with(dir, allow_partial)?;
     let mut text = format!(
-        "{}: {} files and {} binaries checked\n",
+        "{}: {} and {} checked\n",
         dir.display(),
-        report.files,
-        report.binaries
+        crate::report::count(report.files, "file", "files"),
+        crate::report::count(report.binaries, "binary", "binaries")
     );
     for p in &report.problems {
         text.push_str(&format!("problem: {p}\n"));
@@ -225,7 +225,7 @@ pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Reported {
-            message: format!("{} problem(s)", report.problems.len()),
+            message: crate::report::count(report.problems.len(), "problem", "problems"),
             code: 1,
         })
     }

@@ -134,6 +134,11 @@ pub struct Channel {
     /// Homebrew: caveats text.
     #[serde(default)]
     pub caveats: Option<String>,
+    /// Homebrew: the formula's `desc` (default: [project] description).
+    /// Homebrew's rules apply: no leading article, no final full stop, not
+    /// starting with the formula name, at most 80 characters.
+    #[serde(default)]
+    pub desc: Option<String>,
 
     /// Snapcraft: `stable` or `devel` (default: devel for snapshots and
     /// prereleases, else stable).
@@ -202,6 +207,7 @@ impl Channel {
                 "caveats",
                 (self.caveats.is_some(), &[ChannelKind::Homebrew][..]),
             ),
+            ("desc", (self.desc.is_some(), &[ChannelKind::Homebrew][..])),
             (
                 "grade",
                 (self.grade.is_some(), &[ChannelKind::Snapcraft][..]),

@@ -211,6 +211,8 @@ fn write_channel(
                 &homebrew::HomebrewOptions {
                     channel: name.to_string(),
                     class_name: c.class.clone(),
+                    formula: Some(pkg_name.clone()),
+                    desc: c.desc.clone(),
                     test_args: c.test.clone().unwrap_or_else(|| vec!["--version".into()]),
                     caveats: c.caveats.clone(),
                 },

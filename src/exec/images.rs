@@ -434,11 +434,11 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
                 let report =
                     registry::push(&layout_path, &image::root_of(&built.descriptor), &reference)?;
                 let line = format!(
-                    "pushed {reference}@{} ({} blobs uploaded, {} already there, {} bytes)",
+                    "pushed {reference}@{} ({} uploaded, {} already there, {})",
                     report.root_digest,
-                    report.blobs_uploaded,
+                    crate::report::count(report.blobs_uploaded, "blob", "blobs"),
                     report.blobs_present,
-                    report.bytes_sent
+                    crate::report::size(report.bytes_sent)
                 );
                 let _ = process::note(&log_path, &line);
                 pushed.push(format!("{reference}@{}", report.root_digest));

@@ -141,6 +141,8 @@ pub struct Outcome {
     pub results: Vec<JobResult>,
     /// The run was stopped by a signal (Ctrl-C, SIGTERM).
     pub interrupted: bool,
+    /// Wall time from the first job's start to the last one's end.
+    pub elapsed: Duration,
 }
 
 impl Outcome {
@@ -207,7 +209,19 @@ pub async fn run(
     // Started, unfinished jobs that use the engine (`--container-jobs`).
     let mut engine_running = 0usize;
 
+    let begun = Instant::now();
     let _ = std::fs::create_dir_all(plan.dist.join(crate::plan::LOG_DIR));
+    tracing::info!(
+        targets = plan.targets.len(),
+        jobs = n,
+        channels = plan.channels.len(),
+        max_jobs = max,
+        max_engine_jobs = max_engine,
+        keep_going = opts.keep_going,
+        engine = %opts.engine.as_ref().map_or_else(|| "none".into(), |e| e.program.display().to_string()),
+        dist = %plan.dist.display(),
+        "running the plan"
+    );
     reporter.event(&Event::Planned { plan: &plan });
     loop {
         // Settle jobs whose needs can no longer succeed.
@@ -215,6 +229,12 @@ pub async fn run(
             if results[i].is_none() && !started[i] && needs[i].iter().any(|&d| failed(&results[d]))
             {
                 let r = JobResult::not_run(Status::Skipped);
+                let blocked: Vec<&str> = needs[i]
+                    .iter()
+                    .filter(|&&d| failed(&results[d]))
+                    .map(|&d| plan.jobs[d].id.as_str())
+                    .collect();
+                tracing::debug!(job = %plan.jobs[i].id, needs = ?blocked, "skipped: a job it needs did not succeed");
                 reporter.event(&Event::Finished {
                     plan: &plan,
                     job: i,
@@ -234,13 +254,24 @@ pub async fn run(
                         .iter()
                         .all(|&d| matches!(&results[d], Some(r) if r.status == Status::Ok));
                 let uses_engine = plan.jobs[i].uses_engine;
-                if !ready || (uses_engine && engine_running >= max_engine) {
+                if !ready {
+                    continue;
+                }
+                if uses_engine && engine_running >= max_engine {
+                    tracing::trace!(job = %plan.jobs[i].id, engine_running, "waits for a container slot");
                     continue;
                 }
                 started[i] = true;
                 if uses_engine {
                     engine_running += 1;
                 }
+                tracing::debug!(
+                    job = %plan.jobs[i].id,
+                    kind = plan.jobs[i].kind.as_str(),
+                    needs = ?plan.jobs[i].needs,
+                    running = running.len() + 1,
+                    "job starts"
+                );
                 reporter.event(&Event::Started {
                     plan: &plan,
                     job: i,
@@ -277,7 +308,15 @@ pub async fn run(
                 continue;
             }
         };
+        tracing::debug!(
+            job = %plan.jobs[i].id,
+            status = r.status.as_str(),
+            took = %crate::report::duration(r.duration),
+            files = ?r.artifact.iter().chain(&r.extra).map(|a| a.path.as_str()).collect::<Vec<_>>(),
+            "job ends"
+        );
         if r.status == Status::Failed && !opts.keep_going {
+            tracing::debug!(job = %plan.jobs[i].id, "fail-fast: cancelling the jobs not yet finished");
             cancel.cancel();
         }
         reporter.event(&Event::Finished {
@@ -310,6 +349,7 @@ pub async fn run(
     let outcome = Outcome {
         results,
         interrupted: interrupt.is_cancelled(),
+        elapsed: begun.elapsed(),
     };
     if !outcome.succeeded() {
         withdraw_release_files(&plan);

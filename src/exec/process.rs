@@ -73,6 +73,15 @@ impl<'a> From<&'a BuildStep> for Spawn<'a> {
 /// Runs a process with its output appended to `log`. Errors are failures to
 /// start (program not found, bad folder); a non-zero exit is `Ended::Exited`.
 pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io::Result<Ended> {
+    // Keys only: values may hold tokens a CI log must not show.
+    tracing::debug!(
+        command = %shell_words::join(spawn.argv),
+        env = ?spawn.env.keys().collect::<Vec<_>>(),
+        cwd = %spawn.dir.display(),
+        timeout = ?spawn.timeout,
+        log = %log.display(),
+        "spawning"
+    );
     let logfile = std::fs::OpenOptions::new()
         .append(true)
         .create(true)

@@ -90,9 +90,9 @@ pub fn import(
     let diff_ids = &config.rootfs.diff_ids;
     if diff_ids.len() != image.layers.len() {
         return Err(bad(format!(
-            "manifest.json lists {} layers but the config has {} diff_ids",
-            image.layers.len(),
-            diff_ids.len()
+            "manifest.json lists {} but the config has {}",
+            crate::report::count(image.layers.len(), "layer", "layers"),
+            crate::report::count(diff_ids.len(), "diff_id", "diff_ids")
         )));
     }
 

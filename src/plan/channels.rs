@@ -118,6 +118,23 @@ impl<'a> Renderer<'a> {
                     Some("remove it, or check the channel's `kind`; the README lists each kind's keys".into()),
                 ));
             }
+            if channel.kind == ChannelKind::Homebrew {
+                self.check_homebrew_desc(name, channel)?;
+            }
+            // Scoop's schema requires a license; the manifest would fail
+            // the bucket's checks after every build had run.
+            if channel.kind == ChannelKind::Scoop && config.project.license.trim().is_empty() {
+                return Err(source.error_at(
+                    &KeyPath::parse("project"),
+                    format!(
+                        "channel {name}: a Scoop manifest needs a license, and [project] has none"
+                    ),
+                    Some(
+                        "set [project] license to an SPDX expression, e.g. license = \"MIT\""
+                            .into(),
+                    ),
+                ));
+            }
             if config.checksum.algorithm != Algorithm::Sha256 {
                 return Err(source.error_at(
                     &KeyPath::parse("checksum.algorithm"),
@@ -323,10 +340,52 @@ impl<'a> Renderer<'a> {
         }))
     }
 
+    /// Homebrew refuses a formula whose `desc` breaks its rules; find out
+    /// now, at the line the text came from, rather than after the builds.
+    fn check_homebrew_desc(&self, name: &str, channel: &Channel) -> Result<(), ConfigError> {
+        use crate::publish::homebrew::desc;
+        let project = &self.loaded.config.project;
+        let (text, at) = match &channel.desc {
+            Some(d) => (d.as_str(), KeyPath::parse("channels").key(name).key("desc")),
+            None => (
+                project.description.as_str(),
+                KeyPath::parse("project.description"),
+            ),
+        };
+        let formula = channel.name.as_deref().unwrap_or(&project.name);
+        let problems = desc::review(text, formula);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        let fix = match desc::suggest(text, formula) {
+            Some(fixed) => format!("desc = {}", toml_string(&fixed)),
+            None => format!(
+                "desc = \"<one line of at most {} characters>\"",
+                desc::MAX_DESC_CHARS
+            ),
+        };
+        Err(self.source().error_at(
+            &at,
+            format!(
+                "channel {name}: Homebrew refuses this formula desc: {}",
+                problems.join(" ")
+            ),
+            Some(format!(
+                "set `{fix}` under [channels.{name}] (the channel's own desc wins over \
+                 [project] description)"
+            )),
+        ))
+    }
+
     /// What a download URL template sees for a target.
     fn url_vars(&self, t: &Target) -> crate::template::Vars {
         let mut vars = self.vars_for(&t.values, &t.id, &t.slug, t.platform);
         vars.set("artifact", t.archive.file_name.as_str());
         vars
     }
+}
+
+/// `text` as a TOML basic string, for a line to paste into matrix.toml.
+fn toml_string(text: &str) -> String {
+    toml::Value::String(text.to_string()).to_string()
 }

@@ -22,6 +22,12 @@
 //!   uninstall template therefore renders to nothing; a user template that
 //!   renders to text yields `chocolateyuninstall.ps1`.
 //! - Versions: see [`choco_version`].
+//! - License: `[project] license` becomes `<license
+//!   type="expression">`, with NuGet's placeholder
+//!   `https://aka.ms/deprecateLicenseUrl` as `<licenseUrl>` for clients
+//!   older than that element (what `nuget pack` writes). NuGet allows no
+//!   other `licenseUrl` beside `<license>`, so a channel `license-url`
+//!   is then an error; without a project license it stands alone.
 
 mod nupkg;
 mod validate;
@@ -105,6 +111,8 @@ struct Context<'a> {
     tags: String,
     tag_list: &'a [String],
     project_url: Option<&'a str>,
+    /// `[project] license`, for `<license type="expression">`.
+    license: Option<&'a str>,
     license_url: Option<&'a str>,
     package_source_url: Option<&'a str>,
     project_source_url: Option<&'a str>,
@@ -235,6 +243,8 @@ fn context<'a>(
             validate::check_url(channel, field, url)?;
         }
     }
+    let (license, license_url) =
+        validate::license(channel, &release.license, opts.license_url.as_deref())?;
     Ok(Context {
         id: &opts.id,
         version,
@@ -244,7 +254,8 @@ fn context<'a>(
         tags: opts.tags.join(" "),
         tag_list: &opts.tags,
         project_url,
-        license_url: opts.license_url.as_deref(),
+        license,
+        license_url,
         package_source_url: opts.package_source_url.as_deref(),
         project_source_url: opts.project_source_url.as_deref(),
         docs_url: opts.docs_url.as_deref(),

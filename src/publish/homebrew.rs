@@ -9,8 +9,9 @@
 //! is `templates/homebrew.rb.j2`, which a user may replace.
 //!
 //! Variables a template sees: `release` (the [`Release`] fields), `packages`
-//! (the input packages), `class_name`, `desc` (cleaned up), `license` (the
-//! Ruby arguments of `license`, empty when unset), `binary`, `systems` (a list
+//! (the input packages), `class_name`, `desc` (as written, checked against
+//! Homebrew's rules in [`desc`]), `license` (the Ruby arguments of
+//! `license`, empty when unset), `binary`, `systems` (a list
 //! of `{name: "macos"|"linux", cpus: [{name: "arm"|"intel", target, url,
 //! sha256, install}]}`), `install` (Ruby lines of the shared `def install`;
 //! empty when each cpu block has its own `install`), `test` (Ruby lines of
@@ -25,6 +26,7 @@ use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
+pub mod desc;
 mod ruby;
 #[cfg(test)]
 mod tests;
@@ -36,10 +38,6 @@ pub const TEMPLATE: &str = include_str!("templates/homebrew.rb.j2");
 const TEMPLATE_NAME: &str = "homebrew.rb.j2";
 const USER_TEMPLATE_NAME: &str = "user template";
 
-/// Homebrew's audit rejects a longer `desc` (rubocops/shared/desc_helper.rb
-/// checks `length <= 80`).
-const MAX_DESC_CHARS: usize = 80;
-
 /// Settings of one Homebrew channel.
 #[derive(Debug, Clone, Default)]
 pub struct HomebrewOptions {
@@ -48,6 +46,12 @@ pub struct HomebrewOptions {
     /// Ruby class of the formula; by default derived from `release.name` the
     /// way Homebrew derives it from the file name (`hello-c` -> `HelloC`).
     pub class_name: Option<String>,
+    /// The formula's file name without `.rb`, which Homebrew's desc rules
+    /// check against; by default `release.name`.
+    pub formula: Option<String>,
+    /// The formula's `desc`; by default the release's description. Either
+    /// must pass Homebrew's rules ([`desc::review`]) as written.
+    pub desc: Option<String>,
     /// Arguments `test do` runs the binary with; `["--version"]` also
     /// checks that the output contains the version.
     pub test_args: Vec<String>,
@@ -131,15 +135,26 @@ fn context<'a>(
             ),
         ));
     }
-    let desc = clean_desc(&release.description).map_err(|m| {
-        invalid(
-            m,
-            Some(format!(
-                "Homebrew wants a one-line description of at most {MAX_DESC_CHARS} characters: \
-                 change `description` in matrix.toml"
-            )),
-        )
-    })?;
+    let desc = opts.desc.as_deref().unwrap_or(&release.description);
+    let formula = opts.formula.as_deref().unwrap_or(&release.name);
+    let problems = desc::review(desc, formula);
+    if !problems.is_empty() {
+        let help = match desc::suggest(desc, formula) {
+            Some(fixed) => format!("set the channel's `desc` to {fixed:?}"),
+            None => format!(
+                "set the channel's `desc` to a one-line description of at most {} characters",
+                desc::MAX_DESC_CHARS
+            ),
+        };
+        return Err(invalid(
+            format!(
+                "the formula's desc {desc:?} breaks Homebrew's rules: {}",
+                problems.join(" ")
+            ),
+            Some(help),
+        ));
+    }
+    let desc = desc.to_string();
     if release.homepage.trim().is_empty() {
         return Err(invalid(
             "a formula needs a homepage, and the release has none".into(),
@@ -342,28 +357,6 @@ fn is_plain_name(name: &str) -> bool {
         && name
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'+'))
-}
-
-/// The description as Homebrew's audit wants it: trimmed, one line, no final
-/// full stop (but `etc.` stays), at most 80 characters.
-fn clean_desc(description: &str) -> Result<String, String> {
-    let mut desc = description.trim();
-    while desc.ends_with('.') && !desc.ends_with("etc.") {
-        desc = desc[..desc.len() - 1].trim_end();
-    }
-    if desc.is_empty() {
-        return Err("a formula needs a description, and the release has none".into());
-    }
-    if desc.chars().any(char::is_control) {
-        return Err("the description must be one line".into());
-    }
-    let length = desc.chars().count();
-    if length > MAX_DESC_CHARS {
-        return Err(format!(
-            "the description is {length} characters long; Homebrew allows {MAX_DESC_CHARS}"
-        ));
-    }
-    Ok(desc.to_string())
 }
 
 /// The folder every entry of the archive sits in, if there is exactly one

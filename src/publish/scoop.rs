@@ -16,8 +16,9 @@
 //! `version`, `description`, `homepage`, `license` (Scoop's spelling: `|`
 //! for OR, `,` for AND; empty when unset), `architectures` (a list of
 //! `{name: "64bit"|"32bit"|"arm64", target, url, hash, extract_dir,
-//! autoupdate: {url, extract_dir}}`), `bin`, `checkver` (or none),
-//! `autoupdate` (whether every URL carries the version). Filter: `tojson`
+//! autoupdate: {url, extract_dir}}`), `bin`, `checkver` (a string or an
+//! object, or none; always set when there is an autoupdate), `autoupdate`
+//! (whether every URL carries the version). Filter: `tojson`
 //! (a JSON literal of any value; `tojson(4)` indents).
 
 use minijinja::value::{Value, ValueKind};
@@ -45,7 +46,7 @@ pub struct ScoopOptions {
     /// archive; by default the package's binary.
     pub bin: Option<String>,
     /// `github`, or a regex Scoop matches against the homepage; by default
-    /// `github` when the homepage is a GitHub repository, else none.
+    /// see [`default_checkver`].
     pub checkver: Option<String>,
 }
 
@@ -85,7 +86,7 @@ struct Context<'a> {
     license: String,
     architectures: Vec<Arch>,
     bin: String,
-    checkver: Option<String>,
+    checkver: Option<serde_json::Value>,
     autoupdate: bool,
 }
 
@@ -152,6 +153,14 @@ fn context<'a>(input: &'a ChannelInput, opts: &ScoopOptions) -> Result<Context<'
     }
     keyed.sort_by_key(|(key, _)| ARCHES.iter().position(|(_, k)| k == key));
 
+    // Scoop's schema requires a license; its bucket checks refuse a
+    // manifest without one.
+    if release.license.trim().is_empty() {
+        return Err(invalid(
+            "a Scoop manifest needs a license, and the release has none".into(),
+            Some("set [project] license to an SPDX expression, e.g. license = \"MIT\""),
+        ));
+    }
     let version = release.version.as_str();
     let mut architectures = Vec::new();
     let mut bins: Vec<(String, &Package)> = Vec::new();
@@ -195,15 +204,25 @@ fn context<'a>(input: &'a ChannelInput, opts: &ScoopOptions) -> Result<Context<'
             first.clone()
         }
     };
-    let checkver = opts
-        .checkver
-        .clone()
-        .or_else(|| is_github_repo(&release.homepage).then(|| "github".to_string()));
     // Without the version in every URL, `$version` would change nothing and
     // Scoop's autoupdate would keep installing this release.
     let autoupdate = architectures
         .iter()
         .all(|a| a.autoupdate.url.contains("$version"));
+    let checkver = match &opts.checkver {
+        Some(c) => Some(serde_json::Value::String(c.clone())),
+        None => default_checkver(&release.homepage, &architectures, autoupdate),
+    };
+    // Scoop's `checkver` finds the new version that `autoupdate` puts in
+    // the URLs; one without the other does nothing.
+    if autoupdate && checkver.is_none() {
+        return Err(invalid(
+            "the manifest has autoupdate URLs but no way to find a new version".into(),
+            Some(
+                "set `checkver` in the channel: a regex with the version as its first group, matched against the homepage",
+            ),
+        ));
+    }
     Ok(Context {
         release,
         packages: windows,
@@ -229,6 +248,61 @@ fn wrap_dir(p: &Package) -> Option<&str> {
                 .is_some_and(|rest| rest.starts_with('/'))
         })
         .then_some(dir)
+}
+
+/// How Scoop finds a newer version, when the channel does not say:
+/// - downloads that are all GitHub release assets of one repository:
+///   `{"github": "https://github.com/<owner>/<repo>"}` (Scoop reads the
+///   repository's latest release);
+/// - a homepage that is a GitHub repository: `"github"` (the same, for the
+///   homepage);
+/// - otherwise, when there is an autoupdate: `{"url": homepage, "regex":
+///   ...}`, the regex being the first autoupdate URL's file name with
+///   `$version` as the captured group, so the page must link the archive.
+fn default_checkver(
+    homepage: &str,
+    architectures: &[Arch],
+    autoupdate: bool,
+) -> Option<serde_json::Value> {
+    use serde_json::json;
+    let repos: Vec<Option<&str>> = architectures
+        .iter()
+        .map(|a| github_release_repo(&a.url))
+        .collect();
+    if let Some(Some(first)) = repos.first()
+        && repos.iter().all(|r| r == &Some(*first))
+    {
+        return Some(json!({ "github": first }));
+    }
+    if is_github_repo(homepage) {
+        return Some(json!("github"));
+    }
+    if !autoupdate || homepage.trim().is_empty() {
+        return None;
+    }
+    let url = &architectures.first()?.autoupdate.url;
+    let url = url.split_once("#/").map_or(url.as_str(), |(u, _)| u);
+    let file = url.rsplit('/').next().unwrap_or(url);
+    let regex = regex::escape(file).replace(r"\$version", VERSION_GROUP);
+    Some(json!({ "url": homepage.trim(), "regex": regex }))
+}
+
+/// A release version as `checkver` captures it: digits and dots, then an
+/// optional pre-release part (`1.2.3`, `2026.01.5`, `1.2.3-rc.1`).
+const VERSION_GROUP: &str = r"([\d.]+(?:-[0-9A-Za-z.]+)?)";
+
+/// `https://github.com/<owner>/<repo>` for a release asset URL
+/// (`.../<owner>/<repo>/releases/download/<tag>/<file>`).
+fn github_release_repo(url: &str) -> Option<&str> {
+    let path = url.strip_prefix("https://github.com/")?;
+    let mut parts = path.splitn(5, '/');
+    let (owner, repo) = (parts.next()?, parts.next()?);
+    let ok = !owner.is_empty()
+        && !repo.is_empty()
+        && parts.next() == Some("releases")
+        && parts.next() == Some("download")
+        && parts.next().is_some_and(|rest| rest.contains('/'));
+    ok.then(|| &url[.."https://github.com/".len() + owner.len() + 1 + repo.len()])
 }
 
 /// Scoop's `checkver: "github"` reads `<homepage>/releases/latest`, so the

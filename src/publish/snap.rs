@@ -337,4 +337,4 @@ fn channel_error(channel: &str, message: String, help: Option<&str>) -> PublishE
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

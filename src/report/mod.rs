@@ -111,6 +111,17 @@ pub fn duration(d: std::time::Duration) -> String {
     }
 }
 
+/// `1 target`, `2 targets`, `0 targets`: a count with its noun in the
+/// right number. English plurals are irregular (`binary`, `binaries`), so
+/// the caller names both forms.
+pub fn count(n: usize, one: &str, many: &str) -> String {
+    if n == 1 {
+        format!("1 {one}")
+    } else {
+        format!("{n} {many}")
+    }
+}
+
 /// `812 B`, `1.4 MiB`.
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
@@ -186,5 +197,12 @@ mod tests {
         assert_eq!(size(812), "812 B");
         assert_eq!(size(1536), "1.5 KiB");
         assert_eq!(size(3 * 1024 * 1024 + 1), "3.0 MiB");
+    }
+
+    #[test]
+    fn counts_agree_with_their_noun() {
+        assert_eq!(count(0, "target", "targets"), "0 targets");
+        assert_eq!(count(1, "target", "targets"), "1 target");
+        assert_eq!(count(2, "binary", "binaries"), "2 binaries");
     }
 }

@@ -3,7 +3,7 @@
 use std::io::Write;
 use std::sync::Mutex;
 
-use super::{Event, Reporter, duration, is_problem, job_label};
+use super::{Event, Reporter, count, duration, is_problem, job_label};
 
 pub struct Plain {
     out: Mutex<Box<dyn Write + Send>>,
@@ -37,11 +37,11 @@ impl Reporter for Plain {
     fn event(&self, event: &Event<'_>) {
         match event {
             Event::Planned { plan } => self.line(&format!(
-                "matrix: building {} {} ({} targets, {} jobs)",
+                "matrix: building {} {} ({}, {})",
                 plan.project.name,
                 plan.version.version,
-                plan.targets.len(),
-                plan.jobs.len()
+                count(plan.targets.len(), "target", "targets"),
+                count(plan.jobs.len(), "job", "jobs")
             )),
             Event::Started { plan, job } => {
                 let mut text = format!("{:<9} {}", "start", job_label(plan, *job));
@@ -67,8 +67,14 @@ impl Reporter for Plain {
                     job_label(plan, *job),
                     duration(result.duration)
                 );
-                if let Some(a) = &result.artifact {
-                    text.push_str(&format!(" -> {}", a.name));
+                let files: Vec<&str> = result
+                    .artifact
+                    .iter()
+                    .chain(&result.extra)
+                    .map(|a| a.path.as_str())
+                    .collect();
+                if !files.is_empty() {
+                    text.push_str(&format!(" -> {}", files.join(", ")));
                 }
                 self.line(&text);
             }

@@ -405,7 +405,7 @@ fn render_gitlab_lists_shard_values_and_targets() {
     let a = assign(&targets(&[3.0, 1.0]), 3);
     assert_eq!(
         render(&a, Format::Gitlab),
-        "# 3 shard(s); each job runs `matrix build --shard \"$SHARD\"`.\n\
+        "# 3 shards; each job runs `matrix build --shard \"$SHARD\"`.\n\
          # 1/3: t01\n\
          # 2/3: t02\n\
          # 3/3: (no targets)\n\

@@ -54,6 +54,7 @@ fn builds_archives_checksums_and_manifest() {
     let rows: Vec<&str> = out
         .lines()
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .map(|l| l.split_whitespace().next().unwrap())
         .collect();
     assert_eq!(
@@ -70,6 +71,7 @@ fn builds_archives_checksums_and_manifest() {
     assert!(
         out.lines()
             .skip(1)
+            .take_while(|l| !l.is_empty())
             .all(|l| l.split_whitespace().nth(1) == Some("ok")),
         "{out}"
     );

@@ -1,8 +1,8 @@
 //! Release channels on the real example: every rendered file snapshotted,
-//! then checked by a real validator (Ruby, the snapcraft JSON Schema,
-//! unsquashfs, unzip and xmllint, a JSON parser), with every URL and
-//! checksum matched against the checksums file; and a changed archive
-//! changes every channel file that names it.
+//! then checked by a real validator (Ruby, the snapcraft and Scoop JSON
+//! Schemas, unsquashfs, unzip, xmllint with NuGet's nuspec schema, a JSON
+//! parser), with every URL and checksum matched against the checksums
+//! file; and a changed archive changes every channel file that names it.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -68,13 +68,17 @@ fn redact(text: &str) -> String {
     commit.replace_all(&text, "[COMMIT]").into_owned()
 }
 
-fn python() -> PathBuf {
-    let tools = std::env::var_os("MATRIX_TOOLS")
+/// Where scripts/setup.sh puts the validators.
+fn tools() -> PathBuf {
+    std::env::var_os("MATRIX_TOOLS")
         .map(PathBuf::from)
         .unwrap_or_else(|| {
             PathBuf::from(std::env::var("HOME").unwrap()).join(".cache/matrix-tools")
-        });
-    tools.join("venv-validate/bin/python")
+        })
+}
+
+fn python() -> PathBuf {
+    tools().join("venv-validate/bin/python")
 }
 
 fn tools_present() -> bool {
@@ -104,6 +108,49 @@ fn tools_present() -> bool {
         eprintln!("SKIP: no validation venv; run scripts/setup.sh");
     }
     venv
+}
+
+/// `xmllint --schema` with NuGet's nuspec schema, made by
+/// scripts/install-validators.sh, after removing the Chocolatey elements
+/// NuGet does not know (each is one line of the nuspec).
+fn nuget_schema_accepts(nuspec: &str) {
+    let xsd = tools().join("nuspec.xsd");
+    if !xsd.is_file() {
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            !ci,
+            "{} is missing in CI: run bash scripts/install-validators.sh",
+            xsd.display()
+        );
+        eprintln!(
+            "SKIP: no {}; run bash scripts/install-validators.sh",
+            xsd.display()
+        );
+        return;
+    }
+    let chocolatey_only = [
+        "packageSourceUrl",
+        "projectSourceUrl",
+        "docsUrl",
+        "bugTrackerUrl",
+    ];
+    let plain: String = nuspec
+        .lines()
+        .filter(|l| {
+            !chocolatey_only
+                .iter()
+                .any(|e| l.trim_start().starts_with(&format!("<{e}>")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let file = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(file.path(), &plain).unwrap();
+    output(
+        Command::new("xmllint")
+            .args(["--noout", "--schema"])
+            .arg(&xsd)
+            .arg(file.path()),
+    );
 }
 
 fn testdata(name: &str) -> PathBuf {
@@ -230,6 +277,7 @@ fn example_channels_render_and_pass_real_validators() {
         "chocolatey_nuspec",
         redact(&read(&p, "chocolatey/hello.nuspec"))
     );
+    nuget_schema_accepts(&read(&p, "chocolatey/hello.nuspec"));
     let install = read(&p, "chocolatey/tools/chocolateyinstall.ps1");
     insta::assert_snapshot!("chocolatey_install", redact(&install));
     let nupkg = p.dist().join("chocolatey/hello.1.2.3.nupkg");
@@ -264,6 +312,13 @@ fn example_channels_render_and_pass_real_validators() {
 
     // Scoop: JSON with the right hashes per architecture.
     insta::assert_snapshot!("scoop_manifest", redact(&read(&p, "scoop/hello.json")));
+    // Scoop's own schema (JSON is YAML to the validator).
+    output(
+        Command::new(python())
+            .arg(testdata("validate_schema.py"))
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/schemas/scoop.json"))
+            .arg(p.dist().join("scoop/hello.json")),
+    );
     let scoop: serde_json::Value = serde_json::from_str(&read(&p, "scoop/hello.json")).unwrap();
     for (key, arch) in [("64bit", "amd64"), ("32bit", "386")] {
         let file = format!("hello_1.2.3_windows_{arch}.zip");
@@ -354,7 +409,7 @@ fn a_user_template_replaces_the_embedded_one() {
         "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]",
         crate::support::WRITE_BINARY,
     ) + "[release]\nurl = \"https://dl.example/{{ artifact }}\"\nnotes = false\n\
-         [channels.brew]\nkind = \"homebrew\"\ntemplate = \"packaging/brew.rb.j2\"\n";
+         [channels.brew]\nkind = \"homebrew\"\ndesc = \"Test release\"\ntemplate = \"packaging/brew.rb.j2\"\n";
     let p = Project::new();
     p.file("matrix.toml", &config);
     p.file("LICENSE", "MIT License\n");

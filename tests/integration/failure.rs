@@ -63,6 +63,7 @@ fn keep_going_finishes_the_other_targets() {
     let statuses: Vec<(&str, &str)> = out
         .lines()
         .skip(1)
+        .take_while(|l| !l.is_empty())
         .map(|l| {
             let mut f = l.split_whitespace();
             (f.next().unwrap(), f.next().unwrap())

@@ -16,6 +16,7 @@ mod images;
 mod limits;
 mod merge_attacks;
 mod merge_limits;
+mod output;
 mod plan;
 mod repo_links;
 mod shards;

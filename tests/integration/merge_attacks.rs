@@ -296,8 +296,8 @@ fn a_shard_without_one_of_its_archives_leaves_that_target_missing() {
     assert_refused(
         &p,
         out,
-        "the shards lack 1 target(s)",
-        &format!("the shards lack 1 target(s): {target}"),
+        "the shards lack 1 target",
+        &format!("the shards lack 1 target: {target}"),
     );
     let (code, err) = merge(&p, &all(), &["--allow-partial"]);
     assert_eq!(code, 0, "{err}");

@@ -6,6 +6,7 @@ use crate::config::ChannelKind;
 const BASE: &str = r#"
 [project]
 name = "hello"
+description = "Says hello"
 license = "MIT"
 
 [matrix]
@@ -307,6 +308,55 @@ fn formats_the_kind_cannot_install_are_an_error() {
 }
 
 #[test]
+fn a_homebrew_desc_that_homebrew_refuses_stops_the_plan_at_its_line() {
+    let text = channels("[channels.brew]\nkind = \"homebrew\"\n").replace(
+        "description = \"Says hello\"",
+        "description = \"A greeter that says hello.\"",
+    );
+    let e = config_error(&text);
+    assert!(
+        e.message
+            .contains("Description shouldn't start with an article.")
+            && e.message
+                .contains("Description shouldn't end with a full stop."),
+        "{}",
+        e.message
+    );
+    let line = text.lines().nth(e.line - 1).unwrap_or("");
+    assert!(line.starts_with("description ="), "points at {line:?}");
+    let help = e.help.as_deref().unwrap_or_default();
+    assert!(
+        help.contains(r#"`desc = "Greeter that says hello"` under [channels.brew]"#),
+        "{help}"
+    );
+
+    // The channel's own desc replaces the description, and is checked the
+    // same way: here it starts with the formula's name.
+    let own = format!("{text}desc = \"Hello, the greeter\"\n");
+    let e = config_error(&own);
+    assert!(
+        e.message
+            .contains("Description shouldn't start with the formula name."),
+        "{}",
+        e.message
+    );
+    let line = own.lines().nth(e.line - 1).unwrap_or("");
+    assert!(line.starts_with("desc ="), "points at {line:?}");
+    let fixed = format!("{text}desc = \"Greeter that says hello\"\n");
+    assert!(plan_of(&fixed, &[]).is_ok());
+
+    // `desc` is a Homebrew key only.
+    let e = config_error(&channels(
+        "[channels.scoop]\nkind = \"scoop\"\ndesc = \"Greeter\"\n",
+    ));
+    assert!(
+        e.message.contains("`desc` is not a scoop setting"),
+        "{}",
+        e.message
+    );
+}
+
+#[test]
 fn a_channel_package_name_is_a_plain_file_name() {
     for bad in ["../x", "a/b", ".hidden", ""] {
         let text = channels(&format!(
@@ -321,4 +371,17 @@ fn a_channel_package_name_is_a_plain_file_name() {
         let line = text.lines().nth(e.line - 1).unwrap_or("");
         assert!(line.starts_with("name"), "{bad}: points at {line:?}");
     }
+}
+
+#[test]
+fn a_scoop_channel_needs_a_project_license() {
+    let text = channels("[channels.scoop]\nkind = \"scoop\"\n").replace("license = \"MIT\"\n", "");
+    let e = config_error(&text);
+    assert!(
+        e.message.contains("a Scoop manifest needs a license"),
+        "{}",
+        e.message
+    );
+    let line = text.lines().nth(e.line - 1).unwrap_or("");
+    assert!(line.contains("[project]"), "points at {line:?}");
 }

@@ -71,7 +71,6 @@ fn opts() -> ChocoOptions {
         id: default_id("hello"),
         authors: "Ann & Bob".to_string(),
         tags: vec!["cli".to_string(), "hello-world".to_string()],
-        license_url: Some("https://example.com/LICENSE?a=1&b=2".to_string()),
         project_source_url: Some("https://github.com/o/hello".to_string()),
         summary: Some("A <greeting> tool".to_string()),
         release_notes: Some("Line 1\nLine 2 with 'quotes'".to_string()),
@@ -210,8 +209,15 @@ fn nuspec_is_wellformed_and_carries_escaped_values() {
     let dir = tempfile::tempdir().unwrap();
     let mut input = both_zip();
     input.release.version = "0.0.2-rc.1+build.7".to_string();
-    let files = render(&input, &opts(), ChocoTemplates::default()).unwrap();
+    // Without a license, the channel's license URL stands alone.
+    input.release.license = String::new();
+    let options = ChocoOptions {
+        license_url: Some("https://example.com/LICENSE?a=1&b=2".to_string()),
+        ..opts()
+    };
+    let files = render(&input, &options, ChocoTemplates::default()).unwrap();
     xmllint("hello.nuspec", &files.nuspec, dir.path());
+    assert!(!files.nuspec.contains("<license "), "{}", files.nuspec);
     let nuspec = &files.nuspec;
     assert!(nuspec.starts_with("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n"));
     assert!(
@@ -550,4 +556,213 @@ fn nupkg_refuses_a_nuspec_that_disagrees_with_the_options() {
         matches!(err, PublishError::Io { ref path, .. } if path == &missing),
         "{err:?}"
     );
+}
+
+#[test]
+fn the_project_license_becomes_a_license_expression() {
+    let mut input = both_zip();
+    input.release.license = "MIT OR Apache-2.0".to_string();
+    let files = render(&input, &opts(), ChocoTemplates::default()).unwrap();
+    assert!(
+        files
+            .nuspec
+            .contains("    <license type=\"expression\">MIT OR Apache-2.0</license>\n"),
+        "{}",
+        files.nuspec
+    );
+    // NuGet's placeholder for clients older than <license>, as `nuget
+    // pack` writes it.
+    assert!(
+        files
+            .nuspec
+            .contains("    <licenseUrl>https://aka.ms/deprecateLicenseUrl</licenseUrl>\n"),
+        "{}",
+        files.nuspec
+    );
+    let with_url = |url: &str| ChocoOptions {
+        license_url: Some(url.to_string()),
+        ..opts()
+    };
+    assert!(
+        render(
+            &input,
+            &with_url("https://aka.ms/deprecateLicenseUrl"),
+            ChocoTemplates::default()
+        )
+        .is_ok()
+    );
+    let err = render(
+        &input,
+        &with_url("https://example.com/LICENSE"),
+        ChocoTemplates::default(),
+    )
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("cannot stand beside the license"),
+        "{err}"
+    );
+    input.release.license = "MIT OR".to_string();
+    let err = render(&input, &opts(), ChocoTemplates::default()).unwrap_err();
+    assert!(
+        err.to_string().contains("not an SPDX license expression"),
+        "{err}"
+    );
+}
+
+#[test]
+fn spdx_expression_syntax() {
+    for ok in [
+        "MIT",
+        "GPL-2.0+",
+        "MIT OR Apache-2.0",
+        "(MIT AND BSD-2-Clause) OR ISC",
+        "GPL-2.0-or-later WITH Classpath-exception-2.0",
+        "LicenseRef-my.license",
+    ] {
+        assert!(validate::license("c", ok, None).is_ok(), "{ok}");
+    }
+    for bad in [
+        "MIT OR",
+        "OR MIT",
+        "(MIT",
+        "MIT)",
+        "MIT Apache-2.0",
+        "MIT <b>",
+        "MIT WITH (ISC)",
+        "()",
+    ] {
+        assert!(validate::license("c", bad, None).is_err(), "{bad}");
+    }
+}
+
+/// The NuGet nuspec schema made by scripts/install-validators.sh.
+fn nuspec_schema() -> Option<PathBuf> {
+    let tools = std::env::var_os("MATRIX_TOOLS")
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/matrix-tools"))
+        })?;
+    let xsd = tools.join("nuspec.xsd");
+    if xsd.is_file() {
+        return Some(xsd);
+    }
+    let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
+    assert!(
+        !ci,
+        "{} is missing in CI: run bash scripts/install-validators.sh",
+        xsd.display()
+    );
+    eprintln!(
+        "skipping: no {} (bash scripts/install-validators.sh)",
+        xsd.display()
+    );
+    None
+}
+
+/// Chocolatey's metadata elements that NuGet's schema does not know; each
+/// is one line of the nuspec matrix writes.
+const CHOCOLATEY_ONLY: [&str; 4] = [
+    "packageSourceUrl",
+    "projectSourceUrl",
+    "docsUrl",
+    "bugTrackerUrl",
+];
+
+/// `xmllint --schema` on `nuspec` with Chocolatey's own elements removed;
+/// Err carries xmllint's report.
+fn against_nuget_schema(xsd: &Path, nuspec: &str, dir: &Path) -> Result<(), String> {
+    let plain: String = nuspec
+        .lines()
+        .filter(|l| {
+            !CHOCOLATEY_ONLY
+                .iter()
+                .any(|e| l.trim_start().starts_with(&format!("<{e}>")))
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let path = dir.join("nuget.nuspec");
+    std::fs::write(&path, &plain).unwrap();
+    let out = Command::new("xmllint")
+        .args(["--noout", "--schema"])
+        .arg(xsd)
+        .arg(&path)
+        .output()
+        .unwrap();
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{}\n{plain}", String::from_utf8_lossy(&out.stderr)))
+    }
+}
+
+#[test]
+fn nuspecs_pass_the_nuget_schema_and_the_schema_bites() {
+    if !have("xmllint", "libxml2-utils") {
+        return;
+    }
+    let Some(xsd) = nuspec_schema() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let everything = ChocoOptions {
+        owners: Some("Ann".to_string()),
+        package_source_url: Some("https://github.com/o/hello-choco".to_string()),
+        docs_url: Some("https://example.com/docs".to_string()),
+        bug_tracker_url: Some("https://github.com/o/hello/issues".to_string()),
+        icon_url: Some("https://example.com/icon.png".to_string()),
+        ..opts()
+    };
+    let mut unlicensed = both_zip();
+    unlicensed.release.license = String::new();
+    let mut dual = both_zip();
+    dual.release.license = "(MIT AND BSD-2-Clause) OR Apache-2.0".to_string();
+    let variants = [
+        ("licensed", both_zip(), opts()),
+        ("dual licensed", dual, opts()),
+        ("every option", both_zip(), everything),
+        (
+            "license url only",
+            unlicensed,
+            ChocoOptions {
+                license_url: Some("https://example.com/LICENSE".to_string()),
+                ..opts()
+            },
+        ),
+    ];
+    for (what, input, options) in &variants {
+        let files = render(input, options, ChocoTemplates::default()).unwrap();
+        if let Err(report) = against_nuget_schema(&xsd, &files.nuspec, dir.path()) {
+            panic!("{what}: the NuGet schema refuses it:\n{report}");
+        }
+    }
+    let good = render(&variants[0].1, &variants[0].2, ChocoTemplates::default())
+        .unwrap()
+        .nuspec;
+    // The schema bites: a license without its type, an unknown type, a
+    // misspelt element and a missing id are all refused.
+    let license = good
+        .lines()
+        .find(|l| l.contains("<license "))
+        .unwrap()
+        .to_string();
+    for (what, broken) in [
+        (
+            "license without type",
+            good.replace(&license, "    <license>MIT</license>"),
+        ),
+        (
+            "unknown license type",
+            good.replace("type=\"expression\"", "type=\"spdx\""),
+        ),
+        (
+            "misspelt element",
+            good.replace("<license type", "<licence type")
+                .replace("</license>", "</licence>"),
+        ),
+        ("no id", good.replace("    <id>hello</id>\n", "")),
+    ] {
+        assert_ne!(broken, good, "{what}: the edit changed nothing");
+        assert!(
+            against_nuget_schema(&xsd, &broken, dir.path()).is_err(),
+            "{what} passed:\n{broken}"
+        );
+    }
 }

@@ -153,6 +153,80 @@ pub(super) fn check_sha256(channel: &str, file: &str, sha: &str) -> Result<(), P
     }
 }
 
+/// What NuGet wants in `<licenseUrl>` beside a `<license>` element: this
+/// placeholder or nothing (`nuget pack` writes it itself for old clients).
+pub const DEPRECATE_LICENSE_URL: &str = "https://aka.ms/deprecateLicenseUrl";
+
+/// The release's license as the nuspec's `<license type="expression">`,
+/// and the `<licenseUrl>` that may go with it. Without a license the
+/// channel's `license_url` stands alone, as before NuGet 4.9.
+pub(super) fn license<'a>(
+    channel: &str,
+    expression: &'a str,
+    license_url: Option<&'a str>,
+) -> Result<(Option<&'a str>, Option<&'a str>), PublishError> {
+    let expression = expression.trim();
+    if expression.is_empty() {
+        return Ok((None, license_url));
+    }
+    if !is_spdx_expression(expression) {
+        return Err(invalid(
+            channel,
+            format!("license `{expression}` is not an SPDX license expression"),
+            Some("write [project] license like `MIT`, `MIT OR Apache-2.0` or `(A AND B) OR C`"),
+        ));
+    }
+    match license_url {
+        None => Ok((Some(expression), Some(DEPRECATE_LICENSE_URL))),
+        Some(url) if url == DEPRECATE_LICENSE_URL => Ok((Some(expression), Some(url))),
+        Some(url) => Err(invalid(
+            channel,
+            format!(
+                "license_url `{url}` cannot stand beside the license `{expression}`: NuGet \
+                 allows only {DEPRECATE_LICENSE_URL} in <licenseUrl> once <license> is set"
+            ),
+            Some(
+                "remove `license-url` from the channel: the nuspec names the license by \
+                 [project] license",
+            ),
+        )),
+    }
+}
+
+/// SPDX expression syntax (license ids, `+`, `AND`, `OR`, `WITH`,
+/// parentheses); whether an id is on the SPDX list is NuGet's to say.
+fn is_spdx_expression(text: &str) -> bool {
+    let spaced = text.replace('(', " ( ").replace(')', " ) ");
+    let mut depth = 0usize;
+    // true: the next token must be an id or `(`.
+    let mut want_operand = true;
+    let mut after_with = false;
+    for token in spaced.split_whitespace() {
+        match token {
+            "(" if want_operand && !after_with => depth += 1,
+            ")" if !want_operand && depth > 0 => depth -= 1,
+            "AND" | "OR" | "WITH" if !want_operand => {
+                want_operand = true;
+                after_with = token == "WITH";
+                continue;
+            }
+            id if want_operand && is_license_id(id) => want_operand = false,
+            _ => return false,
+        }
+        after_with = false;
+    }
+    !want_operand && depth == 0
+}
+
+fn is_license_id(id: &str) -> bool {
+    let id = id.strip_suffix('+').unwrap_or(id);
+    !id.is_empty()
+        && !matches!(id, "AND" | "OR" | "WITH")
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

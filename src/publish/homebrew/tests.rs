@@ -7,7 +7,7 @@ use crate::publish::input::Release;
 fn release() -> Release {
     Release {
         name: "hello".into(),
-        description: "Says hello to the world.".into(),
+        description: "Says hello to the world".into(),
         homepage: "https://github.com/acme/hello".into(),
         license: "MIT OR Apache-2.0".into(),
         version: "1.2.3".into(),
@@ -92,6 +92,8 @@ fn opts() -> HomebrewOptions {
     HomebrewOptions {
         channel: "brew".into(),
         class_name: None,
+        formula: None,
+        desc: None,
         test_args: vec!["--version".into()],
         caveats: None,
     }
@@ -130,22 +132,41 @@ fn class_names_follow_homebrew() {
 }
 
 #[test]
-fn descriptions_are_cleaned_or_refused() {
-    let exactly_80 = "x".repeat(80);
-    for (input, want) in [
-        ("Says hello.", Some("Says hello")),
-        ("  Says hello  ", Some("Says hello")),
-        ("Tools, utilities, etc.", Some("Tools, utilities, etc.")),
-        ("Ends twice..", Some("Ends twice")),
-        (exactly_80.as_str(), Some(exactly_80.as_str())),
-        ("", None),
-        ("  . ", None),
-        ("Two\nlines", None),
-    ] {
-        assert_eq!(clean_desc(input).ok().as_deref(), want, "{input:?}");
-    }
-    let long = clean_desc(&"y".repeat(81)).unwrap_err();
-    assert!(long.contains("81 characters"), "{long}");
+fn a_desc_that_breaks_homebrews_rules_is_refused_with_a_fix() {
+    let mut input = four(Format::TarGz, true);
+    input.release.description = "A greeter that says hello.".into();
+    let err = render(&input, &opts(), None).unwrap_err();
+    let PublishError::Invalid { message, help, .. } = err else {
+        panic!("expected Invalid, got {err:?}");
+    };
+    assert!(
+        message.contains("Description shouldn't start with an article.")
+            && message.contains("Description shouldn't end with a full stop."),
+        "{message}"
+    );
+    assert_eq!(
+        help.as_deref(),
+        Some(r#"set the channel's `desc` to "Greeter that says hello""#)
+    );
+    // The channel's own desc wins over the release's description.
+    let fixed = HomebrewOptions {
+        desc: Some("Greeter that says hello".into()),
+        ..opts()
+    };
+    let text = render(&input, &fixed, None).unwrap();
+    assert!(
+        text.contains("  desc \"Greeter that says hello\"\n"),
+        "{text}"
+    );
+    // The name rule uses the formula's name, not the class.
+    let named = HomebrewOptions {
+        formula: Some("greeter".into()),
+        ..fixed
+    };
+    assert!(
+        invalid_message(render(&input, &named, None))
+            .contains("Description shouldn't start with the formula name.")
+    );
 }
 
 #[test]
@@ -331,7 +352,7 @@ fn refused_inputs_name_the_targets() {
 
     let mut input = four(Format::TarGz, true);
     input.release.description = "z".repeat(100);
-    assert!(invalid_message(render(&input, &opts(), None)).contains("100 characters"));
+    assert!(invalid_message(render(&input, &opts(), None)).contains("current length is 100"));
 
     let mut input = four(Format::TarGz, true);
     input.packages[1].binary = "hi".into();

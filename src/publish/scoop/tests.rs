@@ -116,7 +116,10 @@ fn manifest_for_wrapped_zips() {
     assert_eq!(got["homepage"], "https://github.com/acme/hello");
     assert_eq!(got["license"], "MIT|Apache-2.0");
     assert_eq!(got["bin"], "hello.exe");
-    assert_eq!(got["checkver"], "github");
+    assert_eq!(
+        got["checkver"],
+        json!({"github": "https://github.com/acme/hello"})
+    );
     let arches = got["architecture"].as_object().unwrap();
     assert_eq!(arches.len(), 3, "linux/amd64 is left out: {arches:?}");
     for (key, arch) in [("64bit", "amd64"), ("32bit", "386"), ("arm64", "arm64")] {
@@ -153,13 +156,14 @@ fn manifest_for_wrapped_zips() {
 fn text_is_pretty_and_in_scoop_order() {
     let mut input = input(Format::Zip, false);
     input.packages.retain(|p| p.target == "windows/amd64");
-    input.release.license = String::new();
+    input.release.license = "MIT".into();
     let sha = input.packages[0].sha256.clone();
     let want = format!(
         r#"{{
     "version": "1.2.3",
     "description": "Says hello to the world.",
     "homepage": "https://github.com/acme/hello",
+    "license": "MIT",
     "architecture": {{
         "64bit": {{
             "url": "https://github.com/acme/hello/releases/download/v1.2.3/hello_1.2.3_windows_amd64.zip",
@@ -167,7 +171,9 @@ fn text_is_pretty_and_in_scoop_order() {
         }}
     }},
     "bin": "hello.exe",
-    "checkver": "github",
+    "checkver": {{
+        "github": "https://github.com/acme/hello"
+    }},
     "autoupdate": {{
         "architecture": {{
             "64bit": {{
@@ -209,11 +215,77 @@ fn unwrapped_archives_and_options() {
     assert_eq!(got["bin"], "tools\\hello.exe");
     assert_eq!(got["checkver"], "Version ([\\d.]+)");
 
+    // GitHub release downloads name their repository, whatever the
+    // homepage.
     let mut elsewhere = input(Format::Zip, false);
     elsewhere.release.homepage = "https://hello.example.org".into();
     let got = manifest(&elsewhere, &opts());
-    assert!(got.get("checkver").is_none(), "{got}");
+    assert_eq!(
+        got["checkver"],
+        json!({"github": "https://github.com/acme/hello"})
+    );
     assert!(got.get("autoupdate").is_some());
+}
+
+#[test]
+fn every_autoupdate_gets_a_checkver() {
+    // Downloads elsewhere, a GitHub homepage: Scoop's "github" shorthand.
+    let mut mirrored = input(Format::Zip, false);
+    for p in &mut mirrored.packages {
+        p.url = format!("https://dl.example.org/v1.2.3/{}", p.file_name);
+    }
+    let got = manifest(&mirrored, &opts());
+    assert_eq!(got["checkver"], "github");
+    assert!(got.get("autoupdate").is_some());
+
+    // Nothing on GitHub: the homepage, and a regex made from the
+    // autoupdate URL's file name that finds this very release's file.
+    mirrored.release.homepage = "https://hello.example.org".into();
+    let got = manifest(&mirrored, &opts());
+    assert_eq!(got["checkver"]["url"], "https://hello.example.org");
+    let regex = got["checkver"]["regex"].as_str().unwrap();
+    assert_eq!(
+        regex,
+        r"hello_([\d.]+(?:-[0-9A-Za-z.]+)?)_windows_amd64\.zip"
+    );
+    let re = regex::Regex::new(regex).unwrap();
+    for (page, version) in [
+        ("<a href=\"hello_1.2.3_windows_amd64.zip\">", "1.2.3"),
+        ("hello_2.0.0-rc.1_windows_amd64.zip", "2.0.0-rc.1"),
+    ] {
+        assert_eq!(&re.captures(page).unwrap()[1], version, "{page}");
+    }
+    assert!(!re.is_match("hello_1.2.3_windows_arm64.zip"));
+    // Assembled the way Scoop does: $version back into the autoupdate
+    // URL gives the URL of that version.
+    let auto = got["autoupdate"]["architecture"]["64bit"]["url"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        auto.replace("$version", "1.2.3"),
+        got["architecture"]["64bit"]["url"]
+    );
+}
+
+#[test]
+fn github_release_urls_name_their_repository() {
+    for (url, want) in [
+        (
+            "https://github.com/o/r/releases/download/v1/a.zip",
+            Some("https://github.com/o/r"),
+        ),
+        (
+            "https://github.com/o/r/releases/download/v1/a.exe#/a.exe",
+            Some("https://github.com/o/r"),
+        ),
+        ("https://github.com/o/r/archive/v1.zip", None),
+        ("https://github.com/o/r/releases/download/v1", None),
+        ("https://github.com//r/releases/download/v1/a.zip", None),
+        ("http://github.com/o/r/releases/download/v1/a.zip", None),
+        ("https://example.org/o/r/releases/download/v1/a.zip", None),
+    ] {
+        assert_eq!(github_release_repo(url), want, "{url}");
+    }
 }
 
 #[test]
@@ -318,4 +390,89 @@ fn user_templates_render_json() {
         render(&input, &opts(), Some("{{ missing }}")),
         Err(PublishError::Template { .. })
     ));
+}
+
+#[test]
+fn a_release_without_a_license_is_refused() {
+    let mut input = input(Format::Zip, true);
+    input.release.license = " ".into();
+    assert!(invalid_message(render(&input, &opts(), None)).contains("needs a license"));
+}
+
+/// Runs validate_schema.py (JSON is YAML) against Scoop's schema; Err
+/// carries the validator's report.
+fn validate(python: &std::path::Path, manifest: &str) -> Result<(), String> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("hello.json");
+    std::fs::write(&file, manifest).unwrap();
+    let out = std::process::Command::new(python)
+        .arg(root.join("src/publish/testdata/validate_schema.py"))
+        .arg(root.join("tests/schemas/scoop.json"))
+        .arg(&file)
+        .output()
+        .unwrap();
+    match out.status.code() {
+        Some(0) => Ok(()),
+        Some(1) => Err(String::from_utf8_lossy(&out.stderr).into_owned()),
+        _ => panic!(
+            "the validator could not run: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+#[test]
+fn manifests_pass_scoops_schema_and_the_schema_bites() {
+    use crate::publish::snap::tests::{python, require};
+    let Some(py) = require(python()) else { return };
+    let mut mirrored = input(Format::Zip, false);
+    for p in &mut mirrored.packages {
+        p.url = format!("https://dl.example.org/v1.2.3/{}", p.file_name);
+    }
+    let mut elsewhere = mirrored.clone();
+    elsewhere.release.homepage = "https://hello.example.org".into();
+    let mut fixed = input(Format::Zip, true);
+    for p in &mut fixed.packages {
+        p.url = format!("https://example.org/latest/hello_{}.zip", p.arch);
+    }
+    let variants = [
+        ("wrapped zips", input(Format::Zip, true), opts()),
+        ("bare executables", input(Format::Binary, false), opts()),
+        ("github homepage", mirrored, opts()),
+        ("url and regex", elsewhere, opts()),
+        ("no autoupdate", fixed, opts()),
+        (
+            "own checkver",
+            input(Format::Zip, false),
+            ScoopOptions {
+                checkver: Some("Version ([\\d.]+)".into()),
+                ..opts()
+            },
+        ),
+    ];
+    for (what, input, options) in &variants {
+        let text = render(input, options, None).unwrap();
+        if let Err(report) = validate(&py, &text) {
+            panic!("{what}: Scoop's schema refuses\n{text}\n{report}");
+        }
+    }
+    // The schema bites: a manifest missing what Scoop requires, or with a
+    // checkver key Scoop does not know, is refused.
+    let good: serde_json::Value =
+        serde_json::from_str(&render(&variants[0].1, &opts(), None).unwrap()).unwrap();
+    let mut no_license = good.clone();
+    no_license.as_object_mut().unwrap().remove("license");
+    let mut bad_checkver = good.clone();
+    bad_checkver["checkver"] = json!({"gitlab": "https://gitlab.com/acme/hello"});
+    let mut bad_autoupdate = good;
+    bad_autoupdate["autoupdate"]["architecture"]["64bit"]["url"] = json!(5);
+    for (what, broken) in [
+        ("no license", no_license),
+        ("unknown checkver key", bad_checkver),
+        ("a number for a URL", bad_autoupdate),
+    ] {
+        let text = serde_json::to_string_pretty(&broken).unwrap();
+        assert!(validate(&py, &text).is_err(), "{what} passed:\n{text}");
+    }
 }

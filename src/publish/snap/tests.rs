@@ -110,7 +110,7 @@ pub(super) fn in_ci() -> bool {
 }
 
 /// Skips (prints why, returns None) or, under CI, fails.
-pub(super) fn require<T>(what: Result<T, String>) -> Option<T> {
+pub(crate) fn require<T>(what: Result<T, String>) -> Option<T> {
     match what {
         Ok(v) => Some(v),
         Err(why) if in_ci() => panic!("CI is set and {why}"),
@@ -121,7 +121,7 @@ pub(super) fn require<T>(what: Result<T, String>) -> Option<T> {
     }
 }
 
-pub(super) fn runs(program: &str, args: &[&str]) -> bool {
+pub(crate) fn runs(program: &str, args: &[&str]) -> bool {
     Command::new(program)
         .args(args)
         .stdout(Stdio::null())
@@ -131,7 +131,7 @@ pub(super) fn runs(program: &str, args: &[&str]) -> bool {
 }
 
 /// The venv's python with jsonschema and pyyaml, made on first use.
-pub(super) fn python() -> Result<PathBuf, String> {
+pub(crate) fn python() -> Result<PathBuf, String> {
     static PYTHON: OnceLock<Result<PathBuf, String>> = OnceLock::new();
     PYTHON.get_or_init(make_venv).clone()
 }
