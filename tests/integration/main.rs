@@ -12,6 +12,7 @@ mod failure;
 mod faults;
 mod go;
 mod images;
+mod init;
 mod limits;
 mod merge_attacks;
 mod merge_limits;
