@@ -245,11 +245,18 @@ pub fn report(outcome: &Outcome, opts: &Options) -> String {
             facts.other_binaries.join(", ")
         ));
     }
+    if let detect::Build::Rust { targets, .. } = &facts.build {
+        let on = targets.iter().filter(|t| t.missing.is_empty()).count();
+        out.push_str(&format!(
+            "  targets: {on} of {} build here; the others are commented out with what they need\n",
+            targets.len()
+        ));
+    }
     let config = opts.config.display().to_string();
     let gitignore = project_dir(&opts.config).join(".gitignore");
     let gitignore = gitignore.strip_prefix(".").unwrap_or(&gitignore);
     match outcome.gitignore {
-        None => {}
+        None => out.push_str("dry run: nothing was written\n"),
         Some(g) => {
             out.push_str(&format!("wrote {config}\n"));
             out.push_str(&match g {

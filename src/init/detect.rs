@@ -182,8 +182,16 @@ pub fn detect(dir: &Path, bin: Option<&str>, probe: &Probe) -> Result<Facts, Ini
     Ok(facts)
 }
 
-/// LICENSE/COPYING, README, CHANGELOG and a Dockerfile.
+/// LICENSE/COPYING, README, CHANGELOG and a Dockerfile. Only regular
+/// files count: a symlink could put any file of the machine into every
+/// archive.
 fn extras(dir: &Path, entries: &[String], facts: &mut Facts) {
+    let entries: Vec<String> = entries
+        .iter()
+        .filter(|e| dir.join(e).symlink_metadata().is_ok_and(|m| m.is_file()))
+        .cloned()
+        .collect();
+    let entries = entries.as_slice();
     let upper = |e: &str| e.to_ascii_uppercase();
     let licenses: Vec<&String> = entries
         .iter()

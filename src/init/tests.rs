@@ -324,6 +324,21 @@ fn hostile_values_stay_inside_their_strings() {
 }
 
 #[test]
+fn only_regular_files_go_into_archives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path();
+    file(d, "go.mod", "module tool\n");
+    file(d, "main.go", "package main\n");
+    file(d, "LICENSE.d/x", "");
+    std::os::unix::fs::symlink("/etc/hostname", d.join("README.md")).unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", d.join("COPYING")).unwrap();
+    file(d, "CHANGELOG.md", "# Changelog\n");
+    let (facts, _) = rendered(d, None);
+    assert_eq!(facts.files, ["CHANGELOG.md"]);
+    assert_eq!(facts.license, License::None);
+}
+
+#[test]
 fn nothing_to_build_is_an_error() {
     let tmp = tempfile::tempdir().unwrap();
     file(tmp.path(), "README.md", "# hi\n");
