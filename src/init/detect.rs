@@ -68,7 +68,7 @@ pub enum Build {
         targets: Vec<RustTarget>,
         /// Platforms no cargo preset builds.
         unbuildable: Vec<String>,
-        /// The package folder, for a workspace member.
+        /// Cargo.toml declares workspace members (cargo builds them all).
         workspace: bool,
     },
     C(CBuild),
@@ -141,6 +141,7 @@ pub fn detect(dir: &Path, bin: Option<&str>, probe: &Probe) -> Result<Facts, Ini
         files: Vec::new(),
         changelog: None,
         dockerfile: None,
+        // Each toolchain's detector below sets the build it found.
         build: Build::C(CBuild::CMake),
         binary: String::new(),
         other_binaries: Vec::new(),
