@@ -78,6 +78,23 @@ pub enum Command {
     /// Point release channels of a repository at published versions.
     #[command(subcommand)]
     Channel(ChannelCommand),
+    /// Write a commented matrix.toml for the project in this folder (or the
+    /// folder of -c), and add dist/ to its .gitignore.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Replace an existing matrix.toml.
+    #[arg(long)]
+    pub force: bool,
+    /// Print the file instead of writing it (nothing is written).
+    #[arg(long, visible_alias = "stdout")]
+    pub dry_run: bool,
+    /// The program to release when the project has several (a cmd/<name>
+    /// folder, a cargo binary target, a Makefile program).
+    #[arg(long, value_name = "NAME")]
+    pub bin: Option<String>,
 }
 
 #[derive(Debug, Args)]

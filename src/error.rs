@@ -81,6 +81,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Repo(#[from] crate::repo::RepoError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Init(#[from] crate::init::InitError),
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod exec;
 pub mod image;
+pub mod init;
 pub mod matrix;
 pub mod merge;
 pub mod package;

@@ -27,6 +27,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Ci(args) => super::release::ci_command(args, &cli.config),
         Command::Publish(args) => super::release::publish_command(args),
         Command::Channel(c) => super::release::channel_command(c),
+        Command::Init(args) => init_command(&cli, args),
         Command::Schema => {
             let schema = schemars::schema_for!(config::Config);
             let text =
@@ -520,4 +521,28 @@ fn targets_command(json: bool) -> Result<(), Error> {
         return print_out(&text);
     }
     print_out(&views::targets())
+}
+
+/// `matrix init`: the file goes to -c (default ./matrix.toml); with
+/// --dry-run it is printed on stdout and the report on stderr.
+fn init_command(cli: &Cli, args: &super::InitArgs) -> Result<(), Error> {
+    let opts = crate::init::Options {
+        config: cli.config.clone(),
+        force: args.force,
+        dry_run: args.dry_run,
+        bin: args.bin.clone(),
+    };
+    let outcome = crate::init::run(&opts, &crate::init::Probe::host())?;
+    let report = crate::init::report(&outcome, &opts);
+    if args.dry_run {
+        print_out(&outcome.text)?;
+        if !cli.quiet {
+            eprint!("{report}");
+        }
+        return Ok(());
+    }
+    if cli.quiet {
+        return Ok(());
+    }
+    print_out(&report)
 }

@@ -13,6 +13,7 @@ mod faults;
 mod go;
 mod guard;
 mod images;
+mod init;
 mod limits;
 mod merge_attacks;
 mod merge_limits;
