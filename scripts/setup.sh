@@ -20,9 +20,10 @@ LOG_PREFIX=setup
 # shellcheck source=scripts/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-# package:command pairs. A tool counts as present when its command is on PATH,
-# so a Go, git or Python installed outside apt (go.dev tarball, pyenv) is used
-# as it is instead of being shadowed by a second copy.
+# package:probe pairs; the probe is a command, or an absolute path that must
+# exist. A tool counts as present when its command is on PATH, so a Go, git
+# or Python installed outside apt (go.dev tarball, pyenv) is used as it is
+# instead of being shadowed by a second copy.
 readonly REQUIREMENTS=(
 	golang-go:go
 	git:git
@@ -37,6 +38,9 @@ readonly REQUIREMENTS=(
 	squashfs-tools:mksquashfs
 	libxml2-utils:xmllint
 	time:/usr/bin/time
+	# A real third-party Go program (github.com/ulikunitz/xz and its gxz
+	# command, as Debian ships its source) that `matrix init` is tested on.
+	golang-github-ulikunitz-xz-dev:/usr/share/gocode/src/github.com/ulikunitz/xz/go.mod
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
@@ -55,7 +59,10 @@ version_ge() {
 missing_packages() {
 	local req
 	for req in "${REQUIREMENTS[@]}"; do
-		if ! command -v "${req#*:}" >/dev/null 2>&1; then
+		local probe=${req#*:}
+		if [[ $probe == /* ]]; then
+			[[ -e $probe ]] || printf '%s\n' "${req%%:*}"
+		elif ! command -v "$probe" >/dev/null 2>&1; then
 			printf '%s\n' "${req%%:*}"
 		fi
 	done
