@@ -22,5 +22,6 @@ pub mod report;
 pub mod shard;
 pub mod target;
 pub mod template;
+pub mod toolchain;
 pub mod verify;
 pub mod version;
