@@ -286,7 +286,7 @@ pub fn describe(install: &Install) -> String {
     }
     if !install.warm.is_empty() {
         out.push_str(&format!(
-            "  warm:   zig cc -target <t> on a tiny C program, to fill zig's cache, for {}\n",
+            "  warm:   zig cc -target <t> -O2 [-static] on a tiny C program, to fill zig's cache, for {}\n",
             install.warm.join(", ")
         ));
     }
@@ -527,7 +527,8 @@ fn register_binfmt(name: &str) -> Result<(), String> {
 /// zig builds libc (musl, the macOS stubs) and compiler_rt for a target the
 /// first time it links for it: minutes on a cold cache, which a build job
 /// with a timeout must not pay. Linking a tiny C program once per target
-/// fills zig's global cache; warm, it takes a second per target.
+/// fills zig's global cache; warm, it takes a second per target. (A build
+/// with other flags, -O0 say, still builds its own libc once.)
 fn warm_zig(targets: &[String]) -> Result<(), String> {
     let zig = find_program("zig").ok_or("zig is still not installed; cannot warm its cache")?;
     let tmp = tempfile::tempdir().map_err(|e| format!("a temporary folder: {e}"))?;
@@ -540,8 +541,16 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
     let started = Instant::now();
     let mut failed = Vec::new();
     for target in targets {
+        // zig caches libc per optimisation mode and link mode: warm the
+        // ones a release build uses (-O2; static, except on macOS, whose
+        // system libraries link only dynamically).
+        let mut args = vec!["cc", "-target", target, "-O2"];
+        if !target.contains("macos") {
+            args.push("-static");
+        }
+        args.push("-o");
         let out = Command::new(&zig)
-            .args(["cc", "-target", target, "-o"])
+            .args(&args)
             .arg(tmp.path().join(format!("hello-{target}")))
             .arg(&src)
             .stdin(Stdio::null())
