@@ -336,10 +336,10 @@ pub fn run(install: &Install) -> Vec<String> {
             println!("binfmt: {e}");
         }
     }
-    if !install.warm.is_empty() {
-        if let Err(e) = warm_zig(&install.warm) {
-            problems.push(e);
-        }
+    if !install.warm.is_empty()
+        && let Err(e) = warm_zig(&install.warm)
+    {
+        problems.push(e);
     }
     problems
 }
