@@ -223,3 +223,92 @@ fn a_container_target_is_checked_in_its_image() {
         .unwrap_or_else(|| panic!("{out}"));
     assert!(row.contains("MISSING"), "{row}");
 }
+
+#[test]
+fn install_puts_zig_from_pypi_into_the_tool_cache_and_builds_with_it() {
+    // A real install: a venv, ziglang from PyPI, the wrapper; then a build
+    // that finds zig only there.
+    let tools = tempfile::tempdir().unwrap();
+    let p = Project::with_config(&script_config(
+        r#"os = ["darwin"]
+arch = ["arm64"]"#,
+        r#"preset = "zig-cc"
+command = ["sh", "-c", "$CC -O2 -o \"$0\" hello.c", "{{ out }}/{{ bin }}"]"#,
+    ));
+    p.file(
+        "hello.c",
+        "#include <stdio.h>\nint main(void) { puts(\"hello\"); return 0; }\n",
+    );
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let path = path_without("zig");
+    let (code, out, err) = run(p
+        .matrix(&["doctor", "--install", "--yes"])
+        .env("MATRIX_TOOLS", tools.path())
+        .env("PATH", &path)
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("pip install"), "{out}");
+    assert!(
+        out.contains("warm: zig cc -target aarch64-macos: ok"),
+        "{out}"
+    );
+    let wrapper = tools.path().join("bin/zig");
+    let version = std::process::Command::new(&wrapper)
+        .arg("version")
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&version.stdout).trim(), "0.15.2");
+    // Installed: a second run has nothing to do.
+    let (code, out, err) = run(p
+        .matrix(&["doctor", "--install", "--yes"])
+        .env("MATRIX_TOOLS", tools.path())
+        .env("PATH", &path)
+        .stdin(std::process::Stdio::null()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(!out.contains("pip install"), "{out}");
+    let (code, out, err) = run(p
+        .matrix(&["build"])
+        .env("MATRIX_TOOLS", tools.path())
+        .env("PATH", &path));
+    assert_eq!(code, 0, "{out}\n{err}");
+    // A Mach-O arm64 executable: its magic and CPU type.
+    let binary = std::fs::read(p.dist().join("build/darwin-arm64/hello")).unwrap();
+    assert_eq!(
+        binary[..8],
+        [0xcf, 0xfa, 0xed, 0xfe, 0x0c, 0x00, 0x00, 0x01]
+    );
+}
+
+#[test]
+fn a_program_installed_off_path_is_pointed_at() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("go/bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tool = bin.join("matrix-offpath-tool");
+    std::fs::write(&tool, "#!/bin/sh\n").unwrap();
+    std::fs::set_permissions(&tool, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let p = Project::with_config(&script_config(
+        LINUX_AMD64,
+        r#"command = "matrix-offpath-tool {{ out }}/{{ bin }}""#,
+    ));
+    let (code, out, err) = run(p.matrix(&["doctor"]).env("HOME", home.path()));
+    assert_eq!(code, 1, "{out}\n{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("matrix-offpath-tool"))
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(row.contains("MISSING"), "{row}");
+    assert!(
+        row.contains(&format!(
+            "installed at {} but that folder is not on PATH; add it: export PATH=\"{}:$PATH\"",
+            tool.display(),
+            bin.display()
+        )),
+        "{row}"
+    );
+    let (code, _, err) = run(p.matrix(&["build"]).env("HOME", home.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not on PATH"), "{err}");
+}
