@@ -312,3 +312,80 @@ fn a_program_installed_off_path_is_pointed_at() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not on PATH"), "{err}");
 }
+
+/// The Debian base scripts/setup-containers.sh makes with debootstrap.
+const DEBIAN: &str = "matrix-base/debian:bookworm";
+
+#[test]
+fn install_runs_apt_get_in_a_fresh_debian() {
+    // A fresh machine, as a container: git only, no Go. Not root and no
+    // sudo, matrix prints the command and installs nothing; as root it
+    // installs golang-go with one apt-get call.
+    if !crate::containers::require_engine() {
+        return;
+    }
+    let has_base = std::process::Command::new("docker")
+        .args(["image", "inspect", "--format", "{{.Id}}", DEBIAN])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    assert!(
+        has_base,
+        "{DEBIAN} is missing: run `bash scripts/setup-containers.sh`"
+    );
+    let p = Project::with_config(&script_config(
+        LINUX_AMD64,
+        r#"command = "go build -o {{ out }}/{{ bin }} .""#,
+    ));
+    // The user `nobody` in the container reads the project.
+    use std::os::unix::fs::PermissionsExt;
+    let parent = p.path().parent().unwrap();
+    std::fs::set_permissions(parent, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let script = r#"set -e
+apt-get -qq update >/dev/null
+apt-get install -y -qq --no-install-recommends git >/dev/null
+git config --system --add safe.directory '*'
+cd /src
+echo '--- nobody'
+if su nobody -s /bin/sh -c 'matrix doctor --install --yes'; then echo 'nobody: exit 0'; fi
+echo '--- root'
+matrix doctor --install --yes
+echo "go: $(command -v go)"
+"#;
+    let out = std::process::Command::new("docker")
+        .args(["run", "--rm", "--volume"])
+        .arg(format!(
+            "{}:/usr/local/bin/matrix:ro",
+            assert_cmd::cargo::cargo_bin("matrix").display()
+        ))
+        .arg("--volume")
+        .arg(format!("{}:/src", p.path().display()))
+        .args([DEBIAN, "sh", "-c", script])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(out.status.success(), "{text}");
+    let (nobody, root) = text
+        .split_once("--- root")
+        .unwrap_or_else(|| panic!("{text}"));
+    assert!(!nobody.contains("nobody: exit 0"), "{text}");
+    assert!(
+        nobody.contains("not root and no sudo; as root, run: sudo apt-get install -y --no-install-recommends golang-go"),
+        "{text}"
+    );
+    assert!(!nobody.contains("==> "), "nobody ran something: {text}");
+    assert!(
+        root.contains(
+            "apt-get -o 'DPkg::Lock::Timeout=300' install -y --no-install-recommends golang-go"
+        ),
+        "{text}"
+    );
+    assert!(
+        root.contains("every toolchain the targets need is installed"),
+        "{text}"
+    );
+    assert!(root.contains("go: /usr/bin/go"), "{text}");
+}
