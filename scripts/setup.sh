@@ -8,8 +8,8 @@
 #                with a warning, and the tests that need a tool skip with a
 #                message saying which one.
 #
-# It also runs scripts/install-toolchains.sh (cross compilers, qemu, zig)
-# unless MATRIX_TOOLCHAINS=0, and scripts/setup-containers.sh (container
+# It also runs scripts/install-toolchains.sh (cross compilers, qemu, zig,
+# installed by `matrix doctor --install`) unless MATRIX_TOOLCHAINS=0, and scripts/setup-containers.sh (container
 # engine, test registry, base images) unless MATRIX_CONTAINERS=0.
 #
 # A Rust toolchain cannot come from apt (Debian's cargo is too old for
@@ -38,6 +38,8 @@ readonly REQUIREMENTS=(
 	squashfs-tools:mksquashfs
 	libxml2-utils:xmllint
 	time:/usr/bin/time
+	# The cross tests check each binary's header with file(1).
+	file:file
 	# A real third-party Go program (github.com/ulikunitz/xz and its gxz
 	# command, as Debian ships its source) that `matrix init` is tested on.
 	golang-github-ulikunitz-xz-dev:/usr/share/gocode/src/github.com/ulikunitz/xz/go.mod

@@ -5,6 +5,7 @@
 //! `exec`. No work of its own happens here beyond wiring and output.
 
 mod commands;
+mod install;
 mod release;
 
 use std::path::PathBuf;
@@ -49,8 +50,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Run the plan and fill the dist folder.
     Build(BuildArgs),
-    /// Show which toolchains each target needs, which are installed, and how
-    /// to install the rest.
+    /// Show which toolchains each target needs, where each was found, and
+    /// how to install the rest (`--install` installs them).
     Doctor(DoctorArgs),
     /// List the os and arch names matrix knows, and every platform's spellings.
     Targets {
@@ -320,6 +321,14 @@ pub struct DoctorArgs {
     /// Print JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Install what is missing: Debian packages (apt-get, as root or with
+    /// `sudo -n`), zig from PyPI into matrix's tool cache, qemu's binfmt
+    /// handlers; prints the commands first and asks.
+    #[arg(long, conflicts_with = "json")]
+    pub install: bool,
+    /// With --install: do not ask (needed when stdin is not a terminal).
+    #[arg(long, short = 'y', requires = "install")]
+    pub yes: bool,
 }
 
 /// Entry point of the binary: parses flags, runs, maps errors to exit codes

@@ -54,7 +54,7 @@ pub enum Error {
     #[diagnostic(
         code(matrix::toolchain::missing),
         help(
-            "install them (the commands are listed), or run `matrix doctor` to see every target's needs"
+            "run `matrix doctor --install` to install what matrix knows how to (it prints the commands and asks first), or install them as listed; `matrix doctor` shows every target's needs"
         )
     )]
     MissingTools { list: String },

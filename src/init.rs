@@ -280,7 +280,7 @@ pub fn report(outcome: &Outcome, opts: &Options) -> String {
         format!(" -c {config}")
     };
     out.push_str(&format!(
-        "\nnext:\n  git add {config} {} && git commit -m \"Release with matrix\"\n  matrix{c} plan --snapshot\n  matrix{c} doctor --snapshot\n  matrix{c} build --snapshot\n",
+        "\nnext:\n  git add {config} {} && git commit -m \"Release with matrix\"\n  matrix{c} plan\n  matrix{c} doctor --install\n  matrix{c} build --snapshot\n",
         gitignore.display()
     ));
     out

@@ -23,5 +23,6 @@ pub mod report;
 pub mod shard;
 pub mod target;
 pub mod template;
+pub mod toolchain;
 pub mod verify;
 pub mod version;

@@ -8,12 +8,11 @@
 //! base; nothing here spawns a process except the toolchain probes.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::target::{Platform, is_host, runs_natively};
+use crate::target::{Platform, is_host};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "kebab-case")]
@@ -45,10 +44,30 @@ pub struct Defaults {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "kebab-case")]
 pub enum Need {
-    /// A program on PATH.
-    Program { name: String, install: String },
+    /// A program on PATH (or in matrix's tool cache). A name with a `/`
+    /// is a file relative to the build's folder.
+    Program {
+        name: String,
+        /// Where `matrix doctor --install` gets it from.
+        source: Source,
+        /// What to tell a person: `matrix doctor --install`, or the
+        /// manual command.
+        install: String,
+    },
     /// A Rust standard library for a target triple.
     RustTarget { triple: String, install: String },
+}
+
+/// Where a missing program comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "from", rename_all = "kebab-case")]
+pub enum Source {
+    /// Debian packages, installed with one `apt-get install`.
+    Apt { packages: Vec<String> },
+    /// zig from PyPI (package ziglang) into matrix's tool cache.
+    Zig,
+    /// Only by hand; `install` says how.
+    Manual,
 }
 
 impl Need {
@@ -65,7 +84,7 @@ impl Need {
         }
     }
 
-    /// Whether this machine has it.
+    /// Whether this machine has it (PATH, then matrix's tool cache).
     pub fn is_met(&self) -> bool {
         match self {
             Need::Program { name, .. } => find_program(name).is_some(),
@@ -74,23 +93,54 @@ impl Need {
     }
 }
 
-const ZIG_INSTALL: &str =
-    "bash scripts/install-toolchains.sh (installs zig from PyPI), or pip install ziglang";
+/// The zig `matrix doctor --install` installs, pinned: a newer zig changes
+/// flags and diagnostics under the builds, so this moves on purpose only.
+pub const ZIG_VERSION: &str = "0.15.2";
 
-fn program(name: &str, install: &str) -> Need {
+/// A program with its source and the hint that goes with it.
+pub fn program(name: &str, source: Source) -> Need {
+    let install = match &source {
+        Source::Apt { packages } => {
+            format!("matrix doctor --install, or: {}", apt_command(packages))
+        }
+        Source::Zig => format!(
+            "matrix doctor --install (zig {ZIG_VERSION} from PyPI into matrix's tool cache), or: pip install ziglang=={ZIG_VERSION} with a `zig` wrapper that runs `python3 -m ziglang`"
+        ),
+        Source::Manual => String::new(),
+    };
     Need::Program {
         name: name.to_string(),
-        install: install.to_string(),
+        source,
+        install,
     }
 }
 
-fn apt(packages: &[&str]) -> String {
-    format!("apt-get install -y {}", packages.join(" "))
+/// A program only a person can install; `how` is the manual hint.
+fn manual(name: &str, how: &str) -> Need {
+    Need::Program {
+        name: name.to_string(),
+        source: Source::Manual,
+        install: how.to_string(),
+    }
+}
+
+/// The command a person would run for `packages` (as root, or with sudo).
+pub fn apt_command(packages: &[String]) -> String {
+    format!(
+        "sudo apt-get install -y --no-install-recommends {}",
+        packages.join(" ")
+    )
+}
+
+fn apt(packages: &[&str]) -> Source {
+    Source::Apt {
+        packages: packages.iter().map(|p| p.to_string()).collect(),
+    }
 }
 
 /// On the host, Debian's own `gcc` package provides `<host triple>-gcc`;
 /// the cross packages exist only for foreign architectures.
-fn gnu_install(p: &Platform) -> String {
+fn gnu_source(p: &Platform) -> Source {
     if is_host(p) {
         apt(&["gcc", "libc6-dev"])
     } else {
@@ -204,9 +254,9 @@ impl Preset {
     pub fn needs(self, p: &Platform) -> Vec<Need> {
         let mut needs = Vec::new();
         match self {
-            Preset::Go => needs.push(program("go", &apt(&["golang-go"]))),
+            Preset::Go => needs.push(program("go", apt(&["golang-go"]))),
             Preset::Cargo | Preset::CargoZigbuild => {
-                needs.push(program(
+                needs.push(manual(
                     "cargo",
                     "install Rust with rustup: https://rustup.rs",
                 ));
@@ -217,92 +267,37 @@ impl Preset {
                     });
                 }
                 if self == Preset::CargoZigbuild {
-                    needs.push(program(
+                    needs.push(manual(
                         "cargo-zigbuild",
                         "cargo install --locked cargo-zigbuild",
                     ));
-                    needs.push(program("zig", ZIG_INSTALL));
+                    needs.push(program("zig", Source::Zig));
                 } else if let (false, Some(prefix)) = (is_host(p), p.gnu_prefix) {
-                    needs.push(program(&format!("{prefix}gcc"), &gnu_install(p)));
+                    needs.push(program(&format!("{prefix}gcc"), gnu_source(p)));
                 }
             }
             Preset::GccCross => {
                 if let Some(prefix) = p.gnu_prefix {
-                    needs.push(program(&format!("{prefix}gcc"), &gnu_install(p)));
+                    needs.push(program(&format!("{prefix}gcc"), gnu_source(p)));
                 }
             }
-            Preset::ZigCc => needs.push(program("zig", ZIG_INSTALL)),
+            Preset::ZigCc => needs.push(program("zig", Source::Zig)),
         }
         needs
     }
 }
 
-/// One thing one target needs, for `matrix doctor` and the pre-build check.
-#[derive(Debug, Clone, Serialize)]
-pub struct TargetNeed {
-    pub target: String,
-    /// The preset, or "smoke" for the emulator a smoke run needs.
-    pub by: String,
-    pub need: Need,
-    pub met: bool,
-}
-
-/// Everything the plan's targets need installed, checked against this machine.
-pub fn check_plan(plan: &crate::plan::Plan, smoke: bool) -> Vec<TargetNeed> {
-    let mut out = Vec::new();
-    for t in &plan.targets {
-        let Some(p) = t.platform else { continue };
-        let mut needs: Vec<(String, Need)> = Vec::new();
-        // In a container the image brings the toolchain, not this machine.
-        if let Some(preset) = t.build.preset.filter(|_| t.build.container.is_none()) {
-            needs.extend(
-                preset
-                    .needs(p)
-                    .into_iter()
-                    .map(|n| (preset.name().to_string(), n)),
-            );
-        }
-        if smoke
-            && t.build.smoke.is_some()
-            && p.os == "linux"
-            && !runs_natively(p)
-            && let Some(q) = p.qemu
-        {
-            needs.push((
-                "smoke".into(),
-                program(&format!("qemu-{q}-static"), &apt(&["qemu-user-static"])),
-            ));
-        }
-        for (by, need) in needs {
-            let met = need.is_met();
-            out.push(TargetNeed {
-                target: t.id.clone(),
-                by,
-                need,
-                met,
-            });
-        }
-    }
-    out
+/// The emulator a smoke run of a foreign Linux binary needs.
+pub fn qemu_need(qemu: &str) -> Need {
+    program(&format!("qemu-{qemu}-static"), apt(&["qemu-user-static"]))
 }
 
 fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
-/// The first executable `name` on PATH.
-pub fn find_program(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|dir| dir.join(name))
-        .find(|candidate| is_executable(candidate))
-}
-
-fn is_executable(path: &Path) -> bool {
-    use std::os::unix::fs::PermissionsExt;
-    path.metadata()
-        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-}
+/// The first executable `name` on PATH, then in matrix's tool cache.
+pub use crate::toolchain::find_program;
 
 /// Whether rustc has a standard library for `triple` (what `rustup target
 /// add` installs). Asks rustc itself, so toolchains without rustup work too.
@@ -392,7 +387,10 @@ mod tests {
             needs,
             [Need::Program {
                 name: "s390x-linux-gnu-gcc".into(),
-                install: "apt-get install -y gcc-s390x-linux-gnu libc6-dev-s390x-cross".into()
+                source: Source::Apt {
+                    packages: vec!["gcc-s390x-linux-gnu".into(), "libc6-dev-s390x-cross".into()]
+                },
+                install: "matrix doctor --install, or: sudo apt-get install -y --no-install-recommends gcc-s390x-linux-gnu libc6-dev-s390x-cross".into()
             }]
         );
         let needs = Preset::Cargo.needs(p("linux", "riscv64"));
@@ -405,19 +403,40 @@ mod tests {
                 "riscv64-linux-gnu-gcc"
             ]
         );
-        assert!(
+        assert!(manual("sh", "").is_met());
+        assert!(!manual("matrix-no-such-tool", "").is_met());
+        // zig comes from PyPI, pinned; every hint names matrix's own installer.
+        let zig = &Preset::ZigCc.needs(p("darwin", "arm64"))[0];
+        assert!(matches!(
+            zig,
             Need::Program {
-                name: "sh".into(),
-                install: String::new()
+                source: Source::Zig,
+                ..
             }
-            .is_met()
-        );
+        ));
         assert!(
-            !Need::Program {
-                name: "matrix-no-such-tool".into(),
-                install: String::new()
-            }
-            .is_met()
+            zig.install().starts_with("matrix doctor --install"),
+            "{zig:?}"
+        );
+        assert!(zig.install().contains("ziglang==0.15.2"), "{zig:?}");
+        // The host's own compiler comes from `gcc`, a foreign one from the cross packages.
+        let host = crate::target::PLATFORMS
+            .iter()
+            .find(|p| is_host(p))
+            .unwrap();
+        assert!(matches!(
+            &Preset::GccCross.needs(host)[0],
+            Need::Program { source: Source::Apt { packages }, .. } if packages == &["gcc", "libc6-dev"]
+        ));
+        let mingw = Preset::GccCross.needs(p("windows", "amd64"));
+        assert!(matches!(
+            &mingw[0],
+            Need::Program { name, source: Source::Apt { packages }, .. }
+                if name == "x86_64-w64-mingw32-gcc" && packages == &["gcc-mingw-w64-x86-64-win32"]
+        ));
+        assert_eq!(
+            qemu_need("aarch64"),
+            program("qemu-aarch64-static", apt(&["qemu-user-static"]))
         );
     }
 }

@@ -12,7 +12,7 @@ use crate::error::Error;
 use crate::exec::{self, Status};
 use crate::plan::{self, Plan};
 use crate::report::{self, Style, summary, views};
-use crate::{config, preset, target, version};
+use crate::{config, target, toolchain, version};
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
@@ -147,30 +147,33 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     if let Some(spec) = &args.shard {
         super::release::shard_plan(&mut plan, spec, args.history.as_deref())?;
     }
-    let plan = Arc::new(plan);
     if args.smoke && plan.targets.iter().all(|t| t.build.smoke.is_none()) {
         return Err(Error::Usage {
             message: "--smoke needs [build] smoke = [...] arguments to run each binary with".into(),
         });
     }
-    // A missing cross compiler fails now, not ten minutes into the build
-    // (only for the targets this run builds: a shard builds some).
-    let building: std::collections::BTreeSet<&str> = plan
+    // A missing cross compiler or program fails now, not ten minutes into
+    // the build (only for the targets this run builds: a shard builds some).
+    let building: std::collections::BTreeSet<String> = plan
         .jobs
         .iter()
         .filter(|j| j.kind == plan::JobKind::Build)
-        .filter_map(|j| j.target.map(|t| plan.targets[t].id.as_str()))
+        .filter_map(|j| j.target.map(|t| plan.targets[t].id.clone()))
         .collect();
-    let missing: Vec<String> = preset::check_plan(&plan, args.smoke)
+    let needs: Vec<toolchain::TargetNeed> = toolchain::check_plan(&plan, args.smoke)
         .into_iter()
-        .filter(|n| !n.met && building.contains(n.target.as_str()))
+        .filter(|n| building.contains(&n.target))
+        .collect();
+    let missing: Vec<String> = needs
+        .iter()
+        .filter(|n| !n.met)
         .map(|n| {
             format!(
                 "  {}: {} (for {}): {}",
                 n.target,
                 n.need.what(),
                 n.by,
-                n.need.install()
+                n.advice()
             )
         })
         .collect();
@@ -179,6 +182,11 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
             list: missing.join("\n"),
         });
     }
+    // A tool found only in matrix's tool cache (zig) is on the jobs' PATH.
+    if let Some(bin) = toolchain::use_tool_cache(&mut plan, &needs) {
+        tracing::debug!("build jobs get {} on their PATH", bin.display());
+    }
+    let plan = Arc::new(plan);
     for w in &plan.warnings {
         eprintln!("warning: {w}");
     }
@@ -193,6 +201,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         Some(containers) if needs_engine => {
             let engine = exec::container::detect(containers)?;
             engine.ensure_images(&plan)?;
+            check_programs_in_images(&engine, &plan, &building)?;
             Some(engine)
         }
         _ => None,
@@ -459,9 +468,36 @@ fn check_clean_is_safe(plan: &Plan, inputs: &[PathBuf]) -> Result<(), Error> {
     }
 }
 
+/// A containerised target's program must be in its image: checked once
+/// per image and program, before any job runs. An image the check cannot
+/// look into (no `sh`, a builder made during the run) is left to the job.
+fn check_programs_in_images(
+    engine: &exec::container::Engine,
+    plan: &Plan,
+    building: &std::collections::BTreeSet<String>,
+) -> Result<(), Error> {
+    let checks = toolchain::check_images(engine, plan, &|id| building.contains(id));
+    let missing: Vec<String> = checks
+        .iter()
+        .filter(|c| c.status == toolchain::ImageStatus::Missing)
+        .map(|c| {
+            format!(
+                "  {}: {} (for command): not found in image {}; use an image that has it, or fix [build] command",
+                c.target, c.program, c.image
+            )
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(Error::MissingTools {
+        list: missing.join("\n"),
+    })
+}
+
 fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
     let plan = make_plan_to_look(cli, &args.flags)?;
-    let needs = preset::check_plan(&plan, args.smoke);
+    let needs = toolchain::check_plan(&plan, args.smoke);
     if args.json {
         let mut text =
             serde_json::to_string_pretty(&needs).map_err(|e| Error::io("stdout")(e.into()))?;
@@ -483,16 +519,24 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
                 Ok(engine)
             });
         match checked {
-            Ok(engine) => report.push_str(&format!(
-                "container engine: {} {} (ok{})\n",
-                engine.name(),
-                engine.version,
-                if engine.classic_builder {
-                    ", classic builder"
-                } else {
-                    ""
-                }
-            )),
+            Ok(engine) => {
+                report.push_str(&format!(
+                    "container engine: {} {} (ok{})\n",
+                    engine.name(),
+                    engine.version,
+                    if engine.classic_builder {
+                        ", classic builder"
+                    } else {
+                        ""
+                    }
+                ));
+                let checks = toolchain::check_images(&engine, &plan, &|_| true);
+                missing += checks
+                    .iter()
+                    .filter(|c| c.status == toolchain::ImageStatus::Missing)
+                    .count();
+                report.push_str(&views::doctor_images(&checks));
+            }
             Err(e) => {
                 missing += 1;
                 report.push_str(&format!("container engine: MISSING: {e}\n"));
@@ -501,13 +545,22 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
                 }
             }
         }
-        print_out(&report)?;
+        if !args.json {
+            print_out(&report)?;
+        }
+    }
+    if args.install {
+        return super::install::install_command(&plan, &needs, args.smoke, args.yes);
     }
     if missing > 0 {
-        return Err(Error::Reported {
-            message: format!("{missing} missing"),
-            code: 1,
-        });
+        let hint = if needs.iter().any(|n| !n.met) {
+            "; `matrix doctor --install` installs what matrix knows how to"
+        } else {
+            ""
+        };
+        let message = format!("{missing} missing{hint}");
+        eprintln!("matrix doctor: {message}");
+        return Err(Error::Reported { message, code: 1 });
     }
     Ok(())
 }

@@ -3,6 +3,7 @@
 use super::{Align, table};
 use crate::plan::Plan;
 use crate::target;
+use crate::toolchain::{ImageCheck, ImageStatus, Location, TargetNeed};
 
 /// The human view of a plan: facts, the targets, the job graph.
 pub fn plan(plan: &Plan, verbose: bool) -> String {
@@ -232,31 +233,44 @@ fn platforms() -> String {
     )
 }
 
-/// `matrix doctor`: each target's toolchain needs, met or not, and how to
-/// install what is missing.
-pub fn doctor(plan: &Plan, needs: &[crate::preset::TargetNeed]) -> String {
+/// `matrix doctor`: each target's toolchain needs, where each was found,
+/// and how to install what is missing.
+pub fn doctor(plan: &Plan, needs: &[TargetNeed]) -> String {
     let mut out = String::new();
     if needs.is_empty() {
-        out.push_str("no target uses a preset, so there is no toolchain to check\n");
+        out.push_str("no target builds on this machine, so there is no toolchain to check here\n");
     } else {
         let rows: Vec<[String; 5]> = needs
             .iter()
             .map(|n| {
+                let (status, detail) = match (&n.location, n.met) {
+                    (Some(Location::ToolCache(p)), true) => (
+                        "ok",
+                        format!(
+                            "{} (matrix's tool cache; build jobs get it on PATH)",
+                            p.display()
+                        ),
+                    ),
+                    (Some(at), true) => (
+                        "ok",
+                        at.path()
+                            .map(|p| p.display().to_string())
+                            .unwrap_or_default(),
+                    ),
+                    (_, true) => ("ok", String::new()),
+                    (_, false) => ("MISSING", n.advice()),
+                };
                 [
                     n.target.clone(),
                     n.by.clone(),
                     n.need.what(),
-                    if n.met { "ok" } else { "MISSING" }.to_string(),
-                    if n.met {
-                        String::new()
-                    } else {
-                        n.need.install().to_string()
-                    },
+                    status.to_string(),
+                    detail,
                 ]
             })
             .collect();
         out.push_str(&table_left(
-            &["TARGET", "FOR", "NEEDS", "STATUS", "INSTALL"],
+            &["TARGET", "FOR", "NEEDS", "STATUS", "WHERE / HOW TO INSTALL"],
             &rows,
         ));
     }
@@ -264,4 +278,25 @@ pub fn doctor(plan: &Plan, needs: &[crate::preset::TargetNeed]) -> String {
         out.push_str(&format!("warning: {w}\n"));
     }
     out
+}
+
+/// The programs of containerised targets, as found in their images.
+pub fn doctor_images(checks: &[ImageCheck]) -> String {
+    if checks.is_empty() {
+        return String::new();
+    }
+    let rows: Vec<[String; 4]> = checks
+        .iter()
+        .map(|c| {
+            let status = match &c.status {
+                ImageStatus::Found => "ok".to_string(),
+                ImageStatus::Missing => {
+                    "MISSING: use an image that has it, or fix [build] command".to_string()
+                }
+                ImageStatus::Unchecked(why) => format!("not checked: {why}"),
+            };
+            [c.target.clone(), c.image.clone(), c.program.clone(), status]
+        })
+        .collect();
+    table_left(&["TARGET", "IMAGE", "PROGRAM", "STATUS"], &rows)
 }

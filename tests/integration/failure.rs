@@ -109,10 +109,11 @@ fn missing_program_is_named() {
         AXES,
         "command = \"matrix-no-such-compiler {{ out }}\"",
     ));
+    // Found missing when the plan is checked, before any job runs.
     let (code, _, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("cannot start `matrix-no-such-compiler`"),
+        err.contains("linux/amd64: matrix-no-such-compiler (for command)"),
         "{err}"
     );
 }

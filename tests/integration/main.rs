@@ -22,4 +22,5 @@ mod plan;
 mod repo_links;
 mod shards;
 mod support;
+mod toolchains;
 mod workflows;

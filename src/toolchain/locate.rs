@@ -1,0 +1,261 @@
+//! Where a program is: PATH first, then matrix's tool cache
+//! (`$MATRIX_TOOLS/bin`, where `matrix doctor --install` puts zig), and,
+//! only to tell a person, the folders user-level installers fill without
+//! adding them to PATH.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+/// The variable that moves the tool cache.
+pub const TOOLS_ENV: &str = "MATRIX_TOOLS";
+
+/// Where a program was found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "place", content = "path", rename_all = "kebab-case")]
+pub enum Location {
+    /// On PATH.
+    Path(PathBuf),
+    /// In matrix's tool cache; build jobs get its folder on their PATH.
+    ToolCache(PathBuf),
+    /// A name with a `/`: a file relative to the build's folder.
+    File(PathBuf),
+    /// Installed, but in a folder that is not on PATH: unusable as it is.
+    OffPath(PathBuf),
+    Missing,
+}
+
+impl Location {
+    /// Whether a build can run it as things are.
+    pub fn is_usable(&self) -> bool {
+        matches!(
+            self,
+            Location::Path(_) | Location::ToolCache(_) | Location::File(_)
+        )
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        match self {
+            Location::Path(p)
+            | Location::ToolCache(p)
+            | Location::File(p)
+            | Location::OffPath(p) => Some(p),
+            Location::Missing => None,
+        }
+    }
+}
+
+/// matrix's tool cache: `$MATRIX_TOOLS`, else `~/.cache/matrix-tools` (the
+/// folder scripts/install-toolchains.sh has always used, so existing caches
+/// keep working). A relative `$MATRIX_TOOLS` is taken from the current
+/// folder, because the zig wrapper names its venv by absolute path.
+pub fn tools_dir() -> Option<PathBuf> {
+    let home = home();
+    tools_dir_from(
+        std::env::var_os(TOOLS_ENV).as_deref(),
+        home.as_deref(),
+        std::env::current_dir().ok().as_deref(),
+    )
+}
+
+fn tools_dir_from(var: Option<&OsStr>, home: Option<&Path>, cwd: Option<&Path>) -> Option<PathBuf> {
+    match var.filter(|v| !v.is_empty()) {
+        Some(dir) => {
+            let dir = Path::new(dir);
+            if dir.is_absolute() {
+                Some(dir.to_path_buf())
+            } else {
+                cwd.map(|c| c.join(dir))
+            }
+        }
+        None => home.map(|h| h.join(".cache").join("matrix-tools")),
+    }
+}
+
+/// The tool cache's `bin` folder.
+pub fn tools_bin() -> Option<PathBuf> {
+    tools_dir().map(|d| d.join("bin"))
+}
+
+fn home() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The first executable `name` on PATH, then in the tool cache.
+pub fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    search(name, &path, None).or_else(|| {
+        tools_bin()
+            .map(|b| b.join(name))
+            .filter(|p| is_executable(p))
+    })
+}
+
+/// Where `name` is for a build that runs in `dir` with `path` as its PATH
+/// (the step's own PATH if it sets one, else matrix's).
+pub fn locate(name: &str, dir: &Path, path: Option<&OsStr>) -> Location {
+    let inherited = std::env::var_os("PATH").unwrap_or_default();
+    let home = home();
+    locate_in(
+        name,
+        dir,
+        path.unwrap_or(&inherited),
+        tools_bin().as_deref(),
+        home.as_deref(),
+    )
+}
+
+/// `locate` with every place given, so tests need no process environment.
+pub fn locate_in(
+    name: &str,
+    dir: &Path,
+    path: &OsStr,
+    tools_bin: Option<&Path>,
+    home: Option<&Path>,
+) -> Location {
+    if name.contains('/') {
+        // Like execvp: a name with a slash is never searched for.
+        let file = dir.join(name);
+        return if is_executable(&file) {
+            Location::File(file)
+        } else {
+            Location::Missing
+        };
+    }
+    if let Some(found) = search(name, path, Some(dir)) {
+        return Location::Path(found);
+    }
+    if let Some(found) = tools_bin.map(|b| b.join(name)).filter(|p| is_executable(p)) {
+        return Location::ToolCache(found);
+    }
+    // Where pip --user, go install and cargo install put programs.
+    let off_path = home.into_iter().flat_map(|h| {
+        [".local/bin", "go/bin", ".cargo/bin"]
+            .into_iter()
+            .map(move |d| h.join(d).join(name))
+    });
+    for candidate in off_path {
+        if is_executable(&candidate) {
+            return Location::OffPath(candidate);
+        }
+    }
+    Location::Missing
+}
+
+/// A relative PATH entry is taken from `base` (the build's folder), as the
+/// job runner takes it; without a base it is skipped.
+fn search(name: &str, path: &OsStr, base: Option<&Path>) -> Option<PathBuf> {
+    if name.is_empty() {
+        return None;
+    }
+    std::env::split_paths(path)
+        .filter_map(|dir| match base {
+            _ if dir.is_absolute() => Some(dir),
+            Some(base) => Some(base.join(dir)),
+            None => None,
+        })
+        .map(|dir| dir.join(name))
+        .find(|candidate| is_executable(candidate))
+}
+
+pub(super) fn is_executable(path: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    path.metadata()
+        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exe(dir: &Path, name: &str) -> PathBuf {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::create_dir_all(dir).unwrap();
+        let file = dir.join(name);
+        std::fs::write(&file, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o755)).unwrap();
+        file
+    }
+
+    #[test]
+    fn path_then_tool_cache_then_off_path() {
+        let tmp = tempfile::tempdir().unwrap();
+        let (on_path, tools, home) = (
+            tmp.path().join("usr/bin"),
+            tmp.path().join("tools/bin"),
+            tmp.path().join("home"),
+        );
+        let zig = exe(&tools, "zig");
+        let go = exe(&home.join("go/bin"), "go");
+        let path = std::env::join_paths([&on_path]).unwrap();
+        let find = |name: &str| locate_in(name, tmp.path(), &path, Some(&tools), Some(&home));
+        assert_eq!(find("zig"), Location::ToolCache(zig.clone()));
+        assert_eq!(find("go"), Location::OffPath(go));
+        assert!(!find("go").is_usable());
+        assert_eq!(find("matrix-nothing"), Location::Missing);
+        // PATH wins over the tool cache.
+        let first = exe(&on_path, "zig");
+        assert_eq!(find("zig"), Location::Path(first));
+        // Without a tool cache, nothing is found there.
+        std::fs::remove_file(on_path.join("zig")).unwrap();
+        assert_eq!(
+            locate_in("zig", tmp.path(), &path, None, None),
+            Location::Missing
+        );
+    }
+
+    #[test]
+    fn names_with_a_slash_are_files_of_the_build_folder() {
+        let tmp = tempfile::tempdir().unwrap();
+        let script = exe(&tmp.path().join("ci"), "build.sh");
+        let path = std::ffi::OsString::new();
+        assert_eq!(
+            locate_in("ci/build.sh", tmp.path(), &path, None, None),
+            Location::File(script)
+        );
+        // Not executable: not runnable.
+        std::fs::write(tmp.path().join("notes.txt"), "x").unwrap();
+        assert_eq!(
+            locate_in("./notes.txt", tmp.path(), &path, None, None),
+            Location::Missing
+        );
+    }
+
+    #[test]
+    fn relative_path_entries_start_at_the_build_folder() {
+        // As the job runner resolves them, so the check says what a job finds.
+        let tmp = tempfile::tempdir().unwrap();
+        let tool = exe(&tmp.path().join("bin"), "matrix-relative-tool");
+        let path = std::ffi::OsString::from("bin");
+        assert_eq!(
+            locate_in("matrix-relative-tool", tmp.path(), &path, None, None),
+            Location::Path(tool)
+        );
+        assert_eq!(search("matrix-relative-tool", &path, None), None);
+    }
+
+    #[test]
+    fn the_tool_cache_folder() {
+        let home = Path::new("/home/u");
+        assert_eq!(
+            tools_dir_from(None, Some(home), None),
+            Some(PathBuf::from("/home/u/.cache/matrix-tools"))
+        );
+        assert_eq!(
+            tools_dir_from(Some(OsStr::new("")), Some(home), None),
+            Some(PathBuf::from("/home/u/.cache/matrix-tools"))
+        );
+        assert_eq!(
+            tools_dir_from(Some(OsStr::new("/opt/t")), Some(home), None),
+            Some(PathBuf::from("/opt/t"))
+        );
+        assert_eq!(
+            tools_dir_from(Some(OsStr::new("t")), None, Some(Path::new("/w"))),
+            Some(PathBuf::from("/w/t"))
+        );
+        assert_eq!(tools_dir_from(None, None, None), None);
+    }
+}
