@@ -224,7 +224,7 @@ fn rust(d: &mut Doc, facts: &Facts) {
     };
     let active = targets.iter().filter(|t| t.missing.is_empty()).count();
     d.note(&format!(
-        "The targets the cargo presets can build on this machine ({active}) are on; the others are commented out with what they need (`matrix doctor` checks again). Uncomment a line once its toolchain is installed."
+        "The targets the cargo presets can build on this machine ({active}) are on; the others are commented out with what they need: Debian packages and zig come with `matrix doctor --install` once the line is uncommented, `rustup target add` and cargo-zigbuild are yours to run. `matrix doctor` checks again."
     ));
     if !unbuildable.is_empty() {
         d.note(&format!(

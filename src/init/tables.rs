@@ -56,7 +56,7 @@ pub fn rust(met: &dyn Fn(&Need) -> bool) -> (Vec<RustTarget>, Vec<&'static Platf
                     .needs(p)
                     .into_iter()
                     .filter(|n| !met(n))
-                    .map(|n| n.install().to_string())
+                    .map(|n| short_need(&n))
                     .fold(Vec::new(), |mut seen: Vec<String>, i| {
                         if !seen.contains(&i) {
                             seen.push(i);
@@ -68,6 +68,23 @@ pub fn rust(met: &dyn Fn(&Need) -> bool) -> (Vec<RustTarget>, Vec<&'static Platf
         }
     }
     (table, none)
+}
+
+/// What a missing need takes, short enough for one comment line: the
+/// Debian packages or zig (both of which `matrix doctor --install` brings),
+/// else the command a person runs.
+fn short_need(n: &Need) -> String {
+    match n {
+        Need::Program {
+            source: crate::preset::Source::Apt { packages },
+            ..
+        } => packages.join(" "),
+        Need::Program {
+            source: crate::preset::Source::Zig,
+            ..
+        } => "zig".to_string(),
+        other => other.install().to_string(),
+    }
 }
 
 /// C with Debian's GNU cross compilers (and MinGW-w64): the `gcc-cross` rows.
