@@ -9,9 +9,10 @@
 //! What is stood in for, and how: `matrix` is the binary under test, put on
 //! PATH (the install step is the `--install` command, which only checks it
 //! is there; install.rs plays the default installs); the toolchain step is
-//! `--toolchains check` (`matrix doctor`: the cross compilers are there,
-//! and installing them is doctor's own test); `actions/*` steps are done by this file, following their
-//! documented behaviour (checkout = the clone; upload-artifact of a folder
+//! the default `matrix doctor --install --yes`, which finds the cross
+//! compilers already there and installs nothing (installing them is
+//! doctor's own test); `actions/*` steps are done by this file, following
+//! their documented behaviour (checkout = the clone; upload-artifact of a folder
 //! keeps its contents without hidden files or modes; download-artifact of
 //! several artifacts puts each in `<path>/<name>/`); `gh` is a script that
 //! records its arguments, since no GitHub is reachable. GitHub expressions
@@ -96,13 +97,7 @@ fn python() -> Option<PathBuf> {
 
 /// The CI file `matrix ci <kind>` writes, parsed by a real YAML parser.
 fn workflow(py: &Path, p: &Project, kind: &str, shards: usize) -> Value {
-    workflow_with(
-        py,
-        p,
-        kind,
-        shards,
-        &["--install", INSTALL, "--toolchains", "check"],
-    )
+    workflow_with(py, p, kind, shards, &["--install", INSTALL])
 }
 
 /// The CI file `matrix ci <kind> --shards <shards> <args>` writes, parsed.
