@@ -197,6 +197,7 @@ fn image_matrix_builds_tags_labels_pushes_and_reproduces() {
     });
     let repo = format!("matrix-test-{}/hello", std::process::id());
     let full = format!("{}/{repo}", registry());
+    let _remove = RemoveImages(full.clone());
     let build = |extra: &[&str]| {
         let mut args = vec![
             "build",
@@ -327,4 +328,27 @@ fn image_matrix_builds_tags_labels_pushes_and_reproduces() {
         sha256(&p.dist().join("hello_1.2.3_scratch.oci.tar")),
         archive
     );
+}
+
+/// Removes every engine image of a repository when dropped (also when the
+/// test fails), so test runs do not pile up images in the engine.
+struct RemoveImages(String);
+
+impl Drop for RemoveImages {
+    fn drop(&mut self) {
+        let Ok(out) = Command::new("docker")
+            .args(["images", "--format", "{{.Repository}}:{{.Tag}}", &self.0])
+            .output()
+        else {
+            return;
+        };
+        let tags: Vec<String> = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .filter(|l| l.starts_with(&format!("{}:", self.0)))
+            .map(str::to_string)
+            .collect();
+        if !tags.is_empty() {
+            let _ = Command::new("docker").arg("rmi").args(&tags).output();
+        }
+    }
 }
