@@ -167,15 +167,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     let missing: Vec<String> = needs
         .iter()
         .filter(|n| !n.met)
-        .map(|n| {
-            format!(
-                "  {}: {} (for {}): {}",
-                n.target,
-                n.need.what(),
-                n.by,
-                n.advice()
-            )
-        })
+        .map(toolchain::TargetNeed::missing_line)
         .collect();
     if !missing.is_empty() {
         return Err(Error::MissingTools {

@@ -34,15 +34,7 @@ pub(super) fn install_command(
     let still: Vec<String> = after
         .iter()
         .filter(|n| !n.met)
-        .map(|n| {
-            format!(
-                "  {}: {} (for {}): {}",
-                n.target,
-                n.need.what(),
-                n.by,
-                n.advice()
-            )
-        })
+        .map(toolchain::TargetNeed::missing_line)
         .collect();
     let mut err = std::io::stderr().lock();
     for p in &problems {

@@ -43,6 +43,19 @@ impl TargetNeed {
             _ => self.need.install().to_string(),
         }
     }
+
+    /// One indented line naming the target, what is missing, for what, and
+    /// the advice: the list `build` refuses with and `doctor --install`
+    /// leaves.
+    pub fn missing_line(&self) -> String {
+        format!(
+            "  {}: {} (for {}): {}",
+            self.target,
+            self.need.what(),
+            self.by,
+            self.advice()
+        )
+    }
 }
 
 /// Everything the plan's host targets need installed, checked against this
