@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub use run::{run, wrapper_text, write_wrapper};
 
 use super::check::TargetNeed;
-use super::locate::{find_program, tools_dir};
+use super::locate::{find_program, tools_dir, untrusted};
 use crate::plan::Plan;
 use crate::preset::{Need, Preset, Source, ZIG_VERSION, apt_command};
 use run::find_python;
@@ -32,6 +32,8 @@ pub struct Facts {
     pub python: Option<PathBuf>,
     /// matrix's tool cache.
     pub tools: Option<PathBuf>,
+    /// Why the tool cache cannot be trusted (another user can write to it).
+    pub tools_untrusted: Option<String>,
     /// The binfmt_misc handlers that are registered already.
     pub binfmt_registered: Vec<String>,
     /// `MATRIX_BINFMT=0` turns the registration off.
@@ -53,6 +55,7 @@ impl Facts {
             sudo: find_program("sudo").is_some(),
             apt_get: find_program("apt-get").is_some(),
             python: find_python(),
+            tools_untrusted: tools_dir().and_then(|t| untrusted(&t.join("bin").join("zig"))),
             tools: tools_dir(),
             binfmt_registered: registered,
             binfmt_enabled: std::env::var("MATRIX_BINFMT").map_or(true, |v| v != "0"),
@@ -135,6 +138,12 @@ pub fn compose(needs: &[TargetNeed], warm: Vec<String>, facts: &Facts) -> Instal
                 out.zig_problem = Some(
                     "neither MATRIX_TOOLS nor HOME is set, so there is no place for zig's venv: export MATRIX_TOOLS=/some/writable/folder".into(),
                 )
+            }
+            Some(_) if facts.tools_untrusted.is_some() => {
+                out.zig_problem = Some(format!(
+                    "not installing zig into matrix's tool cache: {}",
+                    facts.tools_untrusted.as_deref().unwrap_or_default()
+                ))
             }
             Some(tools) if facts.python.is_some() => {
                 out.zig = Some((tools.clone(), facts.python.clone()));
@@ -362,6 +371,7 @@ mod tests {
             apt_get: true,
             python: Some("/usr/bin/python3".into()),
             tools: Some("/t".into()),
+            tools_untrusted: None,
             binfmt_registered: vec!["qemu-riscv64".into(), "register".into()],
             binfmt_enabled: true,
         }
@@ -459,6 +469,20 @@ mod tests {
         let install = compose(&missing(), Vec::new(), &nowhere);
         assert_eq!(install.zig, None);
         assert!(install.zig_problem.unwrap().contains("MATRIX_TOOLS"));
+        // A cache another user can write to is not filled (nor used).
+        let shared = Facts {
+            tools_untrusted: Some("/t is writable by every user".into()),
+            ..facts()
+        };
+        let install = compose(&missing(), Vec::new(), &shared);
+        assert_eq!(install.zig, None);
+        assert!(
+            install
+                .zig_problem
+                .unwrap()
+                .contains("writable by every user"),
+            "the reason is told"
+        );
     }
 
     #[test]
@@ -478,6 +502,28 @@ mod tests {
         assert!(install.is_empty(), "{install:?}");
         assert!(install.manual.is_empty());
         assert_eq!(describe(&install), "");
+    }
+
+    #[test]
+    fn the_wrapper_never_writes_through_a_planted_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let wrapper = tmp.path().join("zig");
+        // The temporary name an earlier version used, planted in advance.
+        let planted = wrapper.with_extension(format!("tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_wrapper(&wrapper, Path::new("/v/bin/python")).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = wrapper.symlink_metadata().unwrap();
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        assert!(
+            std::fs::read_to_string(&wrapper)
+                .unwrap()
+                .contains("/v/bin/python")
+        );
     }
 
     #[test]

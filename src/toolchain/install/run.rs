@@ -153,7 +153,18 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
         &[("PIP_DISABLE_PIP_VERSION_CHECK", "1")],
     )?;
     let bin = tools.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // Not writable by others whatever the umask: build jobs run from it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&bin)
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+    }
+    if let Some(why) = crate::toolchain::locate::untrusted(&bin.join("zig")) {
+        return Err(format!("not writing the zig wrapper: {why}"));
+    }
     let wrapper = bin.join("zig");
     write_wrapper(&wrapper, &venv_python).map_err(|e| format!("{}: {e}", wrapper.display()))?;
     let out = Command::new(&wrapper)
@@ -177,12 +188,20 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
 /// from any folder and whatever python3 PATH finds first. Written to a
 /// temporary name and renamed, so a half-written wrapper never runs.
 pub fn write_wrapper(wrapper: &Path, venv_python: &Path) -> std::io::Result<()> {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let text = wrapper_text(venv_python);
-    let tmp = wrapper.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&tmp, wrapper)
+    let dir = wrapper.parent().unwrap_or(Path::new("."));
+    // A fresh, unpredictable name opened with O_EXCL: a symlink planted at
+    // the temporary name is never followed.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".zig-wrapper-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o755))?;
+    tmp.persist(wrapper).map(|_| ()).map_err(|e| e.error)
 }
 
 pub fn wrapper_text(venv_python: &Path) -> String {
