@@ -279,7 +279,7 @@ pub fn describe(install: &Install) -> String {
             .as_ref()
             .map_or("python3".into(), |p| p.display().to_string());
         out.push_str(&format!(
-            "  zig:    {python} -m venv {venv}\n          {venv}/bin/python -m pip install --no-input -q ziglang=={ZIG_VERSION}\n          write {} (runs {venv}/bin/python -m ziglang)\n",
+            "  zig:    {python} -m venv --clear {venv}   (only when its Python does not run)\n          {venv}/bin/python -m pip install --no-input -q ziglang=={ZIG_VERSION}\n          write {} (runs {venv}/bin/python -m ziglang)\n",
             tools.join("bin/zig").display(),
             venv = venv.display(),
         ));
@@ -289,7 +289,7 @@ pub fn describe(install: &Install) -> String {
     }
     if !install.binfmt.is_empty() {
         out.push_str(&format!(
-            "  binfmt: register {} in {BINFMT} (optional: matrix runs qemu-<arch>-static itself)\n",
+            "  binfmt: register {} in {BINFMT} (optional: matrix runs qemu-<arch>-static itself):\n          mount -t binfmt_misc binfmt_misc {BINFMT} if it is not mounted, update-binfmts --enable <name>,\n          else the line of /usr/lib/binfmt.d/<name>.conf written to {BINFMT}/register\n",
             install.binfmt.join(", ")
         ));
     }
@@ -409,11 +409,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("/usr/bin/python3 -m venv /t/zig-venv"),
+            text.contains("/usr/bin/python3 -m venv --clear /t/zig-venv"),
             "{text}"
         );
         assert!(text.contains("ziglang==0.15.2"), "{text}");
         assert!(text.contains("x86_64-macos"), "{text}");
+        // Every command run() may start is named: the mount and
+        // update-binfmts of the binfmt step too.
+        assert!(text.contains("mount -t binfmt_misc"), "{text}");
+        assert!(text.contains("update-binfmts --enable"), "{text}");
         assert!(text.contains("by hand: nonexistent-prog-xyz"), "{text}");
     }
 
