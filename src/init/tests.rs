@@ -461,3 +461,19 @@ fn a_gitignore_symlink_is_neither_read_nor_replaced() {
     );
     assert_eq!(std::fs::read(&path).unwrap(), b"\xff\xfe\n");
 }
+
+#[test]
+fn a_binary_name_like_an_option_is_not_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("tool");
+    std::fs::create_dir(&d).unwrap();
+    file(
+        &d,
+        "CMakeLists.txt",
+        "project(tool C)\nadd_executable(--help main.c)\n",
+    );
+    file(&d, "main.c", "int main(void) { return 0; }\n");
+    let (facts, text) = rendered(&d, None);
+    assert_eq!(facts.binary, "tool");
+    assert!(!text.contains("--help"), "{text}");
+}
