@@ -241,7 +241,15 @@ pub fn warm_targets(plan: &Plan) -> Vec<String> {
             });
             from_cc.or_else(|| t.platform.and_then(|p| p.zig).map(str::to_string))
         })
-        .filter(|t| !t.is_empty() && !t.starts_with('-'))
+        // A zig target is `arch-os-abi` (with `.version`s): anything else
+        // would only reach zig as an argument, but it is also printed, and
+        // an escape sequence could hide itself on the terminal.
+        .filter(|t| {
+            !t.is_empty()
+                && !t.starts_with('-')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -506,6 +514,56 @@ mod tests {
         assert!(install.is_empty(), "{install:?}");
         assert!(install.manual.is_empty());
         assert_eq!(describe(&install), "");
+    }
+
+    fn plan_with_cc(cc: &str) -> Plan {
+        let text = format!(
+            "[project]\nname = \"hello\"\n[matrix]\nos = [\"linux\"]\narch = [\"amd64\", \"arm64\"]\n[build]\npreset = \"zig-cc\"\ncommand = \"make\"\nbinary = \"hello\"\noverrides = [ {{ when = {{ arch = \"arm64\" }}, env = {{ CC = {} }} }} ]\n",
+            toml::Value::String(cc.to_string())
+        );
+        let loaded = crate::config::parse(Path::new("matrix.toml"), text).unwrap();
+        let version = crate::version::Version {
+            version: "1.2.3".into(),
+            tag: "v1.2.3".into(),
+            major: 1,
+            minor: 2,
+            patch: 3,
+            prerelease: String::new(),
+            commit: "0".repeat(40),
+            short_commit: "0000000".into(),
+            commit_timestamp: 0,
+            commit_date: "1970-01-01T00:00:00Z".into(),
+            is_snapshot: true,
+            timestamp: 0,
+        };
+        let request = crate::plan::Request {
+            version,
+            root: PathBuf::from("/src/hello"),
+            dist: PathBuf::from("/src/hello/dist"),
+            filters: Vec::new(),
+            env: Default::default(),
+            push: false,
+            oci_archives: false,
+            images: false,
+            has_changelog: false,
+        };
+        crate::plan::build(&loaded, &request).unwrap()
+    }
+
+    #[test]
+    fn warm_targets_are_zig_target_names_only() {
+        let plain = warm_targets(&plan_with_cc("zig cc -target aarch64-linux-musl"));
+        assert_eq!(plain, ["aarch64-linux-musl", "x86_64-linux-gnu"]);
+        // Printed before the prompt and passed to zig: an escape sequence
+        // or an option is not a target.
+        for cc in [
+            "zig cc -target aarch64-linux-musl\u{1b}[2K",
+            "zig cc -target --help",
+            "zig cc -target a;b",
+        ] {
+            let warm = warm_targets(&plan_with_cc(cc));
+            assert_eq!(warm, ["x86_64-linux-gnu"], "{cc:?}");
+        }
     }
 
     #[test]
