@@ -311,9 +311,25 @@ pub fn describe(install: &Install) -> String {
         ));
     }
     for (what, how) in &install.manual {
-        out.push_str(&format!("  by hand: {what}: {how}\n"));
+        out.push_str(&format!("  by hand: {}: {}\n", visible(what), visible(how)));
     }
     out
+}
+
+/// Text from matrix.toml made safe to print before the prompt: control
+/// characters (an escape sequence could move the cursor and erase the
+/// lines above it) are shown escaped.
+fn visible(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let shown: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -495,6 +511,16 @@ mod tests {
                 .contains("writable by every user"),
             "the reason is told"
         );
+    }
+
+    #[test]
+    fn a_program_name_cannot_rewrite_the_printed_plan() {
+        // ESC [1A ESC [2K: cursor up, erase the line (the apt line above).
+        let evil = "x\u{1b}[1A\u{1b}[2K";
+        let needs = vec![need("x", "command", need_for_program(evil), false)];
+        let text = describe(&compose(&needs, Vec::new(), &facts()));
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert!(text.contains("by hand: x\\u{1b}[1A"), "{text:?}");
     }
 
     #[test]
