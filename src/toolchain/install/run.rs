@@ -120,6 +120,21 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
     let venv = tools.join("zig-venv");
     let venv_python = venv.join("bin/python");
     let s = |p: &Path| p.display().to_string();
+    // The cache and the venv's Python are checked before anything in them
+    // runs: another user who can write there could have put a `python`.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(tools)
+            .map_err(|e| format!("{}: {e}", tools.display()))?;
+    }
+    let untrusted = crate::toolchain::locate::untrusted;
+    if let Some(why) = untrusted(&tools.join("bin").join("zig")).or_else(|| untrusted(&venv_python))
+    {
+        return Err(format!("not installing zig: {why}"));
+    }
     let works = Command::new(&venv_python)
         .args(["-c", ""])
         .stdin(Stdio::null())
@@ -315,5 +330,36 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
             "zig could not link a C program for {} (see the warm lines above)",
             failed.join(", ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zig_is_not_installed_into_a_cache_others_can_write_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let tools = tmp.path().join("tools");
+        let venv_bin = tools.join("zig-venv/bin");
+        std::fs::create_dir_all(&venv_bin).unwrap();
+        // A `python` someone else planted: it must never run.
+        let marker = tmp.path().join("ran");
+        let planted = venv_bin.join("python");
+        std::fs::write(
+            &planted,
+            format!(
+                "#!/bin/sh\ntouch {}\n",
+                shell_words::quote(&marker.display().to_string())
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&venv_bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = install_zig(&tools, Path::new("/nonexistent/python3")).unwrap_err();
+        assert!(err.contains("writable by every user"), "{err}");
+        assert!(!marker.exists(), "the planted python ran");
+        assert!(!tools.join("bin/zig").exists());
     }
 }
