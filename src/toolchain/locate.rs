@@ -157,10 +157,16 @@ fn trusted_tool(file: &Path) -> bool {
     match untrusted(file) {
         None => true,
         Some(why) => {
-            tracing::warn!(
-                "not using {} from matrix's tool cache: {why}",
-                file.display()
-            );
+            // Once per file: every target that needs it asks again.
+            static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+            let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+            if !warned.iter().any(|w| w == file) {
+                warned.push(file.to_path_buf());
+                tracing::warn!(
+                    "not using {} from matrix's tool cache: {why}",
+                    file.display()
+                );
+            }
             false
         }
     }
