@@ -369,6 +369,20 @@ impl<'a> Renderer<'a> {
             ),
         };
         let formula = channel.name.as_deref().unwrap_or(&project.name);
+        if let Some(class) =
+            crate::publish::homebrew::bad_class_name(channel.class.as_deref(), formula)
+        {
+            let key = if channel.class.is_some() {
+                "class"
+            } else {
+                "name"
+            };
+            return Err(self.source().error_at(
+                &KeyPath::parse("channels").key(name).key(key),
+                format!("channel {name}: `{class}` is not a Ruby class name, which the formula needs"),
+                Some("set `class` in the channel to a name starting with a capital letter, made of letters, digits and `_`".into()),
+            ));
+        }
         let problems = desc::review(text, formula);
         if problems.is_empty() {
             return Ok(());

@@ -412,3 +412,21 @@ fn a_scoop_channel_without_a_way_to_find_versions_is_a_plan_error() {
     );
     assert!(plan_of(&github, &[]).is_ok());
 }
+
+#[test]
+fn a_formula_class_ruby_refuses_is_a_plan_error() {
+    let e = config_error(&channels(
+        "[channels.brew]\nkind = \"homebrew\"\nname = \"1tool\"\n",
+    ));
+    assert!(
+        e.message.contains("`1tool` is not a Ruby class name"),
+        "{}",
+        e.message
+    );
+    let e = config_error(&channels(
+        "[channels.brew]\nkind = \"homebrew\"\nclass = \"not-a-class\"\n",
+    ));
+    assert!(e.message.contains("`not-a-class`"), "{}", e.message);
+    let ok = channels("[channels.brew]\nkind = \"homebrew\"\nname = \"hello-cli\"\n");
+    assert!(plan_of(&ok, &[]).is_ok());
+}
