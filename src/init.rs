@@ -48,6 +48,9 @@ pub enum GitIgnore {
     Created,
     Appended,
     AlreadyIgnored,
+    /// Not a regular UTF-8 file (a symlink, say): not read, not replaced;
+    /// the reason is given.
+    LeftAlone(&'static str),
 }
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
@@ -170,7 +173,7 @@ fn write_atomic(path: &Path, bytes: &[u8], replace: bool) -> Result<(), InitErro
         .and_then(|()| tmp.as_file().sync_all())
         .map_err(|e| InitError::io(tmp.path(), e))?;
     // A file for the repository: readable by all, like one an editor writes.
-    let mode = std::fs::metadata(path)
+    let mode = std::fs::symlink_metadata(path)
         .ok()
         .filter(|m| m.is_file())
         .map_or(0o644, |m| m.permissions().mode() & 0o777);
@@ -199,10 +202,20 @@ pub fn ignore_dist(path: &Path) -> Result<GitIgnore, InitError> {
         write_atomic(path, b"dist/\n", false)?;
         return Ok(GitIgnore::Created);
     }
+    // A link matrix did not make is never followed: reading through it
+    // would copy another file into the repository, replacing it would
+    // break the user's link.
+    let meta = path
+        .symlink_metadata()
+        .map_err(|e| InitError::io(path, e))?;
+    if meta.file_type().is_symlink() {
+        return Ok(GitIgnore::LeftAlone("it is a symlink"));
+    }
+    if !meta.is_file() {
+        return Ok(GitIgnore::LeftAlone("it is not a regular file"));
+    }
     let Some(text) = detect::read_text(path)? else {
-        return Err(InitError::Unreadable {
-            path: path.to_path_buf(),
-        });
+        return Ok(GitIgnore::LeftAlone("it is not UTF-8"));
     };
     if ignores_dist(&text) {
         return Ok(GitIgnore::AlreadyIgnored);
@@ -265,6 +278,10 @@ pub fn report(outcome: &Outcome, opts: &Options) -> String {
                 GitIgnore::AlreadyIgnored => {
                     format!("{} already ignores dist/\n", gitignore.display())
                 }
+                GitIgnore::LeftAlone(why) => format!(
+                    "left {} alone ({why}): add dist/ to it by hand\n",
+                    gitignore.display()
+                ),
             });
         }
     }

@@ -98,6 +98,20 @@ impl Install {
                         "leave --install out to install this version of matrix, or pass a command",
                     ));
                 }
+                // Lines go into a YAML block scalar, indented: YAML also
+                // breaks lines at CR (and, in 1.1, NEL, LS, PS), which the
+                // indenting does not see, so such a "line" would start at
+                // column 0 and end the block, writing keys of its own.
+                if command.chars().any(|c| {
+                    (c.is_control() && c != '\n' && c != '\t')
+                        || matches!(c, '\u{2028}' | '\u{2029}')
+                }) {
+                    return Err(bad(
+                        command,
+                        "contains a control character other than a newline or a tab (a carriage return?)".into(),
+                        "give plain lines separated by newlines",
+                    ));
+                }
             }
             Install::Cargo {
                 repository,

@@ -6,6 +6,7 @@ use std::io::{IsTerminal, Write};
 use super::commands::print_out;
 use crate::error::Error;
 use crate::plan::Plan;
+use crate::report::count;
 use crate::toolchain::{self, TargetNeed, install};
 
 pub(super) fn install_command(
@@ -48,9 +49,9 @@ pub(super) fn install_command(
     }
     Err(Error::Reported {
         message: format!(
-            "{} still missing, {} problem(s)",
-            still.len(),
-            problems.len()
+            "{} still missing, {}",
+            count(still.len(), "need", "needs"),
+            count(problems.len(), "problem", "problems")
         ),
         code: 1,
     })

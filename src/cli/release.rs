@@ -286,9 +286,9 @@ pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
         text.push_str(&format!("{}  {}{note}\n", f.path, f.size));
     }
     text.push_str(&format!(
-        "published {} ({} files) into {}\n",
+        "published {} ({}) into {}\n",
         report.version,
-        report.files.len(),
+        crate::report::count(report.files.len(), "file", "files"),
         args.to.display()
     ));
     print_out(&text)

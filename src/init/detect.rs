@@ -319,6 +319,9 @@ pub(super) fn list(dir: &Path) -> Result<Vec<String>, InitError> {
 pub(super) fn is_plain_name(name: &str) -> bool {
     !name.is_empty()
         && !name.starts_with('.')
+        // A command (`cargo build --bin`, `make`, `cp`) would take it for
+        // an option; the plan refuses such a binary name.
+        && !name.starts_with('-')
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))

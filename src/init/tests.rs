@@ -429,3 +429,51 @@ fn gitignore_gets_dist_once() {
     std::fs::write(&path, "subdir/dist/\n").unwrap();
     assert_eq!(ignore_dist(&path).unwrap(), GitIgnore::Appended);
 }
+
+#[test]
+fn a_gitignore_symlink_is_neither_read_nor_replaced() {
+    let tmp = tempfile::tempdir().unwrap();
+    let outside = tmp.path().join("outside");
+    std::fs::write(&outside, "secret line\n").unwrap();
+    let project = tmp.path().join("p");
+    std::fs::create_dir(&project).unwrap();
+    let path = project.join(".gitignore");
+    std::os::unix::fs::symlink(&outside, &path).unwrap();
+    assert_eq!(
+        ignore_dist(&path).unwrap(),
+        GitIgnore::LeftAlone("it is a symlink")
+    );
+    assert!(path.symlink_metadata().unwrap().file_type().is_symlink());
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "secret line\n");
+    // Dangling: left alone too, not an error after matrix.toml is written.
+    std::fs::remove_file(&outside).unwrap();
+    assert_eq!(
+        ignore_dist(&path).unwrap(),
+        GitIgnore::LeftAlone("it is a symlink")
+    );
+    assert!(!outside.exists());
+    // Not UTF-8: left alone rather than an error.
+    std::fs::remove_file(&path).unwrap();
+    std::fs::write(&path, b"\xff\xfe\n").unwrap();
+    assert_eq!(
+        ignore_dist(&path).unwrap(),
+        GitIgnore::LeftAlone("it is not UTF-8")
+    );
+    assert_eq!(std::fs::read(&path).unwrap(), b"\xff\xfe\n");
+}
+
+#[test]
+fn a_binary_name_like_an_option_is_not_taken() {
+    let tmp = tempfile::tempdir().unwrap();
+    let d = tmp.path().join("tool");
+    std::fs::create_dir(&d).unwrap();
+    file(
+        &d,
+        "CMakeLists.txt",
+        "project(tool C)\nadd_executable(--help main.c)\n",
+    );
+    file(&d, "main.c", "int main(void) { return 0; }\n");
+    let (facts, text) = rendered(&d, None);
+    assert_eq!(facts.binary, "tool");
+    assert!(!text.contains("--help"), "{text}");
+}

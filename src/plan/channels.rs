@@ -178,6 +178,22 @@ impl<'a> Renderer<'a> {
                 let t = &targets[i];
                 selected.push((i, self.render(url, &self.url_vars(t), &url_at)?));
             }
+            if channel.kind == ChannelKind::Scoop && channel.checkver.is_none() {
+                let urls: Vec<&str> = selected.iter().map(|(_, u)| u.as_str()).collect();
+                if crate::publish::scoop::lacks_checkver(
+                    &config.project.homepage,
+                    &self.req.version.version,
+                    &urls,
+                ) {
+                    return Err(source.error_at(
+                        &at,
+                        format!(
+                            "channel {name}: the Scoop manifest would have autoupdate URLs but no way to find a new version (no checkver, no homepage, not GitHub release downloads)"
+                        ),
+                        Some("set [project] homepage to a page that links the archives, or `checkver` on the channel (a regex with the version as its first group)".into()),
+                    ));
+                }
+            }
             if selected.is_empty() && self.req.filters.is_empty() {
                 return Err(source.error_at(
                     &at,
@@ -353,6 +369,20 @@ impl<'a> Renderer<'a> {
             ),
         };
         let formula = channel.name.as_deref().unwrap_or(&project.name);
+        if let Some(class) =
+            crate::publish::homebrew::bad_class_name(channel.class.as_deref(), formula)
+        {
+            let key = if channel.class.is_some() {
+                "class"
+            } else {
+                "name"
+            };
+            return Err(self.source().error_at(
+                &KeyPath::parse("channels").key(name).key(key),
+                format!("channel {name}: `{class}` is not a Ruby class name, which the formula needs"),
+                Some("set `class` in the channel to a name starting with a capital letter, made of letters, digits and `_`".into()),
+            ));
+        }
         let problems = desc::review(text, formula);
         if problems.is_empty() {
             return Ok(());

@@ -50,6 +50,9 @@ pub(super) fn check_binary_name(
         Some("names a folder")
     } else if name.contains(['/', '\\']) {
         Some("is a path")
+    } else if name.starts_with('-') {
+        // `cargo build --bin <name>`, `tar ... <name>`: read as an option.
+        Some("starts with '-', which a command would read as an option")
     } else if name.chars().any(char::is_control) {
         Some("contains a control character")
     } else {
@@ -65,7 +68,7 @@ pub(super) fn check_binary_name(
             } else {
                 format!("the binary name {name:?} {problem}, not a file name")
             },
-            Some("give the file name the build writes into {{ out }}: not empty, not `.` or `..`, without '/' or '\\' (`.exe` is added on Windows)".into()),
+            Some("give the file name the build writes into {{ out }}: not empty, not `.` or `..`, without '/' or '\\', not starting with '-' (`.exe` is added on Windows)".into()),
         )),
     }
 }

@@ -435,7 +435,11 @@ impl<'a> Renderer<'a> {
             }),
             Some((ChosenImage::Image(image), at)) => {
                 let reference = self.render(image, vars, at)?;
-                if reference.is_empty() || reference.contains(char::is_whitespace) {
+                // A leading '-' would be read by `docker run` as an option.
+                if reference.is_empty()
+                    || reference.starts_with('-')
+                    || reference.contains(|c: char| c.is_whitespace() || c.is_control())
+                {
                     return Err(self.source().error_at(
                         at,
                         format!("{id}: the image renders to {reference:?}, which is not an image reference"),

@@ -121,9 +121,12 @@ fn context<'a>(
         help,
     };
     let release = &input.release;
+    // Homebrew loads `<formula>.rb` and expects the class its name makes
+    // (`hello-cli.rb` holds `HelloCli`), so the default comes from the
+    // formula's name, not the project's.
     let class_name = match &opts.class_name {
         Some(name) => name.clone(),
-        None => class_s(&release.name),
+        None => class_s(opts.formula.as_deref().unwrap_or(&release.name)),
     };
     if !is_class_name(&class_name) {
         return Err(invalid(
@@ -343,6 +346,13 @@ pub fn class_s(name: &str) -> String {
         out.replace_range(at..at + 1, "AT");
     }
     out
+}
+
+/// For the plan: the class the formula would get (`class`, else the one
+/// the formula's name makes) when it is not a Ruby class name.
+pub fn bad_class_name(class: Option<&str>, formula: &str) -> Option<String> {
+    let name = class.map_or_else(|| class_s(formula), str::to_string);
+    (!is_class_name(&name)).then_some(name)
 }
 
 fn is_class_name(name: &str) -> bool {

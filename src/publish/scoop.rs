@@ -287,6 +287,19 @@ fn default_checkver(
     Some(json!({ "url": homepage.trim(), "regex": regex }))
 }
 
+/// For the plan: whether a manifest with these download URLs and no
+/// `checkver` of its own would have autoupdate URLs (each carries the
+/// version) and no way to find a new version, the error [`render`] would
+/// otherwise give only after every build has run.
+pub fn lacks_checkver(homepage: &str, version: &str, urls: &[&str]) -> bool {
+    if version.is_empty() || urls.is_empty() || !urls.iter().all(|u| u.contains(version)) {
+        return false;
+    }
+    let repos: Vec<Option<&str>> = urls.iter().map(|u| github_release_repo(u)).collect();
+    let one_repo = repos[0].is_some() && repos.iter().all(|r| *r == repos[0]);
+    !one_repo && !is_github_repo(homepage) && homepage.trim().is_empty()
+}
+
 /// A release version as `checkver` captures it: digits and dots, then an
 /// optional pre-release part (`1.2.3`, `2026.01.5`, `1.2.3-rc.1`).
 const VERSION_GROUP: &str = r"([\d.]+(?:-[0-9A-Za-z.]+)?)";

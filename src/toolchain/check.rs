@@ -34,9 +34,19 @@ impl TargetNeed {
     pub fn advice(&self) -> String {
         match &self.location {
             Some(Location::OffPath(p)) => {
-                let dir = p.parent().unwrap_or(p).display();
+                let dir = p.parent().unwrap_or(p).display().to_string();
+                // A line to paste into a shell: a folder with `"`, `$` or
+                // a backquote in it is single-quoted, so it stays a name.
+                let export = if dir
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "/._-+@%,=".contains(c))
+                {
+                    format!("export PATH=\"{dir}:$PATH\"")
+                } else {
+                    format!("export PATH={}:\"$PATH\"", shell_words::quote(&dir))
+                };
                 format!(
-                    "installed at {} but that folder is not on PATH; add it: export PATH=\"{dir}:$PATH\"",
+                    "installed at {} but that folder is not on PATH; add it: {export}",
                     p.display()
                 )
             }
@@ -141,4 +151,38 @@ pub fn use_tool_cache(plan: &mut Plan, needs: &[TargetNeed]) -> Option<PathBuf> 
         }
     }
     Some(bin)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::toolchain::need_for_program;
+
+    fn off_path(path: &str) -> String {
+        TargetNeed {
+            target: "linux/amd64".into(),
+            by: "command".into(),
+            need: need_for_program("tool"),
+            met: false,
+            location: Some(Location::OffPath(PathBuf::from(path))),
+        }
+        .advice()
+    }
+
+    #[test]
+    fn the_export_line_keeps_a_strange_folder_one_word() {
+        assert!(
+            off_path("/home/me/go/bin/tool").ends_with("export PATH=\"/home/me/go/bin:$PATH\""),
+            "plain folders stay readable"
+        );
+        let advice = off_path("/home/a\"$(touch x)`id`/go/bin/tool");
+        let line = advice.split("add it: ").nth(1).unwrap();
+        let words = shell_words::split(line.strip_prefix("export ").unwrap()).unwrap();
+        assert_eq!(
+            words,
+            ["PATH=/home/a\"$(touch x)`id`/go/bin:$PATH"],
+            "{line}"
+        );
+        assert!(line.contains("'/home/a\"$(touch x)`id`/go/bin'"), "{line}");
+    }
 }

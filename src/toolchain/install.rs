@@ -14,7 +14,7 @@ use std::path::PathBuf;
 pub use run::{run, wrapper_text, write_wrapper};
 
 use super::check::TargetNeed;
-use super::locate::{find_program, tools_dir};
+use super::locate::{find_program, tools_dir, untrusted};
 use crate::plan::Plan;
 use crate::preset::{Need, Preset, Source, ZIG_VERSION, apt_command};
 use run::find_python;
@@ -32,6 +32,8 @@ pub struct Facts {
     pub python: Option<PathBuf>,
     /// matrix's tool cache.
     pub tools: Option<PathBuf>,
+    /// Why the tool cache cannot be trusted (another user can write to it).
+    pub tools_untrusted: Option<String>,
     /// The binfmt_misc handlers that are registered already.
     pub binfmt_registered: Vec<String>,
     /// `MATRIX_BINFMT=0` turns the registration off.
@@ -53,6 +55,7 @@ impl Facts {
             sudo: find_program("sudo").is_some(),
             apt_get: find_program("apt-get").is_some(),
             python: find_python(),
+            tools_untrusted: tools_dir().and_then(|t| untrusted(&t.join("bin").join("zig"))),
             tools: tools_dir(),
             binfmt_registered: registered,
             binfmt_enabled: std::env::var("MATRIX_BINFMT").map_or(true, |v| v != "0"),
@@ -135,6 +138,12 @@ pub fn compose(needs: &[TargetNeed], warm: Vec<String>, facts: &Facts) -> Instal
                 out.zig_problem = Some(
                     "neither MATRIX_TOOLS nor HOME is set, so there is no place for zig's venv: export MATRIX_TOOLS=/some/writable/folder".into(),
                 )
+            }
+            Some(_) if facts.tools_untrusted.is_some() => {
+                out.zig_problem = Some(format!(
+                    "not installing zig into matrix's tool cache: {}",
+                    facts.tools_untrusted.as_deref().unwrap_or_default()
+                ))
             }
             Some(tools) if facts.python.is_some() => {
                 out.zig = Some((tools.clone(), facts.python.clone()));
@@ -232,7 +241,15 @@ pub fn warm_targets(plan: &Plan) -> Vec<String> {
             });
             from_cc.or_else(|| t.platform.and_then(|p| p.zig).map(str::to_string))
         })
-        .filter(|t| !t.is_empty() && !t.starts_with('-'))
+        // A zig target is `arch-os-abi` (with `.version`s): anything else
+        // would only reach zig as an argument, but it is also printed, and
+        // an escape sequence could hide itself on the terminal.
+        .filter(|t| {
+            !t.is_empty()
+                && !t.starts_with('-')
+                && t.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        })
         .collect();
     out.sort();
     out.dedup();
@@ -270,7 +287,7 @@ pub fn describe(install: &Install) -> String {
             .as_ref()
             .map_or("python3".into(), |p| p.display().to_string());
         out.push_str(&format!(
-            "  zig:    {python} -m venv {venv}\n          {venv}/bin/python -m pip install --no-input -q ziglang=={ZIG_VERSION}\n          write {} (runs {venv}/bin/python -m ziglang)\n",
+            "  zig:    {python} -m venv --clear {venv}   (only when its Python does not run)\n          {venv}/bin/python -m pip install --no-input -q ziglang=={ZIG_VERSION}\n          write {} (runs {venv}/bin/python -m ziglang)\n",
             tools.join("bin/zig").display(),
             venv = venv.display(),
         ));
@@ -280,7 +297,7 @@ pub fn describe(install: &Install) -> String {
     }
     if !install.binfmt.is_empty() {
         out.push_str(&format!(
-            "  binfmt: register {} in {BINFMT} (optional: matrix runs qemu-<arch>-static itself)\n",
+            "  binfmt: register {} in {BINFMT} (optional: matrix runs qemu-<arch>-static itself):\n          mount -t binfmt_misc binfmt_misc {BINFMT} if it is not mounted, update-binfmts --enable <name>,\n          else the line of /usr/lib/binfmt.d/<name>.conf written to {BINFMT}/register\n",
             install.binfmt.join(", ")
         ));
     }
@@ -294,9 +311,25 @@ pub fn describe(install: &Install) -> String {
         ));
     }
     for (what, how) in &install.manual {
-        out.push_str(&format!("  by hand: {what}: {how}\n"));
+        out.push_str(&format!("  by hand: {}: {}\n", visible(what), visible(how)));
     }
     out
+}
+
+/// Text from matrix.toml made safe to print before the prompt: control
+/// characters (an escape sequence could move the cursor and erase the
+/// lines above it) are shown escaped.
+fn visible(text: &str) -> String {
+    text.chars()
+        .flat_map(|c| {
+            let shown: Vec<char> = if c.is_control() {
+                c.escape_default().collect()
+            } else {
+                vec![c]
+            };
+            shown
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -362,6 +395,7 @@ mod tests {
             apt_get: true,
             python: Some("/usr/bin/python3".into()),
             tools: Some("/t".into()),
+            tools_untrusted: None,
             binfmt_registered: vec!["qemu-riscv64".into(), "register".into()],
             binfmt_enabled: true,
         }
@@ -399,11 +433,15 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("/usr/bin/python3 -m venv /t/zig-venv"),
+            text.contains("/usr/bin/python3 -m venv --clear /t/zig-venv"),
             "{text}"
         );
         assert!(text.contains("ziglang==0.15.2"), "{text}");
         assert!(text.contains("x86_64-macos"), "{text}");
+        // Every command run() may start is named: the mount and
+        // update-binfmts of the binfmt step too.
+        assert!(text.contains("mount -t binfmt_misc"), "{text}");
+        assert!(text.contains("update-binfmts --enable"), "{text}");
         assert!(text.contains("by hand: nonexistent-prog-xyz"), "{text}");
     }
 
@@ -459,6 +497,30 @@ mod tests {
         let install = compose(&missing(), Vec::new(), &nowhere);
         assert_eq!(install.zig, None);
         assert!(install.zig_problem.unwrap().contains("MATRIX_TOOLS"));
+        // A cache another user can write to is not filled (nor used).
+        let shared = Facts {
+            tools_untrusted: Some("/t is writable by every user".into()),
+            ..facts()
+        };
+        let install = compose(&missing(), Vec::new(), &shared);
+        assert_eq!(install.zig, None);
+        assert!(
+            install
+                .zig_problem
+                .unwrap()
+                .contains("writable by every user"),
+            "the reason is told"
+        );
+    }
+
+    #[test]
+    fn a_program_name_cannot_rewrite_the_printed_plan() {
+        // ESC [1A ESC [2K: cursor up, erase the line (the apt line above).
+        let evil = "x\u{1b}[1A\u{1b}[2K";
+        let needs = vec![need("x", "command", need_for_program(evil), false)];
+        let text = describe(&compose(&needs, Vec::new(), &facts()));
+        assert!(!text.contains('\u{1b}'), "{text:?}");
+        assert!(text.contains("by hand: x\\u{1b}[1A"), "{text:?}");
     }
 
     #[test]
@@ -478,6 +540,78 @@ mod tests {
         assert!(install.is_empty(), "{install:?}");
         assert!(install.manual.is_empty());
         assert_eq!(describe(&install), "");
+    }
+
+    fn plan_with_cc(cc: &str) -> Plan {
+        let text = format!(
+            "[project]\nname = \"hello\"\n[matrix]\nos = [\"linux\"]\narch = [\"amd64\", \"arm64\"]\n[build]\npreset = \"zig-cc\"\ncommand = \"make\"\nbinary = \"hello\"\noverrides = [ {{ when = {{ arch = \"arm64\" }}, env = {{ CC = {} }} }} ]\n",
+            toml::Value::String(cc.to_string())
+        );
+        let loaded = crate::config::parse(Path::new("matrix.toml"), text).unwrap();
+        let version = crate::version::Version {
+            version: "1.2.3".into(),
+            tag: "v1.2.3".into(),
+            major: 1,
+            minor: 2,
+            patch: 3,
+            prerelease: String::new(),
+            commit: "0".repeat(40),
+            short_commit: "0000000".into(),
+            commit_timestamp: 0,
+            commit_date: "1970-01-01T00:00:00Z".into(),
+            is_snapshot: true,
+            timestamp: 0,
+        };
+        let request = crate::plan::Request {
+            version,
+            root: PathBuf::from("/src/hello"),
+            dist: PathBuf::from("/src/hello/dist"),
+            filters: Vec::new(),
+            env: Default::default(),
+            push: false,
+            oci_archives: false,
+            images: false,
+            has_changelog: false,
+        };
+        crate::plan::build(&loaded, &request).unwrap()
+    }
+
+    #[test]
+    fn warm_targets_are_zig_target_names_only() {
+        let plain = warm_targets(&plan_with_cc("zig cc -target aarch64-linux-musl"));
+        assert_eq!(plain, ["aarch64-linux-musl", "x86_64-linux-gnu"]);
+        // Printed before the prompt and passed to zig: an escape sequence
+        // or an option is not a target.
+        for cc in [
+            "zig cc -target aarch64-linux-musl\u{1b}[2K",
+            "zig cc -target --help",
+            "zig cc -target a;b",
+        ] {
+            let warm = warm_targets(&plan_with_cc(cc));
+            assert_eq!(warm, ["x86_64-linux-gnu"], "{cc:?}");
+        }
+    }
+
+    #[test]
+    fn the_wrapper_never_writes_through_a_planted_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let victim = tmp.path().join("victim");
+        std::fs::write(&victim, "precious\n").unwrap();
+        let wrapper = tmp.path().join("zig");
+        // The temporary name an earlier version used, planted in advance.
+        let planted = wrapper.with_extension(format!("tmp{}", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        write_wrapper(&wrapper, Path::new("/v/bin/python")).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious\n");
+        let meta = wrapper.symlink_metadata().unwrap();
+        assert!(meta.is_file());
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        assert!(
+            std::fs::read_to_string(&wrapper)
+                .unwrap()
+                .contains("/v/bin/python")
+        );
     }
 
     #[test]

@@ -90,7 +90,7 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
     search(name, &path, None).or_else(|| {
         tools_bin()
             .map(|b| b.join(name))
-            .filter(|p| is_executable(p))
+            .filter(|p| is_executable(p) && trusted_tool(p))
     })
 }
 
@@ -128,7 +128,10 @@ pub fn locate_in(
     if let Some(found) = search(name, path, Some(dir)) {
         return Location::Path(found);
     }
-    if let Some(found) = tools_bin.map(|b| b.join(name)).filter(|p| is_executable(p)) {
+    if let Some(found) = tools_bin
+        .map(|b| b.join(name))
+        .filter(|p| is_executable(p) && trusted_tool(p))
+    {
         return Location::ToolCache(found);
     }
     // Where pip --user, go install and cargo install put programs.
@@ -143,6 +146,62 @@ pub fn locate_in(
         }
     }
     Location::Missing
+}
+
+/// Whether a program of the tool cache may run: the file, its `bin` folder
+/// and the cache folder above it must each be owned by this user (or root)
+/// and not writable by others (nor by a group other than this user's own).
+/// Build jobs get that `bin` on their PATH, so another user who can write
+/// there could put a `zig` or a `gcc` in every build. Warns when it refuses.
+fn trusted_tool(file: &Path) -> bool {
+    match untrusted(file) {
+        None => true,
+        Some(why) => {
+            // Once per file: every target that needs it asks again.
+            static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+            let mut warned = WARNED.lock().unwrap_or_else(|e| e.into_inner());
+            if !warned.iter().any(|w| w == file) {
+                warned.push(file.to_path_buf());
+                tracing::warn!(
+                    "not using {} from matrix's tool cache: {why}",
+                    file.display()
+                );
+            }
+            false
+        }
+    }
+}
+
+/// Why `file` (or a folder above it, up to the tool cache) cannot be
+/// trusted, if it cannot.
+pub fn untrusted(file: &Path) -> Option<String> {
+    use std::os::unix::fs::MetadataExt;
+    let me = nix::unistd::geteuid().as_raw();
+    let my_group = nix::unistd::getegid().as_raw();
+    for path in file.ancestors().take(3) {
+        let Ok(meta) = path.metadata() else {
+            continue;
+        };
+        if meta.uid() != me && meta.uid() != 0 {
+            return Some(format!(
+                "{} belongs to another user (uid {}); remove the cache or chown it",
+                path.display(),
+                meta.uid()
+            ));
+        }
+        let others = meta.mode() & 0o002 != 0;
+        let group = meta.mode() & 0o020 != 0 && meta.gid() != my_group;
+        if others || group {
+            return Some(format!(
+                "{} is writable by {} (mode {:o}); run chmod go-w {}",
+                path.display(),
+                if others { "every user" } else { "its group" },
+                meta.mode() & 0o7777,
+                path.display()
+            ));
+        }
+    }
+    None
 }
 
 /// A relative PATH entry is taken from `base` (the build's folder), as the
@@ -205,6 +264,35 @@ mod tests {
             locate_in("zig", tmp.path(), &path, None, None),
             Location::Missing
         );
+    }
+
+    #[test]
+    fn a_tool_cache_others_can_write_is_not_used() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let tools = tmp.path().join("tools/bin");
+        exe(&tools, "zig");
+        let empty = std::ffi::OsString::new();
+        let find = || locate_in("zig", tmp.path(), &empty, Some(&tools), None);
+        let mode = |p: &Path, m: u32| {
+            std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap()
+        };
+        mode(&tools, 0o755);
+        mode(&tmp.path().join("tools"), 0o755);
+        assert!(matches!(find(), Location::ToolCache(_)));
+        // Any user could drop a program into bin (or swap bin itself).
+        for dir in [tools.clone(), tmp.path().join("tools")] {
+            mode(&dir, 0o777);
+            assert_eq!(find(), Location::Missing, "{}", dir.display());
+            let why = untrusted(&tools.join("zig")).unwrap();
+            assert!(why.contains("writable by every user"), "{why}");
+            mode(&dir, 0o755);
+        }
+        // The wrapper itself, writable by anyone.
+        mode(&tools.join("zig"), 0o757);
+        assert_eq!(find(), Location::Missing);
+        mode(&tools.join("zig"), 0o755);
+        assert!(matches!(find(), Location::ToolCache(_)));
     }
 
     #[test]

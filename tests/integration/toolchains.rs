@@ -389,3 +389,53 @@ echo "go: $(command -v go)"
     );
     assert!(root.contains("go: /usr/bin/go"), "{text}");
 }
+
+#[test]
+fn a_tool_cache_every_user_can_write_is_not_used() {
+    use std::os::unix::fs::PermissionsExt;
+    let mode =
+        |p: &Path, m: u32| std::fs::set_permissions(p, std::fs::Permissions::from_mode(m)).unwrap();
+    // The attack: any user drops a `zig` into a shared cache's bin, which
+    // build jobs get on their PATH.
+    let tools = tempfile::tempdir().unwrap();
+    let bin = tools.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let zig = bin.join("zig");
+    std::fs::write(&zig, "#!/bin/sh\necho planted\n").unwrap();
+    mode(&zig, 0o755);
+    mode(tools.path(), 0o755);
+    mode(&bin, 0o777);
+    let p = Project::with_config(&script_config(
+        LINUX_AMD64,
+        r#"preset = "zig-cc"
+command = ["sh", "-c", "zig version > \"$0\"", "{{ out }}/{{ bin }}"]"#,
+    ));
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let path = path_without("zig");
+    let mut doctor = p.matrix(&["doctor"]);
+    doctor.env("MATRIX_TOOLS", tools.path()).env("PATH", &path);
+    let (code, out, err) = run(&mut doctor);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let row = out
+        .lines()
+        .find(|l| l.contains("zig") && l.contains("MISSING"))
+        .unwrap_or_else(|| panic!("{out}\n{err}"));
+    assert!(row.starts_with("linux/amd64"), "{row}");
+    assert!(
+        err.contains("not using") && err.contains("writable by every user"),
+        "{err}"
+    );
+    assert_eq!(err.matches("not using").count(), 1, "warned once: {err}");
+    let mut build = p.matrix(&["build"]);
+    build.env("MATRIX_TOOLS", tools.path()).env("PATH", &path);
+    let (code, out, err) = run(&mut build);
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert_no_job_ran(&p);
+    // The same cache, closed to others, is used.
+    mode(&bin, 0o755);
+    let mut doctor = p.matrix(&["doctor"]);
+    doctor.env("MATRIX_TOOLS", tools.path()).env("PATH", &path);
+    let (code, out, err) = run(&mut doctor);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("matrix's tool cache"), "{out}");
+}

@@ -252,6 +252,16 @@ fn pinned_installs_are_checked() {
             cargo("https://example.com/a\nb", "1.2.3"),
             "install",
         ),
+        (
+            "a carriage return in a command",
+            Install::command("true\rjobs: {}"),
+            "install",
+        ),
+        (
+            "a line separator in a command",
+            Install::command("true\u{2028}jobs: {}"),
+            "install",
+        ),
         ("short sha", archive(&"a".repeat(63)), "install.sha256"),
         ("long sha", archive(&"a".repeat(65)), "install.sha256"),
         ("not hex", archive(&"g".repeat(64)), "install.sha256"),

@@ -8,6 +8,7 @@ const BASE: &str = r#"
 name = "hello"
 description = "Says hello"
 license = "MIT"
+homepage = "https://example.org/hello"
 
 [matrix]
 os = ["darwin", "linux", "windows"]
@@ -384,4 +385,48 @@ fn a_scoop_channel_needs_a_project_license() {
     );
     let line = text.lines().nth(e.line - 1).unwrap_or("");
     assert!(line.contains("[project]"), "points at {line:?}");
+}
+
+#[test]
+fn a_scoop_channel_without_a_way_to_find_versions_is_a_plan_error() {
+    // Downloads that carry the version, not from GitHub, and no homepage:
+    // the manifest's autoupdate would have no checkver.
+    let text = channels("[channels.scoop]\nkind = \"scoop\"\n")
+        .replace("homepage = \"https://example.org/hello\"\n", "");
+    let e = config_error(&text);
+    assert!(
+        e.message.contains("no way to find a new version"),
+        "{}",
+        e.message
+    );
+    // Any one of them is enough.
+    assert!(plan_of(&channels("[channels.scoop]\nkind = \"scoop\"\n"), &[]).is_ok());
+    let with_checkver = text.replace(
+        "kind = \"scoop\"\n",
+        "kind = \"scoop\"\ncheckver = \"github\"\n",
+    );
+    assert!(plan_of(&with_checkver, &[]).is_ok());
+    let github = text.replace(
+        "https://dl.example/{{ tag }}",
+        "https://github.com/o/hello/releases/download/{{ tag }}",
+    );
+    assert!(plan_of(&github, &[]).is_ok());
+}
+
+#[test]
+fn a_formula_class_ruby_refuses_is_a_plan_error() {
+    let e = config_error(&channels(
+        "[channels.brew]\nkind = \"homebrew\"\nname = \"1tool\"\n",
+    ));
+    assert!(
+        e.message.contains("`1tool` is not a Ruby class name"),
+        "{}",
+        e.message
+    );
+    let e = config_error(&channels(
+        "[channels.brew]\nkind = \"homebrew\"\nclass = \"not-a-class\"\n",
+    ));
+    assert!(e.message.contains("`not-a-class`"), "{}", e.message);
+    let ok = channels("[channels.brew]\nkind = \"homebrew\"\nname = \"hello-cli\"\n");
+    assert!(plan_of(&ok, &[]).is_ok());
 }

@@ -122,6 +122,19 @@ fn container_config_errors_point_at_the_key() {
 }
 
 #[test]
+fn an_image_that_looks_like_an_option_is_refused() {
+    // `docker run ... --privileged -c ...` would take it as a flag.
+    for image in ["--privileged", "-v/:/host"] {
+        let e = config_error(&with(&format!("container = \"{image}\""), ""));
+        assert!(
+            e.message.contains("which is not an image reference"),
+            "{image}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
 fn the_engine_comes_from_the_environment_first() {
     let text = with("container = \"x\"", "[container]\nengine = \"podman\"\n");
     let loaded = config::parse(Path::new("matrix.toml"), text).unwrap();

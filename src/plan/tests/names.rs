@@ -34,6 +34,7 @@ fn the_binary_is_a_plain_file_name() {
         ("..", "names a folder"),
         (".", "names a folder"),
         ("\\u0007bell", "contains a control character"),
+        ("--config=x", "starts with '-'"),
     ] {
         let (e, line) = error_of("binary = \"hello\"", &format!("binary = \"{binary}\""));
         assert!(

@@ -510,3 +510,16 @@ fn ruby_loads_per_block_installs_and_licenses() {
     assert_eq!(got["caveats"], "  indented\n\n    more\t(tab)\n");
     assert_eq!(got["blocks"].as_object().unwrap().len(), 2);
 }
+
+#[test]
+fn the_class_follows_the_formula_name() {
+    // A channel `name` names the file `hello-cli.rb`; Homebrew looks for
+    // the class `HelloCli` in it.
+    let input = four(Format::TarGz, true);
+    let named = HomebrewOptions {
+        formula: Some("hello-cli".into()),
+        ..opts()
+    };
+    let text = render(&input, &named, None).unwrap();
+    assert!(text.contains("class HelloCli < Formula"), "{text}");
+}

@@ -120,6 +120,21 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
     let venv = tools.join("zig-venv");
     let venv_python = venv.join("bin/python");
     let s = |p: &Path| p.display().to_string();
+    // The cache and the venv's Python are checked before anything in them
+    // runs: another user who can write there could have put a `python`.
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(tools)
+            .map_err(|e| format!("{}: {e}", tools.display()))?;
+    }
+    let untrusted = crate::toolchain::locate::untrusted;
+    if let Some(why) = untrusted(&tools.join("bin").join("zig")).or_else(|| untrusted(&venv_python))
+    {
+        return Err(format!("not installing zig: {why}"));
+    }
     let works = Command::new(&venv_python)
         .args(["-c", ""])
         .stdin(Stdio::null())
@@ -153,7 +168,18 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
         &[("PIP_DISABLE_PIP_VERSION_CHECK", "1")],
     )?;
     let bin = tools.join("bin");
-    std::fs::create_dir_all(&bin).map_err(|e| format!("{}: {e}", bin.display()))?;
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        // Not writable by others whatever the umask: build jobs run from it.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(&bin)
+            .map_err(|e| format!("{}: {e}", bin.display()))?;
+    }
+    if let Some(why) = crate::toolchain::locate::untrusted(&bin.join("zig")) {
+        return Err(format!("not writing the zig wrapper: {why}"));
+    }
     let wrapper = bin.join("zig");
     write_wrapper(&wrapper, &venv_python).map_err(|e| format!("{}: {e}", wrapper.display()))?;
     let out = Command::new(&wrapper)
@@ -177,12 +203,20 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
 /// from any folder and whatever python3 PATH finds first. Written to a
 /// temporary name and renamed, so a half-written wrapper never runs.
 pub fn write_wrapper(wrapper: &Path, venv_python: &Path) -> std::io::Result<()> {
+    use std::io::Write;
     use std::os::unix::fs::PermissionsExt;
     let text = wrapper_text(venv_python);
-    let tmp = wrapper.with_extension(format!("tmp{}", std::process::id()));
-    std::fs::write(&tmp, text)?;
-    std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o755))?;
-    std::fs::rename(&tmp, wrapper)
+    let dir = wrapper.parent().unwrap_or(Path::new("."));
+    // A fresh, unpredictable name opened with O_EXCL: a symlink planted at
+    // the temporary name is never followed.
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".zig-wrapper-")
+        .tempfile_in(dir)?;
+    tmp.write_all(text.as_bytes())?;
+    tmp.as_file().sync_all()?;
+    tmp.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o755))?;
+    tmp.persist(wrapper).map(|_| ()).map_err(|e| e.error)
 }
 
 pub fn wrapper_text(venv_python: &Path) -> String {
@@ -285,8 +319,8 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
         }
     }
     println!(
-        "warm: zig's cache holds libc for {} target(s) ({:.1}s)",
-        targets.len() - failed.len(),
+        "warm: zig's cache holds libc for {} ({:.1}s)",
+        crate::report::count(targets.len() - failed.len(), "target", "targets"),
         started.elapsed().as_secs_f64()
     );
     if failed.is_empty() {
@@ -296,5 +330,36 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
             "zig could not link a C program for {} (see the warm lines above)",
             failed.join(", ")
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zig_is_not_installed_into_a_cache_others_can_write_to() {
+        use std::os::unix::fs::PermissionsExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let tools = tmp.path().join("tools");
+        let venv_bin = tools.join("zig-venv/bin");
+        std::fs::create_dir_all(&venv_bin).unwrap();
+        // A `python` someone else planted: it must never run.
+        let marker = tmp.path().join("ran");
+        let planted = venv_bin.join("python");
+        std::fs::write(
+            &planted,
+            format!(
+                "#!/bin/sh\ntouch {}\n",
+                shell_words::quote(&marker.display().to_string())
+            ),
+        )
+        .unwrap();
+        std::fs::set_permissions(&planted, std::fs::Permissions::from_mode(0o755)).unwrap();
+        std::fs::set_permissions(&venv_bin, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = install_zig(&tools, Path::new("/nonexistent/python3")).unwrap_err();
+        assert!(err.contains("writable by every user"), "{err}");
+        assert!(!marker.exists(), "the planted python ran");
+        assert!(!tools.join("bin/zig").exists());
     }
 }
