@@ -12,13 +12,13 @@ use tokio_util::sync::CancellationToken;
 use super::Context;
 use super::process::{self, Ended};
 use super::smoke;
+use crate::inspect::{self, Expected, Inspected, VerifyError};
 use crate::package::PackageError;
 use crate::package::archive::{self, ArchiveSpec, Format};
 use crate::package::checksum;
 use crate::package::files::{self, Entry};
 use crate::package::manifest::{self, Artifact, ArtifactKind, Manifest};
 use crate::plan::{JobKind, MANIFEST, Plan};
-use crate::verify::{self, Expected, Inspected, VerifyError};
 
 /// Lines of a failed job's log shown in the error.
 pub(super) const TAIL_LINES: usize = 20;
@@ -308,8 +308,8 @@ async fn build(
     // Prove the binary is what the target's name says before it is shipped.
     let inspected = match (step.verify, target.platform) {
         (true, Some(p)) => {
-            let verified = verify::inspect(&step.artifact).and_then(|found| {
-                verify::check(
+            let verified = inspect::inspect(&step.artifact).and_then(|found| {
+                inspect::check(
                     &found,
                     &Expected {
                         target: &target.id,

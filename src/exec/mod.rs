@@ -30,10 +30,10 @@ use serde::Serialize;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::inspect::Inspected;
 use crate::package::manifest::Artifact;
 use crate::plan::{JobKind, Plan};
 use crate::report::{Event, Reporter};
-use crate::verify::Inspected;
 
 pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
 pub use jobs::JobError;

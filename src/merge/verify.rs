@@ -12,10 +12,10 @@ use std::path::Path;
 use std::io::Seek;
 
 use super::{MergeError, algorithm_of, hash_file};
+use crate::inspect::Expected;
 use crate::package::archive::Format;
 use crate::package::extract;
 use crate::package::manifest::{ArtifactKind, Manifest};
-use crate::verify::Expected;
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -285,10 +285,11 @@ pub fn archive_binaries(
     let mut out = ArchiveBinaries::default();
     let whole = |what: String| BinaryProblem { member: None, what };
     let judge = |member: &str, path: &Path, out: &mut ArchiveBinaries| {
-        match crate::verify::inspect(path).and_then(|found| crate::verify::check(&found, expected))
+        match crate::inspect::inspect(path)
+            .and_then(|found| crate::inspect::check(&found, expected))
         {
             // An executable script (an installer, say) is not a binary.
-            Err(crate::verify::VerifyError::NotAnExecutable { .. }) => {}
+            Err(crate::inspect::VerifyError::NotAnExecutable { .. }) => {}
             Err(e) => {
                 out.binaries += 1;
                 out.problems.push(BinaryProblem {

@@ -196,7 +196,7 @@ pub struct Artifact {
     /// For per-target artifacts: what the verified binary inside is
     /// (format, machine, bits, OS, static/dynamic, size).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub binary: Option<crate::verify::Inspected>,
+    pub binary: Option<crate::inspect::Inspected>,
 }
 
 impl Artifact {
