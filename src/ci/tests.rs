@@ -65,7 +65,7 @@ fn validate(python: &Path, yaml: &str) -> Result<(), String> {
     let file = dir.path().join("release.yml");
     std::fs::write(&file, yaml).unwrap();
     let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/publish/testdata/validate_schema.py");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/packager/testdata/validate_schema.py");
     let out = Command::new(python)
         .arg(script)
         .arg(schema())

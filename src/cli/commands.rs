@@ -338,7 +338,7 @@ pub(super) fn check_changelog(plan: &Plan) -> Result<(), Error> {
     };
     let version = &plan.version.version;
     let found = match std::fs::read_to_string(&step.changelog) {
-        Ok(text) => crate::publish::notes::changelog_section(&text, version).is_some(),
+        Ok(text) => crate::packager::notes::changelog_section(&text, version).is_some(),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound && !step.required => return Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
         Err(e) => return Err(Error::io(&step.changelog)(e)),

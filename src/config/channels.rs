@@ -101,7 +101,7 @@ impl ChannelKind {
     }
 }
 
-pub use crate::publish::snap::{Confinement, Grade};
+pub use crate::packager::snap::{Confinement, Grade};
 
 /// `[channels.<name>]`: one channel. `kind` picks the format; the keys
 /// under each kind's heading below apply to that kind only.

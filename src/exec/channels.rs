@@ -1,5 +1,5 @@
 //! Channel and release-notes jobs: gather the release's records, hand them
-//! to the renderers in [`crate::publish`], and write what they return into
+//! to the renderers in [`crate::packager`], and write what they return into
 //! dist/ atomically, each file an artifact of the release.
 //!
 //! Part of `exec`. Digests and sizes come from the archive jobs' records
@@ -12,10 +12,10 @@ use super::Context;
 use super::jobs::{JobError, Output};
 use crate::config::{ChannelKind, Confinement, Grade};
 use crate::package::manifest::{Artifact, ArtifactKind};
+use crate::packager::input::{ChannelInput, Package, Release};
+use crate::packager::{PublishError, chocolatey, homebrew, notes, scoop, snap};
 use crate::plan::channels::{ChannelStep, NOTES};
 use crate::plan::{JobKind, Plan};
-use crate::publish::input::{ChannelInput, Package, Release};
-use crate::publish::{PublishError, chocolatey, homebrew, notes, scoop, snap};
 
 pub(super) async fn run(ctx: &Context, job: usize) -> Result<Output, JobError> {
     let plan = std::sync::Arc::clone(&ctx.plan);

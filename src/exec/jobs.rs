@@ -129,7 +129,7 @@ pub enum JobError {
         job: String,
         /// Boxed like `Image`; its help is reached through `nested_help`.
         #[source]
-        source: Box<crate::publish::PublishError>,
+        source: Box<crate::packager::PublishError>,
     },
     #[error("{job}: the plan needs a container engine, and the run has none")]
     #[diagnostic(code(matrix::job::no_engine))]

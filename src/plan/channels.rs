@@ -180,7 +180,7 @@ impl<'a> Renderer<'a> {
             }
             if channel.kind == ChannelKind::Scoop && channel.checkver.is_none() {
                 let urls: Vec<&str> = selected.iter().map(|(_, u)| u.as_str()).collect();
-                if crate::publish::scoop::lacks_checkver(
+                if crate::packager::scoop::lacks_checkver(
                     &config.project.homepage,
                     &self.req.version.version,
                     &urls,
@@ -359,7 +359,7 @@ impl<'a> Renderer<'a> {
     /// Homebrew refuses a formula whose `desc` breaks its rules; find out
     /// now, at the line the text came from, rather than after the builds.
     fn check_homebrew_desc(&self, name: &str, channel: &Channel) -> Result<(), ConfigError> {
-        use crate::publish::homebrew::desc;
+        use crate::packager::homebrew::desc;
         let project = &self.loaded.config.project;
         let (text, at) = match &channel.desc {
             Some(d) => (d.as_str(), KeyPath::parse("channels").key(name).key("desc")),
@@ -370,7 +370,7 @@ impl<'a> Renderer<'a> {
         };
         let formula = channel.name.as_deref().unwrap_or(&project.name);
         if let Some(class) =
-            crate::publish::homebrew::bad_class_name(channel.class.as_deref(), formula)
+            crate::packager::homebrew::bad_class_name(channel.class.as_deref(), formula)
         {
             let key = if channel.class.is_some() {
                 "class"

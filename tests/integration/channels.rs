@@ -155,7 +155,7 @@ fn nuget_schema_accepts(nuspec: &str) {
 
 fn testdata(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/publish/testdata")
+        .join("src/packager/testdata")
         .join(name)
 }
 

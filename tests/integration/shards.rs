@@ -325,7 +325,7 @@ fn ci_writes_workflows_that_validate() {
         run(&mut p.matrix(&["ci", "github", "--shards", "4", "--output", "release.yml"]));
     assert_eq!(code, 0, "{err}");
     let out = Command::new(&py)
-        .arg(root.join("src/publish/testdata/validate_schema.py"))
+        .arg(root.join("src/packager/testdata/validate_schema.py"))
         .arg(root.join("tests/schemas/github-workflow.json"))
         .arg(p.path().join("release.yml"))
         .output()

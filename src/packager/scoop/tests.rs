@@ -407,7 +407,7 @@ fn validate(python: &std::path::Path, manifest: &str) -> Result<(), String> {
     let file = dir.path().join("hello.json");
     std::fs::write(&file, manifest).unwrap();
     let out = std::process::Command::new(python)
-        .arg(root.join("src/publish/testdata/validate_schema.py"))
+        .arg(root.join("src/packager/testdata/validate_schema.py"))
         .arg(root.join("tests/schemas/scoop.json"))
         .arg(&file)
         .output()
@@ -424,7 +424,7 @@ fn validate(python: &std::path::Path, manifest: &str) -> Result<(), String> {
 
 #[test]
 fn manifests_pass_scoops_schema_and_the_schema_bites() {
-    use crate::publish::snap::tests::{python, require};
+    use crate::packager::snap::tests::{python, require};
     let Some(py) = require(python()) else { return };
     let mut mirrored = input(Format::Zip, false);
     for p in &mut mirrored.packages {

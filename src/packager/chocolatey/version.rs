@@ -19,7 +19,7 @@
 //! way).
 
 use super::CHANNEL_DEFAULT;
-use crate::publish::PublishError;
+use crate::packager::PublishError;
 
 /// NuGet.Core 2 rejects a special version longer than this.
 const MAX_SPECIAL: usize = 20;

@@ -2,7 +2,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::*;
-use crate::publish::input::Release;
+use crate::packager::input::Release;
 
 fn release() -> Release {
     Release {
@@ -411,7 +411,7 @@ fn run_harness(ruby: &str, dir: &Path, text: &str, class: &str) -> serde_json::V
         String::from_utf8_lossy(&check.stderr)
     );
     let harness =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/publish/testdata/formula_harness.rb");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/packager/testdata/formula_harness.rb");
     let out = Command::new(ruby)
         .arg(harness)
         .arg(&formula)

@@ -6,7 +6,7 @@
 //! Owns the package id rules and the text/URL/checksum rules the XML
 //! parts and the PowerShell scripts rely on.
 
-use crate::publish::PublishError;
+use crate::packager::PublishError;
 
 /// NuGet's limit on a package id.
 const MAX_ID: usize = 100;

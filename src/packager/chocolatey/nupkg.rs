@@ -25,8 +25,8 @@ use zip::{CompressionMethod, System, ZipWriter};
 
 use super::{ChocoFiles, ChocoOptions, channel_name, validate, version, xml_escape};
 use crate::package::write_atomic;
-use crate::publish::PublishError;
-use crate::publish::input::ChannelInput;
+use crate::packager::PublishError;
+use crate::packager::input::ChannelInput;
 
 const MANIFEST_REL: &str = "http://schemas.microsoft.com/packaging/2010/07/manifest";
 const CORE_PROPERTIES_REL: &str =

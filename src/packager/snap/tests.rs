@@ -15,7 +15,7 @@ use std::sync::OnceLock;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::publish::input::{ChannelInput, Package, Release};
+use crate::packager::input::{ChannelInput, Package, Release};
 use crate::target::platform;
 
 // ------------------------------------------------------------ fixtures
@@ -205,7 +205,7 @@ fn validate_yaml(python: &Path, schema: &Path, yaml: &str) -> Result<(), String>
     let file = dir.path().join("snapcraft.yaml");
     std::fs::write(&file, yaml).unwrap();
     let script =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/publish/testdata/validate_schema.py");
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/packager/testdata/validate_schema.py");
     let out = Command::new(python)
         .arg(script)
         .arg(schema)

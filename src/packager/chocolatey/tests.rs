@@ -8,7 +8,7 @@ use std::process::Command;
 use regex::Regex;
 
 use super::*;
-use crate::publish::input::{ChannelInput, Package, Release};
+use crate::packager::input::{ChannelInput, Package, Release};
 
 const SHA_A: &str = "1111111111111111111111111111111111111111111111111111111111111111";
 const SHA_B: &str = "2222222222222222222222222222222222222222222222222222222222222222";

@@ -12,10 +12,10 @@ use serde_json::json;
 
 use super::build_with;
 use crate::package::archive::Format;
-use crate::publish::PublishError;
-use crate::publish::input::Package;
-use crate::publish::snap::build_snap;
-use crate::publish::snap::tests::{
+use crate::packager::PublishError;
+use crate::packager::input::Package;
+use crate::packager::snap::build_snap;
+use crate::packager::snap::tests::{
     input, invalid_message, opts, package, python, require, squashfs_tools, yaml_to_json,
 };
 

@@ -13,8 +13,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use super::{SnapOptions, channel_error, render_snap_yaml, snap_version, validate};
-use crate::publish::PublishError;
-use crate::publish::input::{ChannelInput, Package};
+use crate::packager::PublishError;
+use crate::packager::input::{ChannelInput, Package};
 
 const MKSQUASHFS: &str = "mksquashfs";
 

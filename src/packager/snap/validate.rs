@@ -8,8 +8,8 @@
 use std::collections::BTreeSet;
 
 use super::{SnapOptions, channel_error};
-use crate::publish::PublishError;
-use crate::publish::input::Package;
+use crate::packager::PublishError;
+use crate::packager::input::Package;
 
 /// Longest snap version snapd accepts.
 const VERSION_MAX: usize = 32;
