@@ -190,7 +190,7 @@ pub async fn run(
         .map(|(i, j)| (j.id.as_str(), i))
         .collect();
     // A plan names only its own jobs as needs (`plan::jobs` refuses any
-    // other); should one not, its job waits for a job that never succeeds.
+    // other); should one not, its job is skipped as if that need failed.
     let needs: Vec<Vec<usize>> = plan
         .jobs
         .iter()
@@ -427,11 +427,7 @@ fn context(
     kind: JobKind,
     opts: &Options,
 ) -> Context {
-    // Only the release-wide jobs read other jobs' results.
-    let needs_results = matches!(
-        kind,
-        JobKind::Checksums | JobKind::Manifest | JobKind::Channel | JobKind::Notes
-    );
+    let needs_results = kind.reads_results();
     let mut ctx = Context {
         plan: Arc::clone(plan),
         artifacts: Vec::new(),
@@ -485,21 +481,26 @@ fn container_command(
     let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
     let image = match image {
         ContainerImage::Image { reference } => reference.clone(),
-        ContainerImage::Builder { name } => ctx
-            .produced
-            .iter()
-            .find_map(|(i, p)| match p {
-                Produced::Builder { image }
-                    if matches!(
-                        plan.jobs.get(*i).map(crate::plan::Job::work),
-                        Some(JobId::Builder(b)) if plan.builders.get(b).is_some_and(|b| &b.name == name)
-                    ) =>
-                {
-                    Some(image.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(no_engine)?,
+        ContainerImage::Builder { name } => {
+            // What the job that built this builder image made.
+            let builder = plan
+                .builders
+                .iter()
+                .position(|b| &b.name == name)
+                .map(JobId::Builder);
+            ctx.produced
+                .iter()
+                .find_map(|(i, p)| match p {
+                    Produced::Builder { image }
+                        if builder.is_some()
+                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
+                    {
+                        Some(image.clone())
+                    }
+                    _ => None,
+                })
+                .ok_or_else(no_engine)?
+        }
     };
     for cache in &containers.caches {
         std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {

@@ -39,6 +39,16 @@ pub enum JobKind {
 }
 
 impl JobKind {
+    /// The release-wide jobs that read the records of the jobs before
+    /// them (artifacts, verified binaries, durations): the channels, the
+    /// notes, the checksums file and the manifest.
+    pub fn reads_results(self) -> bool {
+        matches!(
+            self,
+            JobKind::Checksums | JobKind::Manifest | JobKind::Channel | JobKind::Notes
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Builder => "builder",
@@ -242,7 +252,10 @@ impl Steps<'_> {
     /// What `id` waits for, given the jobs of the graph (`jobs`, in plan
     /// order). The rules of every kind, written once.
     pub fn needs(&self, id: JobId, jobs: &[JobId], scope: Scope) -> Result<Vec<JobId>, GraphError> {
-        let of = |keep: &dyn Fn(JobId) -> bool| jobs.iter().copied().filter(|j| keep(*j)).collect();
+        // The jobs of the graph of some kinds, in plan order.
+        let of = |keep: &dyn Fn(JobKind) -> bool| -> Vec<JobId> {
+            jobs.iter().copied().filter(|j| keep(j.kind())).collect()
+        };
         let oci = self.images.is_some_and(|i| i.oci_archives);
         let push = self.images.is_some_and(|i| i.push);
         let needs: Vec<JobId> = match id {
@@ -284,12 +297,12 @@ impl Steps<'_> {
                 .map(|(t, _)| JobId::Archive(*t))
                 .collect(),
             // The notes also list the images.
-            JobId::Notes => of(&|j| matches!(j.kind(), JobKind::Archive | JobKind::Index)),
+            JobId::Notes => of(&|k| matches!(k, JobKind::Archive | JobKind::Index)),
             // Every file of the release: the archives, then the release
             // files (OCI archives, channel files, the notes).
             JobId::Checksums => {
-                let mut needs: Vec<JobId> = of(&|j| j.kind() == JobKind::Archive);
-                needs.extend(of(&|j| match j.kind() {
+                let mut needs = of(&|k| k == JobKind::Archive);
+                needs.extend(of(&|k| match k {
                     JobKind::Index => oci,
                     JobKind::Channel | JobKind::Notes => true,
                     _ => false,
@@ -298,13 +311,13 @@ impl Steps<'_> {
             }
             // A shard's manifest records its parts.
             JobId::Manifest if scope == Scope::Shard => {
-                of(&|j| matches!(j.kind(), JobKind::Archive | JobKind::Image))
+                of(&|k| matches!(k, JobKind::Archive | JobKind::Image))
             }
             // The manifest records every image, so it waits for them: for
             // the pushes, or for the indexes the checksums do not wait for.
             JobId::Manifest => {
                 let mut needs = vec![JobId::Checksums];
-                needs.extend(of(&|j| match j.kind() {
+                needs.extend(of(&|k| match k {
                     JobKind::Push => true,
                     JobKind::Index => !push && !oci,
                     _ => false,
