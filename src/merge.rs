@@ -28,6 +28,9 @@ pub(crate) const WORK_DIRS: [&str; 3] = ["logs", "build", "images"];
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum MergeError {
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Graph(#[from] crate::plan::GraphError),
     #[error("{}: {what}", path.display())]
     #[diagnostic(
         code(matrix::merge::read),

@@ -10,6 +10,7 @@ mod axes;
 pub mod channels;
 pub mod containers;
 pub mod images;
+pub mod jobs;
 mod names;
 pub mod shard;
 mod steps;
@@ -28,6 +29,8 @@ use crate::package::files::FileSpec;
 use crate::preset::Preset;
 use crate::target::Platform;
 use crate::version::Version;
+
+pub use jobs::{GraphError, Job, JobId, JobKind};
 
 /// Version of the plan and manifest JSON formats.
 pub const FORMAT_VERSION: u32 = 1;
@@ -76,6 +79,18 @@ pub struct Plan {
     /// its manifest lists them all.
     #[serde(skip)]
     pub unfiltered: Vec<crate::package::manifest::Target>,
+}
+
+impl Plan {
+    /// The steps its job ids and needs are made from.
+    pub fn steps(&self) -> jobs::Steps<'_> {
+        jobs::Steps {
+            targets: &self.targets,
+            builders: &self.builders,
+            images: self.images.as_ref(),
+            channels: &self.channels,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -142,64 +157,6 @@ pub struct ChecksumStep {
     pub file_name: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum JobKind {
-    /// Build a `[builders.<name>]` image (or find it already built).
-    Builder,
-    Build,
-    Archive,
-    /// Build one platform of one image variant.
-    Image,
-    /// Assemble a variant's multi-platform index (and its OCI archive).
-    Index,
-    /// Push a variant's index under every tag to every repository.
-    Push,
-    /// Render one release channel's files (and build its packages).
-    Channel,
-    /// Write the release notes.
-    Notes,
-    Checksums,
-    Manifest,
-}
-
-impl JobKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            JobKind::Builder => "builder",
-            JobKind::Build => "build",
-            JobKind::Image => "image",
-            JobKind::Index => "index",
-            JobKind::Push => "push",
-            JobKind::Channel => "channel",
-            JobKind::Notes => "notes",
-            JobKind::Archive => "archive",
-            JobKind::Checksums => "checksums",
-            JobKind::Manifest => "manifest",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Job {
-    /// Unique, file-name safe: `build-linux-arm64`, `checksums`.
-    pub id: String,
-    pub kind: JobKind,
-    /// Index into `Plan::targets` for per-target jobs.
-    pub target: Option<usize>,
-    /// Index into `Plan::builders` (builder jobs) or into the image
-    /// variants (image, index and push jobs).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub item: Option<usize>,
-    /// Index into the variant's platforms (image jobs).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub platform: Option<usize>,
-    /// The job runs a container engine, so `--container-jobs` counts it.
-    pub uses_engine: bool,
-    /// Ids of the jobs that must succeed first.
-    pub needs: Vec<String>,
-}
-
 /// What `build` needs besides the config.
 #[derive(Debug, Clone)]
 pub struct Request {
@@ -247,6 +204,9 @@ pub enum PlanError {
         what: &'static str,
         config: PathBuf,
     },
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Graph(#[from] GraphError),
 }
 
 /// Every target is matched against every override's `when`: the product
@@ -360,13 +320,13 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
-    let jobs = graph(
-        &targets,
-        &builders,
-        images.as_ref(),
-        &channels,
-        notes.is_some(),
-    );
+    let steps = jobs::Steps {
+        targets: &targets,
+        builders: &builders,
+        images: images.as_ref(),
+        channels: &channels,
+    };
+    let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -502,132 +462,6 @@ fn select(named: Vec<Named>, filters: &[String]) -> Result<Vec<Named>, PlanError
         .into_iter()
         .filter(|(id, _, _)| matchers.iter().any(|m| m.is_match(id)))
         .collect())
-}
-
-/// builder -> build -> archive per target; build -> image -> index -> push
-/// per image; then checksums, then the manifest.
-fn graph(
-    targets: &[Target],
-    builders: &[containers::BuilderStep],
-    images: Option<&images::ImagePlan>,
-    channels: &[channels::ChannelStep],
-    notes: bool,
-) -> Vec<Job> {
-    let job = |id: String, kind, needs: Vec<String>| Job {
-        id,
-        kind,
-        target: None,
-        item: None,
-        platform: None,
-        uses_engine: false,
-        needs,
-    };
-    let mut jobs = Vec::with_capacity(targets.len() * 2 + builders.len() + 2);
-    for (i, b) in builders.iter().enumerate() {
-        jobs.push(Job {
-            item: Some(i),
-            uses_engine: true,
-            ..job(format!("builder-{}", b.name), JobKind::Builder, vec![])
-        });
-    }
-    for (i, t) in targets.iter().enumerate() {
-        let build = format!("build-{}", t.slug);
-        let needs = match &t.build.container {
-            Some(containers::ContainerImage::Builder { name }) => vec![format!("builder-{name}")],
-            _ => vec![],
-        };
-        jobs.push(Job {
-            target: Some(i),
-            uses_engine: t.build.container.is_some(),
-            ..job(build.clone(), JobKind::Build, needs)
-        });
-        jobs.push(Job {
-            target: Some(i),
-            ..job(format!("archive-{}", t.slug), JobKind::Archive, vec![build])
-        });
-    }
-    let mut release = Vec::new();
-    let mut pushes = Vec::new();
-    if let Some(images) = images {
-        for (v, variant) in images.variants.iter().enumerate() {
-            let mut platform_jobs = Vec::new();
-            for (p, image) in variant.platforms.iter().enumerate() {
-                let id = format!("image-{}", image.slug);
-                platform_jobs.push(id.clone());
-                jobs.push(Job {
-                    item: Some(v),
-                    platform: Some(p),
-                    // Decided per Dockerfile at run time; counting every
-                    // image build keeps the engine from being overloaded.
-                    uses_engine: images.native != crate::config::NativeMode::Always,
-                    ..job(
-                        id,
-                        JobKind::Image,
-                        vec![format!("build-{}", targets[image.target].slug)],
-                    )
-                });
-            }
-            let index = format!("index-{}", variant.slug);
-            jobs.push(Job {
-                item: Some(v),
-                ..job(index.clone(), JobKind::Index, platform_jobs)
-            });
-            if images.oci_archives {
-                release.push(index.clone());
-            }
-            if images.push {
-                let push = format!("push-{}", variant.slug);
-                pushes.push(push.clone());
-                // Nothing is pushed until every archive and the checksums
-                // file exist: a failed release must not leave images out
-                // in a registry.
-                jobs.push(Job {
-                    item: Some(v),
-                    ..job(push, JobKind::Push, vec![index, "checksums".into()])
-                });
-            } else if !images.oci_archives {
-                // The manifest records every image, so it waits for them.
-                pushes.push(index);
-            }
-        }
-    }
-    // Channels read the archives' records; the notes also list the images.
-    for (c, channel) in channels.iter().enumerate() {
-        let id = format!("channel-{}", channel.name);
-        release.push(id.clone());
-        jobs.push(Job {
-            item: Some(c),
-            ..job(
-                id,
-                JobKind::Channel,
-                channel
-                    .targets
-                    .iter()
-                    .map(|(t, _)| format!("archive-{}", targets[*t].slug))
-                    .collect(),
-            )
-        });
-    }
-    if notes {
-        let needs = jobs
-            .iter()
-            .filter(|j| matches!(j.kind, JobKind::Archive | JobKind::Index))
-            .map(|j| j.id.clone())
-            .collect();
-        release.push("release-notes".into());
-        jobs.push(job("release-notes".into(), JobKind::Notes, needs));
-    }
-    let mut needs: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.kind == JobKind::Archive)
-        .map(|j| j.id.clone())
-        .collect();
-    needs.extend(release);
-    jobs.push(job("checksums".into(), JobKind::Checksums, needs));
-    let mut needs = vec!["checksums".to_string()];
-    needs.extend(pushes);
-    jobs.push(job("manifest".into(), JobKind::Manifest, needs));
-    jobs
 }
 
 mod duration_secs {

@@ -158,7 +158,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         .jobs
         .iter()
         .filter(|j| j.kind == plan::JobKind::Build)
-        .filter_map(|j| j.target.map(|t| plan.targets[t].id.clone()))
+        .filter_map(|j| j.target().map(|t| plan.targets[t].id.clone()))
         .collect();
     let needs: Vec<toolchain::TargetNeed> = toolchain::check_plan(&plan, args.smoke)
         .into_iter()

@@ -83,7 +83,8 @@ pub fn shard_plan(plan: &mut Plan, spec: &str, history: Option<&Path>) -> Result
         .filter(|(_, t)| ids.contains(t.id.as_str()))
         .map(|(i, _)| i)
         .collect();
-    crate::plan::shard::restrict_to_shard(plan, index, total, &targets, recorded);
+    crate::plan::shard::restrict_to_shard(plan, index, total, &targets, recorded)
+        .map_err(crate::plan::PlanError::from)?;
     Ok(())
 }
 
@@ -136,33 +137,14 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     // The whole plan decides what each shard may hold; only then is it
     // cut down to the release-wide jobs the merge runs.
     let checked = merge::check(&plan, &shards, args.allow_partial)?;
-    crate::plan::shard::restrict_to_merge(&mut plan);
+    crate::plan::shard::restrict_to_merge(&mut plan, &checked.missing)
+        .map_err(crate::plan::PlanError::from)?;
     if !checked.missing.is_empty() {
         eprintln!(
             "warning: a partial release: {} missing: {}",
             crate::report::count(checked.missing.len(), "target", "targets"),
             checked.missing.join(", ")
         );
-    }
-    if !checked.missing.is_empty() {
-        // A partial release: channels ship what there is.
-        let missing: BTreeSet<usize> = plan
-            .targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| checked.missing.contains(&t.id))
-            .map(|(i, _)| i)
-            .collect();
-        for c in &mut plan.channels {
-            c.targets.retain(|(t, _)| !missing.contains(t));
-        }
-        let empty: BTreeSet<String> = plan
-            .channels
-            .iter()
-            .filter(|c| c.targets.is_empty())
-            .map(|c| format!("channel-{}", c.name))
-            .collect();
-        plan.jobs.retain(|j| !empty.contains(&j.id));
     }
     check_changelog(&plan)?;
     // Held until the merge ends: one run per dist folder.

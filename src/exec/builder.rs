@@ -74,11 +74,12 @@ pub fn input_tag(step: &BuilderStep) -> std::io::Result<String> {
 pub(super) async fn run(
     ctx: &Context,
     job: usize,
+    builder: usize,
     cancel: &CancellationToken,
 ) -> Result<Produced, JobError> {
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
-    let step = &plan.builders[j.item.unwrap_or_default()];
+    let step = &plan.builders[builder];
     let log = super::log_path(plan, job);
     let io = |path: &Path| {
         let path = path.to_path_buf();

@@ -14,22 +14,24 @@ use crate::config::{ChannelKind, Confinement, Grade};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::input::{ChannelInput, Package, Release};
 use crate::packager::{PublishError, chocolatey, homebrew, notes, scoop, snap};
+use crate::plan::Plan;
 use crate::plan::channels::{ChannelStep, NOTES};
-use crate::plan::{JobKind, Plan};
 
-pub(super) async fn run(ctx: &Context, job: usize) -> Result<Output, JobError> {
+/// Writes channel `channel`'s files, or the release notes (`None`).
+pub(super) async fn run(
+    ctx: &Context,
+    job: usize,
+    channel: Option<usize>,
+) -> Result<Output, JobError> {
     let plan = std::sync::Arc::clone(&ctx.plan);
-    let j = &plan.jobs[job];
-    let job_id = j.id.clone();
-    let kind = j.kind;
-    let item = j.item.unwrap_or_default();
+    let job_id = plan.jobs[job].id.clone();
     let artifacts = ctx.artifacts.clone();
     let images = super::images::records(ctx);
     let missing = ctx.missing_targets.clone();
     let log = super::log_path(&plan, job);
-    let result = tokio::task::spawn_blocking(move || match kind {
-        JobKind::Notes => write_notes(&plan, &artifacts, &images, &missing, &log),
-        _ => write_channel(&plan, &plan.channels[item], &artifacts),
+    let result = tokio::task::spawn_blocking(move || match channel {
+        None => write_notes(&plan, &artifacts, &images, &missing, &log),
+        Some(c) => write_channel(&plan, &plan.channels[c], &artifacts),
     })
     .await
     .map_err(|_| JobError::Cancelled)?;

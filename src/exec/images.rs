@@ -19,7 +19,7 @@ use super::{Context, Produced};
 use crate::config::NativeMode;
 use crate::image::{self, ImageError, docker_archive, dockerfile, native, oci, registry};
 use crate::package::manifest::{Artifact, ArtifactKind};
-use crate::plan::JobKind;
+use crate::plan::JobId;
 use crate::plan::containers::LABEL_PROJECT;
 use crate::plan::images::{IMAGE_DIR, ImagePlan, ImageVariant, PlatformImage};
 
@@ -50,31 +50,46 @@ pub fn layout_dir(dist: &Path, variant: &ImageVariant) -> PathBuf {
     dist.join(IMAGE_DIR).join("oci").join(&variant.slug)
 }
 
-pub(super) async fn run(
+/// The image plan an image job works on.
+fn plan_images(ctx: &Context, job: usize) -> Result<&ImagePlan, JobError> {
+    ctx.plan.images.as_ref().ok_or_else(|| JobError::NoEngine {
+        job: ctx.plan.jobs[job].id.clone(),
+    })
+}
+
+/// Builds platform `platform` of image variant `variant`.
+pub(super) async fn run_platform(
     ctx: &Context,
     job: usize,
+    variant: usize,
+    platform: usize,
     cancel: &CancellationToken,
 ) -> Result<Output, JobError> {
-    let plan = &ctx.plan;
-    let j = &plan.jobs[job];
-    let images = plan
-        .images
-        .as_ref()
-        .ok_or_else(|| JobError::NoEngine { job: j.id.clone() })?;
-    let v = j.item.unwrap_or_default();
-    let variant = &images.variants[v];
-    match j.kind {
-        JobKind::Image => {
-            let p = &variant.platforms[j.platform.unwrap_or_default()];
-            let built = platform_image(ctx, job, images, v, p, cancel).await?;
-            Ok(Output {
-                produced: Some(Produced::Image(built)),
-                ..Output::default()
-            })
-        }
-        JobKind::Index => index(ctx, job, images, v).await,
-        _ => push(ctx, job, images, v).await,
-    }
+    let images = plan_images(ctx, job)?;
+    let p = &images.variants[variant].platforms[platform];
+    let built = platform_image(ctx, job, images, variant, p, cancel).await?;
+    Ok(Output {
+        produced: Some(Produced::Image(built)),
+        ..Output::default()
+    })
+}
+
+/// Assembles image variant `variant`'s index.
+pub(super) async fn run_index(
+    ctx: &Context,
+    job: usize,
+    variant: usize,
+) -> Result<Output, JobError> {
+    index(ctx, job, plan_images(ctx, job)?, variant).await
+}
+
+/// Pushes image variant `variant`'s index.
+pub(super) async fn run_push(
+    ctx: &Context,
+    job: usize,
+    variant: usize,
+) -> Result<Output, JobError> {
+    push(ctx, job, plan_images(ctx, job)?, variant).await
 }
 
 fn image_error(job: &str) -> impl FnOnce(ImageError) -> JobError + '_ {
@@ -479,7 +494,7 @@ pub(super) fn records(ctx: &Context) -> Vec<crate::package::manifest::Image> {
                 ctx.plan
                     .jobs
                     .get(*i)
-                    .is_some_and(|j| j.item == Some(v) && j.kind == JobKind::Push)
+                    .is_some_and(|j| j.work() == JobId::Push(v))
             })
             .flat_map(|(_, p)| match p {
                 Produced::Pushed(refs) => refs.clone(),

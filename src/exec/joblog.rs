@@ -24,7 +24,7 @@ pub(super) fn start(ctx: &Context, job: usize) -> Result<(), JobError> {
     }
     let log = super::log_path(plan, job);
     let mut line = format!("job: {} ({})", j.id, j.kind.as_str());
-    if let Some(t) = j.target {
+    if let Some(t) = j.target() {
         line.push_str(&format!(", target {}", plan.targets[t].id));
     }
     process::note(&log, &line).map_err(|source| JobError::Io {

@@ -18,7 +18,7 @@ use crate::package::archive::{self, ArchiveSpec, Format};
 use crate::package::checksum;
 use crate::package::files::{self, Entry};
 use crate::package::manifest::{self, Artifact, ArtifactKind, Manifest};
-use crate::plan::{JobKind, MANIFEST, Plan};
+use crate::plan::{JobId, MANIFEST, Plan};
 
 /// Lines of a failed job's log shown in the error.
 pub(super) const TAIL_LINES: usize = 20;
@@ -191,22 +191,27 @@ pub(super) async fn run(
         artifact: Some(a),
         ..Output::default()
     };
-    match plan.jobs[job].kind {
-        JobKind::Builder => super::builder::run(ctx, job, cancel).await.map(|p| Output {
-            produced: Some(p),
-            ..Output::default()
-        }),
-        JobKind::Build => build(ctx, job, cancel).await.map(|binary| Output {
+    match plan.jobs[job].work() {
+        JobId::Builder(b) => super::builder::run(ctx, job, b, cancel)
+            .await
+            .map(|p| Output {
+                produced: Some(p),
+                ..Output::default()
+            }),
+        JobId::Build(t) => build(ctx, job, t, cancel).await.map(|binary| Output {
             binary,
             ..Output::default()
         }),
-        JobKind::Archive => archive(plan, job).await.map(artifact),
-        JobKind::Image | JobKind::Index | JobKind::Push => {
-            super::images::run(ctx, job, cancel).await
+        JobId::Archive(t) => archive(plan, t).await.map(artifact),
+        JobId::Image { variant, platform } => {
+            super::images::run_platform(ctx, job, variant, platform, cancel).await
         }
-        JobKind::Channel | JobKind::Notes => super::channels::run(ctx, job).await,
-        JobKind::Checksums => checksums(ctx, job).map(artifact),
-        JobKind::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
+        JobId::Index(v) => super::images::run_index(ctx, job, v).await,
+        JobId::Push(v) => super::images::run_push(ctx, job, v).await,
+        JobId::Channel(c) => super::channels::run(ctx, job, Some(c)).await,
+        JobId::Notes => super::channels::run(ctx, job, None).await,
+        JobId::Checksums => checksums(ctx, job).map(artifact),
+        JobId::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }
 }
 
@@ -225,11 +230,12 @@ fn io_error(
 async fn build(
     ctx: &Context,
     job: usize,
+    t: usize,
     cancel: &CancellationToken,
 ) -> Result<Option<Inspected>, JobError> {
     let plan = &ctx.plan;
     let smoke = ctx.smoke;
-    let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
+    let target = &plan.targets[t];
     let step = &target.build;
     let log = super::log_path(plan, job);
     // A fresh output folder: nothing from an earlier run can be packaged.
@@ -245,7 +251,7 @@ async fn build(
     let command = shell_words::join(&step.argv);
     let in_container = match &step.container {
         None => None,
-        Some(image) => Some(super::container_command(ctx, job, image)?),
+        Some(image) => Some(super::container_command(ctx, job, t, image)?),
     };
     let no_env = Default::default();
     let spawn = match &in_container {
@@ -345,8 +351,8 @@ fn spawn_program(
     }
 }
 
-async fn archive(plan: &Plan, job: usize) -> Result<Artifact, JobError> {
-    let target = &plan.targets[plan.jobs[job].target.unwrap_or_default()];
+async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
+    let target = &plan.targets[t];
     let step = &target.archive;
     let binary = Entry {
         source: target.build.artifact.clone(),
@@ -446,7 +452,7 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             manifest::Job {
                 id: j.id.clone(),
                 kind: j.kind.as_str().into(),
-                target: j.target.map(|t| plan.targets[t].id.clone()),
+                target: j.target().map(|t| plan.targets[t].id.clone()),
                 status: status.as_str().into(),
                 duration_ms: duration.as_millis() as u64,
             }

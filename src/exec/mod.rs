@@ -32,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::inspect::Inspected;
 use crate::package::manifest::Artifact;
-use crate::plan::{JobKind, Plan};
+use crate::plan::{JobId, JobKind, Plan};
 use crate::report::{Event, Reporter};
 
 pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
@@ -189,13 +189,15 @@ pub async fn run(
         .enumerate()
         .map(|(i, j)| (j.id.as_str(), i))
         .collect();
+    // A plan names only its own jobs as needs (`plan::jobs` refuses any
+    // other); should one not, its job is skipped as if that need failed.
     let needs: Vec<Vec<usize>> = plan
         .jobs
         .iter()
         .map(|j| {
             j.needs
                 .iter()
-                .filter_map(|id| index.get(id.as_str()).copied())
+                .map(|id| index.get(id.as_str()).copied().unwrap_or(n))
                 .collect()
         })
         .collect();
@@ -226,13 +228,16 @@ pub async fn run(
     loop {
         // Settle jobs whose needs can no longer succeed.
         for i in 0..n {
-            if results[i].is_none() && !started[i] && needs[i].iter().any(|&d| failed(&results[d]))
+            if results[i].is_none()
+                && !started[i]
+                && needs[i].iter().any(|&d| need_failed(&results, d))
             {
                 let r = JobResult::not_run(Status::Skipped);
                 let blocked: Vec<&str> = needs[i]
                     .iter()
-                    .filter(|&&d| failed(&results[d]))
-                    .map(|&d| plan.jobs[d].id.as_str())
+                    .zip(&plan.jobs[i].needs)
+                    .filter(|&(&d, _)| need_failed(&results, d))
+                    .map(|(_, id)| id.as_str())
                     .collect();
                 tracing::debug!(job = %plan.jobs[i].id, needs = ?blocked, "skipped: a job it needs did not succeed");
                 reporter.event(&Event::Finished {
@@ -250,9 +255,9 @@ pub async fn run(
                 }
                 let ready = !started[i]
                     && results[i].is_none()
-                    && needs[i]
-                        .iter()
-                        .all(|&d| matches!(&results[d], Some(r) if r.status == Status::Ok));
+                    && needs[i].iter().all(
+                        |&d| matches!(results.get(d), Some(Some(r)) if r.status == Status::Ok),
+                    );
                 let uses_engine = plan.jobs[i].uses_engine;
                 if !ready {
                     continue;
@@ -371,6 +376,11 @@ fn withdraw_release_files(plan: &Plan) {
     }
 }
 
+/// A need that did not succeed, or that names no job of the plan.
+fn need_failed(results: &[Option<JobResult>], d: usize) -> bool {
+    results.get(d).is_none_or(failed)
+}
+
 fn failed(r: &Option<JobResult>) -> bool {
     matches!(r, Some(r) if r.status != Status::Ok)
 }
@@ -417,11 +427,7 @@ fn context(
     kind: JobKind,
     opts: &Options,
 ) -> Context {
-    // Only the release-wide jobs read other jobs' results.
-    let needs_results = matches!(
-        kind,
-        JobKind::Checksums | JobKind::Manifest | JobKind::Channel | JobKind::Notes
-    );
+    let needs_results = kind.reads_results();
     let mut ctx = Context {
         plan: Arc::clone(plan),
         artifacts: Vec::new(),
@@ -450,7 +456,7 @@ fn context(
                 ctx.finished.push((i, r.status, r.duration));
                 ctx.artifacts.extend(r.artifact.clone());
                 ctx.artifacts.extend(r.extra.iter().cloned());
-                if let (Some(b), Some(t)) = (&r.binary, plan.jobs[i].target) {
+                if let (Some(b), Some(t)) = (&r.binary, plan.jobs[i].target()) {
                     ctx.binaries.push((t, b.clone()));
                 }
             }
@@ -464,6 +470,7 @@ fn context(
 fn container_command(
     ctx: &Context,
     job: usize,
+    target: usize,
     image: &crate::plan::containers::ContainerImage,
 ) -> Result<(Vec<String>, String), JobError> {
     use crate::plan::containers::ContainerImage;
@@ -474,21 +481,26 @@ fn container_command(
     let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
     let image = match image {
         ContainerImage::Image { reference } => reference.clone(),
-        ContainerImage::Builder { name } => ctx
-            .produced
-            .iter()
-            .find_map(|(i, p)| match p {
-                Produced::Builder { image }
-                    if plan.jobs[*i]
-                        .item
-                        .and_then(|b| plan.builders.get(b))
-                        .is_some_and(|b| &b.name == name) =>
-                {
-                    Some(image.clone())
-                }
-                _ => None,
-            })
-            .ok_or_else(no_engine)?,
+        ContainerImage::Builder { name } => {
+            // What the job that built this builder image made.
+            let builder = plan
+                .builders
+                .iter()
+                .position(|b| &b.name == name)
+                .map(JobId::Builder);
+            ctx.produced
+                .iter()
+                .find_map(|(i, p)| match p {
+                    Produced::Builder { image }
+                        if builder.is_some()
+                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
+                    {
+                        Some(image.clone())
+                    }
+                    _ => None,
+                })
+                .ok_or_else(no_engine)?
+        }
     };
     for cache in &containers.caches {
         std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
@@ -497,7 +509,7 @@ fn container_command(
             source,
         })?;
     }
-    let step = &plan.targets[j.target.unwrap_or_default()].build;
+    let step = &plan.targets[target].build;
     let user = (
         nix::unistd::getuid().as_raw(),
         nix::unistd::getgid().as_raw(),

@@ -429,12 +429,12 @@ pub fn check_jobs(
         owned.total,
         &owned.targets,
         None,
-    );
+    )?;
     let expected: BTreeMap<&str, (&str, Option<&str>)> = mine
         .jobs
         .iter()
         .map(|j| {
-            let target = j.target.map(|t| plan.targets[t].id.as_str());
+            let target = j.target().map(|t| plan.targets[t].id.as_str());
             (j.id.as_str(), (j.kind.as_str(), target))
         })
         .collect();

@@ -8,7 +8,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use super::{Job, JobKind, Plan};
+use super::Plan;
+use super::jobs::{GraphError, Job, JobId, Scope};
 use crate::package::manifest::ShardInfo;
 
 /// Keeps the per-target jobs of `targets` (indices into `Plan::targets`):
@@ -22,46 +23,49 @@ pub fn restrict_to_shard(
     total: usize,
     targets: &BTreeSet<usize>,
     weights: Option<BTreeMap<String, f64>>,
-) {
-    let image_target = |j: &Job| {
+) -> Result<(), GraphError> {
+    let steps = plan.steps();
+    let whole: Vec<JobId> = plan.jobs.iter().map(Job::work).collect();
+    let image_target = |variant: usize, platform: usize| {
         let images = plan.images.as_ref()?;
-        let p = images.variants.get(j.item?)?.platforms.get(j.platform?)?;
-        Some(p.target)
+        Some(
+            images
+                .variants
+                .get(variant)?
+                .platforms
+                .get(platform)?
+                .target,
+        )
     };
-    let kept: Vec<Job> = plan
-        .jobs
+    let kept: Vec<JobId> = whole
         .iter()
-        .filter(|j| match j.kind {
-            JobKind::Build | JobKind::Archive => j.target.is_some_and(|t| targets.contains(&t)),
+        .copied()
+        .filter(|&id| match id {
+            JobId::Build(t) | JobId::Archive(t) => targets.contains(&t),
             // Per-target images too: their blobs go to the merge.
-            JobKind::Image => image_target(j).is_some_and(|t| targets.contains(&t)),
+            JobId::Image { variant, platform } => {
+                image_target(variant, platform).is_some_and(|t| targets.contains(&t))
+            }
             _ => false,
         })
-        .cloned()
         .collect();
-    let builders: BTreeSet<String> = kept
+    let mut builders = BTreeSet::new();
+    for &id in &kept {
+        builders.extend(
+            steps
+                .needs(id, &whole, Scope::Whole)?
+                .into_iter()
+                .filter(|n| matches!(n, JobId::Builder(_))),
+        );
+    }
+    let mut ids: Vec<JobId> = whole
         .iter()
-        .flat_map(|j| {
-            j.needs
-                .iter()
-                .filter(|n| n.starts_with("builder-"))
-                .cloned()
-        })
+        .copied()
+        .filter(|id| builders.contains(id))
         .collect();
-    let mut jobs: Vec<Job> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.kind == JobKind::Builder && builders.contains(&j.id))
-        .cloned()
-        .collect();
-    jobs.extend(kept);
-    let parts = jobs
-        .iter()
-        .filter(|j| matches!(j.kind, JobKind::Archive | JobKind::Image))
-        .map(|j| j.id.clone())
-        .collect();
-    jobs.push(manifest_job(parts));
-    plan.jobs = jobs;
+    ids.extend(kept);
+    ids.push(JobId::Manifest);
+    plan.jobs = steps.wire(&ids, Scope::Shard)?;
     plan.channels.clear();
     plan.notes = None;
     plan.shard = Some(ShardInfo {
@@ -73,73 +77,47 @@ pub fn restrict_to_shard(
             .collect(),
         weights,
     });
+    Ok(())
 }
 
 /// Keeps only the jobs that run on the release as a whole: image indexes
 /// (and pushes), channels, the notes, the checksums file and the manifest.
 /// The archives and platform images come from the shards, so nothing they
-/// need is built again.
-pub fn restrict_to_merge(plan: &mut Plan) {
-    let oci_archives = plan.images.as_ref().is_some_and(|i| i.oci_archives);
-    let mut jobs: Vec<Job> = plan
-        .jobs
+/// need is built again. `missing` names the targets a partial merge lacks:
+/// channels ship what there is, and a channel left with no target is not
+/// run.
+pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), GraphError> {
+    if !missing.is_empty() {
+        let missing: BTreeSet<usize> = plan
+            .targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| missing.contains(&t.id))
+            .map(|(i, _)| i)
+            .collect();
+        for c in &mut plan.channels {
+            c.targets.retain(|(t, _)| !missing.contains(t));
+        }
+    }
+    let steps = plan.steps();
+    let whole: Vec<JobId> = plan.jobs.iter().map(Job::work).collect();
+    let mut ids: Vec<JobId> = whole
         .iter()
-        .filter(|j| matches!(j.kind, JobKind::Index | JobKind::Channel | JobKind::Notes))
-        .cloned()
-        .map(|mut j| {
-            // Notes list the images, so they still wait for the indexes.
-            j.needs
-                .retain(|n| j.kind == JobKind::Notes && n.starts_with("index-"));
-            j
+        .copied()
+        .filter(|&id| match id {
+            JobId::Index(_) | JobId::Notes => true,
+            JobId::Channel(c) => missing.is_empty() || !plan.channels[c].targets.is_empty(),
+            _ => false,
         })
         .collect();
-    let release: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.kind != JobKind::Index || oci_archives)
-        .map(|j| j.id.clone())
-        .collect();
-    let indexes: Vec<String> = jobs
-        .iter()
-        .filter(|j| j.kind == JobKind::Index)
-        .map(|j| j.id.clone())
-        .collect();
-    let pushes: Vec<Job> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.kind == JobKind::Push)
-        .cloned()
-        .collect();
-    jobs.push(Job {
-        id: "checksums".into(),
-        kind: JobKind::Checksums,
-        target: None,
-        item: None,
-        platform: None,
-        uses_engine: false,
-        needs: release,
-    });
-    let mut manifest_needs = vec!["checksums".to_string()];
-    if pushes.is_empty() {
-        manifest_needs.extend(indexes);
-    } else {
-        manifest_needs.extend(pushes.iter().map(|j| j.id.clone()));
-    }
-    jobs.extend(pushes);
-    jobs.push(Job {
-        needs: manifest_needs,
-        ..manifest_job(vec![])
-    });
-    plan.jobs = jobs;
-}
-
-fn manifest_job(needs: Vec<String>) -> Job {
-    Job {
-        id: "manifest".into(),
-        kind: JobKind::Manifest,
-        target: None,
-        item: None,
-        platform: None,
-        uses_engine: false,
-        needs,
-    }
+    ids.push(JobId::Checksums);
+    ids.extend(
+        whole
+            .iter()
+            .copied()
+            .filter(|id| matches!(id, JobId::Push(_))),
+    );
+    ids.push(JobId::Manifest);
+    plan.jobs = steps.wire(&ids, Scope::Merge)?;
+    Ok(())
 }

@@ -416,5 +416,6 @@ fn image_flags_without_images_are_refused() {
 mod channels;
 mod containers;
 mod fuzz;
+mod jobs;
 mod limits;
 mod names;

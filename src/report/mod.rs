@@ -140,7 +140,7 @@ pub fn size(bytes: u64) -> String {
 /// The label of a job's target, or the job id for release-wide jobs.
 pub fn job_label(plan: &Plan, job: usize) -> String {
     let j = &plan.jobs[job];
-    match j.target {
+    match j.target() {
         Some(t) => format!("{} {}", j.kind.as_str(), plan.targets[t].id),
         None => j.id.clone(),
     }

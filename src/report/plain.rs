@@ -47,7 +47,7 @@ impl Reporter for Plain {
                 let mut text = format!("{:<9} {}", "start", job_label(plan, *job));
                 let j = &plan.jobs[*job];
                 if let (true, crate::plan::JobKind::Build, Some(t)) =
-                    (self.verbose, j.kind, j.target)
+                    (self.verbose, j.kind, j.target())
                 {
                     text.push_str(&format!(
                         ": {}",

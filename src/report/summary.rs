@@ -37,14 +37,14 @@ fn rows(plan: &Plan, outcome: &Outcome) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
         // A shard or a merge runs no job of most targets: say nothing of them.
-        if !plan.jobs.iter().any(|j| j.target == Some(t)) {
+        if !plan.jobs.iter().any(|j| j.target() == Some(t)) {
             continue;
         }
         let mut status = Status::Ok;
         let mut total = std::time::Duration::ZERO;
         let mut artifact = None;
         for (i, job) in plan.jobs.iter().enumerate() {
-            if job.target != Some(t) {
+            if job.target() != Some(t) {
                 continue;
             }
             let r = &outcome.results[i];
@@ -61,7 +61,7 @@ fn rows(plan: &Plan, outcome: &Outcome) -> Vec<[String; 5]> {
         ]);
     }
     for (i, job) in plan.jobs.iter().enumerate() {
-        if job.target.is_some() {
+        if job.target().is_some() {
             continue;
         }
         let r = &outcome.results[i];
