@@ -49,15 +49,49 @@ impl Assignment {
     }
 }
 
-/// How `matrix plan --shards N` prints an assignment.
+/// A CI system that fans a release out over shards: `matrix ci <provider>`
+/// writes its files ([`crate::ci`]) and `matrix plan --shards N --format
+/// <provider>` prints its job matrix ([`render`]). The one type for it, from
+/// the command line down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    // Plain comments, not doc comments: clap would show a doc comment as
+    // the value's help and change `--help`.
+    // GitHub Actions.
+    Github,
+    // GitLab CI.
+    Gitlab,
+}
+
+/// How `matrix plan --shards N` prints an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// The assignment as pretty JSON.
     Json,
-    /// One line for `strategy.matrix: ${{ fromJSON(...) }}` in GitHub Actions.
-    Github,
-    /// A `parallel: matrix:` block for .gitlab-ci.yml.
-    Gitlab,
+    /// A CI system's job matrix: one line for `strategy.matrix: ${{
+    /// fromJSON(...) }}` in GitHub Actions, a `parallel: matrix:` block for
+    /// .gitlab-ci.yml.
+    Ci(Provider),
+}
+
+/// `--format json|github|gitlab`: written by hand because a derive cannot
+/// spell a variant that carries a [`Provider`]; the values (and their
+/// missing help) are what the derive gave.
+impl clap::ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Format::Json,
+            Format::Ci(Provider::Github),
+            Format::Ci(Provider::Gitlab),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            Format::Json => Some(clap::builder::PossibleValue::new("json")),
+            Format::Ci(provider) => provider.to_possible_value(),
+        }
+    }
 }
 
 /// Splits `targets` (id and weight, in plan order) over `n` shards.
@@ -221,11 +255,11 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 /// Prints an assignment for a person or a CI system.
 ///
 /// - [`Format::Json`]: the [`Assignment`] as pretty JSON.
-/// - [`Format::Github`]: one line, `{"include":[{"index":1,"shard":"1/4",
+/// - [`Format::Ci`] GitHub: one line, `{"include":[{"index":1,"shard":"1/4",
 ///   "targets":"linux/amd64 linux/arm64","total":4}, ...]}`, for
 ///   `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}` (written
 ///   to `$GITHUB_OUTPUT`, hence one line).
-/// - [`Format::Gitlab`]: a `parallel: matrix:` block listing `SHARD: "i/N"`
+/// - [`Format::Ci`] GitLab: a `parallel: matrix:` block listing `SHARD: "i/N"`
 ///   values, with each shard's targets in comments. GitLab's plain
 ///   `parallel: N` would also do (each job gets `CI_NODE_INDEX` and
 ///   `CI_NODE_TOTAL`), but named `SHARD` values make the job names say
@@ -246,7 +280,7 @@ pub fn render(assignment: &Assignment, format: Format) -> String {
                 .collect();
             format!("{:#}\n", json!({ "shards": shards }))
         }
-        Format::Github => {
+        Format::Ci(Provider::Github) => {
             let include: Vec<Value> = assignment
                 .shards
                 .iter()
@@ -261,7 +295,7 @@ pub fn render(assignment: &Assignment, format: Format) -> String {
                 .collect();
             format!("{}\n", json!({ "include": include }))
         }
-        Format::Gitlab => gitlab(assignment),
+        Format::Ci(Provider::Gitlab) => gitlab(assignment),
     }
 }
 

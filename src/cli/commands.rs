@@ -7,11 +7,12 @@ use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
-use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs, PlanFlags, ShardFormat};
+use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs, PlanFlags};
 use crate::error::Error;
 use crate::exec::{self, Status};
 use crate::plan::{self, Plan};
 use crate::report::{self, Style, summary, views};
+use crate::shard::Format;
 use crate::{config, target, toolchain, version};
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
@@ -129,11 +130,11 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     // --format, github/gitlab without --shards, --history without it).
     if let Some(n) = args.shards {
         let plan = make_plan(cli, &args.flags)?;
-        let format = args.format.unwrap_or(ShardFormat::Json);
+        let format = args.format.unwrap_or(Format::Json);
         return super::release::shards_command(&plan, n, format, args.history.as_deref());
     }
     let plan = make_plan_to_look(cli, &args.flags)?;
-    if args.json || matches!(args.format, Some(ShardFormat::Json)) {
+    if args.json || matches!(args.format, Some(Format::Json)) {
         let mut text =
             serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
         text.push('\n');

@@ -175,8 +175,8 @@ fn same_input_same_assignment() {
         assert_eq!(assign(&input, 3), first);
     }
     assert_eq!(
-        render(&assign(&input, 3), Format::Github),
-        render(&first, Format::Github)
+        render(&assign(&input, 3), Format::Ci(Provider::Github)),
+        render(&first, Format::Ci(Provider::Github))
     );
 }
 
@@ -379,7 +379,7 @@ fn render_github_is_one_line_with_every_shard() {
         weight: 0.0,
     });
     assert_eq!(
-        render(&a, Format::Github),
+        render(&a, Format::Ci(Provider::Github)),
         concat!(
             r#"{"include":["#,
             r#"{"index":1,"shard":"1/4","targets":"linux/arm64","total":4},"#,
@@ -404,7 +404,7 @@ fn render_json_is_the_serialized_assignment() {
 fn render_gitlab_lists_shard_values_and_targets() {
     let a = assign(&targets(&[3.0, 1.0]), 3);
     assert_eq!(
-        render(&a, Format::Gitlab),
+        render(&a, Format::Ci(Provider::Gitlab)),
         "# 3 shards; each job runs `matrix build --shard \"$SHARD\"`.\n\
          # 1/3: t01\n\
          # 2/3: t02\n\
