@@ -22,7 +22,7 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
             // Bounded like every manifest.json matrix reads.
             let file = crate::package::manifest::open_bounded(path).map_err(Error::io(path))?;
             Some(
-                serde_json::from_reader::<_, serde_json::Value>(std::io::BufReader::new(file))
+                serde_json::from_reader::<_, shard::History>(std::io::BufReader::new(file))
                     .map_err(|e| Error::Usage {
                         message: format!("--history {}: not a manifest.json: {e}", path.display()),
                     })?,

@@ -150,7 +150,7 @@ fn history_from_a_manifest_balances_a_real_split() {
     let history = json!({"format_version": 1, "jobs": jobs});
 
     let ids: Vec<String> = ms.iter().map(|(id, _, _)| id.to_string()).collect();
-    let w = weights(&ids, Some(&history));
+    let w = weights(&ids, Some(&serde_json::from_value(history).unwrap()));
     assert_eq!(w[4], 243_000.0, "darwin/amd64 is build + archive");
     let input: Vec<(String, f64)> = ids.into_iter().zip(w).collect();
     let a = assign(&input, 4);
@@ -315,6 +315,7 @@ fn weights_from_history() {
         ),
     ];
     for (name, history, want) in cases {
+        let history: Option<History> = history.map(|h| serde_json::from_value(h).unwrap());
         assert_eq!(weights(&ids, history.as_ref()), want, "{name}");
     }
 }
@@ -411,4 +412,39 @@ fn render_gitlab_lists_shard_values_and_targets() {
          # 3/3: (no targets)\n\
          parallel:\n  matrix:\n    - SHARD: [\"1/3\", \"2/3\", \"3/3\"]\n"
     );
+}
+
+#[test]
+fn history_is_read_leniently_field_by_field() {
+    let read = |text: &str| serde_json::from_str::<History>(text).map(|h| h.jobs);
+    let job = |target: Option<&str>, status: Option<&str>, ms: Option<f64>| HistoryJob {
+        target: target.map(String::from),
+        status: status.map(String::from),
+        duration_ms: ms,
+    };
+    // (name, manifest.json, expected jobs)
+    let cases = [
+        ("not an object", "[1, 2]", vec![]),
+        ("a number", "3", vec![]),
+        ("jobs not a list", r#"{"jobs": "many"}"#, vec![]),
+        ("jobs null", r#"{"jobs": null}"#, vec![]),
+        (
+            "a job that is not an object has no target",
+            r#"{"jobs": [7, {"target": "a/x", "status": "ok", "duration_ms": 5}]}"#,
+            vec![
+                job(None, None, None),
+                job(Some("a/x"), Some("ok"), Some(5.0)),
+            ],
+        ),
+        (
+            "fields of the wrong type are missing",
+            r#"{"jobs": [{"target": 1, "status": ["ok"], "duration_ms": "slow", "extra": {}}]}"#,
+            vec![job(None, None, None)],
+        ),
+    ];
+    for (name, text, want) in cases {
+        assert_eq!(read(text).unwrap(), want, "{name}");
+    }
+    assert!(read("not json").is_err());
+    assert!(read("{} trailing").is_err());
 }
