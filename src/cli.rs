@@ -5,6 +5,7 @@
 //! `exec`. No work of its own happens here beyond wiring and output.
 
 mod commands;
+mod common;
 mod install;
 mod release;
 

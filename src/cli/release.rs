@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::commands::{check_changelog, execute, make_plan, prepare_dist, print_out};
+use super::common::{check_changelog, execute, make_plan, prepare_dist, print_out};
 use super::{ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs};
 use crate::error::Error;
 use crate::plan::Plan;
