@@ -24,6 +24,8 @@ pub use install::{
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior, syntax::SyntaxConfig};
 use serde::Serialize;
 
+pub use crate::shard::Provider;
+
 const GITHUB: &str = include_str!("ci/templates/github-release.yml.j2");
 const GITLAB: &str = include_str!("ci/templates/gitlab-ci.yml.j2");
 
@@ -83,20 +85,20 @@ impl CiOptions {
     }
 }
 
-/// The CI system a file is for: the install lines differ in how they
-/// put matrix on PATH.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Ci {
-    Github,
-    Gitlab,
+/// What the file for a CI system is called in errors. (The install lines
+/// differ per system too, in how they put matrix on PATH.)
+fn file(ci: Provider) -> &'static str {
+    match ci {
+        Provider::Github => "GitHub workflow",
+        Provider::Gitlab => "GitLab pipeline",
+    }
 }
 
-impl Ci {
-    fn file(self) -> &'static str {
-        match self {
-            Ci::Github => "GitHub workflow",
-            Ci::Gitlab => "GitLab pipeline",
-        }
+/// The files for `ci`: [`github_workflow`] or [`gitlab_ci`].
+pub fn render_files(ci: Provider, opts: &CiOptions) -> Result<String, CiError> {
+    match ci {
+        Provider::Github => github_workflow(opts),
+        Provider::Gitlab => gitlab_ci(opts),
     }
 }
 
@@ -123,16 +125,16 @@ pub enum CiError {
 /// `.github/workflows/release.yml`: plan, N build jobs from the plan's
 /// matrix, merge, verify, and on a tag a GitHub release.
 pub fn github_workflow(opts: &CiOptions) -> Result<String, CiError> {
-    let ci = Ci::Github;
-    check(ci.file(), opts, GITHUB_MAX_SHARDS)?;
-    render(ci.file(), GITHUB, &Context::new(opts, ci)?)
+    let ci = Provider::Github;
+    check(file(ci), opts, GITHUB_MAX_SHARDS)?;
+    render(file(ci), GITHUB, &Context::new(opts, ci)?)
 }
 
 /// `.gitlab-ci.yml`: plan, a `parallel: matrix` of N build jobs, merge.
 pub fn gitlab_ci(opts: &CiOptions) -> Result<String, CiError> {
-    let ci = Ci::Gitlab;
-    check(ci.file(), opts, GITLAB_MAX_SHARDS)?;
-    render(ci.file(), GITLAB, &Context::new(opts, ci)?)
+    let ci = Provider::Gitlab;
+    check(file(ci), opts, GITLAB_MAX_SHARDS)?;
+    render(file(ci), GITLAB, &Context::new(opts, ci)?)
 }
 
 #[derive(Serialize)]
@@ -157,7 +159,7 @@ struct Context<'a> {
 }
 
 impl<'a> Context<'a> {
-    fn new(opts: &'a CiOptions, ci: Ci) -> Result<Context<'a>, CiError> {
+    fn new(opts: &'a CiOptions, ci: Provider) -> Result<Context<'a>, CiError> {
         // "dist/" and "dist" are the same folder; one spelling keeps
         // "dist//shard-1" out of the file.
         let dist = match opts.dist.trim_end_matches('/') {

@@ -5,6 +5,7 @@
 //! `exec`. No work of its own happens here beyond wiring and output.
 
 mod commands;
+mod common;
 mod install;
 mod release;
 
@@ -134,12 +135,6 @@ pub struct MergeArgs {
     pub max_unpack_ratio: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum CiKind {
-    Github,
-    Gitlab,
-}
-
 /// Where CI runners get this version of matrix.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum CiInstallFrom {
@@ -163,7 +158,7 @@ pub enum CiToolchains {
 #[derive(Debug, Args)]
 pub struct CiArgs {
     #[arg(value_enum)]
-    pub kind: CiKind,
+    pub kind: crate::shard::Provider,
     /// Number of build shards.
     #[arg(long, default_value_t = 4)]
     pub shards: usize,
@@ -269,18 +264,11 @@ pub struct PlanArgs {
         value_enum,
         requires_ifs = [("github", "shards"), ("gitlab", "shards")]
     )]
-    pub format: Option<ShardFormat>,
+    pub format: Option<crate::shard::Format>,
     /// With --shards: a previous manifest.json whose job durations weigh
     /// the targets.
     #[arg(long, value_name = "FILE", requires = "shards")]
     pub history: Option<PathBuf>,
-}
-
-#[derive(Debug, Clone, Copy, clap::ValueEnum)]
-pub enum ShardFormat {
-    Json,
-    Github,
-    Gitlab,
 }
 
 #[derive(Debug, Args)]

@@ -1,9 +1,21 @@
 //! matrix: a build matrix executor for releases.
 //!
-//! Data flows one way (see DESIGN.md):
+//! Data flows one way:
 //! `matrix.toml` -> [`config`] -> [`matrix`] (targets) -> [`plan`] (job graph)
-//! -> [`exec`] (runs jobs, emits events) -> `dist/` (written by [`package`]).
-//! The binary in `main.rs` only builds the runtime and calls [`cli::run`].
+//! -> [`exec`] (runs jobs, emits events) -> `dist/` (written by [`package`],
+//! with the channel files [`packager`] renders and the images [`image`]
+//! builds) -> [`repo`] (`matrix publish` and `matrix channel`).
+//!
+//! Beside that flow: [`version`], [`template`], [`target`], [`preset`] and
+//! [`toolchain`] feed the plan and the build; [`inspect`] checks each built
+//! binary; [`shard`] splits a plan over CI runners, [`merge`] joins their
+//! dists (and checks a release folder for `matrix verify`), [`ci`] writes the
+//! CI files that drive them; [`report`] turns events into output; [`init`]
+//! writes a first matrix.toml. Each module's doc says where it sits.
+//!
+//! The binary in `main.rs` only calls [`cli::main`], which parses the
+//! flags, builds the runtime and calls the library; [`error`] gathers the
+//! areas' errors into exit codes.
 
 pub mod ci;
 pub mod cli;

@@ -15,7 +15,7 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 /// The most shards a plan may be split into. CI systems cap their job
@@ -49,15 +49,49 @@ impl Assignment {
     }
 }
 
-/// How `matrix plan --shards N` prints an assignment.
+/// A CI system that fans a release out over shards: `matrix ci <provider>`
+/// writes its files ([`crate::ci`]) and `matrix plan --shards N --format
+/// <provider>` prints its job matrix ([`render`]). The one type for it, from
+/// the command line down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Provider {
+    // Plain comments, not doc comments: clap would show a doc comment as
+    // the value's help and change `--help`.
+    // GitHub Actions.
+    Github,
+    // GitLab CI.
+    Gitlab,
+}
+
+/// How `matrix plan --shards N` prints an assignment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// The assignment as pretty JSON.
     Json,
-    /// One line for `strategy.matrix: ${{ fromJSON(...) }}` in GitHub Actions.
-    Github,
-    /// A `parallel: matrix:` block for .gitlab-ci.yml.
-    Gitlab,
+    /// A CI system's job matrix: one line for `strategy.matrix: ${{
+    /// fromJSON(...) }}` in GitHub Actions, a `parallel: matrix:` block for
+    /// .gitlab-ci.yml.
+    Ci(Provider),
+}
+
+/// `--format json|github|gitlab`: written by hand because a derive cannot
+/// spell a variant that carries a [`Provider`]; the values (and their
+/// missing help) are what the derive gave.
+impl clap::ValueEnum for Format {
+    fn value_variants<'a>() -> &'a [Self] {
+        &[
+            Format::Json,
+            Format::Ci(Provider::Github),
+            Format::Ci(Provider::Gitlab),
+        ]
+    }
+
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        match self {
+            Format::Json => Some(clap::builder::PossibleValue::new("json")),
+            Format::Ci(provider) => provider.to_possible_value(),
+        }
+    }
 }
 
 /// Splits `targets` (id and weight, in plan order) over `n` shards.
@@ -136,7 +170,7 @@ fn sanitize(w: f64) -> f64 {
 /// the known weights, a guess that neither starves nor swamps a shard; when
 /// none is known, or there is no history, every target weighs 1.0 and the
 /// split is by count.
-pub fn weights(targets: &[String], history: Option<&Value>) -> Vec<f64> {
+pub fn weights(targets: &[String], history: Option<&History>) -> Vec<f64> {
     let Some(history) = history else {
         return vec![1.0; targets.len()];
     };
@@ -151,18 +185,14 @@ pub fn weights(targets: &[String], history: Option<&Value>) -> Vec<f64> {
 
 /// Total milliseconds per target id; `None` for a target whose record is
 /// incomplete.
-fn durations(history: &Value) -> BTreeMap<&str, Option<f64>> {
+fn durations(history: &History) -> BTreeMap<&str, Option<f64>> {
     let mut totals: BTreeMap<&str, Option<f64>> = BTreeMap::new();
-    let jobs = history.get("jobs").and_then(Value::as_array);
-    for job in jobs.into_iter().flatten() {
-        let Some(target) = job.get("target").and_then(Value::as_str) else {
+    for job in &history.jobs {
+        let Some(target) = job.target.as_deref() else {
             continue;
         };
-        let ok = job.get("status").and_then(Value::as_str) == Some("ok");
-        let ms = job
-            .get("duration_ms")
-            .and_then(Value::as_f64)
-            .filter(|ms| ms.is_finite() && *ms >= 0.0);
+        let ok = job.status.as_deref() == Some("ok");
+        let ms = job.duration_ms.filter(|ms| ms.is_finite() && *ms >= 0.0);
         let total = totals.entry(target).or_insert(Some(0.0));
         *total = match (*total, ms) {
             (Some(sum), Some(ms)) if ok => Some(sum + ms),
@@ -170,6 +200,90 @@ fn durations(history: &Value) -> BTreeMap<&str, Option<f64>> {
         };
     }
     totals
+}
+
+/// What [`weights`] reads from a previous release's manifest.json (`--history`):
+/// the `jobs` of [`crate::package::manifest::Manifest`], and of each job
+/// only its target, status and duration.
+///
+/// Read leniently, field by field: a history only tunes the split, so a
+/// manifest from another version of matrix (or a damaged one) weighs what
+/// it can instead of failing the plan. A `jobs` that is not a list counts
+/// as no jobs, a job that is not an object as a job of no target, and a
+/// field of the wrong type as a missing one. Only a file that is not JSON
+/// at all is an error.
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+#[serde(from = "Lenient<HistoryFields>")]
+pub struct History {
+    pub jobs: Vec<HistoryJob>,
+}
+
+/// One job record of a [`History`].
+#[derive(Debug, Clone, Default, PartialEq, Deserialize)]
+pub struct HistoryJob {
+    /// Absent for release-wide jobs (checksums, manifest, ...).
+    #[serde(default, deserialize_with = "lenient")]
+    pub target: Option<String>,
+    /// `ok`, `failed`, `skipped`, ...
+    #[serde(default, deserialize_with = "lenient")]
+    pub status: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub duration_ms: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct HistoryFields {
+    #[serde(default)]
+    jobs: Lenient<Vec<Lenient<HistoryJob>>>,
+}
+
+impl From<Lenient<HistoryFields>> for History {
+    fn from(fields: Lenient<HistoryFields>) -> History {
+        let jobs = match fields {
+            Lenient::Is(HistoryFields {
+                jobs: Lenient::Is(jobs),
+            }) => jobs,
+            _ => Vec::new(),
+        };
+        // A job that is not an object has no target, like one without `target`.
+        let jobs = jobs
+            .into_iter()
+            .map(|job| job.into_option().unwrap_or_default());
+        History {
+            jobs: jobs.collect(),
+        }
+    }
+}
+
+/// A value of type `T`, or any other JSON value in its place.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Lenient<T> {
+    Is(T),
+    Not(serde::de::IgnoredAny),
+}
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient::Not(serde::de::IgnoredAny)
+    }
+}
+
+impl<T> Lenient<T> {
+    fn into_option(self) -> Option<T> {
+        match self {
+            Lenient::Is(t) => Some(t),
+            Lenient::Not(_) => None,
+        }
+    }
+}
+
+fn lenient<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Lenient::<T>::deserialize(deserializer).map(Lenient::into_option)
 }
 
 fn median(mut values: Vec<f64>) -> Option<f64> {
@@ -221,11 +335,11 @@ pub fn parse_shard(s: &str) -> Result<(usize, usize), String> {
 /// Prints an assignment for a person or a CI system.
 ///
 /// - [`Format::Json`]: the [`Assignment`] as pretty JSON.
-/// - [`Format::Github`]: one line, `{"include":[{"index":1,"shard":"1/4",
+/// - [`Format::Ci`] GitHub: one line, `{"include":[{"index":1,"shard":"1/4",
 ///   "targets":"linux/amd64 linux/arm64","total":4}, ...]}`, for
 ///   `strategy.matrix: ${{ fromJSON(needs.plan.outputs.matrix) }}` (written
 ///   to `$GITHUB_OUTPUT`, hence one line).
-/// - [`Format::Gitlab`]: a `parallel: matrix:` block listing `SHARD: "i/N"`
+/// - [`Format::Ci`] GitLab: a `parallel: matrix:` block listing `SHARD: "i/N"`
 ///   values, with each shard's targets in comments. GitLab's plain
 ///   `parallel: N` would also do (each job gets `CI_NODE_INDEX` and
 ///   `CI_NODE_TOTAL`), but named `SHARD` values make the job names say
@@ -246,7 +360,7 @@ pub fn render(assignment: &Assignment, format: Format) -> String {
                 .collect();
             format!("{:#}\n", json!({ "shards": shards }))
         }
-        Format::Github => {
+        Format::Ci(Provider::Github) => {
             let include: Vec<Value> = assignment
                 .shards
                 .iter()
@@ -261,7 +375,7 @@ pub fn render(assignment: &Assignment, format: Format) -> String {
                 .collect();
             format!("{}\n", json!({ "include": include }))
         }
-        Format::Gitlab => gitlab(assignment),
+        Format::Ci(Provider::Gitlab) => gitlab(assignment),
     }
 }
 

@@ -76,11 +76,6 @@ impl Engine {
         }
     }
 
-    /// Fuel the renders so far have used.
-    pub fn fuel_used(&self) -> u64 {
-        self.used.get()
-    }
-
     /// Renders `template` with `vars`. Plain strings are returned as they are.
     pub fn render(&self, template: &str, vars: &Vars) -> Result<String, TemplateError> {
         if !template.contains("{{") && !template.contains("{%") && !template.contains("{#") {

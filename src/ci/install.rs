@@ -11,7 +11,7 @@
 use semver::Version;
 use serde::Serialize;
 
-use super::{Ci, CiError};
+use super::{CiError, Provider};
 
 /// Where matrix's source and releases live.
 pub const REPOSITORY: &str = env!("CARGO_PKG_REPOSITORY");
@@ -161,8 +161,8 @@ impl Install {
     }
 
     /// The step's shell lines for `ci`.
-    pub(super) fn script(&self, ci: Ci) -> Result<String, CiError> {
-        let file = ci.file();
+    pub(super) fn script(&self, ci: Provider) -> Result<String, CiError> {
+        let file = super::file(ci);
         self.check(file)?;
         match self {
             Install::Command(command) => Ok(command.trim().to_string()),
@@ -188,7 +188,7 @@ impl Install {
                     archive: archive_name(version),
                     checksums: checksums_name(version),
                     sha256: sha256.as_deref().map(str::to_ascii_lowercase),
-                    github: ci == Ci::Github,
+                    github: ci == Provider::Github,
                 };
                 let text = super::render(file, ARCHIVE, &ctx)?;
                 Ok(text.trim().to_string())

@@ -321,7 +321,11 @@ fn github_matrix_keys_are_what_the_plan_prints() {
         &[("linux/amd64".into(), 1.0), ("linux/arm64".into(), 1.0)],
         2,
     );
-    let printed: Value = serde_json::from_str(&shard::render(&a, shard::Format::Github)).unwrap();
+    let printed: Value = serde_json::from_str(&shard::render(
+        &a,
+        shard::Format::Ci(shard::Provider::Github),
+    ))
+    .unwrap();
     let keys: Vec<&String> = printed["include"][0].as_object().unwrap().keys().collect();
     let yaml = github_workflow(&CiOptions::new(2, install())).unwrap();
     let expr = regex::Regex::new(r"\$\{\{[^}]*\}\}").unwrap();

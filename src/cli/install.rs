@@ -3,7 +3,7 @@
 
 use std::io::{IsTerminal, Write};
 
-use super::commands::print_out;
+use super::common::print_out;
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::report::count;

@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use super::commands::{check_changelog, execute, make_plan, prepare_dist, print_out};
-use super::{ChannelCommand, CiArgs, CiKind, Cli, MergeArgs, PlanFlags, PublishArgs, ShardFormat};
+use super::common::{check_changelog, execute, make_plan, prepare_dist, print_out};
+use super::{ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs};
 use crate::error::Error;
 use crate::plan::Plan;
 use crate::{exec, merge, repo, shard};
@@ -22,7 +22,7 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
             // Bounded like every manifest.json matrix reads.
             let file = crate::package::manifest::open_bounded(path).map_err(Error::io(path))?;
             Some(
-                serde_json::from_reader::<_, serde_json::Value>(std::io::BufReader::new(file))
+                serde_json::from_reader::<_, shard::History>(std::io::BufReader::new(file))
                     .map_err(|e| Error::Usage {
                         message: format!("--history {}: not a manifest.json: {e}", path.display()),
                     })?,
@@ -38,7 +38,7 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
 pub fn shards_command(
     plan: &Plan,
     n: usize,
-    format: ShardFormat,
+    format: shard::Format,
     history: Option<&Path>,
 ) -> Result<(), Error> {
     if n == 0 || n > shard::MAX_SHARDS {
@@ -47,11 +47,6 @@ pub fn shards_command(
         });
     }
     let assignment = shard::assign(&weights(plan, history)?, n);
-    let format = match format {
-        ShardFormat::Json => shard::Format::Json,
-        ShardFormat::Github => shard::Format::Github,
-        ShardFormat::Gitlab => shard::Format::Gitlab,
-    };
     let mut text = shard::render(&assignment, format);
     if !text.ends_with('\n') {
         text.push('\n');
@@ -241,10 +236,7 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
     };
     opts.runs_on = args.runs_on.clone();
     opts.image = args.image.clone();
-    let text = match args.kind {
-        CiKind::Github => crate::ci::github_workflow(&opts),
-        CiKind::Gitlab => crate::ci::gitlab_ci(&opts),
-    }?;
+    let text = crate::ci::render_files(args.kind, &opts)?;
     if let Some(version) = opts.install.pinned_version()
         && let Some(warning) = crate::ci::pin_warning(version, cfg!(debug_assertions))
     {

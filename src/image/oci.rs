@@ -9,7 +9,7 @@
 //! [`Layout`] store, and [`write_archive`].
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
+use std::fs;
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
@@ -366,10 +366,6 @@ impl Layout {
         Ok(self.blobs_dir().join(digest_hex(digest)?))
     }
 
-    pub fn has_blob(&self, digest: &str) -> bool {
-        self.blob_path(digest).is_ok_and(|p| p.is_file())
-    }
-
     /// Stores bytes as a blob. A blob already present is not rewritten, so
     /// layouts can be shared by the builds of several platforms.
     pub fn put_bytes(&self, media_type: &str, bytes: &[u8]) -> Result<Descriptor, ImageError> {
@@ -393,14 +389,6 @@ impl Layout {
         value: &T,
     ) -> Result<Descriptor, ImageError> {
         self.put_bytes(media_type, &canonical_json(value, media_type)?)
-    }
-
-    /// Streams a (large) file into the layout.
-    pub fn put_file(&self, media_type: &str, file: &Path) -> Result<Descriptor, ImageError> {
-        let mut input = File::open(file).map_err(|e| ImageError::io(file, e))?;
-        let mut writer = self.blob_writer(media_type)?;
-        io::copy(&mut input, &mut writer).map_err(|e| ImageError::io(file, e))?;
-        writer.finish()
     }
 
     /// A writer that hashes what it is given and becomes a blob on

@@ -206,7 +206,7 @@ fn honest_shards_merge_and_keep_their_jobs() {
     // the equal fallback.
     let history = serde_json::json!({ "jobs": checked.jobs });
     let targets: Vec<String> = plan.targets.iter().map(|t| t.id.clone()).collect();
-    let w = crate::shard::weights(&targets, Some(&history));
+    let w = crate::shard::weights(&targets, Some(&serde_json::from_value(history).unwrap()));
     assert_eq!(w, vec![20.0, 40.0, 60.0, 80.0]);
 }
 

@@ -34,17 +34,14 @@ use super::PackageError;
 use super::atomic::AtomicFile;
 use super::checksum::{Algorithm, HashingWriter};
 use super::dest::{check_dest, normalize_dest};
-use super::encode::{EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip};
+use super::encode::{
+    DEFLATE_LEVEL, EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip,
+};
 use super::files::Entry;
 
 /// Size of the copy buffer and of the output buffer in front of the file.
 const BUF: usize = 256 * 1024;
-/// zlib-rs follows zlib-ng's faster strategies below 7: its level 6 gives
-/// output about 3% larger than GNU `gzip -6` on executables. Level 9 is
-/// smaller than `gzip -6` and still as fast (measured on 40 MiB of ELF
-/// files: 17.13 MB in 1.95 s against gzip -6's 17.25 MB in 2.04 s), so
-/// release archives are never bigger than the classic tool's.
-pub(super) const DEFLATE_LEVEL: u32 = 9;
+/// tar.gz and zip deflate alike (see [`DEFLATE_LEVEL`] for the level).
 const GZIP_LEVEL: u32 = DEFLATE_LEVEL;
 const XZ_LEVEL: u32 = 6;
 /// zstd 19 is several times slower than 10 for a few percent of size.

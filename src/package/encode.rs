@@ -3,8 +3,9 @@
 //!
 //! Used by [`super::archive::write`], which owns the compressors, the
 //! hashing and the atomic output; this file owns the framing and the
-//! per-member metadata rules (fixed mode, mtime, owner) and the one copy
-//! loop every member's data goes through, so no file is ever read whole.
+//! per-member metadata rules (fixed mode, mtime, owner), the deflate level
+//! and the one copy loop every member's data goes through, so no file is
+//! ever read whole.
 
 use std::collections::BTreeMap;
 use std::fs::File;
@@ -18,8 +19,16 @@ use zip::{CompressionMethod, System, ZipWriter};
 use super::PackageError;
 use super::files::Entry;
 
-/// The same deflate level as tar.gz, for the same reason (see archive.rs).
-pub(crate) const ZIP_DEFLATE_LEVEL: i64 = super::archive::DEFLATE_LEVEL as i64;
+/// The deflate level of tar.gz and zip members. zlib-rs follows zlib-ng's
+/// faster strategies below 7: its level 6 gives output about 3% larger
+/// than GNU `gzip -6` on executables. Level 9 is smaller than `gzip -6`
+/// and still as fast (measured on 40 MiB of ELF files: 17.13 MB in 1.95 s
+/// against gzip -6's 17.25 MB in 2.04 s), so release archives are never
+/// bigger than the classic tool's. (Kept here, not in `archive`, so this
+/// module needs nothing from the one that uses it.)
+pub(super) const DEFLATE_LEVEL: u32 = 9;
+/// The same deflate level as tar.gz, for the same reason.
+pub(crate) const ZIP_DEFLATE_LEVEL: i64 = DEFLATE_LEVEL as i64;
 pub(super) const DIR_MODE: u32 = 0o755;
 pub(super) const EXEC_MODE: u32 = 0o755;
 pub(super) const FILE_MODE: u32 = 0o644;

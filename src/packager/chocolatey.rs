@@ -47,6 +47,15 @@ pub use nupkg::{nupkg_file_name, write_nupkg};
 pub use validate::default_id;
 pub use version::choco_version;
 
+/// The formats Chocolatey's install helpers take: a zip
+/// (`Install-ChocolateyZipPackage`) or a bare binary
+/// (`Get-ChocolateyWebFile`). An allow-list, so a format added to
+/// [`Format`] is refused here (and by the plan) until the install script
+/// learns it.
+pub fn installs(format: Format) -> bool {
+    matches!(format, Format::Zip | Format::Binary)
+}
+
 /// The channel name errors carry when no channel is known.
 const CHANNEL_DEFAULT: &str = "chocolatey";
 
@@ -306,7 +315,7 @@ fn install_plan(channel: &str, packages: &[Package]) -> Result<Install, PublishE
                 "narrow the channel's `when` so one archive per architecture remains",
             ));
         }
-        if matches!(p.format, Format::TarGz | Format::TarXz | Format::TarZst) {
+        if !installs(p.format) {
             return Err(invalid(
                 format!(
                     "{} is a {} archive; Chocolatey's install helpers unpack zip only",

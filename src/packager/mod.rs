@@ -1,6 +1,7 @@
-//! Release channels: the inputs Homebrew, Snapcraft, Chocolatey and Scoop
-//! need, the packages matrix can build natively (.snap, .nupkg), and the
-//! release notes.
+//! Channel packagers (not `matrix publish`, which is [`crate::repo`]):
+//! the inputs Homebrew, Snapcraft, Chocolatey and Scoop need, the packages
+//! matrix can build natively (.snap, .nupkg), and the release notes, each
+//! written into dist/ for a `[[channel]]` of matrix.toml.
 //!
 //! Every renderer is a pure function of a [`input::ChannelInput`] (the
 //! release's own records) and an optional user template; `exec` writes

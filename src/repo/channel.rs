@@ -1,4 +1,6 @@
-//! Release channels: named symbolic links to published versions.
+//! The repository's channel links behind `matrix channel`: named symbolic
+//! links to published versions (not the package-manager channels of
+//! matrix.toml, whose files [`crate::packager`] renders).
 //!
 //! Part of `repo`, used after [`super::publish`]. `channels/<name>` is a
 //! relative link to `../versions/<version>` (relative, so the repository

@@ -150,7 +150,7 @@ fn history_from_a_manifest_balances_a_real_split() {
     let history = json!({"format_version": 1, "jobs": jobs});
 
     let ids: Vec<String> = ms.iter().map(|(id, _, _)| id.to_string()).collect();
-    let w = weights(&ids, Some(&history));
+    let w = weights(&ids, Some(&serde_json::from_value(history).unwrap()));
     assert_eq!(w[4], 243_000.0, "darwin/amd64 is build + archive");
     let input: Vec<(String, f64)> = ids.into_iter().zip(w).collect();
     let a = assign(&input, 4);
@@ -175,8 +175,8 @@ fn same_input_same_assignment() {
         assert_eq!(assign(&input, 3), first);
     }
     assert_eq!(
-        render(&assign(&input, 3), Format::Github),
-        render(&first, Format::Github)
+        render(&assign(&input, 3), Format::Ci(Provider::Github)),
+        render(&first, Format::Ci(Provider::Github))
     );
 }
 
@@ -315,6 +315,7 @@ fn weights_from_history() {
         ),
     ];
     for (name, history, want) in cases {
+        let history: Option<History> = history.map(|h| serde_json::from_value(h).unwrap());
         assert_eq!(weights(&ids, history.as_ref()), want, "{name}");
     }
 }
@@ -379,7 +380,7 @@ fn render_github_is_one_line_with_every_shard() {
         weight: 0.0,
     });
     assert_eq!(
-        render(&a, Format::Github),
+        render(&a, Format::Ci(Provider::Github)),
         concat!(
             r#"{"include":["#,
             r#"{"index":1,"shard":"1/4","targets":"linux/arm64","total":4},"#,
@@ -404,11 +405,46 @@ fn render_json_is_the_serialized_assignment() {
 fn render_gitlab_lists_shard_values_and_targets() {
     let a = assign(&targets(&[3.0, 1.0]), 3);
     assert_eq!(
-        render(&a, Format::Gitlab),
+        render(&a, Format::Ci(Provider::Gitlab)),
         "# 3 shards; each job runs `matrix build --shard \"$SHARD\"`.\n\
          # 1/3: t01\n\
          # 2/3: t02\n\
          # 3/3: (no targets)\n\
          parallel:\n  matrix:\n    - SHARD: [\"1/3\", \"2/3\", \"3/3\"]\n"
     );
+}
+
+#[test]
+fn history_is_read_leniently_field_by_field() {
+    let read = |text: &str| serde_json::from_str::<History>(text).map(|h| h.jobs);
+    let job = |target: Option<&str>, status: Option<&str>, ms: Option<f64>| HistoryJob {
+        target: target.map(String::from),
+        status: status.map(String::from),
+        duration_ms: ms,
+    };
+    // (name, manifest.json, expected jobs)
+    let cases = [
+        ("not an object", "[1, 2]", vec![]),
+        ("a number", "3", vec![]),
+        ("jobs not a list", r#"{"jobs": "many"}"#, vec![]),
+        ("jobs null", r#"{"jobs": null}"#, vec![]),
+        (
+            "a job that is not an object has no target",
+            r#"{"jobs": [7, {"target": "a/x", "status": "ok", "duration_ms": 5}]}"#,
+            vec![
+                job(None, None, None),
+                job(Some("a/x"), Some("ok"), Some(5.0)),
+            ],
+        ),
+        (
+            "fields of the wrong type are missing",
+            r#"{"jobs": [{"target": 1, "status": ["ok"], "duration_ms": "slow", "extra": {}}]}"#,
+            vec![job(None, None, None)],
+        ),
+    ];
+    for (name, text, want) in cases {
+        assert_eq!(read(text).unwrap(), want, "{name}");
+    }
+    assert!(read("not json").is_err());
+    assert!(read("{} trailing").is_err());
 }

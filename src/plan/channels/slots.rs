@@ -74,7 +74,7 @@ pub(super) fn arches(kind: ChannelKind) -> Vec<&'static str> {
 /// Why the kind cannot install an archive of this format, if it cannot.
 pub(super) fn format_problem(kind: ChannelKind, format: Format) -> Option<&'static str> {
     match (kind, format) {
-        (ChannelKind::Chocolatey, Format::TarGz | Format::TarXz | Format::TarZst) => {
+        (ChannelKind::Chocolatey, format) if !crate::packager::chocolatey::installs(format) => {
             Some("Chocolatey's install helpers unpack zip only (or take a bare binary)")
         }
         (ChannelKind::Snapcraft, Format::TarZst) => Some("snapcraft cannot unpack tar.zst"),
