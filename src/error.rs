@@ -58,6 +58,14 @@ pub enum Error {
         )
     )]
     MissingTools { list: String },
+    #[error("programs missing from container images:\n{list}")]
+    #[diagnostic(
+        code(matrix::toolchain::missing_in_image),
+        help(
+            "a containerised build finds its programs in its image, not on this machine: use an image that has them (a [builders.<name>] Dockerfile can add them), or fix [build] command; `matrix doctor` shows every image check"
+        )
+    )]
+    MissingInImages { list: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
     Engine(#[from] crate::exec::container::EngineError),

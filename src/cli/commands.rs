@@ -188,7 +188,7 @@ fn check_programs_in_images(
     if missing.is_empty() {
         return Ok(());
     }
-    Err(Error::MissingTools {
+    Err(Error::MissingInImages {
         list: missing.join("\n"),
     })
 }
