@@ -178,12 +178,7 @@ fn check_programs_in_images(
     let missing: Vec<String> = checks
         .iter()
         .filter(|c| c.status == toolchain::ImageStatus::Missing)
-        .map(|c| {
-            format!(
-                "  {}: {} (for command): not found in image {}; use an image that has it, or fix [build] command",
-                c.target, c.program, c.image
-            )
-        })
+        .map(toolchain::ImageCheck::missing_line)
         .collect();
     if missing.is_empty() {
         return Ok(());

@@ -21,6 +21,16 @@ pub struct ImageCheck {
     pub status: ImageStatus,
 }
 
+impl ImageCheck {
+    /// One indented line for `build`'s refusal when the program is missing.
+    pub fn missing_line(&self) -> String {
+        format!(
+            "  {}: {} (for command): not found in image {}; use an image that has it, or fix [build] command",
+            self.target, self.program, self.image
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", content = "reason", rename_all = "kebab-case")]
 pub enum ImageStatus {
