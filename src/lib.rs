@@ -30,6 +30,7 @@ pub mod merge;
 pub mod package;
 pub mod packager;
 pub mod plan;
+pub mod plural;
 pub mod preset;
 pub mod repo;
 pub mod report;

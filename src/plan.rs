@@ -39,8 +39,8 @@ pub const FORMAT_VERSION: u32 = 1;
 pub const BUILD_DIR: &str = "build";
 /// Folder under dist/ with one log per job.
 pub const LOG_DIR: &str = "logs";
-/// The manifest's file name in dist/.
-pub const MANIFEST: &str = "manifest.json";
+/// The manifest's file name in dist/ (the manifest's own, in `package`).
+pub use crate::package::manifest::MANIFEST;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {

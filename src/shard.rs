@@ -50,7 +50,7 @@ impl Assignment {
 }
 
 /// A CI system that fans a release out over shards: `matrix ci <provider>`
-/// writes its files ([`crate::ci`]) and `matrix plan --shards N --format
+/// writes its files (module `ci`) and `matrix plan --shards N --format
 /// <provider>` prints its job matrix ([`render`]). The one type for it, from
 /// the command line down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -383,7 +383,7 @@ fn gitlab(assignment: &Assignment) -> String {
     let total = assignment.shards.len();
     let mut out = format!(
         "# {}; each job runs `matrix build --shard \"$SHARD\"`.\n",
-        crate::report::count(total, "shard", "shards")
+        crate::plural::count(total, "shard", "shards")
     );
     for s in &assignment.shards {
         let targets = if s.targets.is_empty() {

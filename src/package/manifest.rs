@@ -19,6 +19,9 @@ use super::checksum::Algorithm;
 /// The value of the `format` field, so a reader can tell what it holds.
 pub const FORMAT: &str = "matrix-manifest";
 
+/// The manifest's file name in dist/.
+pub const MANIFEST: &str = "manifest.json";
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Manifest {
     pub format: String,
@@ -315,7 +318,7 @@ fn too_big(size: &str) -> std::io::Error {
         std::io::ErrorKind::FileTooLarge,
         format!(
             "{} is {size}; a manifest may have at most {MAX_BYTES} bytes (64 MiB)",
-            crate::plan::MANIFEST
+            MANIFEST
         ),
     )
 }

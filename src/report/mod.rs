@@ -111,16 +111,9 @@ pub fn duration(d: std::time::Duration) -> String {
     }
 }
 
-/// `1 target`, `2 targets`, `0 targets`: a count with its noun in the
-/// right number. English plurals are irregular (`binary`, `binaries`), so
-/// the caller names both forms.
-pub fn count(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
+/// `1 target`, `2 targets`: the leaf [`crate::plural`] keeps it, so
+/// modules below `report` can use it too.
+pub use crate::plural::count;
 
 /// `812 B`, `1.4 MiB`.
 pub fn size(bytes: u64) -> String {

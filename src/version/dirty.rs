@@ -35,7 +35,6 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{Git, VersionError};
-use crate::package::manifest::FORMAT;
 
 /// The largest manifest.json read to recognise a matrix folder; a real one
 /// is far smaller, and a bigger file is simply not a marker.
@@ -175,6 +174,10 @@ impl Folders<'_, '_> {
 /// else matrix-made in it.
 pub(crate) const LOCK_FILE: &str = ".matrix.lock";
 
+/// The `format` a matrix manifest names (`package::manifest::FORMAT`,
+/// spelled again here because `version` sits below `package`).
+const FORMAT: &str = "matrix-manifest";
+
 /// Whether `rel`, a file in a matrix folder, is one matrix writes there.
 fn is_matrix_file(rel: &Path, recorded: &Recorded) -> bool {
     let top = rel.components().next().map(|c| c.as_os_str());
@@ -282,5 +285,10 @@ mod lock_name {
     #[test]
     fn the_work_folders_are_the_ones_merge_accepts() {
         assert_eq!(super::WORK_DIRS, crate::merge::WORK_DIRS);
+    }
+
+    #[test]
+    fn the_manifest_marker_is_the_format_package_writes() {
+        assert_eq!(super::FORMAT, crate::package::manifest::FORMAT);
     }
 }
