@@ -71,7 +71,7 @@ pub enum Error {
     Engine(#[from] crate::exec::container::EngineError),
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Images(#[from] crate::image::PrecheckError),
+    Images(#[from] crate::toolchain::image_precheck::PrecheckError),
     #[error("{} has no section for version {version}", path.display())]
     #[diagnostic(
         code(matrix::notes::changelog),
@@ -83,6 +83,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Merge(#[from] crate::merge::MergeError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    DistCheck(#[from] crate::dist_check::DistCheckError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Ci(#[from] crate::ci::CiError),

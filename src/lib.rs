@@ -9,9 +9,10 @@
 //! Beside that flow: [`version`], [`template`], [`target`], [`preset`] and
 //! [`toolchain`] feed the plan and the build; [`inspect`] checks each built
 //! binary; [`shard`] splits a plan over CI runners, [`merge`] joins their
-//! dists (and checks a release folder for `matrix verify`), [`ci`] writes the
-//! CI files that drive them; [`report`] turns events into output; [`init`]
-//! writes a first matrix.toml. Each module's doc says where it sits.
+//! dists, [`ci`] writes the CI files that drive them; [`dist_check`] checks
+//! a release folder (`matrix verify`); [`report`] turns events into output
+//! ([`plural`] words its counts, for every layer); [`init`] writes a first
+//! matrix.toml. Each module's doc says where it sits.
 //!
 //! The binary in `main.rs` only calls [`cli::main`], which parses the
 //! flags, builds the runtime and calls the library; [`error`] gathers the
@@ -20,6 +21,7 @@
 pub mod ci;
 pub mod cli;
 pub mod config;
+pub mod dist_check;
 pub mod error;
 pub mod exec;
 pub mod image;

@@ -11,15 +11,15 @@
 
 pub mod owned;
 pub mod unpack;
-pub mod verify;
 
 pub use unpack::unpack;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+use crate::dist_check::{archive_binaries, expected};
 use crate::exec::Seed;
-use crate::package::checksum::Algorithm;
+use crate::package::checksum::{Algorithm, algorithm_of};
 use crate::package::manifest::{Artifact, ArtifactKind, Manifest};
 use crate::plan::Plan;
 
@@ -271,7 +271,7 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
         .map(|t| plan.targets[t].id.clone())
         .collect();
     checked.missing = missing;
-    verify::plan_binaries(plan, &checked)?;
+    plan_binaries(plan, &checked)?;
     Ok(checked)
 }
 
@@ -384,22 +384,44 @@ fn find_unknown(dir: &Path, recorded: &BTreeSet<PathBuf>) -> Result<(), MergeErr
     Ok(())
 }
 
-fn algorithm_of(digest: &str) -> Algorithm {
-    if digest.starts_with("sha512:") {
-        Algorithm::Sha512
-    } else {
-        Algorithm::Sha256
-    }
-}
-
 /// `<algorithm>:<hex>` of a file, as records write digests.
 pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError> {
-    let (hex, _) =
-        crate::package::checksum::hash_file(path, algorithm).map_err(|e| MergeError::Read {
-            path: path.to_path_buf(),
-            what: e.to_string(),
-        })?;
-    Ok(format!("{}:{hex}", algorithm.name()))
+    crate::package::checksum::digest_file(path, algorithm).map_err(|e| MergeError::Read {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
+}
+
+/// The merge's check of every archive against the target the plan (not
+/// the shard) gives it, with [`archive_binaries`]: a relabelled archive,
+/// its records otherwise consistent, is refused here, naming the archive
+/// and the member. Targets built with `verify = false`, or that matrix
+/// knows no executable format for, are not checked, as in the build.
+pub fn plan_binaries(plan: &Plan, checked: &Checked) -> Result<(), MergeError> {
+    for (file, a) in &checked.artifacts {
+        if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
+            continue;
+        }
+        let Some(target) = a
+            .target
+            .as_ref()
+            .and_then(|id| plan.targets.iter().find(|t| &t.id == id))
+        else {
+            continue;
+        };
+        let Some(p) = target.platform.filter(|_| target.build.verify) else {
+            continue;
+        };
+        let found = archive_binaries(file, target.archive.format, &expected(&target.id, p));
+        if let Some(problem) = found.problems.into_iter().next() {
+            return Err(MergeError::Binary {
+                archive: file.clone(),
+                member: problem.member.unwrap_or_else(|| a.name.clone()),
+                what: problem.what,
+            });
+        }
+    }
+    Ok(())
 }
 
 /// Copies the checked archives into dist/ (each atomically) and puts every

@@ -10,6 +10,7 @@
 
 mod check;
 mod command;
+pub mod image_precheck;
 mod images;
 pub mod install;
 mod locate;

@@ -96,7 +96,7 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
     }
     check_changelog(&plan)?;
     // A bad Dockerfile, a missing engine, image or emulator fails now too.
-    let images_need_engine = crate::image::precheck(&plan)?;
+    let images_need_engine = crate::toolchain::image_precheck::precheck(&plan)?;
     let needs_engine = images_need_engine
         || plan.jobs.iter().any(|j| {
             matches!(j.kind, plan::JobKind::Builder | plan::JobKind::Build) && j.uses_engine
@@ -204,7 +204,7 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
     // emulation must be there, exactly as `matrix build` checks them.
     if let Some(containers) = &plan.containers {
         let mut report = String::new();
-        let checked = crate::image::precheck(&plan)
+        let checked = crate::toolchain::image_precheck::precheck(&plan)
             .map_err(miette::Report::new)
             .and_then(|_| exec::container::detect(containers).map_err(miette::Report::new))
             .and_then(|engine| {

@@ -186,7 +186,7 @@ fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
 }
 
 pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
-    let report = merge::verify::release_with(dir, allow_partial)?;
+    let report = crate::dist_check::release_with(dir, allow_partial)?;
     let mut text = format!(
         "{}: {} and {} checked\n",
         dir.display(),

@@ -64,7 +64,7 @@ arch = ["amd64", "arm64"]
 command = "true {{ out }}"
 binary = "hello"
 # These tests are about records: the archives are stand-in bytes, so the
-# merge-time binary check (tested in merge::verify) is off.
+# merge-time binary check (tested in dist_check) is off.
 verify = false
 
 [archive]

@@ -180,6 +180,22 @@ pub fn hash_file(path: &Path, algorithm: Algorithm) -> io::Result<(String, u64)>
     Ok((hasher.finalize_hex(), total))
 }
 
+/// `<algorithm>:<hex>` of a file, as records write digests.
+pub fn digest_file(path: &Path, algorithm: Algorithm) -> io::Result<String> {
+    let (hex, _) = hash_file(path, algorithm)?;
+    Ok(format!("{}:{hex}", algorithm.name()))
+}
+
+/// The algorithm a record's digest was made with: `sha512:` says so,
+/// anything else is sha256.
+pub fn algorithm_of(digest: &str) -> Algorithm {
+    if digest.starts_with("sha512:") {
+        Algorithm::Sha512
+    } else {
+        Algorithm::Sha256
+    }
+}
+
 /// Renders a checksums file: one `<hex>  <name>` line per artifact, sorted
 /// by name in byte order, each ending in `\n`.
 ///

@@ -250,7 +250,7 @@ fn check_manifest(
 /// The whole of `matrix verify`: sizes, digests, the checksums file, every
 /// target's archive and the binaries inside it.
 fn verify(release_dir: &Path, allow_partial: bool) -> Result<(), RepoError> {
-    let report = crate::merge::verify::release_with(release_dir, allow_partial).map_err(|e| {
+    let report = crate::dist_check::release_with(release_dir, allow_partial).map_err(|e| {
         RepoError::Unverified {
             release_dir: release_dir.to_path_buf(),
             problems: vec![e.to_string()],

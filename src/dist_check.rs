@@ -4,18 +4,35 @@
 //! records, and every executable inside an archive is a binary for its
 //! target's OS, format and CPU.
 //!
-//! Part of `merge`; reports every problem it finds rather than the first.
+//! Its own module, used by `cli` (`matrix verify`), `repo` (a release is
+//! checked before it is published) and `merge`, which checks each shard's
+//! archives with the same [`archive_binaries`]. Reports every problem it
+//! finds rather than the first.
 
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use std::io::Seek;
 
-use super::{MergeError, algorithm_of, hash_file};
 use crate::inspect::Expected;
 use crate::package::archive::Format;
+use crate::package::checksum::{Algorithm, algorithm_of};
 use crate::package::extract;
-use crate::package::manifest::{ArtifactKind, Manifest};
+use crate::package::manifest::{ArtifactKind, MANIFEST, Manifest};
+
+/// Why a folder could not be checked at all; what is wrong inside it is a
+/// [`Report`] problem instead.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+pub enum DistCheckError {
+    // Code and help are what `matrix verify` printed when this check was
+    // part of `merge`, kept so its output stays the same.
+    #[error("{}: {what}", path.display())]
+    #[diagnostic(
+        code(matrix::merge::read),
+        help("pass the folders `matrix build --shard i/N --dist <folder>` wrote")
+    )]
+    Read { path: PathBuf, what: String },
+}
 
 #[derive(Debug, Default)]
 pub struct Report {
@@ -32,15 +49,15 @@ impl Report {
     }
 }
 
-pub fn release(dir: &Path) -> Result<Report, MergeError> {
+pub fn release(dir: &Path) -> Result<Report, DistCheckError> {
     release_with(dir, false)
 }
 
 /// [`release`], optionally accepting missing targets (`matrix verify
 /// --allow-partial`: a release partial on purpose).
-pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, MergeError> {
-    let path = dir.join(crate::plan::MANIFEST);
-    let manifest = Manifest::read(&path).map_err(|e| MergeError::Read {
+pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheckError> {
+    let path = dir.join(MANIFEST);
+    let manifest = Manifest::read(&path).map_err(|e| DistCheckError::Read {
         path: path.clone(),
         what: e.to_string(),
     })?;
@@ -106,6 +123,14 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, MergeErro
     check_sums_file(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
+}
+
+/// `<algorithm>:<hex>` of a file, as records write digests.
+fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, DistCheckError> {
+    crate::package::checksum::digest_file(path, algorithm).map_err(|e| DistCheckError::Read {
+        path: path.to_path_buf(),
+        what: e.to_string(),
+    })
 }
 
 /// The checksums file must list exactly the recorded files, with the
@@ -181,7 +206,11 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
 }
 
 /// Every executable inside a target's archive must be for that target.
-fn check_binaries(dir: &Path, manifest: &Manifest, report: &mut Report) -> Result<(), MergeError> {
+fn check_binaries(
+    dir: &Path,
+    manifest: &Manifest,
+    report: &mut Report,
+) -> Result<(), DistCheckError> {
     for a in &manifest.artifacts {
         let (Some(id), Some(format)) = (&a.target, a.format) else {
             continue;
@@ -359,38 +388,6 @@ pub fn archive_binaries(
             .push(whole("holds no executable binary".to_string()));
     }
     out
-}
-
-/// The merge's check of every archive against the target the plan (not
-/// the shard) gives it, with [`archive_binaries`]: a relabelled archive,
-/// its records otherwise consistent, is refused here, naming the archive
-/// and the member. Targets built with `verify = false`, or that matrix
-/// knows no executable format for, are not checked, as in the build.
-pub fn plan_binaries(plan: &crate::plan::Plan, checked: &super::Checked) -> Result<(), MergeError> {
-    for (file, a) in &checked.artifacts {
-        if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
-            continue;
-        }
-        let Some(target) = a
-            .target
-            .as_ref()
-            .and_then(|id| plan.targets.iter().find(|t| &t.id == id))
-        else {
-            continue;
-        };
-        let Some(p) = target.platform.filter(|_| target.build.verify) else {
-            continue;
-        };
-        let found = archive_binaries(file, target.archive.format, &expected(&target.id, p));
-        if let Some(problem) = found.problems.into_iter().next() {
-            return Err(MergeError::Binary {
-                archive: file.clone(),
-                member: problem.member.unwrap_or_else(|| a.name.clone()),
-                what: problem.what,
-            });
-        }
-    }
-    Ok(())
 }
 
 #[cfg(test)]
