@@ -9,8 +9,10 @@
 //! [`Source`] so they still point at a line and column.
 
 pub mod channels;
+pub mod command;
 pub mod containers;
 pub mod excerpt;
+pub mod kinds;
 pub mod limits;
 mod read;
 pub mod source;
@@ -30,9 +32,7 @@ pub use read::MAX_CONFIG_BYTES;
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
-use crate::package::archive::Format;
-use crate::package::checksum::Algorithm;
-use crate::preset::Preset;
+pub use kinds::{Algorithm, Format, Preset};
 
 /// The whole release description.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -497,7 +497,7 @@ fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(),
         return Err(source.error_at(at, "the command is empty", None));
     }
     if let Command::Line(line) = command
-        && let Err(e) = crate::template::split_command(line)
+        && let Err(e) = command::split_command(line)
     {
         return Err(source.error_at(
             at,
