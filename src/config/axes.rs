@@ -183,3 +183,26 @@ fn check_name(axis: &str, value: &str, at: &KeyPath, source: &Source) -> Result<
     };
     Err(source.error_at(at, format!("unknown {axis} \"{value}\""), Some(help)))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use crate::matrix::Pattern;
+
+    const DOC: &str = "[project]\nname = \"x\"\n[matrix]\nos = [\"linux\", \"windows\"]\nlevel = [\"amd64\", 7, true]\nexclude = [ { os = \"windows\", level = [\"7\", \"true\"] } ]\ninclude = [ { os = \"linux\", libc = \"musl\" } ]\n[build]\ncommand = \"make\"\nbinary = \"x\"\n";
+
+    #[test]
+    fn the_table_is_typed_at_load() {
+        let loaded = crate::config::parse(Path::new("matrix.toml"), DOC.to_string()).unwrap();
+        let spec = loaded.config.matrix.spec();
+        assert_eq!(spec.axes["os"], ["linux", "windows"]);
+        assert_eq!(spec.axes["level"], ["amd64", "7", "true"]);
+        assert_eq!(
+            spec.exclude[0]["level"],
+            Pattern::AnyOf(vec!["7".into(), "true".into()])
+        );
+        assert_eq!(spec.include[0]["libc"], "musl");
+        assert!(loaded.config.matrix.written.is_empty());
+    }
+}

@@ -313,6 +313,16 @@ mod tests {
     }
 
     #[test]
+    fn paths_resolve_from_spans() {
+        let src = source();
+        for path in ["project.name", "matrix.os[1]", "matrix.exclude[0].os"] {
+            let span = src.span_of(&KeyPath::parse(path)).unwrap();
+            assert_eq!(src.path_at(span).unwrap().to_string(), path);
+        }
+        assert_eq!(src.path_at(0..1), None);
+    }
+
+    #[test]
     fn missing_key_falls_back_to_parent() {
         let src = source();
         let span = src.span_of(&KeyPath::parse("build.binary")).unwrap();
