@@ -8,31 +8,34 @@
 //! duplicate artifact names) live in `plan`, which reports them through
 //! [`Source`] so they still point at a line and column.
 
+pub mod axes;
 pub mod channels;
+pub mod command;
 pub mod containers;
 pub mod excerpt;
+pub mod kinds;
 pub mod limits;
 mod read;
 pub mod source;
+pub mod values;
 pub mod version;
 
 use std::path::Path;
-use std::time::Duration;
 
 use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+pub use axes::MatrixTable;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use limits::{Limit, Limits};
 pub use read::MAX_CONFIG_BYTES;
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
+pub use values::{Epoch, Timeout, parse_duration};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
-use crate::package::archive::Format;
-use crate::package::checksum::Algorithm;
-use crate::preset::Preset;
+pub use kinds::{Algorithm, Format, Preset};
 
 /// The whole release description.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -45,7 +48,7 @@ pub struct Config {
     pub project: Project,
     /// The target matrix: every key other than `include`/`exclude` is an axis.
     #[schemars(schema_with = "matrix_schema")]
-    pub matrix: IndexMap<String, toml::Value>,
+    pub matrix: MatrixTable,
     pub build: Build,
     #[serde(default)]
     pub archive: Archive,
@@ -153,7 +156,7 @@ pub struct Build {
     pub dir: Option<String>,
     /// Kill the job after this long, e.g. `10m`, `90s`.
     #[serde(default)]
-    pub timeout: Option<String>,
+    pub timeout: Option<Timeout>,
     /// Where the build leaves the binary (template); default
     /// `{{ out }}/{{ bin }}` (the cargo presets know their own).
     #[serde(default)]
@@ -204,7 +207,7 @@ pub struct BuildOverride {
     #[serde(default)]
     pub artifact: Option<String>,
     #[serde(default)]
-    pub timeout: Option<String>,
+    pub timeout: Option<Timeout>,
     #[serde(default)]
     pub container: Option<String>,
     #[serde(default)]
@@ -385,11 +388,15 @@ pub fn load(path: &Path) -> Result<Loaded, LoadError> {
 /// Parses config text (exposed for tests and `matrix schema` round trips).
 pub fn parse(path: &Path, text: String) -> Result<Loaded, LoadError> {
     let source = Source::new(path, text);
-    let config: Config = toml::from_str(&source.text).map_err(|e| {
+    let mut config: Config = toml::from_str(&source.text).map_err(|e| {
         let (message, help) = explain_toml_error(e.message());
+        if let Some(located) = values::located(&message, e.span(), &source) {
+            return located;
+        }
         source.error_span(e.span(), message, help, "here".to_string())
     })?;
     check(&config, &source)?;
+    resolve_matrices(&mut config, &source)?;
     Ok(Loaded { config, source })
 }
 
@@ -413,7 +420,8 @@ fn explain_toml_error(message: &str) -> (String, Option<String>) {
     (message, help)
 }
 
-/// Checks of single values: names, durations, non-empty commands.
+/// Checks of single values: names, non-empty commands (durations and
+/// dates are checked as they are deserialised, see [`values`]).
 fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
     let name = &config.project.name;
     if name.is_empty()
@@ -441,28 +449,13 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
             ));
         }
     }
-    check_timeout(
-        config.build.timeout.as_deref(),
-        &KeyPath::parse("build.timeout"),
-        source,
-    )?;
     for (i, o) in config.build.overrides.iter().enumerate() {
         let at = KeyPath::parse("build.overrides").index(i);
         if let Some(command) = &o.command {
             check_command(command, &at.clone().key("command"), source)?;
         }
-        check_timeout(o.timeout.as_deref(), &at.key("timeout"), source)?;
     }
     containers::check(config, source)?;
-    if let Some(epoch) = &config.version.epoch {
-        parse_date(epoch).map_err(|e| {
-            source.error_at(
-                &KeyPath::parse("version.epoch"),
-                format!("invalid epoch {epoch:?}: {e}"),
-                Some("write the date as YYYY-MM-DD, e.g. \"2020-04-01\"".into()),
-            )
-        })?;
-    }
     for (limit, value) in [
         (Limit::Targets, config.limits.max_targets),
         (Limit::TemplateFuel, config.limits.template_fuel),
@@ -488,6 +481,19 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
     Ok(())
 }
 
+/// Types `[matrix]` and `[images.matrix]` (see [`axes`]), after the checks
+/// above: the order in which a file's errors are found stays the order
+/// they were found in when `plan` converted the tables.
+fn resolve_matrices(config: &mut Config, source: &Source) -> Result<(), ConfigError> {
+    config.matrix.resolve(&KeyPath::parse("matrix"), source)?;
+    if let Some(images) = &mut config.images {
+        images
+            .matrix
+            .resolve(&KeyPath::parse("images.matrix"), source)?;
+    }
+    Ok(())
+}
+
 fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(), ConfigError> {
     let empty = match command {
         Command::Line(line) => line.trim().is_empty(),
@@ -497,7 +503,7 @@ fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(),
         return Err(source.error_at(at, "the command is empty", None));
     }
     if let Command::Line(line) = command
-        && let Err(e) = crate::template::split_command(line)
+        && let Err(e) = command::split_command(line)
     {
         return Err(source.error_at(
             at,
@@ -506,28 +512,6 @@ fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(),
         ));
     }
     Ok(())
-}
-
-fn check_timeout(value: Option<&str>, at: &KeyPath, source: &Source) -> Result<(), ConfigError> {
-    if let Some(v) = value {
-        parse_duration(v).map_err(|e| {
-            source.error_at(
-                at,
-                format!("invalid duration {v:?}: {e}"),
-                Some("use a number with a unit, e.g. \"90s\", \"10m\", \"1h 30m\"".into()),
-            )
-        })?;
-    }
-    Ok(())
-}
-
-/// Parses `10m`, `90s`, `1h 30m`; zero is not a timeout.
-pub fn parse_duration(value: &str) -> Result<Duration, String> {
-    let d = humantime::parse_duration(value).map_err(|e| e.to_string())?;
-    if d.is_zero() {
-        return Err("a timeout must be longer than zero".into());
-    }
-    Ok(d)
 }
 
 #[cfg(test)]
@@ -589,13 +573,5 @@ mod tests {
             );
             assert_eq!(err.line, line, "{want}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("10m").unwrap(), Duration::from_secs(600));
-        assert_eq!(parse_duration("1h 30m").unwrap(), Duration::from_secs(5400));
-        assert!(parse_duration("0s").is_err());
-        assert!(parse_duration("soon").is_err());
     }
 }

@@ -9,25 +9,12 @@
 
 use std::collections::BTreeMap;
 
-use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::target::{Platform, is_host};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
-#[serde(rename_all = "kebab-case")]
-pub enum Preset {
-    /// `go build` with GOOS/GOARCH/GOARM and CGO_ENABLED=0.
-    Go,
-    /// `cargo build --target <triple>`, with the GNU cross linker where needed.
-    Cargo,
-    /// `cargo zigbuild --target <triple>` (zig as linker; macOS from Linux).
-    CargoZigbuild,
-    /// CC/CXX/AR set to Debian's GNU cross compilers; you give the command.
-    GccCross,
-    /// CC/CXX/AR set to `zig cc -target <zig target>`; you give the command.
-    ZigCc,
-}
+/// Defined with the config that names it; this module owns what each does.
+pub use crate::config::kinds::Preset;
 
 /// What a preset contributes to one target's build.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

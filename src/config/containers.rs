@@ -115,7 +115,7 @@ pub struct Images {
     /// The image axes: `platform` (OCI platforms such as `linux/arm64`),
     /// `distro`, any others, plus `include`/`exclude` as in `[matrix]`.
     #[schemars(schema_with = "super::matrix_schema")]
-    pub matrix: IndexMap<String, toml::Value>,
+    pub matrix: super::axes::MatrixTable,
     /// Dockerfile per image (template), e.g. `docker/{{ distro }}.Dockerfile`.
     pub dockerfile: String,
     /// Tags (templates). Default: `{{ version }}-{{ distro }}`, or

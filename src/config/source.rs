@@ -114,6 +114,38 @@ impl Source {
         best
     }
 
+    /// The key path of the value that spans exactly `span`: the inverse of
+    /// [`Source::span_of`], for errors serde reports by span only.
+    pub fn path_at(&self, span: Range<usize>) -> Option<KeyPath> {
+        fn find(value: &DeValue, at: &Range<usize>, path: &KeyPath) -> Option<KeyPath> {
+            // A table's span is its header, not its keys, so every branch is
+            // searched; this runs once, for an error.
+            let hit = |v: &toml::Spanned<DeValue>, path: KeyPath| {
+                if v.span() == *at {
+                    Some(path)
+                } else {
+                    find(v.get_ref(), at, &path)
+                }
+            };
+            match value {
+                DeValue::Table(t) => t
+                    .iter()
+                    .find_map(|(k, v)| hit(v, path.clone().key(k.get_ref()))),
+                DeValue::Array(a) => a
+                    .iter()
+                    .enumerate()
+                    .find_map(|(i, v)| hit(v, path.clone().index(i))),
+                _ => None,
+            }
+        }
+        let doc = DeTable::parse(&self.text).ok()?;
+        find(
+            &DeValue::Table(doc.into_inner()),
+            &span,
+            &KeyPath::default(),
+        )
+    }
+
     /// An error pointing at the value found at `path`.
     pub fn error_at(
         &self,
@@ -278,6 +310,16 @@ mod tests {
             let span = src.span_of(&KeyPath::parse(path)).unwrap();
             assert_eq!(&DOC[span], expected, "{path}");
         }
+    }
+
+    #[test]
+    fn paths_resolve_from_spans() {
+        let src = source();
+        for path in ["project.name", "matrix.os[1]", "matrix.exclude[0].os"] {
+            let span = src.span_of(&KeyPath::parse(path)).unwrap();
+            assert_eq!(src.path_at(span).unwrap().to_string(), path);
+        }
+        assert_eq!(src.path_at(0..1), None);
     }
 
     #[test]

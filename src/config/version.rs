@@ -6,6 +6,8 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
+use super::values::Epoch;
+
 /// `[version]`.
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -16,7 +18,7 @@ pub struct VersionConfig {
     pub scheme: VersionScheme,
     /// The calendar scheme's day 0, `YYYY-MM-DD` (default 2020-04-01).
     #[serde(default)]
-    pub epoch: Option<String>,
+    pub epoch: Option<Epoch>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, JsonSchema, PartialEq, Eq)]
@@ -25,20 +27,6 @@ pub enum VersionScheme {
     #[default]
     Semver,
     Calendar,
-}
-
-impl VersionConfig {
-    /// The calendar scheme, if chosen; the epoch was checked at load time.
-    pub fn calendar(&self) -> Option<crate::version::calendar::CalendarScheme> {
-        if self.scheme != VersionScheme::Calendar {
-            return None;
-        }
-        let epoch = match &self.epoch {
-            Some(text) => parse_date(text).ok()?,
-            None => crate::version::calendar::GARDENLINUX_EPOCH,
-        };
-        Some(crate::version::calendar::CalendarScheme { epoch })
-    }
 }
 
 /// `YYYY-MM-DD`.

@@ -49,31 +49,8 @@ const ZSTD_LEVEL: i32 = 10;
 /// gzip's "unknown" OS byte: host independent, unlike gzip's own default.
 const GZIP_OS_UNKNOWN: u8 = 255;
 
-/// Artifact format of a target.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-pub enum Format {
-    #[serde(rename = "tar.gz")]
-    TarGz,
-    #[serde(rename = "tar.xz")]
-    TarXz,
-    #[serde(rename = "tar.zst")]
-    TarZst,
-    #[serde(rename = "zip")]
-    Zip,
-    /// The bare executable, no archive.
-    #[serde(rename = "binary")]
-    Binary,
-}
+/// Defined with the config that names it; the package owns its behaviour.
+pub use crate::config::kinds::Format;
 
 impl Format {
     pub const ALL: [Format; 5] = [

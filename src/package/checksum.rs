@@ -18,25 +18,8 @@ use sha2::{Digest, Sha256, Sha512};
 /// what we wait on, small enough to never matter for memory.
 const HASH_BUF: usize = 1024 * 1024;
 
-/// Digest algorithm used for artifact checksums.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    #[default]
-    Sha256,
-    Sha512,
-}
+/// Defined with the config that names it; the package owns its behaviour.
+pub use crate::config::kinds::Algorithm;
 
 impl Algorithm {
     /// The lowercase name used in config, manifests and file names.

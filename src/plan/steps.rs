@@ -5,6 +5,7 @@
 //! the line and column of the template in matrix.toml.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
 
 use indexmap::IndexMap;
 use minijinja::value::Value;
@@ -54,7 +55,7 @@ struct Chosen<'a> {
     flags: (&'a Vec<String>, KeyPath),
     binary: (&'a String, KeyPath),
     artifact: Option<(&'a str, KeyPath)>,
-    timeout: Option<&'a str>,
+    timeout: Option<Duration>,
     /// The image template or builder name, with where it was set.
     container: Option<(ChosenImage<'a>, KeyPath)>,
     env: IndexMap<&'a str, (&'a str, KeyPath)>,
@@ -290,7 +291,7 @@ impl<'a> Renderer<'a> {
                 .artifact
                 .as_ref()
                 .map(|a| (a.as_str(), KeyPath::parse("build.artifact"))),
-            timeout: build.timeout.as_deref(),
+            timeout: build.timeout.map(|t| t.0),
             container: match (&build.container, &build.builder) {
                 (Some(image), _) => {
                     Some((ChosenImage::Image(image), KeyPath::parse("build.container")))
@@ -330,8 +331,8 @@ impl<'a> Renderer<'a> {
             if let Some(a) = &o.artifact {
                 c.artifact = Some((a, at.clone().key("artifact")));
             }
-            if let Some(t) = &o.timeout {
-                c.timeout = Some(t);
+            if let Some(t) = o.timeout {
+                c.timeout = Some(t.0);
             }
             // An empty `container` runs the target on the host.
             if let Some(image) = &o.container {
@@ -464,9 +465,7 @@ impl<'a> Renderer<'a> {
             preset: chosen.preset.map(|(p, _)| p),
             verify: build.verify,
             smoke: build.smoke.clone(),
-            timeout: chosen
-                .timeout
-                .and_then(|t| crate::config::parse_duration(t).ok()),
+            timeout: chosen.timeout,
             container,
         })
     }

@@ -42,6 +42,20 @@ pub struct CalendarScheme {
     pub epoch: Date,
 }
 
+impl crate::config::VersionConfig {
+    /// The calendar scheme, if chosen (the epoch was parsed at load time).
+    pub fn calendar(&self) -> Option<CalendarScheme> {
+        if self.scheme != crate::config::VersionScheme::Calendar {
+            return None;
+        }
+        let epoch = match self.epoch {
+            Some(crate::config::Epoch(date)) => date,
+            None => GARDENLINUX_EPOCH,
+        };
+        Some(CalendarScheme { epoch })
+    }
+}
+
 impl CalendarScheme {
     /// Garden Linux's scheme: days since 2020-04-01.
     pub const fn gardenlinux() -> Self {
