@@ -31,6 +31,7 @@ pub mod package;
 pub mod packager;
 pub mod plan;
 pub mod preset;
+pub mod release;
 pub mod repo;
 pub mod report;
 pub mod shard;
