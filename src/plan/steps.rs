@@ -12,7 +12,7 @@ use minijinja::value::Value;
 use super::containers::ContainerImage;
 use super::names::{check_binary_name, check_file_name};
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
-use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
+use crate::config::{Command, Config, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
 use crate::package::files::{self, FileSpec};
 use crate::plan::Request;
@@ -85,87 +85,10 @@ impl<'a> Renderer<'a> {
             .iter()
             .flat_map(|c| c.keys().map(String::as_str))
             .collect();
-        for key in &keys {
-            if RESERVED.contains(key) {
-                return Err(source.error_at(
-                    &KeyPath::parse("matrix").key(key),
-                    format!(
-                        "`{key}` is a variable matrix defines; a matrix key cannot use that name"
-                    ),
-                    Some(format!(
-                        "rename the key; reserved names: {}",
-                        RESERVED.join(", ")
-                    )),
-                ));
-            }
-        }
-        for (i, o) in config.build.overrides.iter().enumerate() {
-            check_when(
-                &o.when,
-                &keys,
-                &KeyPath::parse("build.overrides").index(i),
-                source,
-            )?;
-        }
-        for (i, o) in config.archive.format_overrides.iter().enumerate() {
-            check_when(
-                &o.when,
-                &keys,
-                &KeyPath::parse("archive.format-overrides").index(i),
-                source,
-            )?;
-        }
-        for (i, entry) in config.archive.files.iter().enumerate() {
-            let (at, pattern) = match entry {
-                FileEntry::Glob(p) => (KeyPath::parse("archive.files").index(i), p),
-                FileEntry::Mapped { src, .. } => {
-                    (KeyPath::parse("archive.files").index(i).key("src"), src)
-                }
-            };
-            files::validate_pattern(pattern).map_err(|e| {
-                source.error_at(
-                    &at,
-                    e.to_string(),
-                    Some("use a glob like \"docs/*.md\"".into()),
-                )
-            })?;
-            if let FileEntry::Mapped { dst, .. } = entry {
-                crate::package::dest::normalize_dest(dst).map_err(|e| {
-                    source.error_at(
-                        &KeyPath::parse("archive.files").index(i).key("dst"),
-                        e.to_string(),
-                        Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
-                    )
-                })?;
-            }
-        }
-
-        let v = &req.version;
-        let mut base = Vars::new();
-        base.set(
-            "project",
-            Value::from_object(ProjectVar {
-                name: config.project.name.clone(),
-                description: config.project.description.clone(),
-                homepage: config.project.homepage.clone(),
-                license: config.project.license.clone(),
-            }),
-        )
-        .set("version", v.version.as_str())
-        .set("tag", v.tag.as_str())
-        .set("major", v.major)
-        .set("minor", v.minor)
-        .set("patch", v.patch)
-        .set("prerelease", v.prerelease.as_str())
-        .set("commit", v.commit.as_str())
-        .set("short_commit", v.short_commit.as_str())
-        .set("commit_date", v.commit_date.as_str())
-        .set("commit_timestamp", v.commit_timestamp)
-        .set("is_snapshot", v.is_snapshot)
-        .set(
-            "env",
-            Value::from_pairs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        check_matrix_keys(&keys, source)?;
+        check_override_keys(config, &keys, source)?;
+        check_archive_files(config, source)?;
+        let base = base_vars(config, req);
         Ok(Renderer {
             loaded,
             req,
@@ -358,97 +281,20 @@ impl<'a> Renderer<'a> {
         bin: String,
     ) -> Result<BuildStep, ConfigError> {
         let build = &self.loaded.config.build;
-        // The preset's defaults sit under the user's own settings.
-        let defaults = match &chosen.preset {
-            None => Defaults::default(),
-            Some((preset, at)) => {
-                let Some(p) = platform else {
-                    return Err(self.source().error_at(
-                        at,
-                        format!("preset \"{}\" needs to know {id}'s os and arch, and matrix does not", preset.name()),
-                        Some("presets work for targets with `os` and `arch` values from `matrix targets`".into()),
-                    ));
-                };
-                preset.defaults(p).map_err(|why| {
-                    self.source().error_at(
-                        at,
-                        format!("preset \"{}\" cannot build {id}: {why}", preset.name()),
-                        Some("choose another preset for this target with an override: { when = {...}, preset = \"...\" }".into()),
-                    )
-                })?
-            }
-        };
+        let defaults = self.preset_defaults(id, &chosen, platform)?;
         let preset_at = chosen
             .preset
             .as_ref()
             .map(|(_, at)| at.clone())
             .unwrap_or_default();
-        let argv = match (&chosen.command, &defaults.command) {
-            (Some((command, at)), _) => self.command(
-                command,
-                at,
-                chosen.shell,
-                chosen.flags.0,
-                &chosen.flags.1,
-                vars,
-            )?,
-            (None, Some(words)) => {
-                let mut argv = Vec::with_capacity(words.len());
-                for w in words {
-                    argv.push(self.render(w, vars, &preset_at)?);
-                }
-                for (i, f) in chosen.flags.0.iter().enumerate() {
-                    argv.push(self.render(f, vars, &chosen.flags.1.clone().index(i))?);
-                }
-                argv
-            }
-            (None, None) => {
-                let name = chosen.preset.as_ref().map_or("", |(p, _)| p.name());
-                return Err(self.source().error_at(
-                    &preset_at,
-                    format!("preset \"{name}\" sets the compiler but not the command, and {id} has no `command`"),
-                    Some("add a command, e.g. command = \"make OUT={{ out }}/{{ bin }}\"".into()),
-                ));
-            }
-        };
-        let mut env = BTreeMap::new();
-        for (k, v) in &defaults.env {
-            env.insert(k.clone(), self.render(v, vars, &preset_at)?);
-        }
-        for (k, (v, at)) in &chosen.env {
-            env.insert(k.to_string(), self.render(v, vars, at)?);
-        }
-        // Reproducible by default: compilers and linkers that honour it
-        // (GCC's __DATE__, GNU ld and mingw's PE timestamp, ...) stamp the
-        // release's time, not the wall clock. The config's own value wins.
-        env.entry(SOURCE_DATE_EPOCH.to_string())
-            .or_insert_with(|| self.req.version.timestamp.to_string());
+        let argv = self.build_argv(id, &chosen, &defaults, &preset_at, vars)?;
+        let env = self.build_env(&chosen, &defaults, &preset_at, vars)?;
         let artifact = match (&chosen.artifact, &defaults.artifact) {
             (Some((a, at)), _) => self.render(a, vars, at)?,
             (None, Some(a)) => self.render(a, vars, &preset_at)?,
             (None, None) => out_dir.join(&bin).display().to_string(),
         };
-        let container = match &chosen.container {
-            None => None,
-            Some((ChosenImage::Builder(name), _)) => Some(ContainerImage::Builder {
-                name: name.to_string(),
-            }),
-            Some((ChosenImage::Image(image), at)) => {
-                let reference = self.render(image, vars, at)?;
-                // A leading '-' would be read by `docker run` as an option.
-                if reference.is_empty()
-                    || reference.starts_with('-')
-                    || reference.contains(|c: char| c.is_whitespace() || c.is_control())
-                {
-                    return Err(self.source().error_at(
-                        at,
-                        format!("{id}: the image renders to {reference:?}, which is not an image reference"),
-                        Some("give an image like \"golang:1.22\" or \"registry.example/builder:1\"".into()),
-                    ));
-                }
-                Some(ContainerImage::Image { reference })
-            }
-        };
+        let container = self.build_container(id, &chosen, vars)?;
         let dir = match &build.dir {
             Some(d) => self.req.root.join(d),
             None => self.req.root.clone(),
@@ -468,6 +314,128 @@ impl<'a> Renderer<'a> {
                 .timeout
                 .and_then(|t| crate::config::parse_duration(t).ok()),
             container,
+        })
+    }
+
+    /// The preset's defaults for this target (none without a preset).
+    fn preset_defaults(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        platform: Option<&'static Platform>,
+    ) -> Result<Defaults, ConfigError> {
+        // The preset's defaults sit under the user's own settings.
+        Ok(match &chosen.preset {
+            None => Defaults::default(),
+            Some((preset, at)) => {
+                let Some(p) = platform else {
+                    return Err(self.source().error_at(
+                        at,
+                        format!("preset \"{}\" needs to know {id}'s os and arch, and matrix does not", preset.name()),
+                        Some("presets work for targets with `os` and `arch` values from `matrix targets`".into()),
+                    ));
+                };
+                preset.defaults(p).map_err(|why| {
+                    self.source().error_at(
+                        at,
+                        format!("preset \"{}\" cannot build {id}: {why}", preset.name()),
+                        Some("choose another preset for this target with an override: { when = {...}, preset = \"...\" }".into()),
+                    )
+                })?
+            }
+        })
+    }
+
+    /// The build command: the target's own, else the preset's.
+    fn build_argv(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        defaults: &Defaults,
+        preset_at: &KeyPath,
+        vars: &Vars,
+    ) -> Result<Vec<String>, ConfigError> {
+        Ok(match (&chosen.command, &defaults.command) {
+            (Some((command, at)), _) => self.command(
+                command,
+                at,
+                chosen.shell,
+                chosen.flags.0,
+                &chosen.flags.1,
+                vars,
+            )?,
+            (None, Some(words)) => {
+                let mut argv = Vec::with_capacity(words.len());
+                for w in words {
+                    argv.push(self.render(w, vars, preset_at)?);
+                }
+                for (i, f) in chosen.flags.0.iter().enumerate() {
+                    argv.push(self.render(f, vars, &chosen.flags.1.clone().index(i))?);
+                }
+                argv
+            }
+            (None, None) => {
+                let name = chosen.preset.as_ref().map_or("", |(p, _)| p.name());
+                return Err(self.source().error_at(
+                    preset_at,
+                    format!("preset \"{name}\" sets the compiler but not the command, and {id} has no `command`"),
+                    Some("add a command, e.g. command = \"make OUT={{ out }}/{{ bin }}\"".into()),
+                ));
+            }
+        })
+    }
+
+    /// The build's environment: the preset's, the target's, and
+    /// SOURCE_DATE_EPOCH unless set.
+    fn build_env(
+        &self,
+        chosen: &Chosen<'_>,
+        defaults: &Defaults,
+        preset_at: &KeyPath,
+        vars: &Vars,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
+        let mut env = BTreeMap::new();
+        for (k, v) in &defaults.env {
+            env.insert(k.clone(), self.render(v, vars, preset_at)?);
+        }
+        for (k, (v, at)) in &chosen.env {
+            env.insert(k.to_string(), self.render(v, vars, at)?);
+        }
+        // Reproducible by default: compilers and linkers that honour it
+        // (GCC's __DATE__, GNU ld and mingw's PE timestamp, ...) stamp the
+        // release's time, not the wall clock. The config's own value wins.
+        env.entry(SOURCE_DATE_EPOCH.to_string())
+            .or_insert_with(|| self.req.version.timestamp.to_string());
+        Ok(env)
+    }
+
+    /// The image the build runs in, if any.
+    fn build_container(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        vars: &Vars,
+    ) -> Result<Option<ContainerImage>, ConfigError> {
+        Ok(match &chosen.container {
+            None => None,
+            Some((ChosenImage::Builder(name), _)) => Some(ContainerImage::Builder {
+                name: name.to_string(),
+            }),
+            Some((ChosenImage::Image(image), at)) => {
+                let reference = self.render(image, vars, at)?;
+                // A leading '-' would be read by `docker run` as an option.
+                if reference.is_empty()
+                    || reference.starts_with('-')
+                    || reference.contains(|c: char| c.is_whitespace() || c.is_control())
+                {
+                    return Err(self.source().error_at(
+                        at,
+                        format!("{id}: the image renders to {reference:?}, which is not an image reference"),
+                        Some("give an image like \"golang:1.22\" or \"registry.example/builder:1\"".into()),
+                    ));
+                }
+                Some(ContainerImage::Image { reference })
+            }
         })
     }
 
@@ -591,6 +559,109 @@ impl<'a> Renderer<'a> {
             file_name,
         })
     }
+}
+
+/// No matrix key may take the name of a variable matrix defines.
+fn check_matrix_keys(keys: &BTreeSet<&str>, source: &Source) -> Result<(), ConfigError> {
+    for key in keys {
+        if RESERVED.contains(key) {
+            return Err(source.error_at(
+                &KeyPath::parse("matrix").key(key),
+                format!("`{key}` is a variable matrix defines; a matrix key cannot use that name"),
+                Some(format!(
+                    "rename the key; reserved names: {}",
+                    RESERVED.join(", ")
+                )),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Every `when` of the build and format overrides names keys of [matrix].
+fn check_override_keys(
+    config: &Config,
+    keys: &BTreeSet<&str>,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    for (i, o) in config.build.overrides.iter().enumerate() {
+        check_when(
+            &o.when,
+            keys,
+            &KeyPath::parse("build.overrides").index(i),
+            source,
+        )?;
+    }
+    for (i, o) in config.archive.format_overrides.iter().enumerate() {
+        check_when(
+            &o.when,
+            keys,
+            &KeyPath::parse("archive.format-overrides").index(i),
+            source,
+        )?;
+    }
+    Ok(())
+}
+
+/// Every `[archive] files` entry is a valid glob, with a valid `dst`.
+fn check_archive_files(config: &Config, source: &Source) -> Result<(), ConfigError> {
+    for (i, entry) in config.archive.files.iter().enumerate() {
+        let (at, pattern) = match entry {
+            FileEntry::Glob(p) => (KeyPath::parse("archive.files").index(i), p),
+            FileEntry::Mapped { src, .. } => {
+                (KeyPath::parse("archive.files").index(i).key("src"), src)
+            }
+        };
+        files::validate_pattern(pattern).map_err(|e| {
+            source.error_at(
+                &at,
+                e.to_string(),
+                Some("use a glob like \"docs/*.md\"".into()),
+            )
+        })?;
+        if let FileEntry::Mapped { dst, .. } = entry {
+            crate::package::dest::normalize_dest(dst).map_err(|e| {
+                source.error_at(
+                    &KeyPath::parse("archive.files").index(i).key("dst"),
+                    e.to_string(),
+                    Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
+                )
+            })?;
+        }
+    }
+    Ok(())
+}
+
+/// The variables every template sees: the project, the version and the
+/// environment.
+fn base_vars(config: &Config, req: &Request) -> Vars {
+    let v = &req.version;
+    let mut base = Vars::new();
+    base.set(
+        "project",
+        Value::from_object(ProjectVar {
+            name: config.project.name.clone(),
+            description: config.project.description.clone(),
+            homepage: config.project.homepage.clone(),
+            license: config.project.license.clone(),
+        }),
+    )
+    .set("version", v.version.as_str())
+    .set("tag", v.tag.as_str())
+    .set("major", v.major)
+    .set("minor", v.minor)
+    .set("patch", v.patch)
+    .set("prerelease", v.prerelease.as_str())
+    .set("commit", v.commit.as_str())
+    .set("short_commit", v.short_commit.as_str())
+    .set("commit_date", v.commit_date.as_str())
+    .set("commit_timestamp", v.commit_timestamp)
+    .set("is_snapshot", v.is_snapshot)
+    .set(
+        "env",
+        Value::from_pairs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    );
+    base
 }
 
 pub(super) fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
