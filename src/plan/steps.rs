@@ -4,6 +4,8 @@
 //! unknown variable or a bad override is reported before any job starts, at
 //! the line and column of the template in matrix.toml.
 
+mod checks;
+
 use std::collections::{BTreeMap, BTreeSet};
 
 use indexmap::IndexMap;
@@ -14,37 +16,15 @@ use super::names::{check_binary_name, check_file_name};
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
 use crate::config::{Command, Config, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
-use crate::package::files::{self, FileSpec};
+use crate::package::files::FileSpec;
 use crate::plan::Request;
 use crate::preset::{Defaults, Preset};
 use crate::target::{self, Platform};
 use crate::template::{Engine, ProjectVar, TargetVar, Vars};
+use checks::{check_archive_files, check_matrix_keys, check_override_keys};
 
 /// The reproducible-builds.org variable every build job gets.
 const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-
-/// Variables matrix defines itself; an axis may not take one of these names.
-const RESERVED: &[&str] = &[
-    "project",
-    "version",
-    "tag",
-    "major",
-    "minor",
-    "patch",
-    "prerelease",
-    "commit",
-    "short_commit",
-    "commit_date",
-    "commit_timestamp",
-    "is_snapshot",
-    "env",
-    "target",
-    "target_id",
-    "target_slug",
-    "out",
-    "bin",
-    "ext",
-];
 
 /// One target's build settings after its overrides.
 struct Chosen<'a> {
@@ -561,77 +541,6 @@ impl<'a> Renderer<'a> {
     }
 }
 
-/// No matrix key may take the name of a variable matrix defines.
-fn check_matrix_keys(keys: &BTreeSet<&str>, source: &Source) -> Result<(), ConfigError> {
-    for key in keys {
-        if RESERVED.contains(key) {
-            return Err(source.error_at(
-                &KeyPath::parse("matrix").key(key),
-                format!("`{key}` is a variable matrix defines; a matrix key cannot use that name"),
-                Some(format!(
-                    "rename the key; reserved names: {}",
-                    RESERVED.join(", ")
-                )),
-            ));
-        }
-    }
-    Ok(())
-}
-
-/// Every `when` of the build and format overrides names keys of [matrix].
-fn check_override_keys(
-    config: &Config,
-    keys: &BTreeSet<&str>,
-    source: &Source,
-) -> Result<(), ConfigError> {
-    for (i, o) in config.build.overrides.iter().enumerate() {
-        check_when(
-            &o.when,
-            keys,
-            &KeyPath::parse("build.overrides").index(i),
-            source,
-        )?;
-    }
-    for (i, o) in config.archive.format_overrides.iter().enumerate() {
-        check_when(
-            &o.when,
-            keys,
-            &KeyPath::parse("archive.format-overrides").index(i),
-            source,
-        )?;
-    }
-    Ok(())
-}
-
-/// Every `[archive] files` entry is a valid glob, with a valid `dst`.
-fn check_archive_files(config: &Config, source: &Source) -> Result<(), ConfigError> {
-    for (i, entry) in config.archive.files.iter().enumerate() {
-        let (at, pattern) = match entry {
-            FileEntry::Glob(p) => (KeyPath::parse("archive.files").index(i), p),
-            FileEntry::Mapped { src, .. } => {
-                (KeyPath::parse("archive.files").index(i).key("src"), src)
-            }
-        };
-        files::validate_pattern(pattern).map_err(|e| {
-            source.error_at(
-                &at,
-                e.to_string(),
-                Some("use a glob like \"docs/*.md\"".into()),
-            )
-        })?;
-        if let FileEntry::Mapped { dst, .. } = entry {
-            crate::package::dest::normalize_dest(dst).map_err(|e| {
-                source.error_at(
-                    &KeyPath::parse("archive.files").index(i).key("dst"),
-                    e.to_string(),
-                    Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
-                )
-            })?;
-        }
-    }
-    Ok(())
-}
-
 /// The variables every template sees: the project, the version and the
 /// environment.
 fn base_vars(config: &Config, req: &Request) -> Vars {
@@ -667,38 +576,4 @@ fn base_vars(config: &Config, req: &Request) -> Vars {
 pub(super) fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
     when.iter()
         .all(|(k, allowed)| values.get(k).is_some_and(|v| allowed.matches(v)))
-}
-
-pub(super) fn check_when(
-    when: &When,
-    keys: &BTreeSet<&str>,
-    at: &KeyPath,
-    source: &Source,
-) -> Result<(), ConfigError> {
-    if when.is_empty() {
-        return Err(source.error_at(
-            &at.clone().key("when"),
-            "`when` is empty, so it would match every target",
-            Some("name at least one matrix key, e.g. when = { os = \"windows\" }".into()),
-        ));
-    }
-    for key in when.keys() {
-        if !keys.contains(key.as_str()) {
-            let known: Vec<&str> = keys.iter().copied().collect();
-            let near = known
-                .iter()
-                .min_by_key(|k| strsim::levenshtein(k, key))
-                .filter(|k| strsim::levenshtein(k, key) <= 2);
-            let help = match near {
-                Some(k) => format!("did you mean `{k}`? matrix keys: {}", known.join(", ")),
-                None => format!("matrix keys: {}", known.join(", ")),
-            };
-            return Err(source.error_at(
-                &at.clone().key("when").key(key),
-                format!("`when` names `{key}`, which is not a key of the matrix"),
-                Some(help),
-            ));
-        }
-    }
-    Ok(())
 }
