@@ -1,8 +1,9 @@
 //! Command-line interface: clap definitions and turning flags into requests.
 //!
-//! The glue of the flow: each subcommand loads the config, resolves the
-//! version, asks `plan` for the plan and then prints it or hands it to
-//! `exec`. No work of its own happens here beyond wiring and output.
+//! The glue of the flow: each subcommand turns its flags into the options
+//! of a library entry point (`release::build`, `merge`, `verify`,
+//! `publish`, `release::plan` for `plan` and `doctor`), calls it and prints
+//! what it returns. No work of its own happens here beyond wiring and output.
 
 mod commands;
 mod common;

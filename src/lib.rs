@@ -14,9 +14,10 @@
 //! ([`plural`] words its counts, for every layer); [`init`] writes a first
 //! matrix.toml. Each module's doc says where it sits.
 //!
-//! The binary in `main.rs` only calls [`cli::main`], which parses the
-//! flags, builds the runtime and calls the library; [`error`] gathers the
-//! areas' errors into exit codes.
+//! [`release`] holds the library's entry points `build`, `merge`, `verify`
+//! and `publish`, each with an options struct. The binary in `main.rs` only
+//! calls [`cli::main`], which parses the flags, builds the runtime and calls
+//! [`release`]; [`error`] gathers the areas' errors into exit codes.
 
 pub mod ci;
 pub mod cli;
@@ -34,6 +35,7 @@ pub mod packager;
 pub mod plan;
 pub mod plural;
 pub mod preset;
+pub mod release;
 pub mod repo;
 pub mod report;
 pub mod shard;

@@ -248,35 +248,10 @@ fn check_override_work(loaded: &Loaded, targets: usize) -> Result<(), PlanError>
 pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     let config = &loaded.config;
     let source = &loaded.source;
-    // A flag that would change nothing is a mistake, not a no-op.
-    if config.images.is_none() {
-        let flag = match (req.push, req.oci_archives) {
-            (true, _) => Some(("--push", "push")),
-            (_, true) => Some(("--oci-dir", "write")),
-            _ => None,
-        };
-        if let Some((flag, what)) = flag {
-            return Err(PlanError::NoImages {
-                flag,
-                what,
-                config: source.path.clone(),
-            });
-        }
-    }
+    check_image_flags(loaded, req)?;
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
-    let unfiltered = if req.filters.is_empty() {
-        Vec::new()
-    } else {
-        named
-            .iter()
-            .map(|(id, _, values)| crate::package::manifest::Target {
-                id: id.clone(),
-                values: values.clone(),
-                verify: config.build.verify,
-            })
-            .collect()
-    };
+    let unfiltered = unfiltered(loaded, req, &named);
     let selected = select(named, &req.filters)?;
     check_override_work(loaded, selected.len())?;
 
@@ -287,21 +262,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     }
     names::check_unique_names(&targets, loaded)?;
     let checksum = renderer.checksum()?;
-    if let Some(t) = targets
-        .iter()
-        .find(|t| t.archive.file_name == checksum.file_name)
-    {
-        return Err(source
-            .error_at(
-                &KeyPath::parse("checksum.name"),
-                format!(
-                    "the checksums file {:?} has the same name as the archive of {}",
-                    checksum.file_name, t.id
-                ),
-                Some("give the checksums file a different name".into()),
-            )
-            .into());
-    }
+    check_checksum_name(&targets, &checksum, source)?;
 
     let mut warnings: Vec<String> = targets.iter().filter_map(unverifiable).collect();
     let builders = renderer.builders(&targets)?;
@@ -352,6 +313,71 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         release_refused: None,
         unfiltered,
     })
+}
+
+/// A flag that would change nothing is a mistake, not a no-op: `--push`
+/// and `--oci-dir` need [images].
+fn check_image_flags(loaded: &Loaded, req: &Request) -> Result<(), PlanError> {
+    if loaded.config.images.is_none() {
+        let flag = match (req.push, req.oci_archives) {
+            (true, _) => Some(("--push", "push")),
+            (_, true) => Some(("--oci-dir", "write")),
+            _ => None,
+        };
+        if let Some((flag, what)) = flag {
+            return Err(PlanError::NoImages {
+                flag,
+                what,
+                config: loaded.source.path.clone(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// With `--target`: every target of the plan, built or not, for the
+/// manifest of a partial build. Without it, nothing (all are built).
+fn unfiltered(
+    loaded: &Loaded,
+    req: &Request,
+    named: &[Named],
+) -> Vec<crate::package::manifest::Target> {
+    if req.filters.is_empty() {
+        Vec::new()
+    } else {
+        named
+            .iter()
+            .map(|(id, _, values)| crate::package::manifest::Target {
+                id: id.clone(),
+                values: values.clone(),
+                verify: loaded.config.build.verify,
+            })
+            .collect()
+    }
+}
+
+/// The checksums file must not take the name of a target's archive.
+fn check_checksum_name(
+    targets: &[Target],
+    checksum: &ChecksumStep,
+    source: &crate::config::Source,
+) -> Result<(), PlanError> {
+    if let Some(t) = targets
+        .iter()
+        .find(|t| t.archive.file_name == checksum.file_name)
+    {
+        return Err(source
+            .error_at(
+                &KeyPath::parse("checksum.name"),
+                format!(
+                    "the checksums file {:?} has the same name as the archive of {}",
+                    checksum.file_name, t.id
+                ),
+                Some("give the checksums file a different name".into()),
+            )
+            .into());
+    }
+    Ok(())
 }
 
 /// Why a target's binary will not be checked, if it will not be.

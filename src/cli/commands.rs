@@ -1,17 +1,12 @@
 //! What each subcommand does, in terms of the library's stages.
 
-use std::sync::Arc;
-
-use super::common::{
-    check_changelog, execute, make_plan, make_plan_to_look, prepare_dist, print_out,
-};
+use super::common::{execute, make_plan, make_plan_to_look, plan_options, print_out, warn};
 use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs};
 use crate::error::Error;
 use crate::exec;
-use crate::plan::{self, Plan};
-use crate::report::{self, views};
+use crate::report::views;
 use crate::shard::Format;
-use crate::{config, target, toolchain};
+use crate::{config, release, target, toolchain};
 
 pub async fn run(cli: Cli) -> Result<(), Error> {
     match &cli.command {
@@ -42,7 +37,12 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     if let Some(n) = args.shards {
         let plan = make_plan(cli, &args.flags)?;
         let format = args.format.unwrap_or(Format::Json);
-        return super::release::shards_command(&plan, n, format, args.history.as_deref());
+        let assignment = release::shards(&plan, n, args.history.as_deref())?;
+        let mut text = crate::shard::render(&assignment, format);
+        if !text.ends_with('\n') {
+            text.push('\n');
+        }
+        return print_out(&text);
     }
     let plan = make_plan_to_look(cli, &args.flags)?;
     if args.json || matches!(args.format, Some(Format::Json)) {
@@ -55,137 +55,18 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
 }
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
-    let mut plan = make_plan(cli, &args.flags)?;
-    if let Some(spec) = &args.shard {
-        super::release::shard_plan(&mut plan, spec, args.history.as_deref())?;
-    }
-    if args.smoke && plan.targets.iter().all(|t| t.build.smoke.is_none()) {
-        return Err(Error::Usage {
-            message: "--smoke needs [build] smoke = [...] arguments to run each binary with".into(),
-        });
-    }
-    // A missing cross compiler or program fails now, not ten minutes into
-    // the build (only for the targets this run builds: a shard builds some).
-    let building: std::collections::BTreeSet<String> = plan
-        .jobs
-        .iter()
-        .filter(|j| j.kind == plan::JobKind::Build)
-        .filter_map(|j| j.target().map(|t| plan.targets[t].id.clone()))
-        .collect();
-    let needs: Vec<toolchain::TargetNeed> = toolchain::check_plan(&plan, args.smoke)
-        .into_iter()
-        .filter(|n| building.contains(&n.target))
-        .collect();
-    let missing: Vec<String> = needs
-        .iter()
-        .filter(|n| !n.met)
-        .map(toolchain::TargetNeed::missing_line)
-        .collect();
-    if !missing.is_empty() {
-        return Err(Error::MissingTools {
-            list: missing.join("\n"),
-        });
-    }
-    // A tool found only in matrix's tool cache (zig) is on the jobs' PATH.
-    if let Some(bin) = toolchain::use_tool_cache(&mut plan, &needs) {
-        tracing::debug!("build jobs get {} on their PATH", bin.display());
-    }
-    let plan = Arc::new(plan);
-    for w in &plan.warnings {
-        eprintln!("warning: {w}");
-    }
-    check_changelog(&plan)?;
-    // A bad Dockerfile, a missing engine, image or emulator fails now too.
-    let images_need_engine = crate::toolchain::image_precheck::precheck(&plan)?;
-    let needs_engine = images_need_engine
-        || plan.jobs.iter().any(|j| {
-            matches!(j.kind, plan::JobKind::Builder | plan::JobKind::Build) && j.uses_engine
-        });
-    let engine = match &plan.containers {
-        Some(containers) if needs_engine => {
-            let engine = exec::container::detect(containers)?;
-            engine.ensure_images(&plan)?;
-            check_programs_in_images(&engine, &plan, &building)?;
-            Some(engine)
-        }
-        _ => None,
-    };
-    let seed = partial_seed(args, &plan);
-    // Held until the run ends: one run per dist folder.
-    let _lock = prepare_dist(&plan, args.clean, &[])?;
-    let jobs = args
-        .jobs
-        .map(usize::from)
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let container_jobs = args
-        .container_jobs
-        .map(usize::from)
-        .or(plan.containers.as_ref().and_then(|c| c.jobs))
-        .unwrap_or(jobs);
-    let opts = exec::Options {
-        jobs,
+    let opts = release::BuildOptions {
+        plan: plan_options(cli, &args.flags),
+        clean: args.clean,
+        jobs: args.jobs.map(usize::from),
+        container_jobs: args.container_jobs.map(usize::from),
         keep_going: args.keep_going,
         smoke: args.smoke,
-        container_jobs,
-        engine,
-        run_id: exec::container::new_run_id(),
-        seed,
+        shard: args.shard.clone(),
+        history: args.history.clone(),
     };
-    execute(cli, plan, opts).await
-}
-
-/// A `--target` build that leaves out targets of the plan is partial: its
-/// manifest lists every target and marks the ones not built as missing,
-/// exactly as `merge --allow-partial` does, so `verify` and `publish`
-/// refuse it unless told it is partial on purpose. (A shard is marked as a
-/// shard instead.)
-fn partial_seed(args: &BuildArgs, plan: &Plan) -> exec::Seed {
-    if args.shard.is_some() {
-        return exec::Seed::default();
-    }
-    let built: std::collections::BTreeSet<&str> =
-        plan.targets.iter().map(|t| t.id.as_str()).collect();
-    let missing: Vec<String> = plan
-        .unfiltered
-        .iter()
-        .filter(|t| !built.contains(t.id.as_str()))
-        .map(|t| t.id.clone())
-        .collect();
-    if missing.is_empty() {
-        return exec::Seed::default();
-    }
-    eprintln!(
-        "warning: a partial release: {} of {} not built ({}); verify and publish need --allow-partial",
-        missing.len(),
-        report::count(plan.unfiltered.len(), "target", "targets"),
-        missing.join(", ")
-    );
-    exec::Seed {
-        missing_targets: missing,
-        ..exec::Seed::default()
-    }
-}
-
-/// A containerised target's program must be in its image: checked once
-/// per image and program, before any job runs. An image the check cannot
-/// look into (no `sh`, a builder made during the run) is left to the job.
-fn check_programs_in_images(
-    engine: &exec::container::Engine,
-    plan: &Plan,
-    building: &std::collections::BTreeSet<String>,
-) -> Result<(), Error> {
-    let checks = toolchain::check_images(engine, plan, &|id| building.contains(id));
-    let missing: Vec<String> = checks
-        .iter()
-        .filter(|c| c.status == toolchain::ImageStatus::Missing)
-        .map(toolchain::ImageCheck::missing_line)
-        .collect();
-    if missing.is_empty() {
-        return Ok(());
-    }
-    Err(Error::MissingInImages {
-        list: missing.join("\n"),
-    })
+    let prepared = release::prepare_build(&opts, &mut warn)?;
+    execute(cli, prepared).await
 }
 
 fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {

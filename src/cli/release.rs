@@ -1,87 +1,15 @@
-//! The commands around a release's life after the build: CI shards,
-//! `merge`, `verify`, `ci`, `publish` and `channel`.
+//! The commands around a release's life after the build: `merge`,
+//! `verify`, `ci`, `publish` and `channel`.
 //!
-//! Part of the CLI glue, like `commands`: each function loads, checks,
-//! calls the library and prints.
+//! Part of the CLI glue, like `commands`: each function turns flags into
+//! the library's options, calls it and prints.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 
-use super::common::{check_changelog, execute, make_plan, prepare_dist, print_out};
+use super::common::{execute, plan_options, print_out, warn};
 use super::{ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs};
 use crate::error::Error;
-use crate::plan::Plan;
-use crate::{exec, merge, repo, shard};
-
-/// The targets' weights: equal, or their job durations in a previous manifest.
-fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Error> {
-    let history = match history {
-        None => None,
-        Some(path) => {
-            // Bounded like every manifest.json matrix reads.
-            let file = crate::package::manifest::open_bounded(path).map_err(Error::io(path))?;
-            Some(
-                serde_json::from_reader::<_, shard::History>(std::io::BufReader::new(file))
-                    .map_err(|e| Error::Usage {
-                        message: format!("--history {}: not a manifest.json: {e}", path.display()),
-                    })?,
-            )
-        }
-    };
-    let ids: Vec<String> = plan.targets.iter().map(|t| t.id.clone()).collect();
-    let w = shard::weights(&ids, history.as_ref());
-    Ok(ids.into_iter().zip(w).collect())
-}
-
-/// `matrix plan --shards N`: the assignment every runner will compute.
-pub fn shards_command(
-    plan: &Plan,
-    n: usize,
-    format: shard::Format,
-    history: Option<&Path>,
-) -> Result<(), Error> {
-    if n == 0 || n > shard::MAX_SHARDS {
-        return Err(Error::Usage {
-            message: format!("--shards must be from 1 to {}", shard::MAX_SHARDS),
-        });
-    }
-    let assignment = shard::assign(&weights(plan, history)?, n);
-    let mut text = shard::render(&assignment, format);
-    if !text.ends_with('\n') {
-        text.push('\n');
-    }
-    print_out(&text)
-}
-
-/// `matrix build --shard i/N`: keep this shard's targets only.
-///
-/// With `--history` the weights the split was computed with are recorded in
-/// the shard manifest, so the merge can compute the same split again
-/// (it has no `--history` of its own, and must not need one).
-pub fn shard_plan(plan: &mut Plan, spec: &str, history: Option<&Path>) -> Result<(), Error> {
-    let (index, total) = shard::parse_shard(spec).map_err(|message| Error::Usage {
-        message: format!("--shard {spec}: {message}"),
-    })?;
-    let weights = weights(plan, history)?;
-    let recorded: Option<BTreeMap<String, f64>> =
-        history.map(|_| weights.iter().cloned().collect());
-    let assignment = shard::assign(&weights, total);
-    let ids: BTreeSet<&str> = assignment
-        .get(index)
-        .map(|s| s.targets.iter().map(String::as_str).collect())
-        .unwrap_or_default();
-    let targets: BTreeSet<usize> = plan
-        .targets
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| ids.contains(t.id.as_str()))
-        .map(|(i, _)| i)
-        .collect();
-    crate::plan::shard::restrict_to_shard(plan, index, total, &targets, recorded)
-        .map_err(crate::plan::PlanError::from)?;
-    Ok(())
-}
+use crate::{release, repo};
 
 pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     let flags = PlanFlags {
@@ -108,85 +36,26 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
             ),
         });
     }
-    let mut plan = make_plan(cli, &flags)?;
-    dist_outside_shards(&plan.dist, &args.shards)?;
-    let mut shards = Vec::with_capacity(args.shards.len());
-    // Unpacked archives live until the merge is done.
-    let mut unpacked = Vec::new();
-    for input in &args.shards {
-        let dir = if input.is_dir() {
-            input.clone()
-        } else {
-            let tmp = tempfile::tempdir().map_err(Error::io(std::env::temp_dir()))?;
-            let raise = merge::unpack::Raise {
-                bytes: args.max_unpack_bytes,
-                entries: args.max_unpack_entries,
-                ratio: args.max_unpack_ratio,
-            };
-            let dir = merge::unpack(input, tmp.path(), raise).map_err(merge::MergeError::from)?;
-            unpacked.push(tmp);
-            dir
-        };
-        shards.push(merge::read_shard(&dir)?);
-    }
-    // The whole plan decides what each shard may hold; only then is it
-    // cut down to the release-wide jobs the merge runs.
-    let checked = merge::check(&plan, &shards, args.allow_partial)?;
-    crate::plan::shard::restrict_to_merge(&mut plan, &checked.missing)
-        .map_err(crate::plan::PlanError::from)?;
-    if !checked.missing.is_empty() {
-        eprintln!(
-            "warning: a partial release: {} missing: {}",
-            crate::report::count(checked.missing.len(), "target", "targets"),
-            checked.missing.join(", ")
-        );
-    }
-    check_changelog(&plan)?;
-    // Held until the merge ends: one run per dist folder.
-    let _lock = prepare_dist(&plan, args.clean, &args.shards)?;
-    let seed = merge::stage(&plan, &checked)?;
-    // Indexes are assembled, never built: no engine is needed.
-    let opts = exec::Options {
-        jobs: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        keep_going: false,
-        smoke: false,
-        container_jobs: 1,
-        engine: None,
-        run_id: exec::container::new_run_id(),
-        seed,
+    let opts = release::MergeOptions {
+        plan: plan_options(cli, &flags),
+        shards: args.shards.clone(),
+        clean: args.clean,
+        allow_partial: args.allow_partial,
+        raise: crate::merge::unpack::Raise {
+            bytes: args.max_unpack_bytes,
+            entries: args.max_unpack_entries,
+            ratio: args.max_unpack_ratio,
+        },
     };
-    execute(cli, Arc::new(plan), opts).await
-}
-
-/// A merge's output inside a shard folder would become part of that shard
-/// (which then no longer merges: its folder holds files in no record).
-/// Compared as the kernel resolves the paths, so a link cannot hide it.
-fn dist_outside_shards(dist: &Path, shards: &[PathBuf]) -> Result<(), Error> {
-    // dist/ may not exist yet: its longest existing ancestor is resolved.
-    let resolve = crate::version::resolve_existing;
-    let real = resolve(dist);
-    match shards
-        .iter()
-        .find(|s| s.is_dir() && real.starts_with(resolve(s)))
-    {
-        Some(shard) => Err(Error::Usage {
-            message: format!(
-                "--dist {} {} the shard folder {}: a merge writes outside the shards it reads",
-                dist.display(),
-                if real == resolve(shard) {
-                    "is"
-                } else {
-                    "is inside"
-                },
-                shard.display()
-            ),
-        }),
-        None => Ok(()),
-    }
+    let prepared = release::prepare_merge(&opts, &mut warn)?;
+    execute(cli, prepared).await
 }
 
 pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
-    let report = crate::dist_check::release_with(dir, allow_partial)?;
+    let report = release::verify(&release::VerifyOptions {
+        dir: dir.to_path_buf(),
+        allow_partial,
+    })?;
     let mut text = format!(
         "{}: {} and {} checked\n",
         dir.display(),
@@ -251,9 +120,12 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
 }
 
 pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
-    let layout = repo::Layout::preset(&args.layout)
-        .unwrap_or_else(|| repo::Layout::new(args.layout.as_str()));
-    let report = repo::publish_with(&args.dir, &args.to, &layout, args.allow_partial)?;
+    let report = release::publish(&release::PublishOptions {
+        dir: args.dir.clone(),
+        to: args.to.clone(),
+        layout: args.layout.clone(),
+        allow_partial: args.allow_partial,
+    })?;
     let mut text = String::new();
     for f in &report.files {
         let note = if f.reused { " (already in place)" } else { "" };

@@ -106,6 +106,15 @@ pub fn tag_for(rendered: &str) -> Result<String, String> {
     }
 }
 
+/// One platform of the `[images.matrix]`, as written and split.
+struct Platform {
+    /// As written, e.g. `linux/arm64/v8`.
+    text: String,
+    os: String,
+    arch: String,
+    variant: Option<String>,
+}
+
 impl<'a> Renderer<'a> {
     /// Expands `[images]` against the selected binary targets. A platform
     /// whose binary was filtered out with `--target` is left out with a
@@ -124,7 +133,87 @@ impl<'a> Renderer<'a> {
             self.loaded.config.limits.max_targets,
             source,
         )?;
-        if !expanded.axes.iter().any(|a| a == "platform") {
+        self.check_images(images, targets, &expanded.axes)?;
+
+        let mut variants: IndexMap<String, ImageVariant> = IndexMap::new();
+        for combination in &expanded.combinations {
+            let platform = combination.get("platform").cloned().unwrap_or_default();
+            let at_platform = root.clone().key("matrix").key("platform");
+            let Some((os, arch, variant)) = split_platform(&platform) else {
+                return Err(source.error_at(
+                    &at_platform,
+                    format!("{platform:?} is not a platform"),
+                    Some(
+                        "write os/arch or os/arch/variant, e.g. \"linux/arm64\", \"linux/arm/v7\""
+                            .into(),
+                    ),
+                ));
+            };
+            let platform = Platform {
+                text: platform,
+                os,
+                arch,
+                variant,
+            };
+            let values: IndexMap<String, String> = combination
+                .iter()
+                .filter(|(k, _)| k.as_str() != "platform")
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            let id = if values.is_empty() {
+                "default".to_string()
+            } else {
+                values.values().cloned().collect::<Vec<_>>().join("/")
+            };
+            let slug = slugify(&id);
+
+            let Some(target) = self.image_target(images, targets, &id, &platform, warnings)? else {
+                continue;
+            };
+            let t = &targets[target];
+
+            // The image's own values (distro, platform) and its binary's target.
+            let mut vars = self.vars_for(combination, &t.id, &t.slug, t.platform);
+            vars.set("bin", t.build.binary.as_str());
+
+            let entry = match variants.get_mut(&id) {
+                Some(v) => v,
+                None => {
+                    let v = self.variant(images, &id, &slug, &values, &vars)?;
+                    variants.entry(id.clone()).or_insert(v)
+                }
+            };
+            let image = self.platform_image(images, t, target, platform, entry, &vars)?;
+            entry.platforms.push(image);
+        }
+        let mut repositories = Vec::new();
+        for (i, r) in images.repositories.iter().enumerate() {
+            repositories.push(self.render(
+                r,
+                &self.base,
+                &root.clone().key("repositories").index(i),
+            )?);
+        }
+        Ok(ImagePlan {
+            repositories,
+            native: images.native,
+            oci_archives: self.req.oci_archives,
+            push: self.req.push,
+            variants: variants.into_values().collect(),
+        })
+    }
+
+    /// What `[images]` must have before any platform is planned: a
+    /// `platform` axis, a repository, and `binary-from` keys of [matrix].
+    fn check_images(
+        &self,
+        images: &Images,
+        targets: &[Target],
+        axes: &[String],
+    ) -> Result<(), ConfigError> {
+        let source = self.source();
+        let root = KeyPath::parse("images");
+        if !axes.iter().any(|a| a == "platform") {
             return Err(source.error_at(
                 &root.clone().key("matrix"),
                 "[images.matrix] needs a `platform` axis",
@@ -154,176 +243,154 @@ impl<'a> Renderer<'a> {
                 ));
             }
         }
+        Ok(())
+    }
 
+    /// The one binary target an image platform ships (index into
+    /// `targets`); `None` when `--target` left it out (with a warning).
+    fn image_target(
+        &self,
+        images: &Images,
+        targets: &[Target],
+        id: &str,
+        wanted: &Platform,
+        warnings: &mut Vec<String>,
+    ) -> Result<Option<usize>, ConfigError> {
+        let source = self.source();
+        let root = KeyPath::parse("images");
+        let at_platform = root.clone().key("matrix").key("platform");
         let filtered = !self.req.filters.is_empty();
-        let mut variants: IndexMap<String, ImageVariant> = IndexMap::new();
-        for combination in &expanded.combinations {
-            let platform = combination.get("platform").cloned().unwrap_or_default();
-            let at_platform = root.clone().key("matrix").key("platform");
-            let Some((os, arch, variant)) = split_platform(&platform) else {
-                return Err(source.error_at(
-                    &at_platform,
-                    format!("{platform:?} is not a platform"),
-                    Some(
-                        "write os/arch or os/arch/variant, e.g. \"linux/arm64\", \"linux/arm/v7\""
-                            .into(),
-                    ),
+        let (platform, os, arch) = (&wanted.text, &wanted.os, &wanted.arch);
+        let candidates: Vec<usize> = targets
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| {
+                t.platform
+                    .and_then(|p| p.docker_platform)
+                    .and_then(split_platform)
+                    .is_some_and(|(o, a, v)| o == *os && a == *arch && v == wanted.variant)
+            })
+            .filter(|(_, t)| {
+                images
+                    .binary_from
+                    .as_ref()
+                    .is_none_or(|w| matches(w, &t.values))
+            })
+            .map(|(i, _)| i)
+            .collect();
+        match candidates.as_slice() {
+            [one] => Ok(Some(*one)),
+            [] if filtered => {
+                warnings.push(format!(
+                    "image {id} for {platform} is left out: --target did not select a binary for {platform}"
                 ));
-            };
-            let values: IndexMap<String, String> = combination
-                .iter()
-                .filter(|(k, _)| k.as_str() != "platform")
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect();
-            let id = if values.is_empty() {
-                "default".to_string()
-            } else {
-                values.values().cloned().collect::<Vec<_>>().join("/")
-            };
-            let slug = slugify(&id);
-
-            let candidates: Vec<usize> = targets
-                .iter()
-                .enumerate()
-                .filter(|(_, t)| {
-                    t.platform
-                        .and_then(|p| p.docker_platform)
-                        .and_then(split_platform)
-                        .is_some_and(|(o, a, v)| o == os && a == arch && v == variant)
-                })
-                .filter(|(_, t)| {
-                    images
-                        .binary_from
-                        .as_ref()
-                        .is_none_or(|w| matches(w, &t.values))
-                })
-                .map(|(i, _)| i)
-                .collect();
-            let target = match candidates.as_slice() {
-                [one] => *one,
-                [] if filtered => {
-                    warnings.push(format!(
-                        "image {id} for {platform} is left out: --target did not select a binary for {platform}"
-                    ));
-                    continue;
-                }
-                [] => {
-                    return Err(source.error_at(
-                        &at_platform,
-                        format!("no binary target is built for the image platform {platform}"),
-                        Some(format!(
-                            "add {os}/{arch} to [matrix], or remove {platform} from [images.matrix]"
-                        )),
-                    ));
-                }
-                many => {
-                    let ids: Vec<&str> = many.iter().map(|&i| targets[i].id.as_str()).collect();
-                    return Err(source.error_at(
-                        &root.clone().key("binary-from"),
-                        format!(
-                            "the image platform {platform} matches the binary targets {}",
-                            ids.join(", ")
-                        ),
-                        Some(
-                            "pick one with binary-from, e.g. binary-from = { libc = \"musl\" }"
-                                .into(),
-                        ),
-                    ));
-                }
-            };
-            let t = &targets[target];
-
-            // The image's own values (distro, platform) and its binary's target.
-            let mut vars = self.vars_for(combination, &t.id, &t.slug, t.platform);
-            vars.set("bin", t.build.binary.as_str());
-
-            let entry = match variants.get_mut(&id) {
-                Some(v) => v,
-                None => {
-                    let v = self.variant(images, &id, &slug, &values, &vars)?;
-                    variants.entry(id.clone()).or_insert(v)
-                }
-            };
-            let dockerfile_at = root.clone().key("dockerfile");
-            let dockerfile = super::join_clean(
-                &self.req.root,
-                &self.render(&images.dockerfile, &vars, &dockerfile_at)?,
-            );
-            let mut args = BTreeMap::new();
-            let v = &self.req.version;
-            for (k, val) in [
-                ("VERSION", v.version.as_str()),
-                ("COMMIT", v.commit.as_str()),
-                ("TARGETPLATFORM", platform.as_str()),
-                ("TARGETOS", os.as_str()),
-                ("TARGETARCH", arch.as_str()),
-                ("TARGETVARIANT", variant.as_deref().unwrap_or("")),
-                ("BINARY", t.build.binary.as_str()),
-            ] {
-                args.insert(k.to_string(), val.to_string());
+                Ok(None)
             }
-            for (k, template) in &images.args {
-                args.insert(
-                    k.clone(),
-                    self.render(template, &vars, &root.clone().key("args").key(k))?,
-                );
+            [] => Err(source.error_at(
+                &at_platform,
+                format!("no binary target is built for the image platform {platform}"),
+                Some(format!(
+                    "add {os}/{arch} to [matrix], or remove {platform} from [images.matrix]"
+                )),
+            )),
+            many => {
+                let ids: Vec<&str> = many.iter().map(|&i| targets[i].id.as_str()).collect();
+                Err(source.error_at(
+                    &root.clone().key("binary-from"),
+                    format!(
+                        "the image platform {platform} matches the binary targets {}",
+                        ids.join(", ")
+                    ),
+                    Some(
+                        "pick one with binary-from, e.g. binary-from = { libc = \"musl\" }".into(),
+                    ),
+                ))
             }
-            let mut labels = self.oci_labels();
-            for (k, template) in &images.labels {
-                labels.insert(
-                    k.clone(),
-                    self.render(template, &vars, &root.clone().key("labels").key(k))?,
-                );
-            }
-            let platform_slug = slugify(&platform);
-            let local_tag = format!(
-                "{}:{}-{}",
-                images_repo(&self.render(
-                    &images.repositories[0],
-                    &vars,
-                    &root.clone().key("repositories").index(0)
-                )?),
-                entry
-                    .tags
-                    .first()
-                    .cloned()
-                    .unwrap_or_else(|| "latest".into()),
-                platform_slug.trim_start_matches("linux-"),
-            );
-            entry.platforms.push(PlatformImage {
-                platform: format!(
-                    "{os}/{arch}{}",
-                    variant
-                        .as_deref()
-                        .map(|v| format!("/{v}"))
-                        .unwrap_or_default()
-                ),
-                os,
-                arch,
-                variant,
-                slug: format!("{slug}-{platform_slug}"),
-                target,
-                dockerfile,
-                args,
-                labels,
-                context_files: images.context_files.clone(),
-                local_tag,
-            });
         }
-        let mut repositories = Vec::new();
-        for (i, r) in images.repositories.iter().enumerate() {
-            repositories.push(self.render(
-                r,
-                &self.base,
-                &root.clone().key("repositories").index(i),
-            )?);
+    }
+
+    /// One platform of the image `entry`: its Dockerfile, build args,
+    /// labels and local tag, around the binary of `targets[target]` (`t`).
+    fn platform_image(
+        &self,
+        images: &Images,
+        t: &Target,
+        target: usize,
+        platform: Platform,
+        entry: &ImageVariant,
+        vars: &Vars,
+    ) -> Result<PlatformImage, ConfigError> {
+        let root = KeyPath::parse("images");
+        let Platform {
+            text: platform,
+            os,
+            arch,
+            variant,
+        } = platform;
+        let dockerfile_at = root.clone().key("dockerfile");
+        let dockerfile = super::join_clean(
+            &self.req.root,
+            &self.render(&images.dockerfile, vars, &dockerfile_at)?,
+        );
+        let mut args = BTreeMap::new();
+        let v = &self.req.version;
+        for (k, val) in [
+            ("VERSION", v.version.as_str()),
+            ("COMMIT", v.commit.as_str()),
+            ("TARGETPLATFORM", platform.as_str()),
+            ("TARGETOS", os.as_str()),
+            ("TARGETARCH", arch.as_str()),
+            ("TARGETVARIANT", variant.as_deref().unwrap_or("")),
+            ("BINARY", t.build.binary.as_str()),
+        ] {
+            args.insert(k.to_string(), val.to_string());
         }
-        Ok(ImagePlan {
-            repositories,
-            native: images.native,
-            oci_archives: self.req.oci_archives,
-            push: self.req.push,
-            variants: variants.into_values().collect(),
+        for (k, template) in &images.args {
+            args.insert(
+                k.clone(),
+                self.render(template, vars, &root.clone().key("args").key(k))?,
+            );
+        }
+        let mut labels = self.oci_labels();
+        for (k, template) in &images.labels {
+            labels.insert(
+                k.clone(),
+                self.render(template, vars, &root.clone().key("labels").key(k))?,
+            );
+        }
+        let platform_slug = slugify(&platform);
+        let local_tag = format!(
+            "{}:{}-{}",
+            images_repo(&self.render(
+                &images.repositories[0],
+                vars,
+                &root.clone().key("repositories").index(0)
+            )?),
+            entry
+                .tags
+                .first()
+                .cloned()
+                .unwrap_or_else(|| "latest".into()),
+            platform_slug.trim_start_matches("linux-"),
+        );
+        Ok(PlatformImage {
+            platform: format!(
+                "{os}/{arch}{}",
+                variant
+                    .as_deref()
+                    .map(|v| format!("/{v}"))
+                    .unwrap_or_default()
+            ),
+            os,
+            arch,
+            variant,
+            slug: format!("{}-{platform_slug}", entry.slug),
+            target,
+            dockerfile,
+            args,
+            labels,
+            context_files: images.context_files.clone(),
+            local_tag,
         })
     }
 

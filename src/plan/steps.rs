@@ -4,6 +4,8 @@
 //! unknown variable or a bad override is reported before any job starts, at
 //! the line and column of the template in matrix.toml.
 
+mod checks;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
@@ -13,39 +15,17 @@ use minijinja::value::Value;
 use super::containers::ContainerImage;
 use super::names::{check_binary_name, check_file_name};
 use super::{ArchiveStep, BUILD_DIR, BuildStep, ChecksumStep, Target};
-use crate::config::{Command, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
+use crate::config::{Command, Config, ConfigError, FileEntry, KeyPath, Loaded, Source, When, Wrap};
 use crate::package::archive::Format;
-use crate::package::files::{self, FileSpec};
+use crate::package::files::FileSpec;
 use crate::plan::Request;
 use crate::preset::{Defaults, Preset};
 use crate::target::{self, Platform};
 use crate::template::{Engine, ProjectVar, TargetVar, Vars};
+use checks::{check_archive_files, check_matrix_keys, check_override_keys};
 
 /// The reproducible-builds.org variable every build job gets.
 const SOURCE_DATE_EPOCH: &str = "SOURCE_DATE_EPOCH";
-
-/// Variables matrix defines itself; an axis may not take one of these names.
-const RESERVED: &[&str] = &[
-    "project",
-    "version",
-    "tag",
-    "major",
-    "minor",
-    "patch",
-    "prerelease",
-    "commit",
-    "short_commit",
-    "commit_date",
-    "commit_timestamp",
-    "is_snapshot",
-    "env",
-    "target",
-    "target_id",
-    "target_slug",
-    "out",
-    "bin",
-    "ext",
-];
 
 /// One target's build settings after its overrides.
 struct Chosen<'a> {
@@ -86,87 +66,10 @@ impl<'a> Renderer<'a> {
             .iter()
             .flat_map(|c| c.keys().map(String::as_str))
             .collect();
-        for key in &keys {
-            if RESERVED.contains(key) {
-                return Err(source.error_at(
-                    &KeyPath::parse("matrix").key(key),
-                    format!(
-                        "`{key}` is a variable matrix defines; a matrix key cannot use that name"
-                    ),
-                    Some(format!(
-                        "rename the key; reserved names: {}",
-                        RESERVED.join(", ")
-                    )),
-                ));
-            }
-        }
-        for (i, o) in config.build.overrides.iter().enumerate() {
-            check_when(
-                &o.when,
-                &keys,
-                &KeyPath::parse("build.overrides").index(i),
-                source,
-            )?;
-        }
-        for (i, o) in config.archive.format_overrides.iter().enumerate() {
-            check_when(
-                &o.when,
-                &keys,
-                &KeyPath::parse("archive.format-overrides").index(i),
-                source,
-            )?;
-        }
-        for (i, entry) in config.archive.files.iter().enumerate() {
-            let (at, pattern) = match entry {
-                FileEntry::Glob(p) => (KeyPath::parse("archive.files").index(i), p),
-                FileEntry::Mapped { src, .. } => {
-                    (KeyPath::parse("archive.files").index(i).key("src"), src)
-                }
-            };
-            files::validate_pattern(pattern).map_err(|e| {
-                source.error_at(
-                    &at,
-                    e.to_string(),
-                    Some("use a glob like \"docs/*.md\"".into()),
-                )
-            })?;
-            if let FileEntry::Mapped { dst, .. } = entry {
-                crate::package::dest::normalize_dest(dst).map_err(|e| {
-                    source.error_at(
-                        &KeyPath::parse("archive.files").index(i).key("dst"),
-                        e.to_string(),
-                        Some("`dst` is a folder inside the archive: relative, without `..`, '\\' or a drive letter, e.g. \"docs\"".into()),
-                    )
-                })?;
-            }
-        }
-
-        let v = &req.version;
-        let mut base = Vars::new();
-        base.set(
-            "project",
-            Value::from_object(ProjectVar {
-                name: config.project.name.clone(),
-                description: config.project.description.clone(),
-                homepage: config.project.homepage.clone(),
-                license: config.project.license.clone(),
-            }),
-        )
-        .set("version", v.version.as_str())
-        .set("tag", v.tag.as_str())
-        .set("major", v.major)
-        .set("minor", v.minor)
-        .set("patch", v.patch)
-        .set("prerelease", v.prerelease.as_str())
-        .set("commit", v.commit.as_str())
-        .set("short_commit", v.short_commit.as_str())
-        .set("commit_date", v.commit_date.as_str())
-        .set("commit_timestamp", v.commit_timestamp)
-        .set("is_snapshot", v.is_snapshot)
-        .set(
-            "env",
-            Value::from_pairs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
-        );
+        check_matrix_keys(&keys, source)?;
+        check_override_keys(config, &keys, source)?;
+        check_archive_files(config, source)?;
+        let base = base_vars(config, req);
         Ok(Renderer {
             loaded,
             req,
@@ -359,8 +262,49 @@ impl<'a> Renderer<'a> {
         bin: String,
     ) -> Result<BuildStep, ConfigError> {
         let build = &self.loaded.config.build;
+        let defaults = self.preset_defaults(id, &chosen, platform)?;
+        let preset_at = chosen
+            .preset
+            .as_ref()
+            .map(|(_, at)| at.clone())
+            .unwrap_or_default();
+        let argv = self.build_argv(id, &chosen, &defaults, &preset_at, vars)?;
+        let env = self.build_env(&chosen, &defaults, &preset_at, vars)?;
+        let artifact = match (&chosen.artifact, &defaults.artifact) {
+            (Some((a, at)), _) => self.render(a, vars, at)?,
+            (None, Some(a)) => self.render(a, vars, &preset_at)?,
+            (None, None) => out_dir.join(&bin).display().to_string(),
+        };
+        let container = self.build_container(id, &chosen, vars)?;
+        let dir = match &build.dir {
+            Some(d) => self.req.root.join(d),
+            None => self.req.root.clone(),
+        };
+        Ok(BuildStep {
+            argv,
+            shell: chosen.shell,
+            env,
+            dir: dir.clone(),
+            out_dir,
+            binary: bin,
+            artifact: dir.join(artifact),
+            preset: chosen.preset.map(|(p, _)| p),
+            verify: build.verify,
+            smoke: build.smoke.clone(),
+            timeout: chosen.timeout,
+            container,
+        })
+    }
+
+    /// The preset's defaults for this target (none without a preset).
+    fn preset_defaults(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        platform: Option<&'static Platform>,
+    ) -> Result<Defaults, ConfigError> {
         // The preset's defaults sit under the user's own settings.
-        let defaults = match &chosen.preset {
+        Ok(match &chosen.preset {
             None => Defaults::default(),
             Some((preset, at)) => {
                 let Some(p) = platform else {
@@ -378,13 +322,19 @@ impl<'a> Renderer<'a> {
                     )
                 })?
             }
-        };
-        let preset_at = chosen
-            .preset
-            .as_ref()
-            .map(|(_, at)| at.clone())
-            .unwrap_or_default();
-        let argv = match (&chosen.command, &defaults.command) {
+        })
+    }
+
+    /// The build command: the target's own, else the preset's.
+    fn build_argv(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        defaults: &Defaults,
+        preset_at: &KeyPath,
+        vars: &Vars,
+    ) -> Result<Vec<String>, ConfigError> {
+        Ok(match (&chosen.command, &defaults.command) {
             (Some((command, at)), _) => self.command(
                 command,
                 at,
@@ -396,7 +346,7 @@ impl<'a> Renderer<'a> {
             (None, Some(words)) => {
                 let mut argv = Vec::with_capacity(words.len());
                 for w in words {
-                    argv.push(self.render(w, vars, &preset_at)?);
+                    argv.push(self.render(w, vars, preset_at)?);
                 }
                 for (i, f) in chosen.flags.0.iter().enumerate() {
                     argv.push(self.render(f, vars, &chosen.flags.1.clone().index(i))?);
@@ -406,15 +356,26 @@ impl<'a> Renderer<'a> {
             (None, None) => {
                 let name = chosen.preset.as_ref().map_or("", |(p, _)| p.name());
                 return Err(self.source().error_at(
-                    &preset_at,
+                    preset_at,
                     format!("preset \"{name}\" sets the compiler but not the command, and {id} has no `command`"),
                     Some("add a command, e.g. command = \"make OUT={{ out }}/{{ bin }}\"".into()),
                 ));
             }
-        };
+        })
+    }
+
+    /// The build's environment: the preset's, the target's, and
+    /// SOURCE_DATE_EPOCH unless set.
+    fn build_env(
+        &self,
+        chosen: &Chosen<'_>,
+        defaults: &Defaults,
+        preset_at: &KeyPath,
+        vars: &Vars,
+    ) -> Result<BTreeMap<String, String>, ConfigError> {
         let mut env = BTreeMap::new();
         for (k, v) in &defaults.env {
-            env.insert(k.clone(), self.render(v, vars, &preset_at)?);
+            env.insert(k.clone(), self.render(v, vars, preset_at)?);
         }
         for (k, (v, at)) in &chosen.env {
             env.insert(k.to_string(), self.render(v, vars, at)?);
@@ -424,12 +385,17 @@ impl<'a> Renderer<'a> {
         // release's time, not the wall clock. The config's own value wins.
         env.entry(SOURCE_DATE_EPOCH.to_string())
             .or_insert_with(|| self.req.version.timestamp.to_string());
-        let artifact = match (&chosen.artifact, &defaults.artifact) {
-            (Some((a, at)), _) => self.render(a, vars, at)?,
-            (None, Some(a)) => self.render(a, vars, &preset_at)?,
-            (None, None) => out_dir.join(&bin).display().to_string(),
-        };
-        let container = match &chosen.container {
+        Ok(env)
+    }
+
+    /// The image the build runs in, if any.
+    fn build_container(
+        &self,
+        id: &str,
+        chosen: &Chosen<'_>,
+        vars: &Vars,
+    ) -> Result<Option<ContainerImage>, ConfigError> {
+        Ok(match &chosen.container {
             None => None,
             Some((ChosenImage::Builder(name), _)) => Some(ContainerImage::Builder {
                 name: name.to_string(),
@@ -449,24 +415,6 @@ impl<'a> Renderer<'a> {
                 }
                 Some(ContainerImage::Image { reference })
             }
-        };
-        let dir = match &build.dir {
-            Some(d) => self.req.root.join(d),
-            None => self.req.root.clone(),
-        };
-        Ok(BuildStep {
-            argv,
-            shell: chosen.shell,
-            env,
-            dir: dir.clone(),
-            out_dir,
-            binary: bin,
-            artifact: dir.join(artifact),
-            preset: chosen.preset.map(|(p, _)| p),
-            verify: build.verify,
-            smoke: build.smoke.clone(),
-            timeout: chosen.timeout,
-            container,
         })
     }
 
@@ -592,41 +540,39 @@ impl<'a> Renderer<'a> {
     }
 }
 
+/// The variables every template sees: the project, the version and the
+/// environment.
+fn base_vars(config: &Config, req: &Request) -> Vars {
+    let v = &req.version;
+    let mut base = Vars::new();
+    base.set(
+        "project",
+        Value::from_object(ProjectVar {
+            name: config.project.name.clone(),
+            description: config.project.description.clone(),
+            homepage: config.project.homepage.clone(),
+            license: config.project.license.clone(),
+        }),
+    )
+    .set("version", v.version.as_str())
+    .set("tag", v.tag.as_str())
+    .set("major", v.major)
+    .set("minor", v.minor)
+    .set("patch", v.patch)
+    .set("prerelease", v.prerelease.as_str())
+    .set("commit", v.commit.as_str())
+    .set("short_commit", v.short_commit.as_str())
+    .set("commit_date", v.commit_date.as_str())
+    .set("commit_timestamp", v.commit_timestamp)
+    .set("is_snapshot", v.is_snapshot)
+    .set(
+        "env",
+        Value::from_pairs(req.env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
+    );
+    base
+}
+
 pub(super) fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
     when.iter()
         .all(|(k, allowed)| values.get(k).is_some_and(|v| allowed.matches(v)))
-}
-
-pub(super) fn check_when(
-    when: &When,
-    keys: &BTreeSet<&str>,
-    at: &KeyPath,
-    source: &Source,
-) -> Result<(), ConfigError> {
-    if when.is_empty() {
-        return Err(source.error_at(
-            &at.clone().key("when"),
-            "`when` is empty, so it would match every target",
-            Some("name at least one matrix key, e.g. when = { os = \"windows\" }".into()),
-        ));
-    }
-    for key in when.keys() {
-        if !keys.contains(key.as_str()) {
-            let known: Vec<&str> = keys.iter().copied().collect();
-            let near = known
-                .iter()
-                .min_by_key(|k| strsim::levenshtein(k, key))
-                .filter(|k| strsim::levenshtein(k, key) <= 2);
-            let help = match near {
-                Some(k) => format!("did you mean `{k}`? matrix keys: {}", known.join(", ")),
-                None => format!("matrix keys: {}", known.join(", ")),
-            };
-            return Err(source.error_at(
-                &at.clone().key("when").key(key),
-                format!("`when` names `{key}`, which is not a key of the matrix"),
-                Some(help),
-            ));
-        }
-    }
-    Ok(())
 }

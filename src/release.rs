@@ -1,0 +1,166 @@
+//! The library's entry points for a release: [`build`], [`merge`],
+//! [`verify`] and [`publish`], each with an options struct.
+//!
+//! Sits on top of the flow: it loads the config, resolves the version,
+//! asks `plan` for the plan, checks what the run needs (toolchains, the
+//! changelog, images, the engine), prepares dist/ and hands the plan to
+//! `exec`; `verify` and `publish` call `dist_check` and `repo`. It
+//! returns what happened as values and never prints: the CLI turns flags
+//! into these options and prints the results. What a person should know
+//! before a run starts (a partial release, a changelog without this
+//! version) goes to a `warn` callback, in the order it is found.
+
+mod build;
+mod dist;
+mod load;
+mod merge;
+mod shard;
+#[cfg(test)]
+mod tests;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use tokio_util::sync::CancellationToken;
+
+pub use build::{BuildOptions, build, prepare_build};
+pub use load::{PlanOptions, plan, plan_to_look};
+pub use merge::{MergeOptions, merge, prepare_merge};
+pub use shard::shards;
+
+use crate::error::Error;
+use crate::exec::{self, Status};
+use crate::package::manifest::Artifact;
+use crate::plan::Plan;
+use crate::report::{self, Reporter};
+
+/// A run checked and ready to go: dist/ is locked and empty, the engine
+/// (if any) answers and has the images. [`Prepared::run`] executes it.
+pub struct Prepared {
+    pub plan: Arc<Plan>,
+    pub options: exec::Options,
+    /// Held until the run's results are dropped: one run per dist folder.
+    lock: exec::lock::DistLock,
+    /// Shard archives a merge unpacked, removed when the run is done.
+    unpacked: Vec<tempfile::TempDir>,
+}
+
+impl Prepared {
+    /// Runs the plan's jobs; `reporter` hears every job's events and
+    /// cancelling `interrupt` stops the run (as Ctrl-C does).
+    pub async fn run(self, reporter: Arc<dyn Reporter>, interrupt: CancellationToken) -> Finished {
+        let outcome = exec::run(Arc::clone(&self.plan), &self.options, reporter, interrupt).await;
+        Finished {
+            plan: self.plan,
+            outcome,
+            seeded: self.options.seed.artifacts,
+            _lock: self.lock,
+            _unpacked: self.unpacked,
+        }
+    }
+}
+
+/// What a build or merge did: every job's result. dist/ stays locked
+/// until this is dropped.
+pub struct Finished {
+    pub plan: Arc<Plan>,
+    pub outcome: exec::Outcome,
+    /// Artifacts made elsewhere and taken in (a merge's shards).
+    pub seeded: Vec<Artifact>,
+    _lock: exec::lock::DistLock,
+    _unpacked: Vec<tempfile::TempDir>,
+}
+
+impl Finished {
+    /// The summary printed after a run.
+    pub fn summary(&self) -> String {
+        report::summary::render(&self.plan, &self.outcome, &self.seeded)
+    }
+
+    /// How many jobs failed.
+    pub fn failed(&self) -> usize {
+        self.outcome
+            .results
+            .iter()
+            .filter(|r| r.status == Status::Failed)
+            .count()
+    }
+
+    /// Every job ran and succeeded, and nothing interrupted the run.
+    pub fn succeeded(&self) -> bool {
+        self.outcome.succeeded()
+    }
+}
+
+/// What [`verify`] checks: a release folder.
+#[derive(Debug, Clone)]
+pub struct VerifyOptions {
+    /// The release folder (a dist/).
+    pub dir: PathBuf,
+    /// Accept a release whose manifest lists missing targets.
+    pub allow_partial: bool,
+}
+
+/// Checks a release folder on its own: completeness, every checksum,
+/// every binary. Problems are in the report; an error means the folder
+/// could not be read as a release at all.
+pub fn verify(opts: &VerifyOptions) -> Result<crate::dist_check::Report, Error> {
+    Ok(crate::dist_check::release_with(
+        &opts.dir,
+        opts.allow_partial,
+    )?)
+}
+
+/// What [`publish`] copies where.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// The release folder (a dist/).
+    pub dir: PathBuf,
+    /// The repository folder.
+    pub to: PathBuf,
+    /// `flat`, `gardenlinux`, or a path template.
+    pub layout: String,
+    /// Publish a release whose manifest lists missing targets.
+    pub allow_partial: bool,
+}
+
+/// Copies a complete, verified release into a directory repository.
+pub fn publish(opts: &PublishOptions) -> Result<crate::repo::PublishReport, Error> {
+    let layout = crate::repo::Layout::preset(&opts.layout)
+        .unwrap_or_else(|| crate::repo::Layout::new(opts.layout.as_str()));
+    Ok(crate::repo::publish_with(
+        &opts.dir,
+        &opts.to,
+        &layout,
+        opts.allow_partial,
+    )?)
+}
+
+/// The release notes need this version's changelog section: its absence
+/// stops a release before anything is built, and a snapshot only warns.
+fn check_changelog(plan: &Plan, warn: &mut dyn FnMut(String)) -> Result<(), Error> {
+    let Some(step) = &plan.notes else {
+        return Ok(());
+    };
+    let version = &plan.version.version;
+    let found = match std::fs::read_to_string(&step.changelog) {
+        Ok(text) => crate::packager::notes::changelog_section(&text, version).is_some(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !step.required => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => false,
+        Err(e) => return Err(Error::io(&step.changelog)(e)),
+    };
+    if found {
+        return Ok(());
+    }
+    if plan.version.is_snapshot {
+        warn(format!(
+            "{} has no section for {version}; the release notes say so",
+            step.changelog_name
+        ));
+        return Ok(());
+    }
+    Err(Error::Changelog {
+        path: step.changelog.clone(),
+        version: version.clone(),
+    })
+}
