@@ -31,6 +31,7 @@ pub mod package;
 pub mod packager;
 pub mod plan;
 pub mod preset;
+pub mod process;
 pub mod repo;
 pub mod report;
 pub mod shard;

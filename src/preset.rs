@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+use crate::process::find_program;
 use crate::target::{Platform, is_host};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -295,9 +296,6 @@ pub fn qemu_need(qemu: &str) -> Need {
 fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
-
-/// The first executable `name` on PATH, then in matrix's tool cache.
-pub use crate::toolchain::find_program;
 
 /// Whether rustc has a standard library for `triple` (what `rustup target
 /// add` installs). Asks rustc itself, so toolchains without rustup work too.

@@ -1,7 +1,7 @@
 //! Running build jobs in containers, and cleaning up after them.
 //!
 //! Part of `exec`. A containerised build is still one supervised process
-//! (the engine's `run` client, see [`super::process`]), but killing that
+//! (the engine's `run` client, see [`crate::process`]), but killing that
 //! client does not stop the container, so every container gets a name and
 //! labels made from the run id and job id: a cancelled or timed-out job
 //! removes its own container by name, and the end of every run removes
@@ -9,7 +9,6 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use crate::config::{EngineKind, Network};
@@ -81,10 +80,10 @@ pub fn detect(containers: &Containers) -> Result<Engine, EngineError> {
         Some(kind) => kind,
         None => [EngineKind::Docker, EngineKind::Podman]
             .into_iter()
-            .find(|k| crate::preset::find_program(k.program()).is_some())
+            .find(|k| crate::process::find_program(k.program()).is_some())
             .ok_or(EngineError::NotFound)?,
     };
-    let program = crate::preset::find_program(kind.program()).ok_or(EngineError::Missing {
+    let program = crate::process::find_program(kind.program()).ok_or(EngineError::Missing {
         engine: kind.program(),
     })?;
     let format = match kind {
@@ -110,27 +109,9 @@ pub fn detect(containers: &Containers) -> Result<Engine, EngineError> {
 /// Runs a short engine command; its stdout, or the last line it printed
 /// on stderr as the reason it failed.
 pub fn probe(program: &Path, args: &[&str]) -> Result<String, String> {
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > PROBE_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
+    let out = crate::process::capture(program, args, PROBE_TIMEOUT)
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("no answer within {}s", PROBE_TIMEOUT.as_secs()))?;
     if out.status.success() {
         return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
     }
@@ -201,42 +182,27 @@ impl Engine {
 
     /// Removes one container by name; a container already gone is fine.
     pub async fn remove(&self, name: &str) {
-        let _ = tokio::process::Command::new(&self.program)
-            .args(["rm", "--force", name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+        let args = vec!["rm".to_string(), "--force".into(), name.to_string()];
+        let _ = crate::process::output(&self.program, args, false).await;
     }
 
     /// Removes every container this run started that is still there.
     pub async fn sweep(&self, run_id: &str) {
         let filter = format!("label={LABEL_RUN}={run_id}");
-        let Ok(out) = tokio::process::Command::new(&self.program)
-            .args(["ps", "--all", "--quiet", "--filter", &filter])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .await
-        else {
+        let args = ["ps", "--all", "--quiet", "--filter", &filter].map(str::to_string);
+        let Ok(out) = crate::process::output(&self.program, args.to_vec(), true).await else {
             return;
         };
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        let ids: Vec<String> = String::from_utf8_lossy(&out)
             .split_whitespace()
             .map(str::to_string)
             .collect();
         if ids.is_empty() {
             return;
         }
-        let _ = tokio::process::Command::new(&self.program)
-            .args(["rm", "--force"])
-            .args(&ids)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
+        let mut args = vec!["rm".to_string(), "--force".into()];
+        args.extend(ids);
+        let _ = crate::process::output(&self.program, args, false).await;
     }
 }
 

@@ -16,10 +16,8 @@ mod jobs;
 pub mod lock;
 pub mod process;
 mod smoke;
-// PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
-// process group, as before.
 #[cfg(target_os = "linux")]
-pub mod supervise;
+pub use crate::process::supervise;
 
 use std::collections::HashMap;
 use std::path::PathBuf;

@@ -9,7 +9,7 @@ use std::time::Instant;
 
 use super::{BINFMT, Install, Privilege, apt_argv};
 use crate::preset::{ZIG_VERSION, apt_command};
-use crate::toolchain::find_program;
+use crate::process::find_program;
 
 /// Runs the install; returns the problems (empty when all went well).
 pub fn run(install: &Install) -> Vec<String> {
@@ -130,7 +130,7 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
             .create(tools)
             .map_err(|e| format!("{}: {e}", tools.display()))?;
     }
-    let untrusted = crate::toolchain::locate::untrusted;
+    let untrusted = crate::process::untrusted;
     if let Some(why) = untrusted(&tools.join("bin").join("zig")).or_else(|| untrusted(&venv_python))
     {
         return Err(format!("not installing zig: {why}"));
@@ -177,7 +177,7 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
             .create(&bin)
             .map_err(|e| format!("{}: {e}", bin.display()))?;
     }
-    if let Some(why) = crate::toolchain::locate::untrusted(&bin.join("zig")) {
+    if let Some(why) = crate::process::untrusted(&bin.join("zig")) {
         return Err(format!("not writing the zig wrapper: {why}"));
     }
     let wrapper = bin.join("zig");
