@@ -20,6 +20,7 @@
 pub mod ci;
 pub mod cli;
 pub mod config;
+pub mod engine;
 pub mod error;
 pub mod exec;
 pub mod image;

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::command::program_of;
-use crate::exec::container::{Engine, probe};
+use crate::engine::{Engine, probe};
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
 
