@@ -23,6 +23,7 @@ pub mod config;
 pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod human;
 pub mod image;
 pub mod init;
 pub mod inspect;

@@ -451,9 +451,9 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
                 let line = format!(
                     "pushed {reference}@{} ({} uploaded, {} already there, {})",
                     report.root_digest,
-                    crate::report::count(report.blobs_uploaded, "blob", "blobs"),
+                    crate::human::count(report.blobs_uploaded, "blob", "blobs"),
                     report.blobs_present,
-                    crate::report::size(report.bytes_sent)
+                    crate::human::size(report.bytes_sent)
                 );
                 let _ = process::note(&log_path, &line);
                 pushed.push(format!("{reference}@{}", report.root_digest));

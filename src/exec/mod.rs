@@ -10,6 +10,7 @@
 mod builder;
 mod channels;
 pub mod container;
+pub mod event;
 mod images;
 pub mod joblog;
 mod jobs;
@@ -31,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 use crate::inspect::Inspected;
 use crate::package::manifest::Artifact;
 use crate::plan::{JobId, JobKind, Plan};
-use crate::report::{Event, Reporter};
+use event::{Event, Reporter};
 
 pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
 pub use jobs::JobError;
@@ -314,7 +315,7 @@ pub async fn run(
         tracing::debug!(
             job = %plan.jobs[i].id,
             status = r.status.as_str(),
-            took = %crate::report::duration(r.duration),
+            took = %crate::human::duration(r.duration),
             files = ?r.artifact.iter().chain(&r.extra).map(|a| a.path.as_str()).collect::<Vec<_>>(),
             "job ends"
         );

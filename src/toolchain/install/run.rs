@@ -320,7 +320,7 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
     }
     println!(
         "warm: zig's cache holds libc for {} ({:.1}s)",
-        crate::report::count(targets.len() - failed.len(), "target", "targets"),
+        crate::human::count(targets.len() - failed.len(), "target", "targets"),
         started.elapsed().as_secs_f64()
     );
     if failed.is_empty() {
