@@ -10,9 +10,11 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::context::{Context, Produced};
+use super::error::JobError;
 use crate::config::{EngineKind, Network};
-use crate::plan::BuildStep;
 use crate::plan::containers::{Containers, LABEL_JOB, LABEL_PROJECT, LABEL_RUN};
+use crate::plan::{BuildStep, JobId};
 
 pub use crate::engine::{Engine, EngineError, detect, probe};
 
@@ -113,6 +115,71 @@ pub fn new_run_id() -> String {
     let mut h = crate::package::checksum::Hasher::new(crate::package::checksum::Algorithm::Sha256);
     h.update(format!("{nanos}-{}", std::process::id()).as_bytes());
     h.finalize_hex()[..12].to_string()
+}
+
+/// The engine command line for a containerised build job, and the name of
+/// its container.
+pub(super) fn container_command(
+    ctx: &Context,
+    job: usize,
+    target: usize,
+    image: &crate::plan::containers::ContainerImage,
+) -> Result<(Vec<String>, String), JobError> {
+    use crate::plan::containers::ContainerImage;
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let no_engine = || JobError::NoEngine { job: j.id.clone() };
+    let engine = ctx.engine.as_deref().ok_or_else(no_engine)?;
+    let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
+    let image = match image {
+        ContainerImage::Image { reference } => reference.clone(),
+        ContainerImage::Builder { name } => {
+            // What the job that built this builder image made.
+            let builder = plan
+                .builders
+                .iter()
+                .position(|b| &b.name == name)
+                .map(JobId::Builder);
+            ctx.produced
+                .iter()
+                .find_map(|(i, p)| match p {
+                    Produced::Builder { image }
+                        if builder.is_some()
+                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
+                    {
+                        Some(image.clone())
+                    }
+                    _ => None,
+                })
+                .ok_or_else(no_engine)?
+        }
+    };
+    for cache in &containers.caches {
+        std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
+            job: j.id.clone(),
+            path: cache.host.clone(),
+            source,
+        })?;
+    }
+    let step = &plan.targets[target].build;
+    let user = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let argv = run_argv(
+        &RunSpec {
+            engine,
+            containers,
+            run_id: &ctx.run_id,
+            job_id: &j.id,
+            project: &plan.project.name,
+            root: &plan.root,
+            image: &image,
+            user,
+        },
+        step,
+    );
+    Ok((argv, container_name(&ctx.run_id, &j.id)))
 }
 
 #[cfg(test)]

@@ -10,40 +10,17 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::{JobError, Output, TAIL_LINES};
+use super::context::{Context, ImageBuilt, IndexBuilt, Output, Produced, TAIL_LINES, log_path};
+use super::error::JobError;
 use super::process::{self, Ended, Spawn};
-use super::{Context, Produced};
 use crate::config::NativeMode;
 use crate::image::{self, ImageError, docker_archive, dockerfile, native, oci, registry};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::plan::JobId;
 use crate::plan::containers::LABEL_PROJECT;
 use crate::plan::images::{IMAGE_DIR, ImagePlan, ImageVariant, PlatformImage};
-
-/// One platform of a variant, built.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct ImageBuilt {
-    pub variant: usize,
-    pub platform: String,
-    /// The image manifest in the variant's layout.
-    pub descriptor: oci::Descriptor,
-    /// Assembled by matrix (true) or built by the engine.
-    pub native: bool,
-    /// Its single-platform tag in the engine (engine builds only).
-    pub local_tag: Option<String>,
-}
-
-/// A variant's index, assembled.
-#[derive(Debug, Clone, Serialize)]
-pub struct IndexBuilt {
-    pub variant: usize,
-    pub descriptor: oci::Descriptor,
-    /// The OCI archive in dist/, when written.
-    pub archive: Option<String>,
-}
 
 /// The OCI layout holding a variant's blobs.
 pub fn layout_dir(dist: &Path, variant: &ImageVariant) -> PathBuf {
@@ -129,7 +106,7 @@ async fn platform_image(
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let variant = &images.variants[v];
-    let log = super::log_path(plan, job);
+    let log = log_path(plan, job);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         let job = j.id.clone();
@@ -430,7 +407,7 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let variant = images.variants[v].clone();
-    let log = super::log_path(plan, job);
+    let log = log_path(plan, job);
     let Some(built) = ctx.produced.iter().find_map(|(_, p)| match p {
         Produced::Index(b) if b.variant == v => Some(b.clone()),
         _ => None,

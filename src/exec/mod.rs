@@ -10,6 +10,8 @@
 mod builder;
 mod channels;
 pub mod container;
+mod context;
+mod error;
 pub mod event;
 mod images;
 pub mod joblog;
@@ -21,7 +23,6 @@ mod smoke;
 pub use crate::process::supervise;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -31,11 +32,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::inspect::Inspected;
 use crate::package::manifest::Artifact;
-use crate::plan::{JobId, JobKind, Plan};
+use crate::plan::{JobKind, Plan};
 use event::{Event, Reporter};
 
-pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
-pub use jobs::JobError;
+pub use context::{ImageBuilt, IndexBuilt};
+pub use context::{Produced, log_path};
+pub use error::JobError;
+pub use images::layout_dir as images_layout_dir;
+
+use context::Context;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -69,19 +74,6 @@ pub struct Seed {
     /// the plan and in plan order: the merged manifest lists them before
     /// its own, so `--history` sees every target's real durations.
     pub jobs: Vec<crate::package::manifest::Job>,
-}
-
-/// What a job made that later jobs use.
-#[derive(Debug, Clone)]
-pub enum Produced {
-    /// A builder image, by its content-hash tag.
-    Builder { image: String },
-    /// One platform of an image variant.
-    Image(ImageBuilt),
-    /// A variant's multi-platform index.
-    Index(IndexBuilt),
-    /// References a variant was pushed to.
-    Pushed(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -152,24 +144,6 @@ impl Outcome {
     pub fn failures(&self) -> impl Iterator<Item = &JobError> {
         self.results.iter().filter_map(|r| r.error.as_ref())
     }
-}
-
-/// Everything a job may read: the plan and the results of jobs done so far.
-pub(crate) struct Context {
-    pub plan: Arc<Plan>,
-    pub artifacts: Vec<Artifact>,
-    /// (job index, status, duration) of every finished job.
-    pub finished: Vec<(usize, Status, Duration)>,
-    /// Verified binaries by target index.
-    pub binaries: Vec<(usize, Inspected)>,
-    /// What finished jobs made, by job index.
-    pub produced: Vec<(usize, Produced)>,
-    pub smoke: bool,
-    pub engine: Option<Arc<container::Engine>>,
-    pub run_id: Arc<str>,
-    pub missing_targets: Vec<String>,
-    /// Job records handed over by a merge ([`Seed::jobs`]).
-    pub seed_jobs: Vec<crate::package::manifest::Job>,
 }
 
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
@@ -385,7 +359,7 @@ fn failed(r: &Option<JobResult>) -> bool {
 }
 
 fn finish(
-    r: Result<jobs::Output, JobError>,
+    r: Result<context::Output, JobError>,
     duration: Duration,
     cancel: &CancellationToken,
 ) -> JobResult {
@@ -462,76 +436,4 @@ fn context(
         }
     }
     ctx
-}
-
-/// The engine command line for a containerised build job, and the name of
-/// its container.
-fn container_command(
-    ctx: &Context,
-    job: usize,
-    target: usize,
-    image: &crate::plan::containers::ContainerImage,
-) -> Result<(Vec<String>, String), JobError> {
-    use crate::plan::containers::ContainerImage;
-    let plan = &ctx.plan;
-    let j = &plan.jobs[job];
-    let no_engine = || JobError::NoEngine { job: j.id.clone() };
-    let engine = ctx.engine.as_deref().ok_or_else(no_engine)?;
-    let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
-    let image = match image {
-        ContainerImage::Image { reference } => reference.clone(),
-        ContainerImage::Builder { name } => {
-            // What the job that built this builder image made.
-            let builder = plan
-                .builders
-                .iter()
-                .position(|b| &b.name == name)
-                .map(JobId::Builder);
-            ctx.produced
-                .iter()
-                .find_map(|(i, p)| match p {
-                    Produced::Builder { image }
-                        if builder.is_some()
-                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
-                    {
-                        Some(image.clone())
-                    }
-                    _ => None,
-                })
-                .ok_or_else(no_engine)?
-        }
-    };
-    for cache in &containers.caches {
-        std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
-            job: j.id.clone(),
-            path: cache.host.clone(),
-            source,
-        })?;
-    }
-    let step = &plan.targets[target].build;
-    let user = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let argv = container::run_argv(
-        &container::RunSpec {
-            engine,
-            containers,
-            run_id: &ctx.run_id,
-            job_id: &j.id,
-            project: &plan.project.name,
-            root: &plan.root,
-            image: &image,
-            user,
-        },
-        step,
-    );
-    Ok((argv, container::container_name(&ctx.run_id, &j.id)))
-}
-
-/// Where a job's log goes.
-pub fn log_path(plan: &Plan, job: usize) -> PathBuf {
-    plan.dist
-        .join(crate::plan::LOG_DIR)
-        .join(format!("{}.log", plan.jobs[job].id))
 }
