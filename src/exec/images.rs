@@ -107,14 +107,67 @@ async fn platform_image(
     let j = &plan.jobs[job];
     let variant = &images.variants[v];
     let log = log_path(plan, job);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        let job = j.id.clone();
-        move |source| JobError::Io { job, path, source }
-    };
-    let target = &plan.targets[p.target];
+    let context = build_context(ctx, job, p)?;
+    let (parsed, use_native) = read_dockerfile(ctx, job, images, p)?;
+    let layout_path = layout_dir(&plan.dist, variant);
+    let platform = oci_platform(p);
+    process::note(
+        &log,
+        &format!(
+            "image {} for {} from {} ({})",
+            variant.id,
+            p.platform,
+            p.dockerfile.display(),
+            if use_native {
+                "assembled by matrix"
+            } else {
+                "built by the engine"
+            }
+        ),
+    )
+    .map_err(io_error(&j.id, &log))?;
 
-    // The context: the binary the matrix built, plus the extra files.
+    if !use_native {
+        return engine_image(ctx, job, v, p, &context, layout_path, cancel).await;
+    }
+    let labels = p.labels.clone();
+    let created = plan.version.timestamp;
+    let job_id = j.id.clone();
+    let descriptor = blocking(&job_id, move || {
+        let layout = oci::Layout::create(&layout_path)?;
+        native::build(&native::NativeBuild {
+            dockerfile: &parsed,
+            context: &context,
+            platform: &platform,
+            labels: &labels,
+            created,
+            layout: &layout,
+        })
+    })
+    .await?;
+    Ok(ImageBuilt {
+        variant: v,
+        platform: p.platform.clone(),
+        descriptor,
+        native: true,
+        local_tag: None,
+    })
+}
+
+/// The error for a file an image job could not read or write.
+fn io_error(job: &str, path: &Path) -> impl FnOnce(std::io::Error) -> JobError + use<> {
+    let path = path.to_path_buf();
+    let job = job.to_string();
+    move |source| JobError::Io { job, path, source }
+}
+
+/// The build context of a platform image, made afresh: the binary the
+/// matrix built, plus the extra files.
+fn build_context(ctx: &Context, job: usize, p: &PlatformImage) -> Result<PathBuf, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let io = |path: &Path| io_error(&j.id, path);
+    let target = &plan.targets[p.target];
     let context = plan.dist.join(IMAGE_DIR).join("context").join(&p.slug);
     if context.exists() {
         std::fs::remove_dir_all(&context).map_err(io(&context))?;
@@ -143,8 +196,19 @@ async fn platform_image(
         }
         std::fs::copy(&e.source, &dest).map_err(io(&e.source))?;
     }
+    Ok(context)
+}
 
-    let text = std::fs::read_to_string(&p.dockerfile).map_err(io(&p.dockerfile))?;
+/// The platform's Dockerfile, parsed, and whether matrix assembles the
+/// image itself (the `native` setting, and whether the file allows it).
+fn read_dockerfile(
+    ctx: &Context,
+    job: usize,
+    images: &ImagePlan,
+    p: &PlatformImage,
+) -> Result<(dockerfile::Dockerfile, bool), JobError> {
+    let j = &ctx.plan.jobs[job];
+    let text = std::fs::read_to_string(&p.dockerfile).map_err(io_error(&j.id, &p.dockerfile))?;
     let parsed = dockerfile::parse(&text, &p.dockerfile, &p.args)
         .map_err(|e| image_error(&j.id)(e.into()))?;
     let blocker = parsed.native_blocker();
@@ -160,49 +224,24 @@ async fn platform_image(
             });
         }
     };
-    let layout_path = layout_dir(&plan.dist, variant);
+    Ok((parsed, use_native))
+}
+
+/// A platform image built by the engine: `build`, then `save` into the
+/// context folder, imported from there into the variant's OCI layout.
+async fn engine_image(
+    ctx: &Context,
+    job: usize,
+    v: usize,
+    p: &PlatformImage,
+    context: &Path,
+    layout_path: PathBuf,
+    cancel: &CancellationToken,
+) -> Result<ImageBuilt, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let log = log_path(plan, job);
     let platform = oci_platform(p);
-    process::note(
-        &log,
-        &format!(
-            "image {} for {} from {} ({})",
-            variant.id,
-            p.platform,
-            p.dockerfile.display(),
-            if use_native {
-                "assembled by matrix"
-            } else {
-                "built by the engine"
-            }
-        ),
-    )
-    .map_err(io(&log))?;
-
-    if use_native {
-        let labels = p.labels.clone();
-        let created = plan.version.timestamp;
-        let job_id = j.id.clone();
-        let descriptor = blocking(&job_id, move || {
-            let layout = oci::Layout::create(&layout_path)?;
-            native::build(&native::NativeBuild {
-                dockerfile: &parsed,
-                context: &context,
-                platform: &platform,
-                labels: &labels,
-                created,
-                layout: &layout,
-            })
-        })
-        .await?;
-        return Ok(ImageBuilt {
-            variant: v,
-            platform: p.platform.clone(),
-            descriptor,
-            native: true,
-            local_tag: None,
-        });
-    }
-
     let engine = ctx
         .engine
         .as_deref()
