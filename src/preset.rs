@@ -5,14 +5,15 @@
 //! win) and by `matrix doctor` and `matrix build` (toolchain checks before
 //! any job starts, so a missing cross compiler fails at once, not after ten
 //! minutes of building). Everything is derived from the `target` knowledge
-//! base; nothing here spawns a process except the toolchain probes.
+//! base; nothing here spawns a process except the toolchain probes
+//! (through [`crate::process::tool`]).
 
 use std::collections::BTreeMap;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::process::find_program;
+use crate::process::{Stream, find_program};
 use crate::target::{Platform, is_host};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -300,10 +301,13 @@ fn words(w: &[&str]) -> Vec<String> {
 /// Whether rustc has a standard library for `triple` (what `rustup target
 /// add` installs). Asks rustc itself, so toolchains without rustup work too.
 fn rust_target_installed(triple: &str) -> bool {
-    let Ok(out) = std::process::Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", triple])
-        .output()
-    else {
+    let Ok(out) = crate::process::tool(
+        "rustc",
+        ["--print", "target-libdir", "--target", triple],
+        &[],
+        Stream::Capture,
+        Stream::Capture,
+    ) else {
         return false;
     };
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();

@@ -6,7 +6,8 @@
 //! job runs in its own process group, under `matrix __supervise` in the
 //! binary ([`supervise`]), and a timeout or a cancel stops the whole tree
 //! ([`run`]); short engine calls are captured with a deadline
-//! ([`capture`]). Nothing here knows about plans or configs.
+//! ([`capture`]); the tools `matrix doctor --install` runs go through
+//! [`tool`]. Nothing here knows about plans or configs.
 
 mod locate;
 mod run;
@@ -19,5 +20,6 @@ pub use locate::{
     Location, find_program, is_executable, locate, resolve, tools_bin, tools_dir, untrusted,
 };
 pub use run::{
-    Captured, Ended, SUPERVISE_ARG, Spawn, capture, describe, output, run, use_supervisor,
+    Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, describe, output, run, tool,
+    use_supervisor,
 };

@@ -215,6 +215,45 @@ pub fn capture(program: &Path, args: &[&str], timeout: Duration) -> io::Result<O
     }
 }
 
+/// Where a tool's stdout or stderr goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// To matrix's own (the user's terminal).
+    Inherit,
+    Discard,
+    /// Into [`std::process::Output`].
+    Capture,
+}
+
+/// Runs a tool to its end with no input, on the calling thread:
+/// `matrix doctor --install`'s apt-get, pip and zig, and the probes that ask
+/// a compiler what it has. `env` is added to matrix's own environment.
+pub fn tool(
+    program: impl Into<std::ffi::OsString>,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+    env: &[(&str, &str)],
+    stdout: Stream,
+    stderr: Stream,
+) -> io::Result<std::process::Output> {
+    let program: std::ffi::OsString = program.into();
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let mut expr = duct::cmd(program, args).stdin_null().unchecked();
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    expr = match stdout {
+        Stream::Inherit => expr,
+        Stream::Discard => expr.stdout_null(),
+        Stream::Capture => expr.stdout_capture(),
+    };
+    expr = match stderr {
+        Stream::Inherit => expr,
+        Stream::Discard => expr.stderr_null(),
+        Stream::Capture => expr.stderr_capture(),
+    };
+    expr.run()
+}
+
 /// Runs a command to its end from async code, with no input and stderr
 /// discarded; its stdout when `stdout` is asked for, else discarded too.
 pub async fn output(program: &Path, args: Vec<String>, stdout: bool) -> io::Result<Vec<u8>> {
