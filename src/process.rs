@@ -10,7 +10,7 @@
 //! [`tool`]. Nothing here knows about plans or configs.
 
 mod locate;
-mod run;
+mod spawn;
 // PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
 // process group, as before.
 #[cfg(target_os = "linux")]
@@ -19,7 +19,7 @@ pub mod supervise;
 pub use locate::{
     Location, find_program, is_executable, locate, resolve, tools_bin, tools_dir, untrusted,
 };
-pub use run::{
+pub use spawn::{
     Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, describe, output, run, tool,
     use_supervisor,
 };
