@@ -68,7 +68,7 @@ pub enum Error {
     MissingInImages { list: String },
     #[error(transparent)]
     #[diagnostic(transparent)]
-    Engine(#[from] crate::exec::container::EngineError),
+    Engine(#[from] crate::engine::EngineError),
     #[error(transparent)]
     #[diagnostic(transparent)]
     Images(#[from] crate::toolchain::image_precheck::PrecheckError),

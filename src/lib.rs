@@ -11,7 +11,7 @@
 //! binary; [`shard`] splits a plan over CI runners, [`merge`] joins their
 //! dists, [`ci`] writes the CI files that drive them; [`dist_check`] checks
 //! a release folder (`matrix verify`); [`report`] turns events into output
-//! ([`plural`] words its counts, for every layer); [`init`] writes a first
+//! ([`human`] words its counts, durations and sizes, for every layer); [`init`] writes a first
 //! matrix.toml. Each module's doc says where it sits.
 //!
 //! [`release`] holds the library's entry points `build`, `merge`, `verify`
@@ -23,8 +23,10 @@ pub mod ci;
 pub mod cli;
 pub mod config;
 pub mod dist_check;
+pub mod engine;
 pub mod error;
 pub mod exec;
+pub mod human;
 pub mod image;
 pub mod init;
 pub mod inspect;
@@ -33,8 +35,8 @@ pub mod merge;
 pub mod package;
 pub mod packager;
 pub mod plan;
-pub mod plural;
 pub mod preset;
+pub mod process;
 pub mod release;
 pub mod repo;
 pub mod report;

@@ -106,7 +106,7 @@ pub enum MergeError {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Plan(#[from] owned::ShardError),
-    #[error("the shards lack {}: {}", crate::plural::count(missing.len(), "target", "targets"), missing.join(", "))]
+    #[error("the shards lack {}: {}", crate::human::count(missing.len(), "target", "targets"), missing.join(", "))]
     #[diagnostic(
         code(matrix::merge::incomplete),
         help(

@@ -5,12 +5,14 @@
 //! win) and by `matrix doctor` and `matrix build` (toolchain checks before
 //! any job starts, so a missing cross compiler fails at once, not after ten
 //! minutes of building). Everything is derived from the `target` knowledge
-//! base; nothing here spawns a process except the toolchain probes.
+//! base; nothing here spawns a process except the toolchain probes
+//! (through [`crate::process::tool`]).
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::process::{Stream, find_program};
 use crate::target::{Platform, is_host};
 
 /// Defined with the config that names it; this module owns what each does.
@@ -283,16 +285,16 @@ fn words(w: &[&str]) -> Vec<String> {
     w.iter().map(|s| s.to_string()).collect()
 }
 
-/// The first executable `name` on PATH, then in matrix's tool cache.
-pub use crate::toolchain::find_program;
-
 /// Whether rustc has a standard library for `triple` (what `rustup target
 /// add` installs). Asks rustc itself, so toolchains without rustup work too.
 fn rust_target_installed(triple: &str) -> bool {
-    let Ok(out) = std::process::Command::new("rustc")
-        .args(["--print", "target-libdir", "--target", triple])
-        .output()
-    else {
+    let Ok(out) = crate::process::tool(
+        "rustc",
+        ["--print", "target-libdir", "--target", triple],
+        &[],
+        Stream::Capture,
+        Stream::Capture,
+    ) else {
         return false;
     };
     let dir = String::from_utf8_lossy(&out.stdout).trim().to_string();

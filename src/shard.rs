@@ -383,7 +383,7 @@ fn gitlab(assignment: &Assignment) -> String {
     let total = assignment.shards.len();
     let mut out = format!(
         "# {}; each job runs `matrix build --shard \"$SHARD\"`.\n",
-        crate::plural::count(total, "shard", "shards")
+        crate::human::count(total, "shard", "shards")
     );
     for s in &assignment.shards {
         let targets = if s.targets.is_empty() {

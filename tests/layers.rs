@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&str] = &[
     // Knowledge and words every layer uses; they import nothing above.
     "target",
-    "plural",
+    "human",
     "inspect",
     "version",
     "image",
@@ -62,7 +62,7 @@ const NOT_YET: &[&str] = &[
     // template → config (Limit, Limits), packager → config (TEMPLATE_FUEL).
     "template",
     "packager",
-    // matrix → report (`report::count`, now `plural::count`).
+    // matrix → report (`report::count`, now `human::count`).
     "matrix",
     // preset → toolchain (find_program), toolchain → exec (the engine
     // handle) and report (`report::count`).

@@ -10,9 +10,9 @@ use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::JobError;
+use super::context::{Context, Produced, TAIL_LINES, log_path};
+use super::error::JobError;
 use super::process::{self, Ended, Spawn};
-use super::{Context, Produced};
 use crate::package::checksum::{Algorithm, Hasher};
 use crate::plan::containers::{BuilderStep, LABEL_PROJECT};
 
@@ -80,7 +80,7 @@ pub(super) async fn run(
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let step = &plan.builders[builder];
-    let log = super::log_path(plan, job);
+    let log = log_path(plan, job);
     let io = |path: &Path| {
         let path = path.to_path_buf();
         let job = j.id.clone();
@@ -146,7 +146,7 @@ pub(super) async fn run(
             target: format!("builder {}", step.name),
             command: shell_words::join(&argv),
             status: process::describe(&status),
-            tail: process::tail(&log, super::jobs::TAIL_LINES),
+            tail: process::tail(&log, TAIL_LINES),
             log,
         }),
         Ended::Cancelled | Ended::TimedOut => Err(JobError::Cancelled),

@@ -8,8 +8,8 @@
 
 use std::path::Path;
 
-use super::Context;
-use super::jobs::{JobError, Output};
+use super::context::{Context, Output};
+use super::error::JobError;
 use crate::config::{ChannelKind, Confinement, Grade};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::input::{ChannelInput, Package, Release};
@@ -28,7 +28,7 @@ pub(super) async fn run(
     let artifacts = ctx.artifacts.clone();
     let images = super::images::records(ctx);
     let missing = ctx.missing_targets.clone();
-    let log = super::log_path(&plan, job);
+    let log = super::context::log_path(&plan, job);
     let result = tokio::task::spawn_blocking(move || match channel {
         None => write_notes(&plan, &artifacts, &images, &missing, &log),
         Some(c) => write_channel(&plan, &plan.channels[c], &artifacts),

@@ -1,244 +1,22 @@
 //! Running build jobs in containers, and cleaning up after them.
 //!
 //! Part of `exec`. A containerised build is still one supervised process
-//! (the engine's `run` client, see [`super::process`]), but killing that
+//! (the engine's `run` client, see [`crate::process`]), but killing that
 //! client does not stop the container, so every container gets a name and
 //! labels made from the run id and job id: a cancelled or timed-out job
 //! removes its own container by name, and the end of every run removes
 //! whatever still carries this run's label, and nothing else.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
+use std::path::Path;
 
+use super::context::{Context, Produced};
+use super::error::JobError;
 use crate::config::{EngineKind, Network};
 use crate::plan::containers::{Containers, LABEL_JOB, LABEL_PROJECT, LABEL_RUN};
-use crate::plan::{BuildStep, Plan};
+use crate::plan::{BuildStep, JobId};
 
-/// How long an engine gets to answer `info` or `image inspect`.
-const PROBE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// The engine a run uses, found on PATH and answering.
-#[derive(Debug, Clone)]
-pub struct Engine {
-    pub kind: EngineKind,
-    pub program: PathBuf,
-    /// The server's version, for the log and `matrix doctor`.
-    pub version: String,
-    /// Docker without the buildx plugin: `build` must be told to use the
-    /// classic builder (DOCKER_BUILDKIT=0), or newer clients refuse.
-    pub classic_builder: bool,
-}
-
-#[derive(Debug, thiserror::Error, miette::Diagnostic)]
-pub enum EngineError {
-    #[error("no container engine found: neither docker nor podman is on PATH")]
-    #[diagnostic(
-        code(matrix::engine::missing),
-        help(
-            "install one (Debian/Ubuntu: apt-get install docker.io, or podman), or run the targets on the host by removing `container`/`builder`"
-        )
-    )]
-    NotFound,
-    #[error("{engine} is not on PATH")]
-    #[diagnostic(
-        code(matrix::engine::missing),
-        help(
-            "install {engine}, or pick the other engine with MATRIX_CONTAINER_ENGINE or [container] engine"
-        )
-    )]
-    Missing { engine: &'static str },
-    #[error("{engine} does not answer: {detail}")]
-    #[diagnostic(
-        code(matrix::engine::down),
-        help(
-            "start the engine (as root: `dockerd &`, or `systemctl start docker`); for a remote engine set DOCKER_HOST; `{engine} info` shows the problem"
-        )
-    )]
-    NotRunning {
-        engine: &'static str,
-        detail: String,
-    },
-    #[error("image {image} is not on {engine} and cannot be pulled: {detail}")]
-    #[diagnostic(
-        code(matrix::engine::no_image),
-        help(
-            "build or load it first (`{engine} build -t {image} ...`, `{engine} load`), log in to its registry, or use a [builders.<name>] Dockerfile instead"
-        )
-    )]
-    NoImage {
-        engine: &'static str,
-        image: String,
-        detail: String,
-    },
-}
-
-/// Finds the engine the plan names, or the first of docker and podman, and
-/// checks that its server answers.
-pub fn detect(containers: &Containers) -> Result<Engine, EngineError> {
-    let kind = match containers.engine {
-        Some(kind) => kind,
-        None => [EngineKind::Docker, EngineKind::Podman]
-            .into_iter()
-            .find(|k| crate::preset::find_program(k.program()).is_some())
-            .ok_or(EngineError::NotFound)?,
-    };
-    let program = crate::preset::find_program(kind.program()).ok_or(EngineError::Missing {
-        engine: kind.program(),
-    })?;
-    let format = match kind {
-        EngineKind::Docker => "{{.ServerVersion}}",
-        EngineKind::Podman => "{{.Version.Version}}",
-    };
-    let out = probe(&program, &["info", "--format", format]).map_err(|detail| {
-        EngineError::NotRunning {
-            engine: kind.program(),
-            detail,
-        }
-    })?;
-    let classic_builder =
-        kind == EngineKind::Docker && probe(&program, &["buildx", "version"]).is_err();
-    Ok(Engine {
-        kind,
-        program,
-        version: out.trim().to_string(),
-        classic_builder,
-    })
-}
-
-/// Runs a short engine command; its stdout, or the last line it printed
-/// on stderr as the reason it failed.
-pub fn probe(program: &Path, args: &[&str]) -> Result<String, String> {
-    let mut child = std::process::Command::new(program)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| e.to_string())?;
-    let started = std::time::Instant::now();
-    loop {
-        match child.try_wait() {
-            Ok(Some(_)) => break,
-            Ok(None) if started.elapsed() > PROBE_TIMEOUT => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(format!("no answer within {}s", PROBE_TIMEOUT.as_secs()));
-            }
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => return Err(e.to_string()),
-        }
-    }
-    let out = child.wait_with_output().map_err(|e| e.to_string())?;
-    if out.status.success() {
-        return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-    }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let last = stderr
-        .lines()
-        .rev()
-        .find(|l| !l.trim().is_empty())
-        .unwrap_or("it failed without a message");
-    Err(last.trim().to_string())
-}
-
-impl Engine {
-    pub fn name(&self) -> &'static str {
-        self.kind.program()
-    }
-
-    /// Environment for `build` commands.
-    pub fn build_env(&self) -> BTreeMap<String, String> {
-        let mut env = BTreeMap::new();
-        if self.classic_builder {
-            env.insert("DOCKER_BUILDKIT".to_string(), "0".to_string());
-        }
-        env
-    }
-
-    /// The start of a `build` command line. `--force-rm`: a failed RUN step
-    /// of the classic builder otherwise leaves its container behind.
-    pub fn build_argv(&self) -> Vec<String> {
-        let mut argv = vec![self.program.display().to_string(), "build".to_string()];
-        if self.kind == EngineKind::Docker {
-            argv.push("--force-rm".into());
-        }
-        argv
-    }
-
-    pub fn has_image(&self, image: &str) -> bool {
-        probe(
-            &self.program,
-            &["image", "inspect", "--format", "{{.Id}}", image],
-        )
-        .is_ok()
-    }
-
-    /// Makes sure every plain image the plan's builds run in is there,
-    /// pulling the ones that are not.
-    pub fn ensure_images(&self, plan: &Plan) -> Result<(), EngineError> {
-        let mut seen = std::collections::BTreeSet::new();
-        for t in &plan.targets {
-            let Some(crate::plan::containers::ContainerImage::Image { reference }) =
-                &t.build.container
-            else {
-                continue;
-            };
-            if !seen.insert(reference.as_str()) || self.has_image(reference) {
-                continue;
-            }
-            probe(&self.program, &["pull", "--quiet", reference]).map_err(|detail| {
-                EngineError::NoImage {
-                    engine: self.name(),
-                    image: reference.clone(),
-                    detail,
-                }
-            })?;
-        }
-        Ok(())
-    }
-
-    /// Removes one container by name; a container already gone is fine.
-    pub async fn remove(&self, name: &str) {
-        let _ = tokio::process::Command::new(&self.program)
-            .args(["rm", "--force", name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-
-    /// Removes every container this run started that is still there.
-    pub async fn sweep(&self, run_id: &str) {
-        let filter = format!("label={LABEL_RUN}={run_id}");
-        let Ok(out) = tokio::process::Command::new(&self.program)
-            .args(["ps", "--all", "--quiet", "--filter", &filter])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .output()
-            .await
-        else {
-            return;
-        };
-        let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-            .split_whitespace()
-            .map(str::to_string)
-            .collect();
-        if ids.is_empty() {
-            return;
-        }
-        let _ = tokio::process::Command::new(&self.program)
-            .args(["rm", "--force"])
-            .args(&ids)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .await;
-    }
-}
+pub use crate::engine::{Engine, EngineError, detect, probe};
 
 /// A container's name: unique per run and job, and a valid engine name.
 pub fn container_name(run_id: &str, job_id: &str) -> String {
@@ -339,10 +117,76 @@ pub fn new_run_id() -> String {
     h.finalize_hex()[..12].to_string()
 }
 
+/// The engine command line for a containerised build job, and the name of
+/// its container.
+pub(super) fn container_command(
+    ctx: &Context,
+    job: usize,
+    target: usize,
+    image: &crate::plan::containers::ContainerImage,
+) -> Result<(Vec<String>, String), JobError> {
+    use crate::plan::containers::ContainerImage;
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let no_engine = || JobError::NoEngine { job: j.id.clone() };
+    let engine = ctx.engine.as_deref().ok_or_else(no_engine)?;
+    let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
+    let image = match image {
+        ContainerImage::Image { reference } => reference.clone(),
+        ContainerImage::Builder { name } => {
+            // What the job that built this builder image made.
+            let builder = plan
+                .builders
+                .iter()
+                .position(|b| &b.name == name)
+                .map(JobId::Builder);
+            ctx.produced
+                .iter()
+                .find_map(|(i, p)| match p {
+                    Produced::Builder { image }
+                        if builder.is_some()
+                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
+                    {
+                        Some(image.clone())
+                    }
+                    _ => None,
+                })
+                .ok_or_else(no_engine)?
+        }
+    };
+    for cache in &containers.caches {
+        std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
+            job: j.id.clone(),
+            path: cache.host.clone(),
+            source,
+        })?;
+    }
+    let step = &plan.targets[target].build;
+    let user = (
+        nix::unistd::getuid().as_raw(),
+        nix::unistd::getgid().as_raw(),
+    );
+    let argv = run_argv(
+        &RunSpec {
+            engine,
+            containers,
+            run_id: &ctx.run_id,
+            job_id: &j.id,
+            project: &plan.project.name,
+            root: &plan.root,
+            image: &image,
+            user,
+        },
+        step,
+    );
+    Ok((argv, container_name(&ctx.run_id, &j.id)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::plan::containers::Cache;
+    use std::path::PathBuf;
 
     fn step() -> BuildStep {
         BuildStep {

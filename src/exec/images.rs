@@ -10,40 +10,17 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::{JobError, Output, TAIL_LINES};
+use super::context::{Context, ImageBuilt, IndexBuilt, Output, Produced, TAIL_LINES, log_path};
+use super::error::JobError;
 use super::process::{self, Ended, Spawn};
-use super::{Context, Produced};
 use crate::config::NativeMode;
 use crate::image::{self, ImageError, docker_archive, dockerfile, native, oci, registry};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::plan::JobId;
 use crate::plan::containers::LABEL_PROJECT;
 use crate::plan::images::{IMAGE_DIR, ImagePlan, ImageVariant, PlatformImage};
-
-/// One platform of a variant, built.
-#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
-pub struct ImageBuilt {
-    pub variant: usize,
-    pub platform: String,
-    /// The image manifest in the variant's layout.
-    pub descriptor: oci::Descriptor,
-    /// Assembled by matrix (true) or built by the engine.
-    pub native: bool,
-    /// Its single-platform tag in the engine (engine builds only).
-    pub local_tag: Option<String>,
-}
-
-/// A variant's index, assembled.
-#[derive(Debug, Clone, Serialize)]
-pub struct IndexBuilt {
-    pub variant: usize,
-    pub descriptor: oci::Descriptor,
-    /// The OCI archive in dist/, when written.
-    pub archive: Option<String>,
-}
 
 /// The OCI layout holding a variant's blobs.
 pub fn layout_dir(dist: &Path, variant: &ImageVariant) -> PathBuf {
@@ -129,15 +106,68 @@ async fn platform_image(
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let variant = &images.variants[v];
-    let log = super::log_path(plan, job);
-    let io = |path: &Path| {
-        let path = path.to_path_buf();
-        let job = j.id.clone();
-        move |source| JobError::Io { job, path, source }
-    };
-    let target = &plan.targets[p.target];
+    let log = log_path(plan, job);
+    let context = build_context(ctx, job, p)?;
+    let (parsed, use_native) = read_dockerfile(ctx, job, images, p)?;
+    let layout_path = layout_dir(&plan.dist, variant);
+    let platform = oci_platform(p);
+    process::note(
+        &log,
+        &format!(
+            "image {} for {} from {} ({})",
+            variant.id,
+            p.platform,
+            p.dockerfile.display(),
+            if use_native {
+                "assembled by matrix"
+            } else {
+                "built by the engine"
+            }
+        ),
+    )
+    .map_err(io_error(&j.id, &log))?;
 
-    // The context: the binary the matrix built, plus the extra files.
+    if !use_native {
+        return engine_image(ctx, job, v, p, &context, layout_path, cancel).await;
+    }
+    let labels = p.labels.clone();
+    let created = plan.version.timestamp;
+    let job_id = j.id.clone();
+    let descriptor = blocking(&job_id, move || {
+        let layout = oci::Layout::create(&layout_path)?;
+        native::build(&native::NativeBuild {
+            dockerfile: &parsed,
+            context: &context,
+            platform: &platform,
+            labels: &labels,
+            created,
+            layout: &layout,
+        })
+    })
+    .await?;
+    Ok(ImageBuilt {
+        variant: v,
+        platform: p.platform.clone(),
+        descriptor,
+        native: true,
+        local_tag: None,
+    })
+}
+
+/// The error for a file an image job could not read or write.
+fn io_error(job: &str, path: &Path) -> impl FnOnce(std::io::Error) -> JobError + use<> {
+    let path = path.to_path_buf();
+    let job = job.to_string();
+    move |source| JobError::Io { job, path, source }
+}
+
+/// The build context of a platform image, made afresh: the binary the
+/// matrix built, plus the extra files.
+fn build_context(ctx: &Context, job: usize, p: &PlatformImage) -> Result<PathBuf, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let io = |path: &Path| io_error(&j.id, path);
+    let target = &plan.targets[p.target];
     let context = plan.dist.join(IMAGE_DIR).join("context").join(&p.slug);
     if context.exists() {
         std::fs::remove_dir_all(&context).map_err(io(&context))?;
@@ -166,8 +196,19 @@ async fn platform_image(
         }
         std::fs::copy(&e.source, &dest).map_err(io(&e.source))?;
     }
+    Ok(context)
+}
 
-    let text = std::fs::read_to_string(&p.dockerfile).map_err(io(&p.dockerfile))?;
+/// The platform's Dockerfile, parsed, and whether matrix assembles the
+/// image itself (the `native` setting, and whether the file allows it).
+fn read_dockerfile(
+    ctx: &Context,
+    job: usize,
+    images: &ImagePlan,
+    p: &PlatformImage,
+) -> Result<(dockerfile::Dockerfile, bool), JobError> {
+    let j = &ctx.plan.jobs[job];
+    let text = std::fs::read_to_string(&p.dockerfile).map_err(io_error(&j.id, &p.dockerfile))?;
     let parsed = dockerfile::parse(&text, &p.dockerfile, &p.args)
         .map_err(|e| image_error(&j.id)(e.into()))?;
     let blocker = parsed.native_blocker();
@@ -183,49 +224,24 @@ async fn platform_image(
             });
         }
     };
-    let layout_path = layout_dir(&plan.dist, variant);
+    Ok((parsed, use_native))
+}
+
+/// A platform image built by the engine: `build`, then `save` into the
+/// context folder, imported from there into the variant's OCI layout.
+async fn engine_image(
+    ctx: &Context,
+    job: usize,
+    v: usize,
+    p: &PlatformImage,
+    context: &Path,
+    layout_path: PathBuf,
+    cancel: &CancellationToken,
+) -> Result<ImageBuilt, JobError> {
+    let plan = &ctx.plan;
+    let j = &plan.jobs[job];
+    let log = log_path(plan, job);
     let platform = oci_platform(p);
-    process::note(
-        &log,
-        &format!(
-            "image {} for {} from {} ({})",
-            variant.id,
-            p.platform,
-            p.dockerfile.display(),
-            if use_native {
-                "assembled by matrix"
-            } else {
-                "built by the engine"
-            }
-        ),
-    )
-    .map_err(io(&log))?;
-
-    if use_native {
-        let labels = p.labels.clone();
-        let created = plan.version.timestamp;
-        let job_id = j.id.clone();
-        let descriptor = blocking(&job_id, move || {
-            let layout = oci::Layout::create(&layout_path)?;
-            native::build(&native::NativeBuild {
-                dockerfile: &parsed,
-                context: &context,
-                platform: &platform,
-                labels: &labels,
-                created,
-                layout: &layout,
-            })
-        })
-        .await?;
-        return Ok(ImageBuilt {
-            variant: v,
-            platform: p.platform.clone(),
-            descriptor,
-            native: true,
-            local_tag: None,
-        });
-    }
-
     let engine = ctx
         .engine
         .as_deref()
@@ -430,7 +446,7 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let variant = images.variants[v].clone();
-    let log = super::log_path(plan, job);
+    let log = log_path(plan, job);
     let Some(built) = ctx.produced.iter().find_map(|(_, p)| match p {
         Produced::Index(b) if b.variant == v => Some(b.clone()),
         _ => None,
@@ -451,9 +467,9 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
                 let line = format!(
                     "pushed {reference}@{} ({} uploaded, {} already there, {})",
                     report.root_digest,
-                    crate::report::count(report.blobs_uploaded, "blob", "blobs"),
+                    crate::human::count(report.blobs_uploaded, "blob", "blobs"),
                     report.blobs_present,
-                    crate::report::size(report.bytes_sent)
+                    crate::human::size(report.bytes_sent)
                 );
                 let _ = process::note(&log_path, &line);
                 pushed.push(format!("{reference}@{}", report.root_digest));

@@ -9,8 +9,8 @@
 use std::error::Error as StdError;
 use std::path::PathBuf;
 
-use super::Context;
-use super::jobs::{JobError, Output};
+use super::context::{Context, Output, log_path};
+use super::error::JobError;
 use super::process;
 use crate::plan::JobKind;
 
@@ -22,7 +22,7 @@ pub(super) fn start(ctx: &Context, job: usize) -> Result<(), JobError> {
     if j.kind == JobKind::Build {
         return Ok(());
     }
-    let log = super::log_path(plan, job);
+    let log = log_path(plan, job);
     let mut line = format!("job: {} ({})", j.id, j.kind.as_str());
     if let Some(t) = j.target() {
         line.push_str(&format!(", target {}", plan.targets[t].id));
@@ -38,7 +38,7 @@ pub(super) fn start(ctx: &Context, job: usize) -> Result<(), JobError> {
 /// its last log line cannot be written (a full disk says so in the error of
 /// whatever job hit it first).
 pub(super) fn end(ctx: &Context, job: usize, result: &Result<Output, JobError>) {
-    let log = super::log_path(&ctx.plan, job);
+    let log = log_path(&ctx.plan, job);
     let mut lines = Vec::new();
     match result {
         Ok(out) => {

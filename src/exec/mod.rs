@@ -10,19 +10,19 @@
 mod builder;
 mod channels;
 pub mod container;
+mod context;
+mod error;
+pub mod event;
 mod images;
 pub mod joblog;
 mod jobs;
 pub mod lock;
 pub mod process;
 mod smoke;
-// PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
-// process group, as before.
 #[cfg(target_os = "linux")]
-pub mod supervise;
+pub use crate::process::supervise;
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,11 +32,15 @@ use tokio_util::sync::CancellationToken;
 
 use crate::inspect::Inspected;
 use crate::package::manifest::Artifact;
-use crate::plan::{JobId, JobKind, Plan};
-use crate::report::{Event, Reporter};
+use crate::plan::{JobKind, Plan};
+use event::{Event, Reporter};
 
-pub use images::{ImageBuilt, IndexBuilt, layout_dir as images_layout_dir};
-pub use jobs::JobError;
+pub use context::{ImageBuilt, IndexBuilt};
+pub use context::{Produced, log_path};
+pub use error::JobError;
+pub use images::layout_dir as images_layout_dir;
+
+use context::Context;
 
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -70,19 +74,6 @@ pub struct Seed {
     /// the plan and in plan order: the merged manifest lists them before
     /// its own, so `--history` sees every target's real durations.
     pub jobs: Vec<crate::package::manifest::Job>,
-}
-
-/// What a job made that later jobs use.
-#[derive(Debug, Clone)]
-pub enum Produced {
-    /// A builder image, by its content-hash tag.
-    Builder { image: String },
-    /// One platform of an image variant.
-    Image(ImageBuilt),
-    /// A variant's multi-platform index.
-    Index(IndexBuilt),
-    /// References a variant was pushed to.
-    Pushed(Vec<String>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -155,24 +146,6 @@ impl Outcome {
     }
 }
 
-/// Everything a job may read: the plan and the results of jobs done so far.
-pub(crate) struct Context {
-    pub plan: Arc<Plan>,
-    pub artifacts: Vec<Artifact>,
-    /// (job index, status, duration) of every finished job.
-    pub finished: Vec<(usize, Status, Duration)>,
-    /// Verified binaries by target index.
-    pub binaries: Vec<(usize, Inspected)>,
-    /// What finished jobs made, by job index.
-    pub produced: Vec<(usize, Produced)>,
-    pub smoke: bool,
-    pub engine: Option<Arc<container::Engine>>,
-    pub run_id: Arc<str>,
-    pub missing_targets: Vec<String>,
-    /// Job records handed over by a merge ([`Seed::jobs`]).
-    pub seed_jobs: Vec<crate::package::manifest::Job>,
-}
-
 /// Runs `plan`. `interrupt` is cancelled by the caller on Ctrl-C/SIGTERM.
 pub async fn run(
     plan: Arc<Plan>,
@@ -182,170 +155,25 @@ pub async fn run(
 ) -> Outcome {
     // Child token: fail-fast cancels jobs without looking like an interrupt.
     let cancel = interrupt.child_token();
-    let n = plan.jobs.len();
-    let index: HashMap<&str, usize> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.id.as_str(), i))
-        .collect();
-    // A plan names only its own jobs as needs (`plan::jobs` refuses any
-    // other); should one not, its job is skipped as if that need failed.
-    let needs: Vec<Vec<usize>> = plan
-        .jobs
-        .iter()
-        .map(|j| {
-            j.needs
-                .iter()
-                .map(|id| index.get(id.as_str()).copied().unwrap_or(n))
-                .collect()
-        })
-        .collect();
-    let mut results: Vec<Option<JobResult>> = (0..n).map(|_| None).collect();
-    let mut started = vec![false; n];
-    let mut running: JoinSet<(usize, JobResult)> = JoinSet::new();
-    let max = opts.jobs.max(1);
-    let max_engine = opts.container_jobs.max(1);
-    let engine = opts.engine.clone().map(Arc::new);
-    let run_id: Arc<str> = Arc::from(opts.run_id.as_str());
-    // Started, unfinished jobs that use the engine (`--container-jobs`).
-    let mut engine_running = 0usize;
-
+    let mut s = Scheduler::new(plan, opts, reporter.as_ref(), cancel);
     let begun = Instant::now();
-    let _ = std::fs::create_dir_all(plan.dist.join(crate::plan::LOG_DIR));
-    tracing::info!(
-        targets = plan.targets.len(),
-        jobs = n,
-        channels = plan.channels.len(),
-        max_jobs = max,
-        max_engine_jobs = max_engine,
-        keep_going = opts.keep_going,
-        engine = %opts.engine.as_ref().map_or_else(|| "none".into(), |e| e.program.display().to_string()),
-        dist = %plan.dist.display(),
-        "running the plan"
-    );
-    reporter.event(&Event::Planned { plan: &plan });
+    let _ = std::fs::create_dir_all(s.plan.dist.join(crate::plan::LOG_DIR));
+    s.log_start();
+    s.reporter.event(&Event::Planned { plan: &s.plan });
     loop {
-        // Settle jobs whose needs can no longer succeed.
-        for i in 0..n {
-            if results[i].is_none()
-                && !started[i]
-                && needs[i].iter().any(|&d| need_failed(&results, d))
-            {
-                let r = JobResult::not_run(Status::Skipped);
-                let blocked: Vec<&str> = needs[i]
-                    .iter()
-                    .zip(&plan.jobs[i].needs)
-                    .filter(|&(&d, _)| need_failed(&results, d))
-                    .map(|(_, id)| id.as_str())
-                    .collect();
-                tracing::debug!(job = %plan.jobs[i].id, needs = ?blocked, "skipped: a job it needs did not succeed");
-                reporter.event(&Event::Finished {
-                    plan: &plan,
-                    job: i,
-                    result: &r,
-                });
-                results[i] = Some(r);
-            }
+        s.skip_blocked();
+        if !s.cancel.is_cancelled() {
+            s.start_ready();
         }
-        if !cancel.is_cancelled() {
-            for i in 0..n {
-                if running.len() >= max {
-                    break;
-                }
-                let ready = !started[i]
-                    && results[i].is_none()
-                    && needs[i].iter().all(
-                        |&d| matches!(results.get(d), Some(Some(r)) if r.status == Status::Ok),
-                    );
-                let uses_engine = plan.jobs[i].uses_engine;
-                if !ready {
-                    continue;
-                }
-                if uses_engine && engine_running >= max_engine {
-                    tracing::trace!(job = %plan.jobs[i].id, engine_running, "waits for a container slot");
-                    continue;
-                }
-                started[i] = true;
-                if uses_engine {
-                    engine_running += 1;
-                }
-                tracing::debug!(
-                    job = %plan.jobs[i].id,
-                    kind = plan.jobs[i].kind.as_str(),
-                    needs = ?plan.jobs[i].needs,
-                    running = running.len() + 1,
-                    "job starts"
-                );
-                reporter.event(&Event::Started {
-                    plan: &plan,
-                    job: i,
-                });
-                let mut ctx = context(&plan, &results, plan.jobs[i].kind, opts);
-                ctx.engine = engine.clone();
-                ctx.run_id = Arc::clone(&run_id);
-                let cancel = cancel.clone();
-                running.spawn(async move {
-                    let begin = Instant::now();
-                    let r = match joblog::start(&ctx, i) {
-                        Ok(()) => jobs::run(&ctx, i, &cancel).await,
-                        Err(e) => Err(e),
-                    };
-                    joblog::end(&ctx, i, &r);
-                    (i, finish(r, begin.elapsed(), &cancel))
-                });
-            }
-        }
-        let Some(joined) = running.join_next().await else {
+        let Some(joined) = s.running.join_next().await else {
             break;
         };
-        let (i, r) = match joined {
-            Ok(done) => {
-                if plan.jobs[done.0].uses_engine {
-                    engine_running -= 1;
-                }
-                done
-            }
-            // A panicking job is a bug; stop everything rather than guess.
-            Err(e) => {
-                tracing::error!("a job task failed: {e}");
-                cancel.cancel();
-                continue;
-            }
-        };
-        tracing::debug!(
-            job = %plan.jobs[i].id,
-            status = r.status.as_str(),
-            took = %crate::report::duration(r.duration),
-            files = ?r.artifact.iter().chain(&r.extra).map(|a| a.path.as_str()).collect::<Vec<_>>(),
-            "job ends"
-        );
-        if r.status == Status::Failed && !opts.keep_going {
-            tracing::debug!(job = %plan.jobs[i].id, "fail-fast: cancelling the jobs not yet finished");
-            cancel.cancel();
-        }
-        reporter.event(&Event::Finished {
-            plan: &plan,
-            job: i,
-            result: &r,
-        });
-        results[i] = Some(r);
+        s.settle(joined);
     }
-    let results = results
-        .into_iter()
-        .enumerate()
-        .map(|(i, r)| {
-            r.unwrap_or_else(|| {
-                let r = JobResult::not_run(Status::Cancelled);
-                reporter.event(&Event::Finished {
-                    plan: &plan,
-                    job: i,
-                    result: &r,
-                });
-                r
-            })
-        })
-        .collect();
+    let plan = Arc::clone(&s.plan);
+    let engine = s.engine.clone();
+    let run_id = Arc::clone(&s.run_id);
+    let results = s.into_results();
     // Whatever a killed engine client left behind goes now; a run never
     // leaves containers, and never touches another run's.
     if let Some(engine) = &engine {
@@ -360,6 +188,224 @@ pub async fn run(
         withdraw_release_files(&plan);
     }
     outcome
+}
+
+/// The state of one run of the job graph: which jobs started, which
+/// finished and how, and what runs now.
+struct Scheduler<'a> {
+    plan: Arc<Plan>,
+    opts: &'a Options,
+    reporter: &'a dyn Reporter,
+    cancel: CancellationToken,
+    needs: Vec<Vec<usize>>,
+    results: Vec<Option<JobResult>>,
+    started: Vec<bool>,
+    running: JoinSet<(usize, JobResult)>,
+    max: usize,
+    max_engine: usize,
+    engine: Option<Arc<container::Engine>>,
+    run_id: Arc<str>,
+    /// Started, unfinished jobs that use the engine (`--container-jobs`).
+    engine_running: usize,
+}
+
+impl<'a> Scheduler<'a> {
+    fn new(
+        plan: Arc<Plan>,
+        opts: &'a Options,
+        reporter: &'a dyn Reporter,
+        cancel: CancellationToken,
+    ) -> Self {
+        let n = plan.jobs.len();
+        let needs = needs(&plan);
+        Scheduler {
+            needs,
+            results: (0..n).map(|_| None).collect(),
+            started: vec![false; n],
+            running: JoinSet::new(),
+            max: opts.jobs.max(1),
+            max_engine: opts.container_jobs.max(1),
+            engine: opts.engine.clone().map(Arc::new),
+            run_id: Arc::from(opts.run_id.as_str()),
+            engine_running: 0,
+            plan,
+            opts,
+            reporter,
+            cancel,
+        }
+    }
+
+    fn log_start(&self) {
+        let (plan, opts) = (&self.plan, self.opts);
+        tracing::info!(
+            targets = plan.targets.len(),
+            jobs = plan.jobs.len(),
+            channels = plan.channels.len(),
+            max_jobs = self.max,
+            max_engine_jobs = self.max_engine,
+            keep_going = opts.keep_going,
+            engine = %opts.engine.as_ref().map_or_else(|| "none".into(), |e| e.program.display().to_string()),
+            dist = %plan.dist.display(),
+            "running the plan"
+        );
+    }
+
+    /// Settles jobs whose needs can no longer succeed.
+    fn skip_blocked(&mut self) {
+        let (plan, results, needs) = (&self.plan, &mut self.results, &self.needs);
+        for i in 0..plan.jobs.len() {
+            if results[i].is_none()
+                && !self.started[i]
+                && needs[i].iter().any(|&d| need_failed(results, d))
+            {
+                let r = JobResult::not_run(Status::Skipped);
+                let blocked: Vec<&str> = needs[i]
+                    .iter()
+                    .zip(&plan.jobs[i].needs)
+                    .filter(|&(&d, _)| need_failed(results, d))
+                    .map(|(_, id)| id.as_str())
+                    .collect();
+                tracing::debug!(job = %plan.jobs[i].id, needs = ?blocked, "skipped: a job it needs did not succeed");
+                self.reporter.event(&Event::Finished {
+                    plan,
+                    job: i,
+                    result: &r,
+                });
+                results[i] = Some(r);
+            }
+        }
+    }
+
+    /// Starts every job whose needs succeeded, up to the limits.
+    fn start_ready(&mut self) {
+        let plan = Arc::clone(&self.plan);
+        for i in 0..plan.jobs.len() {
+            if self.running.len() >= self.max {
+                break;
+            }
+            let ready = !self.started[i]
+                && self.results[i].is_none()
+                && self.needs[i].iter().all(
+                    |&d| matches!(self.results.get(d), Some(Some(r)) if r.status == Status::Ok),
+                );
+            let uses_engine = plan.jobs[i].uses_engine;
+            if !ready {
+                continue;
+            }
+            if uses_engine && self.engine_running >= self.max_engine {
+                tracing::trace!(job = %plan.jobs[i].id, engine_running = self.engine_running, "waits for a container slot");
+                continue;
+            }
+            self.started[i] = true;
+            if uses_engine {
+                self.engine_running += 1;
+            }
+            self.start(i);
+        }
+    }
+
+    fn start(&mut self, i: usize) {
+        let plan = &self.plan;
+        tracing::debug!(
+            job = %plan.jobs[i].id,
+            kind = plan.jobs[i].kind.as_str(),
+            needs = ?plan.jobs[i].needs,
+            running = self.running.len() + 1,
+            "job starts"
+        );
+        self.reporter.event(&Event::Started { plan, job: i });
+        let mut ctx = context(plan, &self.results, plan.jobs[i].kind, self.opts);
+        ctx.engine = self.engine.clone();
+        ctx.run_id = Arc::clone(&self.run_id);
+        let cancel = self.cancel.clone();
+        self.running.spawn(async move {
+            let begin = Instant::now();
+            let r = match joblog::start(&ctx, i) {
+                Ok(()) => jobs::run(&ctx, i, &cancel).await,
+                Err(e) => Err(e),
+            };
+            joblog::end(&ctx, i, &r);
+            (i, finish(r, begin.elapsed(), &cancel))
+        });
+    }
+
+    /// Records a job that ended; fail-fast cancels the rest at a failure.
+    fn settle(&mut self, joined: Result<(usize, JobResult), tokio::task::JoinError>) {
+        let plan = &self.plan;
+        let (i, r) = match joined {
+            Ok(done) => {
+                if plan.jobs[done.0].uses_engine {
+                    self.engine_running -= 1;
+                }
+                done
+            }
+            // A panicking job is a bug; stop everything rather than guess.
+            Err(e) => {
+                tracing::error!("a job task failed: {e}");
+                self.cancel.cancel();
+                return;
+            }
+        };
+        tracing::debug!(
+            job = %plan.jobs[i].id,
+            status = r.status.as_str(),
+            took = %crate::human::duration(r.duration),
+            files = ?r.artifact.iter().chain(&r.extra).map(|a| a.path.as_str()).collect::<Vec<_>>(),
+            "job ends"
+        );
+        if r.status == Status::Failed && !self.opts.keep_going {
+            tracing::debug!(job = %plan.jobs[i].id, "fail-fast: cancelling the jobs not yet finished");
+            self.cancel.cancel();
+        }
+        self.reporter.event(&Event::Finished {
+            plan,
+            job: i,
+            result: &r,
+        });
+        self.results[i] = Some(r);
+    }
+
+    /// One result per job, in plan order; a job never reached was cancelled.
+    fn into_results(self) -> Vec<JobResult> {
+        let (plan, reporter) = (&self.plan, self.reporter);
+        self.results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                r.unwrap_or_else(|| {
+                    let r = JobResult::not_run(Status::Cancelled);
+                    reporter.event(&Event::Finished {
+                        plan,
+                        job: i,
+                        result: &r,
+                    });
+                    r
+                })
+            })
+            .collect()
+    }
+}
+
+/// Each job's needs as job indexes.
+fn needs(plan: &Plan) -> Vec<Vec<usize>> {
+    let n = plan.jobs.len();
+    let index: HashMap<&str, usize> = plan
+        .jobs
+        .iter()
+        .enumerate()
+        .map(|(i, j)| (j.id.as_str(), i))
+        .collect();
+    // A plan names only its own jobs as needs (`plan::jobs` refuses any
+    // other); should one not, its job is skipped as if that need failed.
+    plan.jobs
+        .iter()
+        .map(|j| {
+            j.needs
+                .iter()
+                .map(|id| index.get(id.as_str()).copied().unwrap_or(n))
+                .collect()
+        })
+        .collect()
 }
 
 /// A run that did not fully succeed must not leave a checksums file or a
@@ -386,7 +432,7 @@ fn failed(r: &Option<JobResult>) -> bool {
 }
 
 fn finish(
-    r: Result<jobs::Output, JobError>,
+    r: Result<context::Output, JobError>,
     duration: Duration,
     cancel: &CancellationToken,
 ) -> JobResult {
@@ -463,76 +509,4 @@ fn context(
         }
     }
     ctx
-}
-
-/// The engine command line for a containerised build job, and the name of
-/// its container.
-fn container_command(
-    ctx: &Context,
-    job: usize,
-    target: usize,
-    image: &crate::plan::containers::ContainerImage,
-) -> Result<(Vec<String>, String), JobError> {
-    use crate::plan::containers::ContainerImage;
-    let plan = &ctx.plan;
-    let j = &plan.jobs[job];
-    let no_engine = || JobError::NoEngine { job: j.id.clone() };
-    let engine = ctx.engine.as_deref().ok_or_else(no_engine)?;
-    let containers = plan.containers.as_ref().ok_or_else(no_engine)?;
-    let image = match image {
-        ContainerImage::Image { reference } => reference.clone(),
-        ContainerImage::Builder { name } => {
-            // What the job that built this builder image made.
-            let builder = plan
-                .builders
-                .iter()
-                .position(|b| &b.name == name)
-                .map(JobId::Builder);
-            ctx.produced
-                .iter()
-                .find_map(|(i, p)| match p {
-                    Produced::Builder { image }
-                        if builder.is_some()
-                            && plan.jobs.get(*i).map(crate::plan::Job::work) == builder =>
-                    {
-                        Some(image.clone())
-                    }
-                    _ => None,
-                })
-                .ok_or_else(no_engine)?
-        }
-    };
-    for cache in &containers.caches {
-        std::fs::create_dir_all(&cache.host).map_err(|source| JobError::Io {
-            job: j.id.clone(),
-            path: cache.host.clone(),
-            source,
-        })?;
-    }
-    let step = &plan.targets[target].build;
-    let user = (
-        nix::unistd::getuid().as_raw(),
-        nix::unistd::getgid().as_raw(),
-    );
-    let argv = container::run_argv(
-        &container::RunSpec {
-            engine,
-            containers,
-            run_id: &ctx.run_id,
-            job_id: &j.id,
-            project: &plan.project.name,
-            root: &plan.root,
-            image: &image,
-            user,
-        },
-        step,
-    );
-    Ok((argv, container::container_name(&ctx.run_id, &j.id)))
-}
-
-/// Where a job's log goes.
-pub fn log_path(plan: &Plan, job: usize) -> PathBuf {
-    plan.dist
-        .join(crate::plan::LOG_DIR)
-        .join(format!("{}.log", plan.jobs[job].id))
 }

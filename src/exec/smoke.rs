@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
 
-use super::jobs::JobError;
+use super::error::JobError;
 use super::process::{self, Ended, Spawn};
 use crate::plan::Target;
 

@@ -91,8 +91,8 @@ pub fn import(
     if diff_ids.len() != image.layers.len() {
         return Err(bad(format!(
             "manifest.json lists {} but the config has {}",
-            crate::plural::count(image.layers.len(), "layer", "layers"),
-            crate::plural::count(diff_ids.len(), "diff_id", "diff_ids")
+            crate::human::count(image.layers.len(), "layer", "layers"),
+            crate::human::count(diff_ids.len(), "diff_id", "diff_ids")
         )));
     }
 

@@ -15,6 +15,7 @@ use super::tables::{self, RustTarget};
 use super::text;
 use crate::config::Source;
 use crate::preset::Need;
+use crate::process::{Stream, tool};
 
 /// Largest project file `init` reads (a go.mod, a Cargo.toml, a README).
 const MAX_READ: u64 = 1024 * 1024;
@@ -107,14 +108,16 @@ impl Probe<'_> {
 
 fn go_dist_list() -> Option<(BTreeSet<String>, String)> {
     let run = |args: &[&str]| {
-        std::process::Command::new("go")
-            .args(args)
-            .env("GOFLAGS", "")
-            .stdin(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        tool(
+            "go",
+            args,
+            &[("GOFLAGS", "")],
+            Stream::Capture,
+            Stream::Capture,
+        )
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
     };
     let list = run(&["tool", "dist", "list"])?;
     let version = run(&["env", "GOVERSION"])?.trim().to_string();

@@ -15,28 +15,10 @@ pub mod views;
 
 use std::sync::Mutex;
 
-use crate::exec::{JobResult, Status};
+use crate::exec::Status;
+pub use crate::exec::event::{Event, Reporter};
+pub use crate::human::{count, duration, size};
 use crate::plan::Plan;
-
-/// Something that happened in a run.
-pub enum Event<'a> {
-    /// The run is about to start.
-    Planned { plan: &'a Plan },
-    /// A job started (index into `plan.jobs`).
-    Started { plan: &'a Plan, job: usize },
-    /// A job ended, or was skipped or cancelled without running.
-    Finished {
-        plan: &'a Plan,
-        job: usize,
-        result: &'a JobResult,
-    },
-}
-
-pub trait Reporter: Send + Sync {
-    fn event(&self, event: &Event<'_>);
-    /// Called once after the last event; clears any live display.
-    fn finish(&self) {}
-}
 
 /// How output should look, decided once from flags and the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,36 +80,6 @@ impl Reporter for Recording {
             events.push(entry);
         }
     }
-}
-
-/// `1.2s`, `2m03s`: short and stable enough for tables.
-pub fn duration(d: std::time::Duration) -> String {
-    let secs = d.as_secs_f64();
-    if secs < 60.0 {
-        format!("{secs:.1}s")
-    } else {
-        let s = d.as_secs();
-        format!("{}m{:02}s", s / 60, s % 60)
-    }
-}
-
-/// `1 target`, `2 targets`: the leaf [`crate::plural`] keeps it, so
-/// modules below `report` can use it too.
-pub use crate::plural::count;
-
-/// `812 B`, `1.4 MiB`.
-pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KiB", "MiB", "GiB", "TiB"];
-    if bytes < 1024 {
-        return format!("{bytes} B");
-    }
-    let mut value = bytes as f64 / 1024.0;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    format!("{value:.1} {}", UNITS[unit])
 }
 
 /// The label of a job's target, or the job id for release-wide jobs.

@@ -8,9 +8,9 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::command::{need_for_program, program_of};
-use super::locate::{Location, locate};
 use crate::plan::Plan;
 use crate::preset::{Need, qemu_need};
+use crate::process::{Location, locate};
 use crate::target::runs_natively;
 
 /// One thing one target needs, for `matrix doctor` and the pre-build check.

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 
 use super::command::program_of;
-use crate::exec::container::{Engine, probe};
+use crate::engine::{Engine, probe};
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
 
@@ -70,7 +70,7 @@ pub fn check_images(
             {
                 // The project is mounted at the same path, so a relative
                 // program is the host's file.
-                let found = super::locate::is_executable(&t.build.dir.join(&program));
+                let found = crate::process::is_executable(&t.build.dir.join(&program));
                 (
                     reference.clone(),
                     if found {

@@ -14,9 +14,9 @@ use std::path::PathBuf;
 pub use run::{run, wrapper_text, write_wrapper};
 
 use super::check::TargetNeed;
-use super::locate::{find_program, tools_dir, untrusted};
 use crate::plan::Plan;
 use crate::preset::{Need, Preset, Source, ZIG_VERSION, apt_command};
+use crate::process::{find_program, tools_dir, untrusted};
 use run::find_python;
 
 /// Where the kernel's binfmt_misc handlers live.

@@ -4,12 +4,11 @@
 //! run shows everything that is still wrong.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use super::{BINFMT, Install, Privilege, apt_argv};
 use crate::preset::{ZIG_VERSION, apt_command};
-use crate::toolchain::find_program;
+use crate::process::{Stream, find_program, tool};
 
 /// Runs the install; returns the problems (empty when all went well).
 pub fn run(install: &Install) -> Vec<String> {
@@ -64,12 +63,9 @@ fn step(what: &str, argv: &[String], env: &[(&str, &str)]) -> Result<(), String>
     let (program, args) = argv.split_first().ok_or("empty command")?;
     println!("==> {}", shell_words::join(argv));
     let started = Instant::now();
-    let status = Command::new(program)
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .status()
-        .map_err(|e| format!("{what}: cannot start {program}: {e}"))?;
+    let status = tool(program, args, env, Stream::Inherit, Stream::Inherit)
+        .map_err(|e| format!("{what}: cannot start {program}: {e}"))?
+        .status;
     println!(
         "<== {what}: {status} ({:.1}s)",
         started.elapsed().as_secs_f64()
@@ -104,13 +100,14 @@ pub(super) fn find_python() -> Option<PathBuf> {
         .chain([PathBuf::from("/usr/bin/python3")])
         .chain(find_program("python3"));
     candidates.into_iter().find(|py| {
-        Command::new(py)
-            .args(["-c", "import venv, ensurepip"])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
+        tool(
+            py,
+            ["-c", "import venv, ensurepip"],
+            &[],
+            Stream::Discard,
+            Stream::Discard,
+        )
+        .is_ok_and(|o| o.status.success())
     })
 }
 
@@ -130,17 +127,19 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
             .create(tools)
             .map_err(|e| format!("{}: {e}", tools.display()))?;
     }
-    let untrusted = crate::toolchain::locate::untrusted;
+    let untrusted = crate::process::untrusted;
     if let Some(why) = untrusted(&tools.join("bin").join("zig")).or_else(|| untrusted(&venv_python))
     {
         return Err(format!("not installing zig: {why}"));
     }
-    let works = Command::new(&venv_python)
-        .args(["-c", ""])
-        .stdin(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
+    let works = tool(
+        &venv_python,
+        ["-c", ""],
+        &[],
+        Stream::Inherit,
+        Stream::Discard,
+    )
+    .is_ok_and(|o| o.status.success());
     if !works {
         step(
             "python -m venv",
@@ -177,15 +176,12 @@ fn install_zig(tools: &Path, python: &Path) -> Result<(), String> {
             .create(&bin)
             .map_err(|e| format!("{}: {e}", bin.display()))?;
     }
-    if let Some(why) = crate::toolchain::locate::untrusted(&bin.join("zig")) {
+    if let Some(why) = crate::process::untrusted(&bin.join("zig")) {
         return Err(format!("not writing the zig wrapper: {why}"));
     }
     let wrapper = bin.join("zig");
     write_wrapper(&wrapper, &venv_python).map_err(|e| format!("{}: {e}", wrapper.display()))?;
-    let out = Command::new(&wrapper)
-        .arg("version")
-        .stdin(Stdio::null())
-        .output()
+    let out = tool(&wrapper, ["version"], &[], Stream::Capture, Stream::Capture)
         .map_err(|e| format!("{}: {e}", wrapper.display()))?;
     let version = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if version != ZIG_VERSION {
@@ -233,11 +229,13 @@ pub fn wrapper_text(venv_python: &Path) -> String {
 fn register_binfmt(name: &str) -> Result<(), String> {
     let dir = Path::new(BINFMT);
     if !dir.join("register").exists() {
-        let _ = Command::new("mount")
-            .args(["-t", "binfmt_misc", "binfmt_misc", BINFMT])
-            .stdin(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = tool(
+            "mount",
+            ["-t", "binfmt_misc", "binfmt_misc", BINFMT],
+            &[],
+            Stream::Inherit,
+            Stream::Discard,
+        );
         if !dir.join("register").exists() {
             return Err(format!(
                 "cannot mount binfmt_misc on {BINFMT} (a container usually forbids it); not registering {name}"
@@ -247,12 +245,13 @@ fn register_binfmt(name: &str) -> Result<(), String> {
     if Path::new("/usr/share/binfmts").join(name).exists()
         && find_program("update-binfmts").is_some()
     {
-        let _ = Command::new("update-binfmts")
-            .args(["--enable", name])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        let _ = tool(
+            "update-binfmts",
+            ["--enable", name],
+            &[],
+            Stream::Discard,
+            Stream::Discard,
+        );
     }
     if !dir.join(name).exists() {
         let conf = Path::new("/usr/lib/binfmt.d").join(format!("{name}.conf"));
@@ -298,12 +297,10 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
             args.push("-static");
         }
         args.push("-o");
-        let out = Command::new(&zig)
-            .args(&args)
-            .arg(tmp.path().join(format!("hello-{target}")))
-            .arg(&src)
-            .stdin(Stdio::null())
-            .output();
+        let mut args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+        args.push(tmp.path().join(format!("hello-{target}")).into());
+        args.push(src.clone().into());
+        let out = tool(&zig, args, &[], Stream::Capture, Stream::Capture);
         match out {
             Ok(o) if o.status.success() => println!("warm: zig cc -target {target}: ok"),
             Ok(o) => {
@@ -320,7 +317,7 @@ fn warm_zig(targets: &[String]) -> Result<(), String> {
     }
     println!(
         "warm: zig's cache holds libc for {} ({:.1}s)",
-        crate::report::count(targets.len() - failed.len(), "target", "targets"),
+        crate::human::count(targets.len() - failed.len(), "target", "targets"),
         started.elapsed().as_secs_f64()
     );
     if failed.is_empty() {

@@ -1,6 +1,6 @@
 //! The per-job supervisor: nothing a build job starts outlives it.
 //!
-//! Part of `exec`, used by [`super::process`] on Linux. A process group is
+//! Part of `process`, used by [`super::spawn`] on Linux. A process group is
 //! not enough: a job's `setsid` or double-forked grandchild leaves the group
 //! and the kill. So every process job runs under `matrix __supervise`, a
 //! small synchronous copy of matrix that
@@ -30,7 +30,7 @@ use nix::sys::signal::{self, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use super::process::{GRACE, SUPERVISE_ARG as ARG};
+use super::spawn::{GRACE, SUPERVISE_ARG as ARG};
 
 const POLL: Duration = Duration::from_millis(20);
 

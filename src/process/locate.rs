@@ -1,9 +1,12 @@
 //! Where a program is: PATH first, then matrix's tool cache
 //! (`$MATRIX_TOOLS/bin`, where `matrix doctor --install` puts zig), and,
 //! only to tell a person, the folders user-level installers fill without
-//! adding them to PATH.
+//! adding them to PATH. Part of `process`: the one program lookup, for the
+//! plan-time checks (`toolchain`, `preset`), the engine and the jobs.
 
+use std::collections::BTreeMap;
 use std::ffi::OsStr;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -92,6 +95,25 @@ pub fn find_program(name: &str) -> Option<PathBuf> {
             .map(|b| b.join(name))
             .filter(|p| is_executable(p) && trusted_tool(p))
     })
+}
+
+/// The file `program` names, looked up like execvp would (PATH from the
+/// job's env if it sets one); NotFound when there is none.
+pub fn resolve(program: &str, env: &BTreeMap<String, String>, dir: &Path) -> io::Result<PathBuf> {
+    let not_found = || io::Error::new(io::ErrorKind::NotFound, format!("`{program}` not found"));
+    if program.contains('/') {
+        let path = dir.join(program);
+        return if path.exists() {
+            Ok(path)
+        } else {
+            Err(not_found())
+        };
+    }
+    let path = match env.get("PATH") {
+        Some(p) => std::ffi::OsString::from(p),
+        None => std::env::var_os("PATH").unwrap_or_default(),
+    };
+    search(program, &path, Some(dir)).ok_or_else(not_found)
 }
 
 /// Where `name` is for a build that runs in `dir` with `path` as its PATH
@@ -220,7 +242,7 @@ fn search(name: &str, path: &OsStr, base: Option<&Path>) -> Option<PathBuf> {
         .find(|candidate| is_executable(candidate))
 }
 
-pub(super) fn is_executable(path: &Path) -> bool {
+pub fn is_executable(path: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
     path.metadata()
         .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)

@@ -1,0 +1,91 @@
+//! What a job gets to work with, and what it hands on: the [`Context`] of
+//! finished jobs' results, the [`Output`] a job returns, what it
+//! [`Produced`] for later jobs, and where its log goes.
+//!
+//! Part of `exec`, shared by the scheduler and every kind of job, so the
+//! job modules depend on it and not on each other.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::Status;
+use crate::engine::Engine;
+use crate::image::oci;
+use crate::inspect::Inspected;
+use crate::package::manifest::Artifact;
+use crate::plan::Plan;
+
+/// Lines of a failed job's log shown in the error.
+pub(super) const TAIL_LINES: usize = 20;
+
+/// What a job hands to the jobs after it.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    pub artifact: Option<Artifact>,
+    pub extra: Vec<Artifact>,
+    pub binary: Option<Inspected>,
+    pub produced: Option<Produced>,
+}
+
+/// What a job made that later jobs use.
+#[derive(Debug, Clone)]
+pub enum Produced {
+    /// A builder image, by its content-hash tag.
+    Builder { image: String },
+    /// One platform of an image variant.
+    Image(ImageBuilt),
+    /// A variant's multi-platform index.
+    Index(IndexBuilt),
+    /// References a variant was pushed to.
+    Pushed(Vec<String>),
+}
+
+/// One platform of a variant, built.
+#[derive(Debug, Clone, Serialize, serde::Deserialize, PartialEq)]
+pub struct ImageBuilt {
+    pub variant: usize,
+    pub platform: String,
+    /// The image manifest in the variant's layout.
+    pub descriptor: oci::Descriptor,
+    /// Assembled by matrix (true) or built by the engine.
+    pub native: bool,
+    /// Its single-platform tag in the engine (engine builds only).
+    pub local_tag: Option<String>,
+}
+
+/// A variant's index, assembled.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndexBuilt {
+    pub variant: usize,
+    pub descriptor: oci::Descriptor,
+    /// The OCI archive in dist/, when written.
+    pub archive: Option<String>,
+}
+
+/// Everything a job may read: the plan and the results of jobs done so far.
+pub(crate) struct Context {
+    pub plan: Arc<Plan>,
+    pub artifacts: Vec<Artifact>,
+    /// (job index, status, duration) of every finished job.
+    pub finished: Vec<(usize, Status, Duration)>,
+    /// Verified binaries by target index.
+    pub binaries: Vec<(usize, Inspected)>,
+    /// What finished jobs made, by job index.
+    pub produced: Vec<(usize, Produced)>,
+    pub smoke: bool,
+    pub engine: Option<Arc<Engine>>,
+    pub run_id: Arc<str>,
+    pub missing_targets: Vec<String>,
+    /// Job records handed over by a merge ([`Seed::jobs`]).
+    pub seed_jobs: Vec<crate::package::manifest::Job>,
+}
+
+/// Where a job's log goes.
+pub fn log_path(plan: &Plan, job: usize) -> PathBuf {
+    plan.dist
+        .join(crate::plan::LOG_DIR)
+        .join(format!("{}.log", plan.jobs[job].id))
+}

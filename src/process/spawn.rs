@@ -1,0 +1,383 @@
+//! Running one command as a supervised process group: the one way matrix
+//! starts a process that may run long (a build, a smoke run, an image
+//! build), and the short engine calls that must not hang.
+//!
+//! Part of `process`. The command is spawned with duct from an argument
+//! vector (no shell unless the plan says `sh -c`), in a process group of its
+//! own so that cancellation and timeouts can kill everything it started, not
+//! just the first process. In the `matrix` binary it runs under
+//! [`super::supervise`], a subreaper that also catches what left the group
+//! (`setsid`, double forks). Output and errors go to the job's log file.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::process::ExitStatus;
+use std::sync::Arc;
+use std::time::Duration;
+
+use nix::sys::signal::{Signal, killpg};
+use nix::unistd::Pid;
+use tokio_util::sync::CancellationToken;
+
+/// How long a process group gets between SIGTERM and SIGKILL (and, under
+/// a supervisor, every process of the job).
+pub(crate) const GRACE: Duration = Duration::from_secs(3);
+
+/// The hidden first argument that turns matrix into a job's supervisor.
+pub const SUPERVISE_ARG: &str = "__supervise";
+
+/// What a supervisor needs beyond its own grace to kill and reap a tree.
+const SUPERVISOR_MARGIN: Duration = Duration::from_secs(2);
+
+/// The executable that runs `matrix __supervise`: set once by the binary's
+/// entry point. Unset (a library caller, unit tests), jobs run in a process
+/// group only.
+static SUPERVISOR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+
+/// Runs every process job under `exe __supervise` (see
+/// [`super::supervise`]); `exe` must be the matrix binary.
+pub fn use_supervisor(exe: std::path::PathBuf) {
+    let _ = SUPERVISOR.set(exe);
+}
+
+/// How a supervised process ended.
+#[derive(Debug)]
+pub enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    Cancelled,
+}
+
+/// A process to supervise.
+pub struct Spawn<'a> {
+    pub argv: &'a [String],
+    /// Added to the inherited environment.
+    pub env: &'a BTreeMap<String, String>,
+    pub dir: &'a Path,
+    pub timeout: Option<Duration>,
+}
+
+/// Runs a process with its output appended to `log`. Errors are failures to
+/// start (program not found, bad folder); a non-zero exit is `Ended::Exited`.
+pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io::Result<Ended> {
+    // Keys only: values may hold tokens a CI log must not show.
+    tracing::debug!(
+        command = %shell_words::join(spawn.argv),
+        env = ?spawn.env.keys().collect::<Vec<_>>(),
+        cwd = %spawn.dir.display(),
+        timeout = ?spawn.timeout,
+        log = %log.display(),
+        "spawning"
+    );
+    let logfile = std::fs::OpenOptions::new()
+        .append(true)
+        .create(true)
+        .open(log)?;
+    let (program, args) = spawn
+        .argv
+        .split_first()
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    let supervisor = SUPERVISOR.get();
+    let supervised = supervisor.is_some();
+    // Spawned from this async task, i.e. on a runtime worker thread, which
+    // lives as long as the runtime: the supervisor's PR_SET_PDEATHSIG fires
+    // when the spawning *thread* ends, so never spawn it from a
+    // short-lived (spawn_blocking) thread.
+    let mut expr = match supervisor {
+        None => duct::cmd(program, args),
+        Some(exe) => {
+            // Found here, so a missing program is a spawn error as without
+            // the supervisor, not an exit status 127.
+            let path = super::locate::resolve(program, spawn.env, spawn.dir)?;
+            duct::cmd(exe, supervise_args(std::process::id(), &path, spawn.argv))
+        }
+    };
+    expr = expr
+        .dir(spawn.dir)
+        .stdin_null()
+        // duct applies the outermost redirection first: stdout goes to the
+        // log, then stderr joins that (already redirected) stdout.
+        .stderr_to_stdout()
+        .stdout_file(logfile)
+        .unchecked()
+        // A group of its own: killpg reaches every descendant, and a Ctrl-C
+        // on the terminal reaches only matrix, which then stops the jobs.
+        .before_spawn(move |cmd| {
+            cmd.process_group(0);
+            if supervised {
+                // `ps` and a lock holder's message then say `matrix __supervise`.
+                cmd.arg0("matrix");
+            }
+            Ok(())
+        });
+    for (k, v) in spawn.env {
+        expr = expr.env(k, v);
+    }
+    let handle = Arc::new(expr.start()?);
+    let pgid = handle.pids().first().copied().unwrap_or(0);
+    let waiter = {
+        let handle = Arc::clone(&handle);
+        tokio::task::spawn_blocking(move || handle.wait().map(|out| out.status))
+    };
+    tokio::pin!(waiter);
+    let timeout = async {
+        match spawn.timeout {
+            Some(t) => tokio::time::sleep(t).await,
+            None => std::future::pending().await,
+        }
+    };
+    let ended = tokio::select! {
+        status = &mut waiter => Ended::Exited(joined(status)?),
+        _ = cancel.cancelled() => Ended::Cancelled,
+        _ = timeout => Ended::TimedOut,
+    };
+    if !matches!(ended, Ended::Exited(_)) {
+        // A supervisor kills the tree itself after GRACE; the group's
+        // SIGKILL is only the last resort.
+        let grace = match supervisor {
+            Some(_) => GRACE + SUPERVISOR_MARGIN,
+            None => GRACE,
+        };
+        stop_group(pgid, grace, &mut waiter).await;
+    }
+    // Even after a clean exit, nothing the job left behind may outlive it.
+    signal_group(pgid, Signal::SIGKILL);
+    Ok(ended)
+}
+
+/// `matrix __supervise <matrix pid> <program path> -- <argv...>`, read
+/// by `supervise::dispatch`.
+fn supervise_args(parent: u32, program: &Path, argv: &[String]) -> Vec<std::ffi::OsString> {
+    let mut args = vec![
+        std::ffi::OsString::from(SUPERVISE_ARG),
+        std::ffi::OsString::from(parent.to_string()),
+        program.as_os_str().to_owned(),
+        std::ffi::OsString::from("--"),
+    ];
+    args.extend(argv.iter().map(std::ffi::OsString::from));
+    args
+}
+
+fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Result<ExitStatus> {
+    r.map_err(io::Error::other)?
+}
+
+/// SIGTERM, a grace period, then SIGKILL; waits for the leader to be reaped.
+async fn stop_group<F>(pgid: u32, grace: Duration, waiter: &mut std::pin::Pin<&mut F>)
+where
+    F: std::future::Future,
+{
+    signal_group(pgid, Signal::SIGTERM);
+    if tokio::time::timeout(grace, waiter.as_mut()).await.is_err() {
+        signal_group(pgid, Signal::SIGKILL);
+        waiter.as_mut().await;
+    }
+}
+
+fn signal_group(pgid: u32, signal: Signal) {
+    if pgid > 1 {
+        // ESRCH (group already gone) is the normal case after an exit.
+        let _ = killpg(Pid::from_raw(pgid as i32), signal);
+    }
+}
+
+/// What a short command printed, and how it ended.
+#[derive(Debug)]
+pub struct Captured {
+    pub status: ExitStatus,
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+}
+
+/// Runs a short command (an engine's `info`, `image inspect`, `pull`) with
+/// no input and its output captured; `None` when it did not end within
+/// `timeout`, and then it is killed. Blocks the calling thread, which
+/// waits on the child's exit (no polling).
+pub fn capture(program: &Path, args: &[&str], timeout: Duration) -> io::Result<Option<Captured>> {
+    let handle = duct::cmd(program, args)
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()?;
+    match handle.wait_timeout(timeout)? {
+        Some(out) => Ok(Some(Captured {
+            status: out.status,
+            stdout: out.stdout.clone(),
+            stderr: out.stderr.clone(),
+        })),
+        None => {
+            let _ = handle.kill();
+            Ok(None)
+        }
+    }
+}
+
+/// Where a tool's stdout or stderr goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stream {
+    /// To matrix's own (the user's terminal).
+    Inherit,
+    Discard,
+    /// Into [`std::process::Output`].
+    Capture,
+}
+
+/// Runs a tool to its end with no input, on the calling thread:
+/// `matrix doctor --install`'s apt-get, pip and zig, and the probes that ask
+/// a compiler what it has. `env` is added to matrix's own environment.
+pub fn tool(
+    program: impl Into<std::ffi::OsString>,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+    env: &[(&str, &str)],
+    stdout: Stream,
+    stderr: Stream,
+) -> io::Result<std::process::Output> {
+    let program: std::ffi::OsString = program.into();
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let mut expr = duct::cmd(program, args).stdin_null().unchecked();
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    expr = match stdout {
+        Stream::Inherit => expr,
+        Stream::Discard => expr.stdout_null(),
+        Stream::Capture => expr.stdout_capture(),
+    };
+    expr = match stderr {
+        Stream::Inherit => expr,
+        Stream::Discard => expr.stderr_null(),
+        Stream::Capture => expr.stderr_capture(),
+    };
+    expr.run()
+}
+
+/// Runs a command to its end from async code, with no input and stderr
+/// discarded; its stdout when `stdout` is asked for, else discarded too.
+pub async fn output(program: &Path, args: Vec<String>, stdout: bool) -> io::Result<Vec<u8>> {
+    let mut expr = duct::cmd(program, args)
+        .stdin_null()
+        .stderr_null()
+        .unchecked();
+    if !stdout {
+        expr = expr.stdout_null();
+    } else {
+        expr = expr.stdout_capture();
+    }
+    tokio::task::spawn_blocking(move || expr.run().map(|out| out.stdout))
+        .await
+        .map_err(io::Error::other)?
+}
+
+/// "exit status 2" or "signal 9 (SIGKILL)".
+pub fn describe(status: &ExitStatus) -> String {
+    if let Some(code) = status.code() {
+        return format!("exit status {code}");
+    }
+    match status.signal() {
+        Some(sig) => match Signal::try_from(sig) {
+            Ok(s) => format!("signal {sig} ({})", s.as_str()),
+            Err(_) => format!("signal {sig}"),
+        },
+        None => "unknown status".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::BuildStep;
+    use std::collections::BTreeMap;
+
+    fn step(argv: &[&str], timeout: Option<Duration>) -> BuildStep {
+        BuildStep {
+            argv: argv.iter().map(|s| s.to_string()).collect(),
+            shell: false,
+            env: BTreeMap::from([("MATRIX_TEST_VAR".to_string(), "from env".to_string())]),
+            dir: std::env::temp_dir(),
+            out_dir: std::env::temp_dir(),
+            binary: "x".into(),
+            artifact: std::env::temp_dir().join("x"),
+            preset: None,
+            verify: false,
+            smoke: None,
+            timeout,
+            container: None,
+        }
+    }
+
+    /// Running, not a zombie waiting for a reaper (PID 1 in a container may
+    /// never reap orphans).
+    fn alive(pid: i32) -> bool {
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+            stat.rsplit(')')
+                .next()
+                .is_some_and(|rest| !rest.trim_start().starts_with('Z'))
+        })
+    }
+
+    #[test]
+    fn the_supervisor_command_line() {
+        let argv = vec!["sh".to_string(), "-c".into(), "echo hi".into()];
+        let args = supervise_args(42, Path::new("/bin/sh"), &argv);
+        let want = ["__supervise", "42", "/bin/sh", "--", "sh", "-c", "echo hi"];
+        assert_eq!(args, want.map(std::ffi::OsString::from));
+    }
+
+    #[tokio::test]
+    async fn timeout_kills_the_whole_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        // The grandchild writes its pid, then both sleep; both must die.
+        let s = step(
+            &["sh", "-c", "sleep 300 & echo $! > pid; sleep 300"],
+            Some(Duration::from_millis(300)),
+        );
+        let mut s = s;
+        s.dir = dir.path().to_path_buf();
+        let ended = run((&s).into(), &log, &CancellationToken::new())
+            .await
+            .unwrap();
+        assert!(matches!(ended, Ended::TimedOut), "{ended:?}");
+        let pid: i32 = std::fs::read_to_string(dir.path().join("pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(100));
+        assert!(!alive(pid), "grandchild {pid} survived");
+    }
+
+    #[tokio::test]
+    async fn cancel_stops_a_running_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        let cancel = CancellationToken::new();
+        let c = cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            c.cancel();
+        });
+        let started = std::time::Instant::now();
+        let ended = run((&step(&["sleep", "300"], None)).into(), &log, &cancel)
+            .await
+            .unwrap();
+        assert!(matches!(ended, Ended::Cancelled));
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[tokio::test]
+    async fn missing_program_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = run(
+            (&step(&["matrix-no-such-program"], None)).into(),
+            &dir.path().join("l"),
+            &CancellationToken::new(),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+    }
+}
