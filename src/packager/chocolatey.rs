@@ -29,9 +29,12 @@
 //!   other `licenseUrl` beside `<license>`, so a channel `license-url`
 //!   is then an error; without a project license it stands alone.
 
+mod config;
 mod nupkg;
+mod plan;
 mod validate;
 mod version;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -43,9 +46,14 @@ use super::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
+pub(super) use super::registry::{no_check as check, no_url_check as check_urls};
+pub use config::ChocolateyConfig;
 pub use nupkg::{nupkg_file_name, write_nupkg};
+pub use plan::ChocolateyStep;
+pub(super) use plan::{PACKAGER, plan};
 pub use validate::default_id;
 pub use version::choco_version;
+pub(super) use write::write;
 
 /// The formats Chocolatey's install helpers take: a zip
 /// (`Install-ChocolateyZipPackage`) or a bare binary
@@ -64,7 +72,7 @@ const INSTALL_TEMPLATE: &str = include_str!("templates/chocolateyinstall.ps1.j2"
 const UNINSTALL_TEMPLATE: &str = include_str!("templates/chocolateyuninstall.ps1.j2");
 
 /// The channel's settings (from `matrix.toml`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChocoOptions {
     /// The channel's name in matrix.toml, used in errors.
     pub channel: String,

@@ -26,12 +26,21 @@ use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
+mod config;
 pub mod desc;
+mod plan;
 mod ruby;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use ruby::{ruby_heredoc, ruby_license, ruby_string};
+
+pub(super) use super::registry::no_url_check as check_urls;
+pub use config::HomebrewConfig;
+pub use plan::HomebrewStep;
+pub(super) use plan::{PACKAGER, check, plan};
+pub(super) use write::write;
 
 /// The embedded formula template.
 pub const TEMPLATE: &str = include_str!("templates/homebrew.rb.j2");
@@ -39,7 +48,7 @@ const TEMPLATE_NAME: &str = "homebrew.rb.j2";
 const USER_TEMPLATE_NAME: &str = "user template";
 
 /// Settings of one Homebrew channel.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct HomebrewOptions {
     /// The channel's name in matrix.toml, for errors.
     pub channel: String,

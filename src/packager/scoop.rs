@@ -25,9 +25,18 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
+mod config;
+mod plan;
+mod write;
+
 use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
+
+pub use config::ScoopConfig;
+pub use plan::ScoopStep;
+pub(super) use plan::{PACKAGER, check, check_urls, plan};
+pub(super) use write::write;
 
 #[cfg(test)]
 mod tests;
@@ -38,7 +47,7 @@ const TEMPLATE_NAME: &str = "scoop.json.j2";
 const USER_TEMPLATE_NAME: &str = "user template";
 
 /// Settings of one Scoop channel.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ScoopOptions {
     /// The channel's name in matrix.toml, for errors.
     pub channel: String,
