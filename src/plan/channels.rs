@@ -326,15 +326,31 @@ impl<'a> Renderer<'a> {
                 kind.name()
             ));
         }
+        self.fill(name, kind, &at, targets, &shipped)?;
+        Ok(shipped)
+    }
+
+    /// Checks that the shipped targets fill the kind's package: no two in
+    /// the same place, each in a format it can install (and, for a kind
+    /// that needs it, all in one format).
+    fn fill(
+        &self,
+        name: &str,
+        kind: ChannelKind,
+        at: &KeyPath,
+        targets: &[Target],
+        shipped: &[usize],
+    ) -> Result<(), ConfigError> {
+        let source = self.source();
         let mut filled: Vec<(&str, &Target)> = Vec::new();
-        for &i in &shipped {
+        for &i in shipped {
             let t = &targets[i];
             let Some(slot) = t.platform.and_then(|p| slots::slot(kind, p)) else {
                 continue;
             };
             if let Some((_, first)) = filled.iter().find(|(s, _)| *s == slot) {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
                         "channel {name}: {} and {} would both fill {slot} of the {} package",
                         first.id,
@@ -346,7 +362,7 @@ impl<'a> Renderer<'a> {
             }
             if let Some(problem) = slots::format_problem(kind, t.archive.format) {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
                         "channel {name} cannot install {} ({}, a {} archive): {problem}",
                         t.archive.file_name,
@@ -365,7 +381,7 @@ impl<'a> Renderer<'a> {
                 && other.archive.format != t.archive.format
             {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
                         "channel {name}: {} is a {} archive and {} a {} one; one Chocolatey package installs both the same way",
                         other.id,
@@ -378,7 +394,7 @@ impl<'a> Renderer<'a> {
             }
             filled.push((slot, t));
         }
-        Ok(shipped)
+        Ok(())
     }
 
     pub(super) fn notes(&self, targets: &[Target]) -> Result<Option<NotesStep>, ConfigError> {
