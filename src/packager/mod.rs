@@ -22,14 +22,17 @@
 //!
 //! Adding a kind `foo`:
 //! 1. Create `foo.rs` and the folder `foo/`: the renderer in `foo.rs`, and
-//!    `pub use config::FooConfig; pub use plan::FooStep;
-//!    pub(super) use plan::{PACKAGER, plan}; pub(super) use write::write;`.
+//!    `pub use config::FooConfig; pub use plan::FooStep; pub(super) use
+//!    plan::{PACKAGER, check, check_urls, plan}; pub(super) use
+//!    write::write;`.
 //! 2. `foo/config.rs`: `FooConfig`, deriving `Deserialize`, `Serialize` and
 //!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
 //!    "kebab-case")]`, every key optional or defaulted.
-//! 3. `foo/plan.rs`: `pub const PACKAGER: Packager` (name, dir, oses, slot,
-//!    format_problem, one_format, format_hint), `pub struct FooStep`
-//!    (`Serialize`) and `pub fn plan(&PlanInput, &FooConfig) -> FooStep`.
+//! 3. `foo/plan.rs`: `pub const PACKAGER: Packager` (name, title, dir,
+//!    oses, slot, format_problem, one_format, format_hint), `pub struct
+//!    FooStep` (`Serialize`), `pub fn plan(&PlanInput, &FooConfig) ->
+//!    FooStep`, and `check` / `check_urls` (or re-export
+//!    `registry::{no_check, no_url_check}` under those names).
 //! 4. `foo/write.rs`: `pub fn write(&Out, &ChannelInput, &FooStep) ->
 //!    Result<Vec<Artifact>, PublishError>`.
 //! 5. `pub mod foo;` below, and one line in the `kinds!` list of

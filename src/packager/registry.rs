@@ -150,6 +150,8 @@ pub struct Packager {
     pub kind: ChannelKind,
     /// Its name in `kind = "..."` and in messages.
     pub name: &'static str,
+    /// Its name in sentences ("one Chocolatey package").
+    pub title: &'static str,
     /// The folder under dist/ its files go to.
     pub dir: &'static str,
     /// The operating systems it can ship, which is also its default `when`.

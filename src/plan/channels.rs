@@ -383,13 +383,18 @@ impl<'a> Renderer<'a> {
                 return Err(source.error_at(
                     at,
                     format!(
-                        "channel {name}: {} is a {} archive and {} a {} one; one Chocolatey package installs both the same way",
+                        "channel {name}: {} is a {} archive and {} a {} one; one {} package installs both the same way",
                         other.id,
                         other.archive.format.name(),
                         t.id,
-                        t.archive.format.name()
+                        t.archive.format.name(),
+                        kind.packager().title
                     ),
-                    Some("package both windows targets in the same format (zip)".into()),
+                    Some(format!(
+                        "package both {} targets in the same format ({})",
+                        kind.oses().join(" and "),
+                        kind.packager().format_hint
+                    )),
                 ));
             }
             filled.push((slot, t));

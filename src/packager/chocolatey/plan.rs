@@ -13,6 +13,7 @@ use crate::target::Platform;
 pub const PACKAGER: Packager = Packager {
     kind: ChannelKind::Chocolatey,
     name: "chocolatey",
+    title: "Chocolatey",
     dir: "chocolatey",
     oses: &["windows"],
     slot,

@@ -10,6 +10,7 @@ use crate::target::Platform;
 pub const PACKAGER: Packager = Packager {
     kind: ChannelKind::Homebrew,
     name: "homebrew",
+    title: "Homebrew",
     dir: "homebrew",
     oses: &["darwin", "linux"],
     slot,

@@ -10,6 +10,7 @@ use crate::target::Platform;
 pub const PACKAGER: Packager = Packager {
     kind: ChannelKind::Scoop,
     name: "scoop",
+    title: "Scoop",
     dir: "scoop",
     oses: &["windows"],
     slot,

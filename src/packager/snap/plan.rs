@@ -11,6 +11,7 @@ use crate::target::Platform;
 pub const PACKAGER: Packager = Packager {
     kind: ChannelKind::Snapcraft,
     name: "snapcraft",
+    title: "Snapcraft",
     dir: "snap",
     oses: &["linux"],
     slot,
