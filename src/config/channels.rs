@@ -79,7 +79,7 @@ pub struct Channel {
     /// The kind and its own keys.
     #[serde(flatten)]
     pub settings: Settings,
-    /// Keys set that another kind owns, in [`FOREIGN_ORDER`]: a plan error.
+    /// Keys set that another kind owns, in `FOREIGN_ORDER`: a plan error.
     #[serde(skip)]
     pub foreign: Vec<&'static str>,
 }
@@ -103,7 +103,7 @@ struct Common {
 }
 
 /// Every key a channel of some kind takes, in the order an unknown key's
-/// error lists them: [`FIRST_KEYS`], then those of kinds added since.
+/// error lists them: `FIRST_KEYS`, then those of kinds added since.
 pub static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| with_new_keys(FIRST_KEYS));
 
 /// The keys of the kinds matrix began with, in the order its errors have
