@@ -2,15 +2,22 @@
 //! release notes) and `[channels.<name>]` (Homebrew, Snapcraft, Chocolatey,
 //! Scoop inputs rendered from the release's own records).
 //!
-//! Part of the first stage of the flow (config). A channel is one table
-//! whatever its kind; keys that belong to another kind are errors at plan
-//! time, at their line and column.
+//! Part of the first stage of the flow (config). `kind` picks the
+//! channel's [`Settings`] variant, each the config type of its packager
+//! (`crate::packager::<kind>`); a key another kind owns is kept aside and
+//! is an error at plan time, at its line and column.
 
-use indexmap::IndexMap;
+use std::borrow::Cow;
+use std::sync::LazyLock;
+
 use schemars::JsonSchema;
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::When;
+pub use crate::packager::registry::{ChannelKind, PACKAGERS, Settings};
+use crate::packager::registry::{fields, read_key};
+pub use crate::packager::snap::{Confinement, Grade};
 
 /// `[release]`: settings for the release as a whole.
 #[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
@@ -49,264 +56,332 @@ impl Default for Release {
     }
 }
 
-fn yes() -> bool {
-    true
-}
-
 fn default_changelog() -> String {
     "CHANGELOG.md".to_string()
 }
 
-/// What a channel renders.
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, JsonSchema, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ChannelKind {
-    /// A Homebrew formula: dist/homebrew/<name>.rb.
-    Homebrew,
-    /// dist/snap/snapcraft.yaml and one .snap per Linux architecture.
-    Snapcraft,
-    /// dist/chocolatey/<id>.nuspec, tools/*.ps1 and the .nupkg.
-    Chocolatey,
-    /// A Scoop manifest: dist/scoop/<name>.json.
-    Scoop,
-}
-
-impl ChannelKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ChannelKind::Homebrew => "homebrew",
-            ChannelKind::Snapcraft => "snapcraft",
-            ChannelKind::Chocolatey => "chocolatey",
-            ChannelKind::Scoop => "scoop",
-        }
-    }
-
-    /// The folder under dist/ its files go to.
-    pub fn dir(self) -> &'static str {
-        match self {
-            ChannelKind::Homebrew => "homebrew",
-            ChannelKind::Snapcraft => "snap",
-            ChannelKind::Chocolatey => "chocolatey",
-            ChannelKind::Scoop => "scoop",
-        }
-    }
-
-    /// The operating systems it can ship, which is also its default `when`.
-    pub fn oses(self) -> &'static [&'static str] {
-        match self {
-            ChannelKind::Homebrew => &["darwin", "linux"],
-            ChannelKind::Snapcraft => &["linux"],
-            ChannelKind::Chocolatey | ChannelKind::Scoop => &["windows"],
-        }
-    }
-}
-
-pub use crate::packager::snap::{Confinement, Grade};
-
 /// `[channels.<name>]`: one channel. `kind` picks the format; the keys
-/// under each kind's heading below apply to that kind only.
-#[derive(Debug, Clone, Deserialize, Serialize, JsonSchema)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+/// of its [`Settings`] apply to that kind only.
+#[derive(Debug, Clone, Serialize)]
 pub struct Channel {
-    pub kind: ChannelKind,
     /// Which targets feed it (default: the kind's operating systems).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<When>,
     /// Download URL template (default: `[release] url`).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Your own template file for the channel's main file.
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     /// Package name or id (default: the project name).
-    #[serde(default)]
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    /// Short summary (Snapcraft: required, at most 78 characters; Chocolatey).
-    #[serde(default)]
-    pub summary: Option<String>,
+    /// The kind and its own keys.
+    #[serde(flatten)]
+    pub settings: Settings,
+    /// Keys set that another kind owns, in `FOREIGN_ORDER`: a plan error.
+    #[serde(skip)]
+    pub foreign: Vec<&'static str>,
+}
 
-    /// Homebrew: the formula's class name (default from the name).
-    #[serde(default)]
-    pub class: Option<String>,
-    /// Homebrew: arguments the `test do` block runs the binary with.
-    #[serde(default)]
-    pub test: Option<Vec<String>>,
-    /// Homebrew: caveats text.
-    #[serde(default)]
-    pub caveats: Option<String>,
-    /// Homebrew: the formula's `desc` (default: [project] description).
-    /// Homebrew's rules apply: no leading article, no final full stop, not
-    /// starting with the formula name, at most 80 characters.
-    #[serde(default)]
-    pub desc: Option<String>,
+/// The keys every channel has, whatever its kind.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, JsonSchema)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+struct Common {
+    /// Which targets feed it (default: the kind's operating systems).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    when: Option<When>,
+    /// Download URL template (default: `[release] url`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    url: Option<String>,
+    /// Your own template file for the channel's main file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    template: Option<String>,
+    /// Package name or id (default: the project name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    name: Option<String>,
+}
 
-    /// Snapcraft: `stable` or `devel` (default: devel for snapshots and
-    /// prereleases, else stable).
-    #[serde(default)]
-    pub grade: Option<Grade>,
-    /// Snapcraft: `strict` (default), `classic` or `devmode`.
-    #[serde(default)]
-    pub confinement: Option<Confinement>,
-    /// Snapcraft: the base snap (default core24).
-    #[serde(default)]
-    pub base: Option<String>,
-    /// Snapcraft: interfaces the app plugs, e.g. ["network"].
-    #[serde(default)]
-    pub plugs: Option<Vec<String>>,
+/// Every key a channel of some kind takes, in the order an unknown key's
+/// error lists them: `FIRST_KEYS`, then those of kinds added since.
+pub static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| with_new_keys(FIRST_KEYS));
 
-    /// Chocolatey: authors (default: the project name).
-    #[serde(default)]
-    pub authors: Option<String>,
-    #[serde(default)]
-    pub owners: Option<String>,
-    #[serde(default)]
-    pub tags: Option<Vec<String>>,
-    #[serde(default)]
-    pub license_url: Option<String>,
-    #[serde(default)]
-    pub project_source_url: Option<String>,
-    #[serde(default)]
-    pub package_source_url: Option<String>,
-    #[serde(default)]
-    pub docs_url: Option<String>,
-    #[serde(default)]
-    pub bug_tracker_url: Option<String>,
-    #[serde(default)]
-    pub icon_url: Option<String>,
-    #[serde(default)]
-    pub release_notes: Option<String>,
-    /// Chocolatey: your own install / uninstall script templates.
-    #[serde(default)]
-    pub install_template: Option<String>,
-    #[serde(default)]
-    pub uninstall_template: Option<String>,
+/// The keys of the kinds matrix began with, in the order its errors have
+/// always listed them (a test checks them against the kinds' config types).
+const FIRST_KEYS: &[&str] = &[
+    "kind",
+    "when",
+    "url",
+    "template",
+    "name",
+    "summary",
+    "class",
+    "test",
+    "caveats",
+    "desc",
+    "grade",
+    "confinement",
+    "base",
+    "plugs",
+    "authors",
+    "owners",
+    "tags",
+    "license-url",
+    "project-source-url",
+    "package-source-url",
+    "docs-url",
+    "bug-tracker-url",
+    "icon-url",
+    "release-notes",
+    "install-template",
+    "uninstall-template",
+    "bin",
+    "checkver",
+    "package",
+];
 
-    /// Scoop: the executable to shim (default: the binary).
-    #[serde(default)]
-    pub bin: Option<String>,
-    /// Scoop: `checkver` (default "github" for a github.com homepage).
-    #[serde(default)]
-    pub checkver: Option<String>,
+/// The order a channel's foreign keys are reported in (the first one set
+/// is the error): each kind's keys in turn, `summary` after Snapcraft's and
+/// `package` last, then those of kinds added since.
+static FOREIGN_ORDER: LazyLock<Vec<&'static str>> = LazyLock::new(|| with_new_keys(FIRST_FOREIGN));
 
-    /// Snapcraft and Chocolatey: also build the package itself (.snap,
-    /// .nupkg), not only its inputs (default true).
-    #[serde(default = "yes")]
-    pub package: bool,
+const FIRST_FOREIGN: &[&str] = &[
+    "class",
+    "test",
+    "caveats",
+    "desc",
+    "grade",
+    "confinement",
+    "base",
+    "plugs",
+    "summary",
+    "authors",
+    "owners",
+    "tags",
+    "license-url",
+    "project-source-url",
+    "package-source-url",
+    "docs-url",
+    "bug-tracker-url",
+    "icon-url",
+    "release-notes",
+    "install-template",
+    "uninstall-template",
+    "bin",
+    "checkver",
+    "package",
+];
+
+/// `first`, then the keys of the registry's kinds it lacks, in order.
+fn with_new_keys(first: &[&'static str]) -> Vec<&'static str> {
+    let mut keys = first.to_vec();
+    for p in PACKAGERS {
+        for key in p.kind.keys() {
+            if !keys.contains(key) {
+                keys.push(key);
+            }
+        }
+    }
+    keys
 }
 
 impl Channel {
+    pub fn kind(&self) -> ChannelKind {
+        self.settings.kind()
+    }
+
     /// The keys that are set and belong to another kind, for errors.
-    pub fn foreign_keys(&self) -> Vec<&'static str> {
-        let set: IndexMap<&'static str, (bool, &[ChannelKind])> = IndexMap::from([
-            (
-                "class",
-                (self.class.is_some(), &[ChannelKind::Homebrew][..]),
-            ),
-            ("test", (self.test.is_some(), &[ChannelKind::Homebrew][..])),
-            (
-                "caveats",
-                (self.caveats.is_some(), &[ChannelKind::Homebrew][..]),
-            ),
-            ("desc", (self.desc.is_some(), &[ChannelKind::Homebrew][..])),
-            (
-                "grade",
-                (self.grade.is_some(), &[ChannelKind::Snapcraft][..]),
-            ),
-            (
-                "confinement",
-                (self.confinement.is_some(), &[ChannelKind::Snapcraft][..]),
-            ),
-            ("base", (self.base.is_some(), &[ChannelKind::Snapcraft][..])),
-            (
-                "plugs",
-                (self.plugs.is_some(), &[ChannelKind::Snapcraft][..]),
-            ),
-            (
-                "summary",
-                (
-                    self.summary.is_some(),
-                    &[ChannelKind::Snapcraft, ChannelKind::Chocolatey][..],
-                ),
-            ),
-            (
-                "authors",
-                (self.authors.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "owners",
-                (self.owners.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "tags",
-                (self.tags.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "license-url",
-                (self.license_url.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "project-source-url",
-                (
-                    self.project_source_url.is_some(),
-                    &[ChannelKind::Chocolatey][..],
-                ),
-            ),
-            (
-                "package-source-url",
-                (
-                    self.package_source_url.is_some(),
-                    &[ChannelKind::Chocolatey][..],
-                ),
-            ),
-            (
-                "docs-url",
-                (self.docs_url.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "bug-tracker-url",
-                (
-                    self.bug_tracker_url.is_some(),
-                    &[ChannelKind::Chocolatey][..],
-                ),
-            ),
-            (
-                "icon-url",
-                (self.icon_url.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "release-notes",
-                (self.release_notes.is_some(), &[ChannelKind::Chocolatey][..]),
-            ),
-            (
-                "install-template",
-                (
-                    self.install_template.is_some(),
-                    &[ChannelKind::Chocolatey][..],
-                ),
-            ),
-            (
-                "uninstall-template",
-                (
-                    self.uninstall_template.is_some(),
-                    &[ChannelKind::Chocolatey][..],
-                ),
-            ),
-            ("bin", (self.bin.is_some(), &[ChannelKind::Scoop][..])),
-            (
-                "checkver",
-                (self.checkver.is_some(), &[ChannelKind::Scoop][..]),
-            ),
-            (
-                "package",
-                (
-                    !self.package,
-                    &[ChannelKind::Snapcraft, ChannelKind::Chocolatey][..],
-                ),
-            ),
-        ]);
-        set.into_iter()
-            .filter(|(_, (is_set, kinds))| *is_set && !kinds.contains(&self.kind))
-            .map(|(k, _)| k)
-            .collect()
+    pub fn foreign_keys(&self) -> &[&'static str] {
+        &self.foreign
+    }
+
+    /// The channel from its keys (each already read with its owner's type).
+    fn from_keys(kind: ChannelKind, set: Vec<(&'static str, toml::Value)>) -> Result<Self, String> {
+        let common_keys = fields::<Common>();
+        let own = kind.keys();
+        let (mut common, mut mine) = (toml::Table::new(), toml::Table::new());
+        let mut foreign = Vec::new();
+        for (key, value) in set {
+            if common_keys.contains(&key) {
+                common.insert(key.to_string(), value);
+            } else if own.contains(&key) {
+                mine.insert(key.to_string(), value);
+            } else if !is_default(key, &value) {
+                foreign.push(key);
+            }
+        }
+        foreign.sort_by_key(|k| FOREIGN_ORDER.iter().position(|x| x == k));
+        let common: Common = toml::Value::Table(common)
+            .try_into()
+            .map_err(|e| e.message().to_string())?;
+        let settings = Settings::read(kind, mine).map_err(|e| e.message().to_string())?;
+        Ok(Channel {
+            when: common.when,
+            url: common.url,
+            template: common.template,
+            name: common.name,
+            settings,
+            foreign,
+        })
+    }
+}
+
+/// Whether `value` is what the kind owning `key` takes when it is unset
+/// (`package = true`), which sets nothing another kind could refuse.
+fn is_default(key: &str, value: &toml::Value) -> bool {
+    PACKAGERS
+        .iter()
+        .filter(|p| p.kind.keys().contains(&key))
+        .filter_map(|p| Settings::read(p.kind, toml::Table::new()).ok())
+        .filter_map(|s| toml::Value::try_from(s).ok())
+        .any(|d| d.get(key) == Some(value))
+}
+
+impl<'de> Deserialize<'de> for Channel {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_struct("Channel", keys(), ChannelVisitor)
+    }
+}
+
+struct ChannelVisitor;
+
+impl<'de> Visitor<'de> for ChannelVisitor {
+    type Value = Channel;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("struct Channel")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Channel, A::Error> {
+        let mut kind = None;
+        let mut set = Vec::new();
+        while let Some(key) = map.next_key_seed(Key)? {
+            if key == "kind" {
+                if kind.is_some() {
+                    return Err(de::Error::duplicate_field("kind"));
+                }
+                kind = Some(map.next_value::<ChannelKind>()?);
+            } else {
+                if set.iter().any(|(k, _)| *k == key) {
+                    return Err(de::Error::duplicate_field(key));
+                }
+                set.push((key, map.next_value_seed(Value(key))?));
+            }
+        }
+        let kind = kind.ok_or_else(|| de::Error::missing_field("kind"))?;
+        Channel::from_keys(kind, set).map_err(de::Error::custom)
+    }
+}
+
+/// [`KEYS`], for serde.
+fn keys() -> &'static [&'static str] {
+    LazyLock::force(&KEYS).as_slice()
+}
+
+/// A key of [`KEYS`]; any other is serde's "unknown field", at the key.
+struct Key;
+
+impl<'de> DeserializeSeed<'de> for Key {
+    type Value = &'static str;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<&'static str, D::Error> {
+        d.deserialize_identifier(self)
+    }
+}
+
+impl<'de> Visitor<'de> for Key {
+    type Value = &'static str;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("field identifier")
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<&'static str, E> {
+        keys()
+            .iter()
+            .find(|k| **k == v)
+            .copied()
+            .ok_or_else(|| E::unknown_field(v, keys()))
+    }
+}
+
+/// The value of `key`, read straight from the document with the type its
+/// owner (the common keys, or the first kind that has it) gives it, so a
+/// wrong value is an error at its own line and column.
+struct Value(&'static str);
+
+impl<'de> DeserializeSeed<'de> for Value {
+    type Value = toml::Value;
+
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<toml::Value, D::Error> {
+        let key = self.0;
+        if fields::<Common>().contains(&key) {
+            return read_key::<Common, D>(key, d);
+        }
+        let owner = PACKAGERS
+            .iter()
+            .find(|p| p.kind.keys().contains(&key))
+            .ok_or_else(|| de::Error::unknown_field(key, keys()))?;
+        owner.kind.read_key(key, d)
+    }
+}
+
+impl JsonSchema for Channel {
+    fn schema_name() -> Cow<'static, str> {
+        "Channel".into()
+    }
+
+    /// One schema per kind: the common keys, `kind`, and the kind's own.
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let common = Common::json_schema(generator);
+        let kinds: Vec<serde_json::Value> = PACKAGERS
+            .iter()
+            .map(|p| {
+                let mut properties = serde_json::Map::new();
+                properties.insert(
+                    "kind".into(),
+                    serde_json::json!({ "const": p.name, "description": "What a channel renders." }),
+                );
+                for schema in [&common, &p.kind.schema(generator)] {
+                    if let Some(own) = schema.get("properties").and_then(|v| v.as_object()) {
+                        properties.extend(own.clone());
+                    }
+                }
+                serde_json::json!({
+                    "type": "object",
+                    "properties": properties,
+                    "required": ["kind"],
+                    "additionalProperties": false,
+                })
+            })
+            .collect();
+        schemars::json_schema!({
+            "description": "`[channels.<name>]`: one channel. `kind` picks the format; the keys of its kind apply to that kind only.",
+            "oneOf": kinds,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_every_kinds_keys() {
+        let mut owned: Vec<&str> = vec!["kind"];
+        owned.extend(fields::<Common>());
+        for p in PACKAGERS {
+            owned.extend(p.kind.keys());
+        }
+        // No key is listed that no kind takes, and every key is listed.
+        let mut want: Vec<&str> = KEYS.to_vec();
+        want.sort();
+        owned.sort();
+        owned.dedup();
+        assert_eq!(owned, want);
+        let mut foreign: Vec<&str> = FOREIGN_ORDER.to_vec();
+        foreign.extend(["kind", "when", "url", "template", "name"]);
+        foreign.sort();
+        assert_eq!(foreign, want);
     }
 }

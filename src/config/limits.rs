@@ -11,11 +11,8 @@ use serde::Deserialize;
 
 /// Default of `max-targets`.
 pub const MAX_TARGETS: u64 = 4096;
-/// Default of `template-fuel`. The examples' templates use about 60 fuel
-/// per target (hello-go: under 1000 for 16 targets and its channels), so
-/// this lets 4096 targets render with a margin of 15, and a runaway loop
-/// spends it in well under a second in a release build.
-pub const TEMPLATE_FUEL: u64 = 4_000_000;
+/// Default of `template-fuel` (also every channel template's budget).
+pub use crate::packager::TEMPLATE_FUEL;
 /// Default of `max-template-output`.
 pub const MAX_TEMPLATE_OUTPUT: u64 = 64 * 1024;
 /// Default of `max-override-checks`. Every target is matched against every

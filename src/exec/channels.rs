@@ -10,10 +10,10 @@ use std::path::Path;
 
 use super::context::{Context, Output};
 use super::error::JobError;
-use crate::config::{ChannelKind, Confinement, Grade};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::input::{ChannelInput, Package, Release};
-use crate::packager::{PublishError, chocolatey, homebrew, notes, scoop, snap};
+use crate::packager::out::{Out, read_template};
+use crate::packager::{PublishError, notes};
 use crate::plan::Plan;
 use crate::plan::channels::{ChannelStep, NOTES};
 
@@ -142,58 +142,14 @@ fn package(
     })
 }
 
-fn read_template(
-    channel: &str,
-    path: &Option<std::path::PathBuf>,
-) -> Result<Option<String>, PublishError> {
-    match path {
-        None => Ok(None),
-        Some(p) => std::fs::read_to_string(p)
-            .map(Some)
-            .map_err(PublishError::io(channel, p)),
-    }
-}
-
-/// Writes one file of the release under dist/ and returns its record.
-fn emit(
-    plan: &Plan,
-    channel: &str,
-    rel: &str,
-    bytes: &[u8],
-    kind: ArtifactKind,
-) -> Result<Artifact, PublishError> {
-    let path = plan.dist.join(rel);
-    if let Some(parent) = path.parent() {
-        std::fs::create_dir_all(parent).map_err(PublishError::io(channel, parent))?;
-    }
-    crate::package::atomic::write_atomic(&path, bytes).map_err(PublishError::io(channel, &path))?;
-    Ok(Artifact::of_bytes(
-        rel,
-        bytes,
-        kind,
-        plan.checksum.algorithm,
-    ))
-}
-
-/// The record of a file already written (packages built by a tool).
-fn record_file(
-    plan: &Plan,
-    channel: &str,
-    rel: &str,
-    kind: ArtifactKind,
-) -> Result<Artifact, PublishError> {
-    let path = plan.dist.join(rel);
-    Artifact::of_file(rel, &path, kind, plan.checksum.algorithm)
-        .map_err(PublishError::io(channel, &path))
-}
-
+/// Gathers channel `step`'s input from the archive records, then has its
+/// kind's packager write it.
 fn write_channel(
     plan: &Plan,
     step: &ChannelStep,
     artifacts: &[Artifact],
 ) -> Result<Vec<Artifact>, PublishError> {
     let name = step.name.as_str();
-    let c = &step.config;
     let mut packages = Vec::with_capacity(step.targets.len());
     for (t, url) in &step.targets {
         packages.push(package(plan, name, *t, url, artifacts)?);
@@ -202,163 +158,13 @@ fn write_channel(
         release: release(plan),
         packages,
     };
-    let pkg_name = c.name.clone().unwrap_or_else(|| plan.project.name.clone());
-    let dir = step.kind.dir();
-    let template = read_template(name, &step.template)?;
-    let mut out = Vec::new();
-    match step.kind {
-        ChannelKind::Homebrew => {
-            let text = homebrew::render(
-                &input,
-                &homebrew::HomebrewOptions {
-                    channel: name.to_string(),
-                    class_name: c.class.clone(),
-                    formula: Some(pkg_name.clone()),
-                    desc: c.desc.clone(),
-                    test_args: c.test.clone().unwrap_or_else(|| vec!["--version".into()]),
-                    caveats: c.caveats.clone(),
-                },
-                template.as_deref(),
-            )?;
-            out.push(emit(
-                plan,
-                name,
-                &format!("{dir}/{pkg_name}.rb"),
-                text.as_bytes(),
-                ArtifactKind::Channel,
-            )?);
-        }
-        ChannelKind::Scoop => {
-            let text = scoop::render(
-                &input,
-                &scoop::ScoopOptions {
-                    channel: name.to_string(),
-                    bin: c.bin.clone(),
-                    checkver: c.checkver.clone(),
-                },
-                template.as_deref(),
-            )?;
-            out.push(emit(
-                plan,
-                name,
-                &format!("{dir}/{pkg_name}.json"),
-                text.as_bytes(),
-                ArtifactKind::Channel,
-            )?);
-        }
-        ChannelKind::Snapcraft => {
-            let stable = !input.release.is_snapshot && input.release.prerelease.is_empty();
-            let opts = snap::SnapOptions {
-                channel: name.to_string(),
-                name: pkg_name.to_lowercase(),
-                summary: c
-                    .summary
-                    .clone()
-                    .unwrap_or_else(|| plan.project.description.clone()),
-                description: plan.project.description.clone(),
-                grade: c
-                    .grade
-                    .unwrap_or(if stable { Grade::Stable } else { Grade::Devel }),
-                confinement: c.confinement.unwrap_or(Confinement::Strict),
-                base: c.base.clone().unwrap_or_else(|| "core24".into()),
-                apps: vec![snap::SnapApp {
-                    name: pkg_name.to_lowercase(),
-                    command: format!("bin/{}", plan.targets[step.targets[0].0].build.binary),
-                    plugs: c.plugs.clone().unwrap_or_default(),
-                }],
-            };
-            let text = snap::render_snapcraft(&input, &opts, template.as_deref())?;
-            out.push(emit(
-                plan,
-                name,
-                &format!("{dir}/snapcraft.yaml"),
-                text.as_bytes(),
-                ArtifactKind::Channel,
-            )?);
-            if c.package {
-                let out_dir = plan.dist.join(dir);
-                for p in &input.packages {
-                    let built = snap::build_snap(&input, &opts, p, &out_dir)?;
-                    let rel = relative(plan, &built);
-                    out.push(record_file(plan, name, &rel, ArtifactKind::Package)?);
-                }
-            }
-        }
-        ChannelKind::Chocolatey => {
-            let install = read_template(name, &step.install_template)?;
-            let uninstall = read_template(name, &step.uninstall_template)?;
-            let opts = chocolatey::ChocoOptions {
-                channel: name.to_string(),
-                id: c
-                    .name
-                    .clone()
-                    .unwrap_or_else(|| chocolatey::default_id(&plan.project.name)),
-                title: None,
-                authors: c
-                    .authors
-                    .clone()
-                    .unwrap_or_else(|| plan.project.name.clone()),
-                owners: c.owners.clone(),
-                tags: c.tags.clone().unwrap_or_default(),
-                project_url: (!plan.project.homepage.is_empty())
-                    .then(|| plan.project.homepage.clone()),
-                license_url: c.license_url.clone(),
-                package_source_url: c.package_source_url.clone(),
-                project_source_url: c.project_source_url.clone(),
-                docs_url: c.docs_url.clone(),
-                bug_tracker_url: c.bug_tracker_url.clone(),
-                summary: c.summary.clone(),
-                release_notes: c.release_notes.clone(),
-                icon_url: c.icon_url.clone(),
-            };
-            let files = chocolatey::render(
-                &input,
-                &opts,
-                chocolatey::ChocoTemplates {
-                    nuspec: template.as_deref(),
-                    install: install.as_deref(),
-                    uninstall: uninstall.as_deref(),
-                },
-            )?;
-            let id = &opts.id;
-            out.push(emit(
-                plan,
-                name,
-                &format!("{dir}/{id}.nuspec"),
-                files.nuspec.as_bytes(),
-                ArtifactKind::Channel,
-            )?);
-            out.push(emit(
-                plan,
-                name,
-                &format!("{dir}/tools/chocolateyinstall.ps1"),
-                files.install.as_bytes(),
-                ArtifactKind::Channel,
-            )?);
-            if let Some(u) = &files.uninstall {
-                out.push(emit(
-                    plan,
-                    name,
-                    &format!("{dir}/tools/chocolateyuninstall.ps1"),
-                    u.as_bytes(),
-                    ArtifactKind::Channel,
-                )?);
-            }
-            if c.package {
-                let rel = format!("{dir}/{}", chocolatey::nupkg_file_name(&opts, &input)?);
-                chocolatey::write_nupkg(&files, &opts, &input, &plan.dist.join(&rel))?;
-                out.push(record_file(plan, name, &rel, ArtifactKind::Package)?);
-            }
-        }
-    }
-    Ok(out)
-}
-
-fn relative(plan: &Plan, path: &Path) -> String {
-    path.strip_prefix(&plan.dist)
-        .unwrap_or(path)
-        .to_string_lossy()
-        .into_owned()
+    let out = Out {
+        dist: &plan.dist,
+        algorithm: plan.checksum.algorithm,
+        channel: name,
+        template: read_template(name, &step.template)?,
+    };
+    step.packager.write(&out, &input)
 }
 
 fn write_notes(
@@ -419,9 +225,13 @@ fn write_notes(
     for w in &rendered.warnings {
         let _ = super::process::note(log, &format!("warning: {w}"));
     }
-    Ok(vec![emit(
-        plan,
-        CHANNEL,
+    let out = Out {
+        dist: &plan.dist,
+        algorithm: plan.checksum.algorithm,
+        channel: CHANNEL,
+        template: None,
+    };
+    Ok(vec![out.emit(
         NOTES,
         rendered.text.as_bytes(),
         ArtifactKind::Notes,

@@ -29,9 +29,12 @@
 //!   other `licenseUrl` beside `<license>`, so a channel `license-url`
 //!   is then an error; without a project license it stands alone.
 
+mod config;
 mod nupkg;
+mod plan;
 mod validate;
 mod version;
+mod write;
 
 #[cfg(test)]
 mod tests;
@@ -43,9 +46,14 @@ use super::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
+pub(super) use super::registry::{no_check as check, no_url_check as check_urls};
+pub use config::ChocolateyConfig;
 pub use nupkg::{nupkg_file_name, write_nupkg};
+pub use plan::ChocolateyStep;
+pub(super) use plan::{PACKAGER, plan};
 pub use validate::default_id;
 pub use version::choco_version;
+pub(super) use write::write;
 
 /// The formats Chocolatey's install helpers take: a zip
 /// (`Install-ChocolateyZipPackage`) or a bare binary
@@ -64,7 +72,7 @@ const INSTALL_TEMPLATE: &str = include_str!("templates/chocolateyinstall.ps1.j2"
 const UNINSTALL_TEMPLATE: &str = include_str!("templates/chocolateyuninstall.ps1.j2");
 
 /// The channel's settings (from `matrix.toml`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ChocoOptions {
     /// The channel's name in matrix.toml, used in errors.
     pub channel: String,
@@ -331,29 +339,13 @@ fn install_plan(channel: &str, packages: &[Package]) -> Result<Install, PublishE
         *slot = Some(p);
     }
     let present: Vec<&Package> = [x86, x64].into_iter().flatten().collect();
-    let Some(first) = present.first() else {
+    if present.is_empty() {
         return Err(invalid(
             "no windows/amd64 or windows/386 package was selected".to_string(),
             "build a windows target and include it in the channel's `when`",
         ));
-    };
-    if present.iter().any(|p| p.format != first.format) {
-        return Err(invalid(
-            "the 32-bit and 64-bit windows packages have different formats".to_string(),
-            "package both windows targets in the same format (zip)",
-        ));
     }
-    let file_name = if first.format == Format::Binary {
-        if present.iter().any(|p| p.binary != first.binary) {
-            return Err(invalid(
-                "the 32-bit and 64-bit windows binaries have different names".to_string(),
-                "give both the same binary name so one shim serves both",
-            ));
-        }
-        Some(first.binary.clone())
-    } else {
-        None
-    };
+    let file_name = bare_binary(&present, &invalid)?;
     let download = |p: &Package| Download {
         target: p.target.clone(),
         url: p.url.clone(),
@@ -365,6 +357,32 @@ fn install_plan(channel: &str, packages: &[Package]) -> Result<Install, PublishE
         file_name,
         x86: x86.map(download),
         x64: x64.map(download),
+    })
+}
+
+/// The downloads' file name when they are bare binaries (one format and
+/// one binary name for both), `None` for zip archives.
+fn bare_binary(
+    present: &[&Package],
+    invalid: &dyn Fn(String, &str) -> PublishError,
+) -> Result<Option<String>, PublishError> {
+    let first = present[0];
+    if present.iter().any(|p| p.format != first.format) {
+        return Err(invalid(
+            "the 32-bit and 64-bit windows packages have different formats".to_string(),
+            "package both windows targets in the same format (zip)",
+        ));
+    }
+    Ok(if first.format == Format::Binary {
+        if present.iter().any(|p| p.binary != first.binary) {
+            return Err(invalid(
+                "the 32-bit and 64-bit windows binaries have different names".to_string(),
+                "give both the same binary name so one shim serves both",
+            ));
+        }
+        Some(first.binary.clone())
+    } else {
+        None
     })
 }
 

@@ -26,12 +26,21 @@ use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
+mod config;
 pub mod desc;
+mod plan;
 mod ruby;
 #[cfg(test)]
 mod tests;
+mod write;
 
 use ruby::{ruby_heredoc, ruby_license, ruby_string};
+
+pub(super) use super::registry::no_url_check as check_urls;
+pub use config::HomebrewConfig;
+pub use plan::HomebrewStep;
+pub(super) use plan::{PACKAGER, check, plan};
+pub(super) use write::write;
 
 /// The embedded formula template.
 pub const TEMPLATE: &str = include_str!("templates/homebrew.rb.j2");
@@ -39,7 +48,7 @@ const TEMPLATE_NAME: &str = "homebrew.rb.j2";
 const USER_TEMPLATE_NAME: &str = "user template";
 
 /// Settings of one Homebrew channel.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct HomebrewOptions {
     /// The channel's name in matrix.toml, for errors.
     pub channel: String,
@@ -121,62 +130,15 @@ fn context<'a>(
         help,
     };
     let release = &input.release;
-    // Homebrew loads `<formula>.rb` and expects the class its name makes
-    // (`hello-cli.rb` holds `HelloCli`), so the default comes from the
-    // formula's name, not the project's.
-    let class_name = match &opts.class_name {
-        Some(name) => name.clone(),
-        None => class_s(opts.formula.as_deref().unwrap_or(&release.name)),
-    };
-    if !is_class_name(&class_name) {
-        return Err(invalid(
-            format!("`{class_name}` is not a Ruby class name"),
-            Some(
-                "set `class_name` in the channel to a name starting with a capital letter, \
-                 made of letters, digits and `_`"
-                    .into(),
-            ),
-        ));
-    }
-    let desc = opts.desc.as_deref().unwrap_or(&release.description);
-    let formula = opts.formula.as_deref().unwrap_or(&release.name);
-    let problems = desc::review(desc, formula);
-    if !problems.is_empty() {
-        let help = match desc::suggest(desc, formula) {
-            Some(fixed) => format!("set the channel's `desc` to {fixed:?}"),
-            None => format!(
-                "set the channel's `desc` to a one-line description of at most {} characters",
-                desc::MAX_DESC_CHARS
-            ),
-        };
-        return Err(invalid(
-            format!(
-                "the formula's desc {desc:?} breaks Homebrew's rules: {}",
-                problems.join(" ")
-            ),
-            Some(help),
-        ));
-    }
-    let desc = desc.to_string();
+    let class_name = class_name(opts, release, &invalid)?;
+    let desc = formula_desc(opts, release, &invalid)?;
     if release.homepage.trim().is_empty() {
         return Err(invalid(
             "a formula needs a homepage, and the release has none".into(),
             Some("set `homepage` in matrix.toml".into()),
         ));
     }
-    let license = if release.license.trim().is_empty() {
-        String::new()
-    } else {
-        ruby_license(&release.license).ok_or_else(|| {
-            invalid(
-                format!(
-                    "cannot read the license `{}` as an SPDX expression",
-                    release.license
-                ),
-                Some("write it like `MIT`, `MIT OR Apache-2.0` or `(A AND B) OR C`".into()),
-            )
-        })?
-    };
+    let license = license(release, &invalid)?;
 
     let packages = check_packages(input, &invalid)?;
     let binary = packages[0].1.binary.clone();
@@ -184,28 +146,7 @@ fn context<'a>(
     // One shared `def install` reads best; bare binaries are named after
     // their target, so then each block carries its own.
     let shared = installs.windows(2).all(|w| w[0] == w[1]);
-    let mut systems = Vec::new();
-    for (os, block) in SYSTEMS {
-        let mut cpus = Vec::new();
-        for cpu in CPUS {
-            let found = packages
-                .iter()
-                .zip(&installs)
-                .find(|((key, _), _)| *key == (os, cpu));
-            if let Some(((_, p), lines)) = found {
-                cpus.push(CpuBlock {
-                    name: cpu,
-                    target: p.target.clone(),
-                    url: p.url.clone(),
-                    sha256: p.sha256.clone(),
-                    install: if shared { Vec::new() } else { lines.clone() },
-                });
-            }
-        }
-        if !cpus.is_empty() {
-            systems.push(OsBlock { name: block, cpus });
-        }
-    }
+    let systems = systems(&packages, &installs, shared);
     let install = if shared {
         installs[0].clone()
     } else {
@@ -228,6 +169,107 @@ fn context<'a>(
         install,
         caveats,
     })
+}
+
+/// The formula's class name, checked.
+fn class_name(
+    opts: &HomebrewOptions,
+    release: &Release,
+    invalid: &dyn Fn(String, Option<String>) -> PublishError,
+) -> Result<String, PublishError> {
+    // Homebrew loads `<formula>.rb` and expects the class its name makes
+    // (`hello-cli.rb` holds `HelloCli`), so the default comes from the
+    // formula's name, not the project's.
+    let class_name = match &opts.class_name {
+        Some(name) => name.clone(),
+        None => class_s(opts.formula.as_deref().unwrap_or(&release.name)),
+    };
+    if !is_class_name(&class_name) {
+        return Err(invalid(
+            format!("`{class_name}` is not a Ruby class name"),
+            Some(
+                "set `class_name` in the channel to a name starting with a capital letter, \
+                 made of letters, digits and `_`"
+                    .into(),
+            ),
+        ));
+    }
+    Ok(class_name)
+}
+
+/// The formula's `desc`, checked against Homebrew's rules.
+fn formula_desc(
+    opts: &HomebrewOptions,
+    release: &Release,
+    invalid: &dyn Fn(String, Option<String>) -> PublishError,
+) -> Result<String, PublishError> {
+    let desc = opts.desc.as_deref().unwrap_or(&release.description);
+    let formula = opts.formula.as_deref().unwrap_or(&release.name);
+    let problems = desc::review(desc, formula);
+    if !problems.is_empty() {
+        let help = match desc::suggest(desc, formula) {
+            Some(fixed) => format!("set the channel's `desc` to {fixed:?}"),
+            None => format!(
+                "set the channel's `desc` to a one-line description of at most {} characters",
+                desc::MAX_DESC_CHARS
+            ),
+        };
+        return Err(invalid(
+            format!(
+                "the formula's desc {desc:?} breaks Homebrew's rules: {}",
+                problems.join(" ")
+            ),
+            Some(help),
+        ));
+    }
+    Ok(desc.to_string())
+}
+
+/// The Ruby arguments of `license`, empty when the release has none.
+fn license(
+    release: &Release,
+    invalid: &dyn Fn(String, Option<String>) -> PublishError,
+) -> Result<String, PublishError> {
+    if release.license.trim().is_empty() {
+        return Ok(String::new());
+    }
+    ruby_license(&release.license).ok_or_else(|| {
+        invalid(
+            format!(
+                "cannot read the license `{}` as an SPDX expression",
+                release.license
+            ),
+            Some("write it like `MIT`, `MIT OR Apache-2.0` or `(A AND B) OR C`".into()),
+        )
+    })
+}
+
+/// The `on_<os>` blocks, each with its `on_<cpu>` blocks, in Homebrew's
+/// order.
+fn systems(packages: &[(Slot, &Package)], installs: &[Vec<String>], shared: bool) -> Vec<OsBlock> {
+    let mut systems = Vec::new();
+    for (os, block) in SYSTEMS {
+        let mut cpus = Vec::new();
+        for cpu in CPUS {
+            let found = packages
+                .iter()
+                .zip(installs)
+                .find(|((key, _), _)| *key == (os, cpu));
+            if let Some(((_, p), lines)) = found {
+                cpus.push(CpuBlock {
+                    name: cpu,
+                    target: p.target.clone(),
+                    url: p.url.clone(),
+                    sha256: p.sha256.clone(),
+                    install: if shared { Vec::new() } else { lines.clone() },
+                });
+            }
+        }
+        if !cpus.is_empty() {
+            systems.push(OsBlock { name: block, cpus });
+        }
+    }
+    systems
 }
 
 /// Where a package goes: (matrix os, Homebrew cpu).

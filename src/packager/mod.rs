@@ -1,19 +1,61 @@
-//! Channel packagers (not `matrix publish`, which is [`crate::repo`]):
+//! Channel packagers (not `matrix publish`, which is the `repo` module):
 //! the inputs Homebrew, Snapcraft, Chocolatey and Scoop need, the packages
 //! matrix can build natively (.snap, .nupkg), and the release notes, each
-//! written into dist/ for a `[[channel]]` of matrix.toml.
+//! written into dist/ for a `[channels.<name>]` of matrix.toml.
 //!
-//! Every renderer is a pure function of a [`input::ChannelInput`] (the
-//! release's own records) and an optional user template; `exec` writes
-//! what they return into dist/.
+//! One module per kind (`homebrew`, `snap`, `chocolatey`, `scoop`; `notes`
+//! is the release notes, which every release has), each owning:
+//! - `config.rs`: its serde config type, with `deny_unknown_fields`, so
+//!   its keys are the only ones its channels take;
+//! - `plan.rs`: its line in the registry ([`Packager`]: name, dist folder,
+//!   default operating systems, which platforms it ships and in which
+//!   archive formats) and `plan`, which turns its config into its planned
+//!   step (defaults and output names decided at plan time);
+//! - its renderer (`<kind>.rs`, a pure function of an
+//!   [`input::ChannelInput`] and an optional user template) and, where it
+//!   builds a package, its builder;
+//! - `write.rs`: `write`, which renders (and builds) the planned step and
+//!   hands each file to an [`out::Out`], which writes it into dist/ and
+//!   records it.
+//!
+//! [`registry`] lists the kinds once; everything else asks it.
+//!
+//! Adding a kind `foo`:
+//! 1. Create `foo.rs` and the folder `foo/`: the renderer in `foo.rs`, and
+//!    `pub use config::FooConfig; pub use plan::FooStep; pub(super) use
+//!    plan::{PACKAGER, check, check_urls, plan}; pub(super) use
+//!    write::write;`.
+//! 2. `foo/config.rs`: `FooConfig`, deriving `Deserialize`, `Serialize` and
+//!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
+//!    "kebab-case")]`, every key optional or defaulted.
+//! 3. `foo/plan.rs`: `pub const PACKAGER: Packager` (name, title, dir,
+//!    oses, slot, format_problem, one_format, format_hint), `pub struct
+//!    FooStep` (`Serialize`), `pub fn plan(&PlanInput, &FooConfig) ->
+//!    FooStep`, and `check` / `check_urls` (or re-export
+//!    `registry::{no_check, no_url_check}` under those names).
+//! 4. `foo/write.rs`: `pub fn write(&Out, &ChannelInput, &FooStep) ->
+//!    Result<Vec<Artifact>, PublishError>`.
+//! 5. `pub mod foo;` below, and one line in the `kinds!` list of
+//!    [`registry`] (`/// doc` then `Foo => foo(FooConfig, FooStep),`).
+//!    Its keys join those `[channels.<name>]` takes, and a key it shares
+//!    with another kind takes the type the first kind listed gives it.
 
 pub mod chocolatey;
 mod error;
 pub mod homebrew;
 pub mod input;
 pub mod notes;
+pub mod out;
+pub mod registry;
 mod render;
 pub mod scoop;
 pub mod snap;
 
 pub use error::PublishError;
+pub use registry::{ChannelKind, PACKAGERS, Packager, Settings};
+pub use render::TEMPLATE_FUEL;
+
+/// serde's default for `package`.
+pub(crate) fn yes() -> bool {
+    true
+}

@@ -25,9 +25,18 @@ use minijinja::value::{Value, ValueKind};
 use minijinja::{Environment, Error, ErrorKind};
 use serde::Serialize;
 
+mod config;
+mod plan;
+mod write;
+
 use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
+
+pub use config::ScoopConfig;
+pub use plan::ScoopStep;
+pub(super) use plan::{PACKAGER, check, check_urls, plan};
+pub(super) use write::write;
 
 #[cfg(test)]
 mod tests;
@@ -38,7 +47,7 @@ const TEMPLATE_NAME: &str = "scoop.json.j2";
 const USER_TEMPLATE_NAME: &str = "user template";
 
 /// Settings of one Scoop channel.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct ScoopOptions {
     /// The channel's name in matrix.toml, for errors.
     pub channel: String,
@@ -129,29 +138,7 @@ fn context<'a>(input: &'a ChannelInput, opts: &ScoopOptions) -> Result<Context<'
             Some("Scoop installs Windows archives: build a windows target"),
         ));
     }
-    let mut keyed: Vec<(&'static str, &Package)> = Vec::new();
-    for p in &windows {
-        let Some((_, key)) = ARCHES.iter().find(|(arch, _)| *arch == p.platform.arch) else {
-            return Err(invalid(
-                format!(
-                    "{}: Scoop has no architecture for {}",
-                    p.target, p.platform.arch
-                ),
-                Some("narrow the channel's `when` to windows amd64, 386 and arm64"),
-            ));
-        };
-        if let Some((_, other)) = keyed.iter().find(|(k, _)| k == key) {
-            return Err(invalid(
-                format!(
-                    "{} ({}) and {} ({}) both fill the {key} architecture",
-                    other.target, other.file_name, p.target, p.file_name
-                ),
-                Some("narrow the channel's `when` so one package is left per architecture"),
-            ));
-        }
-        keyed.push((key, p));
-    }
-    keyed.sort_by_key(|(key, _)| ARCHES.iter().position(|(_, k)| k == key));
+    let keyed = keyed(&windows, &invalid)?;
 
     // Scoop's schema requires a license; its bucket checks refuse a
     // manifest without one.
@@ -162,48 +149,8 @@ fn context<'a>(input: &'a ChannelInput, opts: &ScoopOptions) -> Result<Context<'
         ));
     }
     let version = release.version.as_str();
-    let mut architectures = Vec::new();
-    let mut bins: Vec<(String, &Package)> = Vec::new();
-    for (name, p) in &keyed {
-        let (url, extract_dir, bin) = match (p.format, wrap_dir(p)) {
-            // Scoop saves a download under the name after `#/`.
-            (Format::Binary, _) => (format!("{}#/{}", p.url, p.binary), None, p.binary.clone()),
-            (_, Some(dir)) => (
-                p.url.clone(),
-                Some(dir.to_string()),
-                p.binary_in_archive[dir.len() + 1..].to_string(),
-            ),
-            (_, None) => (p.url.clone(), None, p.binary_in_archive.clone()),
-        };
-        bins.push((bin, p));
-        architectures.push(Arch {
-            name,
-            target: p.target.clone(),
-            autoupdate: AutoArch {
-                url: url.replace(version, "$version"),
-                extract_dir: extract_dir.as_ref().map(|d| d.replace(version, "$version")),
-            },
-            url,
-            hash: p.sha256.clone(),
-            extract_dir,
-        });
-    }
-    let bin = match &opts.bin {
-        Some(bin) => bin.clone(),
-        None => {
-            let (first, first_p) = &bins[0];
-            if let Some((odd, odd_p)) = bins.iter().find(|(b, _)| b != first) {
-                return Err(invalid(
-                    format!(
-                        "{} installs `{first}` but {} installs `{odd}`",
-                        first_p.target, odd_p.target
-                    ),
-                    Some("set `bin` in the channel"),
-                ));
-            }
-            first.clone()
-        }
-    };
+    let (architectures, bins) = architectures(&keyed, version);
+    let bin = bin(opts, &bins, &invalid)?;
     // Without the version in every URL, `$version` would change nothing and
     // Scoop's autoupdate would keep installing this release.
     let autoupdate = architectures
@@ -234,6 +181,95 @@ fn context<'a>(input: &'a ChannelInput, opts: &ScoopOptions) -> Result<Context<'
         bin,
         checkver,
         autoupdate,
+    })
+}
+
+/// The packages keyed by their Scoop architecture, in Scoop's order.
+fn keyed<'a>(
+    windows: &[&'a Package],
+    invalid: &dyn Fn(String, Option<&str>) -> PublishError,
+) -> Result<Vec<(&'static str, &'a Package)>, PublishError> {
+    let mut keyed: Vec<(&'static str, &Package)> = Vec::new();
+    for p in windows {
+        let Some((_, key)) = ARCHES.iter().find(|(arch, _)| *arch == p.platform.arch) else {
+            return Err(invalid(
+                format!(
+                    "{}: Scoop has no architecture for {}",
+                    p.target, p.platform.arch
+                ),
+                Some("narrow the channel's `when` to windows amd64, 386 and arm64"),
+            ));
+        };
+        if let Some((_, other)) = keyed.iter().find(|(k, _)| k == key) {
+            return Err(invalid(
+                format!(
+                    "{} ({}) and {} ({}) both fill the {key} architecture",
+                    other.target, other.file_name, p.target, p.file_name
+                ),
+                Some("narrow the channel's `when` so one package is left per architecture"),
+            ));
+        }
+        keyed.push((key, *p));
+    }
+    keyed.sort_by_key(|(key, _)| ARCHES.iter().position(|(_, k)| k == key));
+    Ok(keyed)
+}
+
+/// Each architecture's entry, and the executable each package installs.
+fn architectures<'a>(
+    keyed: &[(&'static str, &'a Package)],
+    version: &str,
+) -> (Vec<Arch>, Vec<(String, &'a Package)>) {
+    let mut architectures = Vec::new();
+    let mut bins: Vec<(String, &Package)> = Vec::new();
+    for (name, p) in keyed {
+        let (url, extract_dir, bin) = match (p.format, wrap_dir(p)) {
+            // Scoop saves a download under the name after `#/`.
+            (Format::Binary, _) => (format!("{}#/{}", p.url, p.binary), None, p.binary.clone()),
+            (_, Some(dir)) => (
+                p.url.clone(),
+                Some(dir.to_string()),
+                p.binary_in_archive[dir.len() + 1..].to_string(),
+            ),
+            (_, None) => (p.url.clone(), None, p.binary_in_archive.clone()),
+        };
+        bins.push((bin, p));
+        architectures.push(Arch {
+            name,
+            target: p.target.clone(),
+            autoupdate: AutoArch {
+                url: url.replace(version, "$version"),
+                extract_dir: extract_dir.as_ref().map(|d| d.replace(version, "$version")),
+            },
+            url,
+            hash: p.sha256.clone(),
+            extract_dir,
+        });
+    }
+    (architectures, bins)
+}
+
+/// The executable to shim: `bin`, else the one every package installs.
+fn bin(
+    opts: &ScoopOptions,
+    bins: &[(String, &Package)],
+    invalid: &dyn Fn(String, Option<&str>) -> PublishError,
+) -> Result<String, PublishError> {
+    Ok(match &opts.bin {
+        Some(bin) => bin.clone(),
+        None => {
+            let (first, first_p) = &bins[0];
+            if let Some((odd, odd_p)) = bins.iter().find(|(b, _)| b != first) {
+                return Err(invalid(
+                    format!(
+                        "{} installs `{first}` but {} installs `{odd}`",
+                        first_p.target, odd_p.target
+                    ),
+                    Some("set `bin` in the channel"),
+                ));
+            }
+            first.clone()
+        }
     })
 }
 

@@ -9,15 +9,23 @@
 //! templates under `templates/`.
 
 mod build;
+mod config;
+mod plan;
 mod validate;
+mod write;
 
 use std::collections::BTreeSet;
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub(super) use super::registry::{no_check as check, no_url_check as check_urls};
 pub use build::build_snap;
+pub use config::SnapConfig;
+pub use plan::SnapStep;
+pub(super) use plan::{PACKAGER, plan};
 pub use validate::snap_version;
+pub(super) use write::write;
 
 use super::PublishError;
 use super::input::{ChannelInput, Package, Release};
@@ -54,7 +62,7 @@ pub struct SnapApp {
 }
 
 /// What the Snapcraft channel needs beyond the release.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Serialize)]
 pub struct SnapOptions {
     /// The channel's name in matrix.toml, for errors.
     pub channel: String,

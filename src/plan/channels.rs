@@ -17,6 +17,7 @@ use super::steps::{Renderer, matches};
 use super::{Target, join_clean};
 use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
 use crate::package::checksum::Algorithm;
+use crate::packager::registry::{At, PlanInput, Problem, Step};
 
 mod slots;
 
@@ -44,13 +45,10 @@ pub struct ChannelStep {
     pub kind: ChannelKind,
     /// (index into `Plan::targets`, download URL) of every target it ships.
     pub targets: Vec<(usize, String)>,
-    /// The user's template files, if any (main, then Chocolatey's install
-    /// and uninstall scripts).
+    /// The user's template file for the main file, if any.
     pub template: Option<PathBuf>,
-    pub install_template: Option<PathBuf>,
-    pub uninstall_template: Option<PathBuf>,
-    /// The channel's settings as written.
-    pub config: Channel,
+    /// Its kind's own work: settings with their defaults, output names.
+    pub packager: Step,
 }
 
 /// The release notes, planned.
@@ -76,150 +74,202 @@ impl<'a> Renderer<'a> {
         targets: &[Target],
         warnings: &mut Vec<String>,
     ) -> Result<Vec<ChannelStep>, ConfigError> {
-        let config = &self.loaded.config;
-        let source = self.source();
         let keys: BTreeSet<&str> = targets
             .iter()
             .flat_map(|t| t.values.keys().map(String::as_str))
             .collect();
+        let path = |p: &str| join_clean(&self.req.root, p);
         let mut out = Vec::new();
-        for (name, channel) in &config.channels {
-            let at = KeyPath::parse("channels").key(name);
-            if !crate::config::containers::is_name(name) {
-                return Err(source.error_at(
-                    &at,
-                    format!("invalid channel name {name:?}"),
-                    Some("use lowercase letters, digits, '.', '_' and '-'".into()),
-                ));
-            }
-            if let Some(other) = out.iter().find(|c: &&ChannelStep| c.kind == channel.kind) {
-                return Err(source.error_at(
-                    &at.clone().key("kind"),
-                    format!(
-                        "channels {} and {name} are both {}: they would write the same files in dist/{}",
-                        other.name,
-                        channel.kind.name(),
-                        channel.kind.dir()
-                    ),
-                    Some("keep one channel per kind".into()),
-                ));
-            }
-            if let Some(package) = &channel.name {
-                // It names the files in dist/<kind>/ (`<name>.rb`, `<name>.json`, ...).
-                check_file_name(package, source, &at.clone().key("name"), None)?;
-            }
-            if let Some(key) = channel.foreign_keys().first() {
-                return Err(source.error_at(
-                    &at.clone().key(key),
-                    format!(
-                        "`{key}` is not a {} setting",
-                        channel.kind.name()
-                    ),
-                    Some("remove it, or check the channel's `kind`; the README lists each kind's keys".into()),
-                ));
-            }
-            if channel.kind == ChannelKind::Homebrew {
-                self.check_homebrew_desc(name, channel)?;
-            }
-            // Scoop's schema requires a license; the manifest would fail
-            // the bucket's checks after every build had run.
-            if channel.kind == ChannelKind::Scoop && config.project.license.trim().is_empty() {
-                return Err(source.error_at(
-                    &KeyPath::parse("project"),
-                    format!(
-                        "channel {name}: a Scoop manifest needs a license, and [project] has none"
-                    ),
-                    Some(
-                        "set [project] license to an SPDX expression, e.g. license = \"MIT\""
-                            .into(),
-                    ),
-                ));
-            }
-            if config.checksum.algorithm != Algorithm::Sha256 {
-                return Err(source.error_at(
-                    &KeyPath::parse("checksum.algorithm"),
-                    "release channels need sha256 digests of the archives",
-                    Some("use algorithm = \"sha256\" (the default) when [channels] are set".into()),
-                ));
-            }
-            let default_when: When = [(
-                "os".to_string(),
-                OneOrMany::Many(channel.kind.oses().iter().map(|s| s.to_string()).collect()),
-            )]
-            .into_iter()
-            .collect();
-            let when = channel.when.as_ref().unwrap_or(&default_when);
-            for key in when.keys() {
-                if !keys.contains(key.as_str()) {
-                    return Err(source.error_at(
-                        &at.clone().key("when").key(key),
-                        format!("`when` names `{key}`, which is not a key of the matrix"),
-                        Some(format!(
-                            "matrix keys: {}",
-                            keys.iter().copied().collect::<Vec<_>>().join(", ")
-                        )),
-                    ));
-                }
-            }
-            let (url, url_at) = match (&channel.url, &config.release.url) {
-                (Some(u), _) => (u, at.clone().key("url")),
-                (None, Some(u)) => (u, KeyPath::parse("release.url")),
-                (None, None) => {
-                    return Err(source.error_at(
-                        &at,
-                        format!("channel {name} needs a download URL for the archives"),
-                        Some("set [release] url = \"https://github.com/<owner>/<repo>/releases/download/{{ tag }}/{{ artifact }}\", or `url` on the channel".into()),
-                    ));
-                }
-            };
-            let shipped = self.shipped(name, channel, when, targets, warnings)?;
+        for (name, channel) in &self.loaded.config.channels {
+            let cx = self.plan_input(name, channel, &path);
+            self.check_channel(name, channel, &cx, &out)?;
+            let when = self.when(name, channel, &keys)?;
+            let (url, url_at) = self.channel_url(name, channel)?;
+            let shipped = self.shipped(name, channel, &when, targets, warnings)?;
             let mut selected = Vec::with_capacity(shipped.len());
             for i in shipped {
                 let t = &targets[i];
                 selected.push((i, self.render(url, &self.url_vars(t), &url_at)?));
             }
-            if channel.kind == ChannelKind::Scoop && channel.checkver.is_none() {
-                let urls: Vec<&str> = selected.iter().map(|(_, u)| u.as_str()).collect();
-                if crate::packager::scoop::lacks_checkver(
-                    &config.project.homepage,
-                    &self.req.version.version,
-                    &urls,
-                ) {
-                    return Err(source.error_at(
-                        &at,
-                        format!(
-                            "channel {name}: the Scoop manifest would have autoupdate URLs but no way to find a new version (no checkver, no homepage, not GitHub release downloads)"
-                        ),
-                        Some("set [project] homepage to a page that links the archives, or `checkver` on the channel (a regex with the version as its first group)".into()),
-                    ));
-                }
-            }
+            let urls: Vec<&str> = selected.iter().map(|(_, u)| u.as_str()).collect();
+            channel
+                .settings
+                .check_urls(&cx, &urls)
+                .map_err(|p| self.problem(name, p))?;
             if selected.is_empty() && self.req.filters.is_empty() {
-                return Err(source.error_at(
-                    &at,
+                return Err(self.source().error_at(
+                    &KeyPath::parse("channels").key(name),
                     format!("channel {name} selects no target"),
                     Some(format!(
                         "{} ships {}; check `when` against [matrix]",
-                        channel.kind.name(),
-                        slots::shippable(channel.kind).join(", ")
+                        channel.kind().name(),
+                        slots::shippable(channel.kind()).join(", ")
                     )),
                 ));
             }
             if selected.is_empty() {
                 continue;
             }
-            let path = |p: &Option<String>| p.as_deref().map(|p| join_clean(&self.req.root, p));
             out.push(ChannelStep {
                 name: name.clone(),
-                kind: channel.kind,
+                kind: channel.kind(),
                 targets: selected,
-                template: path(&channel.template),
-                install_template: path(&channel.install_template),
-                uninstall_template: path(&channel.uninstall_template),
-                config: channel.clone(),
+                template: channel.template.as_deref().map(path),
+                packager: channel.settings.plan(&cx),
             });
         }
         Ok(out)
+    }
+
+    /// What the channel's packager sees of the release.
+    fn plan_input<'b>(
+        &'b self,
+        name: &'b str,
+        channel: &'b Channel,
+        path: &'b dyn Fn(&str) -> PathBuf,
+    ) -> PlanInput<'b> {
+        let project = &self.loaded.config.project;
+        let version = &self.req.version;
+        PlanInput {
+            channel: name,
+            project: &project.name,
+            description: &project.description,
+            homepage: &project.homepage,
+            license: &project.license,
+            name: channel.name.as_deref(),
+            version: &version.version,
+            stable: !version.is_snapshot && version.prerelease.is_empty(),
+            path,
+        }
+    }
+
+    /// The checks of a channel's own settings: its name, one channel per
+    /// kind, keys of its kind only, its kind's own checks, sha256 digests.
+    fn check_channel(
+        &self,
+        name: &str,
+        channel: &Channel,
+        cx: &PlanInput,
+        planned: &[ChannelStep],
+    ) -> Result<(), ConfigError> {
+        let source = self.source();
+        let at = KeyPath::parse("channels").key(name);
+        if !crate::config::containers::is_name(name) {
+            return Err(source.error_at(
+                &at,
+                format!("invalid channel name {name:?}"),
+                Some("use lowercase letters, digits, '.', '_' and '-'".into()),
+            ));
+        }
+        let kind = channel.kind();
+        if let Some(other) = planned.iter().find(|c| c.kind == kind) {
+            return Err(source.error_at(
+                &at.clone().key("kind"),
+                format!(
+                    "channels {} and {name} are both {}: they would write the same files in dist/{}",
+                    other.name,
+                    kind.name(),
+                    kind.dir()
+                ),
+                Some("keep one channel per kind".into()),
+            ));
+        }
+        if let Some(package) = &channel.name {
+            // It names the files in dist/<kind>/ (`<name>.rb`, `<name>.json`, ...).
+            check_file_name(package, source, &at.clone().key("name"), None)?;
+        }
+        if let Some(key) = channel.foreign_keys().first() {
+            return Err(source.error_at(
+                &at.clone().key(key),
+                format!("`{key}` is not a {} setting", kind.name()),
+                Some(
+                    "remove it, or check the channel's `kind`; the README lists each kind's keys"
+                        .into(),
+                ),
+            ));
+        }
+        channel
+            .settings
+            .check(cx)
+            .map_err(|p| self.problem(name, p))?;
+        if self.loaded.config.checksum.algorithm != Algorithm::Sha256 {
+            return Err(source.error_at(
+                &KeyPath::parse("checksum.algorithm"),
+                "release channels need sha256 digests of the archives",
+                Some("use algorithm = \"sha256\" (the default) when [channels] are set".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A packager's refusal, at its place in matrix.toml.
+    fn problem(&self, name: &str, problem: Problem) -> ConfigError {
+        let at = match problem.at {
+            At::Channel(key) => (KeyPath::parse("channels").key(name), key),
+            At::Project(key) => (KeyPath::parse("project"), key),
+        };
+        let at = match at {
+            (path, Some(key)) => path.key(key),
+            (path, None) => path,
+        };
+        self.source().error_at(&at, problem.message, problem.help)
+    }
+
+    /// The channel's `when` (by default its kind's systems), each key a
+    /// key of the matrix.
+    fn when(
+        &self,
+        name: &str,
+        channel: &Channel,
+        keys: &BTreeSet<&str>,
+    ) -> Result<When, ConfigError> {
+        let default_when = || -> When {
+            [(
+                "os".to_string(),
+                OneOrMany::Many(
+                    channel
+                        .kind()
+                        .oses()
+                        .iter()
+                        .map(|s| s.to_string())
+                        .collect(),
+                ),
+            )]
+            .into_iter()
+            .collect()
+        };
+        let when = channel.when.clone().unwrap_or_else(default_when);
+        for key in when.keys() {
+            if !keys.contains(key.as_str()) {
+                return Err(self.source().error_at(
+                    &KeyPath::parse("channels").key(name).key("when").key(key),
+                    format!("`when` names `{key}`, which is not a key of the matrix"),
+                    Some(format!(
+                        "matrix keys: {}",
+                        keys.iter().copied().collect::<Vec<_>>().join(", ")
+                    )),
+                ));
+            }
+        }
+        Ok(when)
+    }
+
+    /// The channel's download URL template, and where it was written.
+    fn channel_url<'b>(
+        &'b self,
+        name: &str,
+        channel: &'b Channel,
+    ) -> Result<(&'b String, KeyPath), ConfigError> {
+        let at = KeyPath::parse("channels").key(name);
+        match (&channel.url, &self.loaded.config.release.url) {
+            (Some(u), _) => Ok((u, at.key("url"))),
+            (None, Some(u)) => Ok((u, KeyPath::parse("release.url"))),
+            (None, None) => Err(self.source().error_at(
+                &at,
+                format!("channel {name} needs a download URL for the archives"),
+                Some("set [release] url = \"https://github.com/<owner>/<repo>/releases/download/{{ tag }}/{{ artifact }}\", or `url` on the channel".into()),
+            )),
+        }
     }
 
     /// The targets `when` selects that the channel ships (indexes into
@@ -235,7 +285,7 @@ impl<'a> Renderer<'a> {
         targets: &[Target],
         warnings: &mut Vec<String>,
     ) -> Result<Vec<usize>, ConfigError> {
-        let kind = channel.kind;
+        let kind = channel.kind();
         let source = self.source();
         // Errors point at `when` if it is set, else at the channel's table.
         let at = match &channel.when {
@@ -276,15 +326,31 @@ impl<'a> Renderer<'a> {
                 kind.name()
             ));
         }
+        self.fill(name, kind, &at, targets, &shipped)?;
+        Ok(shipped)
+    }
+
+    /// Checks that the shipped targets fill the kind's package: no two in
+    /// the same place, each in a format it can install (and, for a kind
+    /// that needs it, all in one format).
+    fn fill(
+        &self,
+        name: &str,
+        kind: ChannelKind,
+        at: &KeyPath,
+        targets: &[Target],
+        shipped: &[usize],
+    ) -> Result<(), ConfigError> {
+        let source = self.source();
         let mut filled: Vec<(&str, &Target)> = Vec::new();
-        for &i in &shipped {
+        for &i in shipped {
             let t = &targets[i];
             let Some(slot) = t.platform.and_then(|p| slots::slot(kind, p)) else {
                 continue;
             };
             if let Some((_, first)) = filled.iter().find(|(s, _)| *s == slot) {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
                         "channel {name}: {} and {} would both fill {slot} of the {} package",
                         first.id,
@@ -296,7 +362,7 @@ impl<'a> Renderer<'a> {
             }
             if let Some(problem) = slots::format_problem(kind, t.archive.format) {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
                         "channel {name} cannot install {} ({}, a {} archive): {problem}",
                         t.archive.file_name,
@@ -306,29 +372,34 @@ impl<'a> Renderer<'a> {
                     Some(format!(
                         "give its targets another format: [archive] format-overrides = [ {{ when = {{ os = \"{}\" }}, format = \"{}\" }} ]",
                         kind.oses().join("\", \""),
-                        if kind == ChannelKind::Chocolatey { "zip" } else { "tar.gz" }
+                        kind.packager().format_hint
                     )),
                 ));
             }
-            if kind == ChannelKind::Chocolatey
+            if kind.packager().one_format
                 && let Some((_, other)) = filled.first()
                 && other.archive.format != t.archive.format
             {
                 return Err(source.error_at(
-                    &at,
+                    at,
                     format!(
-                        "channel {name}: {} is a {} archive and {} a {} one; one Chocolatey package installs both the same way",
+                        "channel {name}: {} is a {} archive and {} a {} one; one {} package installs both the same way",
                         other.id,
                         other.archive.format.name(),
                         t.id,
-                        t.archive.format.name()
+                        t.archive.format.name(),
+                        kind.packager().title
                     ),
-                    Some("package both windows targets in the same format (zip)".into()),
+                    Some(format!(
+                        "package both {} targets in the same format ({})",
+                        kind.oses().join(" and "),
+                        kind.packager().format_hint
+                    )),
                 ));
             }
             filled.push((slot, t));
         }
-        Ok(shipped)
+        Ok(())
     }
 
     pub(super) fn notes(&self, targets: &[Target]) -> Result<Option<NotesStep>, ConfigError> {
@@ -356,66 +427,10 @@ impl<'a> Renderer<'a> {
         }))
     }
 
-    /// Homebrew refuses a formula whose `desc` breaks its rules; find out
-    /// now, at the line the text came from, rather than after the builds.
-    fn check_homebrew_desc(&self, name: &str, channel: &Channel) -> Result<(), ConfigError> {
-        use crate::packager::homebrew::desc;
-        let project = &self.loaded.config.project;
-        let (text, at) = match &channel.desc {
-            Some(d) => (d.as_str(), KeyPath::parse("channels").key(name).key("desc")),
-            None => (
-                project.description.as_str(),
-                KeyPath::parse("project.description"),
-            ),
-        };
-        let formula = channel.name.as_deref().unwrap_or(&project.name);
-        if let Some(class) =
-            crate::packager::homebrew::bad_class_name(channel.class.as_deref(), formula)
-        {
-            let key = if channel.class.is_some() {
-                "class"
-            } else {
-                "name"
-            };
-            return Err(self.source().error_at(
-                &KeyPath::parse("channels").key(name).key(key),
-                format!("channel {name}: `{class}` is not a Ruby class name, which the formula needs"),
-                Some("set `class` in the channel to a name starting with a capital letter, made of letters, digits and `_`".into()),
-            ));
-        }
-        let problems = desc::review(text, formula);
-        if problems.is_empty() {
-            return Ok(());
-        }
-        let fix = match desc::suggest(text, formula) {
-            Some(fixed) => format!("desc = {}", toml_string(&fixed)),
-            None => format!(
-                "desc = \"<one line of at most {} characters>\"",
-                desc::MAX_DESC_CHARS
-            ),
-        };
-        Err(self.source().error_at(
-            &at,
-            format!(
-                "channel {name}: Homebrew refuses this formula desc: {}",
-                problems.join(" ")
-            ),
-            Some(format!(
-                "set `{fix}` under [channels.{name}] (the channel's own desc wins over \
-                 [project] description)"
-            )),
-        ))
-    }
-
     /// What a download URL template sees for a target.
     fn url_vars(&self, t: &Target) -> crate::template::Vars {
         let mut vars = self.vars_for(&t.values, &t.id, &t.slug, t.platform);
         vars.set("artifact", t.archive.file_name.as_str());
         vars
     }
-}
-
-/// `text` as a TOML basic string, for a line to paste into matrix.toml.
-fn toml_string(text: &str) -> String {
-    toml::Value::String(text.to_string()).to_string()
 }

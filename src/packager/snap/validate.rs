@@ -7,7 +7,7 @@
 
 use std::collections::BTreeSet;
 
-use super::{SnapOptions, channel_error};
+use super::{SnapApp, SnapOptions, channel_error};
 use crate::packager::PublishError;
 use crate::packager::input::Package;
 
@@ -131,8 +131,13 @@ pub(super) fn options(opts: &SnapOptions) -> Result<(), PublishError> {
             Some("set `base = \"core24\"` (or leave it out)"),
         ));
     }
+    apps(ch, &opts.apps)
+}
+
+/// Each app's name, command and plugs.
+fn apps(ch: &str, apps: &[SnapApp]) -> Result<(), PublishError> {
     let mut seen = BTreeSet::new();
-    for app in &opts.apps {
+    for app in apps {
         if !valid_app_name(&app.name) {
             return Err(channel_error(
                 ch,

@@ -2,20 +2,9 @@
 //! one goes.
 //!
 //! Part of `plan`, so a channel that cannot ship a target fails before any
-//! build runs. These are the rules the renderers in `publish` apply to the
-//! finished archives, decided here from the plan alone:
-//! - Homebrew (`publish/homebrew.rs`): darwin and linux packages, one per
-//!   `on_intel` / `on_arm` block of each system, so amd64 and arm64 only.
-//! - Snapcraft (`publish/snap/validate.rs`): linux packages with a snap
-//!   architecture (amd64, arm64, armhf, i386, ppc64el, s390x, riscv64), one
-//!   per architecture; snapcraft cannot unpack tar.zst.
-//! - Chocolatey (`publish/chocolatey.rs`): its install helpers know a
-//!   32-bit URL and a 64-bit one, so windows/386 and windows/amd64 only (on
-//!   ARM64 machines Chocolatey installs the 32-bit download, so an arm64
-//!   build has no slot); zip or a bare binary, never tar, and one format
-//!   for both.
-//! - Scoop (`publish/scoop.rs`): windows packages keyed `64bit`, `32bit`
-//!   and `arm64`.
+//! build runs. Each kind's rules (the ones its renderer applies to the
+//! finished archives) are its packager's `slot` and `format_problem`, in
+//! `crate::packager::<kind>/plan.rs`; here they are asked of every target.
 
 use crate::config::ChannelKind;
 use crate::package::archive::Format;
@@ -24,28 +13,7 @@ use crate::target::{PLATFORMS, Platform};
 /// The place in a channel's package that a platform fills (two targets
 /// filling one would be ambiguous), or `None` when the kind cannot ship it.
 pub(super) fn slot(kind: ChannelKind, p: &Platform) -> Option<&'static str> {
-    match kind {
-        ChannelKind::Homebrew => match (p.os, p.homebrew_cpu) {
-            ("darwin", Some("intel")) => Some("the on_macos / on_intel block"),
-            ("darwin", Some("arm")) => Some("the on_macos / on_arm block"),
-            ("linux", Some("intel")) => Some("the on_linux / on_intel block"),
-            ("linux", Some("arm")) => Some("the on_linux / on_arm block"),
-            _ => None,
-        },
-        ChannelKind::Snapcraft if p.os == "linux" => p.snap_arch,
-        ChannelKind::Chocolatey if p.os == "windows" => match p.arch {
-            "386" => Some("the 32-bit download"),
-            "amd64" => Some("the 64-bit download"),
-            _ => None,
-        },
-        ChannelKind::Scoop if p.os == "windows" => match p.arch {
-            "amd64" => Some("the 64bit architecture"),
-            "386" => Some("the 32bit architecture"),
-            "arm64" => Some("the arm64 architecture"),
-            _ => None,
-        },
-        _ => None,
-    }
+    (kind.packager().slot)(p)
 }
 
 /// Every platform the kind can ship, by name (`windows/amd64`), in the
@@ -73,13 +41,7 @@ pub(super) fn arches(kind: ChannelKind) -> Vec<&'static str> {
 
 /// Why the kind cannot install an archive of this format, if it cannot.
 pub(super) fn format_problem(kind: ChannelKind, format: Format) -> Option<&'static str> {
-    match (kind, format) {
-        (ChannelKind::Chocolatey, format) if !crate::packager::chocolatey::installs(format) => {
-            Some("Chocolatey's install helpers unpack zip only (or take a bare binary)")
-        }
-        (ChannelKind::Snapcraft, Format::TarZst) => Some("snapcraft cannot unpack tar.zst"),
-        _ => None,
-    }
+    (kind.packager().format_problem)(format)
 }
 
 #[cfg(test)]
