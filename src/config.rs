@@ -35,7 +35,9 @@ pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
 pub use values::{Epoch, Timeout, parse_duration};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
-pub use kinds::{Algorithm, Format, Preset};
+pub use crate::package::archive::Format;
+pub use crate::package::checksum::Algorithm;
+pub use kinds::Preset;
 
 /// The whole release description.
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -13,7 +13,6 @@ pub(crate) use dirty::resolve_existing;
 
 use std::ffi::OsStr;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -406,24 +405,28 @@ impl Git<'_> {
     }
 
     fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Outcome, VersionError> {
-        let output = Command::new(self.program)
-            .arg("-C")
-            .arg(self.dir)
-            .args(args)
+        let argv = [OsStr::new("-C"), self.dir.as_os_str()]
+            .into_iter()
+            .chain(args.iter().map(AsRef::as_ref));
+        let output = crate::process::tool(
+            self.program,
+            argv,
             // Read-only questions must not take index.lock: another git
             // process (an editor, a parallel build) may be working here.
-            .env("GIT_OPTIONAL_LOCKS", "0")
-            .output()
-            .map_err(|source| {
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    VersionError::GitNotFound { source }
-                } else {
-                    VersionError::GitSpawn {
-                        dir: self.dir.to_path_buf(),
-                        source,
-                    }
+            &[("GIT_OPTIONAL_LOCKS", "0")],
+            crate::process::Stream::Capture,
+            crate::process::Stream::Capture,
+        )
+        .map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                VersionError::GitNotFound { source }
+            } else {
+                VersionError::GitSpawn {
+                    dir: self.dir.to_path_buf(),
+                    source,
                 }
-            })?;
+            }
+        })?;
         if output.status.success() {
             Ok(Outcome::Ok(
                 String::from_utf8_lossy(&output.stdout).into_owned(),

@@ -1,56 +1,11 @@
-//! Names `matrix.toml` shares with later stages: the archive format, the
-//! checksum algorithm and the toolchain preset.
+//! The toolchain preset's name, which `matrix.toml` shares with later
+//! stages.
 //!
 //! Part of the first stage of the flow (config). Only the vocabulary lives
-//! here, so that config imports nothing downstream; what each value does is
-//! implemented where it is used (`package::archive`, `package::checksum`,
-//! `preset`), which re-export these types under their old paths.
-
-/// Artifact format of a target.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-pub enum Format {
-    #[serde(rename = "tar.gz")]
-    TarGz,
-    #[serde(rename = "tar.xz")]
-    TarXz,
-    #[serde(rename = "tar.zst")]
-    TarZst,
-    #[serde(rename = "zip")]
-    Zip,
-    /// The bare executable, no archive.
-    #[serde(rename = "binary")]
-    Binary,
-}
-
-/// Digest algorithm used for artifact checksums.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    Default,
-    serde::Serialize,
-    serde::Deserialize,
-    schemars::JsonSchema,
-)]
-#[serde(rename_all = "lowercase")]
-pub enum Algorithm {
-    #[default]
-    Sha256,
-    Sha512,
-}
+//! here, so that config imports nothing above it; what each preset does is
+//! implemented in `preset`, which re-exports the type under its old path.
+//! (The archive format and the checksum algorithm are `package`'s words:
+//! config, above it, imports them.)
 
 #[derive(
     Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema,

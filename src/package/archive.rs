@@ -50,7 +50,31 @@ const ZSTD_LEVEL: i32 = 10;
 const GZIP_OS_UNKNOWN: u8 = 255;
 
 /// Defined with the config that names it; the package owns its behaviour.
-pub use crate::config::kinds::Format;
+/// Artifact format of a target.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+pub enum Format {
+    #[serde(rename = "tar.gz")]
+    TarGz,
+    #[serde(rename = "tar.xz")]
+    TarXz,
+    #[serde(rename = "tar.zst")]
+    TarZst,
+    #[serde(rename = "zip")]
+    Zip,
+    /// The bare executable, no archive.
+    #[serde(rename = "binary")]
+    Binary,
+}
 
 impl Format {
     pub const ALL: [Format; 5] = [

@@ -19,7 +19,25 @@ use sha2::{Digest, Sha256, Sha512};
 const HASH_BUF: usize = 1024 * 1024;
 
 /// Defined with the config that names it; the package owns its behaviour.
-pub use crate::config::kinds::Algorithm;
+/// Digest algorithm used for artifact checksums.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    Default,
+    serde::Serialize,
+    serde::Deserialize,
+    schemars::JsonSchema,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    #[default]
+    Sha256,
+    Sha512,
+}
 
 impl Algorithm {
     /// The lowercase name used in config, manifests and file names.

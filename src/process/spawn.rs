@@ -235,9 +235,26 @@ pub fn tool(
     stdout: Stream,
     stderr: Stream,
 ) -> io::Result<std::process::Output> {
+    tool_without(program, args, env, &[], stdout, stderr)
+}
+
+/// [`tool`] with the variables named in `unset` taken out of the
+/// environment it inherits (mksquashfs refuses some flags when
+/// `SOURCE_DATE_EPOCH` is set).
+pub fn tool_without(
+    program: impl Into<std::ffi::OsString>,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+    env: &[(&str, &str)],
+    unset: &[&str],
+    stdout: Stream,
+    stderr: Stream,
+) -> io::Result<std::process::Output> {
     let program: std::ffi::OsString = program.into();
     let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
     let mut expr = duct::cmd(program, args).stdin_null().unchecked();
+    for k in unset {
+        expr = expr.env_remove(k);
+    }
     for (k, v) in env {
         expr = expr.env(k, v);
     }

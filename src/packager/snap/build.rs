@@ -7,10 +7,10 @@
 //! when mksquashfs has finished: it is written to a hidden
 //! `.<name>.partial-XXXXXX` file beside it and renamed.
 
+use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use super::{SnapOptions, channel_error, render_snap_yaml, snap_version, validate};
 use crate::packager::PublishError;
@@ -146,12 +146,7 @@ fn squash(
         .map(|a| a.to_string_lossy())
         .collect::<Vec<_>>()
         .join(" ");
-    let mut cmd = Command::new(program);
-    cmd.args(&args).args(["-quiet", "-no-progress"]);
-    // mksquashfs 4.5 refuses -mkfs-time/-all-time when SOURCE_DATE_EPOCH
-    // is set ("can't be used at the same time"), and matrix's own runs
-    // usually have it set.
-    cmd.env_remove("SOURCE_DATE_EPOCH");
+    args.extend([OsStr::new("-quiet"), OsStr::new("-no-progress")]);
     let tool_error = |detail: String| PublishError::Tool {
         channel: channel.to_string(),
         command: command.clone(),
@@ -159,7 +154,18 @@ fn squash(
         program: MKSQUASHFS.to_string(),
         package: "squashfs-tools".to_string(),
     };
-    let output = cmd.output().map_err(|e| {
+    // mksquashfs 4.5 refuses -mkfs-time/-all-time when SOURCE_DATE_EPOCH
+    // is set ("can't be used at the same time"), and matrix's own runs
+    // usually have it set.
+    let output = crate::process::tool_without(
+        program,
+        &args,
+        &[],
+        &["SOURCE_DATE_EPOCH"],
+        crate::process::Stream::Capture,
+        crate::process::Stream::Capture,
+    )
+    .map_err(|e| {
         if e.kind() == std::io::ErrorKind::NotFound {
             tool_error(format!("{program} is not installed (not found on PATH)"))
         } else {
