@@ -326,11 +326,11 @@ pub fn main() -> ExitCode {
     #[cfg(target_os = "linux")]
     {
         // `matrix __supervise ...`: this process only watches over one job.
-        if let Some(code) = crate::exec::supervise::dispatch() {
+        if let Some(code) = crate::process::supervise::dispatch() {
             return ExitCode::from(code);
         }
         // /proc/self/exe: the same binary even if the file was replaced since.
-        crate::exec::process::use_supervisor("/proc/self/exe".into());
+        crate::process::use_supervisor("/proc/self/exe".into());
     }
     let cli = Cli::parse();
     init_tracing(cli.verbose);

@@ -11,8 +11,12 @@
 //! binary; [`shard`] splits a plan over CI runners, [`merge`] joins their
 //! dists, [`ci`] writes the CI files that drive them; [`dist_check`] checks
 //! a release folder (`matrix verify`); [`report`] turns events into output
-//! ([`human`] words its counts, durations and sizes, for every layer); [`init`] writes a first
-//! matrix.toml. Each module's doc says where it sits.
+//! ([`human`] words its counts, durations and sizes, for every layer);
+//! [`process`] starts and stops every process matrix runs (jobs, tools,
+//! git), [`engine`] is the container engine a run talks to; [`init`]
+//! writes a first matrix.toml. Each module's doc says where it sits, and
+//! `tests/layers.rs` keeps the order in which modules may import each
+//! other.
 //!
 //! [`release`] holds the library's entry points `build`, `merge`, `verify`
 //! and `publish`, each with an options struct. The binary in `main.rs` only

@@ -20,16 +20,6 @@ use indexmap::{IndexMap, IndexSet};
 pub use count::show as show_count;
 use count::{Counter, TooComplex};
 
-/// `1 axis`, `3 axes`: the same words `report::count` prints, kept here so
-/// that the matrix, upstream of every reporter, does not import one.
-fn count_of(n: usize, one: &str, many: &str) -> String {
-    if n == 1 {
-        format!("1 {one}")
-    } else {
-        format!("{n} {many}")
-    }
-}
-
 /// Include entries times combinations one matrix may cost to merge.
 const INCLUDE_WORK: u128 = 50_000_000;
 
@@ -233,8 +223,8 @@ pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> 
     let too_complex = |_: TooComplex| MatrixError::TooComplex {
         reason: format!(
             "{} and {} are too many to count the combinations",
-            count_of(spec.axes.len(), "axis", "axes"),
-            count_of(spec.exclude.len(), "exclude entry", "exclude entries")
+            crate::human::count(spec.axes.len(), "axis", "axes"),
+            crate::human::count(spec.exclude.len(), "exclude entry", "exclude entries")
         ),
     };
     let mut counter = Counter::new(spec);
@@ -261,7 +251,7 @@ pub fn expand(spec: &Spec, limit: u64) -> Result<Vec<Combination>, MatrixError> 
         return Err(MatrixError::TooComplex {
             reason: format!(
                 "{} would each be tried against {} combinations",
-                count_of(spec.include.len(), "include entry", "include entries"),
+                crate::human::count(spec.include.len(), "include entry", "include entries"),
                 surviving
             ),
         });

@@ -385,7 +385,7 @@ fn find_unknown(dir: &Path, recorded: &BTreeSet<PathBuf>) -> Result<(), MergeErr
 }
 
 /// `<algorithm>:<hex>` of a file, as records write digests.
-pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError> {
+fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError> {
     crate::package::checksum::digest_file(path, algorithm).map_err(|e| MergeError::Read {
         path: path.to_path_buf(),
         what: e.to_string(),
@@ -397,7 +397,7 @@ pub fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, MergeError
 /// its records otherwise consistent, is refused here, naming the archive
 /// and the member. Targets built with `verify = false`, or that matrix
 /// knows no executable format for, are not checked, as in the build.
-pub fn plan_binaries(plan: &Plan, checked: &Checked) -> Result<(), MergeError> {
+fn plan_binaries(plan: &Plan, checked: &Checked) -> Result<(), MergeError> {
     for (file, a) in &checked.artifacts {
         if !matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary) {
             continue;

@@ -14,7 +14,6 @@ pub mod image_precheck;
 mod images;
 pub mod install;
 
-pub use crate::process::{Location, find_program, locate, tools_bin, tools_dir};
 pub use check::{TargetNeed, check_plan, use_tool_cache};
 pub use command::{first_program, need_for_program, program_of};
 pub use images::{ImageCheck, ImageStatus, check_images};

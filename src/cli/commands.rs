@@ -3,7 +3,6 @@
 use super::common::{execute, make_plan, make_plan_to_look, plan_options, print_out, warn};
 use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs};
 use crate::error::Error;
-use crate::exec;
 use crate::report::views;
 use crate::shard::Format;
 use crate::{config, release, target, toolchain};
@@ -87,7 +86,7 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
         let mut report = String::new();
         let checked = crate::toolchain::image_precheck::precheck(&plan)
             .map_err(miette::Report::new)
-            .and_then(|_| exec::container::detect(containers).map_err(miette::Report::new))
+            .and_then(|_| crate::engine::detect(containers).map_err(miette::Report::new))
             .and_then(|engine| {
                 engine.ensure_images(&plan).map_err(miette::Report::new)?;
                 Ok(engine)

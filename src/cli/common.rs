@@ -92,7 +92,7 @@ pub(super) async fn execute(cli: &Cli, prepared: release::Prepared) -> Result<()
     let failed = finished.failed();
     if failed > 0 || !outcome.succeeded() {
         return Err(Error::Reported {
-            message: format!("{} failed", report::count(failed, "job", "jobs")),
+            message: format!("{} failed", crate::human::count(failed, "job", "jobs")),
             code: 1,
         });
     }
@@ -112,7 +112,7 @@ fn report_failures(outcome: &exec::Outcome) {
         if !tail.is_empty() {
             text.push_str(&format!(
                 "  last {} of the log:\n",
-                report::count(tail.len(), "line", "lines")
+                crate::human::count(tail.len(), "line", "lines")
             ));
             for line in tail {
                 text.push_str(&format!("  | {line}\n"));

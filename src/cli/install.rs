@@ -5,8 +5,8 @@ use std::io::{IsTerminal, Write};
 
 use super::common::print_out;
 use crate::error::Error;
+use crate::human::count;
 use crate::plan::Plan;
-use crate::report::count;
 use crate::toolchain::{self, TargetNeed, install};
 
 pub(super) fn install_command(

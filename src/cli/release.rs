@@ -59,8 +59,8 @@ pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
     let mut text = format!(
         "{}: {} and {} checked\n",
         dir.display(),
-        crate::report::count(report.files, "file", "files"),
-        crate::report::count(report.binaries, "binary", "binaries")
+        crate::human::count(report.files, "file", "files"),
+        crate::human::count(report.binaries, "binary", "binaries")
     );
     for p in &report.problems {
         text.push_str(&format!("problem: {p}\n"));
@@ -71,7 +71,7 @@ pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
         Ok(())
     } else {
         Err(Error::Reported {
-            message: crate::report::count(report.problems.len(), "problem", "problems"),
+            message: crate::human::count(report.problems.len(), "problem", "problems"),
             code: 1,
         })
     }
@@ -134,7 +134,7 @@ pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
     text.push_str(&format!(
         "published {} ({}) into {}\n",
         report.version,
-        crate::report::count(report.files.len(), "file", "files"),
+        crate::human::count(report.files.len(), "file", "files"),
         args.to.display()
     ));
     print_out(&text)

@@ -62,26 +62,51 @@ fn default_changelog() -> String {
 
 /// `[channels.<name>]`: one channel. `kind` picks the format; the keys
 /// of its [`Settings`] apply to that kind only.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Channel {
     /// Which targets feed it (default: the kind's operating systems).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub when: Option<When>,
     /// Download URL template (default: `[release] url`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub url: Option<String>,
     /// Your own template file for the channel's main file.
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<String>,
     /// Package name or id (default: the project name).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
     /// The kind and its own keys.
-    #[serde(flatten)]
     pub settings: Settings,
     /// Keys set that another kind owns, in `FOREIGN_ORDER`: a plan error.
-    #[serde(skip)]
     pub foreign: Vec<&'static str>,
+}
+
+/// The plan JSON shows a channel as written, as one table of every key
+/// any kind takes (in [`KEYS`] order), `null` where unset and `package`
+/// true unless the kind's config says otherwise: the shape it had when
+/// every kind's keys shared one struct.
+impl Serialize for Channel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{Error as _, SerializeMap};
+        let own = match serde_json::to_value(&self.settings).map_err(S::Error::custom)? {
+            serde_json::Value::Object(map) => map,
+            _ => serde_json::Map::new(),
+        };
+        let mut map = serializer.serialize_map(Some(KEYS.len()))?;
+        for key in KEYS.iter() {
+            // The keys every channel has go straight to the serializer, so
+            // `when` keeps the order it was written in.
+            match *key {
+                "when" => map.serialize_entry(key, &self.when)?,
+                "url" => map.serialize_entry(key, &self.url)?,
+                "template" => map.serialize_entry(key, &self.template)?,
+                "name" => map.serialize_entry(key, &self.name)?,
+                _ => match own.get(*key) {
+                    Some(value) => map.serialize_entry(key, value)?,
+                    None if *key == "package" => map.serialize_entry(key, &true)?,
+                    None => map.serialize_entry(key, &serde_json::Value::Null)?,
+                },
+            }
+        }
+        map.end()
+    }
 }
 
 /// The keys every channel has, whatever its kind.
@@ -347,6 +372,14 @@ impl JsonSchema for Channel {
                         properties.extend(own.clone());
                     }
                 }
+                // Every channel once took `package` (default true); a kind
+                // that builds no package still accepts that default.
+                properties.entry("package").or_insert_with(|| {
+                    serde_json::json!({
+                        "const": true,
+                        "description": "This kind builds no package: only the default, true, is accepted."
+                    })
+                });
                 serde_json::json!({
                     "type": "object",
                     "properties": properties,

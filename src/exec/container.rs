@@ -16,7 +16,7 @@ use crate::config::{EngineKind, Network};
 use crate::plan::containers::{Containers, LABEL_JOB, LABEL_PROJECT, LABEL_RUN};
 use crate::plan::{BuildStep, JobId};
 
-pub use crate::engine::{Engine, EngineError, detect, probe};
+use crate::engine::Engine;
 
 /// A container's name: unique per run and job, and a valid engine name.
 pub fn container_name(run_id: &str, job_id: &str) -> String {

@@ -19,8 +19,6 @@ mod jobs;
 pub mod lock;
 pub mod process;
 mod smoke;
-#[cfg(target_os = "linux")]
-pub use crate::process::supervise;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -52,7 +50,7 @@ pub struct Options {
     /// Most jobs running a container engine at once.
     pub container_jobs: usize,
     /// The engine, found and answering, when the plan uses one.
-    pub engine: Option<container::Engine>,
+    pub engine: Option<crate::engine::Engine>,
     /// Labels and names this run's containers, so cleanup finds only them.
     pub run_id: String,
     /// Records of artifacts made elsewhere (`matrix merge`: the shards'
@@ -203,7 +201,7 @@ struct Scheduler<'a> {
     running: JoinSet<(usize, JobResult)>,
     max: usize,
     max_engine: usize,
-    engine: Option<Arc<container::Engine>>,
+    engine: Option<Arc<crate::engine::Engine>>,
     run_id: Arc<str>,
     /// Started, unfinished jobs that use the engine (`--container-jobs`).
     engine_running: usize,

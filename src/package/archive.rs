@@ -49,7 +49,6 @@ const ZSTD_LEVEL: i32 = 10;
 /// gzip's "unknown" OS byte: host independent, unlike gzip's own default.
 const GZIP_OS_UNKNOWN: u8 = 255;
 
-/// Defined with the config that names it; the package owns its behaviour.
 /// Artifact format of a target.
 #[derive(
     Debug,

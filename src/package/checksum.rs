@@ -18,7 +18,6 @@ use sha2::{Digest, Sha256, Sha512};
 /// what we wait on, small enough to never matter for memory.
 const HASH_BUF: usize = 1024 * 1024;
 
-/// Defined with the config that names it; the package owns its behaviour.
 /// Digest algorithm used for artifact checksums.
 #[derive(
     Debug,

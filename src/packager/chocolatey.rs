@@ -1,7 +1,7 @@
 //! The Chocolatey channel: a nuspec, the install (and optional uninstall)
 //! script, and the `.nupkg` itself, written natively (no `choco pack`).
 //!
-//! Part of `publish`. `exec` builds a [`ChannelInput`] from the finished
+//! Part of `packager`. `exec` builds a [`ChannelInput`] from the finished
 //! windows archives, calls [`render`] (pure: text out) and then
 //! [`write_nupkg`] (the one function here that touches the disk).
 //!

@@ -1,7 +1,7 @@
 //! The Homebrew channel: renders a formula (`<name>.rb`) that installs the
 //! release's prebuilt macOS and Linux archives.
 //!
-//! Part of `publish`; a pure function of [`ChannelInput`]: the caller writes
+//! Part of `packager`; a pure function of [`ChannelInput`]: the caller writes
 //! the text wherever the tap lives. This file owns what Homebrew expects of a
 //! formula (class name, `desc` rules, `on_macos`/`on_linux` x
 //! `on_arm`/`on_intel` blocks, what `def install` must name given how

@@ -3,7 +3,7 @@
 //! are never recomputed from memory), plus where each archive can be
 //! downloaded.
 //!
-//! Part of `publish`. Built by `exec` from the plan and the finished jobs'
+//! Part of `packager`. Built by `exec` from the plan and the finished jobs'
 //! artifacts, and by `merge` (later) from shard manifests, so the renderers
 //! are pure functions of this input.
 

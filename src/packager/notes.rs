@@ -1,7 +1,7 @@
 //! Release notes: renders dist/RELEASE_NOTES.md from the release, its
 //! archives and images, and the project's changelog.
 //!
-//! Part of `publish`, after the build: the caller gathers a [`NotesInput`]
+//! Part of `packager`, after the build: the caller gathers a [`NotesInput`]
 //! (the release, the checksums file's name, every archive, every image
 //! variant, the CHANGELOG text) and writes what [`render`] returns. The
 //! outline is the one release processes like kruntimes' ask for: Summary,

@@ -1,7 +1,7 @@
 //! The Scoop channel: renders an app manifest (`<name>.json`) for a Scoop
 //! bucket from the release's Windows archives.
 //!
-//! Part of `publish`; a pure function of [`ChannelInput`]: the caller writes
+//! Part of `packager`; a pure function of [`ChannelInput`]: the caller writes
 //! the text into the bucket. This file owns what Scoop expects (architecture
 //! keys, `extract_dir` for archives wrapped in a folder, the `#/name` URL
 //! suffix that names a bare executable, `checkver`, `autoupdate` URLs with

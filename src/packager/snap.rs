@@ -2,7 +2,7 @@
 //! snapcraft from the released archives, and (in `build`) the .snap itself,
 //! packed natively with mksquashfs from the built executable.
 //!
-//! Part of `publish`: a pure function of the [`ChannelInput`] (the release's
+//! Part of `packager`: a pure function of the [`ChannelInput`] (the release's
 //! own records: URLs, sha256 digests, archive layouts) and [`SnapOptions`].
 //! It owns the snap naming and version rules (`validate`), the mapping of
 //! a release archive to a snapcraft `dump` part, and the two embedded

@@ -45,9 +45,16 @@ pub struct ChannelStep {
     pub kind: ChannelKind,
     /// (index into `Plan::targets`, download URL) of every target it ships.
     pub targets: Vec<(usize, String)>,
-    /// The user's template file for the main file, if any.
+    /// The user's template files, if any (main, then Chocolatey's install
+    /// and uninstall scripts).
     pub template: Option<PathBuf>,
+    pub install_template: Option<PathBuf>,
+    pub uninstall_template: Option<PathBuf>,
+    /// The channel's settings as written.
+    pub config: Channel,
     /// Its kind's own work: settings with their defaults, output names.
+    /// (Not in the plan JSON, whose shape stays as it was.)
+    #[serde(skip)]
     pub packager: Step,
 }
 
@@ -110,12 +117,23 @@ impl<'a> Renderer<'a> {
             if selected.is_empty() {
                 continue;
             }
+            let packager = channel.settings.plan(&cx);
+            let (install_template, uninstall_template) = match &packager {
+                Step::Chocolatey(step) => (
+                    step.install_template.clone(),
+                    step.uninstall_template.clone(),
+                ),
+                _ => (None, None),
+            };
             out.push(ChannelStep {
                 name: name.clone(),
                 kind: channel.kind(),
                 targets: selected,
                 template: channel.template.as_deref().map(path),
-                packager: channel.settings.plan(&cx),
+                install_template,
+                uninstall_template,
+                config: channel.clone(),
+                packager,
             });
         }
         Ok(out)

@@ -209,6 +209,9 @@ pub fn capture(program: &Path, args: &[&str], timeout: Duration) -> io::Result<O
             stderr: out.stderr.clone(),
         })),
         None => {
+            // kill() only signals. Not waited for here: a grandchild that
+            // holds the output pipes would block the wait; duct reaps the
+            // child at its next spawn.
             let _ = handle.kill();
             Ok(None)
         }

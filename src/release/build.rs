@@ -12,7 +12,7 @@ use super::{Finished, PlanOptions, Prepared, check_changelog};
 use crate::error::Error;
 use crate::exec;
 use crate::plan::{self, Plan};
-use crate::report::{self, Reporter};
+use crate::report::Reporter;
 use crate::toolchain;
 
 /// What [`build`] makes: the plan's shape and how the run goes.
@@ -148,7 +148,7 @@ fn check_toolchains(
 fn engine_for(
     plan: &Plan,
     building: &BTreeSet<String>,
-) -> Result<Option<exec::container::Engine>, Error> {
+) -> Result<Option<crate::engine::Engine>, Error> {
     let images_need_engine = crate::toolchain::image_precheck::precheck(plan)?;
     let needs_engine = images_need_engine
         || plan.jobs.iter().any(|j| {
@@ -156,7 +156,7 @@ fn engine_for(
         });
     Ok(match &plan.containers {
         Some(containers) if needs_engine => {
-            let engine = exec::container::detect(containers)?;
+            let engine = crate::engine::detect(containers)?;
             engine.ensure_images(plan)?;
             check_programs_in_images(&engine, plan, building)?;
             Some(engine)
@@ -187,7 +187,7 @@ fn partial_seed(opts: &BuildOptions, plan: &Plan, warn: &mut dyn FnMut(String)) 
     warn(format!(
         "a partial release: {} of {} not built ({}); verify and publish need --allow-partial",
         missing.len(),
-        report::count(plan.unfiltered.len(), "target", "targets"),
+        crate::human::count(plan.unfiltered.len(), "target", "targets"),
         missing.join(", ")
     ));
     exec::Seed {
@@ -200,7 +200,7 @@ fn partial_seed(opts: &BuildOptions, plan: &Plan, warn: &mut dyn FnMut(String)) 
 /// per image and program, before any job runs. An image the check cannot
 /// look into (no `sh`, a builder made during the run) is left to the job.
 fn check_programs_in_images(
-    engine: &exec::container::Engine,
+    engine: &crate::engine::Engine,
     plan: &Plan,
     building: &BTreeSet<String>,
 ) -> Result<(), Error> {

@@ -69,7 +69,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
     if !checked.missing.is_empty() {
         warn(format!(
             "a partial release: {} missing: {}",
-            crate::report::count(checked.missing.len(), "target", "targets"),
+            crate::human::count(checked.missing.len(), "target", "targets"),
             checked.missing.join(", ")
         ));
     }

@@ -17,7 +17,7 @@ use std::sync::Mutex;
 
 use crate::exec::Status;
 pub use crate::exec::event::{Event, Reporter};
-pub use crate::human::{count, duration, size};
+use crate::human::{count, duration, size};
 use crate::plan::Plan;
 
 /// How output should look, decided once from flags and the environment.

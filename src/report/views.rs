@@ -2,8 +2,9 @@
 
 use super::{Align, table};
 use crate::plan::Plan;
+use crate::process::Location;
 use crate::target;
-use crate::toolchain::{ImageCheck, ImageStatus, Location, TargetNeed};
+use crate::toolchain::{ImageCheck, ImageStatus, TargetNeed};
 
 /// The human view of a plan: facts, the targets, the job graph.
 pub fn plan(plan: &Plan, verbose: bool) -> String {

@@ -336,8 +336,9 @@ fn visible(text: &str) -> String {
 mod tests {
     use super::*;
     use crate::preset::{Preset, qemu_need};
+    use crate::process::Location;
     use crate::target::platform;
-    use crate::toolchain::{Location, need_for_program};
+    use crate::toolchain::need_for_program;
     use std::path::Path;
 
     fn need(target: &str, by: &str, need: Need, met: bool) -> TargetNeed {

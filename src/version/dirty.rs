@@ -174,9 +174,8 @@ impl Folders<'_, '_> {
 /// else matrix-made in it.
 pub(crate) const LOCK_FILE: &str = ".matrix.lock";
 
-/// The `format` a matrix manifest names (`package::manifest::FORMAT`,
-/// spelled again here because `version` sits below `package`).
-const FORMAT: &str = "matrix-manifest";
+/// The `format` a matrix manifest names.
+use crate::package::manifest::FORMAT;
 
 /// Whether `rel`, a file in a matrix folder, is one matrix writes there.
 fn is_matrix_file(rel: &Path, recorded: &Recorded) -> bool {
@@ -285,10 +284,5 @@ mod lock_name {
     #[test]
     fn the_work_folders_are_the_ones_merge_accepts() {
         assert_eq!(super::WORK_DIRS, crate::merge::WORK_DIRS);
-    }
-
-    #[test]
-    fn the_manifest_marker_is_the_format_package_writes() {
-        assert_eq!(super::FORMAT, crate::package::manifest::FORMAT);
     }
 }

@@ -1,7 +1,7 @@
 //! The `.nupkg` writer: the rendered Chocolatey files packed as the Open
 //! Packaging Conventions zip that `choco pack` (NuGet) produces.
 //!
-//! Part of `publish::chocolatey`, called by `exec` after `render`. Owns the
+//! Part of `packager::chocolatey`, called by `write` after `render`. Owns the
 //! OPC parts NuGet adds around the nuspec and scripts:
 //! - `_rels/.rels`: relationships from the package to the manifest (the
 //!   nuspec) and to the core-properties part;

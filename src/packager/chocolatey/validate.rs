@@ -2,7 +2,7 @@
 //! an error names the option or record at fault instead of surfacing as a
 //! broken nuspec or a `choco push` rejection.
 //!
-//! Part of `publish::chocolatey`; `render` and `write_nupkg` call these.
+//! Part of `packager::chocolatey`; `render` and `write_nupkg` call these.
 //! Owns the package id rules and the text/URL/checksum rules the XML
 //! parts and the PowerShell scripts rely on.
 

@@ -1,7 +1,7 @@
 //! Chocolatey package versions: how a release's SemVer 2 version becomes a
 //! version every Chocolatey CLI in use accepts and orders correctly.
 //!
-//! Part of `publish::chocolatey`; called by `render` (the nuspec's
+//! Part of `packager::chocolatey`; called by `render` (the nuspec's
 //! `<version>`) and `write_nupkg` (the psmdcp and the file name).
 //!
 //! Chocolatey follows NuGet, but two generations are in the field:

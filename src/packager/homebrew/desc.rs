@@ -3,7 +3,7 @@
 //! Homebrew/brew), and the text its autocorrect would make of a `desc` that
 //! breaks them.
 //!
-//! Part of `publish::homebrew`, and pure: `plan` calls [`review`] so a bad
+//! Part of `packager::homebrew`, and pure: `plan` calls [`review`] so a bad
 //! description stops the release before anything is built, pointing at the
 //! line of matrix.toml it came from, and the renderer calls it again for
 //! callers that skip the plan. matrix never rewrites the user's text

@@ -1,7 +1,7 @@
 //! Ruby spelling for the Homebrew formula: string literals, heredocs and
 //! the `license` DSL's arguments for an SPDX expression.
 //!
-//! Part of `publish::homebrew`; every value the formula template prints
+//! Part of `packager::homebrew`; every value the formula template prints
 //! goes through here, so text from matrix.toml (a description with `"` or
 //! `#{`, caveats) can never become Ruby code.
 

@@ -1,6 +1,6 @@
 //! Reading one version's section out of a Keep a Changelog file.
 //!
-//! Part of `publish::notes`: the release notes are written from the
+//! Part of `packager::notes`: the release notes are written from the
 //! changelog, so this module finds the `## [1.2.3] - 2026-01-02` (or
 //! `## 1.2.3`, `## [v1.2.3]`, `## [Unreleased]`, conventional-changelog's
 //! `# [1.3.0](compare-url) (2026-01-02)`) section, splits it into its `###`

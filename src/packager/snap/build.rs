@@ -3,7 +3,7 @@
 //! timestamp, owner and mode fixed, so the same release gives the same
 //! bytes on any host.
 //!
-//! Part of `publish::snap`. The .snap appears under its final name only
+//! Part of `packager::snap`. The .snap appears under its final name only
 //! when mksquashfs has finished: it is written to a hidden
 //! `.<name>.partial-XXXXXX` file beside it and renamed.
 

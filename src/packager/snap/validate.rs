@@ -2,7 +2,7 @@
 //! rendered or packed: snapd refuses a snap whose name, version, summary,
 //! app or plug names break them, and the store only says so after an upload.
 //!
-//! Part of `publish::snap`; both `render_snapcraft` and `build_snap` run
+//! Part of `packager::snap`; both `render_snapcraft` and `build_snap` run
 //! these checks so neither writes a file snapd would reject.
 
 use std::collections::BTreeSet;
