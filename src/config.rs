@@ -77,6 +77,9 @@ pub struct Config {
     /// How much work `matrix plan` may do (raise a limit a release outgrows).
     #[serde(default)]
     pub limits: Limits,
+    /// An SBOM per archive (CycloneDX and SPDX); absent, none is written.
+    #[serde(default)]
+    pub sbom: Option<crate::packager::sbom::SbomConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -458,6 +461,15 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
         }
     }
     containers::check(config, source)?;
+    if let Some(sbom) = &config.sbom
+        && let Err((at, message, help)) = crate::packager::sbom::check(sbom)
+    {
+        let mut key = KeyPath::parse("sbom.formats");
+        if let Some(i) = at {
+            key = key.index(i);
+        }
+        return Err(source.error_at(&key, message, Some(help)));
+    }
     for (limit, value) in [
         (Limit::Targets, config.limits.max_targets),
         (Limit::TemplateFuel, config.limits.template_fuel),

@@ -64,6 +64,10 @@ pub struct Plan {
     pub channels: Vec<channels::ChannelStep>,
     /// dist/RELEASE_NOTES.md from the changelog.
     pub notes: Option<channels::NotesStep>,
+    /// `[sbom]`: the SBOM files of each target's archive, in target order
+    /// (empty without `[sbom]`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sboms: Vec<crate::packager::sbom::SbomStep>,
     /// Set when this run builds one shard of the plan (`--shard i/N`).
     pub shard: Option<crate::package::manifest::ShardInfo>,
     pub jobs: Vec<Job>,
@@ -89,6 +93,7 @@ impl Plan {
             builders: &self.builders,
             images: self.images.as_ref(),
             channels: &self.channels,
+            sbom: !self.sboms.is_empty(),
         }
     }
 }
@@ -274,6 +279,13 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         || images.as_ref().is_some_and(|i| !i.variants.is_empty());
     let channels = renderer.channels(&targets, &mut warnings)?;
     let notes = renderer.notes(&targets)?;
+    let sboms = match &config.sbom {
+        Some(sbom) => {
+            crate::packager::sbom::plan(sbom, targets.iter().map(|t| t.archive.file_name.as_str()))
+        }
+        None => Vec::new(),
+    };
+    check_sbom_names(&targets, &checksum, &sboms, source)?;
     let containers = if uses_engine {
         Some(renderer.containers()?)
     } else {
@@ -286,6 +298,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         builders: &builders,
         images: images.as_ref(),
         channels: &channels,
+        sbom: !sboms.is_empty(),
     };
     let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
     Ok(Plan {
@@ -307,6 +320,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         images,
         channels,
         notes,
+        sboms,
         shard: None,
         jobs,
         warnings,
@@ -376,6 +390,38 @@ fn check_checksum_name(
                 Some("give the checksums file a different name".into()),
             )
             .into());
+    }
+    Ok(())
+}
+
+/// An SBOM must not take the name of an archive or the checksums file.
+fn check_sbom_names(
+    targets: &[Target],
+    checksum: &ChecksumStep,
+    sboms: &[crate::packager::sbom::SbomStep],
+    source: &crate::config::Source,
+) -> Result<(), PlanError> {
+    for file in sboms.iter().flat_map(|s| &s.files) {
+        let clash = if file.file_name == checksum.file_name {
+            Some("the checksums file".to_string())
+        } else {
+            targets
+                .iter()
+                .find(|t| t.archive.file_name == file.file_name)
+                .map(|t| format!("the archive of {}", t.id))
+        };
+        if let Some(clash) = clash {
+            return Err(source
+                .error_at(
+                    &KeyPath::parse("sbom"),
+                    format!(
+                        "the SBOM {:?} has the same name as {clash}",
+                        file.file_name
+                    ),
+                    Some("rename the archive ([archive] name) or the checksums file ([checksum] name)".into()),
+                )
+                .into());
+        }
     }
     Ok(())
 }

@@ -116,6 +116,16 @@ pub enum JobError {
         #[source]
         source: Box<crate::packager::PublishError>,
     },
+    #[error("{job}: cannot make the SBOM from {}: {why}", path.display())]
+    #[diagnostic(
+        code(matrix::job::sbom),
+        help("fix or remove the file, or leave [sbom] out of matrix.toml")
+    )]
+    Sbom {
+        job: String,
+        path: PathBuf,
+        why: String,
+    },
     #[error("{job}: the plan needs a container engine, and the run has none")]
     #[diagnostic(code(matrix::job::no_engine))]
     NoEngine { job: String },

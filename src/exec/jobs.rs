@@ -43,6 +43,7 @@ pub(super) async fn run(
             ..Output::default()
         }),
         JobId::Archive(t) => archive(plan, t).await.map(artifact),
+        JobId::Sbom(t) => super::sbom::run(ctx, job, t).await,
         JobId::Image { variant, platform } => {
             super::images::run_platform(ctx, job, variant, platform, cancel).await
         }
@@ -350,7 +351,9 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
             .iter()
             .map(|a| {
                 let mut a = a.clone();
-                a.binary = a.target.as_ref().and_then(|id| {
+                // A target's SBOMs name its target but are no binary.
+                let of_binary = matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary);
+                a.binary = a.target.as_ref().filter(|_| of_binary).and_then(|id| {
                     ctx.binaries
                         .iter()
                         .find(|(t, _)| plan.targets[*t].id == *id)

@@ -18,6 +18,7 @@ pub mod joblog;
 mod jobs;
 pub mod lock;
 pub mod process;
+mod sbom;
 mod smoke;
 
 use std::collections::HashMap;

@@ -167,6 +167,8 @@ pub enum ArtifactKind {
     Package,
     /// The release notes.
     Notes,
+    /// A per-target SBOM (CycloneDX or SPDX JSON, `[sbom]`).
+    Sbom,
 }
 
 impl ArtifactKind {

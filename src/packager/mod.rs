@@ -48,6 +48,7 @@ pub mod notes;
 pub mod out;
 pub mod registry;
 mod render;
+pub mod sbom;
 pub mod scoop;
 pub mod snap;
 

@@ -24,6 +24,8 @@ pub enum JobKind {
     Builder,
     Build,
     Archive,
+    /// Write one archive's SBOMs (`[sbom]`).
+    Sbom,
     /// Build one platform of one image variant.
     Image,
     /// Assemble a variant's multi-platform index (and its OCI archive).
@@ -45,7 +47,11 @@ impl JobKind {
     pub fn reads_results(self) -> bool {
         matches!(
             self,
-            JobKind::Checksums | JobKind::Manifest | JobKind::Channel | JobKind::Notes
+            JobKind::Checksums
+                | JobKind::Manifest
+                | JobKind::Channel
+                | JobKind::Notes
+                | JobKind::Sbom
         )
     }
 
@@ -59,6 +65,7 @@ impl JobKind {
             JobKind::Channel => "channel",
             JobKind::Notes => "notes",
             JobKind::Archive => "archive",
+            JobKind::Sbom => "sbom",
             JobKind::Checksums => "checksums",
             JobKind::Manifest => "manifest",
         }
@@ -74,6 +81,8 @@ pub enum JobId {
     Build(usize),
     /// Index into `Plan::targets`.
     Archive(usize),
+    /// Index into `Plan::targets` (and `Plan::sboms`).
+    Sbom(usize),
     /// Indexes into the image variants and into the variant's platforms.
     Image {
         variant: usize,
@@ -96,6 +105,7 @@ impl JobId {
             JobId::Builder(_) => JobKind::Builder,
             JobId::Build(_) => JobKind::Build,
             JobId::Archive(_) => JobKind::Archive,
+            JobId::Sbom(_) => JobKind::Sbom,
             JobId::Image { .. } => JobKind::Image,
             JobId::Index(_) => JobKind::Index,
             JobId::Push(_) => JobKind::Push,
@@ -106,10 +116,10 @@ impl JobId {
         }
     }
 
-    /// The target of a per-target job (builds and archives).
+    /// The target of a per-target job (builds, archives and SBOMs).
     pub fn target(self) -> Option<usize> {
         match self {
-            JobId::Build(t) | JobId::Archive(t) => Some(t),
+            JobId::Build(t) | JobId::Archive(t) | JobId::Sbom(t) => Some(t),
             _ => None,
         }
     }
@@ -198,7 +208,11 @@ impl Scope {
         self == Scope::Merge
             && matches!(
                 id.kind(),
-                JobKind::Builder | JobKind::Build | JobKind::Archive | JobKind::Image
+                JobKind::Builder
+                    | JobKind::Build
+                    | JobKind::Archive
+                    | JobKind::Sbom
+                    | JobKind::Image
             )
     }
 }
@@ -210,6 +224,8 @@ pub struct Steps<'a> {
     pub builders: &'a [BuilderStep],
     pub images: Option<&'a ImagePlan>,
     pub channels: &'a [ChannelStep],
+    /// `[sbom]`: every archive gets an SBOM job.
+    pub sbom: bool,
 }
 
 impl Steps<'_> {
@@ -224,6 +240,7 @@ impl Steps<'_> {
             JobId::Builder(b) => format!("builder-{}", self.builders[b].name),
             JobId::Build(t) => format!("build-{}", self.targets[t].slug),
             JobId::Archive(t) => format!("archive-{}", self.targets[t].slug),
+            JobId::Sbom(t) => format!("sbom-{}", self.targets[t].slug),
             JobId::Image { variant, platform } => {
                 format!("image-{}", self.variant(variant).platforms[platform].slug)
             }
@@ -275,6 +292,8 @@ impl Steps<'_> {
                 _ => vec![],
             },
             JobId::Archive(t) => vec![JobId::Build(t)],
+            // The SBOM reads the binary and names the archive's digest.
+            JobId::Sbom(t) => vec![JobId::Archive(t)],
             JobId::Image { variant, platform } => {
                 vec![JobId::Build(
                     self.variant(variant).platforms[platform].target,
@@ -298,10 +317,11 @@ impl Steps<'_> {
                 .collect(),
             // The notes also list the images.
             JobId::Notes => of(&|k| matches!(k, JobKind::Archive | JobKind::Index)),
-            // Every file of the release: the archives, then the release
-            // files (OCI archives, channel files, the notes).
+            // Every file of the release: the archives and their SBOMs,
+            // then the release files (OCI archives, channel files, the
+            // notes).
             JobId::Checksums => {
-                let mut needs = of(&|k| k == JobKind::Archive);
+                let mut needs = of(&|k| matches!(k, JobKind::Archive | JobKind::Sbom));
                 needs.extend(of(&|k| match k {
                     JobKind::Index => oci,
                     JobKind::Channel | JobKind::Notes => true,
@@ -355,12 +375,15 @@ impl Steps<'_> {
     }
 
     /// Every job of a whole release, in plan order: builder images; build
-    /// then archive per target; per image variant its platforms, index
+    /// then archive (then SBOM) per target; per image variant its platforms, index
     /// and push; channels; the notes; then checksums, then the manifest.
     pub fn all(&self, notes: bool) -> Vec<JobId> {
         let mut ids: Vec<JobId> = (0..self.builders.len()).map(JobId::Builder).collect();
         for t in 0..self.targets.len() {
             ids.extend([JobId::Build(t), JobId::Archive(t)]);
+            if self.sbom {
+                ids.push(JobId::Sbom(t));
+            }
         }
         if let Some(images) = self.images {
             for (v, variant) in images.variants.iter().enumerate() {

@@ -118,6 +118,7 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
     let parts: Vec<String> = [
         (of(ArtifactKind::Archive), "archive", "archives"),
         (of(ArtifactKind::Binary), "binary", "binaries"),
+        (of(ArtifactKind::Sbom), "SBOM", "SBOMs"),
         (of(ArtifactKind::Image), "image archive", "image archives"),
         (
             of(ArtifactKind::Checksums),
