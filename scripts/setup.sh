@@ -198,7 +198,7 @@ check_toolchains() {
 check_validators() {
 	local tools=${MATRIX_TOOLS:-$HOME/.cache/matrix-tools}
 	local venv=$tools/venv-validate
-	if "$venv/bin/python" -c 'import jsonschema, yaml' >/dev/null 2>&1; then
+	if "$venv/bin/python" -c 'import jsonschema, referencing, yaml' >/dev/null 2>&1; then
 		say "validators: jsonschema and pyyaml present in $venv"
 		return
 	fi

@@ -20,6 +20,7 @@ mod merge_limits;
 mod output;
 mod plan;
 mod repo_links;
+mod sbom;
 mod shards;
 mod support;
 mod toolchains;
