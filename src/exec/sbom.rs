@@ -83,14 +83,15 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
             .map_err(|e| fail(&plan.root, e.to_string()))?
     };
     entries.push(Entry {
-        source: build.artifact.clone(),
+        source: binary(plan, t),
         dest: build.binary.clone(),
         executable: true,
     });
     entries.sort_by(|a, b| a.dest.cmp(&b.dest));
-    let files = c::files(&entries).map_err(io(&build.artifact))?;
+    let files = c::files(&entries).map_err(io(&binary(plan, t)))?;
 
-    let (go, auditable) = read_binary(&build.artifact).map_err(io(&build.artifact))?;
+    let binary = binary(plan, t);
+    let (go, auditable) = read_binary(&binary).map_err(io(&binary))?;
     let crates = match auditable {
         Some(crates) => Some((cargo::CrateSource::Auditable, crates)),
         None => cargo_lock(&build.dir, plan)
@@ -131,6 +132,24 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
         crates,
         generator: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// The target's binary: where a merge puts it back from the archive
+/// (`dist/build/<slug>/<binary>`, which is also where a build writes it
+/// unless a preset or `artifact` says otherwise), else where the build
+/// left it.
+fn binary(plan: &Plan, t: usize) -> PathBuf {
+    let target = &plan.targets[t];
+    let staged = plan
+        .dist
+        .join(crate::plan::BUILD_DIR)
+        .join(&target.slug)
+        .join(&target.build.binary);
+    if staged.is_file() {
+        staged
+    } else {
+        target.build.artifact.clone()
+    }
 }
 
 type Found = (Option<gobuildinfo::BuildInfo>, Option<Vec<cargo::Crate>>);

@@ -208,11 +208,7 @@ impl Scope {
         self == Scope::Merge
             && matches!(
                 id.kind(),
-                JobKind::Builder
-                    | JobKind::Build
-                    | JobKind::Archive
-                    | JobKind::Sbom
-                    | JobKind::Image
+                JobKind::Builder | JobKind::Build | JobKind::Archive | JobKind::Image
             )
     }
 }

@@ -87,17 +87,15 @@ pub fn restrict_to_shard(
 /// channels ship what there is, and a channel left with no target is not
 /// run.
 pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), GraphError> {
-    if !missing.is_empty() {
-        let missing: BTreeSet<usize> = plan
-            .targets
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| missing.contains(&t.id))
-            .map(|(i, _)| i)
-            .collect();
-        for c in &mut plan.channels {
-            c.targets.retain(|(t, _)| !missing.contains(t));
-        }
+    let missing: BTreeSet<usize> = plan
+        .targets
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| missing.contains(&t.id))
+        .map(|(i, _)| i)
+        .collect();
+    for c in &mut plan.channels {
+        c.targets.retain(|(t, _)| !missing.contains(t));
     }
     let steps = plan.steps();
     let whole: Vec<JobId> = plan.jobs.iter().map(Job::work).collect();
@@ -106,6 +104,9 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
         .copied()
         .filter(|&id| match id {
             JobId::Index(_) | JobId::Notes => true,
+            // SBOMs are made from the archives and binaries the merge
+            // staged, as a single machine makes them; shards make none.
+            JobId::Sbom(t) => !missing.contains(&t),
             JobId::Channel(c) => missing.is_empty() || !plan.channels[c].targets.is_empty(),
             _ => false,
         })

@@ -481,3 +481,98 @@ fn bad_sbom_config_is_a_located_error() {
         assert!(err.contains("matrix.toml:"), "{sbom}: no location: {err}");
     }
 }
+
+#[test]
+fn a_merge_makes_the_sboms_a_single_machine_makes() {
+    let p = Project::with_config(&format!(
+        "{}\n[sbom]\n",
+        script_config(
+            "os = [\"linux\", \"windows\"]\narch = [\"amd64\", \"arm64\"]",
+            crate::support::WRITE_BINARY
+        )
+    ));
+    p.file(".gitignore", "dist/\nshards/\nmerged/\n");
+    retag(&p);
+    let (code, out, err) = run(&mut p.matrix(&["build"]));
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let mut dirs = Vec::new();
+    for i in 1..=2 {
+        let dir = p.dir.join(format!("shards/shard-{i}"));
+        let (code, out, err) = run(&mut p.matrix(&[
+            "build",
+            "--shard",
+            &format!("{i}/2"),
+            "--dist",
+            dir.to_str().unwrap(),
+        ]));
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        // A shard makes no SBOM: the merge makes them all.
+        assert!(!std::fs::read_dir(&dir).unwrap().any(|e| {
+            e.unwrap()
+                .file_name()
+                .to_string_lossy()
+                .ends_with(".cdx.json")
+        }));
+        dirs.push(dir.display().to_string());
+    }
+    let mut args = vec!["merge"];
+    args.extend(dirs.iter().map(String::as_str));
+    args.extend(["--dist", "merged"]);
+    let (code, out, err) = run(&mut p.matrix(&args));
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(out.contains("8 SBOMs"), "{out}");
+    let merged = p.dir.join("merged");
+    let sbom_names: Vec<String> = std::fs::read_dir(p.dist())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.ends_with(".cdx.json") || n.ends_with(".spdx.json") || n.ends_with("_checksums.txt")
+        })
+        .collect();
+    assert_eq!(sbom_names.len(), 9, "{sbom_names:?}");
+    for name in sbom_names {
+        assert!(
+            std::fs::read(p.dist().join(&name)).unwrap()
+                == std::fs::read(merged.join(&name)).unwrap(),
+            "{name}: the merge's differs from the single build's"
+        );
+    }
+}
+
+/// The `cargo auditable` section, added to a real executable with
+/// objcopy: zlib-compressed JSON in `.dep-v0`.
+#[test]
+fn a_cargo_auditable_section_is_read() {
+    if !require("objcopy", "apt-get install binutils") {
+        return;
+    }
+    use std::io::Write;
+    let tmp = tempfile::tempdir().unwrap();
+    let json = br#"{"packages":[{"name":"hello","version":"0.1.0","source":"local","root":true,"dependencies":[1]},{"name":"itoa","version":"1.0.11","source":"crates.io"}]}"#;
+    let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+    z.write_all(json).unwrap();
+    let section = tmp.path().join("dep-v0.zlib");
+    std::fs::write(&section, z.finish().unwrap()).unwrap();
+    let exe = tmp.path().join("ls");
+    let out = Command::new("objcopy")
+        .arg(format!("--add-section=.dep-v0={}", section.display()))
+        .arg(crate::support::which("ls").unwrap())
+        .arg(&exe)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(&exe).unwrap();
+    let crates = matrix::packager::sbom::cargo::from_binary(&bytes).unwrap();
+    let names: Vec<(&str, &str)> = crates
+        .iter()
+        .map(|c| (c.name.as_str(), c.version.as_str()))
+        .collect();
+    assert_eq!(names, [("hello", "0.1.0"), ("itoa", "1.0.11")]);
+    assert!(crates[1].source.starts_with("registry+"));
+    // The same file cut short: no section, no panic.
+    assert!(matrix::packager::sbom::cargo::from_binary(&bytes[..bytes.len() / 3]).is_none());
+}
