@@ -226,3 +226,46 @@ fn a_merge_runs_the_release_wide_jobs_over_the_shards() {
     assert_eq!(needs(&plan, "checksums"), ["channel-brew", "release-notes"]);
     assert_eq!(needs(&plan, "manifest"), ["checksums", "index-scratch"]);
 }
+
+#[test]
+fn sbom_jobs_follow_their_archive_and_precede_the_checksums() {
+    let plain = release(false, false);
+    assert!(plain.sboms.is_empty());
+    assert!(plain.jobs.iter().all(|j| j.kind != JobKind::Sbom));
+    assert!(!serde_json::to_string(&plain).unwrap().contains("sboms"));
+
+    let text = format!("{BASE}\n[sbom]\nformats = [\"spdx\"]\n");
+    let loaded = config::parse(Path::new("matrix.toml"), text).unwrap();
+    let mut req = request(&[]);
+    req.has_changelog = true;
+    let mut plan = build(&loaded, &req).unwrap();
+    assert_eq!(plan.sboms.len(), plan.targets.len());
+    assert_eq!(
+        plan.sboms[0].files[0].file_name,
+        format!("{}.spdx.json", plan.targets[0].archive.file_name)
+    );
+    assert_eq!(needs(&plan, "sbom-linux-amd64"), ["archive-linux-amd64"]);
+    let sums = needs(&plan, "checksums");
+    for t in &plan.targets {
+        assert!(
+            sums.contains(&format!("sbom-{}", t.slug).as_str()),
+            "{sums:?}"
+        );
+    }
+    // A shard makes none; a merge makes those of the targets it has.
+    let mut shard = plan.clone();
+    restrict_to_shard(&mut shard, 1, 2, &BTreeSet::from([1, 2]), None).unwrap();
+    assert!(shard.jobs.iter().all(|j| j.kind != JobKind::Sbom));
+    restrict_to_merge(&mut plan, &["windows/arm64".to_string()]).unwrap();
+    let merged: Vec<&str> = plan
+        .jobs
+        .iter()
+        .filter(|j| j.kind == JobKind::Sbom)
+        .map(|j| j.id.as_str())
+        .collect();
+    assert_eq!(
+        merged,
+        ["sbom-linux-amd64", "sbom-linux-arm64", "sbom-windows-amd64"]
+    );
+    assert_eq!(needs(&plan, "sbom-linux-amd64"), Vec::<&str>::new());
+}
