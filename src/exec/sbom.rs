@@ -111,9 +111,25 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
             name: "go".into(),
             version: info.go_version.clone(),
         }],
-        None => c::compiler(preset, &build.argv, &build.env)
-            .map(|name| vec![c::tool(&name, &build.env, &build.dir)])
-            .unwrap_or_default(),
+        // A shell line names no compiler, unless `CC` or a preset does.
+        None => c::compiler(
+            preset,
+            if build.shell { &[] } else { &build.argv },
+            &build.env,
+        )
+        .map(|name| {
+            if build.container.is_some() {
+                // The compiler is in the build's image, not here: its
+                // name is known, its version is not asked of the host.
+                vec![sbom::Tool {
+                    name: c::tool_name(&name),
+                    version: String::new(),
+                }]
+            } else {
+                vec![c::tool(&name, &build.env, &build.dir)]
+            }
+        })
+        .unwrap_or_default(),
     };
     let v = &plan.version;
     Ok(Subject {

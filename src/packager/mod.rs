@@ -4,7 +4,8 @@
 //! written into dist/ for a `[channels.<name>]` of matrix.toml.
 //!
 //! One module per kind (`homebrew`, `snap`, `chocolatey`, `scoop`; `notes`
-//! is the release notes, which every release has), each owning:
+//! is the release notes, which every release has; `sbom` is the SBOMs of
+//! `[sbom]`, one job per archive rather than a channel), each owning:
 //! - `config.rs`: its serde config type, with `deny_unknown_fields`, so
 //!   its keys are the only ones its channels take;
 //! - `plan.rs`: its line in the registry ([`Packager`]: name, dist folder,

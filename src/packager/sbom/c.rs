@@ -73,11 +73,16 @@ pub fn tool(name: &str, env: &BTreeMap<String, String>, dir: &Path) -> Tool {
         })
         .unwrap_or_default();
     Tool {
-        name: Path::new(name)
-            .file_name()
-            .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned()),
+        name: tool_name(name),
         version,
     }
+}
+
+/// A program's file name: `x86_64-linux-gnu-gcc` of `/usr/bin/x86_64-linux-gnu-gcc`.
+pub fn tool_name(name: &str) -> String {
+    Path::new(name)
+        .file_name()
+        .map_or_else(|| name.to_string(), |n| n.to_string_lossy().into_owned())
 }
 
 /// The archive's files (`entries`, in archive order) with their sha256.

@@ -110,3 +110,26 @@ fn formats_are_checked() {
     assert_eq!(check(&twice).unwrap_err().0, Some(1));
     assert!(check(&SbomConfig::default()).is_ok());
 }
+
+#[test]
+fn the_compiler_comes_from_cc_then_the_preset_then_the_command() {
+    use std::collections::BTreeMap;
+    let none = BTreeMap::new();
+    let zig = BTreeMap::from([("CC".to_string(), "zig cc -target x86_64-macos".to_string())]);
+    assert_eq!(
+        c::compiler(Some("zig-cc"), &[], &zig).as_deref(),
+        Some("zig")
+    );
+    let cargo = ["cargo".to_string(), "build".to_string()];
+    assert_eq!(
+        c::compiler(Some("cargo"), &cargo, &none).as_deref(),
+        Some("rustc")
+    );
+    let make = ["/usr/bin/make".to_string(), "-s".to_string()];
+    assert_eq!(c::compiler(None, &make, &none).as_deref(), Some("make"));
+    assert_eq!(c::compiler(None, &[], &none), None);
+    // A compiler that is not there has a name and no version.
+    let gone = c::tool("no-such-compiler-here", &none, std::path::Path::new("/"));
+    assert_eq!(gone.name, "no-such-compiler-here");
+    assert!(gone.version.is_empty());
+}
