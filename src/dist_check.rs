@@ -121,6 +121,7 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
         }
     }
     check_sums_file(dir, &manifest, &mut report);
+    check_sboms(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
 }
@@ -135,6 +136,52 @@ fn hash_file(path: &Path, algorithm: Algorithm) -> Result<String, DistCheckError
 
 /// The checksums file must list exactly the recorded files, with the
 /// recorded digests.
+/// Most bytes an SBOM may have to be read back.
+const MAX_SBOM: u64 = 64 << 20;
+
+/// Each SBOM names its target's archive and that archive's sha256.
+fn check_sboms(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    for a in manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Sbom)
+    {
+        let archive = manifest.artifacts.iter().find(|r| {
+            r.target.is_some()
+                && r.target == a.target
+                && matches!(r.kind, ArtifactKind::Archive | ArtifactKind::Binary)
+        });
+        let Some(archive) = archive else {
+            report
+                .problems
+                .push(format!("{}: an SBOM of no archive of the release", a.path));
+            continue;
+        };
+        let bytes = std::fs::File::open(dir.join(&a.path))
+            .and_then(|f| crate::package::capped::read_to_end(f, MAX_SBOM, a.size));
+        let Ok(Some(bytes)) = bytes else {
+            // Missing or oversized: the size and digest checks said so.
+            continue;
+        };
+        let named = crate::packager::sbom::named_archive(&bytes);
+        let sha = hash_file(&dir.join(&archive.path), Algorithm::Sha256);
+        match (named, sha) {
+            (Err(why), _) => report.problems.push(format!("{}: {why}", a.path)),
+            (Ok((name, _)), _) if name != archive.name => report.problems.push(format!(
+                "{}: names {name:?}, not its archive {:?}",
+                a.path, archive.name
+            )),
+            (Ok((_, named)), Ok(actual)) if actual != format!("sha256:{named}") => {
+                report.problems.push(format!(
+                    "{}: names {} with sha256 {named}, but it is {actual}",
+                    a.path, archive.name
+                ))
+            }
+            _ => {}
+        }
+    }
+}
+
 fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
     let name = &manifest.checksum.file;
     let path = dir.join(name);

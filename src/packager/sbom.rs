@@ -114,6 +114,46 @@ pub fn render(format: SbomFormat, subject: &Subject) -> Vec<u8> {
     out
 }
 
+/// The archive an SBOM names and its sha256, read back from a CycloneDX
+/// or SPDX document (as `matrix verify` checks it); why not, if it names
+/// none.
+pub fn named_archive(bytes: &[u8]) -> Result<(String, String), String> {
+    let doc: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|e| format!("not JSON: {e}"))?;
+    let (name, sha) = if doc["bomFormat"] == "CycloneDX" {
+        let c = &doc["metadata"]["component"];
+        let sha = c["hashes"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|h| h["alg"] == "SHA-256")
+            .map(|h| &h["content"]);
+        (&c["name"], sha)
+    } else if doc["spdxVersion"].is_string() {
+        let described = &doc["documentDescribes"][0];
+        let p = doc["packages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|p| &p["SPDXID"] == described);
+        let sha = p.and_then(|p| {
+            p["checksums"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| c["algorithm"] == "SHA256")
+                .map(|c| &c["checksumValue"])
+        });
+        (p.map_or(&serde_json::Value::Null, |p| &p["name"]), sha)
+    } else {
+        return Err("neither a CycloneDX nor an SPDX document".into());
+    };
+    match (name.as_str(), sha.and_then(|s| s.as_str())) {
+        (Some(name), Some(sha)) => Ok((name.to_string(), sha.to_string())),
+        _ => Err("names no archive with its sha256".into()),
+    }
+}
+
 /// A component of the binary, the one shape both documents are made from.
 #[derive(Debug, Clone)]
 struct Component {

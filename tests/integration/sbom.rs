@@ -444,7 +444,8 @@ fn a_hostile_binary_gives_an_sbom_without_go_modules() {
     retag(&p);
     let (code, out, err) = run(&mut p.matrix(&["build"]));
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
-    let cdx = json(&p.dist().join("hello_1.2.3_linux_amd64.tar.gz.cdx.json"));
+    let cdx_path = p.dist().join("hello_1.2.3_linux_amd64.tar.gz.cdx.json");
+    let cdx = json(&cdx_path);
     assert!(
         cdx["components"]
             .as_array()
@@ -456,6 +457,50 @@ fn a_hostile_binary_gives_an_sbom_without_go_modules() {
         !p.dist()
             .join("hello_1.2.3_linux_amd64.tar.gz.spdx.json")
             .exists()
+    );
+
+    // `matrix verify` checks the SBOM names its archive's digest: an SBOM
+    // rewritten with its records updated to match still fails.
+    let (code, out, err) = run(&mut p.matrix(&["verify", "dist"]));
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    let mut forged = cdx.clone();
+    forged["metadata"]["component"]["hashes"][0]["content"] = "0".repeat(64).into();
+    let bytes = serde_json::to_vec_pretty(&forged).unwrap();
+    std::fs::write(&cdx_path, &bytes).unwrap();
+    let digest = sha256(&cdx_path);
+    let manifest_path = p.dist().join("manifest.json");
+    let mut manifest = json(&manifest_path);
+    for a in manifest["artifacts"].as_array_mut().unwrap() {
+        if a["kind"] == "sbom" {
+            a["digest"] = format!("sha256:{digest}").into();
+            a["size"] = bytes.len().into();
+        }
+    }
+    std::fs::write(
+        &manifest_path,
+        serde_json::to_vec_pretty(&manifest).unwrap(),
+    )
+    .unwrap();
+    let sums_path = p.dist().join("hello_1.2.3_checksums.txt");
+    let sums: String = std::fs::read_to_string(&sums_path)
+        .unwrap()
+        .lines()
+        .map(|l| match l.split_once("  ") {
+            Some((_, name)) if name.ends_with(".cdx.json") => format!("{digest}  {name}\n"),
+            _ => format!("{l}\n"),
+        })
+        .collect();
+    std::fs::write(&sums_path, sums).unwrap();
+    let (code, out, err) = run(&mut p.matrix(&["verify", "dist"]));
+    assert_ne!(code, 0, "stdout: {out}\nstderr: {err}");
+    let said: String = format!("{out}{err}")
+        .split_whitespace()
+        .filter(|w| *w != "|")
+        .collect::<Vec<_>>()
+        .join(" ");
+    assert!(
+        said.contains("hello_1.2.3_linux_amd64.tar.gz.cdx.json: names hello_1.2.3_linux_amd64.tar.gz with sha256 0000"),
+        "stdout: {out}\nstderr: {err}"
     );
 }
 

@@ -133,3 +133,18 @@ fn the_compiler_comes_from_cc_then_the_preset_then_the_command() {
     assert_eq!(gone.name, "no-such-compiler-here");
     assert!(gone.version.is_empty());
 }
+
+#[test]
+fn each_document_names_its_archive_back() {
+    let s = subject();
+    for format in SbomFormat::ALL {
+        let (name, sha) = named_archive(&render(format, &s)).unwrap();
+        assert_eq!(
+            (name.as_str(), sha.as_str()),
+            (s.archive.as_str(), s.archive_sha256.as_str())
+        );
+    }
+    assert!(named_archive(b"{}").is_err());
+    assert!(named_archive(b"\xff").is_err());
+    assert!(named_archive(br#"{"bomFormat":"CycloneDX","metadata":{}}"#).is_err());
+}
