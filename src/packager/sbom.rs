@@ -66,6 +66,8 @@ pub struct FileEntry {
     /// Its path in the archive.
     pub path: String,
     pub sha256: String,
+    /// SPDX 2.3 asks every file for a SHA1 beside any other digest.
+    pub sha1: String,
 }
 
 /// A program that made the binary.

@@ -412,9 +412,22 @@ fn c_sboms_name_the_compiler_and_the_files() {
     assert!(!tools[1]["version"].as_str().unwrap().is_empty(), "{tools}");
     let files = spdx["files"].as_array().unwrap();
     let binary = p.dist().join("build/linux-amd64-gnu/hello");
+    // SPDX 2.3 wants a SHA1 for every file; `sha1sum` is the other opinion.
+    let sha1 = Command::new("sha1sum").arg(&binary).output().unwrap();
+    let sha1 = String::from_utf8(sha1.stdout).unwrap();
+    let sha1 = sha1.split_whitespace().next().unwrap();
+    let digest = |f: &Value, algorithm: &str| {
+        f["checksums"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["algorithm"] == algorithm)
+            .map(|c| c["checksumValue"].as_str().unwrap().to_string())
+    };
     assert!(
         files.iter().any(|f| f["fileName"] == "./hello"
-            && f["checksums"][0]["checksumValue"] == sha256(&binary).as_str()),
+            && digest(f, "SHA256").as_deref() == Some(sha256(&binary).as_str())
+            && digest(f, "SHA1").as_deref() == Some(sha1)),
         "{files:?}"
     );
     // No language packages for C: files only.

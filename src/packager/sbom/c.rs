@@ -94,7 +94,26 @@ pub fn files(entries: &[Entry]) -> std::io::Result<Vec<FileEntry>> {
             Ok(FileEntry {
                 path: e.dest.clone(),
                 sha256,
+                sha1: sha1_file(&e.source)?,
             })
         })
         .collect()
+}
+
+/// A file's SHA1 in hex, read in bounded chunks (SPDX wants it; matrix
+/// trusts sha256 and only records this one).
+fn sha1_file(path: &std::path::Path) -> std::io::Result<String> {
+    use sha1::Digest as _;
+    use std::io::Read as _;
+    let mut file = std::fs::File::open(path)?;
+    let mut hasher = sha1::Sha1::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    Ok(hex::encode(hasher.finalize()))
 }

@@ -82,7 +82,10 @@ pub(super) fn render(s: &Subject) -> Value {
         files.push(json!({
             "SPDXID": id,
             "fileName": format!("./{}", f.path),
-            "checksums": [{ "algorithm": "SHA256", "checksumValue": f.sha256 }],
+            "checksums": [
+                { "algorithm": "SHA1", "checksumValue": f.sha1 },
+                { "algorithm": "SHA256", "checksumValue": f.sha256 },
+            ],
             "licenseConcluded": "NOASSERTION",
             "copyrightText": "NOASSERTION",
         }));

@@ -14,6 +14,7 @@ fn subject() -> Subject {
         files: vec![FileEntry {
             path: "hello".into(),
             sha256: "cd".repeat(32),
+            sha1: "ef".repeat(20),
         }],
         tools: vec![Tool {
             name: "go".into(),
