@@ -77,6 +77,9 @@ pub struct Config {
     /// How much work `matrix plan` may do (raise a limit a release outgrows).
     #[serde(default)]
     pub limits: Limits,
+    /// Detached signatures of the checksums file (or every artifact).
+    #[serde(default)]
+    pub sign: Option<crate::packager::sign::SignConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -471,6 +474,11 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 Some("leave the key out for the default, or raise it".into()),
             ));
         }
+    }
+    if let Some(sign) = &config.sign
+        && let Some((key, message, help)) = sign.problem()
+    {
+        return Err(source.error_at(&KeyPath::parse("sign").key(key), message, Some(help)));
     }
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {

@@ -40,6 +40,8 @@ pub struct Report {
     pub files: usize,
     /// Executables inside archives checked against their target.
     pub binaries: usize,
+    /// Signatures checked against their files (`[sign]`).
+    pub signatures: usize,
     pub problems: Vec<String>,
 }
 
@@ -121,8 +123,63 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
         }
     }
     check_sums_file(dir, &manifest, &mut report);
+    check_signatures(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
+}
+
+/// Every signature must hold for the file it signs, with the public key
+/// the release carries (`[sign]`).
+fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    use crate::packager::sign;
+    let keys: Vec<&str> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Key)
+        .map(|a| a.path.as_str())
+        .collect();
+    for a in &manifest.artifacts {
+        if a.kind != ArtifactKind::Signature {
+            continue;
+        }
+        let Some(method) = sign::method_of(&a.path) else {
+            report
+                .problems
+                .push(format!("{}: not a signature matrix makes", a.path));
+            continue;
+        };
+        let signed = &a.path[..a.path.len() - method.extension().len() - 1];
+        if !manifest.artifacts.iter().any(|b| b.path == signed) {
+            report.problems.push(format!(
+                "{}: signs {signed}, which the manifest does not record",
+                a.path
+            ));
+            continue;
+        }
+        let Some(key) = keys.iter().find(|k| match method {
+            sign::Method::Minisign => k.ends_with(".pub"),
+            sign::Method::Ssh => **k == "allowed_signers",
+            sign::Method::Gpg => k.ends_with(".asc"),
+        }) else {
+            report
+                .problems
+                .push(format!("{}: no public key for it in the manifest", a.path));
+            continue;
+        };
+        match sign::verify(
+            method,
+            &dir.join(key),
+            &dir.join(&a.path),
+            &dir.join(signed),
+        ) {
+            Ok(()) => report.signatures += 1,
+            Err(why) => report.problems.push(format!(
+                "{}: the {} signature of {signed} does not verify: {why}",
+                a.path,
+                method.as_str()
+            )),
+        }
+    }
 }
 
 /// `<algorithm>:<hex>` of a file, as records write digests.
@@ -181,7 +238,11 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
         .filter_map(|l| l.split_once("  ").map(|(h, f)| (f, h)))
         .collect();
     for a in &manifest.artifacts {
-        if a.kind == ArtifactKind::Checksums {
+        // The signatures and their key are made after the checksums file.
+        if matches!(
+            a.kind,
+            ArtifactKind::Checksums | ArtifactKind::Signature | ArtifactKind::Key
+        ) {
             continue;
         }
         let want = a.digest.strip_prefix(&prefix).unwrap_or(&a.digest);

@@ -64,6 +64,9 @@ pub struct Plan {
     pub channels: Vec<channels::ChannelStep>,
     /// dist/RELEASE_NOTES.md from the changelog.
     pub notes: Option<channels::NotesStep>,
+    /// Detached signatures (`[sign]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign: Option<crate::packager::sign::SignStep>,
     /// Set when this run builds one shard of the plan (`--shard i/N`).
     pub shard: Option<crate::package::manifest::ShardInfo>,
     pub jobs: Vec<Job>,
@@ -287,7 +290,12 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         images: images.as_ref(),
         channels: &channels,
     };
-    let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
+    let sign = config
+        .sign
+        .as_ref()
+        .map(|c| crate::packager::sign::plan(&config.project.name, c));
+    let ids = jobs::Steps::with_sign(steps.all(notes.is_some()), sign.is_some());
+    let jobs = steps.wire(&ids, jobs::Scope::Whole)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -307,6 +315,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         images,
         channels,
         notes,
+        sign,
         shard: None,
         jobs,
         warnings,

@@ -6,6 +6,7 @@
 //! from the artifacts earlier jobs reported, atomically and last.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -51,6 +52,10 @@ pub(super) async fn run(
         JobId::Channel(c) => super::channels::run(ctx, job, Some(c)).await,
         JobId::Notes => super::channels::run(ctx, job, None).await,
         JobId::Checksums => checksums(ctx, job).map(artifact),
+        JobId::Sign => sign(ctx, job).await.map(|extra| Output {
+            extra,
+            ..Output::default()
+        }),
         JobId::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }
 }
@@ -279,6 +284,69 @@ fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
         ArtifactKind::Checksums,
         algorithm,
     ))
+}
+
+/// Signs the checksums file (or every artifact) with the key loaded before
+/// the run, and writes the public key users verify with; each file
+/// atomically, each recorded as an artifact.
+async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
+    let plan = Arc::clone(&ctx.plan);
+    let Some(signer) = ctx.signer.clone() else {
+        return Err(JobError::Sign {
+            message: "the [sign] key was not loaded".into(),
+        });
+    };
+    let algorithm = plan.checksum.algorithm;
+    let files: Vec<String> = match signer.signed {
+        crate::packager::sign::Signed::Checksums => vec![plan.checksum.file_name.clone()],
+        crate::packager::sign::Signed::All => ctx
+            .artifacts
+            .iter()
+            .filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::Key))
+            .map(|a| a.path.clone())
+            .collect(),
+    };
+    // gpg and ssh-keygen run to their end: off the scheduler's threads.
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::with_capacity(files.len() + 1);
+        for name in &files {
+            let signature =
+                signer
+                    .sign(name, &plan.dist.join(name))
+                    .map_err(|e| JobError::Sign {
+                        message: e.to_string(),
+                    })?;
+            let sig_name = format!("{name}.{}", signer.method.extension());
+            let path = plan.dist.join(&sig_name);
+            crate::package::atomic::write_atomic(&path, &signature).map_err(io_error(
+                &plan,
+                job,
+                path.clone(),
+            ))?;
+            out.push(Artifact::of_bytes(
+                &sig_name,
+                &signature,
+                ArtifactKind::Signature,
+                algorithm,
+            ));
+        }
+        let key = signer.public_text.as_bytes();
+        let path = plan.dist.join(&signer.public_name);
+        crate::package::atomic::write_atomic(&path, key).map_err(io_error(
+            &plan,
+            job,
+            path.clone(),
+        ))?;
+        out.push(Artifact::of_bytes(
+            &signer.public_name,
+            key,
+            ArtifactKind::Key,
+            algorithm,
+        ));
+        Ok(out)
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?
 }
 
 fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {

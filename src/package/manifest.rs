@@ -167,6 +167,10 @@ pub enum ArtifactKind {
     Package,
     /// The release notes.
     Notes,
+    /// A detached signature of another artifact (`[sign]`).
+    Signature,
+    /// The public key the signatures verify with (`[sign]`).
+    Key,
 }
 
 impl ArtifactKind {

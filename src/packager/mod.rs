@@ -49,6 +49,7 @@ pub mod out;
 pub mod registry;
 mod render;
 pub mod scoop;
+pub mod sign;
 pub mod snap;
 
 pub use error::PublishError;

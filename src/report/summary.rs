@@ -111,7 +111,12 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
         }
     }
     if !complete {
-        kinds.retain(|k| *k != ArtifactKind::Checksums);
+        kinds.retain(|k| {
+            !matches!(
+                k,
+                ArtifactKind::Checksums | ArtifactKind::Signature | ArtifactKind::Key
+            )
+        });
         manifests = 0;
     }
     let of = |kind: ArtifactKind| kinds.iter().filter(|k| **k == kind).count();
@@ -131,6 +136,8 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
             "release notes file",
             "release notes files",
         ),
+        (of(ArtifactKind::Signature), "signature", "signatures"),
+        (of(ArtifactKind::Key), "public key", "public keys"),
         (manifests, "manifest", "manifests"),
     ]
     .into_iter()
