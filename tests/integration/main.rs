@@ -21,6 +21,7 @@ mod output;
 mod plan;
 mod repo_links;
 mod shards;
+mod sign;
 mod support;
 mod toolchains;
 mod workflows;
