@@ -21,3 +21,6 @@ pub use verify::{method_of, verify};
 
 /// The namespace of matrix's SSH signatures (`ssh-keygen -Y ... -n file`).
 pub const SSH_NAMESPACE: &str = "file";
+
+#[cfg(test)]
+mod tests;
