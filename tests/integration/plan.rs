@@ -127,6 +127,7 @@ fn schema_describes_every_section() {
             "matrix",
             "project",
             "release",
+            "sign",
             "version"
         ]
     );
