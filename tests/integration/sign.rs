@@ -448,3 +448,57 @@ fn bad_sign_config_is_located() {
         assert!(err.contains("matrix.toml:"), "{sign}: not located: {err}");
     }
 }
+
+/// Shards need no key; their merge signs, and its signatures equal a
+/// single build's (SSH Ed25519 signatures are deterministic).
+#[test]
+fn a_merge_signs_what_its_shards_built() {
+    if !require("ssh-keygen", "apt-get install openssh-client") {
+        return;
+    }
+    let keys = tempfile::tempdir().expect("tempdir");
+    let g = tool(
+        "ssh-keygen",
+        &["-q", "-t", "ed25519", "-N", "", "-C", "", "-f", "id"],
+        keys.path(),
+    );
+    assert!(g.status.success());
+    let config = script_config(
+        "os = [\"linux\", \"windows\"]\narch = [\"amd64\"]",
+        WRITE_BINARY,
+    );
+    let p = Project::with_config(&format!(
+        "{config}\n[sign]\nmethod = \"ssh\"\nkey-file = \"{}\"\nartifacts = \"all\"\n",
+        keys.path().join("id").display()
+    ));
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = |name: &str| out.path().join(name).display().to_string();
+    for i in 1..=2 {
+        let shard = format!("{i}/2");
+        let (code, o, e) =
+            run(&mut p.matrix(&["build", "--shard", &shard, "--dist", &dir(&format!("s{i}"))]));
+        assert_eq!(code, 0, "{o}\n{e}");
+        assert!(
+            !Path::new(&dir(&format!("s{i}")))
+                .join("allowed_signers")
+                .exists()
+        );
+    }
+    let (code, o, e) =
+        run(&mut p.matrix(&["merge", &dir("s1"), &dir("s2"), "--dist", &dir("merged")]));
+    assert_eq!(code, 0, "{o}\n{e}");
+    let (code, o, e) = run(&mut p.matrix(&["build", "--dist", &dir("single")]));
+    assert_eq!(code, 0, "{o}\n{e}");
+    let (code, o, _) = run(&mut p.matrix(&["verify", &dir("merged")]));
+    assert_eq!(code, 0, "{o}");
+    assert!(o.contains("3 signatures"), "{o}");
+    for name in [
+        format!("{CHECKSUMS}.sig"),
+        format!("{ARCHIVE}.sig"),
+        "hello_1.2.3_windows_amd64.zip.sig".into(),
+        "allowed_signers".into(),
+    ] {
+        let read = |d: &str| std::fs::read(Path::new(&dir(d)).join(&name)).expect(&name);
+        assert_eq!(read("merged"), read("single"), "{name}");
+    }
+}
