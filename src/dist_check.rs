@@ -124,6 +124,7 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
     }
     check_sums_file(dir, &manifest, &mut report);
     check_signatures(dir, &manifest, &mut report);
+    check_provenance(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
 }
@@ -178,6 +179,93 @@ fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
                 a.path,
                 method.as_str()
             )),
+        }
+    }
+}
+
+/// The provenance's DSSE signature must hold with the release's minisign
+/// key, and its subjects must be exactly the files the checksums file
+/// lists, with their recorded digests.
+fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    use crate::packager::sign::provenance;
+    for a in &manifest.artifacts {
+        if a.kind != ArtifactKind::Provenance {
+            continue;
+        }
+        let key = manifest
+            .artifacts
+            .iter()
+            .find(|k| k.kind == ArtifactKind::Key && k.path.ends_with(".pub"))
+            .and_then(|k| std::fs::read_to_string(dir.join(&k.path)).ok())
+            .and_then(|text| provenance::minisign_public(&text));
+        let Some(key) = key else {
+            report.problems.push(format!(
+                "{}: no minisign public key to check it with",
+                a.path
+            ));
+            continue;
+        };
+        let text = match std::fs::read_to_string(dir.join(&a.path)) {
+            Ok(text) => text,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{}: cannot read: {e}", a.path));
+                continue;
+            }
+        };
+        let statement = match provenance::open(&text, &key) {
+            Ok(s) => s,
+            Err(why) => {
+                report.problems.push(format!("{}: {why}", a.path));
+                continue;
+            }
+        };
+        let listed: BTreeMap<String, String> = statement["subject"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let (alg, hex) = s["digest"].as_object()?.iter().next()?;
+                Some((
+                    s["name"].as_str()?.to_string(),
+                    format!("{alg}:{}", hex.as_str()?),
+                ))
+            })
+            .collect();
+        let expected: BTreeMap<String, String> = manifest
+            .artifacts
+            .iter()
+            .filter(|b| {
+                !matches!(
+                    b.kind,
+                    ArtifactKind::Checksums
+                        | ArtifactKind::Signature
+                        | ArtifactKind::Key
+                        | ArtifactKind::Provenance
+                )
+            })
+            .map(|b| (b.path.clone(), b.digest.clone()))
+            .collect();
+        if listed != expected {
+            let differ: Vec<&String> = expected
+                .keys()
+                .chain(listed.keys())
+                .filter(|k| listed.get(*k) != expected.get(*k))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            report.problems.push(format!(
+                "{}: its subjects differ from the release's files: {}",
+                a.path,
+                differ
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        } else {
+            report.signatures += 1;
         }
     }
 }
@@ -241,7 +329,10 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
         // The signatures and their key are made after the checksums file.
         if matches!(
             a.kind,
-            ArtifactKind::Checksums | ArtifactKind::Signature | ArtifactKind::Key
+            ArtifactKind::Checksums
+                | ArtifactKind::Signature
+                | ArtifactKind::Key
+                | ArtifactKind::Provenance
         ) {
             continue;
         }

@@ -302,10 +302,30 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
         crate::packager::sign::Signed::All => ctx
             .artifacts
             .iter()
-            .filter(|a| !matches!(a.kind, ArtifactKind::Signature | ArtifactKind::Key))
+            .filter(|a| {
+                !matches!(
+                    a.kind,
+                    ArtifactKind::Signature | ArtifactKind::Key | ArtifactKind::Provenance
+                )
+            })
             .map(|a| a.path.clone())
             .collect(),
     };
+    // The provenance's subjects: the files the checksums file lists.
+    let subjects: Vec<(String, String)> = ctx
+        .artifacts
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a.kind,
+                ArtifactKind::Checksums
+                    | ArtifactKind::Signature
+                    | ArtifactKind::Key
+                    | ArtifactKind::Provenance
+            )
+        })
+        .map(|a| (a.path.clone(), a.digest.clone()))
+        .collect();
     // gpg and ssh-keygen run to their end: off the scheduler's threads.
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::with_capacity(files.len() + 1);
@@ -330,6 +350,21 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
                 algorithm,
             ));
         }
+        if let Some(provenance) = provenance(&plan, &signer, &subjects) {
+            let (name, text) = provenance;
+            let path = plan.dist.join(&name);
+            crate::package::atomic::write_atomic(&path, text.as_bytes()).map_err(io_error(
+                &plan,
+                job,
+                path.clone(),
+            ))?;
+            out.push(Artifact::of_bytes(
+                &name,
+                text.as_bytes(),
+                ArtifactKind::Provenance,
+                algorithm,
+            ));
+        }
         let key = signer.public_text.as_bytes();
         let path = plan.dist.join(&signer.public_name);
         crate::package::atomic::write_atomic(&path, key).map_err(io_error(
@@ -347,6 +382,36 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
     })
     .await
     .map_err(|_| JobError::Cancelled)?
+}
+
+/// The release's provenance file (name, text), signed with the key when
+/// it is Ed25519 (minisign); `None` for other keys.
+fn provenance(
+    plan: &Plan,
+    signer: &crate::packager::sign::Signer,
+    subjects: &[(String, String)],
+) -> Option<(String, String)> {
+    use crate::packager::sign::provenance as p;
+    let v = &plan.version;
+    let statement = p::statement(&p::Release {
+        project: &plan.project.name,
+        version: &v.version,
+        tag: &v.tag,
+        commit: &v.commit,
+        config_sha256: &plan.config_sha256,
+        subjects: subjects.to_vec(),
+        targets: plan
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.build.argv.clone(), t.build.env.clone()))
+            .collect(),
+    });
+    let payload = serde_json::to_vec(&statement).ok()?;
+    let (keyid, sig) = signer.sign_ed25519(&p::pae(p::PAYLOAD_TYPE, &payload))?;
+    Some((
+        p::file_name(&plan.project.name, &v.version),
+        p::envelope(&payload, &keyid, &sig),
+    ))
 }
 
 fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {

@@ -171,6 +171,8 @@ pub enum ArtifactKind {
     Signature,
     /// The public key the signatures verify with (`[sign]`).
     Key,
+    /// The release's signed in-toto provenance (`[sign]`, minisign).
+    Provenance,
 }
 
 impl ArtifactKind {

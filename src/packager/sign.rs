@@ -12,6 +12,7 @@
 pub mod config;
 mod key;
 mod plan;
+pub mod provenance;
 mod verify;
 
 pub use config::{Method, SignConfig, Signed};

@@ -114,7 +114,10 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
         kinds.retain(|k| {
             !matches!(
                 k,
-                ArtifactKind::Checksums | ArtifactKind::Signature | ArtifactKind::Key
+                ArtifactKind::Checksums
+                    | ArtifactKind::Signature
+                    | ArtifactKind::Key
+                    | ArtifactKind::Provenance
             )
         });
         manifests = 0;
@@ -138,6 +141,11 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
         ),
         (of(ArtifactKind::Signature), "signature", "signatures"),
         (of(ArtifactKind::Key), "public key", "public keys"),
+        (
+            of(ArtifactKind::Provenance),
+            "provenance file",
+            "provenance files",
+        ),
         (manifests, "manifest", "manifests"),
     ]
     .into_iter()

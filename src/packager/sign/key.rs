@@ -71,6 +71,10 @@ enum Key {
     Minisign {
         secret: minisign::SecretKey,
         public: minisign::PublicKey,
+        /// The same key for plain Ed25519 (the provenance's DSSE
+        /// signature), and its minisign key id in hex.
+        ed25519: Zeroizing<[u8; 32]>,
+        keyid: String,
         /// Signed into every signature's trusted comment.
         comment: String,
     },
@@ -212,10 +216,27 @@ impl Signer {
                     .to_box()
                     .map(|b| b.into_string())
                     .map_err(|_| not_key())?;
+                // The secret key's bytes: algorithms (6), salt (32), limits
+                // (16), key id (8), then the Ed25519 seed and public key.
+                let bytes = Zeroizing::new(secret.to_bytes());
+                let (keynum, seed) = (bytes.get(54..62), bytes.get(62..94));
+                let (Some(keynum), Some(seed)) = (keynum, seed) else {
+                    return Err(not_key());
+                };
+                let mut ed25519 = Zeroizing::new([0u8; 32]);
+                ed25519.copy_from_slice(seed);
+                let derived =
+                    ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*ed25519));
+                if super::provenance::minisign_public(&text) != Some(*derived.pk) {
+                    return Err(not_key());
+                }
+                let keyid = hex::encode(keynum);
                 (
                     Key::Minisign {
                         secret,
                         public,
+                        ed25519,
+                        keyid,
                         comment: format!("project:{project} commit:{commit}"),
                     },
                     step.public_key.clone(),
@@ -357,6 +378,7 @@ impl Signer {
                 secret,
                 public,
                 comment,
+                ..
             } => {
                 let data = std::fs::File::open(file).map_err(|e| fail(e.to_string()))?;
                 let trusted = format!("file:{name} {comment}");
@@ -391,6 +413,18 @@ impl Signer {
                 self.key.gpg_sign(&data).map_err(fail)
             }
         }
+    }
+}
+
+impl Signer {
+    /// A plain Ed25519 signature of `message` and the key's id, when the
+    /// key is Ed25519 (minisign); deterministic.
+    pub fn sign_ed25519(&self, message: &[u8]) -> Option<(String, Vec<u8>)> {
+        let Key::Minisign { ed25519, keyid, .. } = &self.key else {
+            return None;
+        };
+        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(**ed25519));
+        Some((keyid.clone(), pair.sk.sign(message, None).to_vec()))
     }
 }
 
