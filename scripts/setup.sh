@@ -48,6 +48,8 @@ readonly REQUIREMENTS=(
 	minisign:minisign
 	openssh-client:ssh-keygen
 	gnupg:gpg
+	# The provenance's DSSE signature, checked apart from matrix.
+	openssl:openssl
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
