@@ -19,6 +19,7 @@ mod merge_attacks;
 mod merge_limits;
 mod output;
 mod plan;
+mod provenance;
 mod repo_links;
 mod shards;
 mod sign;
