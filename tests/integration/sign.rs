@@ -195,6 +195,60 @@ fn minisign_signature_verifies_with_minisign() {
     assert_secret_kept(&p, &[&out, &err], &secret_lines(&sec), &[]);
 }
 
+/// An encrypted minisign key: a wrong passphrase fails before any job, the
+/// right one signs.
+#[test]
+fn an_encrypted_minisign_key_needs_its_passphrase() {
+    if !require("minisign", "apt-get install minisign") {
+        return;
+    }
+    let keys = tempfile::tempdir().expect("tempdir");
+    let mut g = Command::new("minisign")
+        .args(["-G", "-p", "key.pub", "-s", "key.sec"])
+        .current_dir(keys.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("minisign");
+    use std::io::Write;
+    g.stdin
+        .take()
+        .unwrap()
+        .write_all(b"right-pass\nright-pass\n")
+        .unwrap();
+    assert!(g.wait().unwrap().success());
+    let sec = keys.path().join("key.sec");
+    let p = project(&format!(
+        "method = \"minisign\"\nkey-file = \"{}\"\npassphrase-env = \"TEST_PASS\"",
+        sec.display()
+    ));
+    let (code, out, err) = run(p.matrix(&["build"]).env("TEST_PASS", "wrong-pass"));
+    assert_eq!(code, 2, "{out}\n{err}");
+    assert!(
+        flat(&err).contains("cannot sign: wrong passphrase"),
+        "{err}"
+    );
+    assert!(!p.dist().exists());
+    let (code, out, err) = run(p.matrix(&["build"]).env("TEST_PASS", "right-pass"));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let v = tool(
+        "minisign",
+        &[
+            "-V",
+            "-p",
+            keys.path().join("key.pub").to_str().unwrap(),
+            "-m",
+            p.dist().join(CHECKSUMS).to_str().unwrap(),
+        ],
+        p.path(),
+    );
+    assert!(v.status.success());
+    let mut secrets = secret_lines(&sec);
+    secrets.push("right-pass".into());
+    assert_secret_kept(&p, &[&out, &err], &secrets, &[("TEST_PASS", "right-pass")]);
+}
+
 #[test]
 fn ssh_signatures_of_every_artifact_verify_with_ssh_keygen() {
     if !require("ssh-keygen", "apt-get install openssh-client") {
