@@ -43,6 +43,13 @@ readonly REQUIREMENTS=(
 	# A real third-party Go program (github.com/ulikunitz/xz and its gxz
 	# command, as Debian ships its source) that `matrix init` is tested on.
 	golang-github-ulikunitz-xz-dev:/usr/share/gocode/src/github.com/ulikunitz/xz/go.mod
+	# [sign]: the real verifiers of the three signature kinds (and the
+	# tools the tests make keys with).
+	minisign:minisign
+	openssh-client:ssh-keygen
+	gnupg:gpg
+	# The provenance's DSSE signature, checked apart from matrix.
+	openssl:openssl
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

@@ -80,6 +80,9 @@ pub struct Config {
     /// An SBOM per archive (CycloneDX and SPDX); absent, none is written.
     #[serde(default)]
     pub sbom: Option<crate::packager::sbom::SbomConfig>,
+    /// Detached signatures of the checksums file (or every artifact).
+    #[serde(default)]
+    pub sign: Option<crate::packager::sign::SignConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -483,6 +486,11 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 Some("leave the key out for the default, or raise it".into()),
             ));
         }
+    }
+    if let Some(sign) = &config.sign
+        && let Some((key, message, help)) = sign.problem()
+    {
+        return Err(source.error_at(&KeyPath::parse("sign").key(key), message, Some(help)));
     }
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {

@@ -40,6 +40,8 @@ pub struct Report {
     pub files: usize,
     /// Executables inside archives checked against their target.
     pub binaries: usize,
+    /// Signatures checked against their files (`[sign]`).
+    pub signatures: usize,
     pub problems: Vec<String>,
 }
 
@@ -122,8 +124,151 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
     }
     check_sums_file(dir, &manifest, &mut report);
     check_sboms(dir, &manifest, &mut report);
+    check_signatures(dir, &manifest, &mut report);
+    check_provenance(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
+}
+
+/// Every signature must hold for the file it signs, with the public key
+/// the release carries (`[sign]`).
+fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    use crate::packager::sign;
+    let keys: Vec<&str> = manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Key)
+        .map(|a| a.path.as_str())
+        .collect();
+    for a in &manifest.artifacts {
+        if a.kind != ArtifactKind::Signature {
+            continue;
+        }
+        let Some(method) = sign::method_of(&a.path) else {
+            report
+                .problems
+                .push(format!("{}: not a signature matrix makes", a.path));
+            continue;
+        };
+        let signed = &a.path[..a.path.len() - method.extension().len() - 1];
+        if !manifest.artifacts.iter().any(|b| b.path == signed) {
+            report.problems.push(format!(
+                "{}: signs {signed}, which the manifest does not record",
+                a.path
+            ));
+            continue;
+        }
+        let Some(key) = keys.iter().find(|k| match method {
+            sign::Method::Minisign => k.ends_with(".pub"),
+            sign::Method::Ssh => **k == "allowed_signers",
+            sign::Method::Gpg => k.ends_with(".asc"),
+        }) else {
+            report
+                .problems
+                .push(format!("{}: no public key for it in the manifest", a.path));
+            continue;
+        };
+        match sign::verify(
+            method,
+            &dir.join(key),
+            &dir.join(&a.path),
+            &dir.join(signed),
+        ) {
+            Ok(()) => report.signatures += 1,
+            Err(why) => report.problems.push(format!(
+                "{}: the {} signature of {signed} does not verify: {why}",
+                a.path,
+                method.as_str()
+            )),
+        }
+    }
+}
+
+/// The provenance's DSSE signature must hold with the release's minisign
+/// key, and its subjects must be exactly the files the checksums file
+/// lists, with their recorded digests.
+fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    use crate::packager::sign::provenance;
+    for a in &manifest.artifacts {
+        if a.kind != ArtifactKind::Provenance {
+            continue;
+        }
+        let key = manifest
+            .artifacts
+            .iter()
+            .find(|k| k.kind == ArtifactKind::Key && k.path.ends_with(".pub"))
+            .and_then(|k| std::fs::read_to_string(dir.join(&k.path)).ok())
+            .and_then(|text| provenance::minisign_public(&text));
+        let Some(key) = key else {
+            report.problems.push(format!(
+                "{}: no minisign public key to check it with",
+                a.path
+            ));
+            continue;
+        };
+        let text = match std::fs::read_to_string(dir.join(&a.path)) {
+            Ok(text) => text,
+            Err(e) => {
+                report
+                    .problems
+                    .push(format!("{}: cannot read: {e}", a.path));
+                continue;
+            }
+        };
+        let statement = match provenance::open(&text, &key) {
+            Ok(s) => s,
+            Err(why) => {
+                report.problems.push(format!("{}: {why}", a.path));
+                continue;
+            }
+        };
+        let listed: BTreeMap<String, String> = statement["subject"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|s| {
+                let (alg, hex) = s["digest"].as_object()?.iter().next()?;
+                Some((
+                    s["name"].as_str()?.to_string(),
+                    format!("{alg}:{}", hex.as_str()?),
+                ))
+            })
+            .collect();
+        let expected: BTreeMap<String, String> = manifest
+            .artifacts
+            .iter()
+            .filter(|b| {
+                !matches!(
+                    b.kind,
+                    ArtifactKind::Checksums
+                        | ArtifactKind::Signature
+                        | ArtifactKind::Key
+                        | ArtifactKind::Provenance
+                )
+            })
+            .map(|b| (b.path.clone(), b.digest.clone()))
+            .collect();
+        if listed != expected {
+            let differ: Vec<&String> = expected
+                .keys()
+                .chain(listed.keys())
+                .filter(|k| listed.get(*k) != expected.get(*k))
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            report.problems.push(format!(
+                "{}: its subjects differ from the release's files: {}",
+                a.path,
+                differ
+                    .iter()
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        } else {
+            report.signatures += 1;
+        }
+    }
 }
 
 /// `<algorithm>:<hex>` of a file, as records write digests.
@@ -228,7 +373,14 @@ fn check_sums_file(dir: &Path, manifest: &Manifest, report: &mut Report) {
         .filter_map(|l| l.split_once("  ").map(|(h, f)| (f, h)))
         .collect();
     for a in &manifest.artifacts {
-        if a.kind == ArtifactKind::Checksums {
+        // The signatures and their key are made after the checksums file.
+        if matches!(
+            a.kind,
+            ArtifactKind::Checksums
+                | ArtifactKind::Signature
+                | ArtifactKind::Key
+                | ArtifactKind::Provenance
+        ) {
             continue;
         }
         let want = a.digest.strip_prefix(&prefix).unwrap_or(&a.digest);

@@ -95,6 +95,9 @@ pub enum Error {
     #[error(transparent)]
     #[diagnostic(transparent)]
     Init(#[from] crate::init::InitError),
+    #[error(transparent)]
+    #[diagnostic(transparent)]
+    Sign(#[from] crate::packager::sign::SignError),
     /// The details were already printed (job failures, an interrupt).
     #[error("{message}")]
     Reported { message: String, code: u8 },

@@ -68,6 +68,9 @@ pub struct Plan {
     /// (empty without `[sbom]`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sboms: Vec<crate::packager::sbom::SbomStep>,
+    /// Detached signatures (`[sign]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sign: Option<crate::packager::sign::SignStep>,
     /// Set when this run builds one shard of the plan (`--shard i/N`).
     pub shard: Option<crate::package::manifest::ShardInfo>,
     pub jobs: Vec<Job>,
@@ -300,7 +303,12 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         channels: &channels,
         sbom: !sboms.is_empty(),
     };
-    let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
+    let sign = config
+        .sign
+        .as_ref()
+        .map(|c| crate::packager::sign::plan(&config.project.name, c));
+    let ids = jobs::Steps::with_sign(steps.all(notes.is_some()), sign.is_some());
+    let jobs = steps.wire(&ids, jobs::Scope::Whole)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -321,6 +329,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         channels,
         notes,
         sboms,
+        sign,
         shard: None,
         jobs,
         warnings,

@@ -21,5 +21,5 @@ pub use locate::{
 };
 pub use spawn::{
     Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, describe, output, run, tool,
-    tool_without, use_supervisor,
+    tool_with_input, tool_without, use_supervisor,
 };

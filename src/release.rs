@@ -164,3 +164,25 @@ fn check_changelog(plan: &Plan, warn: &mut dyn FnMut(String)) -> Result<(), Erro
         version: version.clone(),
     })
 }
+
+/// The `[sign]` key, read and unlocked, when the plan has a sign job (a
+/// shard has none: its merge signs).
+fn load_signer(
+    plan: &crate::plan::Plan,
+) -> Result<Option<std::sync::Arc<crate::packager::sign::Signer>>, Error> {
+    let (Some(step), true) = (
+        &plan.sign,
+        plan.jobs
+            .iter()
+            .any(|j| j.kind == crate::plan::JobKind::Sign),
+    ) else {
+        return Ok(None);
+    };
+    let signer = crate::packager::sign::Signer::load(
+        step,
+        &plan.root,
+        &plan.project.name,
+        &plan.version.commit,
+    )?;
+    Ok(Some(std::sync::Arc::new(signer)))
+}

@@ -56,8 +56,18 @@ pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
         dir: dir.to_path_buf(),
         allow_partial,
     })?;
+    // Signatures are named only when the release has some, so an
+    // unsigned release reads as it always did.
+    let signatures = if report.signatures > 0 {
+        format!(
+            ", {}",
+            crate::human::count(report.signatures, "signature", "signatures")
+        )
+    } else {
+        String::new()
+    };
     let mut text = format!(
-        "{}: {} and {} checked\n",
+        "{}: {}{signatures} and {} checked\n",
         dir.display(),
         crate::human::count(report.files, "file", "files"),
         crate::human::count(report.binaries, "binary", "binaries")

@@ -81,6 +81,8 @@ pub(crate) struct Context {
     pub missing_targets: Vec<String>,
     /// Job records handed over by a merge ([`Seed::jobs`]).
     pub seed_jobs: Vec<crate::package::manifest::Job>,
+    /// The `[sign]` key, for the sign job.
+    pub signer: Option<Arc<crate::packager::sign::Signer>>,
 }
 
 /// Where a job's log goes.

@@ -129,6 +129,11 @@ pub enum JobError {
     #[error("{job}: the plan needs a container engine, and the run has none")]
     #[diagnostic(code(matrix::job::no_engine))]
     NoEngine { job: String },
+    /// The sign job could not sign a file (the message names it, never
+    /// the key).
+    #[error("{message}")]
+    #[diagnostic(code(matrix::job::sign))]
+    Sign { message: String },
     #[error("cancelled")]
     Cancelled,
 }

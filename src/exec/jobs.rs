@@ -6,6 +6,7 @@
 //! from the artifacts earlier jobs reported, atomically and last.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use tokio_util::sync::CancellationToken;
 
@@ -52,6 +53,10 @@ pub(super) async fn run(
         JobId::Channel(c) => super::channels::run(ctx, job, Some(c)).await,
         JobId::Notes => super::channels::run(ctx, job, None).await,
         JobId::Checksums => checksums(ctx, job).map(artifact),
+        JobId::Sign => sign(ctx, job).await.map(|extra| Output {
+            extra,
+            ..Output::default()
+        }),
         JobId::Manifest => write_manifest(ctx, job).map(|()| Output::default()),
     }
 }
@@ -279,6 +284,134 @@ fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
         text.as_bytes(),
         ArtifactKind::Checksums,
         algorithm,
+    ))
+}
+
+/// Signs the checksums file (or every artifact) with the key loaded before
+/// the run, and writes the public key users verify with; each file
+/// atomically, each recorded as an artifact.
+async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
+    let plan = Arc::clone(&ctx.plan);
+    let Some(signer) = ctx.signer.clone() else {
+        return Err(JobError::Sign {
+            message: "the [sign] key was not loaded".into(),
+        });
+    };
+    let algorithm = plan.checksum.algorithm;
+    let files: Vec<String> = match signer.signed {
+        crate::packager::sign::Signed::Checksums => vec![plan.checksum.file_name.clone()],
+        crate::packager::sign::Signed::All => ctx
+            .artifacts
+            .iter()
+            .filter(|a| {
+                !matches!(
+                    a.kind,
+                    ArtifactKind::Signature | ArtifactKind::Key | ArtifactKind::Provenance
+                )
+            })
+            .map(|a| a.path.clone())
+            .collect(),
+    };
+    // The provenance's subjects: the files the checksums file lists.
+    let subjects: Vec<(String, String)> = ctx
+        .artifacts
+        .iter()
+        .filter(|a| {
+            !matches!(
+                a.kind,
+                ArtifactKind::Checksums
+                    | ArtifactKind::Signature
+                    | ArtifactKind::Key
+                    | ArtifactKind::Provenance
+            )
+        })
+        .map(|a| (a.path.clone(), a.digest.clone()))
+        .collect();
+    // gpg and ssh-keygen run to their end: off the scheduler's threads.
+    tokio::task::spawn_blocking(move || {
+        let mut out = Vec::with_capacity(files.len() + 1);
+        for name in &files {
+            let signature =
+                signer
+                    .sign(name, &plan.dist.join(name))
+                    .map_err(|e| JobError::Sign {
+                        message: e.to_string(),
+                    })?;
+            let sig_name = format!("{name}.{}", signer.method.extension());
+            let path = plan.dist.join(&sig_name);
+            crate::package::atomic::write_atomic(&path, &signature).map_err(io_error(
+                &plan,
+                job,
+                path.clone(),
+            ))?;
+            out.push(Artifact::of_bytes(
+                &sig_name,
+                &signature,
+                ArtifactKind::Signature,
+                algorithm,
+            ));
+        }
+        if let Some(provenance) = provenance(&plan, &signer, &subjects) {
+            let (name, text) = provenance;
+            let path = plan.dist.join(&name);
+            crate::package::atomic::write_atomic(&path, text.as_bytes()).map_err(io_error(
+                &plan,
+                job,
+                path.clone(),
+            ))?;
+            out.push(Artifact::of_bytes(
+                &name,
+                text.as_bytes(),
+                ArtifactKind::Provenance,
+                algorithm,
+            ));
+        }
+        let key = signer.public_text.as_bytes();
+        let path = plan.dist.join(&signer.public_name);
+        crate::package::atomic::write_atomic(&path, key).map_err(io_error(
+            &plan,
+            job,
+            path.clone(),
+        ))?;
+        out.push(Artifact::of_bytes(
+            &signer.public_name,
+            key,
+            ArtifactKind::Key,
+            algorithm,
+        ));
+        Ok(out)
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?
+}
+
+/// The release's provenance file (name, text), signed with the key when
+/// it is Ed25519 (minisign); `None` for other keys.
+fn provenance(
+    plan: &Plan,
+    signer: &crate::packager::sign::Signer,
+    subjects: &[(String, String)],
+) -> Option<(String, String)> {
+    use crate::packager::sign::provenance as p;
+    let v = &plan.version;
+    let statement = p::statement(&p::Release {
+        project: &plan.project.name,
+        version: &v.version,
+        tag: &v.tag,
+        commit: &v.commit,
+        config_sha256: &plan.config_sha256,
+        subjects: subjects.to_vec(),
+        targets: plan
+            .targets
+            .iter()
+            .map(|t| (t.id.clone(), t.build.argv.clone(), t.build.env.clone()))
+            .collect(),
+    });
+    let payload = serde_json::to_vec(&statement).ok()?;
+    let (keyid, sig) = signer.sign_ed25519(&p::pae(p::PAYLOAD_TYPE, &payload))?;
+    Some((
+        p::file_name(&plan.project.name, &v.version),
+        p::envelope(&payload, &keyid, &sig),
     ))
 }
 

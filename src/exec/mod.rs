@@ -57,6 +57,8 @@ pub struct Options {
     /// Records of artifacts made elsewhere (`matrix merge`: the shards'
     /// archives), seen by the release-wide jobs like their own.
     pub seed: Seed,
+    /// The unlocked `[sign]` key, loaded before the run.
+    pub signer: Option<Arc<crate::packager::sign::Signer>>,
 }
 
 /// What a merge hands the release-wide jobs instead of running the builds.
@@ -488,6 +490,7 @@ fn context(
         run_id: Arc::from(""),
         missing_targets: opts.seed.missing_targets.clone(),
         seed_jobs: Vec::new(),
+        signer: opts.signer.clone(),
     };
     // Seeded results belong to no job of this plan.
     ctx.produced

@@ -169,6 +169,12 @@ pub enum ArtifactKind {
     Notes,
     /// A per-target SBOM (CycloneDX or SPDX JSON, `[sbom]`).
     Sbom,
+    /// A detached signature of another artifact (`[sign]`).
+    Signature,
+    /// The public key the signatures verify with (`[sign]`).
+    Key,
+    /// The release's signed in-toto provenance (`[sign]`, minisign).
+    Provenance,
 }
 
 impl ArtifactKind {

@@ -51,6 +51,7 @@ pub mod registry;
 mod render;
 pub mod sbom;
 pub mod scoop;
+pub mod sign;
 pub mod snap;
 
 pub use error::PublishError;

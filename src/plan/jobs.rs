@@ -37,6 +37,8 @@ pub enum JobKind {
     /// Write the release notes.
     Notes,
     Checksums,
+    /// Sign the checksums file (or every artifact): `[sign]`.
+    Sign,
     Manifest,
 }
 
@@ -48,6 +50,7 @@ impl JobKind {
         matches!(
             self,
             JobKind::Checksums
+                | JobKind::Sign
                 | JobKind::Manifest
                 | JobKind::Channel
                 | JobKind::Notes
@@ -67,6 +70,7 @@ impl JobKind {
             JobKind::Archive => "archive",
             JobKind::Sbom => "sbom",
             JobKind::Checksums => "checksums",
+            JobKind::Sign => "sign",
             JobKind::Manifest => "manifest",
         }
     }
@@ -96,6 +100,7 @@ pub enum JobId {
     Channel(usize),
     Notes,
     Checksums,
+    Sign,
     Manifest,
 }
 
@@ -112,6 +117,7 @@ impl JobId {
             JobId::Channel(_) => JobKind::Channel,
             JobId::Notes => JobKind::Notes,
             JobId::Checksums => JobKind::Checksums,
+            JobId::Sign => JobKind::Sign,
             JobId::Manifest => JobKind::Manifest,
         }
     }
@@ -245,6 +251,7 @@ impl Steps<'_> {
             JobId::Channel(c) => format!("channel-{}", self.channels[c].name),
             JobId::Notes => "release-notes".into(),
             JobId::Checksums => "checksums".into(),
+            JobId::Sign => "sign".into(),
             JobId::Manifest => "manifest".into(),
         }
     }
@@ -325,6 +332,9 @@ impl Steps<'_> {
                 }));
                 needs
             }
+            // The signatures cover the checksums file, and with
+            // `artifacts = "all"` every file it lists.
+            JobId::Sign => vec![JobId::Checksums],
             // A shard's manifest records its parts.
             JobId::Manifest if scope == Scope::Shard => {
                 of(&|k| matches!(k, JobKind::Archive | JobKind::Image))
@@ -333,6 +343,7 @@ impl Steps<'_> {
             // the pushes, or for the indexes the checksums do not wait for.
             JobId::Manifest => {
                 let mut needs = vec![JobId::Checksums];
+                needs.extend(of(&|k| k == JobKind::Sign));
                 needs.extend(of(&|k| match k {
                     JobKind::Push => true,
                     JobKind::Index => !push && !oci,
@@ -398,6 +409,15 @@ impl Steps<'_> {
             ids.push(JobId::Notes);
         }
         ids.extend([JobId::Checksums, JobId::Manifest]);
+        ids
+    }
+
+    /// `ids` with the sign job after the checksums, when the release is
+    /// signed (`[sign]`).
+    pub fn with_sign(mut ids: Vec<JobId>, sign: bool) -> Vec<JobId> {
+        if sign && let Some(at) = ids.iter().position(|&id| id == JobId::Checksums) {
+            ids.insert(at + 1, JobId::Sign);
+        }
         ids
     }
 }

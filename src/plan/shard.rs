@@ -112,6 +112,9 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
         })
         .collect();
     ids.push(JobId::Checksums);
+    if whole.contains(&JobId::Sign) {
+        ids.push(JobId::Sign);
+    }
     ids.extend(
         whole
             .iter()

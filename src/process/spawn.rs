@@ -274,6 +274,29 @@ pub fn tool_without(
     expr.run()
 }
 
+/// Runs a tool to its end with `input` as its stdin and both outputs
+/// captured, on the calling thread (`ssh-keygen -Y sign` and `-Y verify`
+/// read the data they sign or check from stdin). `env` is added to matrix's
+/// own environment.
+pub fn tool_with_input(
+    program: impl Into<std::ffi::OsString>,
+    args: impl IntoIterator<Item = impl Into<std::ffi::OsString>>,
+    env: &[(&str, &str)],
+    input: &Path,
+) -> io::Result<std::process::Output> {
+    let program: std::ffi::OsString = program.into();
+    let args: Vec<std::ffi::OsString> = args.into_iter().map(Into::into).collect();
+    let mut expr = duct::cmd(program, args)
+        .stdin_path(input)
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked();
+    for (k, v) in env {
+        expr = expr.env(k, v);
+    }
+    expr.run()
+}
+
 /// Runs a command to its end from async code, with no input and stderr
 /// discarded; its stdout when `stdout` is asked for, else discarded too.
 pub async fn output(program: &Path, args: Vec<String>, stdout: bool) -> io::Result<Vec<u8>> {

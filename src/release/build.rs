@@ -94,6 +94,8 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
     check_changelog(&plan, warn)?;
     let engine = engine_for(&plan, &building)?;
     let seed = partial_seed(opts, &plan, warn);
+    // A missing key or a wrong passphrase fails before dist/ is touched.
+    let signer = super::load_signer(&plan)?;
     // Held until the run ends: one run per dist folder.
     let lock = super::dist::prepare_dist(&plan, opts.clean, &[])?;
     let jobs = opts
@@ -111,6 +113,7 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
         engine,
         run_id: exec::container::new_run_id(),
         seed,
+        signer,
     };
     Ok(Prepared {
         plan,

@@ -74,6 +74,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
         ));
     }
     check_changelog(&plan, warn)?;
+    let signer = super::load_signer(&plan)?;
     // Held until the merge ends: one run per dist folder.
     let lock = super::dist::prepare_dist(&plan, opts.clean, &opts.shards)?;
     let seed = merge::stage(&plan, &checked)?;
@@ -86,6 +87,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
         engine: None,
         run_id: exec::container::new_run_id(),
         seed,
+        signer,
     };
     Ok(Prepared {
         plan: Arc::new(plan),

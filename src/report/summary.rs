@@ -111,7 +111,15 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
         }
     }
     if !complete {
-        kinds.retain(|k| *k != ArtifactKind::Checksums);
+        kinds.retain(|k| {
+            !matches!(
+                k,
+                ArtifactKind::Checksums
+                    | ArtifactKind::Signature
+                    | ArtifactKind::Key
+                    | ArtifactKind::Provenance
+            )
+        });
         manifests = 0;
     }
     let of = |kind: ArtifactKind| kinds.iter().filter(|k| **k == kind).count();
@@ -131,6 +139,13 @@ fn artifacts(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
             of(ArtifactKind::Notes),
             "release notes file",
             "release notes files",
+        ),
+        (of(ArtifactKind::Signature), "signature", "signatures"),
+        (of(ArtifactKind::Key), "public key", "public keys"),
+        (
+            of(ArtifactKind::Provenance),
+            "provenance file",
+            "provenance files",
         ),
         (manifests, "manifest", "manifests"),
     ]

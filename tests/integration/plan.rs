@@ -128,6 +128,7 @@ fn schema_describes_every_section() {
             "project",
             "release",
             "sbom",
+            "sign",
             "version"
         ]
     );

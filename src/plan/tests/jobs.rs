@@ -269,3 +269,43 @@ fn sbom_jobs_follow_their_archive_and_precede_the_checksums() {
     );
     assert_eq!(needs(&plan, "sbom-linux-amd64"), Vec::<&str>::new());
 }
+
+fn signed(sign: &str) -> Plan {
+    let text = format!("{BASE}\n[sign]\n{sign}\n");
+    let loaded = config::parse(Path::new("matrix.toml"), text).unwrap();
+    let mut req = request(&[]);
+    req.has_changelog = true;
+    build(&loaded, &req).unwrap()
+}
+
+#[test]
+fn the_sign_job_follows_the_checksums_and_the_manifest_waits_for_it() {
+    let plan = signed("method = \"minisign\"\nkey-env = \"KEY\"");
+    let ids: Vec<&str> = plan.jobs.iter().map(|j| j.id.as_str()).collect();
+    let at = |id: &str| ids.iter().position(|i| *i == id).unwrap();
+    assert_eq!(at("sign"), at("checksums") + 1);
+    assert_eq!(needs(&plan, "sign"), ["checksums"]);
+    assert!(needs(&plan, "manifest").contains(&"sign"));
+    let step = plan.sign.as_ref().unwrap();
+    assert_eq!(step.public_key, "hello.pub");
+    // The plan names where the key comes from, and nothing else of it.
+    let json = serde_json::to_value(&plan).unwrap();
+    assert_eq!(json["sign"]["key-env"], "KEY");
+    assert_eq!(json["sign"]["artifacts"], "checksums");
+    // A shard does not sign; its merge does.
+    let mut shard = plan.clone();
+    restrict_to_shard(&mut shard, 0, 2, &BTreeSet::from([0]), None).unwrap();
+    assert!(shard.jobs.iter().all(|j| j.kind != JobKind::Sign));
+    let mut merge = plan.clone();
+    restrict_to_merge(&mut merge, &[]).unwrap();
+    assert_eq!(needs(&merge, "sign"), ["checksums"]);
+    assert!(needs(&merge, "manifest").contains(&"sign"));
+}
+
+#[test]
+fn an_unsigned_plan_has_no_sign_job_and_no_sign_key() {
+    let plan = release(false, false);
+    assert!(plan.jobs.iter().all(|j| j.kind != JobKind::Sign));
+    let json = serde_json::to_value(&plan).unwrap();
+    assert!(json.get("sign").is_none());
+}
