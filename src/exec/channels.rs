@@ -124,20 +124,7 @@ fn package(
         format: step.format,
         binary: target.build.binary.clone(),
         binary_in_archive: prefix(&target.build.binary),
-        // A merge puts each executable back under dist/build (taken out of
-        // its verified archive); a build leaves it where its step says.
-        binary_file: {
-            let staged = plan
-                .dist
-                .join(crate::plan::BUILD_DIR)
-                .join(&target.slug)
-                .join(&target.build.binary);
-            if staged.is_file() {
-                staged
-            } else {
-                target.build.artifact.clone()
-            }
-        },
+        binary_file: super::context::binary(plan, t),
         files,
     })
 }

@@ -91,3 +91,21 @@ pub fn log_path(plan: &Plan, job: usize) -> PathBuf {
         .join(crate::plan::LOG_DIR)
         .join(format!("{}.log", plan.jobs[job].id))
 }
+
+/// A target's binary: where a merge puts it back from its verified archive
+/// (`dist/build/<slug>/<binary>`, which is also where a build writes it
+/// unless a preset or `artifact` says otherwise), else where the build
+/// left it.
+pub fn binary(plan: &Plan, t: usize) -> PathBuf {
+    let target = &plan.targets[t];
+    let staged = plan
+        .dist
+        .join(crate::plan::BUILD_DIR)
+        .join(&target.slug)
+        .join(&target.build.binary);
+    if staged.is_file() {
+        staged
+    } else {
+        target.build.artifact.clone()
+    }
+}

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::context::{Context, Output};
+use super::context::{Context, Output, binary};
 use super::error::JobError;
 use crate::package::archive::Format;
 use crate::package::checksum::{Algorithm, hash_file};
@@ -148,24 +148,6 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
         crates,
         generator: env!("CARGO_PKG_VERSION").into(),
     })
-}
-
-/// The target's binary: where a merge puts it back from the archive
-/// (`dist/build/<slug>/<binary>`, which is also where a build writes it
-/// unless a preset or `artifact` says otherwise), else where the build
-/// left it.
-fn binary(plan: &Plan, t: usize) -> PathBuf {
-    let target = &plan.targets[t];
-    let staged = plan
-        .dist
-        .join(crate::plan::BUILD_DIR)
-        .join(&target.slug)
-        .join(&target.build.binary);
-    if staged.is_file() {
-        staged
-    } else {
-        target.build.artifact.clone()
-    }
 }
 
 type Found = (Option<gobuildinfo::BuildInfo>, Option<Vec<cargo::Crate>>);
