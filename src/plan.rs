@@ -97,6 +97,7 @@ impl Plan {
             images: self.images.as_ref(),
             channels: &self.channels,
             sbom: !self.sboms.is_empty(),
+            sign: self.sign.is_some(),
         }
     }
 }
@@ -296,19 +297,19 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
+    let sign = config
+        .sign
+        .as_ref()
+        .map(|c| crate::packager::sign::plan(&config.project.name, c));
     let steps = jobs::Steps {
         targets: &targets,
         builders: &builders,
         images: images.as_ref(),
         channels: &channels,
         sbom: !sboms.is_empty(),
+        sign: sign.is_some(),
     };
-    let sign = config
-        .sign
-        .as_ref()
-        .map(|c| crate::packager::sign::plan(&config.project.name, c));
-    let ids = jobs::Steps::with_sign(steps.all(notes.is_some()), sign.is_some());
-    let jobs = steps.wire(&ids, jobs::Scope::Whole)?;
+    let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {

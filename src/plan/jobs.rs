@@ -228,6 +228,8 @@ pub struct Steps<'a> {
     pub channels: &'a [ChannelStep],
     /// `[sbom]`: every archive gets an SBOM job.
     pub sbom: bool,
+    /// `[sign]`: a sign job follows the checksums.
+    pub sign: bool,
 }
 
 impl Steps<'_> {
@@ -383,7 +385,8 @@ impl Steps<'_> {
 
     /// Every job of a whole release, in plan order: builder images; build
     /// then archive (then SBOM) per target; per image variant its platforms, index
-    /// and push; channels; the notes; then checksums, then the manifest.
+    /// and push; channels; the notes; then checksums, the signatures (with
+    /// `[sign]`), then the manifest.
     pub fn all(&self, notes: bool) -> Vec<JobId> {
         let mut ids: Vec<JobId> = (0..self.builders.len()).map(JobId::Builder).collect();
         for t in 0..self.targets.len() {
@@ -408,16 +411,11 @@ impl Steps<'_> {
         if notes {
             ids.push(JobId::Notes);
         }
-        ids.extend([JobId::Checksums, JobId::Manifest]);
-        ids
-    }
-
-    /// `ids` with the sign job after the checksums, when the release is
-    /// signed (`[sign]`).
-    pub fn with_sign(mut ids: Vec<JobId>, sign: bool) -> Vec<JobId> {
-        if sign && let Some(at) = ids.iter().position(|&id| id == JobId::Checksums) {
-            ids.insert(at + 1, JobId::Sign);
+        ids.push(JobId::Checksums);
+        if self.sign {
+            ids.push(JobId::Sign);
         }
+        ids.push(JobId::Manifest);
         ids
     }
 }
