@@ -14,6 +14,8 @@ use std::path::{Path, PathBuf};
 
 use std::io::Seek;
 
+mod attestations;
+
 use crate::inspect::Expected;
 use crate::package::archive::Format;
 use crate::package::checksum::{Algorithm, algorithm_of};
@@ -126,6 +128,7 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
     check_sboms(dir, &manifest, &mut report);
     check_signatures(dir, &manifest, &mut report);
     check_provenance(dir, &manifest, &mut report);
+    attestations::check(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
 }

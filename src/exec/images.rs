@@ -8,6 +8,8 @@
 //! is assembled from those layouts, so nothing has to be pushed before the
 //! index exists, and `--push` uploads everything in one go.
 
+mod attest;
+
 use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
@@ -392,11 +394,26 @@ async fn index(
     let plan = &ctx.plan;
     let j = &plan.jobs[job];
     let variant = images.variants[v].clone();
-    let manifests: Vec<oci::Descriptor> = built_platforms(ctx, v)
-        .into_iter()
-        .map(|b| b.descriptor)
-        .collect();
+    let built = built_platforms(ctx, v);
+    let manifests: Vec<oci::Descriptor> = built.iter().map(|b| b.descriptor.clone()).collect();
     let layout_path = layout_dir(&plan.dist, &variant);
+    let attestations = if images.attest {
+        // Reading every layer and hashing every file blocks.
+        let (plan, job_id, variant, layout_path) = (
+            std::sync::Arc::clone(plan),
+            j.id.clone(),
+            variant.clone(),
+            layout_path.clone(),
+        );
+        tokio::task::spawn_blocking(move || {
+            let layout = oci::Layout::create(&layout_path).map_err(image_error(&job_id))?;
+            attest::make(&plan, &job_id, &variant, &built, &layout)
+        })
+        .await
+        .map_err(|_| JobError::Cancelled)??
+    } else {
+        Vec::new()
+    };
     let archive = images
         .oci_archives
         .then(|| plan.dist.join(&variant.archive));
@@ -406,7 +423,7 @@ async fn index(
     let mtime = u64::try_from(plan.version.timestamp).unwrap_or(0);
     let (descriptor, written) = blocking(&job_id, move || {
         let layout = oci::Layout::create(&layout_path)?;
-        let descriptor = layout.put_image_index(&manifests)?;
+        let descriptor = layout.put_attested_index(&manifests, &attestations)?;
         layout.write_index(&image::tagged(&descriptor, &tags))?;
         let written = match &archive_path {
             Some(out) => Some(oci::write_archive(&layout_path, out, mtime)?),

@@ -90,19 +90,7 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
     entries.sort_by(|a, b| a.dest.cmp(&b.dest));
     let files = c::files(&entries).map_err(io(&binary(plan, t)))?;
 
-    let binary = binary(plan, t);
-    let (go, auditable) = read_binary(&binary).map_err(io(&binary))?;
-    let crates = match auditable {
-        Some(crates) => Some((cargo::CrateSource::Auditable, crates)),
-        None => cargo_lock(&build.dir, plan)
-            .map(|lock| {
-                let text = read_bounded(&lock, MAX_LOCK).map_err(io(&lock))?;
-                cargo::from_lock(&text)
-                    .map(|crates| (cargo::CrateSource::CargoLock, crates))
-                    .map_err(|why| fail(&lock, why))
-            })
-            .transpose()?,
-    };
+    let (go, crates) = contents(plan, job, t)?;
 
     let preset = build.preset.map(|p| p.name());
     let tools = match &go {
@@ -148,6 +136,42 @@ fn subject(plan: &Plan, job: &str, t: usize) -> Result<Subject, JobError> {
         crates,
         generator: env!("CARGO_PKG_VERSION").into(),
     })
+}
+
+/// What a binary is made of: Go's modules, or the crates and where their
+/// list came from.
+pub(super) type Contents = (
+    Option<gobuildinfo::BuildInfo>,
+    Option<(cargo::CrateSource, Vec<cargo::Crate>)>,
+);
+
+/// Go's build info and the crates of target `t`'s binary (`cargo
+/// auditable`'s, else the Cargo.lock's), as the SBOMs list them; the
+/// image attestations read the same.
+pub(super) fn contents(plan: &Plan, job: &str, t: usize) -> Result<Contents, JobError> {
+    let fail = |path: &Path, why: String| JobError::Sbom {
+        job: job.to_string(),
+        path: path.to_path_buf(),
+        why,
+    };
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| fail(&path, e.to_string())
+    };
+    let binary = binary(plan, t);
+    let (go, auditable) = read_binary(&binary).map_err(io(&binary))?;
+    let crates = match auditable {
+        Some(crates) => Some((cargo::CrateSource::Auditable, crates)),
+        None => cargo_lock(&plan.targets[t].build.dir, plan)
+            .map(|lock| {
+                let text = read_bounded(&lock, MAX_LOCK).map_err(io(&lock))?;
+                cargo::from_lock(&text)
+                    .map(|crates| (cargo::CrateSource::CargoLock, crates))
+                    .map_err(|why| fail(&lock, why))
+            })
+            .transpose()?,
+    };
+    Ok((go, crates))
 }
 
 type Found = (Option<gobuildinfo::BuildInfo>, Option<Vec<cargo::Crate>>);

@@ -136,6 +136,24 @@ pub enum ImageError {
         second: String,
     },
 
+    #[error("layer {digest} cannot be read: {reason}")]
+    #[diagnostic(
+        code(matrix::image::layer),
+        help(
+            "the image's layers are read to list what it holds (its SBOM); build the image again, or check its base image"
+        )
+    )]
+    Layer { digest: String, reason: String },
+
+    #[error("attestation {what}: {reason}")]
+    #[diagnostic(
+        code(matrix::image::attestation),
+        help(
+            "the image's attestations are made from its layers, its Dockerfile and the target's binary; check the files named"
+        )
+    )]
+    Attestation { what: String, reason: String },
+
     #[error("creation time {epoch} is not a usable image timestamp")]
     #[diagnostic(
         code(matrix::image::timestamp),

@@ -7,12 +7,14 @@
 //! knows no plan and imports nothing above it; spawning the engine is
 //! `exec`'s business.
 
+pub mod attestation;
 pub mod docker_archive;
 pub mod dockerfile;
 pub mod error;
 pub mod native;
 pub mod oci;
 pub mod registry;
+pub mod rootfs;
 
 pub use error::ImageError;
 

@@ -462,6 +462,17 @@ impl Layout {
     /// depend on the order in which platforms finished (or which shard built
     /// them).
     pub fn put_image_index(&self, manifests: &[Descriptor]) -> Result<Descriptor, ImageError> {
+        self.put_attested_index(manifests, &[])
+    }
+
+    /// [`Self::put_image_index`] with attestation manifests
+    /// ([`super::attestation`]) listed after every platform, in the order
+    /// of the platforms they are about, as BuildKit lists them.
+    pub fn put_attested_index(
+        &self,
+        manifests: &[Descriptor],
+        attestations: &[Descriptor],
+    ) -> Result<Descriptor, ImageError> {
         let mut sorted = Vec::with_capacity(manifests.len());
         for m in manifests {
             let platform = m
@@ -482,7 +493,21 @@ impl Layout {
                 });
             }
         }
-        let index = ImageIndex::new(sorted.into_iter().map(|(_, d)| d).collect());
+        let mut listed: Vec<Descriptor> = sorted.into_iter().map(|(_, d)| d).collect();
+        let mut attached: Vec<(usize, &Descriptor)> = attestations
+            .iter()
+            .map(|a| {
+                let about = super::attestation::attests(a).unwrap_or_default();
+                let at = listed.iter().position(|m| m.digest == about);
+                at.map(|i| (i, a)).ok_or_else(|| ImageError::Attestation {
+                    what: a.digest.clone(),
+                    reason: format!("it is about {about:?}, which is not a manifest of the index"),
+                })
+            })
+            .collect::<Result<_, _>>()?;
+        attached.sort_by_key(|(i, _)| *i);
+        listed.extend(attached.into_iter().map(|(_, a)| a.clone()));
+        let index = ImageIndex::new(listed);
         self.put_json(MEDIA_TYPE_INDEX, &index)
     }
 }

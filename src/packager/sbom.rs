@@ -15,7 +15,9 @@ pub mod c;
 pub mod cargo;
 mod config;
 mod cyclonedx;
+pub mod dpkg;
 pub mod gobuildinfo;
+pub mod image;
 mod spdx;
 
 use serde::Serialize;

@@ -29,6 +29,10 @@ pub struct ImagePlan {
     pub oci_archives: bool,
     /// Push each variant's index to every repository under every tag.
     pub push: bool,
+    /// `[sbom]`: every platform image gets its SBOM and provenance attached
+    /// in the variant's index as attestation manifests.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub attest: bool,
     pub variants: Vec<ImageVariant>,
 }
 
@@ -199,6 +203,7 @@ impl<'a> Renderer<'a> {
             native: images.native,
             oci_archives: self.req.oci_archives,
             push: self.req.push,
+            attest: self.loaded.config.sbom.is_some(),
             variants: variants.into_values().collect(),
         })
     }

@@ -12,6 +12,7 @@ mod failure;
 mod faults;
 mod go;
 mod guard;
+mod image_attestations;
 mod images;
 mod init;
 mod limits;

@@ -1,0 +1,177 @@
+//! The image attestations inside a release's OCI archives (`--oci-dir`,
+//! with `[sbom]`): every attestation manifest of a variant's index must be
+//! about one of the index's platform manifests, and every in-toto
+//! statement in it must have that manifest's digest as its subject.
+//!
+//! Part of `matrix verify` ([`super::release`]). The archive is read like
+//! any file a stranger hands over: its members are only listed (at most
+//! [`MAX_MEMBERS`]), and only the JSON blobs the walk needs are read, each
+//! capped and checked against its digest.
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::io::{Read, Seek, SeekFrom};
+use std::path::Path;
+
+use sha2::{Digest as _, Sha256};
+
+use super::Report;
+use crate::image::attestation::{self, MEDIA_TYPE_IN_TOTO};
+use crate::image::oci::{Descriptor, ImageIndex, ImageManifest, MEDIA_TYPE_INDEX};
+use crate::package::manifest::{ArtifactKind, Manifest};
+
+/// Members an OCI archive may have.
+const MAX_MEMBERS: usize = 1_000_000;
+/// An index or manifest larger than this is not read.
+const MAX_MANIFEST: u64 = 4 << 20;
+/// A statement (an image's SBOM lists every file) larger than this is not
+/// read.
+const MAX_STATEMENT: u64 = 256 << 20;
+
+pub(super) fn check(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    for a in manifest
+        .artifacts
+        .iter()
+        .filter(|a| a.kind == ArtifactKind::Image && a.path.ends_with(".oci.tar"))
+    {
+        if let Err(why) = check_archive(&dir.join(&a.path)) {
+            report.problems.push(format!("{}: {why}", a.path));
+        }
+    }
+}
+
+/// An OCI archive's members: name to (offset, size).
+struct Members {
+    file: File,
+    at: BTreeMap<String, (u64, u64)>,
+}
+
+impl Members {
+    fn open(path: &Path) -> Result<Members, String> {
+        let file = File::open(path).map_err(|e| e.to_string())?;
+        let mut archive = tar::Archive::new(file);
+        let mut at = BTreeMap::new();
+        for entry in archive.entries_with_seek().map_err(|e| e.to_string())? {
+            let entry = entry.map_err(|e| format!("not a tar archive: {e}"))?;
+            if at.len() >= MAX_MEMBERS {
+                return Err(format!("more than {MAX_MEMBERS} members"));
+            }
+            let name = String::from_utf8_lossy(&entry.path_bytes())
+                .trim_start_matches("./")
+                .to_string();
+            at.insert(name, (entry.raw_file_position(), entry.size()));
+        }
+        let file = archive.into_inner();
+        Ok(Members { file, at })
+    }
+
+    /// A member's bytes, at most `max` of them.
+    fn read(&mut self, name: &str, max: u64) -> Result<Vec<u8>, String> {
+        let &(offset, size) = self
+            .at
+            .get(name)
+            .ok_or_else(|| format!("{name} is missing"))?;
+        if size > max {
+            return Err(format!("{name} is {size} bytes, more than the {max} read"));
+        }
+        self.file
+            .seek(SeekFrom::Start(offset))
+            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::with_capacity(size as usize);
+        (&mut self.file)
+            .take(size)
+            .read_to_end(&mut bytes)
+            .map_err(|e| e.to_string())?;
+        Ok(bytes)
+    }
+
+    /// A blob, checked against its digest.
+    fn blob(&mut self, digest: &str, max: u64) -> Result<Vec<u8>, String> {
+        let hex = crate::image::oci::digest_hex(digest).map_err(|e| e.to_string())?;
+        let bytes = self.read(&format!("blobs/sha256/{hex}"), max)?;
+        let actual = hex::encode(Sha256::digest(&bytes));
+        if actual != hex {
+            return Err(format!("blob {digest} holds sha256:{actual}"));
+        }
+        Ok(bytes)
+    }
+
+    fn json<T: serde::de::DeserializeOwned>(
+        &mut self,
+        d: &Descriptor,
+        max: u64,
+    ) -> Result<T, String> {
+        let bytes = self.blob(&d.digest, max)?;
+        serde_json::from_slice(&bytes).map_err(|e| format!("{}: {e}", d.digest))
+    }
+}
+
+fn check_archive(path: &Path) -> Result<(), String> {
+    let mut members = Members::open(path)?;
+    let top: ImageIndex = serde_json::from_slice(&members.read("index.json", MAX_MANIFEST)?)
+        .map_err(|e| format!("index.json: {e}"))?;
+    let mut seen = Vec::new();
+    for root in &top.manifests {
+        if root.media_type != MEDIA_TYPE_INDEX || seen.contains(&root.digest) {
+            continue;
+        }
+        seen.push(root.digest.clone());
+        let index: ImageIndex = members.json(root, MAX_MANIFEST)?;
+        check_index(&mut members, &index)?;
+    }
+    Ok(())
+}
+
+fn check_index(members: &mut Members, index: &ImageIndex) -> Result<(), String> {
+    let platforms: Vec<&str> = index
+        .manifests
+        .iter()
+        .filter(|m| attestation::attests(m).is_none())
+        .map(|m| m.digest.as_str())
+        .collect();
+    for d in &index.manifests {
+        let is_attestation = d
+            .annotations
+            .get(attestation::REFERENCE_TYPE)
+            .map(String::as_str)
+            == Some(attestation::ATTESTATION_MANIFEST);
+        if !is_attestation {
+            continue;
+        }
+        let what = format!("attestation manifest {}", d.digest);
+        let Some(about) = attestation::attests(d) else {
+            return Err(format!("{what} names no manifest it is about"));
+        };
+        if !platforms.contains(&about) {
+            return Err(format!(
+                "{what} is about {about}, which is no platform manifest of the index"
+            ));
+        }
+        let manifest: ImageManifest = members.json(d, MAX_MANIFEST)?;
+        let want = about.strip_prefix("sha256:").unwrap_or(about);
+        for layer in manifest
+            .layers
+            .iter()
+            .filter(|l| l.media_type == MEDIA_TYPE_IN_TOTO)
+        {
+            let statement: serde_json::Value = members.json(layer, MAX_STATEMENT)?;
+            let subjects = statement["subject"]
+                .as_array()
+                .map(Vec::as_slice)
+                .unwrap_or_default();
+            if subjects.is_empty() {
+                return Err(format!("{what}: statement {} has no subject", layer.digest));
+            }
+            for s in subjects {
+                let got = s["digest"]["sha256"].as_str().unwrap_or_default();
+                if got != want {
+                    return Err(format!(
+                        "{what}: statement {} is about sha256:{got}, not the platform manifest {about}",
+                        layer.digest
+                    ));
+                }
+            }
+        }
+    }
+    Ok(())
+}
