@@ -175,3 +175,81 @@ fn check_index(members: &mut Members, index: &ImageIndex) -> Result<(), String> 
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::image::attestation::{PREDICATE_SPDX, put, statement};
+    use crate::image::oci::{Layout, MEDIA_TYPE_MANIFEST, Platform, write_archive};
+
+    /// An OCI archive of one platform manifest and its attestation, whose
+    /// statement is about `subject` (the platform manifest when `None`).
+    fn archive(dir: &Path, subject: Option<&str>) -> std::path::PathBuf {
+        let layout_dir = dir.join("layout");
+        let layout = Layout::create(&layout_dir).unwrap();
+        let mut image = layout.put_bytes(MEDIA_TYPE_MANIFEST, b"{}").unwrap();
+        image.platform = Some(Platform::new("linux", "amd64", None));
+        let about = subject.unwrap_or(&image.digest).to_string();
+        let s = statement(&["n".into()], &about, PREDICATE_SPDX, serde_json::json!({}));
+        let bytes = serde_json::to_vec(&s).unwrap();
+        let att = put(&layout, &image, &[(PREDICATE_SPDX.into(), bytes)]).unwrap();
+        let index = layout.put_attested_index(&[image], &[att]).unwrap();
+        layout
+            .write_index(&crate::image::tagged(&index, &["1.0".into()]))
+            .unwrap();
+        let out = dir.join("x.oci.tar");
+        write_archive(&layout_dir, &out, 0).unwrap();
+        out
+    }
+
+    #[test]
+    fn a_statement_about_another_manifest_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        check_archive(&archive(dir.path(), None)).unwrap();
+        let other = format!("sha256:{}", "1".repeat(64));
+        let dir = tempfile::tempdir().unwrap();
+        let why = check_archive(&archive(dir.path(), Some(&other))).unwrap_err();
+        assert!(
+            why.contains(&format!(
+                "is about sha256:{}, not the platform manifest",
+                "1".repeat(64)
+            )),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn an_attestation_of_no_platform_and_a_changed_blob_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let layout = Layout::create(dir.path()).unwrap();
+        let image = layout.put_bytes(MEDIA_TYPE_MANIFEST, b"{}").unwrap();
+        let mut att = put(&layout, &image, &[]).unwrap();
+        att.annotations.insert(
+            attestation::REFERENCE_DIGEST.into(),
+            format!("sha256:{}", "2".repeat(64)),
+        );
+        let mut members = Members {
+            file: File::open(layout.blob_path(&image.digest).unwrap()).unwrap(),
+            at: BTreeMap::new(),
+        };
+        let index = ImageIndex::new(vec![image.clone(), att]);
+        let why = check_index(&mut members, &index).unwrap_err();
+        assert!(why.contains("which is no platform manifest"), "{why}");
+        // A blob whose bytes are not its digest's.
+        let path = archive(dir.path(), None);
+        let mut m = Members::open(&path).unwrap();
+        let name =
+            m.at.keys()
+                .find(|k| k.starts_with("blobs/sha256/") && k.len() > 20)
+                .unwrap()
+                .clone();
+        let (offset, size) = m.at[&name];
+        m.at.insert(name.clone(), (offset, size.saturating_sub(1)));
+        let digest = format!("sha256:{}", name.trim_start_matches("blobs/sha256/"));
+        assert!(
+            m.blob(&digest, MAX_MANIFEST)
+                .unwrap_err()
+                .contains("holds sha256:")
+        );
+    }
+}
