@@ -6,7 +6,9 @@
 //! whether matrix assembled it natively (COPY-only Dockerfiles) or the
 //! engine built it (then it is exported with `save` and imported). The index
 //! is assembled from those layouts, so nothing has to be pushed before the
-//! index exists, and `--push` uploads everything in one go.
+//! index exists, and `--push` uploads everything in one go. With `[sbom]`
+//! the index job also attaches each platform's SBOM and provenance as
+//! attestation manifests ([`attest`]).
 
 mod attest;
 
