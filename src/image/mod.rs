@@ -7,6 +7,7 @@
 //! knows no plan and imports nothing above it; spawning the engine is
 //! `exec`'s business.
 
+pub mod cosign;
 pub mod docker_archive;
 pub mod dockerfile;
 pub mod error;
