@@ -45,23 +45,23 @@ pub(super) async fn sign_pushed(
 ) -> Result<(), JobError> {
     let job_id = ctx.plan.jobs[job].id.clone();
     let log = log_path(&ctx.plan, job);
-    let fail = move |e: String| JobError::Sign {
-        message: format!("{job_id}: signing the image: {e}"),
-    };
-    let public = signer
-        .ed25519_public()
-        .ok_or_else(|| fail("the [sign] key is not Ed25519".into()))?;
-    let fail2 = fail.clone();
+    // Registry calls run to their end: off the scheduler's threads.
     tokio::task::spawn_blocking(move || {
+        let fail = |e: String| JobError::Sign {
+            message: format!("{job_id}: signing the image: {e}"),
+        };
+        let public = signer
+            .ed25519_public()
+            .ok_or_else(|| fail("the [sign] key is not Ed25519".into()))?;
         let sign = |payload: &[u8]| signer.sign_ed25519(payload).map(|(_, sig)| sig);
         let key = Key {
             sign: &sign,
             public,
         };
         for repo in &repositories {
-            let reference = registry::Reference::parse(repo).map_err(|e| fail2(describe(&e)))?;
+            let reference = registry::Reference::parse(repo).map_err(|e| fail(describe(&e)))?;
             let signed =
-                push::sign(&layout, &root, &reference, &key).map_err(|e| fail2(describe(&e)))?;
+                push::sign(&layout, &root, &reference, &key).map_err(|e| fail(describe(&e)))?;
             for s in signed {
                 let line = match &s.pushed {
                     Some(manifest) => format!(
