@@ -48,8 +48,11 @@ readonly REQUIREMENTS=(
 	minisign:minisign
 	openssh-client:ssh-keygen
 	gnupg:gpg
-	# The provenance's DSSE signature, checked apart from matrix.
+	# The provenance's DSSE signature and the images' cosign signatures
+	# (Ed25519, openssl pkeyutl -rawin), checked apart from matrix.
 	openssl:openssl
+	# The registry's HTTP API, read back by the image and cosign tests.
+	curl:curl
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

@@ -162,7 +162,8 @@ fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
             continue;
         }
         let Some(key) = keys.iter().find(|k| match method {
-            sign::Method::Minisign => k.ends_with(".pub"),
+            // `<project>.cosign.pub` is cosign's PEM key, for images.
+            sign::Method::Minisign => k.ends_with(".pub") && !k.ends_with(".cosign.pub"),
             sign::Method::Ssh => **k == "allowed_signers",
             sign::Method::Gpg => k.ends_with(".asc"),
         }) else {
@@ -199,7 +200,11 @@ fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
         let key = manifest
             .artifacts
             .iter()
-            .find(|k| k.kind == ArtifactKind::Key && k.path.ends_with(".pub"))
+            .find(|k| {
+                k.kind == ArtifactKind::Key
+                    && k.path.ends_with(".pub")
+                    && !k.path.ends_with(".cosign.pub")
+            })
             .and_then(|k| std::fs::read_to_string(dir.join(&k.path)).ok())
             .and_then(|text| provenance::minisign_public(&text));
         let Some(key) = key else {

@@ -297,10 +297,19 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     };
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(source.text.as_bytes());
-    let sign = config
+    let mut sign = config
         .sign
         .as_ref()
         .map(|c| crate::packager::sign::plan(&config.project.name, c));
+    if let Some(step) = &mut sign {
+        let pushed = images
+            .as_ref()
+            .is_some_and(|i| i.push && !i.variants.is_empty());
+        step.sign_images(&config.project.name, pushed)
+            .map_err(|(key, message, help)| {
+                source.error_at(&KeyPath::parse("sign").key(key), message, Some(help))
+            })?;
+    }
     let steps = jobs::Steps {
         targets: &targets,
         builders: &builders,

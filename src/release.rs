@@ -184,5 +184,17 @@ fn load_signer(
         &plan.project.name,
         &plan.version.commit,
     )?;
+    // Pushed images are signed in cosign's layout, with an Ed25519 key.
+    if step.cosign_key.is_some() && signer.ed25519_public().is_none() {
+        return Err(crate::packager::sign::SignError::Key {
+            method: signer.method.as_str(),
+            from: signer.from.clone(),
+            why: "the pushed images are signed in cosign's layout, which needs an Ed25519 key"
+                .into(),
+            help: "use an Ed25519 key, or add images = false under [sign] to push them unsigned"
+                .into(),
+        }
+        .into());
+    }
     Ok(Some(std::sync::Arc::new(signer)))
 }

@@ -476,6 +476,9 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
     let repositories = images.repositories.clone();
     let job_id = j.id.clone();
     let log_path = log.clone();
+    // With [sign], cosign's signatures follow the push (exec/cosign.rs).
+    let signer = super::cosign::signer(ctx)?;
+    let signing = (layout_path.clone(), image::root_of(&built.descriptor));
     let pushed = blocking(&job_id, move || {
         let mut pushed = Vec::new();
         for repo in &repositories {
@@ -497,6 +500,11 @@ async fn push(ctx: &Context, job: usize, images: &ImagePlan, v: usize) -> Result
         Ok(pushed)
     })
     .await?;
+    if let Some(signer) = signer {
+        let (layout, root) = signing;
+        let repositories = images.repositories.clone();
+        super::cosign::sign_pushed(ctx, job, signer, layout, root, repositories).await?;
+    }
     Ok(Output {
         produced: Some(Produced::Pushed(pushed)),
         ..Output::default()

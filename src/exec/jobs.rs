@@ -379,6 +379,23 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
             ArtifactKind::Key,
             algorithm,
         ));
+        // Pushed images are signed in cosign's layout: its PEM key.
+        let cosign_key = plan.sign.as_ref().and_then(|s| s.cosign_key.as_ref());
+        if let (Some(name), Some(public)) = (cosign_key, signer.ed25519_public()) {
+            let pem = crate::image::cosign::public_key_pem(&public);
+            let path = plan.dist.join(name);
+            crate::package::atomic::write_atomic(&path, pem.as_bytes()).map_err(io_error(
+                &plan,
+                job,
+                path.clone(),
+            ))?;
+            out.push(Artifact::of_bytes(
+                name,
+                pem.as_bytes(),
+                ArtifactKind::Key,
+                algorithm,
+            ));
+        }
         Ok(out)
     })
     .await

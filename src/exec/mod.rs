@@ -11,6 +11,7 @@ mod builder;
 mod channels;
 pub mod container;
 mod context;
+mod cosign;
 mod error;
 pub mod event;
 mod images;

@@ -8,6 +8,7 @@
 //! `exec`'s business.
 
 pub mod attestation;
+pub mod cosign;
 pub mod docker_archive;
 pub mod dockerfile;
 pub mod error;

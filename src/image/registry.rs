@@ -15,6 +15,7 @@ pub mod auth;
 mod e2e_tests;
 mod error;
 mod layout;
+mod objects;
 pub mod reference;
 mod url;
 
@@ -164,7 +165,8 @@ impl Client {
                 tracing::debug!(digest = %blob.digest, "blob already present");
                 report.blobs_present += 1;
             } else {
-                self.upload_blob(reference, blob, &blob_path(layout_dir, &blob.digest)?)?;
+                let path = blob_path(layout_dir, &blob.digest)?;
+                self.upload_blob(reference, blob, Payload::File(&path))?;
                 report.blobs_uploaded += 1;
                 report.bytes_sent += blob.size;
             }
@@ -265,12 +267,12 @@ impl Client {
         }
     }
 
-    /// POST an upload session, then PUT the whole file to it (monolithic).
+    /// POST an upload session, then PUT the whole blob to it (monolithic).
     fn upload_blob(
         &mut self,
         reference: &Reference,
         blob: &Descriptor,
-        path: &Path,
+        payload: Payload,
     ) -> Result<(), RegistryError> {
         let start = Call {
             method: Method::Post,
@@ -300,7 +302,7 @@ impl Client {
             method: Method::Put,
             url: append_query(&url, "digest", &blob.digest),
             headers: vec![("content-type", "application/octet-stream".into())],
-            payload: Payload::File(path),
+            payload,
             actions: "pull,push",
         };
         tracing::debug!(digest = %blob.digest, size = blob.size, "uploading blob");

@@ -6,6 +6,7 @@ mod build;
 mod cancel;
 mod channels;
 mod containers;
+mod cosign;
 mod cross;
 mod errors;
 mod failure;

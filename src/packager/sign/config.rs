@@ -29,6 +29,20 @@ pub struct SignConfig {
     /// Which files are signed: `checksums` (the default) or `all`.
     #[serde(default)]
     pub artifacts: Signed,
+    /// Whether images pushed with `--push` are signed too, in cosign's
+    /// registry layout (`sha256-<digest>.sig` tags, checked by `cosign
+    /// verify --key <project>.cosign.pub`): `true` (the default) or
+    /// `false`. Needs an Ed25519 key (minisign).
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub images: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_true(v: &bool) -> bool {
+    *v
 }
 
 /// The kind of signature `[sign] method` picks.
@@ -71,6 +85,24 @@ pub enum Signed {
 }
 
 impl SignConfig {
+    /// What keeps images that are pushed from being signed, if anything:
+    /// the key (under `[sign]`) to point at, the message and a hint. A gpg
+    /// key is known not to sign Ed25519 from the config alone; an SSH
+    /// key's type is checked when it is loaded.
+    pub fn image_problem(&self, pushed: bool) -> Option<(&'static str, String, String)> {
+        if !(pushed && self.images && self.method == Method::Gpg) {
+            return None;
+        }
+        Some((
+            "method",
+            "method = \"gpg\" cannot sign the pushed images: they are signed in cosign's layout, \
+             with an Ed25519 key"
+                .into(),
+            "add images = false under [sign] to push them unsigned, or sign with method = \"minisign\""
+                .into(),
+        ))
+    }
+
     /// What is wrong with the keys taken together, if anything: the key
     /// (under `[sign]`) to point at, the message and a hint.
     pub fn problem(&self) -> Option<(&'static str, String, String)> {

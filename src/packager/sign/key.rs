@@ -549,3 +549,15 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .open(path)?;
     f.write_all(bytes)
 }
+
+impl Signer {
+    /// The Ed25519 public key of a key [`Signer::sign_ed25519`] signs
+    /// with (minisign), for cosign's PEM key file.
+    pub fn ed25519_public(&self) -> Option<[u8; 32]> {
+        let Key::Minisign { ed25519, .. } = &self.key else {
+            return None;
+        };
+        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(**ed25519));
+        Some(*pair.pk)
+    }
+}

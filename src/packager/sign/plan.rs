@@ -13,6 +13,11 @@ pub struct SignStep {
     pub config: SignConfig,
     /// The file in dist/ users verify with.
     pub public_key: String,
+    /// When pushed images are signed in cosign's layout: the PEM public
+    /// key file in dist/ that `cosign verify --key` takes
+    /// (`<project>.cosign.pub`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cosign_key: Option<String>,
 }
 
 /// The sign step of `config` for `project`.
@@ -24,5 +29,23 @@ pub fn plan(project: &str, config: &SignConfig) -> SignStep {
             Method::Ssh => "allowed_signers".into(),
             Method::Gpg => format!("{project}-signing-key.asc"),
         },
+        cosign_key: None,
+    }
+}
+
+impl SignStep {
+    /// Decides whether the images are signed: when they are pushed and
+    /// `images` is not turned off. A gpg key cannot: the problem (key,
+    /// message, hint) to point at under `[sign]`.
+    pub fn sign_images(
+        &mut self,
+        project: &str,
+        pushed: bool,
+    ) -> Result<(), (&'static str, String, String)> {
+        if let Some(problem) = self.config.image_problem(pushed) {
+            return Err(problem);
+        }
+        self.cosign_key = (pushed && self.config.images).then(|| format!("{project}.cosign.pub"));
+        Ok(())
     }
 }

@@ -13,6 +13,7 @@ fn config(method: Method) -> SignConfig {
         key_id: None,
         passphrase_env: None,
         artifacts: Signed::Checksums,
+        images: true,
     }
 }
 
