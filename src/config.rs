@@ -10,6 +10,7 @@
 
 pub mod axes;
 pub mod channels;
+pub mod ci;
 pub mod command;
 pub mod containers;
 pub mod excerpt;
@@ -28,6 +29,7 @@ use serde::Deserialize;
 
 pub use axes::MatrixTable;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
+pub use ci::CiConfig;
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use limits::{Limit, Limits};
 pub use read::MAX_CONFIG_BYTES;
@@ -83,6 +85,9 @@ pub struct Config {
     /// Detached signatures of the checksums file (or every artifact).
     #[serde(default)]
     pub sign: Option<crate::packager::sign::SignConfig>,
+    /// What the CI files `matrix ci` writes add (GitHub's attestations).
+    #[serde(default)]
+    pub ci: CiConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
