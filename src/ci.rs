@@ -236,7 +236,8 @@ fn install_note(opts: &CiOptions, ci: Provider) -> String {
     if github && opts.attestations {
         note.push_str(
             "# On a tag, the merge job attests every file of the checksums file with GitHub's\n\
-             # attestations (`[ci] attestations = false` in matrix.toml turns this off).\n",
+             # attestations (`[ci] attestations = false` in matrix.toml turns this off;\n\
+             # `[ci] repository = \"owner/repo\"` shows how to check them in the release notes).\n",
         );
     }
     if github && opts.images {

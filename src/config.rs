@@ -492,6 +492,9 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
             ));
         }
     }
+    if let Some((message, help)) = config.ci.problem() {
+        return Err(source.error_at(&KeyPath::parse("ci.repository"), message, Some(help)));
+    }
     if let Some(sign) = &config.sign
         && let Some((key, message, help)) = sign.problem()
     {

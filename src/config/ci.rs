@@ -16,6 +16,12 @@ pub struct CiConfig {
     /// false for a private repository on a plan without attestations.
     #[serde(default = "yes")]
     pub attestations: bool,
+    /// The GitHub repository (`owner/repo`) whose release workflow builds
+    /// the release: with it, the release notes show how to check GitHub's
+    /// attestations (`gh attestation verify`) and the images' keyless
+    /// signatures (`cosign verify --certificate-identity-regexp`).
+    #[serde(default)]
+    pub repository: Option<String>,
 }
 
 fn yes() -> bool {
@@ -24,6 +30,30 @@ fn yes() -> bool {
 
 impl Default for CiConfig {
     fn default() -> Self {
-        CiConfig { attestations: true }
+        CiConfig {
+            attestations: true,
+            repository: None,
+        }
+    }
+}
+
+impl CiConfig {
+    /// What is wrong with `repository`, if anything: the message and a hint.
+    pub fn problem(&self) -> Option<(String, String)> {
+        let repo = self.repository.as_deref()?;
+        let part_ok = |s: &str| {
+            !s.is_empty()
+                && s.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                && s != "."
+                && s != ".."
+        };
+        match repo.split_once('/') {
+            Some((owner, name)) if part_ok(owner) && part_ok(name) => None,
+            _ => Some((
+                format!("`repository` must be a GitHub repository as owner/repo, not {repo:?}"),
+                "e.g. repository = \"octo-org/hello\" (letters, digits, '-', '_' and '.')".into(),
+            )),
+        }
     }
 }

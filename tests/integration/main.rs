@@ -26,4 +26,5 @@ mod shards;
 mod sign;
 mod support;
 mod toolchains;
+mod verification;
 mod workflows;

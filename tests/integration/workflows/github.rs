@@ -410,4 +410,16 @@ fn ci_reads_attestations_and_images_from_the_config() {
     assert_ne!(code, 0, "{text}");
     assert!(err.contains("unknown field `attestation`"), "{err}");
     assert!(err.contains("matrix.toml:"), "{err}");
+
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[ci]\nrepository = \"https://github.com/o/r\"\n"),
+    );
+    let (code, text, err) = ci(&p);
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        err.contains("`repository` must be a GitHub repository as owner/repo"),
+        "{err}"
+    );
+    assert!(err.contains("matrix.toml:"), "{err}");
 }
