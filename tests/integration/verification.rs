@@ -260,3 +260,61 @@ fn gpg_notes_commands_work_as_written() {
     // checksums, import, verify.
     assert_eq!(run_all(&p, &section, "gpg", &[("GNUPGHOME", user)]), 3);
 }
+
+/// What the plan decides for the notes (`matrix plan --json`): every name
+/// from the config and the flags; GitHub's attestations and keyless image
+/// signatures only on a tagged release with `[ci] repository`, image
+/// signatures only with `--push`.
+#[test]
+fn the_plan_decides_what_the_notes_verify() {
+    let sign = "method = \"minisign\"\nkey-file = \"key.sec\"";
+    let images = "\n[images]\nrepositories = [\"ghcr.io/example/hello\"]\ndockerfile = \"Dockerfile\"\n\n[images.matrix]\nplatform = [\"linux/amd64\"]\n";
+    let plan = |ci: &str, flags: &[&str]| -> serde_json::Value {
+        let p = project(sign, &format!("{images}{ci}"));
+        p.file("Dockerfile", "FROM scratch\nCOPY hello /hello\n");
+        p.commit();
+        p.git(&["tag", "-f", "v1.2.3"]);
+        let mut args = vec!["plan", "--json"];
+        args.extend(flags);
+        let (code, out, err) = run(&mut p.matrix(&args));
+        assert_eq!(code, 0, "{err}");
+        let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+        plan["notes"]["verification"].clone()
+    };
+    let repo = "\n[ci]\nrepository = \"example/hello\"\n";
+    let v = plan(repo, &["--push"]);
+    assert_eq!(
+        v,
+        serde_json::json!({
+            "signature": {
+                "kind": "minisign",
+                "public_key": "hello.pub",
+                "extension": "minisig",
+                "every_file": false
+            },
+            "provenance": ["hello_1.2.3.intoto.jsonl"],
+            "attestations": "example/hello",
+            "image_key": "hello.cosign.pub",
+            "keyless_identity": "^https://github\\.com/example/hello/\\.github/workflows/[^/@]+@refs/tags/v1\\.2\\.3$"
+        })
+    );
+    // Not pushed: no image signatures to check.
+    let v = plan(repo, &[]);
+    assert_eq!(v["attestations"], "example/hello");
+    assert_eq!(v["image_key"], serde_json::Value::Null);
+    assert_eq!(v["keyless_identity"], serde_json::Value::Null);
+    // A snapshot is not attested by the workflow (it runs on a tag only).
+    let v = plan(repo, &["--push", "--snapshot"]);
+    assert_eq!(v["attestations"], serde_json::Value::Null);
+    assert_eq!(v["keyless_identity"], serde_json::Value::Null);
+    assert_eq!(v["image_key"], "hello.cosign.pub");
+    // No repository, or attestations off: nothing of GitHub's.
+    for ci in [
+        "",
+        "\n[ci]\nattestations = false\nrepository = \"example/hello\"\n",
+    ] {
+        let v = plan(ci, &["--push"]);
+        assert_eq!(v["attestations"], serde_json::Value::Null, "{ci}");
+        assert_eq!(v["keyless_identity"], serde_json::Value::Null, "{ci}");
+    }
+}
