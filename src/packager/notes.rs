@@ -420,9 +420,8 @@ struct Context<'a> {
     example_target: Option<&'a str>,
     checksum_commands: Vec<String>,
     other_checks: Vec<String>,
-    /// `sha256sum` or `sha512sum`: what `checksum_commands` run.
+    /// What `checksum_commands` run (`sha256sum`) and check (`SHA-256`).
     checksum_tool: &'static str,
-    /// `SHA-256` or `SHA-512`.
     checksum_digest: String,
     /// Signatures, provenance, attestations: only what the release has.
     checks: Vec<Check>,
