@@ -53,6 +53,13 @@ pub struct CiOptions {
     pub image: String,
     /// Folder the merged release is written to.
     pub dist: String,
+    /// `[ci] attestations`: on a tag, the GitHub merge job attests every
+    /// file of the checksums file and signs the pushed images keylessly.
+    /// GitLab ignores it.
+    pub attestations: bool,
+    /// The release has `[images]`: on a tag, the GitHub merge job pushes
+    /// them (and, with `attestations`, signs each by digest).
+    pub images: bool,
 }
 
 /// The toolchain step of each build job. The plan and merge jobs build
@@ -81,6 +88,8 @@ impl CiOptions {
             runs_on: "ubuntu-latest".into(),
             image: "rust:1".into(),
             dist: "dist".into(),
+            attestations: true,
+            images: false,
         }
     }
 }
@@ -156,6 +165,10 @@ struct Context<'a> {
     dist: &'a str,
     /// Where a GitHub build job writes its shard (a GitHub expression).
     shard_dist: String,
+    attestations: bool,
+    images: bool,
+    /// The jq program that lists every pushed image as `repository@digest`.
+    pushed_images: &'static str,
 }
 
 impl<'a> Context<'a> {
@@ -179,19 +192,28 @@ impl<'a> Context<'a> {
                 Toolchains::Check => Some("check"),
                 Toolchains::None => None,
             },
-            install_note: install_note(opts),
+            install_note: install_note(opts, ci),
             runs_on: &opts.runs_on,
             image: &opts.image,
             dist,
             shard_dist: format!("{dist}/shard-${{{{ matrix.index }}}}"),
+            attestations: opts.attestations,
+            images: opts.images,
+            pushed_images: PUSHED_IMAGES,
         })
     }
 }
 
-/// The header's comment lines on what the jobs install, each line ending
-/// in a newline. The version is a checked semver, so it cannot end the
+/// jq over the release's manifest.json: each image pushed, by digest
+/// (`repository@sha256:...`), once. The manifest records every push as
+/// `repository:tag@digest`; a tag has no `:`, `/` or `@`, so dropping the
+/// last `:tag` before the `@` leaves the repository, registry port included.
+pub const PUSHED_IMAGES: &str = r#"[.images[]?.pushed[]? | sub(":[^:/@]+@"; "@")] | unique[]"#;
+
+/// The header's comment lines on what the jobs install (and, on GitHub,
+/// attest, push and sign), each line ending in a newline. The version is a checked semver, so it cannot end the
 /// comment early.
-fn install_note(opts: &CiOptions) -> String {
+fn install_note(opts: &CiOptions, ci: Provider) -> String {
     let mut note = String::from("#\n");
     match opts.install.pinned_version() {
         Some(v) => note.push_str(&format!(
@@ -209,6 +231,26 @@ fn install_note(opts: &CiOptions) -> String {
             "# Each build job first checks its targets' toolchains with `matrix doctor`.\n",
         ),
         Toolchains::None => {}
+    }
+    let github = ci == Provider::Github;
+    if github && opts.attestations {
+        note.push_str(
+            "# On a tag, the merge job attests every file of the checksums file with GitHub's\n\
+             # attestations (`[ci] attestations = false` in matrix.toml turns this off;\n\
+             # `[ci] repository = \"owner/repo\"` shows how to check them in the release notes).\n",
+        );
+    }
+    if github && opts.images {
+        note.push_str(
+            "# On a tag, the merge job pushes the [images] (credentials: the secrets\n\
+             # MATRIX_REGISTRY_USER and MATRIX_REGISTRY_PASSWORD, else this workflow's token,\n\
+             # which ghcr.io takes)",
+        );
+        note.push_str(if opts.attestations {
+            " and signs each keylessly with cosign.\n"
+        } else {
+            ".\n"
+        });
     }
     note
 }

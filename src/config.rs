@@ -10,6 +10,7 @@
 
 pub mod axes;
 pub mod channels;
+pub mod ci;
 pub mod command;
 pub mod containers;
 pub mod excerpt;
@@ -28,6 +29,7 @@ use serde::Deserialize;
 
 pub use axes::MatrixTable;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
+pub use ci::CiConfig;
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
 pub use limits::{Limit, Limits};
 pub use read::MAX_CONFIG_BYTES;
@@ -83,6 +85,9 @@ pub struct Config {
     /// Detached signatures of the checksums file (or every artifact).
     #[serde(default)]
     pub sign: Option<crate::packager::sign::SignConfig>,
+    /// What the CI files `matrix ci` writes add (GitHub's attestations).
+    #[serde(default)]
+    pub ci: CiConfig,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -486,6 +491,9 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
                 Some("leave the key out for the default, or raise it".into()),
             ));
         }
+    }
+    if let Some((message, help)) = config.ci.problem() {
+        return Err(source.error_at(&KeyPath::parse("ci.repository"), message, Some(help)));
     }
     if let Some(sign) = &config.sign
         && let Some((key, message, help)) = sign.problem()

@@ -24,6 +24,8 @@ fn awkward() -> CiOptions {
         runs_on: "self-hosted: #1".into(),
         image: "registry.example.com/rust:1 # cross".into(),
         dist: "out dir/".into(),
+        attestations: true,
+        images: false,
     }
 }
 
@@ -139,6 +141,15 @@ fn github_workflow_passes_the_schema() {
         CiOptions::new(1, install()),
         CiOptions::new(4, install()),
         awkward(),
+        CiOptions {
+            images: true,
+            ..awkward()
+        },
+        CiOptions {
+            attestations: false,
+            images: true,
+            ..awkward()
+        },
     ];
     options.push(CiOptions::new(GITHUB_MAX_SHARDS, install()));
     for opts in options {
@@ -309,8 +320,19 @@ fn github_workflow_jobs_and_commands() {
     );
     let words = shell_words::split(line_with(run, " verify ")).unwrap();
     assert_eq!(words[3..], ["verify", "out dir"]);
-    assert_eq!(merge["steps"][4]["with"]["path"], "out dir");
-    assert_eq!(merge["steps"][5]["if"], "github.ref_type == 'tag'");
+    // Then, on a tag, the attestation steps (tests/attest.rs), the upload
+    // and the GitHub release.
+    let steps = merge["steps"].as_array().unwrap();
+    let named = |name: &str| steps.iter().position(|s| s["name"] == name).unwrap();
+    let upload = steps
+        .iter()
+        .position(|s| s["uses"] == "actions/upload-artifact@v4")
+        .unwrap();
+    assert_eq!(steps[upload]["with"]["path"], "out dir");
+    assert!(named("Attest the release files") < upload);
+    let publish = named("Publish the GitHub release");
+    assert_eq!(publish, steps.len() - 1);
+    assert_eq!(steps[publish]["if"], "github.ref_type == 'tag'");
 }
 
 #[test]
@@ -527,5 +549,6 @@ fn the_files_start_with_their_header_not_a_template_comment() {
     }
 }
 
+mod attest;
 mod install;
 mod lint;

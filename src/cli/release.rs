@@ -115,6 +115,13 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
     };
     opts.runs_on = args.runs_on.clone();
     opts.image = args.image.clone();
+    // `[ci]` and `[images]` shape the GitHub merge job; without a
+    // matrix.toml yet, the defaults.
+    if args_config.exists() {
+        let loaded = crate::config::load(args_config)?;
+        opts.attestations = loaded.config.ci.attestations;
+        opts.images = loaded.config.images.is_some();
+    }
     let text = crate::ci::render_files(args.kind, &opts)?;
     if let Some(version) = opts.install.pinned_version()
         && let Some(warning) = crate::ci::pin_warning(version, cfg!(debug_assertions))

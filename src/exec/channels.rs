@@ -206,6 +206,7 @@ fn write_notes(
             changelog: changelog.as_deref(),
             changelog_path: &step.changelog_name,
             known_limitations: step.known_limitations.as_deref(),
+            verification: &step.verification,
         },
         template.as_deref(),
     )?;

@@ -11,8 +11,12 @@
 //! user's) minijinja template. Pure: no I/O, no clock.
 
 mod changelog;
+mod verify;
 
 pub use changelog::{Section, changelog_section};
+pub use verify::{
+    Check, GITHUB_OIDC_ISSUER, Signature, SignatureKind, Verification, workflow_identity,
+};
 
 use serde::Serialize;
 
@@ -56,6 +60,8 @@ pub struct NotesInput<'a> {
     pub changelog_path: &'a str,
     /// `[release-notes] known-limitations` text, if configured.
     pub known_limitations: Option<&'a str>,
+    /// Signatures, provenance and attestations to check, as planned.
+    pub verification: &'a Verification,
 }
 
 /// The rendered notes and what the user should know about them.
@@ -98,6 +104,9 @@ pub fn render(input: &NotesInput, template: Option<&str>) -> Result<Rendered, Pu
         example_target: example(input.packages).map(|p| p.target.as_str()),
         checksum_commands: checksum_commands(input),
         other_checks: other_checks(input),
+        checksum_tool: input.algorithm.check_command(),
+        checksum_digest: format!("SHA-{}", bits(input)),
+        checks: verify::checks(input),
         known_limitations: input
             .known_limitations
             .map(str::trim)
@@ -411,6 +420,11 @@ struct Context<'a> {
     example_target: Option<&'a str>,
     checksum_commands: Vec<String>,
     other_checks: Vec<String>,
+    /// What `checksum_commands` run (`sha256sum`) and check (`SHA-256`).
+    checksum_tool: &'static str,
+    checksum_digest: String,
+    /// Signatures, provenance, attestations: only what the release has.
+    checks: Vec<Check>,
     known_limitations: Option<&'a str>,
     changelog: ChangelogContext<'a>,
 }

@@ -17,6 +17,7 @@ use super::steps::{Renderer, matches};
 use super::{Target, join_clean};
 use crate::config::{Channel, ChannelKind, ConfigError, KeyPath, OneOrMany, When};
 use crate::package::checksum::Algorithm;
+use crate::packager::notes::Verification;
 use crate::packager::registry::{At, PlanInput, Problem, Step};
 
 mod slots;
@@ -71,6 +72,10 @@ pub struct NotesStep {
     pub template: Option<PathBuf>,
     /// Download URL per target (from `[release] url`), `""` without one.
     pub urls: Vec<String>,
+    /// What the Verification section tells users to check beyond the
+    /// checksums (signatures, provenance, attestations, image signatures).
+    #[serde(skip_serializing_if = "Verification::is_empty")]
+    pub verification: Verification,
 }
 
 impl<'a> Renderer<'a> {
@@ -434,6 +439,7 @@ impl<'a> Renderer<'a> {
         }
         Ok(Some(NotesStep {
             urls,
+            verification: self.verification(),
             required: r.notes == Some(true),
             changelog: join_clean(&self.req.root, &r.changelog),
             changelog_name: r.changelog.clone(),
@@ -443,6 +449,59 @@ impl<'a> Renderer<'a> {
                 .as_deref()
                 .map(|p| join_clean(&self.req.root, p)),
         }))
+    }
+
+    /// The notes' checks beyond the checksums, from `[sign]`, `[images]`
+    /// with `--push` and `[ci]` (its `repository` names the GitHub
+    /// repository whose workflow attests). GitHub's attestations and keyless image
+    /// signatures are made by the generated workflow on a tag only, so a
+    /// snapshot's notes have neither.
+    fn verification(&self) -> Verification {
+        use crate::packager::notes::{Signature, SignatureKind};
+        use crate::packager::sign::Method;
+        let config = &self.loaded.config;
+        let project = &config.project.name;
+        let version = &self.req.version;
+        let mut v = Verification::default();
+        if let Some(sign) = &config.sign {
+            let step = crate::packager::sign::plan(project, sign);
+            v.signature = Some(Signature {
+                kind: match sign.method {
+                    Method::Minisign => SignatureKind::Minisign,
+                    Method::Ssh => SignatureKind::Ssh,
+                    Method::Gpg => SignatureKind::Gpg,
+                },
+                public_key: step.public_key,
+                // The principal the sign job writes into allowed_signers.
+                identity: (sign.method == Method::Ssh).then(|| project.clone()),
+                extension: sign.method.extension().into(),
+                every_file: sign.artifacts == crate::packager::sign::Signed::All,
+            });
+            // The sign job writes the release's provenance when the key is
+            // Ed25519 (minisign).
+            if sign.method == Method::Minisign {
+                v.provenance
+                    .push(crate::packager::sign::provenance::file_name(
+                        project,
+                        &version.version,
+                    ));
+            }
+        }
+        let pushed = config.images.is_some() && self.req.images && self.req.push;
+        if pushed && config.sign.is_some() {
+            v.image_key = Some(format!("{project}.cosign.pub"));
+        }
+        let repository = config.ci.repository.clone();
+        if let Some(repo) = repository.filter(|_| config.ci.attestations && !version.is_snapshot) {
+            if pushed {
+                v.keyless_identity = Some(crate::packager::notes::workflow_identity(
+                    &repo,
+                    &version.tag,
+                ));
+            }
+            v.attestations = Some(repo);
+        }
+        v
     }
 
     /// What a download URL template sees for a target.

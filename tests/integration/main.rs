@@ -28,4 +28,5 @@ mod shards;
 mod sign;
 mod support;
 mod toolchains;
+mod verification;
 mod workflows;

