@@ -488,7 +488,9 @@ impl<'a> Renderer<'a> {
             }
         }
         let pushed = config.images.is_some() && self.req.images && self.req.push;
-        if pushed && config.sign.is_some() {
+        // The same rule as the sign step's (`SignStep::sign_images`): a gpg
+        // key with pushed images is refused there, `images = false` opts out.
+        if pushed && config.sign.as_ref().is_some_and(|s| s.images) {
             v.image_key = Some(format!("{project}.cosign.pub"));
         }
         let repository = config.ci.repository.clone();
