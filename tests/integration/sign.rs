@@ -439,6 +439,15 @@ fn key_problems_fail_before_any_job() {
     );
     assert!(g.status.success());
     let key = keys.path().join("id");
+    // A key type matrix does not sign with.
+    let g = tool(
+        "ssh-keygen",
+        &[
+            "-q", "-t", "ecdsa", "-b", "384", "-N", "", "-C", "", "-f", "p384",
+        ],
+        keys.path(),
+    );
+    assert!(g.status.success());
     let minisign_missing = keys.path().join("missing.sec");
     let cases: Vec<Case> = vec![
         (
@@ -453,6 +462,14 @@ fn key_problems_fail_before_any_job() {
             format!("method = \"ssh\"\nkey-file = \"{}\"", key.display()),
             vec![],
             "is it encrypted? then set passphrase-env",
+        ),
+        (
+            format!(
+                "method = \"ssh\"\nkey-file = \"{}\"",
+                keys.path().join("p384").display()
+            ),
+            vec![],
+            "matrix signs with Ed25519, ECDSA P-256 and RSA keys, not ecdsa-sha2-nistp384",
         ),
         (
             format!(
@@ -585,6 +602,20 @@ fn a_merge_signs_what_its_shards_built() {
         let read = |d: &str| std::fs::read(Path::new(&dir(d)).join(&name)).expect(&name);
         assert_eq!(read("merged"), read("single"), "{name}");
     }
+    // Byte for byte what ssh-keygen -Y sign writes with the same key.
+    let copy = keys.path().join(CHECKSUMS);
+    std::fs::copy(Path::new(&dir("single")).join(CHECKSUMS), &copy).unwrap();
+    let g = tool(
+        "ssh-keygen",
+        &["-Y", "sign", "-n", "file", "-f", "id", CHECKSUMS],
+        keys.path(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(
+        std::fs::read(keys.path().join(format!("{CHECKSUMS}.sig"))).unwrap(),
+        std::fs::read(Path::new(&dir("single")).join(format!("{CHECKSUMS}.sig"))).unwrap(),
+        "matrix's SSH signature differs from ssh-keygen's"
+    );
     // The release's provenance (signed by the right key) in place of an
     // archive's: it names more than that archive.
     let merged = Path::new(&out.path().join("merged")).to_path_buf();

@@ -370,8 +370,14 @@ impl Signer {
                 .map_err(|e| fail(e.to_string()))
             }
             Key::Ssh { key, .. } => {
-                let data = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
-                ssh_sign(key, &data)
+                // Hashed as it is read: the file is never held in memory.
+                let (hex, _) = crate::package::checksum::hash_file(
+                    file,
+                    crate::package::checksum::Algorithm::Sha512,
+                )
+                .map_err(|e| fail(e.to_string()))?;
+                let digest = hex::decode(hex).map_err(|e| fail(e.to_string()))?;
+                ssh_sign(key, &digest)
                     .and_then(|sig| sig.to_pem(ssh_key::LineEnding::LF))
                     .map(String::into_bytes)
                     .map_err(|e| fail(e.to_string()))
@@ -461,27 +467,43 @@ impl Signer {
     }
 }
 
-/// The SSHSIG (namespace `file`, SHA-512) of `msg`, as `ssh-keygen -Y
-/// sign` makes it. Ed25519, ECDSA (RFC 6979) and RSA PKCS#1 v1.5 are all
+/// The SSHSIG (namespace `file`, SHA-512) of the message whose SHA-512
+/// is `digest`, as `ssh-keygen -Y sign` makes it (PROTOCOL.sshsig: the
+/// key signs "SSHSIG", the namespace, an empty reserved string, "sha512"
+/// and the digest). Ed25519, ECDSA (RFC 6979) and RSA PKCS#1 v1.5 are all
 /// deterministic: the same key and file give the same bytes.
-fn ssh_sign(key: &ssh_key::PrivateKey, msg: &[u8]) -> ssh_key::Result<ssh_key::SshSig> {
+fn ssh_sign(key: &ssh_key::PrivateKey, digest: &[u8]) -> ssh_key::Result<ssh_key::SshSig> {
     use ssh_key::{Algorithm, HashAlg, SshSig, private::KeypairData};
-    let KeypairData::Rsa(pair) = key.key_data() else {
-        return key.sign(super::SSH_NAMESPACE, HashAlg::Sha512, msg);
+    let mut data = b"SSHSIG".to_vec();
+    for field in [
+        super::SSH_NAMESPACE.as_bytes(),
+        b"",
+        HashAlg::Sha512.as_str().as_bytes(),
+        digest,
+    ] {
+        data.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        data.extend_from_slice(field);
+    }
+    let sig = match key.key_data() {
+        // ssh-key 0.6.7 turns an RSA key into the `rsa` crate's with p
+        // twice in place of p and q, which `rsa` refuses: signed here.
+        KeypairData::Rsa(pair) => {
+            use rsa::signature::{SignatureEncoding as _, Signer as _};
+            let sig = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(rsa_private(pair)?)
+                .try_sign(&data)
+                .map_err(|_| ssh_key::Error::Crypto)?;
+            ssh_key::Signature::new(
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha512),
+                },
+                sig.to_vec(),
+            )?
+        }
+        _ => {
+            use rsa::signature::Signer as _;
+            key.try_sign(&data).map_err(|_| ssh_key::Error::Crypto)?
+        }
     };
-    // ssh-key 0.6.7 turns an RSA key into the `rsa` crate's with p twice
-    // in place of p and q, which `rsa` refuses: sign here.
-    use rsa::signature::{SignatureEncoding as _, Signer as _};
-    let data = SshSig::signed_data(super::SSH_NAMESPACE, HashAlg::Sha512, msg)?;
-    let sig = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(rsa_private(pair)?)
-        .try_sign(&data)
-        .map_err(|_| ssh_key::Error::Crypto)?;
-    let sig = ssh_key::Signature::new(
-        Algorithm::Rsa {
-            hash: Some(HashAlg::Sha512),
-        },
-        sig.to_vec(),
-    )?;
     SshSig::new(
         key.public_key().key_data().clone(),
         super::SSH_NAMESPACE,
@@ -554,7 +576,8 @@ fn load_ssh(
     }
     // A signature checked against the public half proves the secret half.
     let public = key.public_key();
-    ssh_sign(&key, b"probe")
+    use sha2::Digest as _;
+    ssh_sign(&key, &sha2::Sha512::digest(b"probe"))
         .and_then(|sig| public.verify(super::SSH_NAMESPACE, b"probe", &sig))
         .map_err(|e| {
             (

@@ -1,8 +1,9 @@
 //! The check of a signature behind `matrix verify`, with only what dist/
 //! holds: minisign natively against `<project>.pub`, SSH signatures with
 //! `ssh-keygen -Y verify` against `allowed_signers`, OpenPGP ones with
-//! `gpg --verify` in a throwaway keyring holding the exported public key.
-//! Part of the `sign` packager.
+//! `gpg --verify` in a throwaway keyring holding the exported public key;
+//! and the provenance's DSSE signatures with the same public key files
+//! ([`dsse`]). Part of the `sign` packager.
 
 use std::path::Path;
 
