@@ -461,8 +461,19 @@ fn provenance(
             })?;
         Ok((name, p::envelope(&payload, &keyid, &sig)))
     };
+    let release_name = p::file_name(&plan.project.name, &v.version);
+    if let Some((_, name, _)) = archives
+        .iter()
+        .find(|(_, name, _)| p::archive_file_name(name) == release_name)
+    {
+        return Err(JobError::Sign {
+            message: format!(
+                "[sign] the provenance of {name} would be {release_name}, the release's provenance file: rename the archive ([archive] name)"
+            ),
+        });
+    }
     let mut out = vec![sign(
-        p::file_name(&plan.project.name, &v.version),
+        release_name.clone(),
         release(subjects.to_vec(), plan.targets.iter().map(built).collect()),
     )?];
     for (t, name, digest) in archives {
