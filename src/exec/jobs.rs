@@ -371,12 +371,14 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
                 job,
                 path.clone(),
             ))?;
-            out.push(Artifact::of_bytes(
-                &name,
-                text.as_bytes(),
-                ArtifactKind::Provenance,
-                algorithm,
-            ));
+            let mut artifact =
+                Artifact::of_bytes(&name, text.as_bytes(), ArtifactKind::Provenance, algorithm);
+            // An archive's provenance names its target, as its SBOMs do.
+            artifact.target = archives
+                .iter()
+                .find(|(_, a, _)| crate::packager::sign::provenance::archive_file_name(a) == name)
+                .map(|(t, _, _)| plan.targets[*t].id.clone());
+            out.push(artifact);
         }
         let key = signer.public_text.as_bytes();
         let path = plan.dist.join(&signer.public_name);

@@ -188,6 +188,21 @@ fn minisign_key_signs_the_release_provenance() {
     let archive_name = format!("{ARCHIVE}.intoto.jsonl");
     assert!(manifest_kinds(&p).contains(&(name.into(), "provenance".into())));
     assert!(manifest_kinds(&p).contains(&(archive_name.clone(), "provenance".into())));
+    // The archive's provenance names its target in the manifest.
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.dist().join("manifest.json")).unwrap())
+            .unwrap();
+    let record = |name: &str| {
+        manifest["artifacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(record(&archive_name)["target"], "linux/amd64");
+    assert!(record(name)["target"].is_null());
     let text = std::fs::read_to_string(p.dist().join(name)).unwrap();
     assert_eq!(text.lines().count(), 1, "one JSON line");
     let envelope: serde_json::Value = serde_json::from_str(&text).unwrap();
