@@ -188,33 +188,51 @@ fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
     }
 }
 
-/// The provenance's DSSE signature must hold with the release's minisign
-/// key, and its subjects must be exactly the files the checksums file
-/// lists, with their recorded digests.
+/// Every provenance file's DSSE signature must hold with the release's
+/// public key (whatever its kind). The release's provenance names exactly
+/// the files the checksums file lists, with their recorded digests; an
+/// archive's (`<archive>.intoto.jsonl`) names exactly that archive, with
+/// its sha256.
 fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
-    use crate::packager::sign::provenance;
+    use crate::packager::sign::{self, Method, provenance};
+    let release_name = provenance::file_name(&manifest.project.name, &manifest.version);
+    // The key of the release, and the method it is for.
+    let key = manifest
+        .artifacts
+        .iter()
+        .filter(|k| k.kind == ArtifactKind::Key)
+        .find_map(|k| {
+            let method = if k.path == "allowed_signers" {
+                Method::Ssh
+            } else if k.path.ends_with(".pub") && !k.path.ends_with(".cosign.pub") {
+                // `<project>.cosign.pub` is the images' PEM key.
+                Method::Minisign
+            } else if k.path.ends_with(".asc") {
+                Method::Gpg
+            } else {
+                return None;
+            };
+            Some((method, dir.join(&k.path)))
+        });
     for a in &manifest.artifacts {
         if a.kind != ArtifactKind::Provenance {
             continue;
         }
-        let key = manifest
-            .artifacts
-            .iter()
-            .find(|k| {
-                k.kind == ArtifactKind::Key
-                    && k.path.ends_with(".pub")
-                    && !k.path.ends_with(".cosign.pub")
-            })
-            .and_then(|k| std::fs::read_to_string(dir.join(&k.path)).ok())
-            .and_then(|text| provenance::minisign_public(&text));
-        let Some(key) = key else {
-            report.problems.push(format!(
-                "{}: no minisign public key to check it with",
-                a.path
-            ));
+        let Some((method, key)) = &key else {
+            report
+                .problems
+                .push(format!("{}: no public key to check it with", a.path));
             continue;
         };
-        let text = match std::fs::read_to_string(dir.join(&a.path)) {
+        // Bounded like the manifest: it names at most every file.
+        let text = std::fs::File::open(dir.join(&a.path))
+            .and_then(|f| {
+                crate::package::capped::read_to_end(f, crate::package::manifest::MAX_BYTES, a.size)
+            })
+            .map_err(|e| e.to_string())
+            .and_then(|b| b.ok_or_else(|| "too large".to_string()))
+            .and_then(|b| String::from_utf8(b).map_err(|e| e.to_string()));
+        let text = match text {
             Ok(text) => text,
             Err(e) => {
                 report
@@ -223,7 +241,7 @@ fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
                 continue;
             }
         };
-        let statement = match provenance::open(&text, &key) {
+        let statement = match sign::dsse(*method, key, &text) {
             Ok(s) => s,
             Err(why) => {
                 report.problems.push(format!("{}: {why}", a.path));
@@ -242,21 +260,56 @@ fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
                 ))
             })
             .collect();
-        let expected: BTreeMap<String, String> = manifest
-            .artifacts
-            .iter()
-            .filter(|b| {
-                !matches!(
-                    b.kind,
-                    ArtifactKind::Checksums
-                        | ArtifactKind::Signature
-                        | ArtifactKind::Key
-                        | ArtifactKind::Provenance
-                )
-            })
-            .map(|b| (b.path.clone(), b.digest.clone()))
-            .collect();
-        if listed != expected {
+        let count = statement["subject"].as_array().map_or(0, Vec::len);
+        let expected: BTreeMap<String, String> = if a.path == release_name {
+            manifest
+                .artifacts
+                .iter()
+                .filter(|b| {
+                    !matches!(
+                        b.kind,
+                        ArtifactKind::Checksums
+                            | ArtifactKind::Signature
+                            | ArtifactKind::Key
+                            | ArtifactKind::Provenance
+                    )
+                })
+                .map(|b| (b.path.clone(), b.digest.clone()))
+                .collect()
+        } else {
+            let archive = a.path.strip_suffix(provenance::SUFFIX).and_then(|name| {
+                manifest.artifacts.iter().find(|b| {
+                    b.path == name && matches!(b.kind, ArtifactKind::Archive | ArtifactKind::Binary)
+                })
+            });
+            let Some(archive) = archive else {
+                report.problems.push(format!(
+                    "{}: the provenance of no archive of the release",
+                    a.path
+                ));
+                continue;
+            };
+            let sha256 = if archive.digest.starts_with("sha256:") {
+                archive.digest.clone()
+            } else {
+                match hash_file(&dir.join(&archive.path), Algorithm::Sha256) {
+                    Ok(d) => d,
+                    // Missing: the size and digest checks said so.
+                    Err(_) => continue,
+                }
+            };
+            if count != 1 || !listed.contains_key(&archive.path) {
+                report.problems.push(format!(
+                    "{}: names {}, not exactly its archive {}",
+                    a.path,
+                    listed.keys().cloned().collect::<Vec<_>>().join(", "),
+                    archive.path
+                ));
+                continue;
+            }
+            BTreeMap::from([(archive.path.clone(), sha256)])
+        };
+        if listed != expected || count != listed.len() {
             let differ: Vec<&String> = expected
                 .keys()
                 .chain(listed.keys())

@@ -327,7 +327,20 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
         })
         .map(|a| (a.path.clone(), a.digest.clone()))
         .collect();
-    // gpg and ssh-keygen run to their end: off the scheduler's threads.
+    // Each archive (or bare binary) of a target gets its own provenance.
+    let archives: Vec<(usize, String, String)> = ctx
+        .artifacts
+        .iter()
+        .filter(|a| matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary))
+        .filter_map(|a| {
+            let t = plan
+                .targets
+                .iter()
+                .position(|t| Some(&t.id) == a.target.as_ref())?;
+            Some((t, a.path.clone(), a.digest.clone()))
+        })
+        .collect();
+    // gpg and RSA keys run to their end: off the scheduler's threads.
     tokio::task::spawn_blocking(move || {
         let mut out = Vec::with_capacity(files.len() + 1);
         for name in &files {
@@ -351,20 +364,21 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
                 algorithm,
             ));
         }
-        if let Some(provenance) = provenance(&plan, &signer, &subjects) {
-            let (name, text) = provenance;
+        for (name, text) in provenance(&plan, job, &signer, &subjects, &archives)? {
             let path = plan.dist.join(&name);
             crate::package::atomic::write_atomic(&path, text.as_bytes()).map_err(io_error(
                 &plan,
                 job,
                 path.clone(),
             ))?;
-            out.push(Artifact::of_bytes(
-                &name,
-                text.as_bytes(),
-                ArtifactKind::Provenance,
-                algorithm,
-            ));
+            let mut artifact =
+                Artifact::of_bytes(&name, text.as_bytes(), ArtifactKind::Provenance, algorithm);
+            // An archive's provenance names its target, as its SBOMs do.
+            artifact.target = archives
+                .iter()
+                .find(|(_, a, _)| crate::packager::sign::provenance::archive_file_name(a) == name)
+                .map(|(t, _, _)| plan.targets[*t].id.clone());
+            out.push(artifact);
         }
         let key = signer.public_text.as_bytes();
         let path = plan.dist.join(&signer.public_name);
@@ -402,34 +416,118 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
     .map_err(|_| JobError::Cancelled)?
 }
 
-/// The release's provenance file (name, text), signed with the key when
-/// it is Ed25519 (minisign); `None` for other keys.
+/// The provenance files (name, text): the release's, whose subjects are
+/// every file the checksums file lists, then one per archive, whose only
+/// subject is that archive (by sha256) and whose build definition is its
+/// target's. Each is a DSSE envelope signed with the `[sign]` key.
 fn provenance(
     plan: &Plan,
+    job: usize,
     signer: &crate::packager::sign::Signer,
     subjects: &[(String, String)],
-) -> Option<(String, String)> {
+    archives: &[(usize, String, String)],
+) -> Result<Vec<(String, String)>, JobError> {
     use crate::packager::sign::provenance as p;
     let v = &plan.version;
-    let statement = p::statement(&p::Release {
+    // Where the checkout and dist/ are is no part of the build: paths
+    // under them are written `<dist>/...` and `<root>/...`, so that two
+    // builds of one commit (or a merge of shards and a single build) in
+    // different folders state the same.
+    let (dist, root) = (
+        plan.dist.display().to_string(),
+        plan.root.display().to_string(),
+    );
+    let portable = |s: &String| {
+        let s = if dist.len() > 1 {
+            s.replace(&dist, "<dist>")
+        } else {
+            s.clone()
+        };
+        if root.len() > 1 {
+            s.replace(&root, "<root>")
+        } else {
+            s
+        }
+    };
+    let built = |t: &crate::plan::Target| p::TargetBuild {
+        id: t.id.clone(),
+        command: t.build.argv.iter().map(portable).collect(),
+        env: t
+            .build
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), portable(v)))
+            .collect(),
+        toolchain: toolchain(&t.build),
+    };
+    let release = |subjects: Vec<(String, String)>, targets| p::Release {
         project: &plan.project.name,
         version: &v.version,
         tag: &v.tag,
         commit: &v.commit,
         config_sha256: &plan.config_sha256,
-        subjects: subjects.to_vec(),
-        targets: plan
-            .targets
-            .iter()
-            .map(|t| (t.id.clone(), t.build.argv.clone(), t.build.env.clone()))
-            .collect(),
-    });
-    let payload = serde_json::to_vec(&statement).ok()?;
-    let (keyid, sig) = signer.sign_ed25519(&p::pae(p::PAYLOAD_TYPE, &payload))?;
-    Some((
-        p::file_name(&plan.project.name, &v.version),
-        p::envelope(&payload, &keyid, &sig),
-    ))
+        subjects,
+        targets,
+    };
+    let sign = |name: String, r: p::Release| -> Result<(String, String), JobError> {
+        let payload = serde_json::to_vec(&p::statement(&r)).map_err(|e| JobError::Sign {
+            message: format!("[sign] cannot write {name}: {e}"),
+        })?;
+        let (keyid, sig) = signer
+            .sign_dsse(&name, &p::pae(p::PAYLOAD_TYPE, &payload))
+            .map_err(|e| JobError::Sign {
+                message: e.to_string(),
+            })?;
+        Ok((name, p::envelope(&payload, &keyid, &sig)))
+    };
+    let release_name = p::file_name(&plan.project.name, &v.version);
+    if let Some((_, name, _)) = archives
+        .iter()
+        .find(|(_, name, _)| p::archive_file_name(name) == release_name)
+    {
+        return Err(JobError::Sign {
+            message: format!(
+                "[sign] the provenance of {name} would be {release_name}, the release's provenance file: rename the archive ([archive] name)"
+            ),
+        });
+    }
+    let mut out = vec![sign(
+        release_name.clone(),
+        release(subjects.to_vec(), plan.targets.iter().map(built).collect()),
+    )?];
+    for (t, name, digest) in archives {
+        let sha256 = match digest.strip_prefix("sha256:") {
+            Some(_) => digest.clone(),
+            None => {
+                let path = plan.dist.join(name);
+                crate::package::checksum::digest_file(
+                    &path,
+                    crate::package::checksum::Algorithm::Sha256,
+                )
+                .map_err(io_error(plan, job, path.clone()))?
+            }
+        };
+        out.push(sign(
+            p::archive_file_name(name),
+            release(vec![(name.clone(), sha256)], vec![built(&plan.targets[*t])]),
+        )?);
+    }
+    Ok(out)
+}
+
+/// The toolchain a target's plan names: its preset and container image.
+fn toolchain(build: &crate::plan::BuildStep) -> Option<serde_json::Value> {
+    let mut v = serde_json::Map::new();
+    if let Some(preset) = build.preset {
+        v.insert("preset".into(), preset.name().into());
+    }
+    if let Some(image) = &build.container {
+        v.insert(
+            "container".into(),
+            serde_json::to_value(image).unwrap_or_default(),
+        );
+    }
+    (!v.is_empty()).then_some(serde_json::Value::Object(v))
 }
 
 fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {

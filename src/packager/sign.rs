@@ -3,11 +3,14 @@
 //! job's signatures ([`Signer::sign`]) and their check behind `matrix
 //! verify` ([`verify`]).
 //!
-//! Part of `packager`. minisign signs natively (the `minisign` crate);
-//! SSH signatures are made by `ssh-keygen -Y sign` (namespace `file`) and
-//! OpenPGP ones by the user's `gpg`, both through [`crate::process`]. The
-//! secret never leaves [`Signer`]: its `Debug` names only where the key came
-//! from, and no message quotes the key or its passphrase.
+//! Part of `packager`. minisign signs natively (the `minisign` crate), and
+//! so do SSH keys (the `ssh-key` crate: SSHSIG, namespace `file`, SHA-512,
+//! as `ssh-keygen -Y sign` writes it; the key is decrypted in memory, never
+//! written to disk); OpenPGP signatures are made by the user's `gpg`
+//! through [`crate::process`]. The same key signs the provenance's DSSE
+//! envelopes ([`Signer::sign_dsse`], checked by [`dsse`]). The secret never
+//! leaves [`Signer`]: its `Debug` names only where the key came from, and
+//! no message quotes the key or its passphrase.
 
 pub mod config;
 mod key;
@@ -18,7 +21,7 @@ mod verify;
 pub use config::{Method, SignConfig, Signed};
 pub use key::{SignError, Signer};
 pub use plan::{SignStep, plan};
-pub use verify::{method_of, verify};
+pub use verify::{dsse, method_of, verify};
 
 /// The namespace of matrix's SSH signatures (`ssh-keygen -Y ... -n file`).
 pub const SSH_NAMESPACE: &str = "file";

@@ -477,15 +477,13 @@ impl<'a> Renderer<'a> {
                 extension: sign.method.extension().into(),
                 every_file: sign.artifacts == crate::packager::sign::Signed::All,
             });
-            // The sign job writes the release's provenance when the key is
-            // Ed25519 (minisign).
-            if sign.method == Method::Minisign {
-                v.provenance
-                    .push(crate::packager::sign::provenance::file_name(
-                        project,
-                        &version.version,
-                    ));
-            }
+            // The sign job writes the release's provenance (and one per
+            // archive, which the notes name by pattern) with every key kind.
+            v.provenance
+                .push(crate::packager::sign::provenance::file_name(
+                    project,
+                    &version.version,
+                ));
         }
         let pushed = config.images.is_some() && self.req.images && self.req.push;
         // The same rule as the sign step's (`SignStep::sign_images`): a gpg

@@ -10,7 +10,7 @@ use std::process::{Command, Stdio};
 use crate::support::{Project, WRITE_BINARY, require, run, script_config};
 
 pub(crate) const CHECKSUMS: &str = "hello_1.2.3_checksums.txt";
-const ARCHIVE: &str = "hello_1.2.3_linux_amd64.tar.gz";
+pub(crate) const ARCHIVE: &str = "hello_1.2.3_linux_amd64.tar.gz";
 
 pub(crate) fn project(sign: &str) -> Project {
     let config = script_config("os = [\"linux\"]\narch = [\"amd64\"]", WRITE_BINARY);
@@ -173,8 +173,9 @@ fn minisign_signature_verifies_with_minisign() {
     );
     let (code, out, _) = run(&mut p.matrix(&["verify", "dist"]));
     assert_eq!(code, 0, "{out}");
-    // The checksums file's signature and the provenance's.
-    assert!(out.contains("2 signatures"), "{out}");
+    // The checksums file's signature and the provenance's (the release's
+    // and the archive's).
+    assert!(out.contains("3 signatures"), "{out}");
     let pubkey = p.dist().join("hello.pub");
     check_flips(&p, CHECKSUMS, &sig, &|file, sig| {
         let v = tool(
@@ -280,8 +281,16 @@ fn ssh_signatures_of_every_artifact_verify_with_ssh_keygen() {
         ("TEST_SSH_KEY", key_text.as_str()),
         ("TEST_SSH_PASS", "s3cret-pass"),
     ];
-    let (code, out, err) = run(p.matrix(&["build"]).envs(env));
+    // No copy of the key is written anywhere: nothing is left in TMPDIR.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = run(p.matrix(&["build"]).envs(env).env("TMPDIR", tmp.path()));
     assert_eq!(code, 0, "{out}\n{err}");
+    let left: Vec<_> = std::fs::read_dir(tmp.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| n.to_string_lossy().starts_with("matrix-sign-"))
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
     let kinds = manifest_kinds(&p);
     for signed in [CHECKSUMS, ARCHIVE] {
         assert!(
@@ -292,7 +301,21 @@ fn ssh_signatures_of_every_artifact_verify_with_ssh_keygen() {
     assert!(kinds.contains(&("allowed_signers".into(), "key".into())));
     let (code, out, _) = run(&mut p.matrix(&["verify", "dist"]));
     assert_eq!(code, 0, "{out}");
-    assert!(out.contains("2 signatures"), "{out}");
+    // Two detached signatures and two provenance files.
+    assert!(out.contains("4 signatures"), "{out}");
+    // Ed25519 SSH signatures are deterministic: a second build writes the
+    // same bytes.
+    let sigs = |p: &Project| {
+        [CHECKSUMS, ARCHIVE].map(|s| std::fs::read(p.dist().join(format!("{s}.sig"))).unwrap())
+    };
+    let first = sigs(&p);
+    let (code, out2, err2) = run(p.matrix(&["build", "--clean"]).envs(env));
+    assert_eq!(code, 0, "{out2}\n{err2}");
+    assert_eq!(
+        sigs(&p),
+        first,
+        "SSH Ed25519 signatures differ between builds"
+    );
     let signers = p.dist().join("allowed_signers");
     for signed in [CHECKSUMS, ARCHIVE] {
         check_flips(&p, signed, &format!("{signed}.sig"), &|file, sig| {
@@ -416,6 +439,15 @@ fn key_problems_fail_before_any_job() {
     );
     assert!(g.status.success());
     let key = keys.path().join("id");
+    // A key type matrix does not sign with.
+    let g = tool(
+        "ssh-keygen",
+        &[
+            "-q", "-t", "ecdsa", "-b", "384", "-N", "", "-C", "", "-f", "p384",
+        ],
+        keys.path(),
+    );
+    assert!(g.status.success());
     let minisign_missing = keys.path().join("missing.sec");
     let cases: Vec<Case> = vec![
         (
@@ -430,6 +462,14 @@ fn key_problems_fail_before_any_job() {
             format!("method = \"ssh\"\nkey-file = \"{}\"", key.display()),
             vec![],
             "is it encrypted? then set passphrase-env",
+        ),
+        (
+            format!(
+                "method = \"ssh\"\nkey-file = \"{}\"",
+                keys.path().join("p384").display()
+            ),
+            vec![],
+            "matrix signs with Ed25519, ECDSA P-256 and RSA keys, not ecdsa-sha2-nistp384",
         ),
         (
             format!(
@@ -504,8 +544,9 @@ fn bad_sign_config_is_located() {
     }
 }
 
-/// Shards need no key; their merge signs, and its signatures equal a
-/// single build's (SSH Ed25519 signatures are deterministic).
+/// Shards need no key; their merge signs, and its signatures and
+/// provenance files equal a single build's (SSH Ed25519 signatures are
+/// deterministic).
 #[test]
 fn a_merge_signs_what_its_shards_built() {
     if !require("ssh-keygen", "apt-get install openssh-client") {
@@ -546,14 +587,46 @@ fn a_merge_signs_what_its_shards_built() {
     assert_eq!(code, 0, "{o}\n{e}");
     let (code, o, _) = run(&mut p.matrix(&["verify", &dir("merged")]));
     assert_eq!(code, 0, "{o}");
-    assert!(o.contains("3 signatures"), "{o}");
+    // Three detached signatures, the release's provenance and each
+    // archive's.
+    assert!(o.contains("6 signatures"), "{o}");
     for name in [
         format!("{CHECKSUMS}.sig"),
         format!("{ARCHIVE}.sig"),
         "hello_1.2.3_windows_amd64.zip.sig".into(),
         "allowed_signers".into(),
+        "hello_1.2.3.intoto.jsonl".into(),
+        format!("{ARCHIVE}.intoto.jsonl"),
+        "hello_1.2.3_windows_amd64.zip.intoto.jsonl".into(),
     ] {
         let read = |d: &str| std::fs::read(Path::new(&dir(d)).join(&name)).expect(&name);
         assert_eq!(read("merged"), read("single"), "{name}");
     }
+    // Byte for byte what ssh-keygen -Y sign writes with the same key.
+    let copy = keys.path().join(CHECKSUMS);
+    std::fs::copy(Path::new(&dir("single")).join(CHECKSUMS), &copy).unwrap();
+    let g = tool(
+        "ssh-keygen",
+        &["-Y", "sign", "-n", "file", "-f", "id", CHECKSUMS],
+        keys.path(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    assert_eq!(
+        std::fs::read(keys.path().join(format!("{CHECKSUMS}.sig"))).unwrap(),
+        std::fs::read(Path::new(&dir("single")).join(format!("{CHECKSUMS}.sig"))).unwrap(),
+        "matrix's SSH signature differs from ssh-keygen's"
+    );
+    // The release's provenance (signed by the right key) in place of an
+    // archive's: it names more than that archive.
+    let merged = Path::new(&out.path().join("merged")).to_path_buf();
+    let archive_provenance = merged.join(format!("{ARCHIVE}.intoto.jsonl"));
+    std::fs::copy(merged.join("hello_1.2.3.intoto.jsonl"), &archive_provenance).unwrap();
+    let (code, o, _) = run(&mut p.matrix(&["verify", &dir("merged")]));
+    assert_eq!(code, 1, "{o}");
+    assert!(
+        o.contains(&format!(
+            "problem: {ARCHIVE}.intoto.jsonl: names hello_1.2.3_linux_amd64.tar.gz, hello_1.2.3_windows_amd64.zip, not exactly its archive"
+        )),
+        "{o}"
+    );
 }

@@ -78,15 +78,16 @@ enum Key {
         /// Signed into every signature's trusted comment.
         comment: String,
     },
-    /// A private copy of the key (0600, in a 0700 folder removed on
-    /// drop) and, with a passphrase, the askpass program that prints it.
+    /// The decrypted OpenSSH key, in memory only (the crate zeroizes it
+    /// on drop), and its `SHA256:` fingerprint.
     Ssh {
-        _dir: tempfile::TempDir,
-        file: PathBuf,
-        askpass: Option<(PathBuf, Zeroizing<String>)>,
+        key: Box<ssh_key::PrivateKey>,
+        fingerprint: String,
     },
     Gpg {
         id: String,
+        /// The primary key's fingerprint (the DSSE key id).
+        fingerprint: String,
         _dir: tempfile::TempDir,
         passphrase_file: Option<PathBuf>,
     },
@@ -102,10 +103,6 @@ impl std::fmt::Debug for Signer {
             .finish_non_exhaustive()
     }
 }
-
-/// The variable holding the passphrase for ssh-keygen's askpass program,
-/// set for that child only.
-const ASKPASS_VAR: &str = "MATRIX_SIGN_PASSPHRASE";
 
 fn env_secret(var: &str, key: &'static str) -> Result<Zeroizing<String>, SignError> {
     match std::env::var(var) {
@@ -230,7 +227,10 @@ impl Signer {
                 if super::provenance::minisign_public(&text) != Some(*derived.pk) {
                     return Err(not_key());
                 }
-                let keyid = hex::encode(keynum);
+                // As minisign shows it (`minisign public key <ID>`).
+                let mut id = [0u8; 8];
+                id.copy_from_slice(keynum);
+                let keyid = format!("{:016X}", u64::from_le_bytes(id));
                 (
                     Key::Minisign {
                         secret,
@@ -245,66 +245,18 @@ impl Signer {
             }
             Method::Ssh => {
                 let text = secret_text()?;
-                if !text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
-                    return Err(bad(
-                        "not an OpenSSH private key".into(),
-                        "give the private key file ssh-keygen wrote (-----BEGIN OPENSSH PRIVATE KEY-----)",
-                    ));
-                }
-                let dir = private_dir().map_err(io)?;
-                let file = dir.path().join("key");
-                write_private(&file, text.as_bytes()).map_err(io)?;
-                let askpass = match &passphrase {
-                    Some(p) => {
-                        let script = dir.path().join("askpass");
-                        write_private(
-                            &script,
-                            format!("#!/bin/sh\nprintf '%s\\n' \"${ASKPASS_VAR}\"\n").as_bytes(),
-                        )
-                        .map_err(io)?;
-                        set_mode(&script, 0o700).map_err(io)?;
-                        Some((script, p.clone()))
-                    }
-                    None => None,
-                };
-                let key = Key::Ssh {
-                    _dir: dir,
-                    file,
-                    askpass,
-                };
-                // Deriving the public key proves the passphrase.
-                let out =
-                    key.ssh_keygen(&["-y", "-f"], None)
-                        .map_err(|source| SignError::Tool {
-                            program: "ssh-keygen",
-                            method: "ssh",
-                            package: "openssh-client",
-                            source,
-                        })?;
-                if !out.status.success() {
-                    let why = if passphrase.is_some() {
-                        "wrong passphrase, or not a private key ssh-keygen can read"
-                    } else {
-                        "ssh-keygen cannot read it (is it encrypted? then set passphrase-env)"
-                    };
-                    return Err(bad(
-                        why.into(),
-                        "check key-file / key-env and passphrase-env",
-                    ));
-                }
-                let line = String::from_utf8_lossy(&out.stdout);
-                let public: Vec<&str> = line.split_whitespace().take(2).collect();
-                if public.len() != 2 {
-                    return Err(bad("ssh-keygen gave no public key".into(), ""));
-                }
+                let (key, public) = load_ssh(&text, passphrase.as_deref().map(|p| p.as_str()))
+                    .map_err(|(why, help)| bad(why, help))?;
+                let fingerprint = key.fingerprint(ssh_key::HashAlg::Sha256).to_string();
                 (
-                    key,
+                    Key::Ssh {
+                        key: Box::new(key),
+                        fingerprint,
+                    },
                     step.public_key.clone(),
                     format!(
-                        "{project} namespaces=\"{}\" {} {}\n",
+                        "{project} namespaces=\"{}\" {public}\n",
                         super::SSH_NAMESPACE,
-                        public[0],
-                        public[1]
                     ),
                 )
             }
@@ -319,16 +271,38 @@ impl Signer {
                     }
                     None => None,
                 };
-                let key = Key::Gpg {
-                    id: id.clone(),
-                    _dir: dir,
-                    passphrase_file,
-                };
                 let gpg_tool = |source| SignError::Tool {
                     program: "gpg",
                     method: "gpg",
                     package: "gnupg",
                     source,
+                };
+                let listed = crate::process::tool(
+                    "gpg",
+                    [
+                        "--batch",
+                        "--with-colons",
+                        "--fingerprint",
+                        "--",
+                        id.as_str(),
+                    ],
+                    &[],
+                    crate::process::Stream::Capture,
+                    crate::process::Stream::Capture,
+                )
+                .map_err(gpg_tool)?;
+                let fingerprint = String::from_utf8_lossy(&listed.stdout)
+                    .lines()
+                    .skip_while(|l| !l.starts_with("pub:"))
+                    .find(|l| l.starts_with("fpr:"))
+                    .and_then(|l| l.split(':').nth(9))
+                    .unwrap_or_default()
+                    .to_string();
+                let key = Key::Gpg {
+                    id: id.clone(),
+                    fingerprint: fingerprint.clone(),
+                    _dir: dir,
+                    passphrase_file,
                 };
                 let exported = crate::process::tool(
                     "gpg",
@@ -339,7 +313,10 @@ impl Signer {
                 )
                 .map_err(gpg_tool)?;
                 let text = String::from_utf8_lossy(&exported.stdout).into_owned();
-                if !exported.status.success() || !text.contains("BEGIN PGP PUBLIC KEY BLOCK") {
+                if !exported.status.success()
+                    || !text.contains("BEGIN PGP PUBLIC KEY BLOCK")
+                    || fingerprint.is_empty()
+                {
                     return Err(bad(
                         "gpg has no such key".into(),
                         "see gpg --list-secret-keys (GNUPGHOME picks the keyring)",
@@ -347,7 +324,7 @@ impl Signer {
                 }
                 // A signature of nothing proves the secret key and its
                 // passphrase.
-                let probe = key.gpg_sign(b"").map_err(|why| {
+                let probe = key.gpg_sign(b"", true).map_err(|why| {
                     bad(
                         format!("gpg cannot sign with it ({why})"),
                         "check the secret key is in the keyring and passphrase-env",
@@ -392,25 +369,22 @@ impl Signer {
                 .map(|b| b.into_string().into_bytes())
                 .map_err(|e| fail(e.to_string()))
             }
-            Key::Ssh { .. } => {
-                let out = self
-                    .key
-                    .ssh_keygen(
-                        &["-Y", "sign", "-n", super::SSH_NAMESPACE, "-f"],
-                        Some(file),
-                    )
-                    .map_err(|e| fail(format!("ssh-keygen: {e}")))?;
-                if !out.status.success() {
-                    return Err(fail(format!(
-                        "ssh-keygen -Y sign: {}",
-                        first_line(&out.stderr)
-                    )));
-                }
-                Ok(out.stdout)
+            Key::Ssh { key, .. } => {
+                // Hashed as it is read: the file is never held in memory.
+                let (hex, _) = crate::package::checksum::hash_file(
+                    file,
+                    crate::package::checksum::Algorithm::Sha512,
+                )
+                .map_err(|e| fail(e.to_string()))?;
+                let digest = hex::decode(hex).map_err(|e| fail(e.to_string()))?;
+                ssh_sign(key, &digest)
+                    .and_then(|sig| sig.to_pem(ssh_key::LineEnding::LF))
+                    .map(String::into_bytes)
+                    .map_err(|e| fail(e.to_string()))
             }
             Key::Gpg { .. } => {
                 let data = std::fs::read(file).map_err(|e| fail(e.to_string()))?;
-                self.key.gpg_sign(&data).map_err(fail)
+                self.key.gpg_sign(&data, true).map_err(fail)
             }
         }
     }
@@ -418,56 +392,221 @@ impl Signer {
 
 impl Signer {
     /// A plain Ed25519 signature of `message` and the key's id, when the
-    /// key is Ed25519 (minisign); deterministic.
+    /// key is Ed25519 (minisign, or an SSH Ed25519 key); deterministic.
+    /// The key id is minisign's (hex) or the SSH key's `SHA256:`
+    /// fingerprint.
     pub fn sign_ed25519(&self, message: &[u8]) -> Option<(String, Vec<u8>)> {
-        let Key::Minisign { ed25519, keyid, .. } = &self.key else {
-            return None;
-        };
-        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(**ed25519));
-        Some((keyid.clone(), pair.sk.sign(message, None).to_vec()))
+        let (seed, keyid) = self.ed25519_seed()?;
+        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+        Some((keyid.to_string(), pair.sk.sign(message, None).to_vec()))
     }
+
+    /// The Ed25519 public key of a minisign or SSH Ed25519 key.
+    pub fn ed25519_public(&self) -> Option<[u8; 32]> {
+        let (seed, _) = self.ed25519_seed()?;
+        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(*seed));
+        Some(*pair.pk)
+    }
+
+    fn ed25519_seed(&self) -> Option<(Zeroizing<[u8; 32]>, &str)> {
+        match &self.key {
+            Key::Minisign { ed25519, keyid, .. } => Some((ed25519.clone(), keyid)),
+            Key::Ssh { key, fingerprint } => match key.key_data() {
+                ssh_key::private::KeypairData::Ed25519(pair) => {
+                    Some((Zeroizing::new(pair.private.to_bytes()), fingerprint))
+                }
+                _ => None,
+            },
+            Key::Gpg { .. } => None,
+        }
+    }
+
+    /// The DSSE signature of `pae` (the pre-authentication encoding of a
+    /// payload) and its key id, with the key's own algorithm: raw Ed25519
+    /// for minisign and SSH Ed25519 keys; ECDSA P-256 with SHA-256 (DER,
+    /// RFC 6979: deterministic) or RSASSA-PKCS1-v1_5 with SHA-256 for SSH
+    /// ECDSA and RSA keys; a binary OpenPGP detached signature for gpg
+    /// (keyid: the key's fingerprint).
+    pub fn sign_dsse(&self, name: &str, pae: &[u8]) -> Result<(String, Vec<u8>), SignError> {
+        let fail = |why: String| SignError::Sign {
+            file: name.into(),
+            why,
+        };
+        if let Some(signed) = self.sign_ed25519(pae) {
+            return Ok(signed);
+        }
+        match &self.key {
+            Key::Ssh { key, fingerprint } => {
+                use ssh_key::private::{EcdsaKeypair, KeypairData};
+                let sig = match key.key_data() {
+                    KeypairData::Ecdsa(EcdsaKeypair::NistP256 { private, .. }) => {
+                        use p256::ecdsa::signature::Signer as _;
+                        let sk = p256::ecdsa::SigningKey::from_slice(private.as_slice())
+                            .map_err(|e| fail(e.to_string()))?;
+                        let sig: p256::ecdsa::Signature = sk.sign(pae);
+                        sig.to_der().as_bytes().to_vec()
+                    }
+                    KeypairData::Rsa(pair) => {
+                        use rsa::signature::{SignatureEncoding as _, Signer as _};
+                        let sk = rsa_private(pair).map_err(|e| fail(e.to_string()))?;
+                        rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha256>::new(sk)
+                            .try_sign(pae)
+                            .map_err(|e| fail(e.to_string()))?
+                            .to_vec()
+                    }
+                    _ => return Err(fail("the key type cannot sign DSSE envelopes".into())),
+                };
+                Ok((fingerprint.clone(), sig))
+            }
+            Key::Gpg { fingerprint, .. } => {
+                let sig = self.key.gpg_sign(pae, false).map_err(fail)?;
+                Ok((fingerprint.clone(), sig))
+            }
+            Key::Minisign { .. } => Err(fail("no Ed25519 key".into())),
+        }
+    }
+}
+
+/// The SSHSIG (namespace `file`, SHA-512) of the message whose SHA-512
+/// is `digest`, as `ssh-keygen -Y sign` makes it (PROTOCOL.sshsig: the
+/// key signs "SSHSIG", the namespace, an empty reserved string, "sha512"
+/// and the digest). Ed25519, ECDSA (RFC 6979) and RSA PKCS#1 v1.5 are all
+/// deterministic: the same key and file give the same bytes.
+fn ssh_sign(key: &ssh_key::PrivateKey, digest: &[u8]) -> ssh_key::Result<ssh_key::SshSig> {
+    use ssh_key::{Algorithm, HashAlg, SshSig, private::KeypairData};
+    let mut data = b"SSHSIG".to_vec();
+    for field in [
+        super::SSH_NAMESPACE.as_bytes(),
+        b"",
+        HashAlg::Sha512.as_str().as_bytes(),
+        digest,
+    ] {
+        data.extend_from_slice(&(field.len() as u32).to_be_bytes());
+        data.extend_from_slice(field);
+    }
+    let sig = match key.key_data() {
+        // ssh-key 0.6.7 turns an RSA key into the `rsa` crate's with p
+        // twice in place of p and q, which `rsa` refuses: signed here.
+        KeypairData::Rsa(pair) => {
+            use rsa::signature::{SignatureEncoding as _, Signer as _};
+            let sig = rsa::pkcs1v15::SigningKey::<rsa::sha2::Sha512>::new(rsa_private(pair)?)
+                .try_sign(&data)
+                .map_err(|_| ssh_key::Error::Crypto)?;
+            ssh_key::Signature::new(
+                Algorithm::Rsa {
+                    hash: Some(HashAlg::Sha512),
+                },
+                sig.to_vec(),
+            )?
+        }
+        _ => {
+            use rsa::signature::Signer as _;
+            key.try_sign(&data).map_err(|_| ssh_key::Error::Crypto)?
+        }
+    };
+    SshSig::new(
+        key.public_key().key_data().clone(),
+        super::SSH_NAMESPACE,
+        HashAlg::Sha512,
+        sig,
+    )
+}
+
+/// The `rsa` crate's key of an OpenSSH RSA key pair.
+fn rsa_private(pair: &ssh_key::private::RsaKeypair) -> ssh_key::Result<rsa::RsaPrivateKey> {
+    let int = |m: &ssh_key::Mpint| {
+        m.as_positive_bytes()
+            .map(rsa::BigUint::from_bytes_be)
+            .ok_or(ssh_key::Error::Crypto)
+    };
+    rsa::RsaPrivateKey::from_components(
+        int(&pair.public.n)?,
+        int(&pair.public.e)?,
+        int(&pair.private.d)?,
+        vec![int(&pair.private.p)?, int(&pair.private.q)?],
+    )
+    .map_err(|_| ssh_key::Error::Crypto)
+}
+
+/// Reads (and with `passphrase`, decrypts) an OpenSSH private key and
+/// proves it by a signature its public half verifies; the key and its
+/// public key line (`<type> <base64>`), or why not and a hint.
+fn load_ssh(
+    text: &str,
+    passphrase: Option<&str>,
+) -> Result<(ssh_key::PrivateKey, String), (String, &'static str)> {
+    let not_key = || {
+        (
+            "not an OpenSSH private key".to_string(),
+            "give the private key file ssh-keygen wrote (-----BEGIN OPENSSH PRIVATE KEY-----)",
+        )
+    };
+    if !text.contains("-----BEGIN OPENSSH PRIVATE KEY-----") {
+        return Err(not_key());
+    }
+    let key = ssh_key::PrivateKey::from_openssh(text.trim()).map_err(|_| not_key())?;
+    let key = match (key.is_encrypted(), passphrase) {
+        (false, _) => key,
+        (true, None) => {
+            return Err((
+                "the key cannot be read without a passphrase (is it encrypted? then set passphrase-env)"
+                    .into(),
+                "add passphrase-env = \"VARIABLE\" naming the variable that holds the passphrase",
+            ));
+        }
+        (true, Some(p)) => key.decrypt(p.as_bytes()).map_err(|_| {
+            (
+                "wrong passphrase".to_string(),
+                "check the variable passphrase-env names",
+            )
+        })?,
+    };
+    use ssh_key::Algorithm;
+    match key.algorithm() {
+        Algorithm::Ed25519 | Algorithm::Rsa { .. } => {}
+        Algorithm::Ecdsa {
+            curve: ssh_key::EcdsaCurve::NistP256,
+        } => {}
+        other => {
+            return Err((
+                format!("matrix signs with Ed25519, ECDSA P-256 and RSA keys, not {other}"),
+                "make one with ssh-keygen -t ed25519 (or -t ecdsa -b 256, -t rsa)",
+            ));
+        }
+    }
+    // A signature checked against the public half proves the secret half.
+    let public = key.public_key();
+    use sha2::Digest as _;
+    ssh_sign(&key, &sha2::Sha512::digest(b"probe"))
+        .and_then(|sig| public.verify(super::SSH_NAMESPACE, b"probe", &sig))
+        .map_err(|e| {
+            (
+                format!("the key does not sign ({e})"),
+                "check the key with ssh-keygen -y -f <key file>",
+            )
+        })?;
+    let line = public.to_openssh().map_err(|_| not_key())?;
+    // `<type> <base64>`, without the key's comment.
+    let line = line
+        .split_whitespace()
+        .take(2)
+        .collect::<Vec<_>>()
+        .join(" ");
+    Ok((key, line))
 }
 
 const MINISIGN_HELP: &str =
     "give the secret key file minisign -G wrote (untrusted comment, then the key)";
 
 impl Key {
-    /// Runs ssh-keygen with `args` then the key file, reading `input` as
-    /// stdin when given; the passphrase reaches it only through askpass.
-    fn ssh_keygen(
-        &self,
-        args: &[&str],
-        input: Option<&Path>,
-    ) -> std::io::Result<std::process::Output> {
-        let Key::Ssh { file, askpass, .. } = self else {
-            return Err(std::io::Error::other("not an ssh key"));
-        };
-        let mut argv: Vec<std::ffi::OsString> = args.iter().map(Into::into).collect();
-        argv.push(file.into());
-        let script;
-        let env: Vec<(&str, &str)> = match askpass {
-            Some((path, pass)) => {
-                script = path.to_string_lossy().into_owned();
-                vec![
-                    ("SSH_ASKPASS", script.as_str()),
-                    ("SSH_ASKPASS_REQUIRE", "force"),
-                    ("DISPLAY", ":0"),
-                    (ASKPASS_VAR, pass.as_str()),
-                ]
-            }
-            None => vec![("SSH_ASKPASS_REQUIRE", "never")],
-        };
-        let null = Path::new("/dev/null");
-        crate::process::tool_with_input("ssh-keygen", argv, &env, input.unwrap_or(null))
-    }
-
-    /// An armored detached gpg signature of `data`; on failure, gpg's
-    /// first error line.
-    fn gpg_sign(&self, data: &[u8]) -> Result<Vec<u8>, String> {
+    /// A detached gpg signature of `data`, armored or binary; on failure,
+    /// gpg's first error line.
+    fn gpg_sign(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
         let Key::Gpg {
             id,
             _dir,
             passphrase_file,
+            ..
         } = self
         else {
             return Err("not a gpg key".into());
@@ -490,17 +629,11 @@ impl Key {
                 args.push(String::new());
             }
         }
-        args.extend(
-            [
-                "--local-user",
-                id.as_str(),
-                "--armor",
-                "--detach-sign",
-                "--output",
-                "-",
-            ]
-            .map(String::from),
-        );
+        args.extend(["--local-user", id.as_str()].map(String::from));
+        if armor {
+            args.push("--armor".into());
+        }
+        args.extend(["--detach-sign", "--output", "-"].map(String::from));
         args.push(input.to_string_lossy().into_owned());
         let out = crate::process::tool(
             "gpg",
@@ -548,16 +681,4 @@ fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .mode(0o600)
         .open(path)?;
     f.write_all(bytes)
-}
-
-impl Signer {
-    /// The Ed25519 public key of a key [`Signer::sign_ed25519`] signs
-    /// with (minisign), for cosign's PEM key file.
-    pub fn ed25519_public(&self) -> Option<[u8; 32]> {
-        let Key::Minisign { ed25519, .. } = &self.key else {
-            return None;
-        };
-        let pair = ed25519_compact::KeyPair::from_seed(ed25519_compact::Seed::new(**ed25519));
-        Some(*pair.pk)
-    }
 }

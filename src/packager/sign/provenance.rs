@@ -1,9 +1,13 @@
-//! The release's provenance: an in-toto Statement v1 with a SLSA
-//! Provenance v1 predicate (subjects: every artifact's digest; build
-//! definition: the config's hash, the commit and each target's resolved
-//! command and environment), in a DSSE envelope signed with the `[sign]`
-//! key when it is Ed25519 (minisign). No clock and no randomness: two
-//! builds of one commit write the same file. Part of the `sign` packager.
+//! Provenance: in-toto Statements v1 with a SLSA Provenance v1 predicate,
+//! one for the release (subjects: every file the checksums file lists)
+//! and one per archive (its only subject: that archive). The build
+//! definition holds the config's hash, the commit and each target's
+//! resolved command, environment and toolchain (preset, container image)
+//! when the plan has one. Each is a DSSE envelope signed with the `[sign]`
+//! key ([`super::Signer::sign_dsse`]). No clock and no randomness in the
+//! statement: two builds of one commit write the same statements, and the
+//! same files where the signature is deterministic. Part of the `sign`
+//! packager.
 
 use std::collections::BTreeMap;
 
@@ -25,13 +29,41 @@ pub struct Release<'a> {
     pub config_sha256: &'a str,
     /// (name, `<algorithm>:<hex>`) of every file it covers.
     pub subjects: Vec<(String, String)>,
-    /// Target id, its command and environment.
-    pub targets: Vec<(String, Vec<String>, BTreeMap<String, String>)>,
+    /// How each target covered was built.
+    pub targets: Vec<TargetBuild>,
+}
+
+/// How one target was built, as the plan says.
+pub struct TargetBuild {
+    pub id: String,
+    /// The resolved command.
+    pub command: Vec<String>,
+    /// The environment added to the inherited one.
+    pub env: BTreeMap<String, String>,
+    /// The toolchain the plan names (preset, container image), if any.
+    pub toolchain: Option<Value>,
 }
 
 /// The file name of a release's provenance in dist/.
 pub fn file_name(project: &str, version: &str) -> String {
     format!("{project}_{version}.intoto.jsonl")
+}
+
+/// The file name of an archive's provenance in dist/.
+pub fn archive_file_name(archive: &str) -> String {
+    format!("{archive}{SUFFIX}")
+}
+
+/// What every provenance file's name ends with.
+pub const SUFFIX: &str = ".intoto.jsonl";
+
+/// The invocation id: the same for every build of one commit with one
+/// config (no clock, no random id).
+pub fn invocation_id(project: &str, commit: &str, config_sha256: &str) -> String {
+    format!(
+        "{project}@{commit}+config.{}",
+        config_sha256.get(..16).unwrap_or(config_sha256)
+    )
 }
 
 /// The in-toto statement, as JSON.
@@ -48,7 +80,13 @@ pub fn statement(r: &Release) -> Value {
     let targets: Vec<Value> = r
         .targets
         .iter()
-        .map(|(id, argv, env)| json!({"target": id, "command": argv, "env": env}))
+        .map(|t| {
+            let mut v = json!({"target": t.id, "command": t.command, "env": t.env});
+            if let Some(toolchain) = &t.toolchain {
+                v["toolchain"] = toolchain.clone();
+            }
+            v
+        })
         .collect();
     json!({
         "_type": STATEMENT_TYPE,
@@ -70,7 +108,7 @@ pub fn statement(r: &Release) -> Value {
             },
             "runDetails": {
                 "builder": {"id": format!("https://matrix.invalid/matrix@{}", env!("CARGO_PKG_VERSION"))},
-                "metadata": {"invocationId": format!("{}@{}", r.project, r.commit)},
+                "metadata": {"invocationId": invocation_id(r.project, r.commit, r.config_sha256)},
             },
         },
     })
@@ -98,27 +136,73 @@ pub fn envelope(payload: &[u8], keyid: &str, signature: &[u8]) -> String {
     format!("{env}\n")
 }
 
+/// An envelope taken apart, its signature not yet checked.
+pub struct Envelope {
+    pub payload: Vec<u8>,
+    pub keyid: String,
+    pub sig: Vec<u8>,
+}
+
+impl Envelope {
+    /// Reads one DSSE envelope (one JSON line, one signature).
+    pub fn parse(text: &str) -> Result<Envelope, String> {
+        let env: Value =
+            serde_json::from_str(text.trim()).map_err(|e| format!("not a DSSE envelope: {e}"))?;
+        if env["payloadType"] != PAYLOAD_TYPE {
+            return Err(format!("payloadType is not {PAYLOAD_TYPE}"));
+        }
+        let payload = env["payload"]
+            .as_str()
+            .and_then(|p| STANDARD.decode(p).ok())
+            .ok_or("no base64 payload")?;
+        let signatures = env["signatures"].as_array().map_or(0, Vec::len);
+        if signatures != 1 {
+            return Err(format!("{signatures} signatures, matrix writes one"));
+        }
+        let sig = env["signatures"][0]["sig"]
+            .as_str()
+            .and_then(|s| STANDARD.decode(s).ok())
+            .ok_or("no base64 signature")?;
+        let keyid = env["signatures"][0]["keyid"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
+        Ok(Envelope {
+            payload,
+            keyid,
+            sig,
+        })
+    }
+
+    /// What the signature covers.
+    pub fn pae(&self) -> Vec<u8> {
+        pae(PAYLOAD_TYPE, &self.payload)
+    }
+
+    /// The statement it carries.
+    pub fn statement(&self) -> Result<Value, String> {
+        serde_json::from_slice(&self.payload).map_err(|e| format!("the payload is not JSON: {e}"))
+    }
+}
+
 /// Checks an envelope against an Ed25519 public key and gives back its
 /// statement; the reason when it does not hold.
 pub fn open(envelope: &str, public: &[u8; 32]) -> Result<Value, String> {
-    let env: Value =
-        serde_json::from_str(envelope.trim()).map_err(|e| format!("not a DSSE envelope: {e}"))?;
-    if env["payloadType"] != PAYLOAD_TYPE {
-        return Err(format!("payloadType is not {PAYLOAD_TYPE}"));
+    let env = Envelope::parse(envelope)?;
+    if !ed25519_verifies(public, &env.pae(), &env.sig) {
+        return Err("the DSSE signature does not verify".into());
     }
-    let payload = env["payload"]
-        .as_str()
-        .and_then(|p| STANDARD.decode(p).ok())
-        .ok_or("no base64 payload")?;
-    let sig = env["signatures"][0]["sig"]
-        .as_str()
-        .and_then(|s| STANDARD.decode(s).ok())
-        .ok_or("no base64 signature")?;
-    let sig = ed25519_compact::Signature::from_slice(&sig).map_err(|e| e.to_string())?;
-    let pk = ed25519_compact::PublicKey::new(*public);
-    pk.verify(pae(PAYLOAD_TYPE, &payload), &sig)
-        .map_err(|_| "the DSSE signature does not verify".to_string())?;
-    serde_json::from_slice(&payload).map_err(|e| format!("the payload is not JSON: {e}"))
+    env.statement()
+}
+
+/// Whether `sig` is `public`'s Ed25519 signature of `message`.
+pub fn ed25519_verifies(public: &[u8; 32], message: &[u8], sig: &[u8]) -> bool {
+    let Ok(sig) = ed25519_compact::Signature::from_slice(sig) else {
+        return false;
+    };
+    ed25519_compact::PublicKey::new(*public)
+        .verify(message, &sig)
+        .is_ok()
 }
 
 /// The Ed25519 public key inside a minisign public key file.

@@ -120,6 +120,29 @@ fn a_minisign_key_signs_and_verifies_natively_and_stays_secret() {
     verify(Method::Minisign, &public, &sig_path, &file).unwrap();
     std::fs::write(&file, "abd  file\n").unwrap();
     assert!(verify(Method::Minisign, &public, &sig_path, &file).is_err());
+
+    // The same key signs DSSE envelopes with raw Ed25519, keyed by
+    // minisign's key id, and `dsse` checks them with the public key file.
+    let ed25519 = signer.ed25519_public().unwrap();
+    assert_eq!(
+        provenance::minisign_public(&signer.public_text),
+        Some(ed25519)
+    );
+    let payload = br#"{"_type":"https://in-toto.io/Statement/v1"}"#;
+    let pae = provenance::pae(provenance::PAYLOAD_TYPE, payload);
+    let (keyid, sig) = signer.sign_dsse("x.intoto.jsonl", &pae).unwrap();
+    assert_eq!(
+        signer.sign_ed25519(&pae),
+        Some((keyid.clone(), sig.clone()))
+    );
+    assert!(signer.public_text.lines().next().unwrap().ends_with(&keyid));
+    let envelope = provenance::envelope(payload, &keyid, &sig);
+    let statement = dsse(Method::Minisign, &public, &envelope).unwrap();
+    assert_eq!(statement["_type"], "https://in-toto.io/Statement/v1");
+    let mut bad = sig.clone();
+    bad[0] ^= 1;
+    let envelope = provenance::envelope(payload, &keyid, &bad);
+    assert!(dsse(Method::Minisign, &public, &envelope).is_err());
 }
 
 #[test]

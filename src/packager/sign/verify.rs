@@ -1,8 +1,9 @@
 //! The check of a signature behind `matrix verify`, with only what dist/
 //! holds: minisign natively against `<project>.pub`, SSH signatures with
 //! `ssh-keygen -Y verify` against `allowed_signers`, OpenPGP ones with
-//! `gpg --verify` in a throwaway keyring holding the exported public key.
-//! Part of the `sign` packager.
+//! `gpg --verify` in a throwaway keyring holding the exported public key;
+//! and the provenance's DSSE signatures with the same public key files
+//! ([`dsse`]). Part of the `sign` packager.
 
 use std::path::Path;
 
@@ -113,5 +114,89 @@ pub fn verify(method: Method, public: &Path, signature: &Path, file: &Path) -> R
                 ))
             }
         }
+    }
+}
+
+/// Checks a DSSE envelope's signature with the release's public key file
+/// `public` (of `method`) and gives back its statement; the reason when it
+/// does not hold. minisign and SSH Ed25519 keys: raw Ed25519; SSH ECDSA
+/// P-256: DER ECDSA over SHA-256; SSH RSA: RSASSA-PKCS1-v1_5 with SHA-256;
+/// gpg: the binary detached signature over the PAE, by `gpg --verify` in
+/// a throwaway keyring.
+pub fn dsse(method: Method, public: &Path, envelope: &str) -> Result<serde_json::Value, String> {
+    use super::provenance::{Envelope, ed25519_verifies, minisign_public};
+    let env = Envelope::parse(envelope)?;
+    let pae = env.pae();
+    let bad = || "the DSSE signature does not verify".to_string();
+    let text = std::fs::read_to_string(public)
+        .map_err(|e| format!("cannot read {}: {e}", public.display()))?;
+    match method {
+        Method::Minisign => {
+            let key = minisign_public(&text).ok_or("not a minisign public key")?;
+            ed25519_verifies(&key, &pae, &env.sig)
+                .then_some(())
+                .ok_or_else(bad)?;
+        }
+        Method::Ssh => {
+            let key = ssh_public(&text)?;
+            ssh_verifies(&key, &pae, &env.sig)
+                .then_some(())
+                .ok_or_else(bad)?;
+        }
+        Method::Gpg => {
+            let dir = tempfile::Builder::new()
+                .prefix("matrix-verify-")
+                .tempdir()
+                .map_err(|e| e.to_string())?;
+            let (sig, data) = (dir.path().join("sig"), dir.path().join("pae"));
+            std::fs::write(&sig, &env.sig).map_err(|e| e.to_string())?;
+            std::fs::write(&data, &pae).map_err(|e| e.to_string())?;
+            verify(Method::Gpg, public, &sig, &data)
+                .map_err(|why| format!("the DSSE signature does not verify: {why}"))?;
+        }
+    }
+    env.statement()
+}
+
+/// The key of an `allowed_signers` file (its first line: principal,
+/// options, then `<type> <base64>`).
+fn ssh_public(text: &str) -> Result<ssh_key::PublicKey, String> {
+    let line = text.lines().next().ok_or("allowed_signers is empty")?;
+    let fields: Vec<&str> = line.split_whitespace().collect();
+    let [.., kind, blob] = fields.as_slice() else {
+        return Err("allowed_signers names no key".into());
+    };
+    ssh_key::PublicKey::from_openssh(&format!("{kind} {blob}"))
+        .map_err(|e| format!("allowed_signers: not an SSH public key: {e}"))
+}
+
+/// Whether `sig` is the DSSE signature of `message` by `key`.
+fn ssh_verifies(key: &ssh_key::PublicKey, message: &[u8], sig: &[u8]) -> bool {
+    use ssh_key::public::{EcdsaPublicKey, KeyData};
+    match key.key_data() {
+        KeyData::Ed25519(pk) => super::provenance::ed25519_verifies(&pk.0, message, sig),
+        KeyData::Ecdsa(EcdsaPublicKey::NistP256(point)) => {
+            use p256::ecdsa::signature::Verifier as _;
+            let (Ok(vk), Ok(sig)) = (
+                p256::ecdsa::VerifyingKey::from_sec1_bytes(point.as_bytes()),
+                p256::ecdsa::Signature::from_der(sig),
+            ) else {
+                return false;
+            };
+            vk.verify(message, &sig).is_ok()
+        }
+        KeyData::Rsa(pk) => {
+            use rsa::signature::Verifier as _;
+            let (Ok(pk), Ok(sig)) = (
+                rsa::RsaPublicKey::try_from(pk),
+                rsa::pkcs1v15::Signature::try_from(sig),
+            ) else {
+                return false;
+            };
+            rsa::pkcs1v15::VerifyingKey::<rsa::sha2::Sha256>::new(pk)
+                .verify(message, &sig)
+                .is_ok()
+        }
+        _ => false,
     }
 }
