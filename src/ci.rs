@@ -60,6 +60,9 @@ pub struct CiOptions {
     /// The release has `[images]`: on a tag, the GitHub merge job pushes
     /// them (and, with `attestations`, signs each by digest).
     pub images: bool,
+    /// `[sign]`'s `key-env` and `passphrase-env`: the merge step (which
+    /// signs) gets each from the repository secret of the same name.
+    pub sign_secrets: Vec<String>,
 }
 
 /// The toolchain step of each build job. The plan and merge jobs build
@@ -88,8 +91,9 @@ impl CiOptions {
             runs_on: "ubuntu-latest".into(),
             image: "rust:1".into(),
             dist: "dist".into(),
-            attestations: true,
+            attestations: false,
             images: false,
+            sign_secrets: Vec::new(),
         }
     }
 }
@@ -167,6 +171,7 @@ struct Context<'a> {
     shard_dist: String,
     attestations: bool,
     images: bool,
+    sign_secrets: &'a [String],
     /// The jq program that lists every pushed image as `repository@digest`.
     pushed_images: &'static str,
 }
@@ -199,6 +204,7 @@ impl<'a> Context<'a> {
             shard_dist: format!("{dist}/shard-${{{{ matrix.index }}}}"),
             attestations: opts.attestations,
             images: opts.images,
+            sign_secrets: &opts.sign_secrets,
             pushed_images: PUSHED_IMAGES,
         })
     }
@@ -236,9 +242,21 @@ fn install_note(opts: &CiOptions, ci: Provider) -> String {
     if github && opts.attestations {
         note.push_str(
             "# On a tag, the merge job attests every file of the checksums file with GitHub's\n\
-             # attestations (`[ci] attestations = false` in matrix.toml turns this off;\n\
+             # attestations (`[ci] attestations = true` in matrix.toml;\n\
              # `[ci] repository = \"owner/repo\"` shows how to check them in the release notes).\n",
         );
+    }
+    if github && !opts.sign_secrets.is_empty() {
+        note.push_str(&format!(
+            "# The merge job signs the release with the [sign] key: add the repository\n\
+             # secret{} {}.\n",
+            if opts.sign_secrets.len() == 1 {
+                ""
+            } else {
+                "s"
+            },
+            opts.sign_secrets.join(" and ")
+        ));
     }
     if github && opts.images {
         note.push_str(

@@ -73,6 +73,10 @@ pub enum Command {
         /// Accept a release whose manifest lists missing targets.
         #[arg(long)]
         allow_partial: bool,
+        /// Every file is in DIR itself, by its file name (a downloaded
+        /// GitHub release), not where manifest.json records it.
+        #[arg(long)]
+        flat: bool,
     },
     /// Write a CI workflow that plans, builds shards and merges.
     Ci(CiArgs),

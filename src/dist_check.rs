@@ -20,7 +20,7 @@ use crate::inspect::Expected;
 use crate::package::archive::Format;
 use crate::package::checksum::{Algorithm, algorithm_of};
 use crate::package::extract;
-use crate::package::manifest::{ArtifactKind, MANIFEST, Manifest};
+use crate::package::manifest::{Artifact, ArtifactKind, MANIFEST, Manifest};
 
 /// Why a folder could not be checked at all; what is wrong inside it is a
 /// [`Report`] problem instead.
@@ -91,6 +91,22 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
                 .push(format!("{}: no archive in the manifest", t.id));
         }
     }
+    // Every path a plain one inside the folder: a hostile manifest names
+    // nothing outside it (`..`, absolute paths) for the checks to read.
+    let unplain: Vec<&str> = manifest
+        .artifacts
+        .iter()
+        .map(|a| a.path.as_str())
+        .filter(|p| !is_plain_path(p))
+        .collect();
+    if !unplain.is_empty() {
+        for p in unplain {
+            report
+                .problems
+                .push(format!("{p}: not a plain path inside the release folder"));
+        }
+        return Ok(report);
+    }
     // Every recorded file, byte for byte.
     for a in &manifest.artifacts {
         let file = dir.join(&a.path);
@@ -127,21 +143,214 @@ pub fn release_with(dir: &Path, allow_partial: bool) -> Result<Report, DistCheck
     check_sums_file(dir, &manifest, &mut report);
     check_sboms(dir, &manifest, &mut report);
     check_signatures(dir, &manifest, &mut report);
+    check_signing(dir, &manifest, &mut report);
     check_provenance(dir, &manifest, &mut report);
     attestations::check(dir, &manifest, &mut report);
     check_binaries(dir, &manifest, &mut report)?;
     Ok(report)
 }
 
+/// A relative path of plain names (no `..`, `.`, root or empty part).
+fn is_plain_path(path: &str) -> bool {
+    !path.is_empty()
+        && Path::new(path)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+        && !path.ends_with('/')
+}
+
+/// [`release_with`] for a flat download (a GitHub release's assets): a
+/// recorded file not found where the manifest records it is looked up by
+/// its file name alone (`homebrew/hello.rb` as `hello.rb`), then the
+/// release is checked as `matrix build` laid it out, from copies in a
+/// private temporary folder (hard links where the file system allows).
+/// Two such files with one file name cannot be told apart and are
+/// problems; a link or anything but a regular file is left out, so it is
+/// reported missing.
+pub fn release_flat(dir: &Path, allow_partial: bool) -> Result<Report, DistCheckError> {
+    let path = dir.join(MANIFEST);
+    let manifest = Manifest::read(&path).map_err(|e| DistCheckError::Read {
+        path: path.clone(),
+        what: e.to_string(),
+    })?;
+    let io = |path: &Path| {
+        let path = path.to_path_buf();
+        move |e: std::io::Error| DistCheckError::Read {
+            path,
+            what: e.to_string(),
+        }
+    };
+    let view = tempfile::Builder::new()
+        .prefix("matrix-verify-")
+        .tempdir()
+        .map_err(io(Path::new("temporary folder")))?;
+    let mut problems = Vec::new();
+    let mut names: BTreeMap<&str, &str> = BTreeMap::new();
+    let copy = |from: &Path, to: &Path| -> Result<(), DistCheckError> {
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent).map_err(io(parent))?;
+        }
+        if std::fs::hard_link(from, to).is_err() {
+            std::fs::copy(from, to).map_err(io(from))?;
+        }
+        Ok(())
+    };
+    copy(&path, &view.path().join(MANIFEST))?;
+    for a in &manifest.artifacts {
+        if !is_plain_path(&a.path) {
+            // release_with names it.
+            continue;
+        }
+        let regular =
+            |p: &Path| std::fs::symlink_metadata(p).is_ok_and(|m| m.file_type().is_file());
+        let to = view.path().join(&a.path);
+        // Where the manifest records it, else by its file name alone.
+        let at = dir.join(&a.path);
+        if regular(&at) {
+            copy(&at, &to)?;
+            continue;
+        }
+        let name = a.path.rsplit('/').next().unwrap_or(&a.path);
+        if let Some(other) = names.insert(name, &a.path) {
+            problems.push(format!(
+                "{}: the same file name as {other}: a flat folder cannot hold both",
+                a.path
+            ));
+            continue;
+        }
+        let from = dir.join(name);
+        if regular(&from) {
+            copy(&from, &to)?;
+        }
+    }
+    let mut report = release_with(view.path(), allow_partial)?;
+    problems.append(&mut report.problems);
+    report.problems = problems;
+    Ok(report)
+}
+
+/// The signing method a key artifact is the public key of, by the names
+/// the sign job gives them; `None` for `<project>.cosign.pub` (the images'
+/// PEM key, checked against this key by [`check_signing`]).
+fn key_method(key: &Artifact) -> Option<crate::packager::sign::Method> {
+    use crate::packager::sign::Method;
+    if key.kind != ArtifactKind::Key {
+        None
+    } else if key.path == "allowed_signers" {
+        Some(Method::Ssh)
+    } else if key.path.ends_with(COSIGN_KEY_SUFFIX) {
+        None
+    } else if key.path.ends_with(".pub") {
+        Some(Method::Minisign)
+    } else if key.path.ends_with(".asc") {
+        Some(Method::Gpg)
+    } else {
+        None
+    }
+}
+
+/// How the images' PEM public key file ends (`<project>.cosign.pub`).
+const COSIGN_KEY_SUFFIX: &str = ".cosign.pub";
+
+/// A release with a signing key is signed whole: the checksums file has
+/// its signature, the release and each archive (or bare binary) their
+/// provenance, and `<project>.cosign.pub`, when there is one, is the same
+/// Ed25519 key as the release's (nothing else ties it to the key users
+/// compare with the one the project publishes).
+fn check_signing(dir: &Path, manifest: &Manifest, report: &mut Report) {
+    use crate::packager::sign::{self, provenance};
+    let Some((key, method)) = manifest
+        .artifacts
+        .iter()
+        .find_map(|k| key_method(k).map(|m| (k, m)))
+    else {
+        if let Some(k) = manifest
+            .artifacts
+            .iter()
+            .find(|k| k.kind == ArtifactKind::Key && k.path.ends_with(COSIGN_KEY_SUFFIX))
+        {
+            report.problems.push(format!(
+                "{}: an image key without the release's signing key",
+                k.path
+            ));
+        }
+        return;
+    };
+    let recorded = |path: &str, kind: ArtifactKind| {
+        manifest
+            .artifacts
+            .iter()
+            .any(|a| a.path == path && a.kind == kind)
+    };
+    let sums = &manifest.checksum.file;
+    let signature = format!("{sums}.{}", method.extension());
+    if !recorded(&signature, ArtifactKind::Signature) {
+        report.problems.push(format!(
+            "{signature}: missing: the release is signed ({}) but the checksums file has no signature",
+            key.path
+        ));
+    }
+    let release = provenance::file_name(&manifest.project.name, &manifest.version);
+    let mut wanted = vec![release];
+    wanted.extend(
+        manifest
+            .artifacts
+            .iter()
+            .filter(|a| matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary))
+            .map(|a| provenance::archive_file_name(&a.path)),
+    );
+    for name in wanted {
+        if !recorded(&name, ArtifactKind::Provenance) {
+            report.problems.push(format!(
+                "{name}: missing: the release is signed ({}), so every archive and the release have provenance",
+                key.path
+            ));
+        }
+    }
+    for cosign in manifest
+        .artifacts
+        .iter()
+        .filter(|k| k.kind == ArtifactKind::Key && k.path.ends_with(COSIGN_KEY_SUFFIX))
+    {
+        let read = |path: &str| {
+            std::fs::File::open(dir.join(path))
+                .and_then(|f| crate::package::capped::read_to_end(f, MAX_KEY_BYTES, 0))
+                .ok()
+                .flatten()
+                .and_then(|b| String::from_utf8(b).ok())
+        };
+        let (Some(text), Some(pem)) = (read(&key.path), read(&cosign.path)) else {
+            // Missing or unreadable: the size and digest checks said so.
+            continue;
+        };
+        match sign::ed25519_public_of(method, &text) {
+            Ok(Some(public)) if crate::image::cosign::public_key_pem(&public) == pem => {}
+            Ok(Some(_)) => report.problems.push(format!(
+                "{}: not the Ed25519 key of {}",
+                cosign.path, key.path
+            )),
+            Ok(None) => report.problems.push(format!(
+                "{}: the release's {} key ({}) is not Ed25519 and cannot have signed the images",
+                cosign.path,
+                method.as_str(),
+                key.path
+            )),
+            Err(why) => report.problems.push(format!("{}: {why}", key.path)),
+        }
+    }
+}
+
+/// Most bytes a public key file may have to be read back.
+const MAX_KEY_BYTES: u64 = 1 << 20;
+
 /// Every signature must hold for the file it signs, with the public key
 /// the release carries (`[sign]`).
 fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
     use crate::packager::sign;
-    let keys: Vec<&str> = manifest
+    let keys: Vec<&Artifact> = manifest
         .artifacts
         .iter()
         .filter(|a| a.kind == ArtifactKind::Key)
-        .map(|a| a.path.as_str())
         .collect();
     for a in &manifest.artifacts {
         if a.kind != ArtifactKind::Signature {
@@ -161,12 +370,11 @@ fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
             ));
             continue;
         }
-        let Some(key) = keys.iter().find(|k| match method {
-            // `<project>.cosign.pub` is cosign's PEM key, for images.
-            sign::Method::Minisign => k.ends_with(".pub") && !k.ends_with(".cosign.pub"),
-            sign::Method::Ssh => **k == "allowed_signers",
-            sign::Method::Gpg => k.ends_with(".asc"),
-        }) else {
+        let Some(key) = keys
+            .iter()
+            .find(|k| key_method(k) == Some(method))
+            .map(|k| k.path.as_str())
+        else {
             report
                 .problems
                 .push(format!("{}: no public key for it in the manifest", a.path));
@@ -194,26 +402,13 @@ fn check_signatures(dir: &Path, manifest: &Manifest, report: &mut Report) {
 /// archive's (`<archive>.intoto.jsonl`) names exactly that archive, with
 /// its sha256.
 fn check_provenance(dir: &Path, manifest: &Manifest, report: &mut Report) {
-    use crate::packager::sign::{self, Method, provenance};
+    use crate::packager::sign::{self, provenance};
     let release_name = provenance::file_name(&manifest.project.name, &manifest.version);
     // The key of the release, and the method it is for.
     let key = manifest
         .artifacts
         .iter()
-        .filter(|k| k.kind == ArtifactKind::Key)
-        .find_map(|k| {
-            let method = if k.path == "allowed_signers" {
-                Method::Ssh
-            } else if k.path.ends_with(".pub") && !k.path.ends_with(".cosign.pub") {
-                // `<project>.cosign.pub` is the images' PEM key.
-                Method::Minisign
-            } else if k.path.ends_with(".asc") {
-                Method::Gpg
-            } else {
-                return None;
-            };
-            Some((method, dir.join(&k.path)))
-        });
+        .find_map(|k| key_method(k).map(|method| (method, dir.join(&k.path))));
     for a in &manifest.artifacts {
         if a.kind != ArtifactKind::Provenance {
             continue;

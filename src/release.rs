@@ -99,16 +99,20 @@ pub struct VerifyOptions {
     pub dir: PathBuf,
     /// Accept a release whose manifest lists missing targets.
     pub allow_partial: bool,
+    /// The files are all in `dir` itself, by file name (a downloaded
+    /// GitHub release), not where `manifest.json` records them.
+    pub flat: bool,
 }
 
 /// Checks a release folder on its own: completeness, every checksum,
 /// every binary. Problems are in the report; an error means the folder
 /// could not be read as a release at all.
 pub fn verify(opts: &VerifyOptions) -> Result<crate::dist_check::Report, Error> {
-    Ok(crate::dist_check::release_with(
-        &opts.dir,
-        opts.allow_partial,
-    )?)
+    Ok(if opts.flat {
+        crate::dist_check::release_flat(&opts.dir, opts.allow_partial)?
+    } else {
+        crate::dist_check::release_with(&opts.dir, opts.allow_partial)?
+    })
 }
 
 /// What [`publish`] copies where.

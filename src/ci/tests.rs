@@ -26,6 +26,7 @@ fn awkward() -> CiOptions {
         dist: "out dir/".into(),
         attestations: true,
         images: false,
+        sign_secrets: Vec::new(),
     }
 }
 

@@ -14,9 +14,11 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Doctor(args) => doctor_command(&cli, args),
         Command::Targets { json } => targets_command(*json),
         Command::Merge(args) => super::release::merge_command(&cli, args).await,
-        Command::Verify { dir, allow_partial } => {
-            super::release::verify_command(dir, *allow_partial)
-        }
+        Command::Verify {
+            dir,
+            allow_partial,
+            flat,
+        } => super::release::verify_command(dir, *allow_partial, *flat),
         Command::Ci(args) => super::release::ci_command(args, &cli.config),
         Command::Publish(args) => super::release::publish_command(args),
         Command::Channel(c) => super::release::channel_command(c),

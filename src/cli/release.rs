@@ -51,10 +51,11 @@ pub async fn merge_command(cli: &Cli, args: &MergeArgs) -> Result<(), Error> {
     execute(cli, prepared).await
 }
 
-pub fn verify_command(dir: &Path, allow_partial: bool) -> Result<(), Error> {
+pub fn verify_command(dir: &Path, allow_partial: bool, flat: bool) -> Result<(), Error> {
     let report = release::verify(&release::VerifyOptions {
         dir: dir.to_path_buf(),
         allow_partial,
+        flat,
     })?;
     // Signatures are named only when the release has some, so an
     // unsigned release reads as it always did.
@@ -115,12 +116,20 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
     };
     opts.runs_on = args.runs_on.clone();
     opts.image = args.image.clone();
-    // `[ci]` and `[images]` shape the GitHub merge job; without a
-    // matrix.toml yet, the defaults.
-    if args_config.exists() {
+    // `[ci]`, `[images]` and `[sign]` shape the GitHub merge job; without
+    // a matrix.toml yet, the defaults. GitLab's pipeline takes nothing
+    // from it, so its file is written whatever the config holds.
+    if args.kind == crate::ci::Provider::Github && args_config.exists() {
         let loaded = crate::config::load(args_config)?;
         opts.attestations = loaded.config.ci.attestations;
         opts.images = loaded.config.images.is_some();
+        if let Some(sign) = &loaded.config.sign {
+            opts.sign_secrets = [&sign.key_env, &sign.passphrase_env]
+                .into_iter()
+                .flatten()
+                .cloned()
+                .collect();
+        }
     }
     let text = crate::ci::render_files(args.kind, &opts)?;
     if let Some(version) = opts.install.pinned_version()

@@ -9,12 +9,13 @@ use serde::Deserialize;
 #[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CiConfig {
-    /// GitHub's own attestations (default true): on a tag, the generated
-    /// GitHub workflow's merge job attests every file of the checksums file
-    /// with `actions/attest-build-provenance` and signs each pushed image
-    /// keylessly with cosign (both with the workflow's OIDC identity). Set
-    /// false for a private repository on a plan without attestations.
-    #[serde(default = "yes")]
+    /// GitHub's own attestations (default false, as with cargo-dist): on a
+    /// tag, the generated GitHub workflow's merge job attests every file of
+    /// the checksums file with `actions/attest-build-provenance` and signs
+    /// each pushed image keylessly with cosign (both with the workflow's
+    /// OIDC identity). Off by default because a private repository on a
+    /// plan without attestations would fail every tagged release.
+    #[serde(default)]
     pub attestations: bool,
     /// The GitHub repository (`owner/repo`) whose release workflow builds
     /// the release: with it, the release notes show how to check GitHub's
@@ -24,14 +25,10 @@ pub struct CiConfig {
     pub repository: Option<String>,
 }
 
-fn yes() -> bool {
-    true
-}
-
 impl Default for CiConfig {
     fn default() -> Self {
         CiConfig {
-            attestations: true,
+            attestations: false,
             repository: None,
         }
     }

@@ -82,11 +82,27 @@ fn package(
                 && matches!(a.kind, ArtifactKind::Archive | ArtifactKind::Binary)
         })
         .ok_or_else(missing)?;
-    let sha256 = record
-        .digest
-        .strip_prefix("sha256:")
-        .ok_or_else(missing)?
-        .to_string();
+    // Channels need `[checksum] algorithm = "sha256"` (checked at plan
+    // time); the release notes, which every release has, show the sha256
+    // of a sha512 release's archives too, hashed here.
+    let sha256 = match record.digest.strip_prefix("sha256:") {
+        Some(hex) => hex.to_string(),
+        None => {
+            let path = plan.dist.join(&record.path);
+            crate::package::checksum::digest_file(
+                &path,
+                crate::package::checksum::Algorithm::Sha256,
+            )
+            .map_err(|e| PublishError::Invalid {
+                channel: channel.to_string(),
+                message: format!("cannot hash {}: {e}", record.path),
+                help: None,
+            })?
+            .strip_prefix("sha256:")
+            .ok_or_else(missing)?
+            .to_string()
+        }
+    };
     let platform = target.platform.ok_or_else(|| PublishError::Invalid {
         channel: channel.to_string(),
         message: format!("{} is not a platform matrix knows", target.id),

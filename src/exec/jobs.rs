@@ -416,6 +416,30 @@ async fn sign(ctx: &Context, job: usize) -> Result<Vec<Artifact>, JobError> {
     .map_err(|_| JobError::Cancelled)?
 }
 
+/// `text` with every occurrence of the folder `path` replaced by `by`,
+/// only where it is the whole folder: followed by `/` or the end (so
+/// `/p/hello-cache` keeps its name when `path` is `/p/hello`), and not
+/// for `/` itself.
+fn replace_path(text: &str, path: &str, by: &str) -> String {
+    if path.len() <= 1 {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find(path) {
+        let after = &rest[at + path.len()..];
+        out.push_str(&rest[..at]);
+        if after.is_empty() || after.starts_with('/') {
+            out.push_str(by);
+        } else {
+            out.push_str(path);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
 /// The provenance files (name, text): the release's, whose subjects are
 /// every file the checksums file lists, then one per archive, whose only
 /// subject is that archive (by sha256) and whose build definition is its
@@ -438,16 +462,8 @@ fn provenance(
         plan.root.display().to_string(),
     );
     let portable = |s: &String| {
-        let s = if dist.len() > 1 {
-            s.replace(&dist, "<dist>")
-        } else {
-            s.clone()
-        };
-        if root.len() > 1 {
-            s.replace(&root, "<root>")
-        } else {
-            s
-        }
+        let s = replace_path(s, &dist, "<dist>");
+        replace_path(&s, &root, "<root>")
     };
     let built = |t: &crate::plan::Target| p::TargetBuild {
         id: t.id.clone(),
@@ -623,4 +639,22 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
     m.normalize();
     let path = plan.dist.join(MANIFEST);
     m.write(&path).map_err(io_error(plan, job, path.clone()))
+}
+
+#[cfg(test)]
+mod replace_path_tests {
+    use super::replace_path;
+
+    #[test]
+    fn only_whole_folders_are_replaced() {
+        let r = |t| replace_path(t, "/p/hello", "<root>");
+        assert_eq!(r("/p/hello"), "<root>");
+        assert_eq!(r("-C /p/hello/src x"), "-C <root>/src x");
+        assert_eq!(r("/p/hello-cache /p/hello"), "/p/hello-cache <root>");
+        assert_eq!(
+            r("GOPATH=/p/hellox:/p/hello/go"),
+            "GOPATH=/p/hellox:<root>/go"
+        );
+        assert_eq!(replace_path("/a/b", "/", "<root>"), "/a/b");
+    }
 }

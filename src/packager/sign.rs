@@ -21,7 +21,7 @@ mod verify;
 pub use config::{Method, SignConfig, Signed};
 pub use key::{SignError, Signer};
 pub use plan::{SignStep, plan};
-pub use verify::{dsse, method_of, verify};
+pub use verify::{dsse, ed25519_public_of, method_of, verify};
 
 /// The namespace of matrix's SSH signatures (`ssh-keygen -Y ... -n file`).
 pub const SSH_NAMESPACE: &str = "file";

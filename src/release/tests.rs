@@ -212,6 +212,7 @@ async fn verify_passes_a_release_and_fails_a_flipped_byte() {
     let opts = VerifyOptions {
         dir: dir.join("dist"),
         allow_partial: false,
+        flat: false,
     };
     let report = verify(&opts).expect("a release");
     assert!(report.ok(), "{:?}", report.problems);
@@ -238,6 +239,7 @@ async fn verify_passes_a_release_and_fails_a_flipped_byte() {
         verify(&VerifyOptions {
             dir: empty.path().to_path_buf(),
             allow_partial: false,
+            flat: false,
         })
         .is_err()
     );

@@ -291,6 +291,49 @@ fn pushed_images_carry_cosign_signatures_that_openssl_verifies() {
     // matrix verify is not confused by the second key.
     let (code, out, _) = run(&mut p.matrix(&["verify", "dist"]));
     assert_eq!(code, 0, "{out}");
+    // Another Ed25519 key in its place, its record fixed: nothing in the
+    // checksums file covers key files, so verify ties it to the release's
+    // key itself.
+    let cosign_pub = dist.join("hello.cosign.pub");
+    let good = std::fs::read(&cosign_pub).unwrap();
+    let other = Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519"])
+        .output()
+        .unwrap();
+    let mut forge = Command::new("openssl")
+        .args(["pkey", "-pubout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write as _;
+    forge
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(&other.stdout)
+        .unwrap();
+    let forged = forge.wait_with_output().unwrap().stdout;
+    assert!(String::from_utf8_lossy(&forged).starts_with("-----BEGIN PUBLIC KEY-----"));
+    std::fs::write(&cosign_pub, &forged).unwrap();
+    let manifest = dist.join("manifest.json");
+    let original = std::fs::read_to_string(&manifest).unwrap();
+    let mut m: serde_json::Value = serde_json::from_str(&original).unwrap();
+    for a in m["artifacts"].as_array_mut().unwrap() {
+        if a["path"] == "hello.cosign.pub" {
+            a["digest"] = sha256(&forged).into();
+            a["size"] = forged.len().into();
+        }
+    }
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let (code, out, _) = run(&mut p.matrix(&["verify", "dist"]));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("problem: hello.cosign.pub: not the Ed25519 key of hello.pub"),
+        "{out}"
+    );
+    std::fs::write(&cosign_pub, &good).unwrap();
+    std::fs::write(&manifest, &original).unwrap();
 
     // A re-run of the same commit: Ed25519 is deterministic, so the tags
     // already hold these signatures and stay as they are.

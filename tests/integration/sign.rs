@@ -629,4 +629,34 @@ fn a_merge_signs_what_its_shards_built() {
         )),
         "{o}"
     );
+    // Taken away, file and record: a signed release without an archive's
+    // provenance (or the checksums file's signature) is incomplete.
+    std::fs::remove_file(&archive_provenance).unwrap();
+    std::fs::remove_file(merged.join(format!("{CHECKSUMS}.sig"))).unwrap();
+    let manifest = merged.join("manifest.json");
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&manifest).unwrap()).unwrap();
+    let gone = [
+        format!("{ARCHIVE}.intoto.jsonl"),
+        format!("{CHECKSUMS}.sig"),
+    ];
+    m["artifacts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|a| !gone.iter().any(|g| a["path"] == g.as_str()));
+    std::fs::write(&manifest, serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    let (code, o, _) = run(&mut p.matrix(&["verify", &dir("merged")]));
+    assert_eq!(code, 1, "{o}");
+    assert!(
+        o.contains(&format!(
+            "problem: {ARCHIVE}.intoto.jsonl: missing: the release is signed (allowed_signers)"
+        )),
+        "{o}"
+    );
+    assert!(
+        o.contains(&format!(
+            "problem: {CHECKSUMS}.sig: missing: the release is signed (allowed_signers) but the checksums file has no signature"
+        )),
+        "{o}"
+    );
 }

@@ -318,3 +318,39 @@ fn the_plan_decides_what_the_notes_verify() {
         assert_eq!(v["keyless_identity"], serde_json::Value::Null, "{ci}");
     }
 }
+
+/// A sha512 release writes its notes (the archives' sha256, which the
+/// notes' packages carry, is hashed for them) and the notes' checksum
+/// command is sha512sum's, which passes as written.
+#[test]
+fn a_sha512_release_has_notes_that_check_with_sha512sum() {
+    let config = script_config("os = [\"linux\"]\narch = [\"amd64\"]", WRITE_BINARY);
+    let p = Project::new();
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[checksum]\nalgorithm = \"sha512\"\n"),
+    );
+    p.file("LICENSE", "MIT License\n");
+    p.file("README.md", "# hello\n");
+    p.file("CHANGELOG.md", CHANGELOG);
+    p.commit();
+    p.git(&["tag", "v1.2.3"]);
+    build(&p, &[]);
+    let section = section(&p);
+    let lines: Vec<String> = commands(&section)
+        .into_iter()
+        .filter(|l| !l.starts_with("curl "))
+        .collect();
+    assert_eq!(
+        lines,
+        [format!("sha512sum --check --ignore-missing {CHECKSUMS}")],
+        "{section}"
+    );
+    assert!(section.contains("SHA-512"), "{section}");
+    let out = sh(&p, &lines[0], &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

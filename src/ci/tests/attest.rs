@@ -31,10 +31,23 @@ fn uses(job: &Value) -> Vec<&str> {
 #[test]
 fn merge_job_attests_and_signs_on_a_tag_only_when_asked() {
     let Some(py) = python() else { return };
-    let base = CiOptions::new(2, install());
     let tag = "github.ref_type == 'tag'";
 
-    // The default: attestations, no images.
+    // The default: no attestations (a private repository on a plan
+    // without them would fail every tag), nothing changed in the workflow.
+    let default = CiOptions::new(2, install());
+    assert!(!default.attestations);
+    let text = github_workflow(&default).unwrap();
+    assert!(
+        !text.contains("attest") && !text.contains("id-token"),
+        "{text}"
+    );
+
+    // [ci] attestations = true, no images.
+    let base = CiOptions {
+        attestations: true,
+        ..default
+    };
     let doc = load(&py, &github_workflow(&base).unwrap());
     assert_eq!(doc["permissions"], json!({"contents": "read"}));
     for job in ["plan", "build"] {
@@ -166,6 +179,7 @@ fn pushed_images_are_signed_by_digest_once_each() {
     let b = format!("sha256:{}", "b".repeat(64));
     let opts = CiOptions {
         images: true,
+        attestations: true,
         dist: "out dir".into(),
         ..CiOptions::new(2, install())
     };
@@ -232,4 +246,41 @@ fn pushed_images_are_signed_by_digest_once_each() {
     // Images built but not pushed (a manifest without `pushed`), or none.
     assert_eq!(run(&manifest_with(&[(&a, &[])])), "");
     assert_eq!(run("{}"), "");
+}
+
+#[test]
+fn the_merge_step_gets_the_sign_key_from_secrets() {
+    let Some(py) = python() else { return };
+    let plain = CiOptions::new(2, install());
+    let merge = merge_job(&py, &plain);
+    assert_eq!(
+        step(&merge, "Merge the shards").unwrap()["env"],
+        Value::Null
+    );
+    let opts = CiOptions {
+        sign_secrets: vec!["SIGNING_KEY".into(), "SIGNING_PASSPHRASE".into()],
+        ..plain
+    };
+    let text = github_workflow(&opts).unwrap();
+    assert!(
+        text.contains("# secrets SIGNING_KEY and SIGNING_PASSPHRASE."),
+        "{text}"
+    );
+    let merge = load(&py, &text)["jobs"]["merge"].clone();
+    assert_eq!(
+        step(&merge, "Merge the shards").unwrap()["env"],
+        json!({
+            "SIGNING_KEY": "${{ secrets.SIGNING_KEY }}",
+            "SIGNING_PASSPHRASE": "${{ secrets.SIGNING_PASSPHRASE }}",
+        })
+    );
+    // Only the merge signs: the build jobs never see the key.
+    for job in ["plan", "build"] {
+        assert!(
+            !serde_json::to_string(&load(&py, &text)["jobs"][job])
+                .unwrap()
+                .contains("SIGNING"),
+            "{job}"
+        );
+    }
 }

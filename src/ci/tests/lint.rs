@@ -123,6 +123,13 @@ fn variants() -> Vec<CiOptions> {
             images: true,
             ..CiOptions::new(2, Install::cargo())
         },
+        // [sign] with its key and passphrase from secrets, and attestations.
+        CiOptions {
+            attestations: true,
+            images: true,
+            sign_secrets: vec!["SIGNING_KEY".into(), "SIGNING_PASSPHRASE".into()],
+            ..CiOptions::new(2, Install::cargo())
+        },
         // A label actionlint knows; the other values as awkward as ever.
         CiOptions {
             runs_on: "self-hosted".into(),

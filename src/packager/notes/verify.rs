@@ -172,7 +172,7 @@ pub(super) fn checks(input: &NotesInput) -> Vec<Check> {
         let files: Vec<String> = v.provenance.iter().map(|f| format!("`{f}`")).collect();
         out.push(Check {
             intro: format!(
-                "The build provenance (an in-toto statement with a SLSA v1 predicate: the commit, the configuration's hash, each target's command and environment, and every file's digest, in a signed DSSE envelope) is in {}, and each archive's own, naming only that archive, in `<archive>.intoto.jsonl`. With every file of the release in one folder, `manifest.json` included, check it and everything else with matrix:",
+                "The build provenance (an in-toto statement with a SLSA v1 predicate: the commit, the configuration's hash, each target's command and environment, and every file's digest, in a signed DSSE envelope) is in {}, and each archive's own, naming only that archive, in `<archive>.intoto.jsonl`. In a folder holding every file of the release at the path `manifest.json` records (channel files in their own folders, as `matrix build` wrote them), `manifest.json` included, check it and everything else with matrix:",
                 files.join(", ")
             ),
             commands: vec!["matrix verify .".into()],

@@ -158,6 +158,22 @@ pub fn dsse(method: Method, public: &Path, envelope: &str) -> Result<serde_json:
     env.statement()
 }
 
+/// The Ed25519 public key in the release's public key file `text` (of
+/// `method`): what `<project>.cosign.pub` must hold. `None` for keys that
+/// are not Ed25519 (gpg, SSH ECDSA and RSA).
+pub fn ed25519_public_of(method: Method, text: &str) -> Result<Option<[u8; 32]>, String> {
+    match method {
+        Method::Minisign => super::provenance::minisign_public(text)
+            .map(Some)
+            .ok_or_else(|| "not a minisign public key".into()),
+        Method::Ssh => Ok(match ssh_public(text)?.key_data() {
+            ssh_key::public::KeyData::Ed25519(pk) => Some(pk.0),
+            _ => None,
+        }),
+        Method::Gpg => Ok(None),
+    }
+}
+
 /// The key of an `allowed_signers` file (its first line: principal,
 /// options, then `<type> <base64>`).
 fn ssh_public(text: &str) -> Result<ssh_key::PublicKey, String> {
