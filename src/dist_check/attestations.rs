@@ -25,8 +25,29 @@ const MAX_MEMBERS: usize = 1_000_000;
 /// An index or manifest larger than this is not read.
 const MAX_MANIFEST: u64 = 4 << 20;
 /// A statement (an image's SBOM lists every file) larger than this is not
-/// read.
-const MAX_STATEMENT: u64 = 256 << 20;
+/// read: the Debian base image's SPDX statement is 2.5 MB; this leaves room
+/// for images with twenty-five times its files. Only the subject is kept.
+const MAX_STATEMENT: u64 = 64 << 20;
+
+/// The one part of an in-toto statement the check reads; serde skips the
+/// predicate (the SBOM, most of the bytes) without building it.
+#[derive(serde::Deserialize)]
+struct Statement {
+    #[serde(default)]
+    subject: Vec<Subject>,
+}
+
+#[derive(serde::Deserialize)]
+struct Subject {
+    #[serde(default)]
+    digest: SubjectDigest,
+}
+
+#[derive(Default, serde::Deserialize)]
+struct SubjectDigest {
+    #[serde(default)]
+    sha256: String,
+}
 
 pub(super) fn check(dir: &Path, manifest: &Manifest, report: &mut Report) {
     for a in manifest
@@ -107,7 +128,10 @@ impl Members {
 }
 
 fn check_archive(path: &Path) -> Result<(), String> {
-    let mut members = Members::open(path)?;
+    check_members(&mut Members::open(path)?)
+}
+
+fn check_members(members: &mut Members) -> Result<(), String> {
     let top: ImageIndex = serde_json::from_slice(&members.read("index.json", MAX_MANIFEST)?)
         .map_err(|e| format!("index.json: {e}"))?;
     let mut seen = Vec::new();
@@ -117,7 +141,7 @@ fn check_archive(path: &Path) -> Result<(), String> {
         }
         seen.push(root.digest.clone());
         let index: ImageIndex = members.json(root, MAX_MANIFEST)?;
-        check_index(&mut members, &index)?;
+        check_index(members, &index)?;
     }
     Ok(())
 }
@@ -154,16 +178,12 @@ fn check_index(members: &mut Members, index: &ImageIndex) -> Result<(), String> 
             .iter()
             .filter(|l| l.media_type == MEDIA_TYPE_IN_TOTO)
         {
-            let statement: serde_json::Value = members.json(layer, MAX_STATEMENT)?;
-            let subjects = statement["subject"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or_default();
-            if subjects.is_empty() {
+            let statement: Statement = members.json(layer, MAX_STATEMENT)?;
+            if statement.subject.is_empty() {
                 return Err(format!("{what}: statement {} has no subject", layer.digest));
             }
-            for s in subjects {
-                let got = s["digest"]["sha256"].as_str().unwrap_or_default();
+            for s in &statement.subject {
+                let got = &s.digest.sha256;
                 if got != want {
                     return Err(format!(
                         "{what}: statement {} is about sha256:{got}, not the platform manifest {about}",
@@ -216,6 +236,43 @@ mod tests {
             )),
             "{why}"
         );
+    }
+
+    #[test]
+    fn review13_a_statement_over_the_cap_is_not_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = archive(dir.path(), None);
+        let mut members = Members::open(&path).unwrap();
+        // The statement is the archive's only in-toto blob: the one the
+        // attestation manifest lists as its layer.
+        let blobs: Vec<String> = members
+            .at
+            .keys()
+            .filter(|k| k.starts_with("blobs/sha256/"))
+            .cloned()
+            .collect();
+        let statement = blobs
+            .into_iter()
+            .find(|k| {
+                let bytes = members.read(k, MAX_MANIFEST).unwrap();
+                serde_json::from_slice::<serde_json::Value>(&bytes)
+                    .is_ok_and(|v| v.get("_type").is_some())
+            })
+            .unwrap();
+        let (offset, _) = members.at[&statement];
+        // Its header says one byte over the cap: refused before any read.
+        members
+            .at
+            .insert(statement.clone(), (offset, MAX_STATEMENT + 1));
+        let why = check_members(&mut members).unwrap_err();
+        assert!(
+            why.contains(&format!(
+                "{statement} is {} bytes, more than the {MAX_STATEMENT} read",
+                MAX_STATEMENT + 1
+            )),
+            "{why}"
+        );
+        assert_eq!(MAX_STATEMENT, 64 << 20);
     }
 
     #[test]

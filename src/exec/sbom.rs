@@ -164,7 +164,7 @@ pub(super) fn contents(plan: &Plan, job: &str, t: usize) -> Result<Contents, Job
         Some(crates) => Some((cargo::CrateSource::Auditable, crates)),
         None => cargo_lock(&plan.targets[t].build.dir, plan)
             .map(|lock| {
-                let text = read_bounded(&lock, MAX_LOCK).map_err(io(&lock))?;
+                let text = crate::package::capped::read_text(&lock, MAX_LOCK).map_err(io(&lock))?;
                 cargo::from_lock(&text)
                     .map(|crates| (cargo::CrateSource::CargoLock, crates))
                     .map_err(|why| fail(&lock, why))
@@ -195,19 +195,4 @@ fn cargo_lock(dir: &Path, plan: &Plan) -> Option<PathBuf> {
     [dir.join("Cargo.lock"), plan.root.join("Cargo.lock")]
         .into_iter()
         .find(|p| p.is_file())
-}
-
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than {} MiB",
-            max >> 20
-        )));
-    }
-    Ok(text)
 }

@@ -106,12 +106,12 @@ pub fn attests(d: &Descriptor) -> Option<&str> {
 /// platform as a qualifier: `pkg:docker/ghcr.io/you/app@1.0?platform=linux%2Famd64`.
 pub fn image_purl(repository: &str, tag: &str, platform: &Platform) -> String {
     let familiar = familiar(repository);
-    let segments: Vec<String> = familiar.split('/').map(encode).collect();
+    let segments: Vec<String> = familiar.split('/').map(purl_encode).collect();
     format!(
         "pkg:docker/{}@{}?platform={}",
         segments.join("/"),
-        encode(tag),
-        encode(&platform.to_string())
+        purl_encode(tag),
+        purl_encode(&platform.to_string())
     )
 }
 
@@ -127,8 +127,10 @@ fn familiar(repository: &str) -> &str {
     }
 }
 
-/// Percent-encoding of a purl part: all but unreserved characters.
-fn encode(s: &str) -> String {
+/// Percent-encoding of a purl part (a name segment, a version, a
+/// qualifier's value): all but unreserved characters. The one both the
+/// image SBOMs and the archives' (`packager::sbom`) use.
+pub fn purl_encode(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {

@@ -33,7 +33,8 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
-use sha2::Digest as _;
+
+use super::oci::sha256_digest;
 
 /// The media type of a signature layer.
 pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -52,9 +53,8 @@ const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 /// The tag of the signatures of manifest `digest` (`sha256:<hex>` gives
 /// `sha256-<hex>.sig`); `None` for anything but a sha256 digest.
 pub fn tag(digest: &str) -> Option<String> {
-    let hex = digest.strip_prefix("sha256:")?;
-    let ok = hex.len() == 64 && hex.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    ok.then(|| format!("sha256-{hex}.sig"))
+    let hex = super::oci::digest_hex(digest).ok()?;
+    Some(format!("sha256-{hex}.sig"))
 }
 
 /// The payload's `docker-reference`: the repository as
@@ -249,11 +249,18 @@ impl Existing {
         Ok(Existing { manifest, config })
     }
 
-    /// The manifest's config digest, to fetch the config with.
+    /// The manifest's config digest, to fetch the config with: checked to
+    /// be `sha256:<64 lowercase hex>`, as it goes into a URL.
     pub fn config_digest(manifest: &[u8]) -> Result<String, String> {
         let manifest: Manifest = serde_json::from_slice(manifest)
             .map_err(|e| format!("its manifest is not an image manifest: {e}"))?;
-        Ok(manifest.config.digest)
+        let digest = manifest.config.digest;
+        match super::oci::digest_hex(&digest) {
+            Ok(_) => Ok(digest),
+            Err(_) => Err(format!(
+                "its config digest {digest:?} is not sha256:<64 lowercase hex digits>"
+            )),
+        }
     }
 }
 
@@ -281,11 +288,6 @@ pub enum Outcome {
     Push(SignatureImage),
 }
 
-/// The sha256 digest of `bytes`, `sha256:<hex>`.
-pub fn sha256(bytes: &[u8]) -> String {
-    format!("sha256:{}", hex::encode(sha2::Sha256::digest(bytes)))
-}
-
 /// The signature image for `payload` signed with `signature` (raw bytes)
 /// by the Ed25519 key `public`, on top of what the tag holds.
 pub fn manifest(
@@ -294,7 +296,7 @@ pub fn manifest(
     signature: &[u8],
     public: &[u8; 32],
 ) -> Result<Outcome, String> {
-    let payload_digest = sha256(payload);
+    let payload_digest = sha256_digest(payload);
     let b64 = base64::engine::general_purpose::STANDARD.encode(signature);
     let (base, mut layers, media_type, config_media_type) = match existing {
         Some(e) => {
@@ -334,7 +336,7 @@ pub fn manifest(
         annotations: BTreeMap::from([(SIGNATURE_ANNOTATION.to_owned(), b64)]),
     });
     let config = serde_json::to_vec(&base.append(&payload_digest)).map_err(|e| e.to_string())?;
-    let config_digest = sha256(&config);
+    let config_digest = sha256_digest(&config);
     let manifest = Manifest {
         schema_version: 2,
         media_type: media_type.clone(),
@@ -353,7 +355,7 @@ pub fn manifest(
         payload_digest,
         config,
         config_digest,
-        manifest_digest: sha256(&bytes),
+        manifest_digest: sha256_digest(&bytes),
         manifest: bytes,
         media_type: if media_type.is_empty() {
             super::registry::OCI_MANIFEST.to_owned()
@@ -378,11 +380,13 @@ fn duplicate(layer: &Descriptor, payload_digest: &str, payload: &[u8], public: &
     else {
         return false;
     };
-    verify(public, payload, &sig)
+    ed25519_verifies(public, payload, &sig)
 }
 
-/// Whether `signature` is `public`'s Ed25519 signature of `message`.
-pub fn verify(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
+/// Whether `signature` is `public`'s Ed25519 signature of `message`. The
+/// one Ed25519 check: the `sign` packager's provenance and signature
+/// checks use it too.
+pub fn ed25519_verifies(public: &[u8; 32], message: &[u8], signature: &[u8]) -> bool {
     let (Ok(sig), pk) = (
         ed25519_compact::Signature::from_slice(signature),
         ed25519_compact::PublicKey::new(*public),

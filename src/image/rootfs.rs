@@ -1,12 +1,12 @@
 //! What a platform image holds: its layers read in order into one file
 //! tree (whiteouts applied), each regular file with its size, sha256 and
 //! sha1, and the bytes of the few files a caller asks to keep (dpkg's
-//! status, os-release).
+//! status and status.d, os-release).
 //!
 //! Used by the image attestations (`exec` hands the result to the image
 //! SBOM). A layer is hostile input, so everything is bounded: the bytes
-//! and entries read ([`Limits`]), the size of a kept file, the length of a
-//! path; a path that climbs out of the root (`..`) is refused, as the
+//! and entries read ([`Limits`]), the bytes of all kept files together
+//! (hard links to them included), the length of a path; a path that climbs out of the root (`..`) is refused, as the
 //! engines refuse it; every blob is checked against its digest as it is
 //! read.
 
@@ -27,7 +27,9 @@ pub struct Limits {
     pub max_bytes: u64,
     /// Tar entries, all layers together.
     pub max_entries: usize,
-    /// A kept file larger than this is an error.
+    /// Bytes of the kept files' content held at once, all of them
+    /// together (a hard link to a kept file holds a copy: it counts
+    /// again); more is an error.
     pub max_kept: u64,
 }
 
@@ -66,13 +68,53 @@ pub struct RootFs {
 #[derive(Debug, Clone)]
 enum Node {
     File(FileFacts),
-    /// Directories, links and devices: they hide what lower layers had at
-    /// their path but hold no content.
+    /// A folder: what lower layers had in it stays.
+    Dir,
+    /// Symbolic links, devices, fifos: like a file they hide what lower
+    /// layers had at their path and below it, but hold no content.
     Other,
 }
 
+/// The content of kept files by path, and the bytes it holds.
+#[derive(Debug, Default)]
+struct Kept {
+    files: BTreeMap<String, Vec<u8>>,
+    bytes: u64,
+}
+
+impl Kept {
+    fn get(&self, path: &str) -> Option<&Vec<u8>> {
+        self.files.get(path)
+    }
+
+    fn insert(&mut self, path: String, content: Vec<u8>) {
+        self.bytes += content.len() as u64;
+        if let Some(old) = self.files.insert(path, content) {
+            self.bytes -= old.len() as u64;
+        }
+    }
+
+    fn remove(&mut self, path: &str) {
+        if let Some(old) = self.files.remove(path) {
+            self.bytes -= old.len() as u64;
+        }
+    }
+
+    fn remove_under(&mut self, dir: &str) {
+        for old in remove_under(&mut self.files, dir) {
+            self.bytes -= old.len() as u64;
+        }
+    }
+
+    fn extend(&mut self, other: Kept) {
+        for (path, content) in other.files {
+            self.insert(path, content);
+        }
+    }
+}
+
 /// Reads `manifest`'s layers from `layout`, bottom first. `keep` says
-/// which paths' content to keep (each at most `limits.max_kept` bytes).
+/// which paths' content to keep (at most `limits.max_kept` bytes in all).
 pub fn read(
     layout: &Layout,
     manifest: &ImageManifest,
@@ -81,7 +123,7 @@ pub fn read(
 ) -> Result<RootFs, ImageError> {
     let mut state = State {
         tree: BTreeMap::new(),
-        kept: BTreeMap::new(),
+        kept: Kept::default(),
         bytes: 0,
         entries: 0,
         limits,
@@ -134,11 +176,12 @@ pub fn read(
         .into_iter()
         .filter_map(|(p, n)| match n {
             Node::File(f) => Some((p, f)),
-            Node::Other => None,
+            Node::Dir | Node::Other => None,
         })
         .collect::<BTreeMap<_, _>>();
     let kept = state
         .kept
+        .files
         .into_iter()
         .filter(|(p, _)| files.contains_key(p))
         .collect();
@@ -191,7 +234,7 @@ impl From<io::Error> for LayerProblem {
 
 struct State {
     tree: BTreeMap<String, Node>,
-    kept: BTreeMap<String, Vec<u8>>,
+    kept: Kept,
     bytes: u64,
     entries: usize,
     limits: Limits,
@@ -206,7 +249,7 @@ impl State {
         keep: &dyn Fn(&str) -> bool,
     ) -> Result<(), LayerProblem> {
         let mut added: BTreeMap<String, Node> = BTreeMap::new();
-        let mut added_kept: BTreeMap<String, Vec<u8>> = BTreeMap::new();
+        let mut added_kept = Kept::default();
         let mut removed: Vec<String> = Vec::new();
         let mut opaque: Vec<String> = Vec::new();
         let mut archive = tar::Archive::new(stream);
@@ -255,6 +298,9 @@ impl State {
                         self.limits.max_kept >> 20
                     )));
                 }
+                if keeping {
+                    self.may_keep(&added_kept, &path, size)?;
+                }
                 let (facts, content) = hash_entry(&mut entry, keeping)?;
                 if let Some(c) = content {
                     added_kept.insert(path.clone(), c);
@@ -277,9 +323,15 @@ impl State {
                 if let Some(c) = added_kept.get(&target).or_else(|| self.kept.get(&target))
                     && keep(&path)
                 {
-                    added_kept.insert(path.clone(), c.clone());
+                    let c = c.clone();
+                    self.may_keep(&added_kept, &path, c.len() as u64)?;
+                    added_kept.insert(path.clone(), c);
                 }
-                node
+                // A hard link to a folder is no folder (engines refuse it).
+                match node {
+                    Node::Dir => Node::Other,
+                    n => n,
+                }
             } else if matches!(
                 kind,
                 tar::EntryType::XGlobalHeader
@@ -288,6 +340,8 @@ impl State {
                     | tar::EntryType::GNULongLink
             ) {
                 continue;
+            } else if kind == tar::EntryType::Directory {
+                Node::Dir
             } else {
                 Node::Other
             };
@@ -295,19 +349,20 @@ impl State {
         }
         for dir in opaque {
             remove_under(&mut self.tree, &dir);
-            remove_under(&mut self.kept, &dir);
+            self.kept.remove_under(&dir);
         }
         for path in removed {
             self.tree.remove(&path);
             self.kept.remove(&path);
             remove_under(&mut self.tree, &path);
-            remove_under(&mut self.kept, &path);
+            self.kept.remove_under(&path);
         }
         for (path, node) in added {
-            // A file replaces a whole folder; a folder keeps what is in it.
-            if let Node::File(_) = node {
+            // A folder keeps what is in it; anything else (a file, a
+            // symbolic link, a device) replaces a whole folder.
+            if !matches!(node, Node::Dir) {
                 remove_under(&mut self.tree, &path);
-                remove_under(&mut self.kept, &path);
+                self.kept.remove_under(&path);
             }
             self.kept.remove(&path);
             self.tree.insert(path, node);
@@ -315,21 +370,37 @@ impl State {
         self.kept.extend(added_kept);
         Ok(())
     }
+
+    /// Refuses to keep `size` more bytes (for `path`) when the kept files,
+    /// lower layers' and this one's together, would pass the limit.
+    fn may_keep(&self, added: &Kept, path: &str, size: u64) -> Result<(), LayerProblem> {
+        let total = self
+            .kept
+            .bytes
+            .saturating_add(added.bytes)
+            .saturating_add(size);
+        if total > self.limits.max_kept {
+            return Err(LayerProblem::Bad(format!(
+                "{path} brings the files matrix reads whole (dpkg's status, os-release) to \
+                 {total} bytes, more than the {} MiB kept of them in all",
+                self.limits.max_kept >> 20
+            )));
+        }
+        Ok(())
+    }
 }
 
-/// Removes everything below folder `dir` (`""`: the root).
-fn remove_under<V>(map: &mut BTreeMap<String, V>, dir: &str) {
+/// Removes everything below folder `dir` (`""`: the root); returns what
+/// it removed.
+fn remove_under<V>(map: &mut BTreeMap<String, V>, dir: &str) -> Vec<V> {
     if dir.is_empty() {
-        map.clear();
-        return;
+        return std::mem::take(map).into_values().collect();
     }
     let from = format!("{dir}/");
     // '0' follows '/' in ASCII: the range is exactly the names under dir/.
     let to = format!("{dir}0");
     let doomed: Vec<String> = map.range(from..to).map(|(k, _)| k.clone()).collect();
-    for k in doomed {
-        map.remove(&k);
-    }
+    doomed.into_iter().filter_map(|k| map.remove(&k)).collect()
 }
 
 /// A tar member's name as a path below the root, without `./` or a

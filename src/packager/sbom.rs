@@ -24,6 +24,7 @@ use serde::Serialize;
 
 pub use config::{SbomConfig, SbomFormat, check};
 
+use crate::image::attestation::purl_encode;
 use crate::package::checksum::{Algorithm, Hasher};
 
 /// The SBOM files of one archive.
@@ -239,25 +240,13 @@ fn components(s: &Subject) -> Vec<Component> {
 /// A package URL: `pkg:<type>/<name>@<version>`, each path segment and the
 /// version percent-encoded; no version when it is empty or `(devel)`.
 fn purl(kind: &str, name: &str, version: &str) -> String {
-    let name: Vec<String> = name.split('/').map(encode).collect();
+    let name: Vec<String> = name.split('/').map(purl_encode).collect();
     let mut p = format!("pkg:{kind}/{}", name.join("/"));
     if !version.is_empty() && version != "(devel)" {
         p.push('@');
-        p.push_str(&encode(version));
+        p.push_str(&purl_encode(version));
     }
     p
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A UUID (RFC 9562 version 8 layout) from the sha256 of the archive's

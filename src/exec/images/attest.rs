@@ -192,7 +192,7 @@ fn provenance(
         path: path.to_path_buf(),
         why,
     };
-    let text = read_bounded(&p.dockerfile, MAX_DOCKERFILE)
+    let text = crate::package::capped::read_text(&p.dockerfile, MAX_DOCKERFILE)
         .map_err(|e| fail(&p.dockerfile, e.to_string()))?;
     let dockerfile_sha256 = hex::encode(Sha256::digest(text.as_bytes()));
     let parsed = dockerfile::parse(&text, &p.dockerfile, &p.args).map_err(|e| JobError::Image {
@@ -264,21 +264,6 @@ fn base_purl(base: &str, platform: &oci::Platform) -> String {
         purl.push_str(&d.replace(':', "%3A"));
     }
     purl
-}
-
-fn read_bounded(path: &Path, max: u64) -> std::io::Result<String> {
-    use std::io::Read;
-    let mut text = String::new();
-    std::fs::File::open(path)?
-        .take(max + 1)
-        .read_to_string(&mut text)?;
-    if text.len() as u64 > max {
-        return Err(std::io::Error::other(format!(
-            "larger than {} KiB",
-            max >> 10
-        )));
-    }
-    Ok(text)
 }
 
 #[cfg(test)]

@@ -41,7 +41,7 @@ pub enum CosignError {
     #[diagnostic(
         code(matrix::image::cosign::sign),
         help(
-            "images are signed with the [sign] key's Ed25519 half (minisign); or set images = false under [sign]"
+            "images are signed with an Ed25519 [sign] key (minisign, or an SSH Ed25519 key); or set images = false under [sign]"
         )
     )]
     Sign {

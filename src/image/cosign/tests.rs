@@ -37,7 +37,7 @@ fn the_payload_is_cosigns_byte_for_byte() {
         )
     );
     assert_eq!(p.len(), 252);
-    assert_eq!(sha256(&p), HUB_PAYLOAD);
+    assert_eq!(sha256_digest(&p), HUB_PAYLOAD);
     assert_eq!(
         identity("127.0.0.1:5000", "team/hello"),
         "127.0.0.1:5000/team/hello"
@@ -55,7 +55,7 @@ fn the_config_and_manifest_are_cosigns_byte_for_byte() {
     .append(HUB_PAYLOAD);
     let bytes = serde_json::to_vec(&config).unwrap();
     assert_eq!(bytes.len(), 247);
-    assert_eq!(sha256(&bytes), HUB_CONFIG);
+    assert_eq!(sha256_digest(&bytes), HUB_CONFIG);
     let manifest = Manifest {
         schema_version: 2,
         media_type: registry::OCI_MANIFEST.into(),
@@ -74,7 +74,7 @@ fn the_config_and_manifest_are_cosigns_byte_for_byte() {
     };
     let bytes = serde_json::to_vec(&manifest).unwrap();
     assert_eq!(bytes.len(), 558);
-    assert_eq!(sha256(&bytes), HUB_MANIFEST);
+    assert_eq!(sha256_digest(&bytes), HUB_MANIFEST);
     // And it reads back as what it is.
     let hub = Existing::parse(&bytes, &serde_json::to_vec(&config).unwrap()).unwrap();
     assert_eq!(hub.manifest, manifest);
@@ -114,8 +114,8 @@ fn a_fresh_tag_gets_one_signature_in_cosigns_layout() {
             image.payload_digest
         )
     );
-    assert_eq!(image.manifest_digest, sha256(&image.manifest));
-    assert!(verify(&pair().pk, &p, &sig));
+    assert_eq!(image.manifest_digest, sha256_digest(&image.manifest));
+    assert!(ed25519_verifies(&pair().pk, &p, &sig));
     // Ed25519 is deterministic: the same key and digest give the same
     // signature image.
     let Outcome::Push(again) = manifest(None, &p, &signed(&p), &pair().pk).unwrap() else {
@@ -153,7 +153,7 @@ fn a_rerun_keeps_the_tag_and_another_key_appends() {
 }
 
 fn p_digest(p: &[u8]) -> String {
-    sha256(p)
+    sha256_digest(p)
 }
 
 #[test]
@@ -174,4 +174,32 @@ fn tags_and_keys_are_cosigns() {
         public_key_pem(&public),
         "-----BEGIN PUBLIC KEY-----\nMCowBQYDK2VwAyEAGb9ECWmEzf6FQbrBZ9w7lshQhqowtrbLDFw4rXAxZuE=\n-----END PUBLIC KEY-----\n"
     );
+}
+
+#[test]
+fn review13_a_config_digest_that_is_no_sha256_digest_is_refused() {
+    let p = payload(&identity("127.0.0.1:5000", "hello"), HUB_IMAGE);
+    let Outcome::Push(image) = manifest(None, &p, &signed(&p), &pair().pk).unwrap() else {
+        panic!()
+    };
+    assert_eq!(
+        Existing::config_digest(&image.manifest).unwrap(),
+        image.config_digest
+    );
+    // What a hostile registry could put there to steer the next request.
+    for bad in [
+        "sha256:../../../v2/other/blobs/x",
+        "sha256:abc?ns=evil",
+        &format!("sha256:{}", "A".repeat(64)),
+        &format!("sha512:{}", "a".repeat(128)),
+        "",
+    ] {
+        let mut m: Manifest = serde_json::from_slice(&image.manifest).unwrap();
+        m.config.digest = bad.to_owned();
+        let why = Existing::config_digest(&serde_json::to_vec(&m).unwrap()).unwrap_err();
+        assert!(
+            why.contains(&format!("its config digest {bad:?} is not sha256:")),
+            "{why}"
+        );
+    }
 }

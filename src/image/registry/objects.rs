@@ -7,17 +7,23 @@
 
 use super::error::{mismatch, status_error};
 use super::layout::digest_of;
+use super::reference::check_digest;
 use super::{Call, Client, Descriptor, Method, Payload, Reference, RegistryError, read_body};
 
 impl Client {
     /// GETs blob `digest` of the repository of `reference`, at most
-    /// `limit` bytes, checked against its digest.
+    /// `limit` bytes, checked against its digest. The digest may come
+    /// from what a registry sent: it is checked before it goes into a URL.
     pub fn fetch_blob(
         &mut self,
         reference: &Reference,
         digest: &str,
         limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
+        check_digest(digest).map_err(|problem| RegistryError::BadDigest {
+            context: format!("a blob of {reference}"),
+            problem,
+        })?;
         let call = Call {
             method: Method::Get,
             url: format!("{}/blobs/{digest}", self.repo_url(reference)),

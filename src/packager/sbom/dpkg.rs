@@ -7,6 +7,8 @@
 //! most [`MAX_PACKAGES`] packages, fields without a value ignored, a
 //! paragraph without a name or version left out.
 
+use crate::image::attestation::purl_encode;
+
 /// Packages one image may list.
 pub const MAX_PACKAGES: usize = 100_000;
 
@@ -71,13 +73,13 @@ pub fn parse(text: &str, into: &mut Vec<Deb>) -> Result<(), String> {
 pub fn purl(distro: &str, deb: &Deb) -> String {
     let mut p = format!(
         "pkg:deb/{}/{}@{}",
-        super::encode(distro),
-        super::encode(&deb.name),
-        super::encode(&deb.version)
+        purl_encode(distro),
+        purl_encode(&deb.name),
+        purl_encode(&deb.version)
     );
     if !deb.arch.is_empty() {
         p.push_str("?arch=");
-        p.push_str(&super::encode(&deb.arch));
+        p.push_str(&purl_encode(&deb.arch));
     }
     p
 }

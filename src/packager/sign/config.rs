@@ -32,7 +32,7 @@ pub struct SignConfig {
     /// Whether images pushed with `--push` are signed too, in cosign's
     /// registry layout (`sha256-<digest>.sig` tags, checked by `cosign
     /// verify --key <project>.cosign.pub`): `true` (the default) or
-    /// `false`. Needs an Ed25519 key (minisign).
+    /// `false`. Needs an Ed25519 key: minisign, or an SSH Ed25519 key.
     #[serde(default = "yes", skip_serializing_if = "is_true")]
     pub images: bool,
 }

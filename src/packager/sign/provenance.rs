@@ -185,26 +185,6 @@ impl Envelope {
     }
 }
 
-/// Checks an envelope against an Ed25519 public key and gives back its
-/// statement; the reason when it does not hold.
-pub fn open(envelope: &str, public: &[u8; 32]) -> Result<Value, String> {
-    let env = Envelope::parse(envelope)?;
-    if !ed25519_verifies(public, &env.pae(), &env.sig) {
-        return Err("the DSSE signature does not verify".into());
-    }
-    env.statement()
-}
-
-/// Whether `sig` is `public`'s Ed25519 signature of `message`.
-pub fn ed25519_verifies(public: &[u8; 32], message: &[u8], sig: &[u8]) -> bool {
-    let Ok(sig) = ed25519_compact::Signature::from_slice(sig) else {
-        return false;
-    };
-    ed25519_compact::PublicKey::new(*public)
-        .verify(message, &sig)
-        .is_ok()
-}
-
 /// The Ed25519 public key inside a minisign public key file.
 pub fn minisign_public(text: &str) -> Option<[u8; 32]> {
     let line = text.lines().nth(1)?;

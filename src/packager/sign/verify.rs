@@ -124,7 +124,8 @@ pub fn verify(method: Method, public: &Path, signature: &Path, file: &Path) -> R
 /// gpg: the binary detached signature over the PAE, by `gpg --verify` in
 /// a throwaway keyring.
 pub fn dsse(method: Method, public: &Path, envelope: &str) -> Result<serde_json::Value, String> {
-    use super::provenance::{Envelope, ed25519_verifies, minisign_public};
+    use super::provenance::{Envelope, minisign_public};
+    use crate::image::cosign::ed25519_verifies;
     let env = Envelope::parse(envelope)?;
     let pae = env.pae();
     let bad = || "the DSSE signature does not verify".to_string();
@@ -190,7 +191,7 @@ fn ssh_public(text: &str) -> Result<ssh_key::PublicKey, String> {
 fn ssh_verifies(key: &ssh_key::PublicKey, message: &[u8], sig: &[u8]) -> bool {
     use ssh_key::public::{EcdsaPublicKey, KeyData};
     match key.key_data() {
-        KeyData::Ed25519(pk) => super::provenance::ed25519_verifies(&pk.0, message, sig),
+        KeyData::Ed25519(pk) => crate::image::cosign::ed25519_verifies(&pk.0, message, sig),
         KeyData::Ecdsa(EcdsaPublicKey::NistP256(point)) => {
             use p256::ecdsa::signature::Verifier as _;
             let (Ok(vk), Ok(sig)) = (
