@@ -139,7 +139,7 @@ fn minisign_notes_commands_work_as_written() {
     );
     let p = project(
         &sign,
-        "\n[release]\nurl = \"https://github.com/example/hello/releases/download/{{ tag }}/{{ artifact }}\"\n\n[ci]\nrepository = \"example/hello\"\n",
+        "\n[release]\nurl = \"https://github.com/example/hello/releases/download/{{ tag }}/{{ artifact }}\"\n\n[ci]\nattestations = true\nrepository = \"example/hello\"\n",
     );
     build(&p, &[]);
     let section = section(&p);
@@ -149,7 +149,10 @@ fn minisign_notes_commands_work_as_written() {
         lines.contains(&format!("minisign -Vm {CHECKSUMS} -p hello.pub")),
         "{section}"
     );
-    assert!(lines.contains(&"matrix verify .".to_string()), "{section}");
+    assert!(
+        lines.contains(&"matrix verify --flat .".to_string()),
+        "{section}"
+    );
     // checksums, minisign, matrix verify; gh needs GitHub.
     let runnable: Vec<&String> = lines
         .iter()
@@ -198,8 +201,8 @@ fn ssh_notes_commands_work_as_written() {
         assert!(lines.contains(&want), "{section}");
     }
     assert!(!section.contains("gh attestation"), "{section}");
-    // checksums, two ssh-keygen.
-    assert_eq!(run_all(&p, &section, "ssh-keygen", &[]), 3);
+    // checksums, two ssh-keygen, matrix verify (the provenance).
+    assert_eq!(run_all(&p, &section, "ssh-keygen", &[]), 4);
 }
 
 #[test]
@@ -257,8 +260,8 @@ fn gpg_notes_commands_work_as_written() {
         !sh(&p, &verify, &[("GNUPGHOME", user)]).status.success(),
         "verified without the key"
     );
-    // checksums, import, verify.
-    assert_eq!(run_all(&p, &section, "gpg", &[("GNUPGHOME", user)]), 3);
+    // checksums, import, verify, matrix verify (the provenance).
+    assert_eq!(run_all(&p, &section, "gpg", &[("GNUPGHOME", user)]), 4);
 }
 
 /// What the plan decides for the notes (`matrix plan --json`): every name
@@ -281,7 +284,7 @@ fn the_plan_decides_what_the_notes_verify() {
         let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
         plan["notes"]["verification"].clone()
     };
-    let repo = "\n[ci]\nrepository = \"example/hello\"\n";
+    let repo = "\n[ci]\nattestations = true\nrepository = \"example/hello\"\n";
     let v = plan(repo, &["--push"]);
     assert_eq!(
         v,
@@ -308,9 +311,11 @@ fn the_plan_decides_what_the_notes_verify() {
     assert_eq!(v["attestations"], serde_json::Value::Null);
     assert_eq!(v["keyless_identity"], serde_json::Value::Null);
     assert_eq!(v["image_key"], "hello.cosign.pub");
-    // No repository, or attestations off: nothing of GitHub's.
+    // No repository, or attestations off (the default): nothing of
+    // GitHub's.
     for ci in [
         "",
+        "\n[ci]\nrepository = \"example/hello\"\n",
         "\n[ci]\nattestations = false\nrepository = \"example/hello\"\n",
     ] {
         let v = plan(ci, &["--push"]);
@@ -353,4 +358,66 @@ fn a_sha512_release_has_notes_that_check_with_sha512sum() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `matrix verify --flat` checks a release downloaded into one folder (as
+/// GitHub serves a release's assets: `homebrew/hello.rb` as `hello.rb`),
+/// where plain `matrix verify` finds the channel file missing; a changed
+/// byte in a flattened file still fails, naming the recorded path.
+#[test]
+fn a_flat_download_verifies_with_flat() {
+    if !require("minisign", "apt-get install minisign") {
+        return;
+    }
+    let keys = tempfile::tempdir().unwrap();
+    let g = tool(
+        "minisign",
+        &["-G", "-W", "-p", "key.pub", "-s", "key.sec"],
+        keys.path(),
+    );
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let sign = format!(
+        "method = \"minisign\"\nkey-file = \"{}\"",
+        keys.path().join("key.sec").display()
+    );
+    let p = project(
+        &sign,
+        "\n[release]\nurl = \"https://example.org/{{ tag }}/{{ artifact }}\"\n\n[channels.homebrew]\nkind = \"homebrew\"\ndesc = \"Tiny test release\"\n",
+    );
+    build(&p, &[]);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p.dist().join("manifest.json")).unwrap())
+            .unwrap();
+    let paths: Vec<String> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["path"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        paths.contains(&"homebrew/hello.rb".to_string()),
+        "{paths:?}"
+    );
+    let flat = tempfile::tempdir().unwrap();
+    for path in paths.iter().chain([&"manifest.json".to_string()]) {
+        let name = path.rsplit('/').next().unwrap();
+        std::fs::copy(p.dist().join(path), flat.path().join(name)).unwrap();
+    }
+    let dir = flat.path().to_str().unwrap();
+    let (code, out, _) = run(&mut p.matrix(&["verify", dir]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("problem: homebrew/hello.rb: missing"), "{out}");
+    let (code, out, err) = run(&mut p.matrix(&["verify", "--flat", dir]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    // The release as `matrix build` laid it out passes with --flat too.
+    let dist = p.dist();
+    let (code, out, _) = run(&mut p.matrix(&["verify", "--flat", dist.to_str().unwrap()]));
+    assert_eq!(code, 0, "{out}");
+    let formula = flat.path().join("hello.rb");
+    let mut bytes = std::fs::read(&formula).unwrap();
+    bytes[0] ^= 1;
+    std::fs::write(&formula, &bytes).unwrap();
+    let (code, out, _) = run(&mut p.matrix(&["verify", "--flat", dir]));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("problem: homebrew/hello.rb: sha256:"), "{out}");
 }

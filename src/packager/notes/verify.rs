@@ -172,10 +172,10 @@ pub(super) fn checks(input: &NotesInput) -> Vec<Check> {
         let files: Vec<String> = v.provenance.iter().map(|f| format!("`{f}`")).collect();
         out.push(Check {
             intro: format!(
-                "The build provenance (an in-toto statement with a SLSA v1 predicate: the commit, the configuration's hash, each target's command and environment, and every file's digest, in a signed DSSE envelope) is in {}, and each archive's own, naming only that archive, in `<archive>.intoto.jsonl`. In a folder holding every file of the release at the path `manifest.json` records (channel files in their own folders, as `matrix build` wrote them), `manifest.json` included, check it and everything else with matrix:",
+                "The build provenance (an in-toto statement with a SLSA v1 predicate: the commit, the configuration's hash, each target's command and environment, and every file's digest, in a signed DSSE envelope) is in {}, and each archive's own, naming only that archive, in `<archive>.intoto.jsonl`. With the release's files and `manifest.json` downloaded into one folder, check it and everything else with matrix (`--flat`: a file the manifest records in a folder, such as `homebrew/hello.rb`, may also be in this one, by its name):",
                 files.join(", ")
             ),
-            commands: vec!["matrix verify .".into()],
+            commands: vec!["matrix verify --flat .".into()],
             note: "`matrix verify` checks every file's digest, every signature, that the provenance's subjects are the files' digests, and that each SBOM names its archive; it prints `ok`, or names each file that does not match.".into(),
         });
     }
