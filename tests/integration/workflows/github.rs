@@ -295,6 +295,14 @@ fn github_workflow_releases_what_a_single_build_does() {
         return;
     }
     let p = project();
+    // GitHub's attestations are opt-in.
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[ci]\nattestations = true\n"),
+    );
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
     let doc = workflow(&py, &p, "github", 2);
     let mut runner = Runner::new(&p, Some("v1.2.3"));
     let (store, gh) = play(&mut runner, &doc);
@@ -360,10 +368,10 @@ fn github_workflow_snapshot_run_on_a_branch() {
     assert_same_release(&mut runner, &release);
 }
 
-/// `matrix ci github` reads `[ci]` and `[images]` from matrix.toml: the
-/// default attests, `attestations = false` leaves every attestation and
-/// signature out, `[images]` pushes on a tag, and a misspelt key is a
-/// located error.
+/// `matrix ci github` reads `[ci]` and `[images]` from matrix.toml: by
+/// default nothing is attested, `attestations = true` attests (and signs
+/// pushed images keylessly), `[images]` pushes on a tag either way, and a
+/// misspelt key is a located error.
 #[test]
 fn ci_reads_attestations_and_images_from_the_config() {
     let p = project();
@@ -373,26 +381,35 @@ fn ci_reads_attestations_and_images_from_the_config() {
     let (code, text, err) = ci(&p);
     assert_eq!(code, 0, "{err}");
     assert!(
+        !text.contains("attest") && !text.contains("id-token") && !text.contains("cosign"),
+        "{text}"
+    );
+    assert!(!text.contains("$PUSH"), "{text}");
+
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[ci]\nattestations = true\n"),
+    );
+    let (code, text, err) = ci(&p);
+    assert_eq!(code, 0, "{err}");
+    assert!(
         text.contains("uses: actions/attest-build-provenance@v2"),
         "{text}"
     );
-    assert!(
-        !text.contains("cosign") && !text.contains("$PUSH"),
-        "{text}"
-    );
+    assert!(!text.contains("cosign"), "{text}");
 
-    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
     let images = "\n[images]\nrepositories = [\"ghcr.io/example/hello\"]\ndockerfile = \"Dockerfile\"\n\n[images.matrix]\nplatform = [\"linux/amd64\"]\n";
-    p.file("matrix.toml", &format!("{config}{images}"));
+    p.file(
+        "matrix.toml",
+        &format!("{config}{images}\n[ci]\nattestations = true\n"),
+    );
     let (code, text, err) = ci(&p);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("cosign sign --yes \"$image\""), "{text}");
     assert!(text.contains(" merge $SNAPSHOT $PUSH shards/* "), "{text}");
 
-    p.file(
-        "matrix.toml",
-        &format!("{config}{images}\n[ci]\nattestations = false\n"),
-    );
+    p.file("matrix.toml", &format!("{config}{images}"));
     let (code, text, err) = ci(&p);
     assert_eq!(code, 0, "{err}");
     assert!(
