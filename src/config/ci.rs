@@ -6,7 +6,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 /// `[ci]` of matrix.toml.
-#[derive(Debug, Clone, Deserialize, JsonSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema, PartialEq, Eq)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CiConfig {
     /// GitHub's own attestations (default false, as with cargo-dist): on a
@@ -23,15 +23,6 @@ pub struct CiConfig {
     /// signatures (`cosign verify --certificate-identity-regexp`).
     #[serde(default)]
     pub repository: Option<String>,
-}
-
-impl Default for CiConfig {
-    fn default() -> Self {
-        CiConfig {
-            attestations: false,
-            repository: None,
-        }
-    }
 }
 
 impl CiConfig {
