@@ -143,6 +143,8 @@ kinds! {
     Chocolatey => chocolatey(ChocolateyConfig, ChocolateyStep),
     /// A Scoop manifest: dist/scoop/<name>.json.
     Scoop => scoop(ScoopConfig, ScoopStep),
+    /// A POSIX sh installer: dist/shell/install.sh.
+    Shell => shell(ShellConfig, ShellStep),
 }
 
 /// One channel kind: what the rest of matrix needs to know of it.
@@ -208,6 +210,8 @@ pub struct PlanInput<'a> {
     /// prerelease.
     pub version: &'a str,
     pub stable: bool,
+    /// The release's checksums file name.
+    pub checksums: String,
     /// A path of matrix.toml (a template), resolved against its folder.
     pub path: &'a dyn Fn(&str) -> std::path::PathBuf,
 }

@@ -162,6 +162,7 @@ impl<'a> Renderer<'a> {
             name: channel.name.as_deref(),
             version: &version.version,
             stable: !version.is_snapshot && version.prerelease.is_empty(),
+            checksums: self.checksum().map(|c| c.file_name).unwrap_or_default(),
             path,
         }
     }
