@@ -72,7 +72,7 @@ pub(crate) const SYSTEMS: [(&str, &str); 5] = [
 ];
 
 /// Every `uname -m` spelling of each architecture (with its ARM variant).
-pub(crate) const ARCHES: [(&str, &[&str]); 10] = [
+pub(crate) const ARCHES: [(&str, &[&str]); 9] = [
     ("amd64", &["x86_64", "amd64", "x64"]),
     ("arm64", &["aarch64", "arm64"]),
     ("386", &["i386", "i486", "i586", "i686", "i86pc", "x86"]),
@@ -82,7 +82,6 @@ pub(crate) const ARCHES: [(&str, &[&str]); 10] = [
     ("s390x", &["s390x"]),
     ("riscv64", &["riscv64"]),
     ("loong64", &["loongarch64", "loong64"]),
-    ("mips64le", &["mips64el"]),
 ];
 
 /// A platform's architecture as the script names it: `arm/v7` for 32-bit
