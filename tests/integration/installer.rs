@@ -397,25 +397,48 @@ fn install_sh_installs_the_release_and_refuses_a_tampered_one() {
     assert!(!prefix.exists());
 }
 
-/// The script of examples/hello-go as released (its own [release] url).
+/// The script of examples/hello-go as released (its own [release] url):
+/// snapshotted, and the same bytes when two shards are merged.
 #[test]
-fn hello_go_install_sh_snapshot() {
+fn hello_go_install_sh_snapshot_and_merge() {
     if !require("go", "apt-get install golang-go") {
         return;
     }
     let p = project("https://github.com/example/hello/releases/download/{{ tag }}/");
-    build(
-        &p,
-        &[
-            "darwin/amd64",
-            "darwin/arm64",
-            "linux/amd64",
-            "linux/arm64",
-            "linux/386",
-            "freebsd/amd64",
-        ],
-    );
-    let script = std::fs::read_to_string(p.dist().join("shell/install.sh")).unwrap();
+    build(&p, &[]);
+    let single = std::fs::read(p.dist().join("shell/install.sh")).unwrap();
     let hex = regex::Regex::new(r"\b[0-9a-f]{64}\b").unwrap();
-    insta::assert_snapshot!("hello_go_install_sh", hex.replace_all(&script, "[SHA256]"));
+    insta::assert_snapshot!(
+        "hello_go_install_sh",
+        hex.replace_all(&String::from_utf8_lossy(&single), "[SHA256]")
+    );
+
+    // Two shards, then the merge: it renders the same script.
+    let out = tempfile::tempdir().unwrap();
+    let shards: Vec<PathBuf> = (1..=2)
+        .map(|i| out.path().join(format!("shard-{i}")))
+        .collect();
+    for (i, dir) in shards.iter().enumerate() {
+        let shard = format!("{}/2", i + 1);
+        let (code, stdout, stderr) =
+            run(&mut p.matrix(&["build", "--shard", &shard, "--dist", dir.to_str().unwrap()]));
+        assert_eq!(code, 0, "shard {shard}: {stdout}\n{stderr}");
+        assert!(
+            !dir.join("shell").exists(),
+            "a shard writes no channel file"
+        );
+    }
+    let merged = out.path().join("merged");
+    let mut args = vec!["merge"];
+    args.extend(shards.iter().map(|d| d.to_str().unwrap()));
+    args.extend(["--dist", merged.to_str().unwrap()]);
+    let (code, stdout, stderr) = run(&mut p.matrix(&args));
+    assert_eq!(code, 0, "merge: {stdout}\n{stderr}");
+    assert_eq!(
+        std::fs::read(merged.join("shell/install.sh")).unwrap(),
+        single,
+        "the merge renders the single build's script"
+    );
+    let sums = std::fs::read_to_string(merged.join("hello_1.2.3_checksums.txt")).unwrap();
+    assert!(sums.contains("  shell/install.sh\n"), "{sums}");
 }
