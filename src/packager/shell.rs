@@ -31,6 +31,7 @@ mod write;
 
 use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
+use crate::package::archive::Format;
 
 pub use config::ShellConfig;
 pub use plan::ShellStep;
@@ -260,7 +261,12 @@ fn context<'a>(
             checksums_url: checksums_url(p, opts).map_err(|(m, h)| invalid(m, Some(h)))?,
             sha256: p.sha256.clone(),
             format: p.format.name(),
-            member: p.binary_in_archive.clone(),
+            // A bare executable is the download itself, whatever
+            // `binary_in_archive` says of a wrapping folder.
+            member: match p.format {
+                Format::Binary => p.file_name.clone(),
+                _ => p.binary_in_archive.clone(),
+            },
             binary: p.binary.clone(),
         });
     }

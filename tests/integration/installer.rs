@@ -442,3 +442,78 @@ fn hello_go_install_sh_snapshot_and_merge() {
     let sums = std::fs::read_to_string(merged.join("hello_1.2.3_checksums.txt")).unwrap();
     assert!(sums.contains("  shell/install.sh\n"), "{sums}");
 }
+
+/// Every archive format the script unpacks (tar.gz, tar.xz, tar.zst, zip
+/// and a bare executable), each for the CPU a fake `uname -m` names, under
+/// dash and bash; the executables are small scripts, so every one runs.
+#[test]
+fn install_sh_unpacks_every_format() {
+    if !tools_present()
+        || !require("xz", "apt-get install xz-utils")
+        || !require("zstd", "apt-get install zstd")
+        || !require("unzip", "apt-get install unzip")
+    {
+        return;
+    }
+    let served = tempfile::tempdir().unwrap();
+    let port = serve(served.path().to_path_buf());
+    let config = crate::support::script_config(
+        "os = [\"linux\"]\narch = [\"amd64\", \"arm64\", \"riscv64\", \"386\", \"ppc64le\"]",
+        crate::support::WRITE_BINARY,
+    )
+    .replace(
+        "format-overrides = [ { when = { os = \"windows\" }, format = \"zip\" } ]",
+        "format-overrides = [\n  { when = { arch = \"arm64\" }, format = \"tar.xz\" },\n  \
+         { when = { arch = \"riscv64\" }, format = \"tar.zst\" },\n  \
+         { when = { arch = \"386\" }, format = \"zip\" },\n  \
+         { when = { arch = \"ppc64le\" }, format = \"binary\" },\n]\nwrap-in-directory = true",
+    ) + &format!(
+        "\n[release]\nurl = \"http://127.0.0.1:{port}/{{{{ artifact }}}}\"\nnotes = false\n\n\
+         [channels.get]\nkind = \"shell\"\nscript-name = \"get-hello.sh\"\n"
+    );
+    let p = Project::with_config(&config);
+    build(&p, &[]);
+    publish(&p.dist(), served.path());
+    let script = p.dist().join("shell/get-hello.sh");
+    let out = Command::new("shellcheck")
+        .args(["-s", "sh"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "shellcheck: {}", text(&out));
+
+    let fakes = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    for (machine, arch, format) in [
+        ("x86_64", "amd64", "tar.gz"),
+        ("aarch64", "arm64", "tar.xz"),
+        ("riscv64", "riscv64", "tar.zst"),
+        ("i686", "386", "zip"),
+        ("ppc64le", "ppc64le", "binary"),
+    ] {
+        let fake = fake_uname(fakes.path(), "Linux", machine);
+        for shell in [&["dash"][..], &["bash"]] {
+            let prefix = home.path().join(format!("{}-{arch}", shell[0]));
+            let out = install(
+                shell,
+                &script,
+                &["--prefix", prefix.to_str().unwrap()],
+                Some(&fake),
+            );
+            assert!(out.status.success(), "{format} {shell:?}: {}", text(&out));
+            assert!(
+                String::from_utf8_lossy(&out.stderr).starts_with(&format!(
+                    "get-hello.sh: downloading hello 1.2.3 for linux/{arch}\n"
+                )),
+                "{format} {shell:?}: {}",
+                text(&out)
+            );
+            let ran = Command::new(prefix.join("hello")).output().unwrap();
+            assert_eq!(
+                String::from_utf8_lossy(&ran.stdout),
+                format!("hello linux/{arch}\n"),
+                "{format} {shell:?}"
+            );
+        }
+    }
+}

@@ -2,7 +2,6 @@ use std::path::PathBuf;
 use std::process::Command;
 
 use super::*;
-use crate::package::archive::Format;
 use crate::packager::snap::tests::{require, runs};
 
 fn release() -> Release {
@@ -330,4 +329,18 @@ fn scripts_are_shellcheck_clean_and_parse_in_every_shell() {
             );
         }
     }
+}
+
+#[test]
+fn a_bare_executable_is_the_download_itself() {
+    let mut bare = package("linux", "amd64", None, "", Format::Binary);
+    // `exec` puts a wrapping folder's name before it even for a bare
+    // executable; the script moves the download, so the name is its own.
+    bare.binary_in_archive = "hello_1.2.3_linux_amd64/hello".into();
+    let text = render(&input(vec![bare]), &opts(), None).unwrap();
+    assert!(
+        text.contains("\tformat='binary'\n\tmember='hello_1.2.3_linux_amd64'\n\tbinary='hello'\n"),
+        "{text}"
+    );
+    assert!(text.contains("\nbinary)\n\tmv \"$tmp/archive\" \"$tmp/unpacked/$member\"\n"));
 }
