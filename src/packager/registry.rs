@@ -192,6 +192,13 @@ impl ChannelKind {
     pub fn oses(self) -> &'static [&'static str] {
         self.packager().oses
     }
+
+    /// Whether targets `a` and `b` of one platform are a glibc and a musl
+    /// build it ships side by side (install.sh picks one where it runs);
+    /// for the other kinds one platform is one place.
+    pub fn libc_apart(self, a: &str, b: &str) -> bool {
+        self == ChannelKind::Shell && super::shell::libc_apart(a, b)
+    }
 }
 
 /// What a kind's `plan` sees of the release, besides its own config.

@@ -162,6 +162,21 @@ struct Build {
     binary: String,
 }
 
+/// The libc a target id names (`linux/amd64/musl`): `gnu` or `musl`.
+fn libc_of(target: &str) -> Option<&'static str> {
+    target.split('/').find_map(|part| match part {
+        "musl" => Some("musl"),
+        "gnu" | "glibc" => Some("gnu"),
+        _ => None,
+    })
+}
+
+/// Whether two targets of one platform are its glibc and its musl build,
+/// which the script tells apart.
+pub fn libc_apart(a: &str, b: &str) -> bool {
+    matches!((libc_of(a), libc_of(b)), (Some(x), Some(y)) if x != y)
+}
+
 /// `os`, `arch` (`arm/v7`) and libc of a build.
 type Key = (String, String, Option<&'static str>);
 
@@ -172,12 +187,7 @@ fn key(p: &Package) -> Key {
         Some(v) => format!("{}/{v}", p.arch),
         None => p.arch.clone(),
     };
-    let libc = p.target.split('/').find_map(|part| match part {
-        "musl" => Some("musl"),
-        "gnu" | "glibc" => Some("gnu"),
-        _ => None,
-    });
-    (p.os.clone(), arch, libc)
+    (p.os.clone(), arch, libc_of(&p.target))
 }
 
 fn context<'a>(
@@ -205,7 +215,7 @@ fn context<'a>(
         }
         if let Some((other, _)) = shipped
             .iter()
-            .find(|(_, o)| o.0 == k.0 && o.1 == k.1 && o.2 == k.2)
+            .find(|(o, ok)| ok.0 == k.0 && ok.1 == k.1 && !libc_apart(&o.target, &p.target))
         {
             return Err(invalid(
                 format!(

@@ -372,7 +372,10 @@ impl<'a> Renderer<'a> {
             let Some(slot) = t.platform.and_then(|p| slots::slot(kind, p)) else {
                 continue;
             };
-            if let Some((_, first)) = filled.iter().find(|(s, _)| *s == slot) {
+            if let Some((_, first)) = filled
+                .iter()
+                .find(|(s, f)| *s == slot && !kind.libc_apart(&f.id, &t.id))
+            {
                 return Err(source.error_at(
                     at,
                     format!(

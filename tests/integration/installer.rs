@@ -517,3 +517,102 @@ fn install_sh_unpacks_every_format() {
         }
     }
 }
+
+/// A glibc and a musl build of linux/amd64: the plan takes both, and the
+/// script installs the one the system's libc needs (a musl loader in
+/// /lib, as on Alpine, in the busybox image); a third build of the
+/// platform that names no libc is a plan error.
+#[test]
+fn install_sh_tells_glibc_from_musl() {
+    if !tools_present() {
+        return;
+    }
+    let served = tempfile::tempdir().unwrap();
+    let port = serve(served.path().to_path_buf());
+    let build_cmd = r#"command = ["sh", "-c", "printf '#!/bin/sh\necho hello {{ os }}/{{ arch }}/{{ libc }}\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}"]"#;
+    let config = crate::support::script_config(
+        "os = [\"linux\"]\narch = [\"amd64\"]\nlibc = [\"gnu\", \"musl\"]",
+        build_cmd,
+    )
+    .replace("{{ arch }}\"\n", "{{ arch }}_{{ libc }}\"\n")
+        + &format!(
+            "\n[release]\nurl = \"http://127.0.0.1:{port}/{{{{ artifact }}}}\"\nnotes = false\n\n\
+             [channels.install]\nkind = \"shell\"\n"
+        );
+    let p = Project::with_config(&config);
+    build(&p, &[]);
+    publish(&p.dist(), served.path());
+    let script = p.dist().join("shell/install.sh");
+    let out = Command::new("shellcheck")
+        .args(["-s", "sh"])
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "shellcheck: {}", text(&out));
+    let help = String::from_utf8_lossy(&install(&["dash"], &script, &["--help"], None).stdout)
+        .into_owned();
+    assert!(
+        help.contains("Builds: linux/amd64 (gnu), linux/amd64 (musl)\n"),
+        "{help}"
+    );
+
+    // This machine's glibc.
+    let home = tempfile::tempdir().unwrap();
+    for shell in [&["dash"][..], &["bash"], &["busybox", "ash"]] {
+        let prefix = home.path().join(shell.join("-"));
+        let out = install(
+            shell,
+            &script,
+            &["--prefix", prefix.to_str().unwrap()],
+            None,
+        );
+        assert!(out.status.success(), "{shell:?}: {}", text(&out));
+        let ran = Command::new(prefix.join("hello")).output().unwrap();
+        assert_eq!(
+            String::from_utf8_lossy(&ran.stdout),
+            "hello linux/amd64/gnu\n",
+            "{shell:?}"
+        );
+    }
+    // A musl system: the busybox image with a musl loader in /lib.
+    if crate::containers::require_engine() {
+        let out = Command::new("docker")
+            .args(["run", "--rm", "--network", "host", "-v"])
+            .arg(format!("{}:/install.sh:ro", script.display()))
+            .args([
+                crate::containers::BUSYBOX,
+                "sh",
+                "-c",
+                "mkdir -p /lib && touch /lib/ld-musl-x86_64.so.1 && sh /install.sh --prefix /opt/bin && /opt/bin/hello",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "busybox: {}", text(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "hello linux/amd64/musl\n",
+            "{}",
+            text(&out)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("for linux/amd64/musl"),
+            "{}",
+            text(&out)
+        );
+    }
+
+    // A third linux/amd64 build that names no libc: which one is ambiguous.
+    let three = config.replace(
+        "libc = [\"gnu\", \"musl\"]",
+        "libc = [\"gnu\", \"musl\", \"static\"]",
+    );
+    p.file("matrix.toml", &three);
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let (code, _, err) = run(&mut p.matrix(&["plan"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("would both fill") && err.contains("linux/amd64/static"),
+        "{err}"
+    );
+}

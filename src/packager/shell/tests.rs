@@ -344,3 +344,17 @@ fn a_bare_executable_is_the_download_itself() {
     );
     assert!(text.contains("\nbinary)\n\tmv \"$tmp/archive\" \"$tmp/unpacked/$member\"\n"));
 }
+
+#[test]
+fn only_a_glibc_and_a_musl_build_share_a_platform() {
+    assert!(libc_apart("linux/amd64/gnu", "linux/amd64/musl"));
+    assert!(libc_apart("linux/amd64/musl", "linux/amd64/glibc"));
+    assert!(!libc_apart("linux/amd64/gnu", "linux/amd64/glibc"));
+    assert!(!libc_apart("linux/amd64/gnu", "linux/amd64/static"));
+    assert!(!libc_apart("linux/amd64", "linux/amd64/musl"));
+    // The registry asks install.sh only.
+    use crate::packager::ChannelKind;
+    assert!(ChannelKind::Shell.libc_apart("linux/amd64/gnu", "linux/amd64/musl"));
+    assert!(!ChannelKind::Homebrew.libc_apart("linux/amd64/gnu", "linux/amd64/musl"));
+    assert!(!ChannelKind::Snapcraft.libc_apart("linux/amd64/gnu", "linux/amd64/musl"));
+}
