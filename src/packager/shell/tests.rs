@@ -307,7 +307,8 @@ fn scripts_are_shellcheck_clean_and_parse_in_every_shell() {
             String::from_utf8_lossy(&out.stdout)
         );
         for shell in [&["dash"][..], &["bash", "--posix"], &["busybox", "ash"]] {
-            if !runs(shell[0], &["-c", "true"]) {
+            let probe: Vec<&str> = shell[1..].iter().copied().chain(["-c", "true"]).collect();
+            if !runs(shell[0], &probe) {
                 require::<()>(Err(format!("{} is not installed", shell[0])));
                 continue;
             }
