@@ -53,6 +53,10 @@ readonly REQUIREMENTS=(
 	openssl:openssl
 	# The registry's HTTP API, read back by the image and cosign tests.
 	curl:curl
+	# install.sh (kind = "shell"): linted, and run under each POSIX shell.
+	shellcheck:shellcheck
+	dash:dash
+	busybox-static:busybox
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

@@ -51,6 +51,7 @@ pub mod registry;
 mod render;
 pub mod sbom;
 pub mod scoop;
+pub mod shell;
 pub mod sign;
 pub mod snap;
 

@@ -143,6 +143,8 @@ kinds! {
     Chocolatey => chocolatey(ChocolateyConfig, ChocolateyStep),
     /// A Scoop manifest: dist/scoop/<name>.json.
     Scoop => scoop(ScoopConfig, ScoopStep),
+    /// A POSIX sh installer: dist/shell/install.sh.
+    Shell => shell(ShellConfig, ShellStep),
 }
 
 /// One channel kind: what the rest of matrix needs to know of it.
@@ -190,6 +192,13 @@ impl ChannelKind {
     pub fn oses(self) -> &'static [&'static str] {
         self.packager().oses
     }
+
+    /// Whether targets `a` and `b` of one platform are a glibc and a musl
+    /// build it ships side by side (install.sh picks one where it runs);
+    /// for the other kinds one platform is one place.
+    pub fn libc_apart(self, a: &str, b: &str) -> bool {
+        self == ChannelKind::Shell && super::shell::libc_apart(a, b)
+    }
 }
 
 /// What a kind's `plan` sees of the release, besides its own config.
@@ -208,6 +217,8 @@ pub struct PlanInput<'a> {
     /// prerelease.
     pub version: &'a str,
     pub stable: bool,
+    /// The release's checksums file name.
+    pub checksums: String,
     /// A path of matrix.toml (a template), resolved against its folder.
     pub path: &'a dyn Fn(&str) -> std::path::PathBuf,
 }

@@ -162,6 +162,7 @@ impl<'a> Renderer<'a> {
             name: channel.name.as_deref(),
             version: &version.version,
             stable: !version.is_snapshot && version.prerelease.is_empty(),
+            checksums: self.checksum().map(|c| c.file_name).unwrap_or_default(),
             path,
         }
     }
@@ -371,7 +372,10 @@ impl<'a> Renderer<'a> {
             let Some(slot) = t.platform.and_then(|p| slots::slot(kind, p)) else {
                 continue;
             };
-            if let Some((_, first)) = filled.iter().find(|(s, _)| *s == slot) {
+            if let Some((_, first)) = filled
+                .iter()
+                .find(|(s, f)| *s == slot && !kind.libc_apart(&f.id, &t.id))
+            {
                 return Err(source.error_at(
                     at,
                     format!(

@@ -16,6 +16,7 @@ mod guard;
 mod image_attestations;
 mod images;
 mod init;
+mod installer;
 mod limits;
 mod merge_attacks;
 mod merge_limits;
