@@ -28,13 +28,15 @@ mod error;
 mod layout;
 pub(super) mod nofollow;
 mod publish;
+mod tap;
 
 use std::path::{Path, PathBuf};
 
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};
-pub use publish::{PublishReport, PublishedFile, publish, publish_with};
+pub use publish::{PublishReport, PublishedFile, preview, publish, publish_with, read_manifest};
+pub use tap::{TapAction, TapOptions, TapReport, TapRequest, commit_files};
 
 use crate::package::Algorithm;
 

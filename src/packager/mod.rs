@@ -53,6 +53,7 @@ pub mod sbom;
 pub mod scoop;
 pub mod sign;
 pub mod snap;
+pub mod tap;
 
 pub use error::PublishError;
 pub use registry::{ChannelKind, PACKAGERS, Packager, Settings};
