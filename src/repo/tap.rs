@@ -468,3 +468,21 @@ fn moved(summary: &str) -> bool {
     .iter()
     .any(|s| summary.contains(s))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::moved;
+
+    #[test]
+    fn what_a_moved_branch_looks_like() {
+        for summary in [
+            "[rejected] (fetch first)",
+            "[rejected] (non-fast-forward)",
+            "[remote rejected] (failed to update ref)",
+        ] {
+            assert!(moved(summary), "{summary}");
+        }
+        assert!(!moved("[remote rejected] (pre-receive hook declined)"));
+        assert!(!moved("[remote rejected] (protected branch hook declined)"));
+    }
+}

@@ -317,3 +317,57 @@ fn publish_without_a_tap_is_unchanged_and_channels_only_needs_one() {
     assert_ne!(code, 0, "{out}\n{err}");
     assert!(err.contains("--to"), "{err}");
 }
+
+#[test]
+fn a_changed_formula_in_dist_is_never_committed() {
+    let Some((p, _remotes, tap, bucket, home)) = setup() else {
+        return;
+    };
+    build(&p, &home);
+    let formula = p.dist().join("homebrew/hello.rb");
+    let mut text = std::fs::read_to_string(&formula).unwrap();
+    text.push_str("# changed after the build\n");
+    std::fs::write(&formula, text).unwrap();
+    let (code, out, err) = matrix(&p, &home, &["publish", "--channels-only"]);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(err.contains("homebrew/hello.rb"), "{err}");
+    assert_eq!(log(&tap, "main").len(), 1, "the tap is untouched");
+    assert!(git(&bucket, &["for-each-ref"]).is_empty(), "the bucket too");
+}
+
+#[test]
+fn a_link_in_the_tap_is_replaced_never_followed() {
+    let Some((p, remotes, tap, _bucket, home)) = setup() else {
+        return;
+    };
+    // The tap holds Formula/hello.rb as a symbolic link out of the tree.
+    let work = remotes.path().join("tap-work");
+    git(
+        remotes.path(),
+        &[
+            "clone",
+            "-q",
+            "-b",
+            "main",
+            tap.to_str().unwrap(),
+            work.to_str().unwrap(),
+        ],
+    );
+    std::fs::create_dir_all(work.join("Formula")).unwrap();
+    let outside = remotes.path().join("outside.rb");
+    std::fs::write(&outside, "outside\n").unwrap();
+    std::os::unix::fs::symlink(&outside, work.join("Formula/hello.rb")).unwrap();
+    git(&work, &["add", "-A"]);
+    git(&work, &["commit", "-q", "-m", "link"]);
+    git(&work, &["push", "-q", "origin", "main"]);
+    build(&p, &home);
+    let (code, out, err) = matrix(&p, &home, &["publish", "--channels-only"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "outside\n");
+    let entry = git(&tap, &["ls-tree", "main", "Formula/hello.rb"]);
+    assert!(entry.starts_with("100644 blob "), "{entry}");
+    assert_eq!(
+        show(&tap, "main", "Formula/hello.rb"),
+        std::fs::read(p.dist().join("homebrew/hello.rb")).unwrap()
+    );
+}
