@@ -22,6 +22,11 @@
 //! create-if-absent rename, so neither a crash nor a concurrent publish of
 //! the same version can leave a version that looks published but is not,
 //! or publish one version twice.
+//!
+//! [`commit_files`] (`tap.rs`) is the other half of `matrix publish`: it
+//! commits a channel's file from dist/ (a Homebrew formula, a Scoop
+//! manifest) to the git repository its `tap` or `bucket` names, one commit
+//! per release, never forced.
 
 mod channel;
 mod error;

@@ -195,7 +195,7 @@ pub enum RepoError {
     },
 
     #[error(
-        "channel {channel}: {remote} branch {branch} moved while matrix was publishing ({detail}); nothing was pushed and the remote is as it was"
+        "channel {channel}: {remote} branch {branch} moved while matrix was publishing ({detail}); nothing was pushed, and the remote holds only what others pushed"
     )]
     #[diagnostic(
         code(matrix::repo::tap_moved),
