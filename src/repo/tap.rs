@@ -144,22 +144,23 @@ pub fn commit_files(
         action: "(finding the program)".into(),
         detail: "git is not on PATH; install git".into(),
     })?;
-    let mut reports = Vec::with_capacity(requests.len());
+    // Every file and author first, so a missing one stops the publish
+    // before any repository gets a commit.
+    let mut ready = Vec::with_capacity(requests.len());
     for request in requests {
         let bytes = release_file(release_dir, &manifest, request)?;
         let author = match &request.author {
             Some(a) => a.clone(),
             None => git_author(&program, project_dir, request)?,
         };
-        reports.push(commit_one(
-            &program,
-            request,
-            &bytes,
-            &author,
-            options.dry_run,
-        )?);
+        ready.push((request, bytes, author));
     }
-    Ok(reports)
+    ready
+        .iter()
+        .map(|(request, bytes, author)| {
+            commit_one(&program, request, bytes, author, options.dry_run)
+        })
+        .collect()
 }
 
 /// The channel's file from dist/, exactly as the manifest records it.

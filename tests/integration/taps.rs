@@ -371,3 +371,30 @@ fn a_link_in_the_tap_is_replaced_never_followed() {
         std::fs::read(p.dist().join("homebrew/hello.rb")).unwrap()
     );
 }
+
+#[test]
+fn no_author_anywhere_is_an_error_before_any_commit() {
+    let Some((p, remotes, tap, bucket, _home)) = setup() else {
+        return;
+    };
+    // The bucket has no author in matrix.toml, and this HOME names none.
+    let bare_home = remotes.path().join("bare-home");
+    std::fs::create_dir_all(&bare_home).unwrap();
+    build(&p, &bare_home);
+    let mut cmd = p.matrix(&["publish", "--channels-only"]);
+    cmd.env("HOME", &bare_home)
+        .env("GIT_CONFIG_NOSYSTEM", "1")
+        .env_remove("GIT_CONFIG_GLOBAL")
+        .env_remove("XDG_CONFIG_HOME");
+    let (code, out, err) = run(&mut cmd);
+    assert_ne!(code, 0, "{out}\n{err}");
+    assert!(
+        err.contains("channel scoop: no author for the commit to"),
+        "{err}"
+    );
+    assert!(err.contains("user.name"), "{err}");
+    // Neither the tap before it (which names its author) nor the bucket
+    // got a commit.
+    assert_eq!(log(&tap, "main").len(), 1);
+    assert!(git(&bucket, &["for-each-ref"]).is_empty());
+}
