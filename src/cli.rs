@@ -198,14 +198,31 @@ pub struct PublishArgs {
     #[arg(default_value = "dist", value_name = "DIR")]
     pub dir: PathBuf,
     /// The repository folder.
-    #[arg(long = "to", value_name = "REPO")]
-    pub to: PathBuf,
+    #[arg(
+        long = "to",
+        value_name = "REPO",
+        required_unless_present = "channels_only",
+        conflicts_with = "channels_only"
+    )]
+    pub to: Option<PathBuf>,
     /// `flat`, `gardenlinux`, or a path template.
     #[arg(long, default_value = "flat")]
     pub layout: String,
     /// Publish a release whose manifest lists missing targets.
     #[arg(long)]
     pub allow_partial: bool,
+    /// Commit nothing to the taps and buckets of matrix.toml's channels
+    /// (and do not read matrix.toml).
+    #[arg(long, conflicts_with = "channels_only")]
+    pub no_channels: bool,
+    /// Only commit the channel files to their taps and buckets (no --to):
+    /// to finish a publish whose commits failed.
+    #[arg(long)]
+    pub channels_only: bool,
+    /// Check the release and say what would be copied and committed;
+    /// write and push nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -403,6 +403,9 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, LoadError> {
     let source = Source::new(path, text);
     let mut config: Config = toml::from_str(&source.text).map_err(|e| {
         let (message, help) = explain_toml_error(e.message());
+        // The lines shown never show a password (one in a tap's url is
+        // refused, and must not reach a CI log on the way).
+        let source = Source::new(path, crate::packager::tap::mask_passwords(&source.text));
         if let Some(located) = values::located(&message, e.span(), &source) {
             return located;
         }

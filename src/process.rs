@@ -20,6 +20,6 @@ pub use locate::{
     Location, find_program, is_executable, locate, resolve, tools_bin, tools_dir, untrusted,
 };
 pub use spawn::{
-    Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, describe, output, run, tool,
-    tool_with_input, tool_without, use_supervisor,
+    Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, capture_clean, describe, output, run,
+    tool, tool_with_input, tool_without, use_supervisor,
 };

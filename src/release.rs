@@ -14,6 +14,7 @@ mod build;
 mod dist;
 mod load;
 mod merge;
+mod publish;
 mod shard;
 #[cfg(test)]
 mod tests;
@@ -26,6 +27,7 @@ use tokio_util::sync::CancellationToken;
 pub use build::{BuildOptions, build, prepare_build};
 pub use load::{PlanOptions, plan, plan_to_look};
 pub use merge::{MergeOptions, merge, prepare_merge};
+pub use publish::{Channels, PublishOptions, Published, publish};
 pub use shard::shards;
 
 use crate::error::Error;
@@ -113,31 +115,6 @@ pub fn verify(opts: &VerifyOptions) -> Result<crate::dist_check::Report, Error> 
     } else {
         crate::dist_check::release_with(&opts.dir, opts.allow_partial)?
     })
-}
-
-/// What [`publish`] copies where.
-#[derive(Debug, Clone)]
-pub struct PublishOptions {
-    /// The release folder (a dist/).
-    pub dir: PathBuf,
-    /// The repository folder.
-    pub to: PathBuf,
-    /// `flat`, `gardenlinux`, or a path template.
-    pub layout: String,
-    /// Publish a release whose manifest lists missing targets.
-    pub allow_partial: bool,
-}
-
-/// Copies a complete, verified release into a directory repository.
-pub fn publish(opts: &PublishOptions) -> Result<crate::repo::PublishReport, Error> {
-    let layout = crate::repo::Layout::preset(&opts.layout)
-        .unwrap_or_else(|| crate::repo::Layout::new(opts.layout.as_str()));
-    Ok(crate::repo::publish_with(
-        &opts.dir,
-        &opts.to,
-        &layout,
-        opts.allow_partial,
-    )?)
 }
 
 /// The release notes need this version's changelog section: its absence

@@ -22,19 +22,26 @@
 //! create-if-absent rename, so neither a crash nor a concurrent publish of
 //! the same version can leave a version that looks published but is not,
 //! or publish one version twice.
+//!
+//! [`commit_files`] (`tap.rs`) is the other half of `matrix publish`: it
+//! commits a channel's file from dist/ (a Homebrew formula, a Scoop
+//! manifest) to the git repository its `tap` or `bucket` names, one commit
+//! per release, never forced.
 
 mod channel;
 mod error;
 mod layout;
 pub(super) mod nofollow;
 mod publish;
+mod tap;
 
 use std::path::{Path, PathBuf};
 
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};
-pub use publish::{PublishReport, PublishedFile, publish, publish_with};
+pub use publish::{PublishReport, PublishedFile, preview, publish, publish_with, read_manifest};
+pub use tap::{TapAction, TapOptions, TapReport, TapRequest, commit_files};
 
 use crate::package::Algorithm;
 

@@ -20,7 +20,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
             flat,
         } => super::release::verify_command(dir, *allow_partial, *flat),
         Command::Ci(args) => super::release::ci_command(args, &cli.config),
-        Command::Publish(args) => super::release::publish_command(args),
+        Command::Publish(args) => super::release::publish_command(args, &cli.config),
         Command::Channel(c) => super::release::channel_command(c),
         Command::Init(args) => init_command(&cli, args),
         Command::Schema => {

@@ -145,24 +145,67 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
     }
 }
 
-pub fn publish_command(args: &PublishArgs) -> Result<(), Error> {
-    let report = release::publish(&release::PublishOptions {
+pub fn publish_command(args: &PublishArgs, config: &Path) -> Result<(), Error> {
+    let channels = match (args.no_channels, args.channels_only) {
+        (true, _) => release::Channels::None,
+        (_, true) => release::Channels::Only,
+        _ => release::Channels::All,
+    };
+    let published = release::publish(&release::PublishOptions {
         dir: args.dir.clone(),
         to: args.to.clone(),
         layout: args.layout.clone(),
         allow_partial: args.allow_partial,
+        config: config.to_path_buf(),
+        channels,
+        dry_run: args.dry_run,
     })?;
-    let mut text = String::new();
-    for f in &report.files {
-        let note = if f.reused { " (already in place)" } else { "" };
-        text.push_str(&format!("{}  {}{note}\n", f.path, f.size));
+    for w in &published.warnings {
+        warn(w.clone());
     }
-    text.push_str(&format!(
-        "published {} ({}) into {}\n",
-        report.version,
-        crate::human::count(report.files.len(), "file", "files"),
-        args.to.display()
-    ));
+    let mut text = String::new();
+    if let (Some(report), Some(to)) = (&published.repository, &args.to) {
+        let would = if args.dry_run { "would publish: " } else { "" };
+        for f in &report.files {
+            let note = if f.reused { " (already in place)" } else { "" };
+            text.push_str(&format!("{would}{}  {}{note}\n", f.path, f.size));
+        }
+        text.push_str(&format!(
+            "{} {} ({}) into {}\n",
+            if args.dry_run {
+                "would publish"
+            } else {
+                "published"
+            },
+            report.version,
+            crate::human::count(report.files.len(), "file", "files"),
+            to.display()
+        ));
+    }
+    for t in &published.taps {
+        let line = match &t.action {
+            repo::TapAction::Committed(commit) => format!(
+                "channel {}: committed {} to {} {} ({}) as {}: {}",
+                t.channel,
+                t.path,
+                t.remote,
+                t.branch,
+                &commit[..commit.len().min(12)],
+                t.author,
+                t.message
+            ),
+            repo::TapAction::Unchanged => format!(
+                "channel {}: {} on {} {} already holds this release's file; no commit",
+                t.channel, t.path, t.remote, t.branch
+            ),
+            repo::TapAction::WouldCommit => format!(
+                "channel {}: would commit {} ({} bytes) to {} {} as {}: {}",
+                t.channel, t.path, t.size, t.remote, t.branch, t.author, t.message
+            ),
+        };
+        text.push_str(&line);
+        text.push('\n');
+    }
     print_out(&text)
 }
 

@@ -79,7 +79,8 @@ pub struct Channel {
 }
 
 /// The plan JSON shows a channel as written, as one table of every key
-/// any kind takes (in [`KEYS`] order), `null` where unset and `package`
+/// any kind takes (in [`KEYS`] order), `null` where unset (keys of kinds
+/// added since [`FIRST_KEYS`]: absent) and `package`
 /// true unless the kind's config says otherwise: the shape it had when
 /// every kind's keys shared one struct.
 impl Serialize for Channel {
@@ -101,6 +102,9 @@ impl Serialize for Channel {
                 _ => match own.get(*key) {
                     Some(value) => map.serialize_entry(key, value)?,
                     None if *key == "package" => map.serialize_entry(key, &true)?,
+                    // Keys of kinds added since are shown only when set,
+                    // so a plan without them reads as it always did.
+                    None if !FIRST_KEYS.contains(key) => {}
                     None => map.serialize_entry(key, &serde_json::Value::Null)?,
                 },
             }

@@ -54,6 +54,7 @@ pub mod scoop;
 pub mod shell;
 pub mod sign;
 pub mod snap;
+pub mod tap;
 
 pub use error::PublishError;
 pub use registry::{ChannelKind, PACKAGERS, Packager, Settings};

@@ -218,6 +218,37 @@ pub fn capture(program: &Path, args: &[&str], timeout: Duration) -> io::Result<O
     }
 }
 
+/// [`capture`] in `dir` with exactly `env` as the environment (nothing
+/// inherited): git for `matrix publish`'s tap commits, which must not see
+/// the user's hooks or variables beyond those it needs.
+pub fn capture_clean(
+    program: &Path,
+    args: &[std::ffi::OsString],
+    dir: &Path,
+    env: &[(String, String)],
+    timeout: Duration,
+) -> io::Result<Option<Captured>> {
+    let handle = duct::cmd(program, args)
+        .dir(dir)
+        .full_env(env.iter().cloned())
+        .stdin_null()
+        .stdout_capture()
+        .stderr_capture()
+        .unchecked()
+        .start()?;
+    match handle.wait_timeout(timeout)? {
+        Some(out) => Ok(Some(Captured {
+            status: out.status,
+            stdout: out.stdout.clone(),
+            stderr: out.stderr.clone(),
+        })),
+        None => {
+            let _ = handle.kill();
+            Ok(None)
+        }
+    }
+}
+
 /// Where a tool's stdout or stderr goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stream {

@@ -252,13 +252,11 @@ async fn publish_copies_a_verified_release_into_a_repository() {
     assert!(finished.succeeded(), "{}", finished.summary());
     drop(finished);
     let repo = tmp.path().join("repo");
-    let opts = PublishOptions {
-        dir: dir.join("dist"),
-        to: repo.clone(),
-        layout: "flat".into(),
-        allow_partial: false,
-    };
-    let report = publish(&opts).expect("published");
+    let opts = PublishOptions::to_repository(dir.join("dist"), repo.clone(), "flat");
+    let report = publish(&opts)
+        .expect("published")
+        .repository
+        .expect("a directory publish");
     assert_eq!(report.version, "1.2.3");
     let names: Vec<&str> = report.files.iter().map(|f| f.name.as_str()).collect();
     assert!(names.contains(&"hello_1.2.3_linux_amd64"), "{names:?}");

@@ -193,6 +193,54 @@ pub enum RepoError {
         path: PathBuf,
         detail: String,
     },
+
+    #[error(
+        "channel {channel}: {remote} branch {branch} moved while matrix was publishing ({detail}); nothing was pushed, and the remote holds only what others pushed"
+    )]
+    #[diagnostic(
+        code(matrix::repo::tap_moved),
+        help(
+            "someone pushed to the branch after matrix fetched it; run `matrix publish --channels-only` again to commit on top of the new tip (matrix never force-pushes)"
+        )
+    )]
+    TapMoved {
+        channel: String,
+        remote: String,
+        branch: String,
+        detail: String,
+    },
+
+    #[error("channel {channel}: git {action} for {remote} failed: {detail}")]
+    #[diagnostic(
+        code(matrix::repo::tap_git),
+        help(
+            "check the url and branch under the channel's tap or bucket, and that git can reach it with your credentials (a credential helper or an ssh agent; git never prompts here)"
+        )
+    )]
+    TapGit {
+        channel: String,
+        remote: String,
+        action: String,
+        detail: String,
+    },
+
+    #[error("channel {channel}: no author for the commit to {remote}")]
+    #[diagnostic(
+        code(matrix::repo::tap_author),
+        help(
+            "set author = \"Name <mail>\" in the channel's tap or bucket, or git's user.name and user.email (git config --global user.name ...)"
+        )
+    )]
+    TapAuthor { channel: String, remote: String },
+
+    #[error("channel {channel}: {problem}")]
+    #[diagnostic(
+        code(matrix::repo::tap_file),
+        help(
+            "publish commits the file the release recorded in dist/, byte for byte; rebuild the release with this matrix.toml, or fix the channel's tap or bucket"
+        )
+    )]
+    TapFile { channel: String, problem: String },
 }
 
 impl From<super::nofollow::Refused> for RepoError {

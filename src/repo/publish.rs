@@ -84,32 +84,8 @@ pub fn publish_with(
     layout: &Layout,
     allow_partial: bool,
 ) -> Result<PublishReport, RepoError> {
-    let manifest_path = release_dir.join(MANIFEST);
-    // A linked manifest would publish someone else's release description.
-    if let Found::Yes(meta) = nofollow::metadata(release_dir, Path::new(MANIFEST))? {
-        if meta.file_type().is_symlink() {
-            return Err(RepoError::Symlink {
-                path: manifest_path,
-            });
-        }
-        if !meta.is_file() {
-            return Err(RepoError::NotAFile {
-                path: manifest_path,
-            });
-        }
-    }
-    let manifest = Manifest::read(&manifest_path).map_err(|source| RepoError::Manifest {
-        path: manifest_path.clone(),
-        source,
-    })?;
-    if manifest.format != manifest::FORMAT {
-        return Err(RepoError::NotAManifest {
-            path: manifest_path,
-            format: manifest.format,
-        });
-    }
+    let manifest = read_manifest(release_dir)?;
     let version = manifest.version.clone();
-    check_version(&version)?;
     let record = record_path(&version);
     if let Found::Yes(_) = nofollow::metadata(repo, &record)? {
         return Err(RepoError::AlreadyPublished {
@@ -198,11 +174,81 @@ pub fn publish_with(
     })
 }
 
+/// The release's manifest, read without following a link, with a version
+/// that can name files.
+pub fn read_manifest(release_dir: &Path) -> Result<Manifest, RepoError> {
+    let manifest_path = release_dir.join(MANIFEST);
+    // A linked manifest would publish someone else's release description.
+    if let Found::Yes(meta) = nofollow::metadata(release_dir, Path::new(MANIFEST))? {
+        if meta.file_type().is_symlink() {
+            return Err(RepoError::Symlink {
+                path: manifest_path,
+            });
+        }
+        if !meta.is_file() {
+            return Err(RepoError::NotAFile {
+                path: manifest_path,
+            });
+        }
+    }
+    let manifest = Manifest::read(&manifest_path).map_err(|source| RepoError::Manifest {
+        path: manifest_path.clone(),
+        source,
+    })?;
+    if manifest.format != manifest::FORMAT {
+        return Err(RepoError::NotAManifest {
+            path: manifest_path,
+            format: manifest.format,
+        });
+    }
+    check_version(&manifest.version)?;
+    Ok(manifest)
+}
+
+/// What [`publish`] would place where, checked as it would check it (the
+/// manifest, then the whole of `matrix verify`), without writing anything:
+/// `matrix publish --dry-run`.
+pub fn preview(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+) -> Result<PublishReport, RepoError> {
+    let manifest = read_manifest(release_dir)?;
+    let version = manifest.version.clone();
+    let record = record_path(&version);
+    if let Found::Yes(_) = nofollow::metadata(repo, &record)? {
+        return Err(RepoError::AlreadyPublished {
+            version,
+            repo: repo.to_path_buf(),
+        });
+    }
+    let paths = layout.paths(&manifest)?;
+    check_manifest(release_dir, &manifest, allow_partial)?;
+    verify(release_dir, allow_partial)?;
+    let files = manifest
+        .artifacts
+        .iter()
+        .zip(paths)
+        .map(|(a, (_, path))| PublishedFile {
+            name: a.name.clone(),
+            path,
+            size: a.size,
+            reused: false,
+        })
+        .collect();
+    Ok(PublishReport {
+        version,
+        files,
+        record: repo.join(record),
+    })
+}
+
 /// What the manifest alone says is wrong: a shard or partial merge, names
 /// listed twice, the checksums file unlisted, paths leaving the release,
 /// unusable digests. Checked before anything reads the release's files, so
 /// a tampered manifest cannot point `verify` or the copy elsewhere.
-fn check_manifest(
+pub(super) fn check_manifest(
     release_dir: &Path,
     manifest: &Manifest,
     allow_partial: bool,
@@ -249,7 +295,7 @@ fn check_manifest(
 
 /// The whole of `matrix verify`: sizes, digests, the checksums file, every
 /// target's archive and the binaries inside it.
-fn verify(release_dir: &Path, allow_partial: bool) -> Result<(), RepoError> {
+pub(super) fn verify(release_dir: &Path, allow_partial: bool) -> Result<(), RepoError> {
     let report = crate::dist_check::release_with(release_dir, allow_partial).map_err(|e| {
         RepoError::Unverified {
             release_dir: release_dir.to_path_buf(),

@@ -28,6 +28,7 @@ mod sbom;
 mod shards;
 mod sign;
 mod support;
+mod taps;
 mod toolchains;
 mod verification;
 mod workflows;

@@ -21,4 +21,9 @@ pub struct HomebrewConfig {
     /// starting with the formula name, at most 80 characters.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub desc: Option<String>,
+    /// Homebrew: the tap `matrix publish` commits the formula to:
+    /// `{ url, branch, path, author, message }` (path default
+    /// `Formula/{{ name }}.rb`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tap: Option<crate::packager::tap::TapConfig>,
 }

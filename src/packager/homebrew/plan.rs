@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{HomebrewConfig, HomebrewOptions, desc};
 use crate::packager::registry::{At, ChannelKind, Packager, PlanInput, Problem};
+use crate::packager::tap::CommitStep;
 use crate::target::Platform;
 
 pub const PACKAGER: Packager = Packager {
@@ -37,6 +38,9 @@ pub struct HomebrewStep {
     pub options: HomebrewOptions,
     /// The formula under dist/: `homebrew/<name>.rb`.
     pub file: String,
+    /// The tap `matrix publish` commits it to (`tap`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitStep>,
 }
 
 pub fn plan(cx: &PlanInput, c: &HomebrewConfig) -> HomebrewStep {
@@ -51,6 +55,7 @@ pub fn plan(cx: &PlanInput, c: &HomebrewConfig) -> HomebrewStep {
             caveats: c.caveats.clone(),
         },
         file: format!("{}/{name}.rb", PACKAGER.dir),
+        commit: c.tap.as_ref().map(|t| t.step("Formula/{{ name }}.rb")),
     }
 }
 

@@ -13,4 +13,9 @@ pub struct ScoopConfig {
     /// Scoop: `checkver` (default "github" for a github.com homepage).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub checkver: Option<String>,
+    /// Scoop: the bucket `matrix publish` commits the manifest to:
+    /// `{ url, branch, path, author, message }` (path default
+    /// `bucket/{{ name }}.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<crate::packager::tap::TapConfig>,
 }

@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use super::{ScoopConfig, ScoopOptions};
 use crate::packager::registry::{At, ChannelKind, Packager, PlanInput, Problem};
+use crate::packager::tap::CommitStep;
 use crate::target::Platform;
 
 pub const PACKAGER: Packager = Packager {
@@ -35,6 +36,9 @@ pub struct ScoopStep {
     pub options: ScoopOptions,
     /// The manifest under dist/: `scoop/<name>.json`.
     pub file: String,
+    /// The bucket `matrix publish` commits it to (`bucket`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<CommitStep>,
 }
 
 pub fn plan(cx: &PlanInput, c: &ScoopConfig) -> ScoopStep {
@@ -45,6 +49,7 @@ pub fn plan(cx: &PlanInput, c: &ScoopConfig) -> ScoopStep {
             checkver: c.checkver.clone(),
         },
         file: format!("{}/{}.json", PACKAGER.dir, cx.package()),
+        commit: c.bucket.as_ref().map(|t| t.step("bucket/{{ name }}.json")),
     }
 }
 

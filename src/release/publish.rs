@@ -1,0 +1,216 @@
+//! [`publish`]: a verified release into a directory repository, and its
+//! channel files into the taps and buckets matrix.toml names.
+//!
+//! Part of `release`. Where to commit comes from matrix.toml (each
+//! channel's `tap` / `bucket`, planned by its packager as the build did);
+//! what to commit comes from dist/ only: `repo` commits the file the
+//! release's manifest records, after checking the release, byte for byte.
+//! A matrix.toml other than the one the release was built with is said
+//! (it may name other channels), not refused.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::Error;
+use crate::packager::registry::PlanInput;
+use crate::packager::tap::{self, inner_path_problem};
+use crate::repo::{self, PublishReport, RepoError, TapOptions, TapReport, TapRequest};
+
+/// Which parts of a publish run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Channels {
+    /// The directory repository (if `to` is set), then every tap and bucket.
+    #[default]
+    All,
+    /// The directory repository only (`--no-channels`).
+    None,
+    /// The taps and buckets only (`--channels-only`).
+    Only,
+}
+
+/// What [`publish`] copies and commits where.
+#[derive(Debug, Clone)]
+pub struct PublishOptions {
+    /// The release folder (a dist/).
+    pub dir: PathBuf,
+    /// The repository folder; `None` publishes to taps and buckets only.
+    pub to: Option<PathBuf>,
+    /// `flat`, `gardenlinux`, or a path template.
+    pub layout: String,
+    /// Publish a release whose manifest lists missing targets.
+    pub allow_partial: bool,
+    /// matrix.toml, read for its channels' `tap` and `bucket` (a missing
+    /// file has none).
+    pub config: PathBuf,
+    pub channels: Channels,
+    /// Check everything and say what would be done; write and push nothing.
+    pub dry_run: bool,
+}
+
+impl PublishOptions {
+    /// Copying `dir` into `to` only, as `matrix publish` did before taps.
+    pub fn to_repository(dir: PathBuf, to: PathBuf, layout: &str) -> Self {
+        PublishOptions {
+            dir,
+            to: Some(to),
+            layout: layout.to_string(),
+            allow_partial: false,
+            config: PathBuf::from("matrix.toml"),
+            channels: Channels::None,
+            dry_run: false,
+        }
+    }
+}
+
+/// What [`publish`] did (or, in a dry run, would do).
+#[derive(Debug, Clone)]
+pub struct Published {
+    /// The directory publish, when `to` was given.
+    pub repository: Option<PublishReport>,
+    /// One per tap or bucket, in matrix.toml's order.
+    pub taps: Vec<TapReport>,
+    /// Things to tell the person (a changed matrix.toml).
+    pub warnings: Vec<String>,
+}
+
+/// Publishes the release in `opts.dir`: into the directory repository,
+/// then into every tap and bucket. A tap that fails after the directory
+/// publish leaves the directory publish done; `--channels-only` finishes
+/// the job, committing only what is not there yet.
+pub fn publish(opts: &PublishOptions) -> Result<Published, Error> {
+    let mut warnings = Vec::new();
+    // Every channel's settings are read and rendered before anything is
+    // written, so a mistake there stops the publish at its start.
+    let (requests, project_dir) = match opts.channels {
+        Channels::None => (Vec::new(), PathBuf::from(".")),
+        _ => tap_requests(opts, &mut warnings)?,
+    };
+    if opts.channels == Channels::Only && requests.is_empty() {
+        return Err(Error::Usage {
+            message: format!(
+                "--channels-only: no channel in {} has a tap or bucket to commit to",
+                opts.config.display()
+            ),
+        });
+    }
+    let repository = match (&opts.to, opts.channels) {
+        (Some(to), Channels::All | Channels::None) => {
+            let layout = repo::Layout::preset(&opts.layout)
+                .unwrap_or_else(|| repo::Layout::new(opts.layout.as_str()));
+            Some(if opts.dry_run {
+                repo::preview(&opts.dir, to, &layout, opts.allow_partial)?
+            } else {
+                repo::publish_with(&opts.dir, to, &layout, opts.allow_partial)?
+            })
+        }
+        _ => None,
+    };
+    let taps = repo::commit_files(
+        &opts.dir,
+        &requests,
+        &project_dir,
+        TapOptions {
+            allow_partial: opts.allow_partial,
+            verified: repository.is_some(),
+            dry_run: opts.dry_run,
+        },
+    )?;
+    Ok(Published {
+        repository,
+        taps,
+        warnings,
+    })
+}
+
+/// The commits matrix.toml asks for, with paths and messages rendered for
+/// the release in dist/, and the folder git's user.name is asked in.
+fn tap_requests(
+    opts: &PublishOptions,
+    warnings: &mut Vec<String>,
+) -> Result<(Vec<TapRequest>, PathBuf), Error> {
+    let config_path = &opts.config;
+    let project_dir = folder_of(config_path);
+    if !config_path.exists() {
+        return Ok((Vec::new(), project_dir));
+    }
+    let loaded = crate::config::load(config_path)?;
+    let config = &loaded.config;
+    let planned: Vec<_> = config
+        .channels
+        .iter()
+        .filter_map(|(name, channel)| {
+            let path = |p: &str| project_dir.join(p);
+            let cx = PlanInput {
+                channel: name,
+                project: &config.project.name,
+                description: &config.project.description,
+                homepage: &config.project.homepage,
+                license: &config.project.license,
+                name: channel.name.as_deref(),
+                version: "",
+                stable: true,
+                path: &path,
+            };
+            let package = cx.package().to_string();
+            tap::planned(&channel.settings.plan(&cx))
+                .map(|(file, commit)| (name, package, file, commit))
+        })
+        .collect();
+    if planned.is_empty() {
+        return Ok((Vec::new(), project_dir));
+    }
+    let manifest = repo::read_manifest(&opts.dir)?;
+    let mut hasher = crate::package::checksum::Hasher::new(crate::package::Algorithm::Sha256);
+    hasher.update(loaded.source.text.as_bytes());
+    if hasher.finalize_hex() != manifest.config_sha256 {
+        warnings.push(format!(
+            "{} is not the file the release in {} was built with; its taps and buckets are used as they are now",
+            config_path.display(),
+            opts.dir.display()
+        ));
+    }
+    let engine = crate::template::Engine::with_limits(&config.limits);
+    let mut requests = Vec::with_capacity(planned.len());
+    for (channel, package, file, commit) in planned {
+        let mut vars = crate::template::Vars::new();
+        vars.set("name", package.as_str())
+            .set("version", manifest.version.as_str())
+            .set("tag", manifest.tag.as_str())
+            .set("project", manifest.project.name.as_str())
+            .set("channel", channel.as_str());
+        let render = |what: &str, template: &str| {
+            engine
+                .render(template, &vars)
+                .map_err(|e| RepoError::TapFile {
+                    channel: channel.clone(),
+                    problem: format!("the {what} template {template:?} failed: {}", e.message),
+                })
+        };
+        let path = render("path", &commit.path)?;
+        if let Some(why) = inner_path_problem(&path) {
+            return Err(RepoError::TapFile {
+                channel: channel.clone(),
+                problem: format!("the path {path:?} (from {:?}) {why}", commit.path),
+            }
+            .into());
+        }
+        let message = render("message", &commit.message)?;
+        requests.push(TapRequest {
+            channel: channel.clone(),
+            file,
+            url: commit.url,
+            branch: commit.branch,
+            path,
+            message,
+            author: commit.author,
+        });
+    }
+    Ok((requests, project_dir))
+}
+
+/// The folder matrix.toml is in, for git's user.name.
+fn folder_of(config: &Path) -> PathBuf {
+    config
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+}
