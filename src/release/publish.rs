@@ -149,6 +149,9 @@ fn tap_requests(
                 version: "",
                 stable: true,
                 path: &path,
+                // Only where the tap file lies in dist/ is asked of the
+                // plan here; no kind with a tap needs the checksums file.
+                checksums: String::new(),
             };
             let package = cx.package().to_string();
             tap::planned(&channel.settings.plan(&cx))
