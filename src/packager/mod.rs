@@ -42,6 +42,7 @@
 //!    with another kind takes the type the first kind listed gives it.
 
 pub mod chocolatey;
+pub mod deb;
 mod error;
 pub mod homebrew;
 pub mod input;

@@ -143,6 +143,8 @@ kinds! {
     Chocolatey => chocolatey(ChocolateyConfig, ChocolateyStep),
     /// A Scoop manifest: dist/scoop/<name>.json.
     Scoop => scoop(ScoopConfig, ScoopStep),
+    /// One Debian package per Linux target: dist/deb/<name>_<version>_<arch>.deb.
+    Deb => deb(DebConfig, DebStep),
 }
 
 /// One channel kind: what the rest of matrix needs to know of it.
