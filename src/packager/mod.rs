@@ -50,6 +50,7 @@ pub mod notes;
 pub mod out;
 pub mod registry;
 mod render;
+pub mod rpm;
 pub mod sbom;
 pub mod scoop;
 pub mod sign;
