@@ -17,6 +17,7 @@ mod image_attestations;
 mod images;
 mod init;
 mod limits;
+mod linux_packages;
 mod merge_attacks;
 mod merge_limits;
 mod output;
