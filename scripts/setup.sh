@@ -57,6 +57,11 @@ readonly REQUIREMENTS=(
 	shellcheck:shellcheck
 	dash:dash
 	busybox-static:busybox
+	# The deb and rpm channels' packages, checked by the real tools
+	# (dpkg-deb comes with dpkg itself).
+	lintian:lintian
+	rpm:rpm
+	rpmlint:rpmlint
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

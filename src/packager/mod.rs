@@ -42,6 +42,7 @@
 //!    with another kind takes the type the first kind listed gives it.
 
 pub mod chocolatey;
+pub mod deb;
 mod error;
 pub mod homebrew;
 pub mod input;
@@ -49,6 +50,7 @@ pub mod notes;
 pub mod out;
 pub mod registry;
 mod render;
+pub mod rpm;
 pub mod sbom;
 pub mod scoop;
 pub mod shell;

@@ -145,6 +145,10 @@ kinds! {
     Scoop => scoop(ScoopConfig, ScoopStep),
     /// A POSIX sh installer: dist/shell/install.sh.
     Shell => shell(ShellConfig, ShellStep),
+    /// One Debian package per Linux target: dist/deb/<name>_<version>_<arch>.deb.
+    Deb => deb(DebConfig, DebStep),
+    /// One RPM package per Linux target: dist/rpm/<name>-<version>-<release>.<arch>.rpm.
+    Rpm => rpm(RpmConfig, RpmStep),
 }
 
 /// One channel kind: what the rest of matrix needs to know of it.

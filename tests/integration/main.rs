@@ -18,6 +18,7 @@ mod images;
 mod init;
 mod installer;
 mod limits;
+mod linux_packages;
 mod merge_attacks;
 mod merge_limits;
 mod output;

@@ -1,0 +1,32 @@
+//! The deb channel at plan time: its line in the registry, the Linux
+//! targets it ships (one package per Debian architecture) and its checks.
+
+use serde::Serialize;
+
+use super::DebConfig;
+use super::common::{self, LinuxStep};
+use crate::packager::registry::{ChannelKind, Packager, PlanInput, Problem};
+
+pub const PACKAGER: Packager = Packager {
+    kind: ChannelKind::Deb,
+    name: "deb",
+    title: "Debian",
+    dir: "deb",
+    oses: &["linux"],
+    slot: common::deb_arch,
+    format_problem: |_| None,
+    one_format: false,
+    format_hint: "tar.gz",
+};
+
+/// A deb channel, planned.
+#[derive(Debug, Clone, Serialize)]
+pub struct DebStep(pub LinuxStep);
+
+pub fn plan(cx: &PlanInput, c: &DebConfig) -> DebStep {
+    DebStep(common::plan(cx, c, PACKAGER.dir, "utils"))
+}
+
+pub fn check(cx: &PlanInput, c: &DebConfig) -> Result<(), Problem> {
+    common::check(cx, c, "deb")
+}

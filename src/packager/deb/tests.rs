@@ -1,0 +1,135 @@
+//! Unit tests of the deb channel and of what it shares with rpm.
+
+use super::common::{
+    Dep, Rel, deb_arch, installed_path, package_version, parse_dep, project_file, rpm_arch,
+};
+use crate::target::PLATFORMS;
+
+#[test]
+fn versions_map_to_package_rules() {
+    assert_eq!(package_version("1.2.3").unwrap(), "1.2.3");
+    assert_eq!(package_version("1.2.3-rc.1").unwrap(), "1.2.3~rc.1");
+    assert_eq!(package_version("1.2.3-rc.1+build.5").unwrap(), "1.2.3~rc.1");
+    assert_eq!(package_version("1.2.3+meta").unwrap(), "1.2.3");
+    assert_eq!(
+        package_version("0.0.1-SNAPSHOT-abc1234").unwrap(),
+        "0.0.1~SNAPSHOT.abc1234"
+    );
+    // Calendar versions stay as they are.
+    assert_eq!(package_version("20454.2").unwrap(), "20454.2");
+    assert!(package_version("v1.2.3").is_err());
+}
+
+#[test]
+fn architectures_of_both_formats() {
+    let name = |p: &crate::target::Platform| p.name();
+    let mut deb: Vec<(String, &str, &str)> = PLATFORMS
+        .iter()
+        .filter_map(|p| Some((name(p), deb_arch(p)?, rpm_arch(p)?)))
+        .collect();
+    deb.sort();
+    assert_eq!(
+        deb,
+        [
+            ("linux/386".to_string(), "i386", "i686"),
+            ("linux/amd64".to_string(), "amd64", "x86_64"),
+            ("linux/arm/v7".to_string(), "armhf", "armv7hl"),
+            ("linux/arm64".to_string(), "arm64", "aarch64"),
+            ("linux/ppc64le".to_string(), "ppc64el", "ppc64le"),
+            ("linux/riscv64".to_string(), "riscv64", "riscv64"),
+            ("linux/s390x".to_string(), "s390x", "s390x"),
+        ]
+    );
+    // Every platform with a deb architecture has an rpm one.
+    assert!(
+        PLATFORMS
+            .iter()
+            .all(|p| deb_arch(p).is_some() == rpm_arch(p).is_some())
+    );
+}
+
+#[test]
+fn dependencies_in_debian_syntax() {
+    let dep = parse_dep("libc6 (>= 2.36) | busybox", true, false).unwrap();
+    assert_eq!(
+        dep,
+        Dep(vec![
+            Rel {
+                name: "libc6".into(),
+                version: Some((">=".into(), "2.36".into()))
+            },
+            Rel {
+                name: "busybox".into(),
+                version: None
+            },
+        ])
+    );
+    assert_eq!(dep.debian(), "libc6 (>= 2.36) | busybox");
+    for bad in [
+        "Libc6",
+        "libc6 >= 2",
+        "libc6 (=> 2)",
+        "libc6 (>= )",
+        "libc6 (>= x1)",
+        "a",
+        "",
+        "libc6 (>= 2",
+    ] {
+        assert!(parse_dep(bad, true, false).is_err(), "{bad}");
+    }
+    assert!(
+        parse_dep("a1 | b1", false, false).is_err(),
+        "no alternatives"
+    );
+    assert!(
+        parse_dep("hello-api (>= 1)", false, true).is_err(),
+        "provides: = only"
+    );
+    assert!(parse_dep("hello-api (= 1)", false, true).is_ok());
+}
+
+#[test]
+fn installed_paths_are_absolute_and_clean() {
+    assert!(installed_path("/usr/share/man/man1/hello.1").is_ok());
+    for bad in [
+        "usr/bin/x",
+        "/",
+        "/usr//x",
+        "/usr/../etc/x",
+        "/usr/./x",
+        "/usr/x/",
+        "/usr/a b",
+        "/usr/a\nb",
+    ] {
+        assert!(installed_path(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn project_files_stay_inside_and_are_never_symlinks() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    std::fs::create_dir(root.join("man")).unwrap();
+    std::fs::write(root.join("man/hello.1"), "x").unwrap();
+    std::fs::write(root.join("outside"), "x").unwrap();
+    std::os::unix::fs::symlink(root.join("outside"), root.join("man/link")).unwrap();
+    std::os::unix::fs::symlink(root.join("man"), root.join("mandir")).unwrap();
+    assert!(project_file(root, "man/hello.1").is_ok());
+    assert!(project_file(root, "./man/hello.1").is_ok());
+    let err = |rel: &str| project_file(root, rel).unwrap_err();
+    assert!(err("../x").contains("outside the project"));
+    assert!(err("/etc/passwd").contains("outside the project"));
+    assert!(err("man/link").contains("symlink"));
+    assert!(err("mandir/hello.1").contains("symlink"));
+    assert!(err("man").contains("not a regular file"));
+    assert!(err("man/missing").contains("No such file"));
+}
+
+#[test]
+fn long_descriptions_wrap_and_keep_paragraphs() {
+    let text = format!("{}\n\n\nSecond.\n", "word ".repeat(30));
+    let lines = super::build::long_lines(&text);
+    assert!(lines.iter().all(|l| l.chars().count() <= 79), "{lines:?}");
+    assert_eq!(lines.iter().filter(|l| l.is_empty()).count(), 1);
+    assert_eq!(lines.last().unwrap(), "Second.");
+}
