@@ -1,9 +1,12 @@
 //! Channel packagers (not `matrix publish`, which is the `repo` module):
 //! the inputs Homebrew, Snapcraft, Chocolatey and Scoop need, the packages
-//! matrix can build natively (.snap, .nupkg), and the release notes, each
-//! written into dist/ for a `[channels.<name>]` of matrix.toml.
+//! matrix can build natively (.snap, .nupkg, .deb, .rpm), install.sh, and
+//! the release notes, each written into dist/ for a `[channels.<name>]` of
+//! matrix.toml.
 //!
-//! One module per kind (`homebrew`, `snap`, `chocolatey`, `scoop`; `notes`
+//! One module per kind (`homebrew`, `snap`, `chocolatey`, `scoop`, `deb`,
+//! `rpm`, `shell`; `tap` holds the tap and bucket keys of Homebrew and
+//! Scoop channels, which `repo` commits; `notes`
 //! is the release notes, which every release has; `sbom` is the SBOMs of
 //! `[sbom]`, one job per archive rather than a channel), each owning:
 //! - `config.rs`: its serde config type, with `deny_unknown_fields`, so
