@@ -62,6 +62,9 @@ readonly REQUIREMENTS=(
 	lintian:lintian
 	rpm:rpm
 	rpmlint:rpmlint
+	# Universal macOS binaries, read back by llvm-lipo (in llvm-config's
+	# --bindir, unversioned there whatever the LLVM version).
+	llvm:llvm-config
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

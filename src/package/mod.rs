@@ -21,6 +21,7 @@ pub mod dest;
 pub(crate) mod encode;
 pub mod extract;
 pub mod files;
+pub mod macho_fat;
 pub mod manifest;
 
 use std::path::PathBuf;

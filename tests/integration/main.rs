@@ -31,5 +31,6 @@ mod sign;
 mod support;
 mod taps;
 mod toolchains;
+mod universal;
 mod verification;
 mod workflows;
