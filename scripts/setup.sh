@@ -62,6 +62,9 @@ readonly REQUIREMENTS=(
 	lintian:lintian
 	rpm:rpm
 	rpmlint:rpmlint
+	# The msi channel builds with wixl and msibuild; msiinfo reads it back.
+	wixl:wixl
+	msitools:msiinfo
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19
