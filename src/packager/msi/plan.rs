@@ -98,11 +98,11 @@ pub fn check(cx: &PlanInput, c: &MsiConfig) -> Result<(), Problem> {
             ),
         });
     }
-    if !one_line(cx.description, 255) {
+    if !cx.description.is_empty() && !one_line(cx.description, 255) {
         return Err(Problem {
             at: At::Project(Some("description")),
             message: format!(
-                "channel {ch}: an MSI package's description must be one line of at most 255 characters, not {:?}",
+                "channel {ch}: an MSI package's description must be one line of at most 255 characters (or empty), not {:?}",
                 cx.description
             ),
             help: None,
