@@ -65,6 +65,9 @@ readonly REQUIREMENTS=(
 	# Universal macOS binaries, read back by llvm-lipo (in llvm-config's
 	# --bindir, unversioned there whatever the LLVM version).
 	llvm:llvm-config
+	# The msi channel builds with wixl and msibuild; msiinfo reads it back.
+	wixl:wixl
+	msitools:msiinfo
 )
 # examples/hello-go/go.mod says `go 1.19` (Debian 12's golang-go).
 readonly MIN_GO=1.19

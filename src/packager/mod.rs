@@ -49,6 +49,7 @@ pub mod deb;
 mod error;
 pub mod homebrew;
 pub mod input;
+pub mod msi;
 pub mod notes;
 pub mod out;
 pub mod registry;

@@ -149,6 +149,8 @@ kinds! {
     Deb => deb(DebConfig, DebStep),
     /// One RPM package per Linux target: dist/rpm/<name>-<version>-<release>.<arch>.rpm.
     Rpm => rpm(RpmConfig, RpmStep),
+    /// One Windows Installer package per Windows target: dist/msi/<name>-<version>-<arch>.msi.
+    Msi => msi(MsiConfig, MsiStep),
 }
 
 /// One channel kind: what the rest of matrix needs to know of it.

@@ -21,6 +21,7 @@ mod limits;
 mod linux_packages;
 mod merge_attacks;
 mod merge_limits;
+mod msi;
 mod output;
 mod plan;
 mod provenance;
