@@ -119,8 +119,84 @@ pub fn build_msi(
     ];
     run(step, "msibuild", &summary)?;
     let bytes = std::fs::read(&msi).map_err(io(&msi))?;
+    // wixl stamps the summary's created and last-saved times with the
+    // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
+    let bytes = summary_times(bytes, release.timestamp).map_err(|why| {
+        invalid(format!(
+            "the package wixl wrote has no summary information matrix can date: {why}"
+        ))
+    })?;
     let file = format!("{}-{}-{arch}.msi", step.name, release.version);
     Ok((file, bytes))
+}
+
+/// The summary information stream of a Windows Installer file.
+const SUMMARY: &str = "\u{5}SummaryInformation";
+
+/// `msi` with the FILETIME values of its summary information's created
+/// (PID 12) and last-saved (PID 13) properties set to `timestamp` (Unix
+/// seconds), written in place: same length, nothing else touched.
+pub(crate) fn summary_times(msi: Vec<u8>, timestamp: i64) -> Result<Vec<u8>, String> {
+    use std::io::{Read as _, Seek as _, SeekFrom, Write as _};
+    let mut file = cfb::CompoundFile::open(std::io::Cursor::new(msi)).map_err(|e| e.to_string())?;
+    let mut stream = file.open_stream(SUMMARY).map_err(|e| e.to_string())?;
+    let mut data = Vec::new();
+    std::io::Read::by_ref(&mut stream)
+        .take(1 << 20)
+        .read_to_end(&mut data)
+        .map_err(|e| e.to_string())?;
+    // 100 ns intervals since 1601-01-01.
+    let filetime = (timestamp.max(0) as u64 + 11_644_473_600) * 10_000_000;
+    let patched = set_filetimes(&mut data, &[12, 13], filetime)?;
+    if patched == 0 {
+        return Err("no created or last-saved time in it".into());
+    }
+    stream.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    stream.write_all(&data).map_err(|e| e.to_string())?;
+    stream.flush().map_err(|e| e.to_string())?;
+    drop(stream);
+    file.flush().map_err(|e| e.to_string())?;
+    Ok(file.into_inner().into_inner())
+}
+
+/// Sets the VT_FILETIME properties `pids` of the first section of the
+/// property set stream `data` (MS-OLEPS) to `filetime`; how many were
+/// set. Every offset is checked against the stream's length.
+fn set_filetimes(data: &mut [u8], pids: &[u32], filetime: u64) -> Result<usize, String> {
+    const VT_FILETIME: u32 = 0x40;
+    let u32_at = |d: &[u8], at: usize| -> Result<u32, String> {
+        d.get(at..at + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+            .ok_or_else(|| format!("truncated at byte {at}"))
+    };
+    // Header: byte order (2), version (2), system id (4), CLSID (16),
+    // the section count (4), then each section's FMTID (16) and offset (4).
+    if data.get(0..2) != Some(&[0xfe, 0xff]) {
+        return Err("not a property set stream".into());
+    }
+    let section = u32_at(data, 28 + 16)? as usize;
+    let count = u32_at(data, section + 4)? as usize;
+    if count > 1000 {
+        return Err(format!("{count} properties"));
+    }
+    let mut set = 0;
+    for i in 0..count {
+        let entry = section + 8 + i * 8;
+        let pid = u32_at(data, entry)?;
+        if !pids.contains(&pid) {
+            continue;
+        }
+        let at = section + u32_at(data, entry + 4)? as usize;
+        if u32_at(data, at)? != VT_FILETIME {
+            continue;
+        }
+        let value = data
+            .get_mut(at + 4..at + 12)
+            .ok_or_else(|| format!("truncated at byte {}", at + 4))?;
+        value.copy_from_slice(&filetime.to_le_bytes());
+        set += 1;
+    }
+    Ok(set)
 }
 
 /// Runs one msitools program to its end, no shell; its output is the
