@@ -153,6 +153,23 @@ pub enum RepoError {
         second: String,
     },
 
+    #[error("the apt {what} {value:?} is not allowed")]
+    #[diagnostic(code(matrix::repo::apt_option), help("allowed: {allowed}"))]
+    AptOption {
+        what: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+
+    #[error("cannot index {} for apt: it {problem}", path.display())]
+    #[diagnostic(
+        code(matrix::repo::apt),
+        help(
+            "pool/ holds the .deb files matrix published (ar archives with control.tar.gz); remove or replace the file named"
+        )
+    )]
+    Apt { path: PathBuf, problem: String },
+
     #[error("{name:?} is not a valid channel name")]
     #[diagnostic(
         code(matrix::repo::invalid_channel),
