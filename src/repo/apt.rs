@@ -94,10 +94,12 @@ impl AptOptions {
     }
 }
 
-/// The layout template of an apt repository for `component`.
+/// The layout template of an apt repository for `component`: a `.deb`
+/// (artifact names may carry its folder in dist/, `deb/hello_1.2.3_amd64.deb`)
+/// goes to `pool/<component>/<initial>/<package>/<file>`.
 pub fn layout(component: &str) -> super::Layout {
     super::Layout::new(format!(
-        "{{% if artifact is endingwith(\".deb\") %}}pool/{component}/{{{{ artifact[:1] }}}}/{{{{ artifact|split(\"_\")|first }}}}/{{{{ artifact }}}}{{% else %}}{{{{ version }}}}/{{{{ artifact }}}}{{% endif %}}"
+        "{{% set file = artifact|split(\"/\")|last %}}{{% if file is endingwith(\".deb\") %}}pool/{component}/{{{{ file[:1] }}}}/{{{{ file|split(\"_\")|first }}}}/{{{{ file }}}}{{% else %}}{{{{ version }}}}/{{{{ artifact }}}}{{% endif %}}"
     ))
 }
 

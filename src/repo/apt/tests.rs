@@ -203,5 +203,9 @@ fn layout_places_debs_in_the_pool() {
         render("hello_1.0.0_amd64.deb"),
         "pool/main/h/hello/hello_1.0.0_amd64.deb"
     );
+    assert_eq!(
+        render("deb/hello_1.0.0_arm64.deb"),
+        "pool/main/h/hello/hello_1.0.0_arm64.deb"
+    );
     assert_eq!(render("SHA256SUMS"), "1.0.0/SHA256SUMS");
 }
