@@ -164,6 +164,7 @@ pub fn publish_command(args: &PublishArgs, config: &Path) -> Result<(), Error> {
             component: args.apt_component.clone(),
             origin: args.apt_origin.clone(),
             label: args.apt_label.clone(),
+            ..repo::AptOptions::default()
         },
     })?;
     for w in &published.warnings {

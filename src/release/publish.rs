@@ -141,7 +141,18 @@ fn publish_apt(
     to: &Path,
     apt_index: &mut Vec<String>,
 ) -> Result<PublishReport, Error> {
-    opts.apt.check()?;
+    let mut apt = opts.apt.clone();
+    apt.check()?;
+    // Signed with the release's gpg key when matrix.toml's [sign] has one.
+    if apt.gpg_key.is_none() && opts.config.exists() {
+        let loaded = crate::config::load(&opts.config)?;
+        if let Some(sign) = &loaded.config.sign
+            && sign.method == crate::packager::sign::Method::Gpg
+        {
+            apt.gpg_key.clone_from(&sign.key_id);
+            apt.gpg_passphrase_env.clone_from(&sign.passphrase_env);
+        }
+    }
     let manifest = repo::read_manifest(&opts.dir)?;
     if !manifest.artifacts.iter().any(|a| a.name.ends_with(".deb")) {
         return Err(Error::Usage {
@@ -156,7 +167,7 @@ fn publish_apt(
         return Ok(repo::preview(&opts.dir, to, &layout, opts.allow_partial)?);
     }
     let report = repo::publish_with(&opts.dir, to, &layout, opts.allow_partial)?;
-    *apt_index = repo::apt_write_index(to, &opts.apt, manifest.timestamp)?;
+    *apt_index = repo::apt_write_index(to, &apt, manifest.timestamp)?;
     Ok(report)
 }
 

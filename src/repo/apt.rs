@@ -21,7 +21,10 @@
 //! files with their sizes and digests and carries the release's time as
 //! its Date, so the same pool gives the same bytes. Every index file is
 //! staged and renamed into place; the metadata is the only thing a publish
-//! replaces, and only under `dists/<suite>/`.
+//! replaces, and only under `dists/<suite>/`. With a gpg key (`[sign]`
+//! with method gpg), Release is also signed into `Release.gpg` (detached,
+//! armored) and `InRelease` (clear-signed); those carry gpg's time and are
+//! the only metadata that differs between two publishes.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::File;
@@ -49,6 +52,11 @@ pub struct AptOptions {
     pub component: String,
     pub origin: String,
     pub label: String,
+    /// A gpg key (id, fingerprint or user id, in GNUPGHOME's keyring) that
+    /// signs Release into InRelease and Release.gpg; unsigned without.
+    pub gpg_key: Option<String>,
+    /// The environment variable holding the key's passphrase, if any.
+    pub gpg_passphrase_env: Option<String>,
 }
 
 impl Default for AptOptions {
@@ -58,6 +66,8 @@ impl Default for AptOptions {
             component: "main".to_owned(),
             origin: String::new(),
             label: String::new(),
+            gpg_key: None,
+            gpg_passphrase_env: None,
         }
     }
 }
@@ -175,8 +185,88 @@ pub fn index(
         .into_iter()
         .map(|(p, b)| (format!("{base}/{p}"), b))
         .collect();
-    out.push((format!("{base}/Release"), release));
+    if let Some(key) = &opts.gpg_key {
+        let (detached, inline) = sign(repo, key, opts.gpg_passphrase_env.as_deref(), &release)?;
+        out.push((format!("{base}/Release"), release));
+        out.push((format!("{base}/Release.gpg"), detached));
+        out.push((format!("{base}/InRelease"), inline));
+    } else {
+        out.push((format!("{base}/Release"), release));
+    }
     Ok(out)
+}
+
+/// Release signed with gpg: detached and armored (Release.gpg), and
+/// clear-signed (InRelease), both with SHA-256.
+fn sign(
+    repo: &Path,
+    key: &str,
+    passphrase_env: Option<&str>,
+    release: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), RepoError> {
+    let dir = tempfile::tempdir().map_err(RepoError::io("create a folder for", repo))?;
+    let input = dir.path().join("Release");
+    std::fs::write(&input, release).map_err(RepoError::io("write", &input))?;
+    let mut base: Vec<String> = [
+        "--batch",
+        "--yes",
+        "--pinentry-mode",
+        "loopback",
+        "--digest-algo",
+        "SHA256",
+    ]
+    .map(String::from)
+    .to_vec();
+    match passphrase_env {
+        Some(var) => {
+            let value = std::env::var(var).map_err(|_| RepoError::AptOption {
+                what: "signing passphrase variable",
+                value: var.to_owned(),
+                allowed: "the name of a set environment variable ([sign] passphrase-env)",
+            })?;
+            let f = dir.path().join("passphrase");
+            std::fs::write(&f, value).map_err(RepoError::io("write", &f))?;
+            base.extend([
+                "--passphrase-file".to_owned(),
+                f.to_string_lossy().into_owned(),
+            ]);
+        }
+        None => base.extend(["--passphrase".to_owned(), String::new()]),
+    }
+    base.extend(["--local-user".to_owned(), key.to_owned()]);
+    let run = |mode: &[&str]| -> Result<Vec<u8>, RepoError> {
+        let mut args = base.clone();
+        args.extend(mode.iter().map(|s| (*s).to_owned()));
+        args.extend([
+            "--output".to_owned(),
+            "-".to_owned(),
+            input.to_string_lossy().into_owned(),
+        ]);
+        let out = crate::process::tool(
+            "gpg",
+            args,
+            &[],
+            crate::process::Stream::Capture,
+            crate::process::Stream::Capture,
+        )
+        .map_err(RepoError::io("run gpg to sign", &input))?;
+        if !out.status.success() || out.stdout.is_empty() {
+            let why = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("failed")
+                .to_owned();
+            return Err(RepoError::AptSign {
+                key: key.to_owned(),
+                problem: why,
+            });
+        }
+        Ok(out.stdout)
+    };
+    let detached = run(&["--armor", "--detach-sign"])?;
+    let inline = run(&["--clearsign"])?;
+    Ok((detached, inline))
 }
 
 /// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is

@@ -161,6 +161,15 @@ pub enum RepoError {
         allowed: &'static str,
     },
 
+    #[error("gpg could not sign the apt Release with key {key:?}: {problem}")]
+    #[diagnostic(
+        code(matrix::repo::apt_sign),
+        help(
+            "[sign] key-id names a secret key in GNUPGHOME's keyring (see gpg --list-secret-keys); passphrase-env the variable holding its passphrase"
+        )
+    )]
+    AptSign { key: String, problem: String },
+
     #[error("cannot index {} for apt: it {problem}", path.display())]
     #[diagnostic(
         code(matrix::repo::apt),

@@ -187,3 +187,168 @@ fn apt_layout_bad_input_is_a_clear_error() {
     );
     assert!(std::fs::read_dir(repo.path()).unwrap().next().is_none());
 }
+
+/// apt in the Debian base image, `/repo` (and `/key`, read-only) mounted,
+/// with `source` as its only list; `script` runs after it. Output and
+/// whether it succeeded.
+fn apt(repo: &Path, key: &Path, source: &str, script: &str) -> (bool, String) {
+    let repo_mount = format!("{}:/repo:ro", repo.display());
+    let key_mount = format!("{}:/key:ro", key.display());
+    let out = Command::new("docker")
+        .args([
+            "run",
+            "--rm",
+            "--network",
+            "none",
+            "--platform",
+            "linux/amd64",
+            "-v",
+            &repo_mount,
+            "-v",
+            &key_mount,
+            "matrix-base/debian:bookworm",
+            "sh",
+            "-c",
+            &format!(
+                "rm -f /etc/apt/sources.list.d/* /etc/apt/sources.list \
+                 && echo '{source}' > /etc/apt/sources.list && apt-get update && {script}"
+            ),
+        ])
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in walkdir::WalkDir::new(from) {
+        let e = e.unwrap();
+        let dest = to.join(e.path().strip_prefix(from).unwrap());
+        if e.file_type().is_dir() {
+            std::fs::create_dir_all(&dest).unwrap();
+        } else {
+            std::fs::copy(e.path(), &dest).unwrap();
+        }
+    }
+}
+
+fn flip_a_byte(path: &Path, after: &str) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let at = bytes
+        .windows(after.len())
+        .position(|w| w == after.as_bytes())
+        .unwrap()
+        + after.len();
+    bytes[at] ^= 0x01;
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn signed_apt_repository_verifies_and_refuses_tampering() {
+    if !require("go", "apt-get install golang-go")
+        || !require("gpg", "apt-get install gnupg")
+        || !crate::containers::require_engine()
+    {
+        return;
+    }
+    let home = tempfile::tempdir().unwrap();
+    let gpg = |args: &[&str]| {
+        Command::new("gpg")
+            .env("GNUPGHOME", home.path())
+            .arg("--batch")
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let g = gpg(&[
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "Apt Signer <apt@example.org>",
+        "ed25519",
+        "sign",
+        "never",
+    ]);
+    assert!(g.status.success(), "{}", String::from_utf8_lossy(&g.stderr));
+    let keys = tempfile::tempdir().unwrap();
+    let exported = gpg(&["--export", "apt@example.org"]);
+    assert!(exported.status.success() && !exported.stdout.is_empty());
+    std::fs::write(keys.path().join("key.gpg"), &exported.stdout).unwrap();
+
+    let p = project("v1.2.3");
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    p.file(
+        "matrix.toml",
+        &format!("{config}\n[sign]\nmethod = \"gpg\"\nkey-id = \"apt@example.org\"\n"),
+    );
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    let (code, out, err) = run(p
+        .matrix(&[
+            "build",
+            "--clean",
+            "--target",
+            "linux/amd64",
+            "--target",
+            "linux/arm64",
+        ])
+        .env("GNUPGHOME", home.path()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let repos = tempfile::tempdir().unwrap();
+    let repo = repos.path().join("signed");
+    let dist = p.dist();
+    let (code, out, err) = run(p
+        .matrix(&[
+            "publish",
+            dist.to_str().unwrap(),
+            "--to",
+            repo.to_str().unwrap(),
+            "--layout",
+            "apt",
+            "--no-channels",
+            "--allow-partial",
+        ])
+        .env("GNUPGHOME", home.path()));
+    assert_eq!(code, 0, "{out}\n{err}");
+    for f in ["Release", "Release.gpg", "InRelease"] {
+        assert!(
+            out.contains(&format!("apt index: dists/stable/{f}\n")),
+            "{out}"
+        );
+    }
+    let inrelease = std::fs::read_to_string(repo.join("dists/stable/InRelease")).unwrap();
+    assert!(inrelease.starts_with("-----BEGIN PGP SIGNED MESSAGE-----\nHash: SHA256\n"));
+
+    let source = "deb [signed-by=/key/key.gpg] file:/repo stable main";
+    let (ok, text) = apt(
+        &repo,
+        keys.path(),
+        source,
+        "apt-get install -y hello && hello --version",
+    );
+    assert!(ok, "{text}");
+    assert!(text.contains("Setting up hello (1.2.3)"), "{text}");
+
+    // A flipped byte in InRelease's signed text: apt refuses the update.
+    let tampered = repos.path().join("inrelease");
+    copy_dir(&repo, &tampered);
+    flip_a_byte(&tampered.join("dists/stable/InRelease"), "Suite: ");
+    let (ok, text) = apt(&tampered, keys.path(), source, "true");
+    assert!(!ok, "apt accepted a tampered InRelease: {text}");
+
+    // Without InRelease apt reads Release and Release.gpg: a flipped byte
+    // in Release is refused too.
+    let tampered = repos.path().join("release");
+    copy_dir(&repo, &tampered);
+    std::fs::remove_file(tampered.join("dists/stable/InRelease")).unwrap();
+    flip_a_byte(&tampered.join("dists/stable/Release"), "Suite: ");
+    let (ok, text) = apt(&tampered, keys.path(), source, "true");
+    assert!(!ok, "apt accepted a tampered Release: {text}");
+}
