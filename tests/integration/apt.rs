@@ -342,6 +342,7 @@ fn signed_apt_repository_verifies_and_refuses_tampering() {
     flip_a_byte(&tampered.join("dists/stable/InRelease"), "Suite: ");
     let (ok, text) = apt(&tampered, keys.path(), source, "true");
     assert!(!ok, "apt accepted a tampered InRelease: {text}");
+    assert!(text.contains("BADSIG"), "{text}");
 
     // Without InRelease apt reads Release and Release.gpg: a flipped byte
     // in Release is refused too.
@@ -351,4 +352,5 @@ fn signed_apt_repository_verifies_and_refuses_tampering() {
     flip_a_byte(&tampered.join("dists/stable/Release"), "Suite: ");
     let (ok, text) = apt(&tampered, keys.path(), source, "true");
     assert!(!ok, "apt accepted a tampered Release: {text}");
+    assert!(text.contains("BADSIG"), "{text}");
 }
