@@ -205,9 +205,22 @@ pub struct PublishArgs {
         conflicts_with = "channels_only"
     )]
     pub to: Option<PathBuf>,
-    /// `flat`, `gardenlinux`, or a path template.
+    /// `flat`, `gardenlinux`, `apt` (pool/ and dists/ of an apt
+    /// repository from the release's .deb files), or a path template.
     #[arg(long, default_value = "flat")]
     pub layout: String,
+    /// --layout apt: the suite (dists/<suite>/).
+    #[arg(long, default_value = "stable", value_name = "SUITE")]
+    pub apt_suite: String,
+    /// --layout apt: the component (pool/<component>/).
+    #[arg(long, default_value = "main", value_name = "COMPONENT")]
+    pub apt_component: String,
+    /// --layout apt: Release's Origin field.
+    #[arg(long, default_value = "", value_name = "ORIGIN")]
+    pub apt_origin: String,
+    /// --layout apt: Release's Label field.
+    #[arg(long, default_value = "", value_name = "LABEL")]
+    pub apt_label: String,
     /// Publish a release whose manifest lists missing targets.
     #[arg(long)]
     pub allow_partial: bool,

@@ -28,6 +28,7 @@
 //! manifest) to the git repository its `tap` or `bucket` names, one commit
 //! per release, never forced.
 
+mod apt;
 mod channel;
 mod error;
 mod layout;
@@ -37,6 +38,9 @@ mod tap;
 
 use std::path::{Path, PathBuf};
 
+pub use apt::{
+    AptOptions, index as apt_index, layout as apt_layout, write_index as apt_write_index,
+};
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};

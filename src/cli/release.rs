@@ -159,6 +159,13 @@ pub fn publish_command(args: &PublishArgs, config: &Path) -> Result<(), Error> {
         config: config.to_path_buf(),
         channels,
         dry_run: args.dry_run,
+        apt: repo::AptOptions {
+            suite: args.apt_suite.clone(),
+            component: args.apt_component.clone(),
+            origin: args.apt_origin.clone(),
+            label: args.apt_label.clone(),
+            ..repo::AptOptions::default()
+        },
     })?;
     for w in &published.warnings {
         warn(w.clone());
@@ -181,6 +188,9 @@ pub fn publish_command(args: &PublishArgs, config: &Path) -> Result<(), Error> {
             crate::human::count(report.files.len(), "file", "files"),
             to.display()
         ));
+    }
+    for p in &published.apt_index {
+        text.push_str(&format!("apt index: {p}\n"));
     }
     for t in &published.taps {
         let line = match &t.action {

@@ -44,6 +44,8 @@ pub struct PublishOptions {
     pub channels: Channels,
     /// Check everything and say what would be done; write and push nothing.
     pub dry_run: bool,
+    /// Suite, component, origin and label of `--layout apt`.
+    pub apt: repo::AptOptions,
 }
 
 impl PublishOptions {
@@ -57,6 +59,7 @@ impl PublishOptions {
             config: PathBuf::from("matrix.toml"),
             channels: Channels::None,
             dry_run: false,
+            apt: repo::AptOptions::default(),
         }
     }
 }
@@ -70,6 +73,9 @@ pub struct Published {
     pub taps: Vec<TapReport>,
     /// Things to tell the person (a changed matrix.toml).
     pub warnings: Vec<String>,
+    /// `--layout apt`: the index files written under dists/ (in a dry run,
+    /// none).
+    pub apt_index: Vec<String>,
 }
 
 /// Publishes the release in `opts.dir`: into the directory repository,
@@ -92,7 +98,11 @@ pub fn publish(opts: &PublishOptions) -> Result<Published, Error> {
             ),
         });
     }
+    let mut apt_index = Vec::new();
     let repository = match (&opts.to, opts.channels) {
+        (Some(to), Channels::All | Channels::None) if opts.layout == "apt" => {
+            Some(publish_apt(opts, to, &mut apt_index)?)
+        }
         (Some(to), Channels::All | Channels::None) => {
             let layout = repo::Layout::preset(&opts.layout)
                 .unwrap_or_else(|| repo::Layout::new(opts.layout.as_str()));
@@ -118,7 +128,47 @@ pub fn publish(opts: &PublishOptions) -> Result<Published, Error> {
         repository,
         taps,
         warnings,
+        apt_index,
     })
+}
+
+/// `--layout apt`: the release published as any layout would (verified,
+/// staged, never over a published version), its `.deb` files into
+/// `pool/<component>/`, then `dists/<suite>/` regenerated from the whole
+/// pool, dated with the release's time.
+fn publish_apt(
+    opts: &PublishOptions,
+    to: &Path,
+    apt_index: &mut Vec<String>,
+) -> Result<PublishReport, Error> {
+    let mut apt = opts.apt.clone();
+    apt.check()?;
+    // Signed with the release's gpg key when matrix.toml's [sign] has one.
+    if apt.gpg_key.is_none() && opts.config.exists() {
+        let loaded = crate::config::load(&opts.config)?;
+        if let Some(sign) = &loaded.config.sign
+            && sign.method == crate::packager::sign::Method::Gpg
+        {
+            apt.gpg_key.clone_from(&sign.key_id);
+            apt.gpg_passphrase_env.clone_from(&sign.passphrase_env);
+        }
+    }
+    let manifest = repo::read_manifest(&opts.dir)?;
+    if !manifest.artifacts.iter().any(|a| a.name.ends_with(".deb")) {
+        return Err(Error::Usage {
+            message: format!(
+                "--layout apt: the release in {} has no .deb artifact; add a channel of kind \"deb\" to matrix.toml and build again",
+                opts.dir.display()
+            ),
+        });
+    }
+    let layout = repo::apt_layout(&opts.apt.component);
+    if opts.dry_run {
+        return Ok(repo::preview(&opts.dir, to, &layout, opts.allow_partial)?);
+    }
+    let report = repo::publish_with(&opts.dir, to, &layout, opts.allow_partial)?;
+    *apt_index = repo::apt_write_index(to, &apt, manifest.timestamp)?;
+    Ok(report)
 }
 
 /// The commits matrix.toml asks for, with paths and messages rendered for

@@ -153,6 +153,32 @@ pub enum RepoError {
         second: String,
     },
 
+    #[error("the apt {what} {value:?} is not allowed")]
+    #[diagnostic(code(matrix::repo::apt_option), help("allowed: {allowed}"))]
+    AptOption {
+        what: &'static str,
+        value: String,
+        allowed: &'static str,
+    },
+
+    #[error("gpg could not sign the apt Release with key {key:?}: {problem}")]
+    #[diagnostic(
+        code(matrix::repo::apt_sign),
+        help(
+            "[sign] key-id names a secret key in GNUPGHOME's keyring (see gpg --list-secret-keys); passphrase-env the variable holding its passphrase"
+        )
+    )]
+    AptSign { key: String, problem: String },
+
+    #[error("cannot index {} for apt: it {problem}", path.display())]
+    #[diagnostic(
+        code(matrix::repo::apt),
+        help(
+            "pool/ holds the .deb files matrix published (ar archives with control.tar.gz); remove or replace the file named"
+        )
+    )]
+    Apt { path: PathBuf, problem: String },
+
     #[error("{name:?} is not a valid channel name")]
     #[diagnostic(
         code(matrix::repo::invalid_channel),

@@ -1,6 +1,7 @@
 //! Integration tests: the real `matrix` binary on real projects.
 //! One module per feature; `support` builds the throwaway projects.
 
+mod apt;
 mod attacks_review;
 mod build;
 mod cancel;

@@ -1,0 +1,597 @@
+//! An apt repository over the published `.deb` files: `pool/` and
+//! `dists/<suite>/`.
+//!
+//! Part of `repo`. `matrix publish --layout apt` publishes a release as any
+//! other layout does (verified, staged, never over a published version,
+//! no link followed), with [`layout`] placing every `.deb` at
+//! `pool/<component>/<initial>/<package>/<file>` and every other artifact
+//! at `<version>/<file>`; then [`write_index`] regenerates the suite's
+//! metadata from everything in `pool/<component>/`, so a second version
+//! keeps the first in the pool and both are listed:
+//!
+//! ```text
+//! dists/<suite>/Release
+//! dists/<suite>/<component>/binary-<arch>/Packages
+//! dists/<suite>/<component>/binary-<arch>/Packages.gz
+//! ```
+//!
+//! The metadata is written natively (no apt-utils): each Packages entry is
+//! the control file of the `.deb` (read from `control.tar.gz`, bounded)
+//! plus Filename, Size, MD5sum, SHA1 and SHA256; Release lists the index
+//! files with their sizes and digests and carries the release's time as
+//! its Date, so the same pool gives the same bytes. Every index file is
+//! staged and renamed into place; the metadata is the only thing a publish
+//! replaces, and only under `dists/<suite>/`. With a gpg key (`[sign]`
+//! with method gpg), Release is also signed into `Release.gpg` (detached,
+//! armored) and `InRelease` (clear-signed); those carry gpg's time and are
+//! the only metadata that differs between two publishes.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fs::File;
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+
+use md5::Digest as _;
+
+use super::nofollow::{self, Found};
+use super::{RepoError, staging_dir};
+
+/// The most a `.deb`'s control archive may weigh (compressed and not).
+const MAX_CONTROL_TAR: u64 = 16 << 20;
+/// The most the control file itself may weigh.
+const MAX_CONTROL: u64 = 1 << 20;
+/// The most `.deb` files a pool may hold.
+const MAX_DEBS: usize = 100_000;
+/// The deepest folder nesting walked below `pool/<component>/`.
+const MAX_DEPTH: usize = 8;
+
+/// Where and how the apt metadata is written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AptOptions {
+    pub suite: String,
+    pub component: String,
+    pub origin: String,
+    pub label: String,
+    /// A gpg key (id, fingerprint or user id, in GNUPGHOME's keyring) that
+    /// signs Release into InRelease and Release.gpg; unsigned without.
+    pub gpg_key: Option<String>,
+    /// The environment variable holding the key's passphrase, if any.
+    pub gpg_passphrase_env: Option<String>,
+}
+
+impl Default for AptOptions {
+    fn default() -> Self {
+        AptOptions {
+            suite: "stable".to_owned(),
+            component: "main".to_owned(),
+            origin: String::new(),
+            label: String::new(),
+            gpg_key: None,
+            gpg_passphrase_env: None,
+        }
+    }
+}
+
+impl AptOptions {
+    /// Suite and component become folder names, origin and label one line
+    /// of Release each.
+    pub fn check(&self) -> Result<(), RepoError> {
+        for (what, value) in [("suite", &self.suite), ("component", &self.component)] {
+            let ok = !value.is_empty()
+                && value.len() <= 64
+                && value.as_bytes()[0].is_ascii_alphanumeric()
+                && value
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
+            if !ok {
+                return Err(RepoError::AptOption {
+                    what,
+                    value: value.clone(),
+                    allowed: "1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (e.g. stable, main)",
+                });
+            }
+        }
+        for (what, value) in [("origin", &self.origin), ("label", &self.label)] {
+            if value.len() > 256 || value.chars().any(char::is_control) {
+                return Err(RepoError::AptOption {
+                    what,
+                    value: value.clone(),
+                    allowed: "one line of at most 256 characters",
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The layout template of an apt repository for `component`: a `.deb`
+/// (artifact names may carry its folder in dist/, `deb/hello_1.2.3_amd64.deb`)
+/// goes to `pool/<component>/<initial>/<package>/<file>`.
+pub fn layout(component: &str) -> super::Layout {
+    super::Layout::new(format!(
+        "{{% set file = artifact|split(\"/\")|last %}}{{% if file is endingwith(\".deb\") %}}pool/{component}/{{{{ file[:1] }}}}/{{{{ file|split(\"_\")|first }}}}/{{{{ file }}}}{{% else %}}{{{{ version }}}}/{{{{ artifact }}}}{{% endif %}}"
+    ))
+}
+
+/// One `.deb` of the pool.
+struct Deb {
+    /// Relative to the repository root, `/`-separated.
+    filename: String,
+    size: u64,
+    md5: String,
+    sha1: String,
+    sha256: String,
+    /// The control file's fields, in its order (continuation lines kept).
+    fields: Vec<(String, String)>,
+}
+
+impl Deb {
+    fn field(&self, name: &str) -> &str {
+        self.fields
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map_or("", |(_, v)| v.as_str())
+    }
+}
+
+/// The files [`write_index`] writes, relative to the repository root, with
+/// their bytes, in the order they are written (Release last).
+pub fn index(
+    repo: &Path,
+    opts: &AptOptions,
+    timestamp: i64,
+) -> Result<Vec<(String, Vec<u8>)>, RepoError> {
+    opts.check()?;
+    let pool = PathBuf::from("pool").join(&opts.component);
+    let mut debs = Vec::new();
+    if nofollow::is_dir(repo, &pool)? {
+        walk(repo, &pool, 0, &mut debs)?;
+    }
+    debs.sort_by(|a, b| {
+        (a.field("Package"), a.field("Version"), &a.filename).cmp(&(
+            b.field("Package"),
+            b.field("Version"),
+            &b.filename,
+        ))
+    });
+    // `all` packages go into every architecture's index.
+    let mut arches: BTreeSet<String> = debs
+        .iter()
+        .map(|d| d.field("Architecture").to_owned())
+        .filter(|a| a != "all")
+        .collect();
+    if arches.is_empty() {
+        arches.insert("all".to_owned());
+    }
+    let mut files = Vec::new();
+    for arch in &arches {
+        let mut packages = String::new();
+        for d in debs
+            .iter()
+            .filter(|d| d.field("Architecture") == arch || d.field("Architecture") == "all")
+        {
+            if !packages.is_empty() {
+                packages.push('\n');
+            }
+            packages.push_str(&entry(d));
+        }
+        let dir = format!("{}/binary-{arch}", opts.component);
+        files.push((format!("{dir}/Packages"), packages.clone().into_bytes()));
+        files.push((format!("{dir}/Packages.gz"), gzip(packages.as_bytes())));
+    }
+    let release = release(opts, timestamp, &arches, &files)?;
+    let base = format!("dists/{}", opts.suite);
+    let mut out: Vec<(String, Vec<u8>)> = files
+        .into_iter()
+        .map(|(p, b)| (format!("{base}/{p}"), b))
+        .collect();
+    if let Some(key) = &opts.gpg_key {
+        let (detached, inline) = sign(repo, key, opts.gpg_passphrase_env.as_deref(), &release)?;
+        out.push((format!("{base}/Release"), release));
+        out.push((format!("{base}/Release.gpg"), detached));
+        out.push((format!("{base}/InRelease"), inline));
+    } else {
+        out.push((format!("{base}/Release"), release));
+    }
+    Ok(out)
+}
+
+/// Release signed with gpg: detached and armored (Release.gpg), and
+/// clear-signed (InRelease), both with SHA-256.
+fn sign(
+    repo: &Path,
+    key: &str,
+    passphrase_env: Option<&str>,
+    release: &[u8],
+) -> Result<(Vec<u8>, Vec<u8>), RepoError> {
+    let dir = tempfile::tempdir().map_err(RepoError::io("create a folder for", repo))?;
+    let input = dir.path().join("Release");
+    std::fs::write(&input, release).map_err(RepoError::io("write", &input))?;
+    let mut base: Vec<String> = [
+        "--batch",
+        "--yes",
+        "--pinentry-mode",
+        "loopback",
+        "--digest-algo",
+        "SHA256",
+    ]
+    .map(String::from)
+    .to_vec();
+    match passphrase_env {
+        Some(var) => {
+            let value = std::env::var(var).map_err(|_| RepoError::AptOption {
+                what: "signing passphrase variable",
+                value: var.to_owned(),
+                allowed: "the name of a set environment variable ([sign] passphrase-env)",
+            })?;
+            let f = dir.path().join("passphrase");
+            std::fs::write(&f, value).map_err(RepoError::io("write", &f))?;
+            base.extend([
+                "--passphrase-file".to_owned(),
+                f.to_string_lossy().into_owned(),
+            ]);
+        }
+        None => base.extend(["--passphrase".to_owned(), String::new()]),
+    }
+    base.extend(["--local-user".to_owned(), key.to_owned()]);
+    let run = |mode: &[&str]| -> Result<Vec<u8>, RepoError> {
+        let mut args = base.clone();
+        args.extend(mode.iter().map(|s| (*s).to_owned()));
+        args.extend([
+            "--output".to_owned(),
+            "-".to_owned(),
+            input.to_string_lossy().into_owned(),
+        ]);
+        let out = crate::process::tool(
+            "gpg",
+            args,
+            &[],
+            crate::process::Stream::Capture,
+            crate::process::Stream::Capture,
+        )
+        .map_err(RepoError::io("run gpg to sign", &input))?;
+        if !out.status.success() || out.stdout.is_empty() {
+            let why = String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or("failed")
+                .to_owned();
+            return Err(RepoError::AptSign {
+                key: key.to_owned(),
+                problem: why,
+            });
+        }
+        Ok(out.stdout)
+    };
+    let detached = run(&["--armor", "--detach-sign"])?;
+    let inline = run(&["--clearsign"])?;
+    Ok((detached, inline))
+}
+
+/// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
+/// staged, then renamed into place (Release last), replacing the previous
+/// index. Returns the paths written, relative to the repository root.
+pub fn write_index(
+    repo: &Path,
+    opts: &AptOptions,
+    timestamp: i64,
+) -> Result<Vec<String>, RepoError> {
+    let files = index(repo, opts, timestamp)?;
+    let staging_root = staging_dir();
+    nofollow::create_dirs(repo, &staging_root)?;
+    let staging_root = repo.join(staging_root);
+    let staging = tempfile::Builder::new()
+        .prefix("apt-")
+        .tempdir_in(&staging_root)
+        .map_err(RepoError::io(
+            "create a staging directory in",
+            &staging_root,
+        ))?;
+    let mut written = Vec::with_capacity(files.len());
+    for (rel, bytes) in files {
+        let rel_path = Path::new(&rel);
+        if let Some(parent) = rel_path.parent() {
+            nofollow::create_dirs(repo, parent)?;
+        }
+        // A link where the file goes is refused, never replaced or followed.
+        if let Found::Yes(meta) = nofollow::metadata(repo, rel_path)?
+            && !meta.is_file()
+        {
+            return Err(if meta.file_type().is_symlink() {
+                RepoError::Symlink {
+                    path: repo.join(rel_path),
+                }
+            } else {
+                RepoError::NotAFile {
+                    path: repo.join(rel_path),
+                }
+            });
+        }
+        let mut file = tempfile::NamedTempFile::new_in(staging.path())
+            .map_err(RepoError::io("create a file in", staging.path()))?;
+        file.write_all(&bytes)
+            .and_then(|()| set_mode(file.as_file(), 0o644))
+            .and_then(|()| file.as_file().sync_all())
+            .map_err(RepoError::io("write", file.path()))?;
+        let full = repo.join(rel_path);
+        file.persist(&full)
+            .map_err(|e| RepoError::io("move into place", &full)(e.error))?;
+        super::publish::sync_dir(full.parent());
+        written.push(rel);
+    }
+    Ok(written)
+}
+
+fn set_mode(file: &File, mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    file.set_permissions(std::fs::Permissions::from_mode(mode))
+}
+
+/// Every `*.deb` below `repo/dir`, no link followed (a link is an error).
+fn walk(repo: &Path, dir: &Path, depth: usize, debs: &mut Vec<Deb>) -> Result<(), RepoError> {
+    let full = repo.join(dir);
+    if depth > MAX_DEPTH {
+        return Err(apt_error(
+            &full,
+            format!("is nested deeper than {MAX_DEPTH} folders below the pool"),
+        ));
+    }
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&full).map_err(RepoError::io("list", &full))? {
+        let entry = entry.map_err(RepoError::io("list", &full))?;
+        names.push(entry.file_name());
+    }
+    names.sort();
+    for name in names {
+        let rel = dir.join(&name);
+        let path = repo.join(&rel);
+        let meta = std::fs::symlink_metadata(&path).map_err(RepoError::io("inspect", &path))?;
+        if meta.file_type().is_symlink() {
+            return Err(RepoError::Symlink { path });
+        }
+        if meta.is_dir() {
+            walk(repo, &rel, depth + 1, debs)?;
+        } else if meta.is_file() && name.to_string_lossy().ends_with(".deb") {
+            if debs.len() >= MAX_DEBS {
+                return Err(apt_error(
+                    &path,
+                    format!("is past the {MAX_DEBS} .deb files a pool may hold"),
+                ));
+            }
+            debs.push(read_deb(repo, &rel)?);
+        }
+    }
+    Ok(())
+}
+
+fn apt_error(path: &Path, problem: String) -> RepoError {
+    RepoError::Apt {
+        path: path.to_path_buf(),
+        problem,
+    }
+}
+
+/// Hashes a `.deb` and reads its control file.
+fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
+    let path = repo.join(rel);
+    let Found::Yes((mut file, _)) = nofollow::open(repo, rel)? else {
+        return Err(apt_error(&path, "disappeared while indexing".to_owned()));
+    };
+    let (mut md5, mut sha1, mut sha256) = (md5::Md5::new(), sha1::Sha1::new(), sha2::Sha256::new());
+    let mut buf = vec![0u8; 1 << 16];
+    let mut size = 0u64;
+    loop {
+        let n = file.read(&mut buf).map_err(RepoError::io("read", &path))?;
+        if n == 0 {
+            break;
+        }
+        md5.update(&buf[..n]);
+        sha1.update(&buf[..n]);
+        sha256.update(&buf[..n]);
+        size += n as u64;
+    }
+    let control = {
+        use std::io::Seek;
+        file.seek(io::SeekFrom::Start(0))
+            .map_err(RepoError::io("read", &path))?;
+        control_of(file).map_err(|problem| apt_error(&path, problem))?
+    };
+    let fields = parse_control(&control).map_err(|problem| apt_error(&path, problem))?;
+    let filename = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+        .collect::<Vec<_>>()
+        .join("/");
+    let deb = Deb {
+        filename,
+        size,
+        md5: hex::encode(md5.finalize()),
+        sha1: hex::encode(sha1.finalize()),
+        sha256: hex::encode(sha256.finalize()),
+        fields,
+    };
+    for required in ["Package", "Version", "Architecture"] {
+        let value = deb.field(required);
+        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(apt_error(
+                &path,
+                format!("has a control file without a usable {required} field"),
+            ));
+        }
+    }
+    Ok(deb)
+}
+
+/// The `control` file inside a `.deb` (an ar archive holding
+/// `control.tar.gz`), read with every size bounded.
+fn control_of(file: impl Read) -> Result<Vec<u8>, String> {
+    let mut archive = ar::Archive::new(file);
+    while let Some(entry) = archive.next_entry() {
+        let entry = entry.map_err(|e| format!("is not a .deb (an ar archive): {e}"))?;
+        let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
+        if name == "control.tar" || name.starts_with("control.tar.") {
+            if name != "control.tar.gz" {
+                return Err(format!("has {name}; matrix reads control.tar.gz"));
+            }
+            if entry.header().size() > MAX_CONTROL_TAR {
+                return Err(format!("has a control.tar.gz over {MAX_CONTROL_TAR} bytes"));
+            }
+            let gz = flate2::read::GzDecoder::new(entry.take(MAX_CONTROL_TAR));
+            let mut tar = tar::Archive::new(gz.take(MAX_CONTROL_TAR));
+            let unreadable = |e: io::Error| format!("has an unreadable control.tar.gz: {e}");
+            for e in tar.entries().map_err(unreadable)? {
+                let mut e = e.map_err(unreadable)?;
+                let p = e.path().map_err(unreadable)?.to_string_lossy().into_owned();
+                if p == "./control" || p == "control" {
+                    if e.size() > MAX_CONTROL {
+                        return Err(format!("has a control file over {MAX_CONTROL} bytes"));
+                    }
+                    let mut out = Vec::new();
+                    (&mut e)
+                        .take(MAX_CONTROL)
+                        .read_to_end(&mut out)
+                        .map_err(unreadable)?;
+                    return Ok(out);
+                }
+            }
+            return Err("has no control file in control.tar.gz".to_owned());
+        }
+    }
+    Err("has no control.tar.gz".to_owned())
+}
+
+/// `Field: value` lines, continuation lines (starting with a space or tab)
+/// kept with their field.
+fn parse_control(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
+    let text = std::str::from_utf8(bytes)
+        .map_err(|_| "has a control file that is not UTF-8".to_owned())?;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            // One paragraph only.
+            if fields.is_empty() {
+                continue;
+            }
+            break;
+        }
+        if line.starts_with([' ', '\t']) {
+            let Some(last) = fields.last_mut() else {
+                return Err(format!(
+                    "has a control file whose line {} continues no field",
+                    n + 1
+                ));
+            };
+            last.1.push('\n');
+            last.1.push_str(line);
+            continue;
+        }
+        let Some((name, value)) = line.split_once(':') else {
+            return Err(format!(
+                "has a control file whose line {} is not `Field: value`",
+                n + 1
+            ));
+        };
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(format!(
+                "has a control file whose line {} names no field ({name:?})",
+                n + 1
+            ));
+        }
+        fields.push((name.to_owned(), value.trim().to_owned()));
+    }
+    Ok(fields)
+}
+
+/// Fields the index sets itself, dropped from the control file.
+const INDEX_FIELDS: [&str; 5] = ["Filename", "Size", "MD5sum", "SHA1", "SHA256"];
+
+fn entry(d: &Deb) -> String {
+    let mut s = String::new();
+    for (k, v) in &d.fields {
+        if INDEX_FIELDS.iter().any(|f| f.eq_ignore_ascii_case(k)) {
+            continue;
+        }
+        if v.is_empty() || v.starts_with('\n') {
+            s.push_str(&format!("{k}:{v}\n"));
+        } else {
+            s.push_str(&format!("{k}: {v}\n"));
+        }
+    }
+    s.push_str(&format!(
+        "Filename: {}\nSize: {}\nMD5sum: {}\nSHA1: {}\nSHA256: {}\n",
+        d.filename, d.size, d.md5, d.sha1, d.sha256
+    ));
+    s
+}
+
+fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::GzBuilder::new()
+        .mtime(0)
+        .write(Vec::new(), flate2::Compression::best());
+    enc.write_all(bytes).expect("writing to memory");
+    enc.finish().expect("writing to memory")
+}
+
+/// One of Release's digests, as lowercase hex.
+type Hash = fn(&[u8]) -> String;
+
+fn release(
+    opts: &AptOptions,
+    timestamp: i64,
+    arches: &BTreeSet<String>,
+    files: &[(String, Vec<u8>)],
+) -> Result<Vec<u8>, RepoError> {
+    let date = time::OffsetDateTime::from_unix_timestamp(timestamp)
+        .ok()
+        .and_then(|t| {
+            t.format(time::macros::format_description!(
+                "[weekday repr:short], [day] [month repr:short] [year] [hour]:[minute]:[second] UTC"
+            ))
+            .ok()
+        })
+        .ok_or_else(|| RepoError::AptOption {
+            what: "release time",
+            value: timestamp.to_string(),
+            allowed: "a time between the years 1 and 9999",
+        })?;
+    let mut s = String::new();
+    if !opts.origin.is_empty() {
+        s.push_str(&format!("Origin: {}\n", opts.origin));
+    }
+    if !opts.label.is_empty() {
+        s.push_str(&format!("Label: {}\n", opts.label));
+    }
+    s.push_str(&format!(
+        "Suite: {}\nCodename: {}\n",
+        opts.suite, opts.suite
+    ));
+    s.push_str(&format!("Date: {date}\n"));
+    let arches: Vec<&str> = arches.iter().map(String::as_str).collect();
+    s.push_str(&format!("Architectures: {}\n", arches.join(" ")));
+    s.push_str(&format!("Components: {}\n", opts.component));
+    let sorted: BTreeMap<&str, &[u8]> = files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let width = files
+        .iter()
+        .map(|(_, b)| b.len().to_string().len())
+        .max()
+        .unwrap_or(1);
+    let hashes: [(&str, Hash); 3] = [
+        ("MD5Sum", |b| hex::encode(md5::Md5::digest(b))),
+        ("SHA1", |b| hex::encode(sha1::Sha1::digest(b))),
+        ("SHA256", |b| hex::encode(sha2::Sha256::digest(b))),
+    ];
+    for (title, hash) in hashes {
+        s.push_str(&format!("{title}:\n"));
+        for (p, b) in &sorted {
+            s.push_str(&format!(" {} {:>width$} {p}\n", hash(b), b.len()));
+        }
+    }
+    Ok(s.into_bytes())
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,211 @@
+use std::path::Path;
+
+use super::*;
+
+/// A minimal .deb: debian-binary, control.tar.gz with `control`, an empty
+/// data.tar.gz.
+fn deb(control: &str) -> Vec<u8> {
+    let mut tar = tar::Builder::new(Vec::new());
+    let mut header = tar::Header::new_gnu();
+    header.set_size(control.len() as u64);
+    header.set_mode(0o644);
+    header.set_cksum();
+    tar.append_data(&mut header, "./control", control.as_bytes())
+        .unwrap();
+    let control_tar = gzip(&tar.into_inner().unwrap());
+    let data_tar = gzip(&tar::Builder::new(Vec::new()).into_inner().unwrap());
+    let mut ar = ar::Builder::new(Vec::new());
+    for (name, bytes) in [
+        ("debian-binary", &b"2.0\n"[..]),
+        ("control.tar.gz", &control_tar),
+        ("data.tar.gz", &data_tar),
+    ] {
+        let header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
+        ar.append(&header, bytes).unwrap();
+    }
+    ar.into_inner().unwrap()
+}
+
+fn control(version: &str, arch: &str) -> String {
+    format!(
+        "Package: hello\nVersion: {version}\nArchitecture: {arch}\nMaintainer: M <m@example.invalid>\nDescription: says hello\n more text\n"
+    )
+}
+
+fn put(repo: &Path, rel: &str, bytes: &[u8]) {
+    let p = repo.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, bytes).unwrap();
+}
+
+fn text(files: &[(String, Vec<u8>)], name: &str) -> String {
+    let (_, b) = files.iter().find(|(p, _)| p == name).unwrap();
+    String::from_utf8(b.clone()).unwrap()
+}
+
+#[test]
+fn packages_and_release() {
+    let repo = tempfile::tempdir().unwrap();
+    let bytes = deb(&control("1.0.0", "amd64"));
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &bytes,
+    );
+    let files = index(repo.path(), &AptOptions::default(), 1_700_000_000).unwrap();
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "dists/stable/main/binary-amd64/Packages",
+            "dists/stable/main/binary-amd64/Packages.gz",
+            "dists/stable/Release"
+        ]
+    );
+    let packages = text(&files, "dists/stable/main/binary-amd64/Packages");
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    assert_eq!(
+        packages,
+        format!(
+            "Package: hello\nVersion: 1.0.0\nArchitecture: amd64\nMaintainer: M <m@example.invalid>\nDescription: says hello\n more text\nFilename: pool/main/h/hello/hello_1.0.0_amd64.deb\nSize: {}\nMD5sum: {}\nSHA1: {}\nSHA256: {sha}\n",
+            bytes.len(),
+            hex::encode(md5::Md5::digest(&bytes)),
+            hex::encode(sha1::Sha1::digest(&bytes)),
+        )
+    );
+    let release = text(&files, "dists/stable/Release");
+    assert!(release.starts_with(
+        "Suite: stable\nCodename: stable\nDate: Tue, 14 Nov 2023 22:13:20 UTC\nArchitectures: amd64\nComponents: main\nMD5Sum:\n"
+    ));
+    let packages_sha = hex::encode(sha2::Sha256::digest(packages.as_bytes()));
+    assert!(release.contains(&format!(
+        " {packages_sha} {} main/binary-amd64/Packages\n",
+        packages.len()
+    )));
+    // The gzip holds the same text.
+    let (_, gz) = &files[1];
+    let mut unzipped = String::new();
+    flate2::read::GzDecoder::new(&gz[..])
+        .read_to_string(&mut unzipped)
+        .unwrap();
+    assert_eq!(unzipped, packages);
+}
+
+#[test]
+fn second_version_listed_and_reproducible() {
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &deb(&control("1.0.0", "amd64")),
+    );
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.1.0_amd64.deb",
+        &deb(&control("1.1.0", "amd64")),
+    );
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.1.0_arm64.deb",
+        &deb(&control("1.1.0", "arm64")),
+    );
+    let opts = AptOptions {
+        origin: "Example".into(),
+        label: "Example apt".into(),
+        ..AptOptions::default()
+    };
+    let first = index(repo.path(), &opts, 0).unwrap();
+    let packages = text(&first, "dists/stable/main/binary-amd64/Packages");
+    assert_eq!(packages.matches("Package: hello\n").count(), 2);
+    assert!(packages.contains("Version: 1.0.0\n") && packages.contains("Version: 1.1.0\n"));
+    let release = text(&first, "dists/stable/Release");
+    assert!(release.starts_with("Origin: Example\nLabel: Example apt\n"));
+    assert!(release.contains("Architectures: amd64 arm64\n"));
+    // Written, then regenerated: the same bytes.
+    write_index(repo.path(), &opts, 0).unwrap();
+    let again = index(repo.path(), &opts, 0).unwrap();
+    assert_eq!(first, again);
+    for (p, b) in &first {
+        assert_eq!(&std::fs::read(repo.path().join(p)).unwrap(), b);
+    }
+}
+
+#[test]
+fn bad_suite_and_component_are_refused() {
+    let repo = tempfile::tempdir().unwrap();
+    for (suite, component) in [
+        ("st/able", "main"),
+        ("stable", "../main"),
+        ("", "main"),
+        ("-x", "main"),
+    ] {
+        let opts = AptOptions {
+            suite: suite.into(),
+            component: component.into(),
+            ..AptOptions::default()
+        };
+        let err = index(repo.path(), &opts, 0).unwrap_err();
+        assert!(matches!(err, RepoError::AptOption { .. }), "{err}");
+    }
+    let opts = AptOptions {
+        label: "a\nb".into(),
+        ..AptOptions::default()
+    };
+    assert!(matches!(
+        index(repo.path(), &opts, 0).unwrap_err(),
+        RepoError::AptOption { what: "label", .. }
+    ));
+}
+
+#[test]
+fn broken_debs_and_links_are_named() {
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/x/x/x_1_amd64.deb",
+        b"not an ar archive",
+    );
+    let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+    assert!(
+        matches!(&err, RepoError::Apt { path, .. } if path.ends_with("x_1_amd64.deb")),
+        "{err}"
+    );
+
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1_amd64.deb",
+        &deb("Package: hello\nArchitecture: amd64\n"),
+    );
+    let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+    assert!(err.to_string().contains("Version"), "{err}");
+
+    let repo = tempfile::tempdir().unwrap();
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(repo.path().join("pool/main")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), repo.path().join("pool/main/h")).unwrap();
+    let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+    assert!(matches!(err, RepoError::Symlink { .. }), "{err}");
+}
+
+#[test]
+fn layout_places_debs_in_the_pool() {
+    let layout = layout("main");
+    let env = minijinja::Environment::new();
+    let render = |artifact: &str| {
+        env.render_str(
+            layout.template(),
+            minijinja::context! { artifact => artifact, version => "1.0.0" },
+        )
+        .unwrap()
+    };
+    assert_eq!(
+        render("hello_1.0.0_amd64.deb"),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb"
+    );
+    assert_eq!(
+        render("deb/hello_1.0.0_arm64.deb"),
+        "pool/main/h/hello/hello_1.0.0_arm64.deb"
+    );
+    assert_eq!(render("SHA256SUMS"), "1.0.0/SHA256SUMS");
+}
