@@ -272,11 +272,35 @@ fn sign(
 /// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
 /// staged, then renamed into place (Release last), replacing the previous
 /// index. Returns the paths written, relative to the repository root.
+/// An exclusive lock on `<repo>/.matrix/apt.lock` (made if missing, never
+/// through a link), held until dropped.
+fn index_lock(repo: &Path) -> Result<File, RepoError> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let state = Path::new(super::STATE_DIR);
+    nofollow::create_dirs(repo, state)?;
+    let path = repo.join(state).join("apt.lock");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_CLOEXEC)
+        .mode(0o644)
+        .open(&path)
+        .map_err(RepoError::io("open the apt index lock", &path))?;
+    file.lock()
+        .map_err(RepoError::io("lock the apt index lock", &path))?;
+    Ok(file)
+}
+
 pub fn write_index(
     repo: &Path,
     opts: &AptOptions,
     timestamp: i64,
 ) -> Result<Vec<String>, RepoError> {
+    // One rebuild at a time: each reads the whole pool and writes every
+    // index file, so two publishes at once end with an index of both
+    // (whichever rebuilds last has seen the other's .deb in the pool).
+    let _lock = index_lock(repo)?;
     let files = index(repo, opts, timestamp)?;
     let staging_root = staging_dir();
     nofollow::create_dirs(repo, &staging_root)?;

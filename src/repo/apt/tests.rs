@@ -209,3 +209,47 @@ fn layout_places_debs_in_the_pool() {
     );
     assert_eq!(render("SHA256SUMS"), "1.0.0/SHA256SUMS");
 }
+
+/// The index lock is exclusive: while one rebuild holds it, another waits,
+/// and a rebuild after both debs are in the pool lists both. A link where
+/// the lock file goes is refused, never followed.
+#[test]
+fn index_rebuilds_are_serialized() {
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &deb(&control("1.0.0", "amd64")),
+    );
+    let held = index_lock(repo.path()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = repo.path().to_path_buf();
+    let waiter = std::thread::spawn(move || {
+        write_index(&path, &AptOptions::default(), 0).unwrap();
+        tx.send(()).unwrap();
+    });
+    // The other publish places its deb while the first holds the lock.
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.1.0_amd64.deb",
+        &deb(&control("1.1.0", "amd64")),
+    );
+    assert!(
+        rx.recv_timeout(std::time::Duration::from_millis(300))
+            .is_err(),
+        "the rebuild ran while the lock was held"
+    );
+    drop(held);
+    rx.recv_timeout(std::time::Duration::from_secs(30)).unwrap();
+    waiter.join().unwrap();
+    let packages =
+        std::fs::read_to_string(repo.path().join("dists/stable/main/binary-amd64/Packages"))
+            .unwrap();
+    assert!(packages.contains("Version: 1.0.0\n") && packages.contains("Version: 1.1.0\n"));
+
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join(".matrix")).unwrap();
+    std::os::unix::fs::symlink("/tmp/elsewhere", other.path().join(".matrix/apt.lock")).unwrap();
+    assert!(index_lock(other.path()).is_err());
+    assert!(!Path::new("/tmp/elsewhere").exists());
+}
