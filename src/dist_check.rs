@@ -238,7 +238,7 @@ fn key_method(key: &Artifact) -> Option<crate::packager::sign::Method> {
         None
     } else if key.path == "allowed_signers" {
         Some(Method::Ssh)
-    } else if key.path.ends_with(COSIGN_KEY_SUFFIX) {
+    } else if is_cosign_key(key) {
         None
     } else if key.path.ends_with(".pub") {
         Some(Method::Minisign)
@@ -252,6 +252,11 @@ fn key_method(key: &Artifact) -> Option<crate::packager::sign::Method> {
 /// How the images' PEM public key file ends (`<project>.cosign.pub`).
 const COSIGN_KEY_SUFFIX: &str = ".cosign.pub";
 
+/// Whether `a` is the images' PEM public key.
+fn is_cosign_key(a: &Artifact) -> bool {
+    a.kind == ArtifactKind::Key && a.path.ends_with(COSIGN_KEY_SUFFIX)
+}
+
 /// A release with a signing key is signed whole: the checksums file has
 /// its signature, the release and each archive (or bare binary) their
 /// provenance, and `<project>.cosign.pub`, when there is one, is the same
@@ -264,11 +269,7 @@ fn check_signing(dir: &Path, manifest: &Manifest, report: &mut Report) {
         .iter()
         .find_map(|k| key_method(k).map(|m| (k, m)))
     else {
-        if let Some(k) = manifest
-            .artifacts
-            .iter()
-            .find(|k| k.kind == ArtifactKind::Key && k.path.ends_with(COSIGN_KEY_SUFFIX))
-        {
+        if let Some(k) = manifest.artifacts.iter().find(|k| is_cosign_key(k)) {
             report.problems.push(format!(
                 "{}: an image key without the release's signing key",
                 k.path
@@ -307,18 +308,9 @@ fn check_signing(dir: &Path, manifest: &Manifest, report: &mut Report) {
             ));
         }
     }
-    for cosign in manifest
-        .artifacts
-        .iter()
-        .filter(|k| k.kind == ArtifactKind::Key && k.path.ends_with(COSIGN_KEY_SUFFIX))
-    {
-        let read = |path: &str| {
-            std::fs::File::open(dir.join(path))
-                .and_then(|f| crate::package::capped::read_to_end(f, MAX_KEY_BYTES, 0))
-                .ok()
-                .flatten()
-                .and_then(|b| String::from_utf8(b).ok())
-        };
+    for cosign in manifest.artifacts.iter().filter(|k| is_cosign_key(k)) {
+        let read =
+            |path: &str| crate::package::capped::read_text(&dir.join(path), MAX_KEY_BYTES).ok();
         let (Some(text), Some(pem)) = (read(&key.path), read(&cosign.path)) else {
             // Missing or unreadable: the size and digest checks said so.
             continue;

@@ -20,7 +20,7 @@ mod verify;
 
 pub use config::{Method, SignConfig, Signed};
 pub use key::{SignError, Signer};
-pub use plan::{SignStep, plan};
+pub use plan::{SignStep, cosign_key_name, plan};
 pub use verify::{dsse, ed25519_public_of, method_of, verify};
 
 /// The namespace of matrix's SSH signatures (`ssh-keygen -Y ... -n file`).

@@ -493,7 +493,7 @@ impl<'a> Renderer<'a> {
         // The same rule as the sign step's (`SignStep::sign_images`): a gpg
         // key with pushed images is refused there, `images = false` opts out.
         if pushed && config.sign.as_ref().is_some_and(|s| s.images) {
-            v.image_key = Some(format!("{project}.cosign.pub"));
+            v.image_key = Some(crate::packager::sign::cosign_key_name(project));
         }
         let repository = config.ci.repository.clone();
         if let Some(repo) = repository.filter(|_| config.ci.attestations && !version.is_snapshot) {

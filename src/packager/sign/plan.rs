@@ -33,6 +33,11 @@ pub fn plan(project: &str, config: &SignConfig) -> SignStep {
     }
 }
 
+/// The PEM public key file pushed images are verified with.
+pub fn cosign_key_name(project: &str) -> String {
+    format!("{project}.cosign.pub")
+}
+
 impl SignStep {
     /// Decides whether the images are signed: when they are pushed and
     /// `images` is not turned off. A gpg key cannot: the problem (key,
@@ -45,7 +50,7 @@ impl SignStep {
         if let Some(problem) = self.config.image_problem(pushed) {
             return Err(problem);
         }
-        self.cosign_key = (pushed && self.config.images).then(|| format!("{project}.cosign.pub"));
+        self.cosign_key = (pushed && self.config.images).then(|| cosign_key_name(project));
         Ok(())
     }
 }
