@@ -18,6 +18,7 @@ pub mod kinds;
 pub mod limits;
 mod read;
 pub mod source;
+pub mod universal;
 pub mod values;
 pub mod version;
 
@@ -34,6 +35,7 @@ pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network
 pub use limits::{Limit, Limits};
 pub use read::MAX_CONFIG_BYTES;
 pub use source::{ConfigError, ConfigErrorDetail, KeyPath, Seg, Source};
+pub use universal::Universal;
 pub use values::{Epoch, Timeout, parse_duration};
 pub use version::{VersionConfig, VersionScheme, parse_date};
 
@@ -88,6 +90,9 @@ pub struct Config {
     /// What the CI files `matrix ci` writes add (GitHub's attestations).
     #[serde(default)]
     pub ci: CiConfig,
+    /// Binaries joined across architectures (a universal macOS binary).
+    #[serde(default)]
+    pub universal: Option<Universal>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -252,7 +252,9 @@ pub fn check(plan: &Plan, shards: &[Shard], allow_partial: bool) -> Result<Check
     checked.jobs = merged_jobs(plan, jobs);
     // Missing is what the plan's split gives the shards and they do not
     // hold, whatever their `targets` lists say.
+    // Joined targets are made by the merge itself.
     let missing: Vec<usize> = (0..plan.targets.len())
+        .filter(|&t| plan.targets[t].of_matrix())
         .filter(|t| !present.contains(t) || lacking.contains_key(t))
         .collect();
     if !missing.is_empty() && !allow_partial {

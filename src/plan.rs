@@ -14,6 +14,7 @@ pub mod jobs;
 mod names;
 pub mod shard;
 mod steps;
+mod universal;
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -122,6 +123,19 @@ pub struct Target {
     pub platform: Option<&'static Platform>,
     pub build: BuildStep,
     pub archive: ArchiveStep,
+    /// A joined target's (`[universal] darwin`): the targets whose binaries
+    /// its build joins into one universal binary instead of running a
+    /// command (indexes into `Plan::targets`). `None` for the matrix's own.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub joins: Option<Vec<usize>>,
+}
+
+impl Target {
+    /// A target of the matrix (not one made by joining others): what
+    /// `--shard` splits and a merge expects from the shards.
+    pub fn of_matrix(&self) -> bool {
+        self.joins.is_none()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -260,7 +274,8 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     check_image_flags(loaded, req)?;
     let expanded = axes::expand(&config.matrix, config.limits.max_targets, source)?;
     let named = name_targets(&expanded, source)?;
-    let unfiltered = unfiltered(loaded, req, &named);
+    let mut unfiltered = unfiltered(loaded, req, &named);
+    universal::check_matrix(loaded, &named)?;
     let selected = select(named, &req.filters)?;
     check_override_work(loaded, selected.len())?;
 
@@ -269,11 +284,23 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
     for (id, slug, values) in selected {
         targets.push(renderer.target(id, slug, values)?);
     }
+    let mut warnings: Vec<String> = Vec::new();
+    renderer.universal(&mut targets, &mut warnings)?;
+    if !unfiltered.is_empty() {
+        // A joined target a filtered build makes is one of the release's.
+        unfiltered.extend(targets.iter().filter(|t| !t.of_matrix()).map(|t| {
+            crate::package::manifest::Target {
+                id: t.id.clone(),
+                values: t.values.clone(),
+                verify: t.build.verify,
+            }
+        }));
+    }
     names::check_unique_names(&targets, loaded)?;
     let checksum = renderer.checksum()?;
     check_checksum_name(&targets, &checksum, source)?;
 
-    let mut warnings: Vec<String> = targets.iter().filter_map(unverifiable).collect();
+    warnings.splice(0..0, targets.iter().filter_map(unverifiable));
     let builders = renderer.builders(&targets)?;
     let images = match &config.images {
         Some(images) if req.images => Some(renderer.images(images, &targets, &mut warnings)?),

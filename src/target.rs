@@ -14,6 +14,11 @@ pub use platforms::{PLATFORMS, Platform};
 
 use serde::Serialize;
 
+/// The arch value of a macOS universal binary (darwin/amd64 and
+/// darwin/arm64 joined, `[universal] darwin`): no CPU of its own, so no
+/// [`Platform`] row.
+pub const UNIVERSAL_ARCH: &str = "universal";
+
 /// An operating system matrix knows.
 #[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq)]
 pub struct Os {

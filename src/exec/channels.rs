@@ -103,11 +103,23 @@ fn package(
             .to_string()
         }
     };
-    let platform = target.platform.ok_or_else(|| PublishError::Invalid {
-        channel: channel.to_string(),
-        message: format!("{} is not a platform matrix knows", target.id),
-        help: None,
-    })?;
+    // A joined target (darwin/universal) has no platform row: it ships as
+    // its first thin target's platform, under its own arch.
+    let platform = target
+        .platform
+        .or_else(|| {
+            let thin = *target.joins.as_ref()?.first()?;
+            plan.targets[thin].platform
+        })
+        .ok_or_else(|| PublishError::Invalid {
+            channel: channel.to_string(),
+            message: format!("{} is not a platform matrix knows", target.id),
+            help: None,
+        })?;
+    let arch = match target.platform {
+        Some(p) => p.arch,
+        None => crate::target::UNIVERSAL_ARCH,
+    };
     let step = &target.archive;
     let prefix = |name: &str| match &step.wrap {
         Some(dir) => format!("{dir}/{name}"),
@@ -129,7 +141,7 @@ fn package(
     Ok(Package {
         target: target.id.clone(),
         os: platform.os.to_string(),
-        arch: platform.arch.to_string(),
+        arch: arch.to_string(),
         variant: platform.variant.map(str::to_string),
         platform,
         file_name: record.name.clone(),

@@ -59,6 +59,16 @@ pub enum JobError {
         #[diagnostic_source]
         source: PackageError,
     },
+    #[error("{target}: cannot join the universal binary: {source}")]
+    #[diagnostic(
+        code(matrix::job::join),
+        help("[universal] darwin joins the darwin/amd64 and darwin/arm64 builds; both must write a thin Mach-O executable")
+    )]
+    Join {
+        target: String,
+        #[source]
+        source: crate::package::macho_fat::FatError,
+    },
     #[error("{job}: cannot write {}: {source}", path.display())]
     #[diagnostic(code(matrix::job::io))]
     Io {

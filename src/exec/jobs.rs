@@ -61,7 +61,7 @@ pub(super) async fn run(
     }
 }
 
-fn io_error(
+pub(super) fn io_error(
     plan: &Plan,
     job: usize,
     path: PathBuf,
@@ -80,6 +80,9 @@ async fn build(
     cancel: &CancellationToken,
 ) -> Result<Option<Inspected>, JobError> {
     let plan = &ctx.plan;
+    if plan.targets[t].joins.is_some() {
+        return super::universal::join(plan, job, t).await.map(|()| None);
+    }
     let smoke = ctx.smoke;
     let target = &plan.targets[t];
     let step = &target.build;

@@ -21,6 +21,7 @@ pub mod lock;
 pub mod process;
 mod sbom;
 mod smoke;
+mod universal;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -157,6 +157,12 @@ impl Thin {
 /// A thin Mach-O read from `path`, at most `cap` bytes (never following
 /// more than the file: the read stops one byte past the cap).
 pub fn read_thin(path: &Path, cap: u64) -> Result<Thin, FatError> {
+    read_thin_named(path, &path.display().to_string(), cap)
+}
+
+/// [`read_thin`], with errors about the content calling it `name` (a
+/// target and its path, say).
+pub fn read_thin_named(path: &Path, name: &str, cap: u64) -> Result<Thin, FatError> {
     let io = |source| FatError::Io {
         path: path.to_path_buf(),
         source,
@@ -169,7 +175,7 @@ pub fn read_thin(path: &Path, cap: u64) -> Result<Thin, FatError> {
             path: path.to_path_buf(),
             cap,
         })?;
-    Thin::new(path.display().to_string(), bytes)
+    Thin::new(name, bytes)
 }
 
 /// A CPU type's name as lipo prints it.

@@ -12,9 +12,11 @@
 //! (the input packages), `class_name`, `desc` (as written, checked against
 //! Homebrew's rules in [`desc`]), `license` (the Ruby arguments of
 //! `license`, empty when unset), `binary`, `systems` (a list
-//! of `{name: "macos"|"linux", cpus: [{name: "arm"|"intel", target, url,
-//! sha256, install}]}`), `install` (Ruby lines of the shared `def install`;
-//! empty when each cpu block has its own `install`), `test` (Ruby lines of
+//! of `{name: "macos"|"linux", universal, cpus: [{name: "arm"|"intel",
+//! target, url, sha256, install}]}`, where `universal` is a block like a
+//! cpu's for a universal macOS binary, which then fills `on_macos` alone),
+//! `install` (Ruby lines of the shared `def install`; empty when each cpu
+//! block has its own `install`), `test` (Ruby lines of
 //! `test do`), `caveats` (text or none). Filters: `ruby` (a double-quoted Ruby
 //! string literal) and `ruby_heredoc(indent)` (a `<<~EOS` heredoc).
 
@@ -102,6 +104,9 @@ struct Context<'a> {
 struct OsBlock {
     /// `macos` or `linux`, as in `on_macos`.
     name: &'static str,
+    /// A universal binary's url and sha256, straight in the OS block
+    /// (`[universal] darwin`); `cpus` is then empty.
+    universal: Option<CpuBlock>,
     cpus: Vec<CpuBlock>,
 }
 
@@ -119,6 +124,9 @@ struct CpuBlock {
 /// Homebrew's two OS blocks, in the order the formula lists them.
 const SYSTEMS: [(&str, &str); 2] = [("darwin", "macos"), ("linux", "linux")];
 const CPUS: [&str; 2] = ["arm", "intel"];
+/// The slot of a universal binary: the whole `on_macos` block, no
+/// `on_arm`/`on_intel` inside.
+const UNIVERSAL: &str = "universal";
 
 fn context<'a>(
     input: &'a ChannelInput,
@@ -249,24 +257,31 @@ fn license(
 fn systems(packages: &[(Slot, &Package)], installs: &[Vec<String>], shared: bool) -> Vec<OsBlock> {
     let mut systems = Vec::new();
     for (os, block) in SYSTEMS {
-        let mut cpus = Vec::new();
-        for cpu in CPUS {
+        let cpu_block = |cpu: &'static str| {
             let found = packages
                 .iter()
                 .zip(installs)
                 .find(|((key, _), _)| *key == (os, cpu));
-            if let Some(((_, p), lines)) = found {
-                cpus.push(CpuBlock {
-                    name: cpu,
-                    target: p.target.clone(),
-                    url: p.url.clone(),
-                    sha256: p.sha256.clone(),
-                    install: if shared { Vec::new() } else { lines.clone() },
-                });
-            }
-        }
-        if !cpus.is_empty() {
-            systems.push(OsBlock { name: block, cpus });
+            found.map(|((_, p), lines)| CpuBlock {
+                name: cpu,
+                target: p.target.clone(),
+                url: p.url.clone(),
+                sha256: p.sha256.clone(),
+                install: if shared { Vec::new() } else { lines.clone() },
+            })
+        };
+        let universal = cpu_block(UNIVERSAL);
+        let cpus: Vec<CpuBlock> = if universal.is_some() {
+            Vec::new()
+        } else {
+            CPUS.into_iter().filter_map(cpu_block).collect()
+        };
+        if universal.is_some() || !cpus.is_empty() {
+            systems.push(OsBlock {
+                name: block,
+                universal,
+                cpus,
+            });
         }
     }
     systems
@@ -296,7 +311,13 @@ fn check_packages<'a>(
                     narrow(),
                 )
             })?;
-        let cpu = p.platform.homebrew_cpu.ok_or_else(|| {
+        // A universal macOS binary fills the whole on_macos block.
+        let cpu = if p.is_universal() {
+            Some(UNIVERSAL)
+        } else {
+            p.platform.homebrew_cpu
+        };
+        let cpu = cpu.ok_or_else(|| {
             invalid(
                 format!(
                     "{}: Homebrew has no on_arm/on_intel block for this architecture",

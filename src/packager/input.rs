@@ -72,6 +72,14 @@ pub struct Package {
     pub files: Vec<String>,
 }
 
+impl Package {
+    /// A universal macOS binary (`[universal] darwin`): its `arch` is
+    /// `universal` and its `platform` the first thin target's (darwin/amd64).
+    pub fn is_universal(&self) -> bool {
+        self.arch == crate::target::UNIVERSAL_ARCH
+    }
+}
+
 /// Everything one channel renders from.
 #[derive(Debug, Clone, Serialize)]
 pub struct ChannelInput {

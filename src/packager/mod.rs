@@ -33,7 +33,7 @@
 //!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
 //!    "kebab-case")]`, every key optional or defaulted.
 //! 3. `foo/plan.rs`: `pub const PACKAGER: Packager` (name, title, dir,
-//!    oses, slot, format_problem, one_format, format_hint), `pub struct
+//!    oses, slot, format_problem, one_format, format_hint, universal), `pub struct
 //!    FooStep` (`Serialize`), `pub fn plan(&PlanInput, &FooConfig) ->
 //!    FooStep`, and `check` / `check_urls` (or re-export
 //!    `registry::{no_check, no_url_check}` under those names).

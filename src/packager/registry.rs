@@ -174,6 +174,9 @@ pub struct Packager {
     pub one_format: bool,
     /// The archive format to suggest instead, in help texts.
     pub format_hint: &'static str,
+    /// It ships a joined target (`[universal] darwin`: darwin/universal)
+    /// in place of the thin targets it joins, when it ships them all.
+    pub universal: bool,
 }
 
 impl ChannelKind {

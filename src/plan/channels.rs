@@ -319,7 +319,8 @@ impl<'a> Renderer<'a> {
         let mut shipped = Vec::new();
         let mut left_out = Vec::new();
         for (i, t) in targets.iter().enumerate() {
-            if !matches(when, &t.values) {
+            // Joined targets ship through their thin ones, below.
+            if !t.of_matrix() || !matches(when, &t.values) {
                 continue;
             }
             match t.platform.and_then(|p| slots::slot(kind, p)) {
@@ -351,6 +352,9 @@ impl<'a> Renderer<'a> {
             ));
         }
         self.fill(name, kind, &at, targets, &shipped)?;
+        if kind.packager().universal {
+            super::universal::ship_joined(targets, &mut shipped);
+        }
         Ok(shipped)
     }
 

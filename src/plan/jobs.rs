@@ -207,17 +207,6 @@ pub enum Scope {
     Merge,
 }
 
-impl Scope {
-    /// Jobs whose results this scope takes from elsewhere: a merge's
-    /// archives and platform images come from the shards.
-    fn done_elsewhere(self, id: JobId) -> bool {
-        self == Scope::Merge
-            && matches!(
-                id.kind(),
-                JobKind::Builder | JobKind::Build | JobKind::Archive | JobKind::Image
-            )
-    }
-}
 
 /// The plan's steps job ids and needs are made from.
 #[derive(Debug, Clone, Copy)]
@@ -258,6 +247,19 @@ impl Steps<'_> {
         }
     }
 
+    /// Jobs whose results `scope` takes from elsewhere: a merge's
+    /// archives and platform images come from the shards. A joined
+    /// target's build and archive are the merge's own (no shard has both
+    /// thin binaries).
+    fn done_elsewhere(&self, id: JobId, scope: Scope) -> bool {
+        scope == Scope::Merge
+            && matches!(
+                id.kind(),
+                JobKind::Builder | JobKind::Build | JobKind::Archive | JobKind::Image
+            )
+            && id.target().is_none_or(|t| self.targets[t].of_matrix())
+    }
+
     fn uses_engine(&self, id: JobId) -> bool {
         match id {
             JobId::Builder(_) => true,
@@ -282,6 +284,13 @@ impl Steps<'_> {
         let push = self.images.is_some_and(|i| i.push);
         let needs: Vec<JobId> = match id {
             JobId::Builder(_) => vec![],
+            // A joined target's build reads the thin builds' binaries.
+            JobId::Build(t) if self.targets[t].joins.is_some() => self.targets[t]
+                .joins
+                .iter()
+                .flatten()
+                .map(|&thin| JobId::Build(thin))
+                .collect(),
             JobId::Build(t) => match &self.targets[t].build.container {
                 Some(ContainerImage::Builder { name }) => {
                     let b = self
@@ -356,7 +365,7 @@ impl Steps<'_> {
         };
         Ok(needs
             .into_iter()
-            .filter(|n| !scope.done_elsewhere(*n))
+            .filter(|n| !self.done_elsewhere(*n, scope))
             .collect())
     }
 

@@ -85,7 +85,7 @@ pub fn restrict_to_shard(
 /// The archives and platform images come from the shards, so nothing they
 /// need is built again. `missing` names the targets a partial merge lacks:
 /// channels ship what there is, and a channel left with no target is not
-/// run.
+/// run. Joined targets (`[universal]`) are built and archived here.
 pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), GraphError> {
     let missing: BTreeSet<usize> = plan
         .targets
@@ -93,6 +93,17 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
         .enumerate()
         .filter(|(_, t)| missing.contains(&t.id))
         .map(|(i, _)| i)
+        .collect();
+    // A joined target is made here from its thin targets' binaries, so it
+    // is missing when one of them is.
+    let missing: BTreeSet<usize> = (0..plan.targets.len())
+        .filter(|&t| {
+            missing.contains(&t)
+                || plan.targets[t]
+                    .joins
+                    .as_ref()
+                    .is_some_and(|j| j.iter().any(|thin| missing.contains(thin)))
+        })
         .collect();
     for c in &mut plan.channels {
         c.targets.retain(|(t, _)| !missing.contains(t));
@@ -104,6 +115,10 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
         .copied()
         .filter(|&id| match id {
             JobId::Index(_) | JobId::Notes => true,
+            // Joined targets are built from the binaries the merge staged.
+            JobId::Build(t) | JobId::Archive(t) => {
+                !plan.targets[t].of_matrix() && !missing.contains(&t)
+            }
             // SBOMs are made from the archives and binaries the merge
             // staged, as a single machine makes them; shards make none.
             JobId::Sbom(t) => !missing.contains(&t),

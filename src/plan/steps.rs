@@ -174,6 +174,7 @@ impl<'a> Renderer<'a> {
             platform,
             build,
             archive,
+            joins: None,
         })
     }
 
@@ -418,7 +419,7 @@ impl<'a> Renderer<'a> {
         })
     }
 
-    fn archive_step(
+    pub(super) fn archive_step(
         &self,
         id: &str,
         values: &IndexMap<String, String>,

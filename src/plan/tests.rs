@@ -419,3 +419,4 @@ mod fuzz;
 mod jobs;
 mod limits;
 mod names;
+mod universal;

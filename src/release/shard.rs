@@ -25,7 +25,13 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
             )
         }
     };
-    let ids: Vec<String> = plan.targets.iter().map(|t| t.id.clone()).collect();
+    // Joined targets are the merge's, never a shard's.
+    let ids: Vec<String> = plan
+        .targets
+        .iter()
+        .filter(|t| t.of_matrix())
+        .map(|t| t.id.clone())
+        .collect();
     let w = shard::weights(&ids, history.as_ref());
     Ok(ids.into_iter().zip(w).collect())
 }

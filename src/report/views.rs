@@ -58,6 +58,15 @@ pub fn plan(plan: &Plan, verbose: bool) -> String {
     }
     if verbose {
         for t in &plan.targets {
+            if let Some(joins) = &t.joins {
+                let thin: Vec<&str> = joins.iter().map(|&j| plan.targets[j].id.as_str()).collect();
+                out.push_str(&format!(
+                    "\n{}:\n  joins {} into one universal binary\n",
+                    t.id,
+                    thin.join(" and ")
+                ));
+                continue;
+            }
             out.push_str(&format!(
                 "\n{}:\n  $ {}\n",
                 t.id,

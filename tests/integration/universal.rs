@@ -8,7 +8,8 @@ use std::process::Command;
 
 use matrix::package::macho_fat::{self, DEFAULT_CAP};
 
-use crate::support::{require, run, which};
+use crate::cross::example;
+use crate::support::{Project, require, run, which};
 
 const LIPO_HINT: &str = "sudo apt-get install -y --no-install-recommends llvm";
 
@@ -138,4 +139,237 @@ fn hello_go_darwin_builds_merge_into_a_universal_binary_lipo_reads() {
         err.contains("is not a thin Mach-O file (magic 0x7f454c46)"),
         "{err}"
     );
+}
+
+/// hello-go with darwin/amd64, darwin/arm64 and linux/amd64, a Homebrew
+/// channel, and `[universal] darwin = true`.
+const CONFIG: &str = r#"[project]
+name = "hello"
+description = "A tiny greeter"
+homepage = "https://example.org/hello"
+license = "MIT"
+
+[matrix]
+os = ["darwin", "linux"]
+arch = ["amd64", "arm64"]
+exclude = [{ os = "linux", arch = "arm64" }]
+
+[build]
+command = "go build -trimpath -ldflags '-s -w -buildid= -X main.version={{ version }}' -o {{ out }}/{{ bin }} ."
+env = { CGO_ENABLED = "0", GOOS = "{{ os }}", GOARCH = "{{ arch }}", GOFLAGS = "-mod=mod -buildvcs=false", GOCACHE = "{{ env.HOME }}/.cache/matrix-go-build" }
+binary = "hello"
+
+[archive]
+name = "{{ project }}_{{ version }}_{{ os }}_{{ arch }}"
+files = ["LICENSE", "README.md"]
+
+[checksum]
+name = "{{ project }}_{{ version }}_checksums.txt"
+
+[release]
+url = "https://example.org/dl/{{ tag }}/{{ artifact }}"
+
+[channels.homebrew]
+kind = "homebrew"
+desc = "Tiny greeter"
+
+[universal]
+darwin = true
+"#;
+
+const UNIVERSAL: &str = "hello_1.2.3_darwin_universal.tar.gz";
+const CHECKSUMS: &str = "hello_1.2.3_checksums.txt";
+
+/// hello-go's sources with `config` as matrix.toml, committed and tagged.
+fn project(config: &str) -> Project {
+    let p = example("hello-go");
+    p.file("matrix.toml", config);
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    p
+}
+
+fn matrix_ok(p: &Project, args: &[&str]) -> String {
+    let (code, out, err) = run(&mut p.matrix(args));
+    assert_eq!(code, 0, "matrix {args:?}\nstdout: {out}\nstderr: {err}");
+    format!("{out}{err}")
+}
+
+/// The file `name` of the tar.gz at `archive` (not wrapped in a folder).
+fn member(archive: &Path, name: &str) -> Vec<u8> {
+    tool(Command::new("tar").arg("-xzOf").arg(archive).arg(name))
+}
+
+fn tools() -> Option<PathBuf> {
+    if !require("go", "sudo apt-get install -y golang-go")
+        || !require("file", "sudo apt-get install -y file")
+        || !require("ruby", "sudo apt-get install -y ruby")
+    {
+        return None;
+    }
+    lipo()
+}
+
+#[test]
+fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
+    let Some(lipo) = tools() else { return };
+    let p = project(CONFIG);
+    matrix_ok(&p, &["build", "-j", "2"]);
+    let dist = p.dist();
+    let archive = dist.join(UNIVERSAL);
+    assert!(archive.is_file(), "no {UNIVERSAL}");
+
+    let sums = std::fs::read_to_string(dist.join(CHECKSUMS)).unwrap();
+    assert!(sums.contains(&format!("  {UNIVERSAL}\n")), "{sums}");
+    tool(Command::new("sha256sum").arg("-c").arg(CHECKSUMS).current_dir(&dist));
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(dist.join("manifest.json")).unwrap()).unwrap();
+    let record = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["name"] == UNIVERSAL)
+        .unwrap_or_else(|| panic!("{UNIVERSAL} not in the manifest"));
+    assert_eq!(record["target"], "darwin/universal");
+    assert_eq!(record["kind"], "archive");
+    matrix_ok(&p, &["verify", "dist"]);
+
+    // The joined binary, read back by llvm-lipo and file(1).
+    let dir = tempfile::tempdir().unwrap();
+    let fat = dir.path().join("hello");
+    std::fs::write(&fat, member(&archive, "hello")).unwrap();
+    let info = String::from_utf8(tool(Command::new(&lipo).arg("-info").arg(&fat))).unwrap();
+    assert!(info.contains("are: x86_64 arm64"), "{info}");
+    let desc = String::from_utf8(tool(Command::new("file").arg("-b").arg(&fat))).unwrap();
+    assert!(
+        desc.starts_with("Mach-O universal binary with 2 architectures"),
+        "{desc}"
+    );
+    // Each slice is byte for byte the binary of its own target's archive.
+    for (arch, goarch) in [("x86_64", "amd64"), ("arm64", "arm64")] {
+        let out = dir.path().join(format!("thin-{arch}"));
+        tool(
+            Command::new(&lipo)
+                .arg(&fat)
+                .args(["-thin", arch, "-output"])
+                .arg(&out),
+        );
+        let thin = member(&dist.join(format!("hello_1.2.3_darwin_{goarch}.tar.gz")), "hello");
+        assert!(
+            std::fs::read(&out).unwrap() == thin,
+            "the {arch} slice differs from darwin/{goarch}'s binary"
+        );
+    }
+
+    // Homebrew: on_macos holds the universal archive alone.
+    let formula = dist.join("homebrew/hello.rb");
+    let text = std::fs::read_to_string(&formula).unwrap();
+    tool(Command::new("ruby").arg("-c").arg(&formula));
+    let harness = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("src/packager/testdata/formula_harness.rb");
+    let recorded: serde_json::Value = serde_json::from_slice(&tool(
+        Command::new("ruby").arg(&harness).arg(&formula).arg("Hello"),
+    ))
+    .unwrap();
+    let blocks = recorded["blocks"].as_object().unwrap();
+    let keys: Vec<&str> = blocks.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["linux/intel", "macos/any"], "{text}");
+    let macos = &blocks["macos/any"];
+    assert_eq!(
+        macos["url"],
+        format!("https://example.org/dl/v1.2.3/{UNIVERSAL}"),
+        "{text}"
+    );
+    let sha = sums
+        .lines()
+        .find(|l| l.ends_with(UNIVERSAL))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap();
+    assert_eq!(macos["sha256"], sha, "{text}");
+
+    // Two builds: the same bytes.
+    let first = std::fs::read(&archive).unwrap();
+    matrix_ok(&p, &["build", "-j", "2", "--dist", "again"]);
+    let second = std::fs::read(p.path().join("again").join(UNIVERSAL)).unwrap();
+    assert!(first == second, "two builds made different universal archives");
+}
+
+#[test]
+fn two_shards_and_a_merge_make_the_universal_archive_of_one_build() {
+    if tools().is_none() {
+        return;
+    }
+    let p = project(CONFIG);
+    matrix_ok(&p, &["build", "-j", "2"]);
+    // Three targets over two shards: darwin/amd64 and darwin/arm64 land
+    // on different shards, so only the merge has both binaries.
+    let plan = matrix_ok(&p, &["plan", "--shards", "2"]);
+    let mut dirs = Vec::new();
+    for i in 1..=2 {
+        let dir = p.path().join(format!("shard-{i}"));
+        matrix_ok(
+            &p,
+            &[
+                "build",
+                "--shard",
+                &format!("{i}/2"),
+                "--dist",
+                dir.to_str().unwrap(),
+            ],
+        );
+        assert!(!dir.join(UNIVERSAL).exists(), "a shard made {UNIVERSAL}");
+        dirs.push(dir);
+    }
+    let shard_of = |id: &str| (1..=2).find(|i| {
+        std::fs::read_to_string(dirs[i - 1].join("manifest.json"))
+            .unwrap()
+            .contains(&format!("hello_1.2.3_{id}.tar.gz"))
+    });
+    assert_ne!(
+        shard_of("darwin_amd64"),
+        shard_of("darwin_arm64"),
+        "the darwin builds share a shard: {plan}"
+    );
+    let mut args = vec!["merge".to_string()];
+    args.extend(dirs.iter().map(|d| d.display().to_string()));
+    args.extend(["--dist".into(), "merged".into()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    matrix_ok(&p, &args);
+    let merged = p.path().join("merged");
+    for file in [UNIVERSAL, CHECKSUMS, "homebrew/hello.rb"] {
+        assert!(
+            std::fs::read(merged.join(file)).unwrap() == std::fs::read(p.dist().join(file)).unwrap(),
+            "{file}: the merge differs from one build"
+        );
+    }
+    matrix_ok(&p, &["verify", "merged"]);
+}
+
+#[test]
+fn a_matrix_without_darwin_arm64_is_a_located_error_and_a_filter_a_note() {
+    let config = CONFIG.replace(
+        "exclude = [{ os = \"linux\", arch = \"arm64\" }]",
+        "exclude = [{ os = \"linux\", arch = \"arm64\" }, { os = \"darwin\", arch = \"arm64\" }]",
+    );
+    let p = project(&config);
+    let (code, out, err) = run(&mut p.matrix(&["plan"]));
+    assert_eq!(code, 2, "{out}{err}");
+    let words: Vec<&str> = err.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    assert!(err.contains("matrix.toml:32:10"), "{err}");
+    assert!(
+        err.contains("but the matrix has no darwin/arm64 target"),
+        "{err}"
+    );
+    assert!(err.contains("darwin = true"), "{err}");
+
+    // Both in the matrix, one left out by --target: a note, no error.
+    let p = project(CONFIG);
+    let said = matrix_ok(&p, &["plan", "--target", "darwin/amd64"]);
+    assert!(
+        said.contains("darwin/amd64: no universal binary is made, --target leaves out its darwin/arm64 partner"),
+        "{said}"
+    );
+    let json = matrix_ok(&p, &["plan", "--json", "--target", "darwin/*"]);
+    assert!(json.contains("\"darwin/universal\""), "{json}");
 }

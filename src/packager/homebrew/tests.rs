@@ -523,3 +523,51 @@ fn the_class_follows_the_formula_name() {
     let text = render(&input, &named, None).unwrap();
     assert!(text.contains("class HelloCli < Formula"), "{text}");
 }
+
+/// darwin/universal in place of the two darwin packages, as `exec` builds
+/// it: the darwin/amd64 platform row, arch `universal`.
+fn with_universal(format: Format) -> ChannelInput {
+    let mut input = four(format, false);
+    input.packages.retain(|p| p.os != "darwin");
+    let mut universal = package("darwin", "amd64", format, false, "");
+    universal.target = "darwin/universal".into();
+    universal.arch = crate::target::UNIVERSAL_ARCH.into();
+    universal.file_name = universal.file_name.replace("amd64", "universal");
+    universal.url = universal.url.replace("amd64", "universal");
+    universal.binary_in_archive = universal.binary_in_archive.replace("amd64", "universal");
+    input.packages.insert(0, universal);
+    input
+}
+
+#[test]
+fn a_universal_binary_fills_on_macos_alone() {
+    let text = render(&with_universal(Format::TarGz), &opts(), None).unwrap();
+    let macos = text.find("  on_macos do\n").unwrap();
+    let linux = text.find("  on_linux do\n").unwrap();
+    let block = &text[macos..linux];
+    assert!(
+        block.contains(
+            "    url \"https://github.com/acme/hello/releases/download/v1.2.3/hello_1.2.3_darwin_universal.tar.gz\"\n"
+        ),
+        "{text}"
+    );
+    assert!(!block.contains("on_arm") && !block.contains("on_intel"), "{text}");
+    assert_eq!(text.matches("    on_arm do\n").count(), 1, "{text}");
+    assert_eq!(text.matches("def install").count(), 1, "{text}");
+
+    // Bare binaries: the universal block carries its own install too.
+    let Some(ruby) = ruby() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let input = with_universal(Format::Binary);
+    let text = render(&input, &opts(), None).unwrap();
+    let got = run_harness(ruby, dir.path(), &text, "Hello");
+    let blocks = got["blocks"].as_object().unwrap();
+    let keys: Vec<&str> = blocks.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["linux/arm", "linux/intel", "macos/any"], "{text}");
+    assert_eq!(blocks["macos/any"]["url"], input.packages[0].url.as_str());
+    assert_eq!(
+        got["installs"]["macos/any"],
+        serde_json::json!([["bin", "hello_1.2.3_darwin_universal", "hello"]]),
+        "{text}"
+    );
+}

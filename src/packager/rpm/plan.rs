@@ -17,6 +17,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem: |_| None,
     one_format: false,
     format_hint: "tar.gz",
+    universal: false,
 };
 
 /// An rpm channel, planned: the settings it shares with deb, and its
