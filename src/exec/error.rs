@@ -62,7 +62,9 @@ pub enum JobError {
     #[error("{target}: cannot join the universal binary: {source}")]
     #[diagnostic(
         code(matrix::job::join),
-        help("[universal] darwin joins the darwin/amd64 and darwin/arm64 builds; both must write a thin Mach-O executable")
+        help(
+            "[universal] darwin joins the darwin/amd64 and darwin/arm64 builds; both must write a thin Mach-O executable"
+        )
     )]
     Join {
         target: String,

@@ -207,7 +207,6 @@ pub enum Scope {
     Merge,
 }
 
-
 /// The plan's steps job ids and needs are made from.
 #[derive(Debug, Clone, Copy)]
 pub struct Steps<'a> {

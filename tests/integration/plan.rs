@@ -130,6 +130,7 @@ fn schema_describes_every_section() {
             "release",
             "sbom",
             "sign",
+            "universal",
             "version"
         ]
     );

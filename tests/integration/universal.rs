@@ -221,7 +221,12 @@ fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
 
     let sums = std::fs::read_to_string(dist.join(CHECKSUMS)).unwrap();
     assert!(sums.contains(&format!("  {UNIVERSAL}\n")), "{sums}");
-    tool(Command::new("sha256sum").arg("-c").arg(CHECKSUMS).current_dir(&dist));
+    tool(
+        Command::new("sha256sum")
+            .arg("-c")
+            .arg(CHECKSUMS)
+            .current_dir(&dist),
+    );
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(dist.join("manifest.json")).unwrap()).unwrap();
     let record = manifest["artifacts"]
@@ -254,7 +259,10 @@ fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
                 .args(["-thin", arch, "-output"])
                 .arg(&out),
         );
-        let thin = member(&dist.join(format!("hello_1.2.3_darwin_{goarch}.tar.gz")), "hello");
+        let thin = member(
+            &dist.join(format!("hello_1.2.3_darwin_{goarch}.tar.gz")),
+            "hello",
+        );
         assert!(
             std::fs::read(&out).unwrap() == thin,
             "the {arch} slice differs from darwin/{goarch}'s binary"
@@ -265,10 +273,13 @@ fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
     let formula = dist.join("homebrew/hello.rb");
     let text = std::fs::read_to_string(&formula).unwrap();
     tool(Command::new("ruby").arg("-c").arg(&formula));
-    let harness = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("src/packager/testdata/formula_harness.rb");
+    let harness =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("src/packager/testdata/formula_harness.rb");
     let recorded: serde_json::Value = serde_json::from_slice(&tool(
-        Command::new("ruby").arg(&harness).arg(&formula).arg("Hello"),
+        Command::new("ruby")
+            .arg(&harness)
+            .arg(&formula)
+            .arg("Hello"),
     ))
     .unwrap();
     let blocks = recorded["blocks"].as_object().unwrap();
@@ -291,7 +302,10 @@ fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
     let first = std::fs::read(&archive).unwrap();
     matrix_ok(&p, &["build", "-j", "2", "--dist", "again"]);
     let second = std::fs::read(p.path().join("again").join(UNIVERSAL)).unwrap();
-    assert!(first == second, "two builds made different universal archives");
+    assert!(
+        first == second,
+        "two builds made different universal archives"
+    );
 }
 
 #[test]
@@ -320,11 +334,13 @@ fn two_shards_and_a_merge_make_the_universal_archive_of_one_build() {
         assert!(!dir.join(UNIVERSAL).exists(), "a shard made {UNIVERSAL}");
         dirs.push(dir);
     }
-    let shard_of = |id: &str| (1..=2).find(|i| {
-        std::fs::read_to_string(dirs[i - 1].join("manifest.json"))
-            .unwrap()
-            .contains(&format!("hello_1.2.3_{id}.tar.gz"))
-    });
+    let shard_of = |id: &str| {
+        (1..=2).find(|i| {
+            std::fs::read_to_string(dirs[i - 1].join("manifest.json"))
+                .unwrap()
+                .contains(&format!("hello_1.2.3_{id}.tar.gz"))
+        })
+    };
     assert_ne!(
         shard_of("darwin_amd64"),
         shard_of("darwin_arm64"),
@@ -338,7 +354,8 @@ fn two_shards_and_a_merge_make_the_universal_archive_of_one_build() {
     let merged = p.path().join("merged");
     for file in [UNIVERSAL, CHECKSUMS, "homebrew/hello.rb"] {
         assert!(
-            std::fs::read(merged.join(file)).unwrap() == std::fs::read(p.dist().join(file)).unwrap(),
+            std::fs::read(merged.join(file)).unwrap()
+                == std::fs::read(p.dist().join(file)).unwrap(),
             "{file}: the merge differs from one build"
         );
     }

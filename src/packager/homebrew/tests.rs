@@ -551,7 +551,10 @@ fn a_universal_binary_fills_on_macos_alone() {
         ),
         "{text}"
     );
-    assert!(!block.contains("on_arm") && !block.contains("on_intel"), "{text}");
+    assert!(
+        !block.contains("on_arm") && !block.contains("on_intel"),
+        "{text}"
+    );
     assert_eq!(text.matches("    on_arm do\n").count(), 1, "{text}");
     assert_eq!(text.matches("def install").count(), 1, "{text}");
 

@@ -158,7 +158,9 @@ fn a_filter_that_drops_a_darwin_target_is_a_note() {
     assert!(plan.targets.iter().all(|t| t.of_matrix()));
     assert_eq!(
         plan.warnings,
-        ["darwin/arm64: no universal binary is made, --target leaves out its darwin/amd64 partner ([universal] darwin)"]
+        [
+            "darwin/arm64: no universal binary is made, --target leaves out its darwin/amd64 partner ([universal] darwin)"
+        ]
     );
     let plan = plan_of(UNIVERSAL, &["darwin/*"]).unwrap();
     assert_eq!(plan.targets.last().unwrap().id, "darwin/universal");
