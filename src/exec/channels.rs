@@ -207,7 +207,9 @@ fn write_notes(
     };
     let mut packages = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
-        if target.platform.is_some() && !missing.contains(&target.id) {
+        // A joined target (darwin/universal) is a download like the others.
+        let known = target.platform.is_some() || target.joins.is_some();
+        if known && !missing.contains(&target.id) {
             let url = step.urls.get(t).map_or("", String::as_str);
             packages.push(package(plan, CHANNEL, t, url, artifacts)?);
         }

@@ -269,6 +269,10 @@ fn universal_darwin_archive_is_built_checked_summed_and_in_the_formula() {
         );
     }
 
+    // The release notes list it among the downloads.
+    let notes = std::fs::read_to_string(dist.join("RELEASE_NOTES.md")).unwrap();
+    assert!(notes.contains(UNIVERSAL), "{notes}");
+
     // Homebrew: on_macos holds the universal archive alone.
     let formula = dist.join("homebrew/hello.rb");
     let text = std::fs::read_to_string(&formula).unwrap();
