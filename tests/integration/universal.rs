@@ -9,7 +9,7 @@ use std::process::Command;
 use matrix::package::macho_fat::{self, DEFAULT_CAP};
 
 use crate::cross::example;
-use crate::support::{Project, require, run, which};
+use crate::support::{Project, WRITE_BINARY, require, run, script_config, which};
 
 const LIPO_HINT: &str = "sudo apt-get install -y --no-install-recommends llvm";
 
@@ -393,4 +393,31 @@ fn a_matrix_without_darwin_arm64_is_a_located_error_and_a_filter_a_note() {
     );
     let json = matrix_ok(&p, &["plan", "--json", "--target", "darwin/*"]);
     assert!(json.contains("\"darwin/universal\""), "{json}");
+}
+
+#[test]
+fn builds_that_are_not_mach_o_fail_the_join_naming_the_target() {
+    // `verify = false` lets the scripts through their own builds; the join
+    // still refuses them.
+    let mut config = script_config(
+        "os = [\"darwin\"]\narch = [\"amd64\", \"arm64\"]",
+        WRITE_BINARY,
+    );
+    config.push_str("\n[universal]\ndarwin = true\n");
+    let p = Project::with_config(&config);
+    let (code, out, err) = run(&mut p.matrix(&["build", "-j", "1"]));
+    assert_ne!(code, 0, "{out}{err}");
+    let words: Vec<&str> = err.split_whitespace().filter(|w| *w != "|").collect();
+    let err = words.join(" ");
+    assert!(
+        err.contains("darwin/universal: cannot join the universal binary:")
+            && err.contains("darwin/amd64 (")
+            && err.contains("is not a thin Mach-O file (magic 0x2321"),
+        "{err}"
+    );
+    assert!(
+        !p.dist()
+            .join("hello_1.2.3_darwin_universal.tar.gz")
+            .exists()
+    );
 }
