@@ -20,6 +20,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem,
     one_format: true,
     format_hint: "zip",
+    needs_url: true,
 };
 
 /// Its install helpers know a 32-bit URL and a 64-bit one, so

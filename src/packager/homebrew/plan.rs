@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem: |_| None,
     one_format: false,
     format_hint: "tar.gz",
+    needs_url: true,
 };
 
 /// One package per `on_intel` / `on_arm` block of each system, so amd64

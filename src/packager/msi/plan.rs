@@ -17,6 +17,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem: |_| None,
     one_format: false,
     format_hint: "zip",
+    needs_url: false,
 };
 
 /// The MSI architecture (wixl's `-a`) of a platform. wixl 0.101 builds

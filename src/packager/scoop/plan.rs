@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem: |_| None,
     one_format: false,
     format_hint: "tar.gz",
+    needs_url: true,
 };
 
 /// Windows packages keyed `64bit`, `32bit` and `arm64`.

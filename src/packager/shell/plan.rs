@@ -17,6 +17,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem: |_| None,
     one_format: false,
     format_hint: "tar.gz",
+    needs_url: true,
 };
 
 /// One build per platform the script can tell apart with `uname`.

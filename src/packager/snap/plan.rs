@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     format_problem,
     one_format: false,
     format_hint: "tar.gz",
+    needs_url: true,
 };
 
 /// Linux packages with a snap architecture, one per architecture.
