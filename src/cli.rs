@@ -209,23 +209,28 @@ pub struct PublishArgs {
     /// repository from the release's .deb files), or a path template.
     #[arg(long, default_value = "flat")]
     pub layout: String,
-    /// --layout apt: the suite (dists/<suite>/).
-    #[arg(long, default_value = "stable", value_name = "SUITE")]
-    pub apt_suite: String,
-    /// --layout apt: the component (pool/<component>/).
-    #[arg(long, default_value = "main", value_name = "COMPONENT")]
-    pub apt_component: String,
-    /// --layout apt: Release's Origin field.
-    #[arg(long, default_value = "", value_name = "ORIGIN")]
-    pub apt_origin: String,
-    /// --layout apt: Release's Label field.
-    #[arg(long, default_value = "", value_name = "LABEL")]
-    pub apt_label: String,
+    /// --layout apt: the suite, dists/<SUITE>/ [default: the deb channel's
+    /// apt.suite in matrix.toml, else stable].
+    #[arg(long, value_name = "SUITE")]
+    pub apt_suite: Option<String>,
+    /// --layout apt: the component, pool/<COMPONENT>/ [default: the deb
+    /// channel's apt.component, else main].
+    #[arg(long, value_name = "COMPONENT")]
+    pub apt_component: Option<String>,
+    /// --layout apt: the Release file's Origin field [default: the deb
+    /// channel's apt.origin, else none].
+    #[arg(long, value_name = "ORIGIN")]
+    pub apt_origin: Option<String>,
+    /// --layout apt: the Release file's Label field [default: the deb
+    /// channel's apt.label, else none].
+    #[arg(long, value_name = "LABEL")]
+    pub apt_label: Option<String>,
     /// Publish a release whose manifest lists missing targets.
     #[arg(long)]
     pub allow_partial: bool,
-    /// Commit nothing to the taps and buckets of matrix.toml's channels
-    /// (and do not read matrix.toml).
+    /// Commit nothing to the taps and buckets of matrix.toml's channels.
+    /// matrix.toml is then not read, except by --layout apt (for the gpg
+    /// key of [sign] and the deb channel's apt table), if it exists.
     #[arg(long, conflicts_with = "channels_only")]
     pub no_channels: bool,
     /// Only commit the channel files to their taps and buckets (no --to):

@@ -159,12 +159,11 @@ pub fn publish_command(args: &PublishArgs, config: &Path) -> Result<(), Error> {
         config: config.to_path_buf(),
         channels,
         dry_run: args.dry_run,
-        apt: repo::AptOptions {
+        apt: crate::packager::deb::AptConfig {
             suite: args.apt_suite.clone(),
             component: args.apt_component.clone(),
             origin: args.apt_origin.clone(),
             label: args.apt_label.clone(),
-            ..repo::AptOptions::default()
         },
     })?;
     for w in &published.warnings {

@@ -421,4 +421,26 @@ mod tests {
         foreign.sort();
         assert_eq!(foreign, want);
     }
+
+    #[test]
+    fn the_schema_gives_the_apt_table_to_deb_only() {
+        let schema = serde_json::to_value(schemars::schema_for!(Channel)).unwrap();
+        let kind = |name: &str| {
+            schema["oneOf"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|k| k["properties"]["kind"]["const"] == name)
+                .unwrap()["properties"]
+                .clone()
+        };
+        let (deb, rpm) = (kind("deb"), kind("rpm"));
+        assert!(deb.get("apt").is_some() && deb.get("release").is_none());
+        assert!(rpm.get("release").is_some() && rpm.get("apt").is_none());
+        let apt = &schema["$defs"]["AptConfig"];
+        assert_eq!(apt["additionalProperties"], false, "{schema:#}");
+        let mut keys: Vec<&String> = apt["properties"].as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(keys, ["component", "label", "origin", "suite"]);
+    }
 }

@@ -16,7 +16,8 @@ mod write;
 
 pub(super) use super::registry::no_url_check as check_urls;
 pub use build::build_deb;
-pub use config::{DebConfig, Scripts};
+pub use config::{AptConfig, DebConfig, LinuxConfig, Scripts, apt_value_problem};
+pub(crate) use config::{linux_config, with_shared_keys};
 pub use plan::DebStep;
 pub(super) use plan::{PACKAGER, check, plan};
 pub(super) use write::write;

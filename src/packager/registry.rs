@@ -177,6 +177,10 @@ pub struct Packager {
     /// It ships a joined target (`[universal] darwin`: darwin/universal)
     /// in place of the thin targets it joins, when it ships them all.
     pub universal: bool,
+    /// Its files tell users (or snapcraft, or install.sh) where to download
+    /// the archives, so the channel needs a download URL; a package that
+    /// carries the binary itself (deb, rpm, msi) does not.
+    pub needs_url: bool,
 }
 
 impl ChannelKind {
@@ -195,6 +199,11 @@ impl ChannelKind {
     /// The folder under dist/ its files go to.
     pub fn dir(self) -> &'static str {
         self.packager().dir
+    }
+
+    /// Whether its files carry the archives' download URLs.
+    pub fn needs_url(self) -> bool {
+        self.packager().needs_url
     }
 
     /// The operating systems it can ship, which is also its default `when`.
@@ -252,6 +261,8 @@ pub struct Problem {
 pub enum At {
     /// The channel's table, or one of its keys.
     Channel(Option<&'static str>),
+    /// A key of one of the channel's tables (`apt.suite`).
+    ChannelKey(&'static str, &'static str),
     /// `[project]`, or one of its keys.
     Project(Option<&'static str>),
 }

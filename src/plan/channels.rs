@@ -96,12 +96,15 @@ impl<'a> Renderer<'a> {
             let cx = self.plan_input(name, channel, &path);
             self.check_channel(name, channel, &cx, &out)?;
             let when = self.when(name, channel, &keys)?;
-            let (url, url_at) = self.channel_url(name, channel)?;
+            let url = self.channel_url(name, channel)?;
             let shipped = self.shipped(name, channel, &when, targets, warnings)?;
             let mut selected = Vec::with_capacity(shipped.len());
             for i in shipped {
-                let t = &targets[i];
-                selected.push((i, self.render(url, &self.url_vars(t), &url_at)?));
+                let rendered = match &url {
+                    Some((url, at)) => self.render(url, &self.url_vars(&targets[i]), at)?,
+                    None => String::new(),
+                };
+                selected.push((i, rendered));
             }
             let urls: Vec<&str> = selected.iter().map(|(_, u)| u.as_str()).collect();
             channel
@@ -230,6 +233,9 @@ impl<'a> Renderer<'a> {
     fn problem(&self, name: &str, problem: Problem) -> ConfigError {
         let at = match problem.at {
             At::Channel(key) => (KeyPath::parse("channels").key(name), key),
+            At::ChannelKey(table, key) => {
+                (KeyPath::parse("channels").key(name).key(table), Some(key))
+            }
             At::Project(key) => (KeyPath::parse("project"), key),
         };
         let at = match at {
@@ -278,16 +284,19 @@ impl<'a> Renderer<'a> {
         Ok(when)
     }
 
-    /// The channel's download URL template, and where it was written.
+    /// The channel's download URL template, and where it was written;
+    /// `None` (each target's URL then `""`) for a kind whose files name no
+    /// download URL (deb, rpm, msi) when neither URL is set.
     fn channel_url<'b>(
         &'b self,
         name: &str,
         channel: &'b Channel,
-    ) -> Result<(&'b String, KeyPath), ConfigError> {
+    ) -> Result<Option<(&'b String, KeyPath)>, ConfigError> {
         let at = KeyPath::parse("channels").key(name);
         match (&channel.url, &self.loaded.config.release.url) {
-            (Some(u), _) => Ok((u, at.key("url"))),
-            (None, Some(u)) => Ok((u, KeyPath::parse("release.url"))),
+            (Some(u), _) => Ok(Some((u, at.key("url")))),
+            (None, Some(u)) => Ok(Some((u, KeyPath::parse("release.url")))),
+            (None, None) if !channel.kind().needs_url() => Ok(None),
             (None, None) => Err(self.source().error_at(
                 &at,
                 format!("channel {name} needs a download URL for the archives"),

@@ -10,8 +10,10 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::config::{ChannelKind, KeyPath, Loaded};
 use crate::error::Error;
-use crate::packager::registry::PlanInput;
+use crate::packager::deb::AptConfig;
+use crate::packager::registry::{PlanInput, Settings};
 use crate::packager::tap::{self, inner_path_problem};
 use crate::repo::{self, PublishReport, RepoError, TapOptions, TapReport, TapRequest};
 
@@ -38,14 +40,17 @@ pub struct PublishOptions {
     pub layout: String,
     /// Publish a release whose manifest lists missing targets.
     pub allow_partial: bool,
-    /// matrix.toml, read for its channels' `tap` and `bucket` (a missing
-    /// file has none).
+    /// matrix.toml, read for its channels' `tap` and `bucket`, and by
+    /// `--layout apt` for `[sign]` and the deb channel's `apt` table (a
+    /// missing file has none).
     pub config: PathBuf,
     pub channels: Channels,
     /// Check everything and say what would be done; write and push nothing.
     pub dry_run: bool,
-    /// Suite, component, origin and label of `--layout apt`.
-    pub apt: repo::AptOptions,
+    /// Suite, component, origin and label of `--layout apt` (its flags);
+    /// each unset one comes from the deb channel's `apt` table in
+    /// matrix.toml, else is the default (`stable`, `main`, none, none).
+    pub apt: AptConfig,
 }
 
 impl PublishOptions {
@@ -59,7 +64,7 @@ impl PublishOptions {
             config: PathBuf::from("matrix.toml"),
             channels: Channels::None,
             dry_run: false,
-            apt: repo::AptOptions::default(),
+            apt: AptConfig::default(),
         }
     }
 }
@@ -141,11 +146,12 @@ fn publish_apt(
     to: &Path,
     apt_index: &mut Vec<String>,
 ) -> Result<PublishReport, Error> {
-    let mut apt = opts.apt.clone();
-    apt.check()?;
-    // Signed with the release's gpg key when matrix.toml's [sign] has one.
-    if apt.gpg_key.is_none() && opts.config.exists() {
+    let mut apt = repo::AptOptions::default();
+    let mut wanted = opts.apt.clone();
+    if opts.config.exists() {
         let loaded = crate::config::load(&opts.config)?;
+        wanted = wanted.or(&deb_apt_table(&loaded)?);
+        // Signed with the release's gpg key when matrix.toml's [sign] has one.
         if let Some(sign) = &loaded.config.sign
             && sign.method == crate::packager::sign::Method::Gpg
         {
@@ -153,6 +159,16 @@ fn publish_apt(
             apt.gpg_passphrase_env.clone_from(&sign.passphrase_env);
         }
     }
+    let pick = |value: Option<String>, default: &mut String| {
+        if let Some(value) = value {
+            *default = value;
+        }
+    };
+    pick(wanted.suite, &mut apt.suite);
+    pick(wanted.component, &mut apt.component);
+    pick(wanted.origin, &mut apt.origin);
+    pick(wanted.label, &mut apt.label);
+    apt.check()?;
     let manifest = repo::read_manifest(&opts.dir)?;
     if !manifest.artifacts.iter().any(|a| a.name.ends_with(".deb")) {
         return Err(Error::Usage {
@@ -162,13 +178,48 @@ fn publish_apt(
             ),
         });
     }
-    let layout = repo::apt_layout(&opts.apt.component);
+    let layout = repo::apt_layout(&apt.component);
     if opts.dry_run {
         return Ok(repo::preview(&opts.dir, to, &layout, opts.allow_partial)?);
     }
     let report = repo::publish_with(&opts.dir, to, &layout, opts.allow_partial)?;
     *apt_index = repo::apt_write_index(to, &apt, manifest.timestamp)?;
     Ok(report)
+}
+
+/// The `apt` table of matrix.toml's deb channel (there is at most one:
+/// the plan keeps one channel per kind), empty without one; a value apt
+/// cannot take is an error at its place in the file.
+fn deb_apt_table(loaded: &Loaded) -> Result<AptConfig, Error> {
+    let mut debs = loaded
+        .config
+        .channels
+        .iter()
+        .filter(|(_, c)| c.kind() == ChannelKind::Deb);
+    let (name, table) = match (debs.next(), debs.next()) {
+        (Some((a, _)), Some((b, _))) => {
+            return Err(Error::Usage {
+                message: format!(
+                    "--layout apt: channels {a} and {b} of {} are both deb; keep one channel per kind",
+                    loaded.source.path.display()
+                ),
+            });
+        }
+        (Some((name, c)), None) => match &c.settings {
+            Settings::Deb(deb) => (name, deb.apt.clone().unwrap_or_default()),
+            _ => return Ok(AptConfig::default()),
+        },
+        _ => return Ok(AptConfig::default()),
+    };
+    match table.problem() {
+        Some((key, value, allowed)) => Err(crate::config::LoadError::from(loaded.source.error_at(
+            &KeyPath::parse("channels").key(name).key("apt").key(key),
+            format!("channel {name}: {value:?} is not an apt {key}"),
+            Some(format!("apt {key}: {allowed}")),
+        ))
+        .into()),
+        None => Ok(table),
+    }
 }
 
 /// The commits matrix.toml asks for, with paths and messages rendered for

@@ -76,27 +76,17 @@ impl AptOptions {
     /// Suite and component become folder names, origin and label one line
     /// of Release each.
     pub fn check(&self) -> Result<(), RepoError> {
-        for (what, value) in [("suite", &self.suite), ("component", &self.component)] {
-            let ok = !value.is_empty()
-                && value.len() <= 64
-                && value.as_bytes()[0].is_ascii_alphanumeric()
-                && value
-                    .bytes()
-                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'));
-            if !ok {
+        for (what, value) in [
+            ("suite", &self.suite),
+            ("component", &self.component),
+            ("origin", &self.origin),
+            ("label", &self.label),
+        ] {
+            if let Some(allowed) = crate::packager::deb::apt_value_problem(what, value) {
                 return Err(RepoError::AptOption {
                     what,
                     value: value.clone(),
-                    allowed: "1 to 64 letters, digits, `.`, `_` or `-`, starting with a letter or digit (e.g. stable, main)",
-                });
-            }
-        }
-        for (what, value) in [("origin", &self.origin), ("label", &self.label)] {
-            if value.len() > 256 || value.chars().any(char::is_control) {
-                return Err(RepoError::AptOption {
-                    what,
-                    value: value.clone(),
-                    allowed: "one line of at most 256 characters",
+                    allowed,
                 });
             }
         }

@@ -188,6 +188,87 @@ fn apt_layout_bad_input_is_a_clear_error() {
     assert!(std::fs::read_dir(repo.path()).unwrap().next().is_none());
 }
 
+/// The deb channel's apt table, and an rpm channel (neither needs a URL).
+const APT_TABLE: &str = r#"
+[channels.deb.apt]
+suite = "edge"
+component = "extra"
+origin = "Hello Org"
+label = "Hello"
+
+[channels.rpm]
+kind = "rpm"
+"#;
+
+/// The Release file of `suite` in `repo`.
+fn release_file(repo: &Path, suite: &str) -> String {
+    std::fs::read_to_string(repo.join("dists").join(suite).join("Release")).unwrap()
+}
+
+#[test]
+fn the_deb_channels_apt_table_gives_the_defaults() {
+    if !require("go", "apt-get install golang-go") {
+        return;
+    }
+    // Only package channels, so no `[release] url`: it plans and builds.
+    let p = project("v1.2.3");
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    let head = &config[..config.find("[release]").unwrap()];
+    assert!(!head.contains("url ="));
+    p.file("matrix.toml", &format!("{head}{CHANNELS}{APT_TABLE}"));
+    p.commit();
+    p.git(&["tag", "-f", "v1.2.3"]);
+    build(&p);
+    assert!(p.dist().join("rpm/hello-1.2.3-1.x86_64.rpm").is_file());
+    let repos = tempfile::tempdir().unwrap();
+    let (table, flags) = (repos.path().join("a"), repos.path().join("b"));
+    let (code, out, err) = publish(&p, &table, &[]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("apt index: dists/edge/Release"), "{out}");
+    let release = release_file(&table, "edge");
+    for want in [
+        "Origin: Hello Org\n",
+        "Label: Hello\n",
+        "Suite: edge\n",
+        "Components: extra\n",
+        " extra/binary-amd64/Packages\n",
+    ] {
+        assert!(release.contains(want), "{want:?} in {release}");
+    }
+    assert!(
+        table
+            .join("pool/extra/h/hello/hello_1.2.3_amd64.deb")
+            .is_file()
+    );
+    // A flag overrides its own value only.
+    let (code, out, err) = publish(
+        &p,
+        &flags,
+        &["--apt-suite", "stable", "--apt-label", "Other"],
+    );
+    assert_eq!(code, 0, "{out}\n{err}");
+    let release = release_file(&flags, "stable");
+    for want in [
+        "Origin: Hello Org\n",
+        "Label: Other\n",
+        "Components: extra\n",
+    ] {
+        assert!(release.contains(want), "{want:?} in {release}");
+    }
+    // A value apt cannot take, written after the build: an error at its
+    // place in matrix.toml, before anything is written.
+    let config = std::fs::read_to_string(p.path().join("matrix.toml")).unwrap();
+    p.file("matrix.toml", &config.replace("\"edge\"", "\"ed ge\""));
+    let repo = repos.path().join("c");
+    let (code, _, err) = publish(&p, &repo, &[]);
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("matrix.toml:") && err.contains("\"ed ge\" is not an apt suite"),
+        "{err}"
+    );
+    assert!(!repo.exists());
+}
+
 /// apt in the Debian base image, `/repo` (and `/key`, read-only) mounted,
 /// with `source` as its only list; `script` runs after it. Output and
 /// whether it succeeded.

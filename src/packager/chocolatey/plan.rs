@@ -21,6 +21,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: true,
     format_hint: "zip",
     universal: false,
+    needs_url: true,
 };
 
 /// Its install helpers know a 32-bit URL and a 64-bit one, so

@@ -10,7 +10,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde::Serialize;
 
-use super::config::DebConfig;
+use super::config::LinuxConfig;
 use crate::packager::PublishError;
 use crate::packager::input::Package;
 use crate::packager::registry::{At, PlanInput, Problem};
@@ -218,7 +218,7 @@ fn problem(key: &'static str, message: String, help: &str) -> Problem {
 }
 
 /// Every check of a deb or rpm channel's settings, before any build.
-pub fn check(cx: &PlanInput, c: &DebConfig, kind: &str) -> Result<(), Problem> {
+pub fn check(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem> {
     let ch = cx.channel;
     let name = cx.package();
     if !is_package_name(name) {
@@ -358,7 +358,7 @@ pub fn check(cx: &PlanInput, c: &DebConfig, kind: &str) -> Result<(), Problem> {
     Ok(())
 }
 
-fn deps(cx: &PlanInput, c: &DebConfig, kind: &str) -> Result<(), Problem> {
+fn deps(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem> {
     for (key, list) in [
         ("depends", &c.depends),
         ("recommends", &c.recommends),
@@ -485,7 +485,7 @@ pub fn read_project_file(
 }
 
 /// The planned step of a deb or rpm channel (its config already checked).
-pub fn plan(cx: &PlanInput, c: &DebConfig, dir: &str, default_section: &str) -> LinuxStep {
+pub fn plan(cx: &PlanInput, c: &LinuxConfig, dir: &str, default_section: &str) -> LinuxStep {
     let root = (cx.path)(".");
     let deps = |list: &Option<Vec<String>>, alternatives: bool, only_eq: bool| -> Vec<Dep> {
         list.iter()

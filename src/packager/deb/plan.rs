@@ -3,9 +3,9 @@
 
 use serde::Serialize;
 
-use super::DebConfig;
 use super::common::{self, LinuxStep};
-use crate::packager::registry::{ChannelKind, Packager, PlanInput, Problem};
+use super::{AptConfig, DebConfig};
+use crate::packager::registry::{At, ChannelKind, Packager, PlanInput, Problem};
 
 pub const PACKAGER: Packager = Packager {
     kind: ChannelKind::Deb,
@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: false,
+    needs_url: false,
 };
 
 /// A deb channel, planned.
@@ -25,9 +26,17 @@ pub const PACKAGER: Packager = Packager {
 pub struct DebStep(pub LinuxStep);
 
 pub fn plan(cx: &PlanInput, c: &DebConfig) -> DebStep {
-    DebStep(common::plan(cx, c, PACKAGER.dir, "utils"))
+    DebStep(common::plan(cx, &c.shared(), PACKAGER.dir, "utils"))
 }
 
 pub fn check(cx: &PlanInput, c: &DebConfig) -> Result<(), Problem> {
-    common::check(cx, c, "deb")
+    common::check(cx, &c.shared(), "deb")?;
+    match c.apt.as_ref().and_then(AptConfig::problem) {
+        Some((key, value, allowed)) => Err(Problem {
+            at: At::ChannelKey("apt", key),
+            message: format!("channel {}: {value:?} is not an apt {key}", cx.channel),
+            help: Some(format!("apt {key}: {allowed}")),
+        }),
+        None => Ok(()),
+    }
 }

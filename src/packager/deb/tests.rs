@@ -133,3 +133,50 @@ fn long_descriptions_wrap_and_keep_paragraphs() {
     assert_eq!(lines.iter().filter(|l| l.is_empty()).count(), 1);
     assert_eq!(lines.last().unwrap(), "Second.");
 }
+
+#[test]
+fn apt_values_and_their_fallbacks() {
+    use super::{AptConfig, apt_value_problem};
+    for good in ["stable", "main", "bookworm-backports", "1.x", "a_b"] {
+        assert_eq!(apt_value_problem("suite", good), None, "{good}");
+        assert_eq!(apt_value_problem("component", good), None, "{good}");
+    }
+    for bad in ["", "-x", ".x", "a/b", "..", "a b", &"x".repeat(65)] {
+        assert!(apt_value_problem("suite", bad).is_some(), "{bad:?}");
+        assert!(apt_value_problem("component", bad).is_some(), "{bad:?}");
+    }
+    assert_eq!(apt_value_problem("origin", "Hello Org / 1"), None);
+    assert!(apt_value_problem("label", "a\nb").is_some());
+    assert!(apt_value_problem("origin", &"x".repeat(257)).is_some());
+    let flags = AptConfig {
+        suite: Some("edge".into()),
+        ..AptConfig::default()
+    };
+    let table = AptConfig {
+        suite: Some("stable".into()),
+        component: Some("extra".into()),
+        origin: None,
+        label: Some("bad\n".into()),
+    };
+    let both = flags.or(&table);
+    assert_eq!(both.suite.as_deref(), Some("edge"));
+    assert_eq!(both.component.as_deref(), Some("extra"));
+    assert_eq!(both.origin, None);
+    assert_eq!(
+        both.problem(),
+        Some(("label", "bad\n", "one line of at most 256 characters"))
+    );
+    assert_eq!(flags.problem(), None);
+}
+
+#[test]
+fn deb_and_rpm_share_their_keys_but_their_own() {
+    use crate::packager::registry::fields;
+    let deb = fields::<super::DebConfig>();
+    let rpm = fields::<crate::packager::rpm::RpmConfig>();
+    let shared = fields::<super::LinuxConfig>();
+    assert_eq!(deb[..deb.len() - 1], *shared);
+    assert_eq!(rpm[..rpm.len() - 1], *shared);
+    assert_eq!((deb.last(), rpm.last()), (Some(&"apt"), Some(&"release")));
+    assert!(shared.contains(&"config-files") && shared.len() == 15);
+}

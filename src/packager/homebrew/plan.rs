@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: true,
+    needs_url: true,
 };
 
 /// One package per `on_intel` / `on_arm` block of each system, so amd64

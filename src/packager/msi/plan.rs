@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "zip",
     universal: false,
+    needs_url: false,
 };
 
 /// The MSI architecture (wixl's `-a`) of a platform. wixl 0.101 builds

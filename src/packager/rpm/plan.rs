@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: false,
+    needs_url: false,
 };
 
 /// An rpm channel, planned: the settings it shares with deb, and its
@@ -30,13 +31,13 @@ pub struct RpmStep {
 
 pub fn plan(cx: &PlanInput, c: &RpmConfig) -> RpmStep {
     RpmStep {
-        common: common::plan(cx, &c.common(), PACKAGER.dir, ""),
+        common: common::plan(cx, &c.shared(), PACKAGER.dir, ""),
         release: c.release.clone().unwrap_or_else(|| "1".into()),
     }
 }
 
 pub fn check(cx: &PlanInput, c: &RpmConfig) -> Result<(), Problem> {
-    common::check(cx, &c.common(), "rpm")?;
+    common::check(cx, &c.shared(), "rpm")?;
     if let Some(release) = &c.release
         && !is_release(release)
     {

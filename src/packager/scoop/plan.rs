@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: false,
+    needs_url: true,
 };
 
 /// Windows packages keyed `64bit`, `32bit` and `arm64`.

@@ -18,6 +18,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: false,
+    needs_url: true,
 };
 
 /// One build per platform the script can tell apart with `uname`.

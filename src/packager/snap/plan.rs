@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     one_format: false,
     format_hint: "tar.gz",
     universal: false,
+    needs_url: true,
 };
 
 /// Linux packages with a snap architecture, one per architecture.

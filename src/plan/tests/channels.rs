@@ -430,3 +430,108 @@ fn a_formula_class_ruby_refuses_is_a_plan_error() {
     let ok = channels("[channels.brew]\nkind = \"homebrew\"\nname = \"hello-cli\"\n");
     assert!(plan_of(&ok, &[]).is_ok());
 }
+
+/// BASE without `[release] url`, and `extra`.
+fn without_url(extra: &str) -> String {
+    BASE.replace(
+        "url = \"https://dl.example/{{ tag }}/{{ artifact }}\"\n",
+        "",
+    ) + extra
+}
+
+const DEB: &str = "[channels.deb]\nkind = \"deb\"\nmaintainer = \"A <a@b.c>\"\n";
+
+#[test]
+fn packages_that_carry_the_binary_need_no_download_url() {
+    // In the order written.
+    let text = without_url(&format!(
+        "{DEB}[channels.rpm]\nkind = \"rpm\"\n[channels.msi]\nkind = \"msi\"\nmanufacturer = \"Hello Inc\"\n"
+    ));
+    let plan = plan_of(&text, &[]).unwrap();
+    let kinds: Vec<ChannelKind> = plan.channels.iter().map(|c| c.kind).collect();
+    assert_eq!(
+        kinds,
+        [ChannelKind::Deb, ChannelKind::Rpm, ChannelKind::Msi]
+    );
+    for c in &plan.channels {
+        assert!(!c.targets.is_empty(), "{}", c.name);
+        assert!(
+            c.targets.iter().all(|(_, url)| url.is_empty()),
+            "{}",
+            c.name
+        );
+    }
+    // With a URL, they still show it, as they always did.
+    let plan = plan_of(&channels(DEB), &[]).unwrap();
+    assert!(
+        plan.channels[0].targets[0]
+            .1
+            .starts_with("https://dl.example/")
+    );
+    // Every kind whose files name the download URL still needs one.
+    for kind in ["homebrew", "snapcraft", "chocolatey", "scoop", "shell"] {
+        let e = config_error(&without_url(&format!("[channels.c]\nkind = \"{kind}\"\n")));
+        assert!(
+            e.message.contains("needs a download URL"),
+            "{kind}: {}",
+            e.message
+        );
+    }
+}
+
+#[test]
+fn the_apt_table_is_checked_where_it_is_written() {
+    // Each bad value at its own line.
+    for (table, want, line_has) in [
+        ("suite = \"a/b\"", "\"a/b\" is not an apt suite", "suite ="),
+        (
+            "component = \"\"",
+            "\"\" is not an apt component",
+            "component =",
+        ),
+        ("origin = \"a\\nb\"", "is not an apt origin", "origin ="),
+        (
+            "label = \"x\"\nsuit = \"y\"",
+            "unknown field `suit`",
+            "suit =",
+        ),
+        ("suite = 1", "string", "suite ="),
+    ] {
+        let text = channels(&format!("{DEB}[channels.deb.apt]\n{table}\n"));
+        let e = config_error(&text);
+        assert!(e.message.contains(want), "{table}: {}", e.message);
+        let line = text.lines().nth(e.line - 1).unwrap_or("");
+        assert!(line.contains(line_has), "{table}: points at {line:?}");
+    }
+    // The table is the deb channel's own: rpm refuses it, at its key.
+    let text = channels("[channels.rpm]\nkind = \"rpm\"\napt = { suite = \"edge\" }\n");
+    let e = config_error(&text);
+    assert!(
+        e.message.contains("`apt` is not a rpm setting"),
+        "{}",
+        e.message
+    );
+    assert!(text.lines().nth(e.line - 1).unwrap().starts_with("apt ="));
+    // One deb channel at most, so one apt table for `publish --layout apt`.
+    let e = config_error(&channels(&format!(
+        "{DEB}apt = {{ suite = \"a\" }}\n{}apt = {{ suite = \"b\" }}\n",
+        DEB.replace("channels.deb", "channels.deb2")
+    )));
+    assert!(e.message.contains("are both deb"), "{}", e.message);
+    // A good table plans, and the plan JSON shows it; without one, no key.
+    let plan = plan_of(
+        &channels(&format!(
+            "{DEB}apt = {{ suite = \"edge\", label = \"Hello\" }}\n"
+        )),
+        &[],
+    )
+    .unwrap();
+    let json = serde_json::to_value(&plan.channels[0].config).unwrap();
+    assert_eq!(
+        json["apt"],
+        serde_json::json!({ "suite": "edge", "label": "Hello" })
+    );
+    let plan = plan_of(&channels(DEB), &[]).unwrap();
+    let json = serde_json::to_value(&plan.channels[0].config).unwrap();
+    assert!(json.get("apt").is_none() && json.get("release").is_none());
+}
