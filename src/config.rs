@@ -9,6 +9,7 @@
 //! [`Source`] so they still point at a line and column.
 
 pub mod axes;
+pub mod cache;
 pub mod channels;
 pub mod ci;
 pub mod command;
@@ -28,6 +29,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use axes::MatrixTable;
+pub use cache::CacheConfig;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use ci::CiConfig;
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
@@ -88,6 +90,9 @@ pub struct Config {
     /// What the CI files `matrix ci` writes add (GitHub's attestations).
     #[serde(default)]
     pub ci: CiConfig,
+    /// The action cache: unchanged builds are restored, not run.
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -23,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Publish(args) => super::release::publish_command(args, &cli.config),
         Command::Channel(c) => super::release::channel_command(c),
         Command::Init(args) => init_command(&cli, args),
+        Command::Cache(args) => super::release::cache_command(&cli, args),
         Command::Schema => {
             let schema = schemars::schema_for!(config::Config);
             let text =
@@ -65,6 +66,8 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         smoke: args.smoke,
         shard: args.shard.clone(),
         history: args.history.clone(),
+        no_cache: args.no_cache,
+        cache_dir: args.cache_dir.clone(),
     };
     let prepared = release::prepare_build(&opts, &mut warn)?;
     execute(cli, prepared).await
