@@ -39,8 +39,10 @@ pub struct Removed {
 
 /// Counts the records and blobs of `store`.
 pub fn stats(store: &LocalStore) -> io::Result<Stats> {
-    let mut s = Stats::default();
-    s.records = files(&store.root().join("ac"))?.len();
+    let mut s = Stats {
+        records: files(&store.root().join("ac"))?.len(),
+        ..Stats::default()
+    };
     for (_, _, meta) in files(&store.root().join("cas"))? {
         s.blobs += 1;
         s.bytes += meta.len();
@@ -70,8 +72,12 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
     for (_, name, record) in records {
         let fits = record.as_ref().and_then(|r| {
             let new: HashSet<&str> = blobs(r).filter(|b| !kept.contains(*b)).collect();
-            let add: u64 = new.iter().map(|b| sizes.get(*b).copied().unwrap_or(0)).sum();
-            (total + add <= max_size).then(|| (add, new.into_iter().map(str::to_string).collect::<Vec<_>>()))
+            let add: u64 = new
+                .iter()
+                .map(|b| sizes.get(*b).copied().unwrap_or(0))
+                .sum();
+            (total + add <= max_size)
+                .then(|| (add, new.into_iter().map(str::to_string).collect::<Vec<_>>()))
         });
         match fits {
             Some((add, new)) => {
@@ -142,7 +148,11 @@ fn files(dir: &Path) -> io::Result<Vec<(String, std::path::PathBuf, std::fs::Met
         if meta.is_dir() {
             continue;
         }
-        out.push((entry.file_name().to_string_lossy().into_owned(), entry.path(), meta));
+        out.push((
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+            meta,
+        ));
     }
     Ok(out)
 }
@@ -155,8 +165,8 @@ fn remove(path: &Path) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::store::{Saving, Store};
     use crate::cache::Inputs;
+    use crate::cache::store::{Saving, Store};
 
     fn save(store: &LocalStore, dir: &Path, name: &str, size: usize) -> Record {
         let file = dir.join(name);
@@ -173,7 +183,8 @@ mod tests {
 
     fn age(path: &Path, secs: u64) {
         let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
-        f.set_modified(SystemTime::now() - Duration::from_secs(secs)).unwrap();
+        f.set_modified(SystemTime::now() - Duration::from_secs(secs))
+            .unwrap();
     }
 
     #[test]
@@ -189,7 +200,10 @@ mod tests {
         age(&store.record_path(&new.key), 60);
         assert_eq!(stats(&store).unwrap().bytes, 8000);
         let removed = prune(&store, 5000).unwrap();
-        assert_eq!((removed.records, removed.blobs, removed.bytes), (1, 1, 4000));
+        assert_eq!(
+            (removed.records, removed.blobs, removed.bytes),
+            (1, 1, 4000)
+        );
         assert!(store.lookup(&old.key).unwrap().is_none());
         assert!(store.lookup(&new.key).unwrap().is_some());
         // Under the cap nothing goes.

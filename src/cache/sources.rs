@@ -32,12 +32,18 @@ pub fn digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String,
 /// `git:<tree>` plus each dirty tracked file's path and content digest.
 fn git_digest(root: &Path) -> Result<String, String> {
     let not_git = |e: String| {
-        format!("{} is not in a git checkout ({e}); name the sources with [cache] inputs = [\"<glob>\", ...]", root.display())
+        format!(
+            "{} is not in a git checkout ({e}); name the sources with [cache] inputs = [\"<glob>\", ...]",
+            root.display()
+        )
     };
     let tree = git(root, &["rev-parse", "HEAD^{tree}"]).map_err(not_git)?;
     let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(not_git)?;
     let top = PathBuf::from(top.trim());
-    let changed = git(root, &["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"])?;
+    let changed = git(
+        root,
+        &["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"],
+    )?;
     let mut names: Vec<&str> = changed.split('\0').filter(|n| !n.is_empty()).collect();
     names.sort_unstable();
     let mut hasher = Hasher::new(Algorithm::Sha256);
@@ -119,7 +125,8 @@ fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
     if !out.status.success() {
         return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
     }
-    String::from_utf8(out.stdout).map_err(|_| format!("{} printed a name that is not UTF-8", what()))
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("{} printed a name that is not UTF-8", what()))
 }
 
 #[cfg(test)]
@@ -147,7 +154,18 @@ mod tests {
         run(root, &["init", "-q"]);
         std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
         run(root, &["add", "main.c"]);
-        run(root, &["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "x"]);
+        run(
+            root,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "x",
+            ],
+        );
         let clean = digest(root, &[], &[]).unwrap();
         std::fs::write(root.join("notes.txt"), "untracked").unwrap();
         assert_eq!(digest(root, &[], &[]).unwrap(), clean);

@@ -83,9 +83,20 @@ pub trait Store: Send + Sync {
     /// Copies every output of `record` to `bases[base]/path` and its log
     /// to `log`, each checked against the record before it is renamed into
     /// place. Any error means the entry is not usable.
-    fn restore(&self, record: &Record, bases: &BTreeMap<String, PathBuf>, log: &Path) -> io::Result<()>;
+    fn restore(
+        &self,
+        record: &Record,
+        bases: &BTreeMap<String, PathBuf>,
+        log: &Path,
+    ) -> io::Result<()>;
     /// Stores `outputs` and `log` and records them under `inputs`' key.
-    fn save(&self, job: &str, inputs: &Inputs, outputs: &[Saving], log: Option<&Path>) -> io::Result<Record>;
+    fn save(
+        &self,
+        job: &str,
+        inputs: &Inputs,
+        outputs: &[Saving],
+        log: Option<&Path>,
+    ) -> io::Result<Record>;
     /// Forgets `key` (a corrupt entry).
     fn drop_record(&self, key: &str);
     /// The inputs `scope` (a project's job) last ran with.
@@ -130,7 +141,10 @@ impl LocalStore {
         let mut source = open_nofollow(file)?;
         let meta = source.metadata()?;
         if !meta.is_file() {
-            return Err(io::Error::other(format!("`{}` is not a regular file", file.display())));
+            return Err(io::Error::other(format!(
+                "`{}` is not a regular file",
+                file.display()
+            )));
         }
         let temp = tempfile::Builder::new()
             .prefix("blob-")
@@ -138,15 +152,10 @@ impl LocalStore {
         let mut writer = HashingWriter::new(temp, Algorithm::Sha256);
         io::copy(&mut source, &mut writer)?;
         let (temp, sha256, size) = writer.finish();
+        // Renamed over a blob of the same name, if there is one: the same
+        // bytes by their digest, and a corrupt one is replaced rather than
+        // trusted. A reader holding the old file keeps reading it.
         let dest = self.blob_path(&sha256);
-        if dest.symlink_metadata().is_ok_and(|m| m.is_file() && m.len() == size) {
-            // Another run stored the same bytes: theirs is as good as ours.
-            // Touched, so a prune running now sees it as young.
-            if let Ok(f) = OpenOptions::new().write(true).custom_nofollow().open(&dest) {
-                let _ = f.set_modified(SystemTime::now());
-            }
-            return Ok(Blob { sha256, size });
-        }
         temp.as_file().sync_all()?;
         temp.persist(&dest).map_err(|e| e.error)?;
         Ok(Blob { sha256, size })
@@ -160,7 +169,10 @@ impl LocalStore {
         }
         let source = open_nofollow(&self.blob_path(&blob.sha256))?;
         if !source.metadata()?.is_file() {
-            return Err(corrupt(format!("blob {} is not a regular file", blob.sha256)));
+            return Err(corrupt(format!(
+                "blob {} is not a regular file",
+                blob.sha256
+            )));
         }
         let mut out = AtomicFile::create(dest)?;
         out.set_mode(mode & 0o777);
@@ -196,13 +208,20 @@ impl Store for LocalStore {
             Ok(Some(r)) => r,
             Ok(None) => return Ok(None),
             Err(e) => {
-                tracing::warn!("cache record {} is unreadable ({e}); dropped", path.display());
+                tracing::warn!(
+                    "cache record {} is unreadable ({e}); dropped",
+                    path.display()
+                );
                 self.drop_record(key);
                 return Ok(None);
             }
         };
-        if record.format != super::FORMAT || record.key != key || record.outputs.len() > MAX_OUTPUTS {
-            tracing::warn!("cache record {} does not match its key; dropped", path.display());
+        if record.format != super::FORMAT || record.key != key || record.outputs.len() > MAX_OUTPUTS
+        {
+            tracing::warn!(
+                "cache record {} does not match its key; dropped",
+                path.display()
+            );
             self.drop_record(key);
             return Ok(None);
         }
@@ -214,7 +233,12 @@ impl Store for LocalStore {
         Ok(Some(record))
     }
 
-    fn restore(&self, record: &Record, bases: &BTreeMap<String, PathBuf>, log: &Path) -> io::Result<()> {
+    fn restore(
+        &self,
+        record: &Record,
+        bases: &BTreeMap<String, PathBuf>,
+        log: &Path,
+    ) -> io::Result<()> {
         for out in &record.outputs {
             let base = bases
                 .get(&out.base)
@@ -231,7 +255,13 @@ impl Store for LocalStore {
         Ok(())
     }
 
-    fn save(&self, job: &str, inputs: &Inputs, outputs: &[Saving], log: Option<&Path>) -> io::Result<Record> {
+    fn save(
+        &self,
+        job: &str,
+        inputs: &Inputs,
+        outputs: &[Saving],
+        log: Option<&Path>,
+    ) -> io::Result<Record> {
         if outputs.len() > MAX_OUTPUTS {
             return Err(io::Error::other(format!(
                 "{} output files, more than the {MAX_OUTPUTS} a record may hold",
@@ -347,7 +377,9 @@ pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Resu
     let len = file.metadata()?.len();
     let bytes = crate::package::capped::read_to_end(file, MAX_RECORD, len)?
         .ok_or_else(|| corrupt(format!("larger than {MAX_RECORD} bytes")))?;
-    serde_json::from_slice(&bytes).map(Some).map_err(|e| corrupt(e.to_string()))
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| corrupt(e.to_string()))
 }
 
 #[cfg(test)]
@@ -391,9 +423,17 @@ mod tests {
         assert_eq!(found, record);
         let back = dir.path().join("back");
         let bases = BTreeMap::from([("out".to_string(), back.clone())]);
-        store.restore(&found, &bases, &dir.path().join("restored.log")).unwrap();
-        assert_eq!(std::fs::read(back.join("sub/hello")).unwrap(), b"binary bytes");
-        assert_eq!(std::fs::read(dir.path().join("restored.log")).unwrap(), b"log line\n");
+        store
+            .restore(&found, &bases, &dir.path().join("restored.log"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(back.join("sub/hello")).unwrap(),
+            b"binary bytes"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("restored.log")).unwrap(),
+            b"log line\n"
+        );
     }
 
     #[test]
@@ -404,7 +444,9 @@ mod tests {
         std::fs::write(&blob, b"binary bytez").unwrap();
         let back = dir.path().join("back");
         let bases = BTreeMap::from([("out".to_string(), back.clone())]);
-        let err = store.restore(&record, &bases, &dir.path().join("r.log")).unwrap_err();
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
         assert!(err.to_string().contains("hashing to"), "{err}");
         assert!(!back.join("sub/hello").exists());
     }
@@ -415,7 +457,9 @@ mod tests {
         let mut record = save_one(dir.path(), &store, &inputs);
         record.outputs[0].path = "../../escape".into();
         let bases = BTreeMap::from([("out".to_string(), dir.path().join("back"))]);
-        let err = store.restore(&record, &bases, &dir.path().join("r.log")).unwrap_err();
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
         assert!(err.to_string().contains("leaves its folder"), "{err}");
     }
 

@@ -67,7 +67,10 @@ fn proxy_version(real: &Path, env: &BTreeMap<String, String>) -> String {
         crate::process::Stream::Discard,
     ) {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim().to_string(),
-        Ok(out) => format!("--version failed: {}", crate::process::describe(&out.status)),
+        Ok(out) => format!(
+            "--version failed: {}",
+            crate::process::describe(&out.status)
+        ),
         Err(e) => format!("--version failed: {e}"),
     }
 }
@@ -91,6 +94,9 @@ mod tests {
         std::fs::write(&cc, "#!/bin/sh\necho 2\n").unwrap();
         let second = Identities::default().of("mycc", &env, dir.path());
         assert_ne!(first, second);
-        assert_eq!(Identities::default().of("nope-cc", &env, dir.path()), "not found: nope-cc");
+        assert_eq!(
+            Identities::default().of("nope-cc", &env, dir.path()),
+            "not found: nope-cc"
+        );
     }
 }

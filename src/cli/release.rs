@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use super::common::{execute, plan_options, print_out, warn};
-use super::{CacheAction, CacheArgs, ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs};
+use super::{
+    CacheAction, CacheArgs, ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs,
+};
 use crate::error::Error;
 use crate::{release, repo};
 

@@ -42,7 +42,9 @@ pub struct Cache {
 
 impl std::fmt::Debug for Cache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cache").field("sources", &self.sources).finish_non_exhaustive()
+        f.debug_struct("Cache")
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,10 +57,14 @@ enum Lookup {
 impl Cache {
     /// Opens the store and digests the sources (once per run).
     pub fn open(store: LocalStore, plan: &Plan) -> Cache {
-        let (globs, max_size) = plan.cache.as_ref().map_or((&[][..], crate::cache::DEFAULT_MAX_SIZE), |c| {
-            (c.inputs.as_slice(), c.max_size)
-        });
-        let sources = crate::cache::sources::digest(&plan.root, globs, std::slice::from_ref(&plan.dist));
+        let (globs, max_size) = plan
+            .cache
+            .as_ref()
+            .map_or((&[][..], crate::cache::DEFAULT_MAX_SIZE), |c| {
+                (c.inputs.as_slice(), c.max_size)
+            });
+        let sources =
+            crate::cache::sources::digest(&plan.root, globs, std::slice::from_ref(&plan.dist));
         if let Err(why) = &sources {
             tracing::warn!("builds are not cached: {why}");
         }
@@ -81,7 +87,10 @@ impl Cache {
                 "pruned the cache to its size cap"
             ),
             Ok(_) => {}
-            Err(e) => tracing::warn!("cannot prune the cache at {}: {e}", self.store.root().display()),
+            Err(e) => tracing::warn!(
+                "cannot prune the cache at {}: {e}",
+                self.store.root().display()
+            ),
         }
     }
 
@@ -122,7 +131,9 @@ impl Cache {
     fn toolchain(&self, step: &crate::plan::BuildStep) -> BTreeMap<String, String> {
         let mut programs = BTreeSet::new();
         let first = if step.shell {
-            step.argv.get(2).and_then(|line| shell_words::split(line).ok()?.into_iter().next())
+            step.argv
+                .get(2)
+                .and_then(|line| shell_words::split(line).ok()?.into_iter().next())
         } else {
             step.argv.first().cloned()
         };
@@ -133,7 +144,11 @@ impl Cache {
                 || k.starts_with("CC_")
                 || k.starts_with("CXX_");
             if compiler {
-                programs.extend(shell_words::split(v).ok().and_then(|w| w.into_iter().next()));
+                programs.extend(
+                    shell_words::split(v)
+                        .ok()
+                        .and_then(|w| w.into_iter().next()),
+                );
             }
         }
         programs
@@ -157,18 +172,31 @@ impl Cache {
             Some(last) if &last == inputs => {
                 "its entry is gone (pruned, cleared or dropped as corrupt)".into()
             }
-            Some(last) => format!("changed since its last run: {}", last_changed(inputs, &last)),
+            Some(last) => format!(
+                "changed since its last run: {}",
+                last_changed(inputs, &last)
+            ),
         })
     }
 
     /// Stores what a successful build made.
-    fn save(&self, plan: &Plan, job: usize, t: usize, scope: &str, inputs: &Inputs) -> Result<String, String> {
+    fn save(
+        &self,
+        plan: &Plan,
+        job: usize,
+        t: usize,
+        scope: &str,
+        inputs: &Inputs,
+    ) -> Result<String, String> {
         let step = &plan.targets[t].build;
         let mut outputs = Vec::new();
         collect(&step.out_dir, &mut outputs)?;
         if !step.artifact.starts_with(&step.out_dir) {
             let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
-                format!("the binary `{}` is outside the project and dist/", step.artifact.display())
+                format!(
+                    "the binary `{}` is outside the project and dist/",
+                    step.artifact.display()
+                )
             })?;
             outputs.push(Saving {
                 base: "root".into(),
@@ -218,7 +246,10 @@ pub(super) async fn build(
                 return super::jobs::check_binary(ctx, job, t, cancel).await;
             }
             Err(e) => {
-                tracing::warn!("cache entry {} of {id} is corrupt ({e}): dropped, the job runs", record.key);
+                tracing::warn!(
+                    "cache entry {} of {id} is corrupt ({e}): dropped, the job runs",
+                    record.key
+                );
                 cache.store.drop_record(&record.key);
                 format!("its entry was corrupt: {e}")
             }
@@ -248,7 +279,13 @@ fn blocking<T>(f: impl FnOnce() -> T) -> T {
 }
 
 /// Puts a record's outputs and log back, into a fresh output folder.
-fn restore(plan: &Plan, job: usize, t: usize, cache: &Cache, record: &Record) -> Result<(), String> {
+fn restore(
+    plan: &Plan,
+    job: usize,
+    t: usize,
+    cache: &Cache,
+    record: &Record,
+) -> Result<(), String> {
     let step = &plan.targets[t].build;
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
     let bases = BTreeMap::from([
@@ -260,14 +297,20 @@ fn restore(plan: &Plan, job: usize, t: usize, cache: &Cache, record: &Record) ->
         .store
         .restore(record, &bases, &log)
         .map_err(|e| e.to_string())?;
-    process::note(&log, &format!("cache: restored {} (the command did not run)", record.key))
-        .map_err(|e| e.to_string())
+    process::note(
+        &log,
+        &format!("cache: restored {} (the command did not run)", record.key),
+    )
+    .map_err(|e| e.to_string())
 }
 
 /// Every file under the output folder, by its path in it. A link is
 /// refused: it would be stored as what it points at.
 fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
-    for entry in walkdir::WalkDir::new(out_dir).follow_links(false).sort_by_file_name() {
+    for entry in walkdir::WalkDir::new(out_dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
         let entry = entry.map_err(|e| e.to_string())?;
         let kind = entry.file_type();
         if kind.is_dir() {
@@ -275,10 +318,15 @@ fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
         }
         let rel = entry.path().strip_prefix(out_dir).unwrap_or(entry.path());
         if !kind.is_file() {
-            return Err(format!("the output folder holds `{}`, which is not a regular file", rel.display()));
+            return Err(format!(
+                "the output folder holds `{}`, which is not a regular file",
+                rel.display()
+            ));
         }
         if outputs.len() == MAX_OUTPUTS {
-            return Err(format!("the output folder holds more than {MAX_OUTPUTS} files"));
+            return Err(format!(
+                "the output folder holds more than {MAX_OUTPUTS} files"
+            ));
         }
         outputs.push(Saving {
             base: "out".into(),
@@ -297,7 +345,10 @@ fn slashed(rel: &Path) -> Result<String, String> {
 
 /// A path as it goes into a key: relative to the project when inside it.
 fn shown(root: &Path, path: &Path) -> String {
-    path.strip_prefix(root).unwrap_or(path).display().to_string()
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
 }
 
 /// The named inputs that changed, for a miss's reason.
@@ -313,10 +364,14 @@ fn needs_made(ctx: &Context, job: usize) -> BTreeMap<String, String> {
         .iter()
         .filter_map(|id| {
             let i = plan.jobs.iter().position(|j| &j.id == id)?;
-            let made = ctx.produced.iter().find(|(p, _)| *p == i).map(|(_, p)| match p {
-                Produced::Builder { image } => image.clone(),
-                other => format!("{other:?}"),
-            });
+            let made = ctx
+                .produced
+                .iter()
+                .find(|(p, _)| *p == i)
+                .map(|(_, p)| match p {
+                    Produced::Builder { image } => image.clone(),
+                    other => format!("{other:?}"),
+                });
             Some((id.to_string(), made.unwrap_or_default()))
         })
         .collect()
@@ -340,7 +395,10 @@ fn container_id(ctx: &Context, image: &ContainerImage) -> Result<String, String>
     if !out.status.success() {
         return Err(format!("the engine does not know {reference}"));
     }
-    Ok(format!("{reference} {}", String::from_utf8_lossy(&out.stdout).trim()))
+    Ok(format!(
+        "{reference} {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    ))
 }
 
 /// The cache folder for a run: `--cache-dir`, else `[cache] dir`, else

@@ -39,10 +39,12 @@ pub(super) async fn run(
                 produced: Some(p),
                 ..Output::default()
             }),
-        JobId::Build(t) => super::cached::build(ctx, job, t, cancel).await.map(|binary| Output {
-            binary,
-            ..Output::default()
-        }),
+        JobId::Build(t) => super::cached::build(ctx, job, t, cancel)
+            .await
+            .map(|binary| Output {
+                binary,
+                ..Output::default()
+            }),
         JobId::Archive(t) => archive(plan, t).await.map(artifact),
         JobId::Sbom(t) => super::sbom::run(ctx, job, t).await,
         JobId::Image { variant, platform } => {

@@ -19,7 +19,10 @@ pub(super) fn settings(loaded: &Loaded, req: &Request) -> Result<Option<Settings
             loaded.source.error_at(
                 &KeyPath::parse("cache.max-size"),
                 format!("`{text}` is not a size"),
-                Some("write a whole number of bytes or KiB, MiB, GiB, TiB: max-size = \"10GiB\"".into()),
+                Some(
+                    "write a whole number of bytes or KiB, MiB, GiB, TiB: max-size = \"10GiB\""
+                        .into(),
+                ),
             )
         })?,
     };

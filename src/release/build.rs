@@ -138,7 +138,8 @@ fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache
         return Ok(None);
     }
     let dir = exec::cache_dir(opts.cache_dir.as_deref(), plan).ok_or_else(|| Error::Usage {
-        message: "no folder for the cache: HOME is not set; pass --cache-dir or set [cache] dir".into(),
+        message: "no folder for the cache: HOME is not set; pass --cache-dir or set [cache] dir"
+            .into(),
     })?;
     let store = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
     tracing::debug!("action cache at {}", dir.display());

@@ -25,7 +25,10 @@ pub fn cache_location(config: &Path, flag: Option<&Path>) -> Result<CacheLocatio
     let max_size = match table.as_ref().and_then(|t| t.max_size.as_deref()) {
         None => DEFAULT_MAX_SIZE,
         Some(text) => cache::parse_size(text).ok_or_else(|| Error::Usage {
-            message: format!("{}: [cache] max-size `{text}` is not a size (e.g. \"10GiB\")", config.display()),
+            message: format!(
+                "{}: [cache] max-size `{text}` is not a size (e.g. \"10GiB\")",
+                config.display()
+            ),
         })?,
     };
     let base = config.parent().unwrap_or(Path::new("."));
