@@ -26,7 +26,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use build::{BuildOptions, build, prepare_build};
-pub use cache::{CacheLocation, CacheStats, cache_clear, cache_location, cache_prune, cache_stats};
+pub use cache::{
+    CacheLocation, CacheStats, cache_clear, cache_location, cache_prune, cache_stats, cache_status,
+};
 pub use load::{PlanOptions, plan, plan_to_look};
 pub use merge::{MergeOptions, merge, prepare_merge};
 pub use publish::{Channels, PublishOptions, Published, publish};

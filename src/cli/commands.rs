@@ -47,13 +47,36 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         return print_out(&text);
     }
     let plan = make_plan_to_look(cli, &args.flags)?;
+    let status = match args.cache_status {
+        true => Some(release::cache_status(&plan, args.cache_dir.as_deref())?),
+        false => None,
+    };
     if args.json || matches!(args.format, Some(Format::Json)) {
-        let mut text =
-            serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
+        let to_json = |e: serde_json::Error| Error::io("stdout")(e.into());
+        let mut text = match &status {
+            None => serde_json::to_string_pretty(&plan).map_err(to_json)?,
+            Some(status) => {
+                let mut value = serde_json::to_value(&plan).map_err(to_json)?;
+                let rows: Vec<serde_json::Value> = status
+                    .iter()
+                    .map(|(job, s)| serde_json::json!({ "job": job, "status": s }))
+                    .collect();
+                value["cache_status"] = rows.into();
+                serde_json::to_string_pretty(&value).map_err(to_json)?
+            }
+        };
         text.push('\n');
         return print_out(&text);
     }
-    print_out(&views::plan(&plan, cli.verbose > 0))
+    let mut text = views::plan(&plan, cli.verbose > 0);
+    if let Some(status) = status {
+        let width = status.iter().map(|(j, _)| j.len()).max().unwrap_or(0);
+        text.push_str("\ncache:\n");
+        for (job, s) in status {
+            text.push_str(&format!("  {job:width$}  {s}\n"));
+        }
+    }
+    print_out(&text)
 }
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {

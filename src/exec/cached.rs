@@ -24,6 +24,7 @@ use super::process;
 use crate::cache::store::{MAX_OUTPUTS, Saving};
 use crate::cache::toolchain::Identities;
 use crate::cache::{Inputs, LocalStore, Record, Store};
+use crate::engine::Engine;
 use crate::inspect::Inspected;
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
@@ -46,6 +47,14 @@ impl std::fmt::Debug for Cache {
             .field("sources", &self.sources)
             .finish_non_exhaustive()
     }
+}
+
+/// What a job's inputs are read from: the plan, what the jobs before it
+/// made, and the engine.
+struct At<'a> {
+    plan: &'a Plan,
+    made: &'a [(usize, Produced)],
+    engine: Option<&'a Engine>,
 }
 
 /// What the cache said about a job.
@@ -77,6 +86,44 @@ impl Cache {
         }
     }
 
+    /// What a build of `plan` would do with each build job now, in plan
+    /// order: `hit`, `miss: <why>` or `not cached: <why>`, for `matrix
+    /// plan --cache-status`. A job in a builder image is `unknown` until
+    /// the image is built; one in another image needs `engine`.
+    pub fn status(&self, plan: &Plan, engine: Option<&Engine>) -> Vec<(String, String)> {
+        let at = At {
+            plan,
+            made: &[],
+            engine,
+        };
+        plan.jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(job, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((job, t)),
+                _ => None,
+            })
+            .map(|(job, t)| {
+                let id = plan.jobs[job].id.to_string();
+                if let Some(ContainerImage::Builder { name }) = &plan.targets[t].build.container {
+                    return (
+                        id,
+                        format!("unknown: runs in builder image `{name}`, built first"),
+                    );
+                }
+                let scope = format!("{}\0{id}", plan.root.display());
+                let status = match self.inputs(&at, job, t) {
+                    Err(why) => format!("not cached: {why}"),
+                    Ok(inputs) => match self.lookup(&scope, &inputs) {
+                        Lookup::Hit(_) => "hit".to_string(),
+                        Lookup::Miss(why) => format!("miss: {why}"),
+                    },
+                };
+                (id, status)
+            })
+            .collect()
+    }
+
     /// Drops least recently used entries until the store fits its cap.
     pub fn prune(&self) {
         match crate::cache::prune::prune(&self.store, self.max_size) {
@@ -99,9 +146,10 @@ impl Cache {
         self.restored.lock().is_ok_and(|r| r.contains(&job))
     }
 
-    /// A build job's inputs, or why it cannot be cached.
-    fn inputs(&self, ctx: &Context, job: usize, t: usize) -> Result<Inputs, String> {
-        let plan = &ctx.plan;
+    /// A build job's inputs, or why it cannot be cached. `made` is what
+    /// finished jobs produced (a builder's image tag).
+    fn inputs(&self, at: &At<'_>, job: usize, t: usize) -> Result<Inputs, String> {
+        let plan = at.plan;
         let step = &plan.targets[t].build;
         let mut i = Inputs::default();
         i.set("matrix", env!("CARGO_PKG_VERSION"));
@@ -119,10 +167,10 @@ impl Cache {
         i.set("sources", self.sources.clone()?);
         match &step.container {
             // The image holds the toolchain; its id names both.
-            Some(image) => i.set("container", container_id(ctx, image)?),
+            Some(image) => i.set("container", container_id(at.engine, image)?),
             None => i.set("toolchain", self.toolchain(step)),
         }
-        i.set("needs", needs_made(ctx, job));
+        i.set("needs", needs_made(at, job));
         Ok(i)
     }
 
@@ -227,7 +275,12 @@ pub(super) async fn build(
     let plan = &ctx.plan;
     let id = &plan.jobs[job].id;
     let scope = format!("{}\0{id}", plan.root.display());
-    let inputs = match blocking(|| cache.inputs(ctx, job, t)) {
+    let at = At {
+        plan,
+        made: &ctx.produced,
+        engine: ctx.engine.as_deref(),
+    };
+    let inputs = match blocking(|| cache.inputs(&at, job, t)) {
         Ok(inputs) => inputs,
         Err(why) => {
             tracing::info!(job = %id, "not cached: {why}");
@@ -357,34 +410,30 @@ fn last_changed(now: &Inputs, last: &Inputs) -> String {
 }
 
 /// What the jobs this one needs made (a builder image's content tag).
-fn needs_made(ctx: &Context, job: usize) -> BTreeMap<String, String> {
-    let plan = &ctx.plan;
+fn needs_made(at: &At<'_>, job: usize) -> BTreeMap<String, String> {
+    let plan = at.plan;
     plan.jobs[job]
         .needs
         .iter()
         .filter_map(|id| {
             let i = plan.jobs.iter().position(|j| &j.id == id)?;
-            let made = ctx
-                .produced
-                .iter()
-                .find(|(p, _)| *p == i)
-                .map(|(_, p)| match p {
-                    Produced::Builder { image } => image.clone(),
-                    other => format!("{other:?}"),
-                });
+            let made = at.made.iter().find(|(p, _)| *p == i).map(|(_, p)| match p {
+                Produced::Builder { image } => image.clone(),
+                other => format!("{other:?}"),
+            });
             Some((id.to_string(), made.unwrap_or_default()))
         })
         .collect()
 }
 
 /// The image id a containerised build runs in.
-fn container_id(ctx: &Context, image: &ContainerImage) -> Result<String, String> {
+fn container_id(engine: Option<&Engine>, image: &ContainerImage) -> Result<String, String> {
     let reference = match image {
         // A builder's tag is a hash of its inputs; `needs` has it.
         ContainerImage::Builder { name } => return Ok(format!("builder {name}")),
         ContainerImage::Image { reference } => reference,
     };
-    let engine = ctx.engine.as_deref().ok_or("no container engine")?;
+    let engine = engine.ok_or("no container engine")?;
     let out = crate::process::capture(
         &engine.program,
         &["image", "inspect", "--format", "{{.Id}}", reference],

@@ -1,5 +1,6 @@
 //! `matrix cache stats|prune|clear`: the action cache looked after by
-//! hand. Part of `release`.
+//! hand; and `matrix plan --cache-status`, what a build would restore.
+//! Part of `release`.
 
 use std::path::{Path, PathBuf};
 
@@ -67,4 +68,24 @@ pub fn cache_prune(at: &CacheLocation) -> Result<cache::prune::Removed, Error> {
 pub fn cache_clear(at: &CacheLocation) -> Result<cache::prune::Removed, Error> {
     let store = LocalStore::open(&at.dir).map_err(Error::io(&at.dir))?;
     cache::prune::clear(&store).map_err(Error::io(&at.dir))
+}
+
+/// Each build job of `plan` and what the cache would do with it now
+/// (`hit`, `miss: <why>`, `not cached: <why>`). The store is `--cache-dir`,
+/// else `[cache] dir`, else the user's cache folder.
+pub fn cache_status(
+    plan: &crate::plan::Plan,
+    flag: Option<&Path>,
+) -> Result<Vec<(String, String)>, Error> {
+    let dir = crate::exec::cache_dir(flag, plan).ok_or_else(|| Error::Usage {
+        message: "no folder for the cache: HOME is not set; pass --cache-dir".into(),
+    })?;
+    let store = LocalStore::open(&dir).map_err(Error::io(&dir))?;
+    // An engine only when a job runs in an image; one that does not
+    // answer leaves those jobs `not cached: no container engine`.
+    let engine = plan
+        .containers
+        .as_ref()
+        .and_then(|c| crate::engine::detect(c).ok());
+    Ok(crate::exec::Cache::open(store, plan).status(plan, engine.as_ref()))
 }

@@ -300,3 +300,45 @@ fn cache_stats_prune_and_clear() {
         c.log("linux-amd64")
     );
 }
+
+#[test]
+fn plan_says_hit_or_miss_and_why() {
+    let c = Cached::new("env = { GREETING = \"hi\" }");
+    let status = |c: &Cached| {
+        let (code, out, err) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .skip_while(|l| *l != "cache:")
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        status(&c),
+        [
+            "build-linux-amd64 miss: no earlier run of this job in the cache",
+            "build-linux-arm64 miss: no earlier run of this job in the cache"
+        ]
+    );
+    c.build(&[]);
+    assert_eq!(
+        status(&c),
+        ["build-linux-amd64 hit", "build-linux-arm64 hit"]
+    );
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &toml.replace("\"hi\"", "\"hello\""));
+    assert_eq!(
+        status(&c)[0],
+        "build-linux-amd64 miss: changed since its last run: env, sources"
+    );
+    // JSON: the field is there only when asked for.
+    let (_, json, _) = run(&mut c
+        .p
+        .matrix(&["plan", "--snapshot", "--json", "--cache-status"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["cache_status"][1]["job"], "build-linux-arm64");
+    let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v.get("cache_status").is_none());
+    assert_eq!(c.runs(), 2, "plan runs nothing");
+}
