@@ -457,3 +457,68 @@ pub fn store_dir(flag: Option<&Path>, plan: &Plan) -> Option<PathBuf> {
         .or_else(|| plan.cache.as_ref().and_then(|c| c.dir.clone()))
         .or_else(crate::cache::default_dir)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(dir: &Path) -> Cache {
+        Cache {
+            store: LocalStore::open(dir).unwrap(),
+            max_size: crate::cache::DEFAULT_MAX_SIZE,
+            sources: Ok("sources".into()),
+            identities: Identities::default(),
+            restored: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    #[test]
+    fn what_a_need_made_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let mut plan = crate::plan::tests::sample_plan();
+        let build = plan
+            .jobs
+            .iter()
+            .position(|j| matches!(j.work(), crate::plan::JobId::Build(_)))
+            .unwrap();
+        let crate::plan::JobId::Build(t) = plan.jobs[build].work() else {
+            unreachable!()
+        };
+        let other = plan.jobs.len() - 1;
+        let need = plan.jobs[other].id.clone();
+        plan.jobs[build].needs.push(need);
+        let inputs = |image: &str| {
+            let made = [(
+                other,
+                Produced::Builder {
+                    image: image.into(),
+                },
+            )];
+            let at = At {
+                plan: &plan,
+                made: &made,
+                engine: None,
+            };
+            cache.inputs(&at, build, t).unwrap()
+        };
+        let (a, b) = (inputs("builder:aaaa"), inputs("builder:bbbb"));
+        assert_eq!(inputs("builder:aaaa").key(), a.key());
+        assert_ne!(a.key(), b.key());
+        assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    #[test]
+    fn without_sources_a_job_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = cache(dir.path());
+        cache.sources = Err("not in git".into());
+        let plan = crate::plan::tests::sample_plan();
+        let status = cache.status(&plan, None);
+        assert!(!status.is_empty());
+        assert!(
+            status.iter().all(|(_, s)| s == "not cached: not in git"),
+            "{status:?}"
+        );
+    }
+}

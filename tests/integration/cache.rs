@@ -11,6 +11,7 @@ const AXES: &str = "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]";
 
 /// A project whose build appends a line to `runs` (outside the project)
 /// each time it really runs, with `[cache]` in `cache` (outside too).
+/// `OUTSIDE` in the extra `[build]` lines is the folder holding both.
 struct Cached {
     p: Project,
     runs: PathBuf,
@@ -31,7 +32,8 @@ impl Cached {
         let outside = p.dir.parent().unwrap().to_path_buf();
         let runs = outside.join("runs");
         let cache = outside.join("cache");
-        p.file("matrix.toml", &config(&runs, extra_build, &cache));
+        let extra_build = extra_build.replace("OUTSIDE", &outside.display().to_string());
+        p.file("matrix.toml", &config(&runs, &extra_build, &cache));
         p.file("LICENSE", "MIT License\n");
         p.file("README.md", "# hello\n");
         p.file("src/main.txt", "version one\n");
@@ -168,6 +170,29 @@ fn a_changed_environment_reruns() {
     assert!(
         log.contains("changed since its last run: env, sources"),
         "{log}"
+    );
+}
+
+#[test]
+fn a_changed_compiler_reruns() {
+    let c = Cached::new("env = { CC = \"mycc\", PATH = \"OUTSIDE/bin:/usr/bin:/bin\" }");
+    let bin = c.p.dir.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cc = bin.join("mycc");
+    std::fs::write(&cc, "#!/bin/sh\necho cc 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    std::fs::write(&cc, "#!/bin/sh\necho cc 2\n").unwrap();
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a new compiler is a new toolchain");
+    assert!(
+        c.log("linux-amd64")
+            .contains("changed since its last run: toolchain"),
+        "{}",
+        c.log("linux-amd64")
     );
 }
 
