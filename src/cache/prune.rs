@@ -5,8 +5,8 @@
 //! it); pruning keeps the most recently used records whose blobs fit under
 //! the cap and drops the rest, then every blob no kept record names. A
 //! blob younger than [`GRACE`] is left alone even so: a concurrent run may
-//! have stored it and not yet written the record that names it (a run that
-//! reuses a stored blob touches it for the same reason).
+//! have stored it and not yet written the record that names it; nor is a
+//! record another run is still writing (its hidden temporary name).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -40,7 +40,10 @@ pub struct Removed {
 /// Counts the records and blobs of `store`.
 pub fn stats(store: &LocalStore) -> io::Result<Stats> {
     let mut s = Stats {
-        records: files(&store.root().join("ac"))?.len(),
+        records: files(&store.root().join("ac"))?
+            .iter()
+            .filter(|(name, _, _)| is_record_name(name))
+            .count(),
         ..Stats::default()
     };
     for (_, _, meta) in files(&store.root().join("cas"))? {
@@ -55,9 +58,23 @@ pub fn stats(store: &LocalStore) -> io::Result<Stats> {
 pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
     let mut removed = Removed::default();
     let mut records: Vec<(SystemTime, String, Option<Record>)> = Vec::new();
+    let now = SystemTime::now();
+    let young = |meta: &std::fs::Metadata| {
+        meta.modified()
+            .ok()
+            .and_then(|m| now.duration_since(m).ok())
+            .is_none_or(|age| age < GRACE)
+    };
     for (name, path, meta) in files(&store.root().join("ac"))? {
-        let key = name.strip_suffix(".json").filter(|k| is_key(k));
-        let record = key.and_then(|_| read_json::<Record>(&path).ok().flatten());
+        if !is_record_name(&name) {
+            // Another run's record being written (`.<key>.json.partial-*`):
+            // removing it would fail that run's rename. Old debris goes.
+            if !young(&meta) && remove(&path) {
+                removed.records += 1;
+            }
+            continue;
+        }
+        let record = read_json::<Record>(&path).ok().flatten();
         records.push((meta.modified()?, name.clone(), record));
     }
     // Newest use first; names break ties so the result does not depend on
@@ -91,14 +108,8 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
             }
         }
     }
-    let now = SystemTime::now();
     for (name, path, meta) in files(&store.root().join("cas"))? {
-        let young = meta
-            .modified()
-            .ok()
-            .and_then(|m| now.duration_since(m).ok())
-            .is_none_or(|age| age < GRACE);
-        if !kept.contains(&name) && !young && remove(&path) {
+        if !kept.contains(&name) && !young(&meta) && remove(&path) {
             removed.blobs += 1;
             removed.bytes += meta.len();
         }
@@ -124,6 +135,11 @@ pub fn clear(store: &LocalStore) -> io::Result<Removed> {
         }
     }
     Ok(removed)
+}
+
+/// `<key>.json`: a record, not a file being written.
+fn is_record_name(name: &str) -> bool {
+    name.strip_suffix(".json").is_some_and(is_key)
 }
 
 fn blobs(r: &Record) -> impl Iterator<Item = &str> {
@@ -211,6 +227,23 @@ mod tests {
         let cleared = clear(&store).unwrap();
         assert_eq!((cleared.records, cleared.blobs), (1, 1));
         assert_eq!(stats(&store).unwrap(), Stats::default());
+    }
+
+    #[test]
+    fn a_record_being_written_is_left_to_its_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("s")).unwrap();
+        let partial = store
+            .root()
+            .join("ac")
+            .join(format!(".{}.json.partial-abcdef", "0".repeat(64)));
+        std::fs::write(&partial, b"{").unwrap();
+        assert_eq!(prune(&store, 0).unwrap().records, 0);
+        assert!(partial.exists());
+        assert_eq!(stats(&store).unwrap().records, 0);
+        age(&partial, 3600);
+        assert_eq!(prune(&store, 0).unwrap().records, 1);
+        assert!(!partial.exists());
     }
 
     #[test]
