@@ -367,3 +367,17 @@ fn plan_says_hit_or_miss_and_why() {
     assert!(v.get("cache_status").is_none());
     assert_eq!(c.runs(), 2, "plan runs nothing");
 }
+
+#[test]
+fn a_bad_cache_table_is_a_located_error() {
+    let c = Cached::new("");
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &format!("{toml}max-size = \"ten gigs\"\n"));
+    let (code, _, err) = run(&mut c.p.matrix(&["plan", "--snapshot"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`ten gigs` is not a size"), "{err}");
+    assert!(
+        err.contains("matrix.toml:"),
+        "the error names the line: {err}"
+    );
+}
