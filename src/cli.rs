@@ -88,6 +88,33 @@ pub enum Command {
     /// Write a commented matrix.toml for the project in this folder (or the
     /// folder of -c), and add dist/ to its .gitignore.
     Init(InitArgs),
+    /// Look after the action cache: its size, pruning, clearing.
+    Cache(CacheArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CacheArgs {
+    #[command(subcommand)]
+    pub action: CacheAction,
+    /// The cache folder [default: [cache] dir of -c's matrix.toml if there
+    /// is one, else ~/.cache/matrix/cache].
+    #[arg(long, global = true, value_name = "DIR")]
+    pub cache_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, Subcommand)]
+pub enum CacheAction {
+    /// Print how many entries and bytes the cache holds.
+    Stats {
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Drop least recently used entries until the cache fits its size cap
+    /// ([cache] max-size, default 10GiB).
+    Prune,
+    /// Remove every entry.
+    Clear,
 }
 
 #[derive(Debug, Args)]
@@ -309,6 +336,15 @@ pub struct PlanArgs {
     /// the targets.
     #[arg(long, value_name = "FILE", requires = "shards")]
     pub history: Option<PathBuf>,
+    /// Also say, per build job, whether the action cache has it (hit) or
+    /// why not (miss: which input changed); with --json, a `cache_status`
+    /// field. Reads the sources and hashes the compilers.
+    #[arg(long, conflicts_with = "shards")]
+    pub cache_status: bool,
+    /// With --cache-status: the cache folder [default: [cache] dir, else
+    /// ~/.cache/matrix/cache].
+    #[arg(long, value_name = "DIR", requires = "cache_status")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -337,6 +373,13 @@ pub struct BuildArgs {
     /// With --shard: the previous manifest.json the shards were planned with.
     #[arg(long, value_name = "FILE", requires = "shard")]
     pub history: Option<PathBuf>,
+    /// Run every build; read and store nothing in the action cache.
+    #[arg(long)]
+    pub no_cache: bool,
+    /// The action cache's folder (a shared folder works); turns the cache
+    /// on without a [cache] table.
+    #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

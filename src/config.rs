@@ -9,6 +9,7 @@
 //! [`Source`] so they still point at a line and column.
 
 pub mod axes;
+pub mod cache;
 pub mod channels;
 pub mod ci;
 pub mod command;
@@ -29,6 +30,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 
 pub use axes::MatrixTable;
+pub use cache::CacheConfig;
 pub use channels::{Channel, ChannelKind, Confinement, Grade, Release};
 pub use ci::CiConfig;
 pub use containers::{Builder, Container, EngineKind, Images, NativeMode, Network};
@@ -93,6 +95,9 @@ pub struct Config {
     /// Binaries joined across architectures (a universal macOS binary).
     #[serde(default)]
     pub universal: Option<Universal>,
+    /// The action cache: unchanged builds are restored, not run.
+    #[serde(default)]
+    pub cache: Option<CacheConfig>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

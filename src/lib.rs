@@ -13,7 +13,8 @@
 //! a release folder (`matrix verify`); [`report`] turns events into output
 //! ([`human`] words its counts, durations and sizes, for every layer);
 //! [`process`] starts and stops every process matrix runs (jobs, tools,
-//! git), [`engine`] is the container engine a run talks to; [`init`]
+//! git), [`cache`] keeps unchanged jobs' outputs by the digest of their
+//! inputs, [`engine`] is the container engine a run talks to; [`init`]
 //! writes a first matrix.toml. Each module's doc says where it sits, and
 //! `tests/layers.rs` keeps the order in which modules may import each
 //! other.
@@ -23,6 +24,7 @@
 //! calls [`cli::main`], which parses the flags, builds the runtime and calls
 //! [`release`]; [`error`] gathers the areas' errors into exit codes.
 
+pub mod cache;
 pub mod ci;
 pub mod cli;
 pub mod config;

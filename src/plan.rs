@@ -7,6 +7,7 @@
 //! `matrix plan` prints it.
 
 mod axes;
+mod cache;
 pub mod channels;
 pub mod containers;
 pub mod images;
@@ -87,6 +88,10 @@ pub struct Plan {
     /// its manifest lists them all.
     #[serde(skip)]
     pub unfiltered: Vec<crate::package::manifest::Target>,
+    /// `[cache]`: where unchanged builds are restored from (absent, the
+    /// cache is off unless `--cache-dir` turns it on).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache: Option<crate::cache::Settings>,
 }
 
 impl Plan {
@@ -346,6 +351,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         sign: sign.is_some(),
     };
     let jobs = steps.wire(&steps.all(notes.is_some()), jobs::Scope::Whole)?;
+    let cache = cache::settings(loaded, req)?;
     Ok(Plan {
         format_version: FORMAT_VERSION,
         project: Project {
@@ -372,6 +378,7 @@ pub fn build(loaded: &Loaded, req: &Request) -> Result<Plan, PlanError> {
         warnings,
         release_refused: None,
         unfiltered,
+        cache,
     })
 }
 

@@ -11,6 +11,7 @@
 //! version) goes to a `warn` callback, in the order it is found.
 
 mod build;
+mod cache;
 mod dist;
 mod load;
 mod merge;
@@ -25,6 +26,9 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 pub use build::{BuildOptions, build, prepare_build};
+pub use cache::{
+    CacheLocation, CacheStats, cache_clear, cache_location, cache_prune, cache_stats, cache_status,
+};
 pub use load::{PlanOptions, plan, plan_to_look};
 pub use merge::{MergeOptions, merge, prepare_merge};
 pub use publish::{Channels, PublishOptions, Published, publish};
@@ -52,6 +56,9 @@ impl Prepared {
     /// cancelling `interrupt` stops the run (as Ctrl-C does).
     pub async fn run(self, reporter: Arc<dyn Reporter>, interrupt: CancellationToken) -> Finished {
         let outcome = exec::run(Arc::clone(&self.plan), &self.options, reporter, interrupt).await;
+        if let Some(cache) = &self.options.cache {
+            cache.prune();
+        }
         Finished {
             plan: self.plan,
             outcome,

@@ -31,6 +31,8 @@ const LAYERS: &[&str] = &[
     "matrix",
     "image",
     "package",
+    // The action cache stores files by digest; exec names the inputs.
+    "cache",
     // Config to plan: each packager owns its `[channels.<name>]` keys, which
     // config reads; templates, versions and presets read config.
     "packager",

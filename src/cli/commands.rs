@@ -23,6 +23,7 @@ pub async fn run(cli: Cli) -> Result<(), Error> {
         Command::Publish(args) => super::release::publish_command(args, &cli.config),
         Command::Channel(c) => super::release::channel_command(c),
         Command::Init(args) => init_command(&cli, args),
+        Command::Cache(args) => super::release::cache_command(&cli, args),
         Command::Schema => {
             let schema = schemars::schema_for!(config::Config);
             let text =
@@ -46,13 +47,36 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         return print_out(&text);
     }
     let plan = make_plan_to_look(cli, &args.flags)?;
+    let status = match args.cache_status {
+        true => Some(release::cache_status(&plan, args.cache_dir.as_deref())?),
+        false => None,
+    };
     if args.json || matches!(args.format, Some(Format::Json)) {
-        let mut text =
-            serde_json::to_string_pretty(&plan).map_err(|e| Error::io("stdout")(e.into()))?;
+        let to_json = |e: serde_json::Error| Error::io("stdout")(e.into());
+        let mut text = match &status {
+            None => serde_json::to_string_pretty(&plan).map_err(to_json)?,
+            Some(status) => {
+                let mut value = serde_json::to_value(&plan).map_err(to_json)?;
+                let rows: Vec<serde_json::Value> = status
+                    .iter()
+                    .map(|(job, s)| serde_json::json!({ "job": job, "status": s }))
+                    .collect();
+                value["cache_status"] = rows.into();
+                serde_json::to_string_pretty(&value).map_err(to_json)?
+            }
+        };
         text.push('\n');
         return print_out(&text);
     }
-    print_out(&views::plan(&plan, cli.verbose > 0))
+    let mut text = views::plan(&plan, cli.verbose > 0);
+    if let Some(status) = status {
+        let width = status.iter().map(|(j, _)| j.len()).max().unwrap_or(0);
+        text.push_str("\ncache:\n");
+        for (job, s) in status {
+            text.push_str(&format!("  {job:width$}  {s}\n"));
+        }
+    }
+    print_out(&text)
 }
 
 async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
@@ -65,6 +89,8 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         smoke: args.smoke,
         shard: args.shard.clone(),
         history: args.history.clone(),
+        no_cache: args.no_cache,
+        cache_dir: args.cache_dir.clone(),
     };
     let prepared = release::prepare_build(&opts, &mut warn)?;
     execute(cli, prepared).await

@@ -1,5 +1,5 @@
 //! The commands around a release's life after the build: `merge`,
-//! `verify`, `ci`, `publish` and `channel`.
+//! `verify`, `ci`, `publish`, `channel` and `cache`.
 //!
 //! Part of the CLI glue, like `commands`: each function turns flags into
 //! the library's options, calls it and prints.
@@ -7,7 +7,9 @@
 use std::path::Path;
 
 use super::common::{execute, plan_options, print_out, warn};
-use super::{ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs};
+use super::{
+    CacheAction, CacheArgs, ChannelCommand, CiArgs, Cli, MergeArgs, PlanFlags, PublishArgs,
+};
 use crate::error::Error;
 use crate::{release, repo};
 
@@ -234,6 +236,50 @@ pub fn channel_command(c: &ChannelCommand) -> Result<(), Error> {
                 text.push_str(&format!("{channel}\t{version}\n"));
             }
             print_out(&text)
+        }
+    }
+}
+
+pub fn cache_command(cli: &Cli, args: &CacheArgs) -> Result<(), Error> {
+    let at = release::cache_location(&cli.config, args.cache_dir.as_deref())?;
+    let size = |n: u64| crate::human::size(n);
+    match args.action {
+        CacheAction::Stats { json } => {
+            let stats = release::cache_stats(&at)?;
+            if json {
+                let mut text = serde_json::to_string_pretty(&stats)
+                    .map_err(|e| Error::io("stdout")(e.into()))?;
+                text.push('\n');
+                return print_out(&text);
+            }
+            print_out(&format!(
+                "cache: {}\nentries: {}\nfiles: {} ({})\nsize cap: {}\n",
+                at.dir.display(),
+                stats.stats.records,
+                stats.stats.blobs,
+                size(stats.stats.bytes),
+                size(at.max_size),
+            ))
+        }
+        CacheAction::Prune => {
+            let r = release::cache_prune(&at)?;
+            print_out(&format!(
+                "pruned {}: {} entries, {} files ({}) removed\n",
+                at.dir.display(),
+                r.records,
+                r.blobs,
+                size(r.bytes)
+            ))
+        }
+        CacheAction::Clear => {
+            let r = release::cache_clear(&at)?;
+            print_out(&format!(
+                "cleared {}: {} entries, {} files ({}) removed\n",
+                at.dir.display(),
+                r.records,
+                r.blobs,
+                size(r.bytes)
+            ))
         }
     }
 }

@@ -39,10 +39,12 @@ pub(super) async fn run(
                 produced: Some(p),
                 ..Output::default()
             }),
-        JobId::Build(t) => build(ctx, job, t, cancel).await.map(|binary| Output {
-            binary,
-            ..Output::default()
-        }),
+        JobId::Build(t) => super::cached::build(ctx, job, t, cancel)
+            .await
+            .map(|binary| Output {
+                binary,
+                ..Output::default()
+            }),
         JobId::Archive(t) => archive(plan, t).await.map(artifact),
         JobId::Sbom(t) => super::sbom::run(ctx, job, t).await,
         JobId::Image { variant, platform } => {
@@ -73,21 +75,26 @@ pub(super) fn io_error(
     }
 }
 
-async fn build(
+/// Runs a build job's command, then checks what it made.
+pub(super) async fn build(
     ctx: &Context,
     job: usize,
     t: usize,
     cancel: &CancellationToken,
 ) -> Result<Option<Inspected>, JobError> {
-    let plan = &ctx.plan;
-    if plan.targets[t].joins.is_some() {
-        return super::universal::join(plan, job, t).await.map(|()| None);
+    if ctx.plan.targets[t].joins.is_some() {
+        return super::universal::join(&ctx.plan, job, t).await.map(|()| None);
     }
-    let smoke = ctx.smoke;
-    let target = &plan.targets[t];
-    let step = &target.build;
-    let log = log_path(plan, job);
-    // A fresh output folder: nothing from an earlier run can be packaged.
+    run_command(ctx, job, t, cancel).await?;
+    check_binary(ctx, job, t, cancel).await
+}
+
+/// A fresh output folder: nothing from an earlier run can be packaged.
+pub(super) fn fresh_out_dir(
+    plan: &Plan,
+    job: usize,
+    step: &crate::plan::BuildStep,
+) -> Result<(), JobError> {
     if step.out_dir.exists() {
         std::fs::remove_dir_all(&step.out_dir).map_err(io_error(
             plan,
@@ -95,7 +102,22 @@ async fn build(
             step.out_dir.clone(),
         ))?;
     }
-    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
+    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))
+}
+
+/// Runs a build job's command (in its container, if it has one) into a
+/// fresh output folder; an error unless it exits with success.
+async fn run_command(
+    ctx: &Context,
+    job: usize,
+    t: usize,
+    cancel: &CancellationToken,
+) -> Result<(), JobError> {
+    let plan = &ctx.plan;
+    let target = &plan.targets[t];
+    let step = &target.build;
+    let log = log_path(plan, job);
+    fresh_out_dir(plan, job, step)?;
     process::write_header(&log, &target.id, step).map_err(io_error(plan, job, log.clone()))?;
     let command = shell_words::join(&step.argv);
     let in_container = match &step.container {
@@ -153,6 +175,22 @@ async fn build(
             });
         }
     }
+    Ok(())
+}
+
+/// The built (or restored) binary: there, what the target's name says,
+/// and (with `--smoke`) running.
+pub(super) async fn check_binary(
+    ctx: &Context,
+    job: usize,
+    t: usize,
+    cancel: &CancellationToken,
+) -> Result<Option<Inspected>, JobError> {
+    let plan = &ctx.plan;
+    let smoke = ctx.smoke;
+    let target = &plan.targets[t];
+    let step = &target.build;
+    let log = log_path(plan, job);
     if !step.artifact.is_file() {
         return Err(JobError::MissingBinary {
             target: target.id.clone(),
@@ -563,6 +601,7 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
                 target: j.target().map(|t| plan.targets[t].id.clone()),
                 status: status.as_str().into(),
                 duration_ms: duration.as_millis() as u64,
+                restored: ctx.cache.as_ref().is_some_and(|c| c.was_restored(i)),
             }
         })
         .collect();

@@ -8,6 +8,7 @@
 //! plan order whatever order jobs finished in.
 
 mod builder;
+mod cached;
 mod channels;
 pub mod container;
 mod context;
@@ -36,6 +37,7 @@ use crate::package::manifest::Artifact;
 use crate::plan::{JobKind, Plan};
 use event::{Event, Reporter};
 
+pub use cached::{Cache, store_dir as cache_dir};
 pub use context::{ImageBuilt, IndexBuilt};
 pub use context::{Produced, log_path};
 pub use error::JobError;
@@ -61,6 +63,8 @@ pub struct Options {
     pub seed: Seed,
     /// The unlocked `[sign]` key, loaded before the run.
     pub signer: Option<Arc<crate::packager::sign::Signer>>,
+    /// The action cache, when it is on.
+    pub cache: Option<Arc<Cache>>,
 }
 
 /// What a merge hands the release-wide jobs instead of running the builds.
@@ -493,6 +497,7 @@ fn context(
         missing_targets: opts.seed.missing_targets.clone(),
         seed_jobs: Vec::new(),
         signer: opts.signer.clone(),
+        cache: opts.cache.clone(),
     };
     // Seeded results belong to no job of this plan.
     ctx.produced

@@ -50,14 +50,7 @@ pub(super) async fn join(plan: &Plan, job: usize, t: usize) -> Result<(), JobErr
         );
     }
     let fat = macho_fat::write_fat(&slices).map_err(joined)?;
-    if step.out_dir.exists() {
-        std::fs::remove_dir_all(&step.out_dir).map_err(io_error(
-            plan,
-            job,
-            step.out_dir.clone(),
-        ))?;
-    }
-    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
+    super::jobs::fresh_out_dir(plan, job, step)?;
     let write = || -> std::io::Result<()> {
         let mut file = AtomicFile::create(&step.artifact)?;
         file.set_mode(0o755);

@@ -168,6 +168,7 @@ fn honest_shard(plan: &Plan, root: &Path, index: usize, total: usize) -> Shard {
                 target: Some(id.clone()),
                 status: "ok".into(),
                 duration_ms: 10 * (t as u64 + 1),
+                restored: false,
             });
         }
     }
@@ -419,6 +420,7 @@ fn job_records_must_be_the_shards_jobs() {
         target: None,
         status: "ok".into(),
         duration_ms: 1,
+        restored: false,
     });
     let kept = owned::check_jobs(&plan, dir, owned, &jobs).unwrap();
     assert_eq!(
@@ -448,6 +450,7 @@ fn job_records_must_be_the_shards_jobs() {
             target: None,
             status: "ok".into(),
             duration_ms: 1,
+            restored: false,
         })
     });
 }

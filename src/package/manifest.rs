@@ -264,6 +264,9 @@ pub struct Job {
     pub target: Option<String>,
     pub status: String,
     pub duration_ms: u64,
+    /// Restored from the action cache instead of run (absent when run).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub restored: bool,
 }
 
 impl Manifest {

@@ -34,6 +34,11 @@ pub struct BuildOptions {
     pub shard: Option<String>,
     /// With `shard`: the previous manifest.json the shards were planned with.
     pub history: Option<PathBuf>,
+    /// `--no-cache`: run every job, read and store nothing.
+    pub no_cache: bool,
+    /// `--cache-dir`: the action cache's folder (and turns it on without
+    /// a `[cache]` table).
+    pub cache_dir: Option<PathBuf>,
 }
 
 impl BuildOptions {
@@ -48,6 +53,8 @@ impl BuildOptions {
             smoke: false,
             shard: None,
             history: None,
+            no_cache: false,
+            cache_dir: None,
         }
     }
 }
@@ -114,6 +121,7 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
         run_id: exec::container::new_run_id(),
         seed,
         signer,
+        cache: open_cache(opts, &plan)?,
     };
     Ok(Prepared {
         plan,
@@ -121,6 +129,21 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
         lock,
         unpacked: Vec::new(),
     })
+}
+
+/// The action cache, when `[cache]` or `--cache-dir` turns it on and
+/// `--no-cache` does not turn it off.
+fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache>>, Error> {
+    if opts.no_cache || (opts.cache_dir.is_none() && plan.cache.is_none()) {
+        return Ok(None);
+    }
+    let dir = exec::cache_dir(opts.cache_dir.as_deref(), plan).ok_or_else(|| Error::Usage {
+        message: "no folder for the cache: HOME is not set; pass --cache-dir or set [cache] dir"
+            .into(),
+    })?;
+    let store = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
+    tracing::debug!("action cache at {}", dir.display());
+    Ok(Some(Arc::new(exec::Cache::open(store, plan))))
 }
 
 /// The toolchains the targets this run builds need, all of them there.

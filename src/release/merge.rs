@@ -88,6 +88,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
         run_id: exec::container::new_run_id(),
         seed,
         signer,
+        cache: None,
     };
     Ok(Prepared {
         plan: Arc::new(plan),

@@ -4,6 +4,7 @@
 mod apt;
 mod attacks_review;
 mod build;
+mod cache;
 mod cancel;
 mod channels;
 mod containers;

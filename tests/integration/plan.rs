@@ -119,6 +119,7 @@ fn schema_describes_every_section() {
             "archive",
             "build",
             "builders",
+            "cache",
             "channels",
             "checksum",
             "ci",

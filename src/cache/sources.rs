@@ -1,0 +1,197 @@
+//! The digest of a project's sources, one input of every job's key.
+//!
+//! Part of `cache`. By default the sources are the git tree of HEAD plus
+//! the content of every tracked file that differs from it (staged or not):
+//! a commit names its whole tree, so nothing else needs reading. With
+//! `[cache] inputs` the sources are the files those globs match instead
+//! (for a project outside git, or to narrow what a build depends on).
+//! Untracked files do not count unless a glob names them. Computed once
+//! per run; links are hashed as links (their target text), never followed.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use globset::{Glob, GlobSetBuilder};
+
+use crate::package::checksum::{Algorithm, Hasher, hash_file};
+
+/// Most files `[cache] inputs` may match.
+const MAX_FILES: usize = 200_000;
+/// How long one git command may take.
+const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The sources' digest, or why there is none (then jobs are not cached).
+pub fn digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String, String> {
+    if globs.is_empty() {
+        git_digest(root)
+    } else {
+        glob_digest(root, globs, skip)
+    }
+}
+
+/// `git:<tree>` plus each dirty tracked file's path and content digest.
+fn git_digest(root: &Path) -> Result<String, String> {
+    let not_git = |e: String| {
+        format!(
+            "{} is not in a git checkout ({e}); name the sources with [cache] inputs = [\"<glob>\", ...]",
+            root.display()
+        )
+    };
+    let tree = git(root, &["rev-parse", "HEAD^{tree}"]).map_err(not_git)?;
+    let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(not_git)?;
+    let top = PathBuf::from(top.trim());
+    let changed = git(
+        root,
+        &["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"],
+    )?;
+    let mut names: Vec<&str> = changed.split('\0').filter(|n| !n.is_empty()).collect();
+    names.sort_unstable();
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    hasher.update(format!("git-tree {}\n", tree.trim()).as_bytes());
+    for name in names {
+        let state = file_state(&top.join(name)).map_err(|e| format!("{name}: {e}"))?;
+        hasher.update(format!("dirty {name} {state}\n").as_bytes());
+    }
+    Ok(hasher.finalize_hex())
+}
+
+/// Each file under `root` that a glob matches (folders in `skip`, `.git`
+/// and links to folders left out), by path and content.
+fn glob_digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String, String> {
+    let mut set = GlobSetBuilder::new();
+    for g in globs {
+        set.add(Glob::new(g).map_err(|e| format!("[cache] inputs: `{g}`: {e}"))?);
+    }
+    let set = set.build().map_err(|e| e.to_string())?;
+    let mut files = Vec::new();
+    let walk = walkdir::WalkDir::new(root)
+        .follow_links(false)
+        .sort_by_file_name()
+        .into_iter()
+        .filter_entry(|e| e.file_name() != ".git" && !skip.iter().any(|s| e.path() == s));
+    for entry in walk {
+        let entry = entry.map_err(|e| e.to_string())?;
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(root).unwrap_or(entry.path());
+        if set.is_match(rel) {
+            if files.len() == MAX_FILES {
+                return Err(format!("[cache] inputs match more than {MAX_FILES} files"));
+            }
+            files.push(rel.to_path_buf());
+        }
+    }
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    for rel in files {
+        let state = file_state(&root.join(&rel)).map_err(|e| format!("{}: {e}", rel.display()))?;
+        hasher.update(format!("file {} {state}\n", rel.display()).as_bytes());
+    }
+    Ok(hasher.finalize_hex())
+}
+
+/// A file's content digest, a link's target, or `deleted`.
+fn file_state(path: &Path) -> io::Result<String> {
+    match path.symlink_metadata() {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("deleted".into()),
+        Err(e) => Err(e),
+        Ok(m) if m.file_type().is_symlink() => {
+            Ok(format!("link {}", std::fs::read_link(path)?.display()))
+        }
+        Ok(m) if m.is_file() => {
+            let (hex, size) = hash_file(path, Algorithm::Sha256)?;
+            Ok(format!("{size} {hex} {:o}", mode(&m)))
+        }
+        // A submodule's folder: its commit is in the tree already.
+        Ok(_) => Ok("other".into()),
+    }
+}
+
+fn mode(m: &std::fs::Metadata) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    m.permissions().mode() & 0o111
+}
+
+/// `git -C <dir> <args>`: its stdout, or its stderr as the error.
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let program = crate::process::find_program("git").ok_or("git is not on PATH")?;
+    let dir = dir.to_string_lossy();
+    let mut all = vec!["-C", dir.as_ref()];
+    all.extend_from_slice(args);
+    let what = || format!("git {}", args.join(" "));
+    let out = crate::process::capture(&program, &all, GIT_TIMEOUT)
+        .map_err(|e| format!("cannot run git: {e}"))?
+        .ok_or_else(|| format!("{} took more than {}s", what(), GIT_TIMEOUT.as_secs()))?;
+    if !out.status.success() {
+        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    }
+    String::from_utf8(out.stdout)
+        .map_err(|_| format!("{} printed a name that is not UTF-8", what()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::process::Command;
+
+    fn run(dir: &Path, args: &[&str]) {
+        let ok = Command::new("git")
+            .args(args)
+            .current_dir(dir)
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("HOME", dir)
+            .output()
+            .unwrap()
+            .status
+            .success();
+        assert!(ok, "git {args:?}");
+    }
+
+    #[test]
+    fn a_dirty_tracked_file_changes_the_digest_and_an_untracked_one_does_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        run(root, &["init", "-q"]);
+        std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
+        run(root, &["add", "main.c"]);
+        run(
+            root,
+            &[
+                "-c",
+                "user.name=t",
+                "-c",
+                "user.email=t@t",
+                "commit",
+                "-qm",
+                "x",
+            ],
+        );
+        let clean = digest(root, &[], &[]).unwrap();
+        std::fs::write(root.join("notes.txt"), "untracked").unwrap();
+        assert_eq!(digest(root, &[], &[]).unwrap(), clean);
+        std::fs::write(root.join("main.c"), "int main(){return 1;}\n").unwrap();
+        let dirty = digest(root, &[], &[]).unwrap();
+        assert_ne!(dirty, clean);
+        std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
+        assert_eq!(digest(root, &[], &[]).unwrap(), clean);
+    }
+
+    #[test]
+    fn globs_digest_the_files_they_match_outside_git() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::create_dir_all(root.join("dist")).unwrap();
+        std::fs::write(root.join("src/a.c"), "a").unwrap();
+        std::fs::write(root.join("dist/out"), "1").unwrap();
+        let globs = ["src/**".to_string(), "dist/**".to_string()];
+        let skip = [root.join("dist")];
+        let first = digest(root, &globs, &skip).unwrap();
+        std::fs::write(root.join("dist/out"), "2").unwrap();
+        assert_eq!(digest(root, &globs, &skip).unwrap(), first);
+        std::fs::write(root.join("src/a.c"), "b").unwrap();
+        assert_ne!(digest(root, &globs, &skip).unwrap(), first);
+        let err = digest(root, &[], &[]);
+        assert!(err.is_err_and(|e| e.contains("[cache] inputs")));
+    }
+}

@@ -1,0 +1,495 @@
+//! Where cached outputs live: the [`Store`] trait and the [`LocalStore`]
+//! (a folder on this machine, or a shared file system: the same code).
+//!
+//! Part of `cache`. Layout under the store's root:
+//! - `ac/<key>.json`: the action record of one key (its inputs, every
+//!   output's path, size, sha256 and mode, and the job's log);
+//! - `cas/<sha256>`: file contents by their digest, shared by every record;
+//! - `last/<sha256 of project and job>.json`: the inputs a job last ran
+//!   with, so a miss can say what changed;
+//! - `tmp/`: files being written.
+//!
+//! Every file is written under a temporary name and renamed into place, so
+//! two runs sharing a store never see half a file; a blob is named by its
+//! content, so two writers of one blob write the same bytes. Reads are
+//! capped and never follow a link; a restored file is re-hashed against the
+//! record before it is renamed into place, so a corrupt store can only
+//! cause a rerun, never a wrong output.
+
+use std::collections::BTreeMap;
+use std::fs::{File, OpenOptions};
+use std::io::{self, Read};
+use std::path::{Component, Path, PathBuf};
+use std::time::SystemTime;
+
+use serde::{Deserialize, Serialize};
+
+use super::key::{Inputs, is_key};
+use crate::package::atomic::{AtomicFile, write_atomic};
+use crate::package::checksum::{Algorithm, Hasher, HashingWriter};
+
+/// Largest action record or last-inputs file read.
+const MAX_RECORD: u64 = 4 << 20;
+/// Most output files one record may list.
+pub const MAX_OUTPUTS: usize = 10_000;
+
+/// A file's content in the store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Blob {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// One output file of a job: where it goes (`base` names a folder the
+/// caller knows, `path` is relative to it, `/`-separated), what it holds
+/// and its permission bits.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OutputFile {
+    pub base: String,
+    pub path: String,
+    #[serde(flatten)]
+    pub blob: Blob,
+    pub mode: u32,
+}
+
+/// What a job made, by the key of its inputs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Record {
+    pub format: u32,
+    pub key: String,
+    pub job: String,
+    pub inputs: Inputs,
+    pub outputs: Vec<OutputFile>,
+    pub log: Option<Blob>,
+}
+
+/// A file to save: its place (`base`, relative `path`) and where it is now.
+#[derive(Debug, Clone)]
+pub struct Saving {
+    pub base: String,
+    pub path: String,
+    pub file: PathBuf,
+}
+
+/// A place cached outputs are kept.
+pub trait Store: Send + Sync {
+    /// The record of `key`, or `None`. A record that cannot be read or
+    /// does not parse is dropped (and is a miss). A hit counts as a use
+    /// for least-recently-used eviction.
+    fn lookup(&self, key: &str) -> io::Result<Option<Record>>;
+    /// Copies every output of `record` to `bases[base]/path` and its log
+    /// to `log`, each checked against the record before it is renamed into
+    /// place. Any error means the entry is not usable.
+    fn restore(
+        &self,
+        record: &Record,
+        bases: &BTreeMap<String, PathBuf>,
+        log: &Path,
+    ) -> io::Result<()>;
+    /// Stores `outputs` and `log` and records them under `inputs`' key.
+    fn save(
+        &self,
+        job: &str,
+        inputs: &Inputs,
+        outputs: &[Saving],
+        log: Option<&Path>,
+    ) -> io::Result<Record>;
+    /// Forgets `key` (a corrupt entry).
+    fn drop_record(&self, key: &str);
+    /// The inputs `scope` (a project's job) last ran with.
+    fn last_inputs(&self, scope: &str) -> Option<Inputs>;
+    fn set_last_inputs(&self, scope: &str, inputs: &Inputs) -> io::Result<()>;
+}
+
+/// A store in a folder: the user's cache folder, or any shared folder.
+#[derive(Debug, Clone)]
+pub struct LocalStore {
+    root: PathBuf,
+}
+
+impl LocalStore {
+    /// Opens (creating) the store at `root`. Its sub-folders must be real
+    /// folders, not links.
+    pub fn open(root: &Path) -> io::Result<LocalStore> {
+        std::fs::create_dir_all(root)?;
+        for sub in ["ac", "cas", "last", "tmp"] {
+            ensure_dir(&root.join(sub))?;
+        }
+        Ok(LocalStore {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub(super) fn record_path(&self, key: &str) -> PathBuf {
+        self.root.join("ac").join(format!("{key}.json"))
+    }
+
+    pub(super) fn blob_path(&self, sha256: &str) -> PathBuf {
+        self.root.join("cas").join(sha256)
+    }
+
+    /// Copies `file` into the store by its content; the file must be a
+    /// regular file (a link is refused, never followed).
+    fn put(&self, file: &Path) -> io::Result<Blob> {
+        let mut source = open_nofollow(file)?;
+        let meta = source.metadata()?;
+        if !meta.is_file() {
+            return Err(io::Error::other(format!(
+                "`{}` is not a regular file",
+                file.display()
+            )));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("blob-")
+            .tempfile_in(self.root.join("tmp"))?;
+        let mut writer = HashingWriter::new(temp, Algorithm::Sha256);
+        io::copy(&mut source, &mut writer)?;
+        let (temp, sha256, size) = writer.finish();
+        // Renamed over a blob of the same name, if there is one: the same
+        // bytes by their digest, and a corrupt one is replaced rather than
+        // trusted. A reader holding the old file keeps reading it.
+        let dest = self.blob_path(&sha256);
+        temp.as_file().sync_all()?;
+        temp.persist(&dest).map_err(|e| e.error)?;
+        Ok(Blob { sha256, size })
+    }
+
+    /// Writes blob `blob` to `dest` (atomically, with `mode`), failing if
+    /// the stored bytes do not hash to the record's digest.
+    fn get(&self, blob: &Blob, dest: &Path, mode: u32) -> io::Result<()> {
+        if !is_key(&blob.sha256) {
+            return Err(corrupt(format!("`{}` is not a sha256", blob.sha256)));
+        }
+        let source = open_nofollow(&self.blob_path(&blob.sha256))?;
+        if !source.metadata()?.is_file() {
+            return Err(corrupt(format!(
+                "blob {} is not a regular file",
+                blob.sha256
+            )));
+        }
+        let mut out = AtomicFile::create(dest)?;
+        out.set_mode(mode & 0o777);
+        let mut writer = HashingWriter::new(out.file(), Algorithm::Sha256);
+        // One byte past the recorded size is enough to know it is wrong.
+        io::copy(&mut source.take(blob.size.saturating_add(1)), &mut writer)?;
+        let (_, sha256, size) = writer.finish();
+        if size != blob.size || sha256 != blob.sha256 {
+            return Err(corrupt(format!(
+                "blob {} holds {size} bytes hashing to {sha256}, the record says {} bytes",
+                blob.sha256, blob.size
+            )));
+        }
+        out.commit()
+    }
+
+    fn last_path(&self, scope: &str) -> PathBuf {
+        let mut hasher = Hasher::new(Algorithm::Sha256);
+        hasher.update(scope.as_bytes());
+        self.root
+            .join("last")
+            .join(format!("{}.json", hasher.finalize_hex()))
+    }
+}
+
+impl Store for LocalStore {
+    fn lookup(&self, key: &str) -> io::Result<Option<Record>> {
+        if !is_key(key) {
+            return Err(io::Error::other(format!("`{key}` is not a cache key")));
+        }
+        let path = self.record_path(key);
+        let record: Record = match read_json(&path) {
+            Ok(Some(r)) => r,
+            Ok(None) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(
+                    "cache record {} is unreadable ({e}); dropped",
+                    path.display()
+                );
+                self.drop_record(key);
+                return Ok(None);
+            }
+        };
+        if record.format != super::FORMAT || record.key != key || record.outputs.len() > MAX_OUTPUTS
+        {
+            tracing::warn!(
+                "cache record {} does not match its key; dropped",
+                path.display()
+            );
+            self.drop_record(key);
+            return Ok(None);
+        }
+        // Its use is its age for eviction; a store on a read-only share
+        // still answers.
+        if let Ok(f) = OpenOptions::new().write(true).custom_nofollow().open(&path) {
+            let _ = f.set_modified(SystemTime::now());
+        }
+        Ok(Some(record))
+    }
+
+    fn restore(
+        &self,
+        record: &Record,
+        bases: &BTreeMap<String, PathBuf>,
+        log: &Path,
+    ) -> io::Result<()> {
+        for out in &record.outputs {
+            let base = bases
+                .get(&out.base)
+                .ok_or_else(|| corrupt(format!("unknown output folder `{}`", out.base)))?;
+            let dest = base.join(relative(&out.path)?);
+            if let Some(parent) = dest.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            self.get(&out.blob, &dest, out.mode)?;
+        }
+        if let Some(blob) = &record.log {
+            self.get(blob, log, 0o644)?;
+        }
+        Ok(())
+    }
+
+    fn save(
+        &self,
+        job: &str,
+        inputs: &Inputs,
+        outputs: &[Saving],
+        log: Option<&Path>,
+    ) -> io::Result<Record> {
+        if outputs.len() > MAX_OUTPUTS {
+            return Err(io::Error::other(format!(
+                "{} output files, more than the {MAX_OUTPUTS} a record may hold",
+                outputs.len()
+            )));
+        }
+        let mut files = Vec::with_capacity(outputs.len());
+        for s in outputs {
+            relative(&s.path)?;
+            let mode = mode_of(&s.file)?;
+            files.push(OutputFile {
+                base: s.base.clone(),
+                path: s.path.clone(),
+                blob: self.put(&s.file)?,
+                mode,
+            });
+        }
+        let log = log.map(|l| self.put(l)).transpose()?;
+        let key = inputs.key();
+        let record = Record {
+            format: super::FORMAT,
+            key: key.clone(),
+            job: job.to_string(),
+            inputs: inputs.clone(),
+            outputs: files,
+            log,
+        };
+        let bytes = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
+        write_atomic(&self.record_path(&key), &bytes)?;
+        Ok(record)
+    }
+
+    fn drop_record(&self, key: &str) {
+        if is_key(key) {
+            let _ = std::fs::remove_file(self.record_path(key));
+        }
+    }
+
+    fn last_inputs(&self, scope: &str) -> Option<Inputs> {
+        read_json(&self.last_path(scope)).ok().flatten()
+    }
+
+    fn set_last_inputs(&self, scope: &str, inputs: &Inputs) -> io::Result<()> {
+        let bytes = serde_json::to_vec_pretty(inputs).map_err(io::Error::other)?;
+        write_atomic(&self.last_path(scope), &bytes)
+    }
+}
+
+/// A relative, `/`-separated path with only plain components: a record
+/// comes from disk and must not write outside its output folder.
+fn relative(path: &str) -> io::Result<PathBuf> {
+    let p = Path::new(path);
+    let plain = !path.is_empty()
+        && !path.contains('\\')
+        && p.components().all(|c| matches!(c, Component::Normal(_)));
+    if plain {
+        Ok(p.to_path_buf())
+    } else {
+        Err(corrupt(format!("output path `{path}` leaves its folder")))
+    }
+}
+
+fn mode_of(file: &Path) -> io::Result<u32> {
+    use std::os::unix::fs::PermissionsExt;
+    Ok(file.symlink_metadata()?.permissions().mode() & 0o777)
+}
+
+fn corrupt(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, message)
+}
+
+/// A folder of the store: created if missing, refused if it is a link.
+fn ensure_dir(dir: &Path) -> io::Result<()> {
+    match dir.symlink_metadata() {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => Err(io::Error::other(format!(
+            "`{}` is not a folder (a link or a file); matrix does not follow links in its cache",
+            dir.display()
+        ))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(dir).or_else(|e| {
+            // Another run made it first.
+            if dir.is_dir() { Ok(()) } else { Err(e) }
+        }),
+        Err(e) => Err(e),
+    }
+}
+
+trait NoFollow {
+    fn custom_nofollow(&mut self) -> &mut Self;
+}
+
+impl NoFollow for OpenOptions {
+    fn custom_nofollow(&mut self) -> &mut Self {
+        use std::os::unix::fs::OpenOptionsExt;
+        // O_NONBLOCK: a FIFO planted in the store opens at once (and is then
+        // refused as not a regular file) instead of hanging the run.
+        self.custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+    }
+}
+
+/// Opens `path` for reading, refusing a link (ELOOP).
+pub(super) fn open_nofollow(path: &Path) -> io::Result<File> {
+    OpenOptions::new().read(true).custom_nofollow().open(path)
+}
+
+/// A JSON file of at most [`MAX_RECORD`] bytes; `None` when it is absent.
+pub(super) fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> io::Result<Option<T>> {
+    let file = match open_nofollow(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    let bytes = crate::package::capped::read_to_end(file, MAX_RECORD, len)?
+        .ok_or_else(|| corrupt(format!("larger than {MAX_RECORD} bytes")))?;
+    serde_json::from_slice(&bytes)
+        .map(Some)
+        .map_err(|e| corrupt(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn plant(path: &Path, bytes: &[u8]) {
+        let mut f = File::create(path).unwrap();
+        f.write_all(bytes).unwrap();
+    }
+
+    fn setup() -> (tempfile::TempDir, LocalStore, Inputs) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("store")).unwrap();
+        let mut inputs = Inputs::default();
+        inputs.set("command", "cc -o hello hello.c");
+        (dir, store, inputs)
+    }
+
+    fn save_one(dir: &Path, store: &LocalStore, inputs: &Inputs) -> Record {
+        let out = dir.join("out");
+        std::fs::create_dir_all(out.join("sub")).unwrap();
+        plant(&out.join("sub/hello"), b"binary bytes");
+        plant(&dir.join("job.log"), b"log line\n");
+        let saving = [Saving {
+            base: "out".into(),
+            path: "sub/hello".into(),
+            file: out.join("sub/hello"),
+        }];
+        store
+            .save("build-x", inputs, &saving, Some(&dir.join("job.log")))
+            .unwrap()
+    }
+
+    #[test]
+    fn a_saved_entry_is_found_and_restored() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let found = store.lookup(&inputs.key()).unwrap().unwrap();
+        assert_eq!(found, record);
+        let back = dir.path().join("back");
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        store
+            .restore(&found, &bases, &dir.path().join("restored.log"))
+            .unwrap();
+        assert_eq!(
+            std::fs::read(back.join("sub/hello")).unwrap(),
+            b"binary bytes"
+        );
+        assert_eq!(
+            std::fs::read(dir.path().join("restored.log")).unwrap(),
+            b"log line\n"
+        );
+    }
+
+    #[test]
+    fn a_corrupt_blob_is_refused_and_nothing_is_written() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let blob = store.blob_path(&record.outputs[0].blob.sha256);
+        std::fs::write(&blob, b"binary bytez").unwrap();
+        let back = dir.path().join("back");
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("hashing to"), "{err}");
+        assert!(!back.join("sub/hello").exists());
+    }
+
+    #[test]
+    fn a_record_that_leaves_its_folder_is_refused() {
+        let (dir, store, inputs) = setup();
+        let mut record = save_one(dir.path(), &store, &inputs);
+        record.outputs[0].path = "../../escape".into();
+        let bases = BTreeMap::from([("out".to_string(), dir.path().join("back"))]);
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("leaves its folder"), "{err}");
+    }
+
+    #[test]
+    fn an_unparsable_record_is_a_miss_and_is_dropped() {
+        let (_dir, store, inputs) = setup();
+        let path = store.record_path(&inputs.key());
+        plant(&path, b"{not json");
+        assert!(store.lookup(&inputs.key()).unwrap().is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_linked_output_is_not_stored() {
+        let (dir, store, inputs) = setup();
+        plant(&dir.path().join("target"), b"x");
+        std::os::unix::fs::symlink(dir.path().join("target"), dir.path().join("link")).unwrap();
+        let saving = [Saving {
+            base: "out".into(),
+            path: "link".into(),
+            file: dir.path().join("link"),
+        }];
+        assert!(store.save("build-x", &inputs, &saving, None).is_err());
+    }
+
+    #[test]
+    fn last_inputs_round_trip() {
+        let (_dir, store, inputs) = setup();
+        assert!(store.last_inputs("/p\0build-x").is_none());
+        store.set_last_inputs("/p\0build-x", &inputs).unwrap();
+        assert_eq!(store.last_inputs("/p\0build-x"), Some(inputs));
+    }
+}

@@ -1,0 +1,527 @@
+//! Build jobs through the action cache: look up before running, store
+//! after success.
+//!
+//! Part of `exec`, between the scheduler and [`super::jobs`]' build. A
+//! build job's inputs (command, environment, folders, toolchain identity,
+//! container image, sources, matrix's version, what its needs made) are
+//! named here and keyed by [`crate::cache`]. A hit restores the output
+//! folder, the binary and the job's log, then checks the binary like a
+//! build would; a miss (the log says why: which input changed) runs the
+//! job and stores what it made. A corrupt entry is dropped with a warning
+//! and the job runs. Without a cache, or when the inputs cannot be named
+//! (no git and no `[cache] inputs`), the job simply runs.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use super::context::{Context, Produced, log_path};
+use super::error::JobError;
+use super::process;
+use crate::cache::store::{MAX_OUTPUTS, Saving};
+use crate::cache::toolchain::Identities;
+use crate::cache::{Inputs, LocalStore, Record, Store};
+use crate::engine::Engine;
+use crate::inspect::Inspected;
+use crate::plan::Plan;
+use crate::plan::containers::ContainerImage;
+
+/// One run's view of the cache.
+pub struct Cache {
+    store: LocalStore,
+    /// `[cache] max-size`: the store is pruned to it after the run.
+    max_size: u64,
+    /// The sources' digest, or why there is none.
+    sources: Result<String, String>,
+    identities: Identities,
+    /// Jobs restored from the cache in this run, by index.
+    restored: Mutex<BTreeSet<usize>>,
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("sources", &self.sources)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a job's inputs are read from: the plan, what the jobs before it
+/// made, and the engine.
+struct At<'a> {
+    plan: &'a Plan,
+    made: &'a [(usize, Produced)],
+    engine: Option<&'a Engine>,
+}
+
+/// What the cache said about a job.
+enum Lookup {
+    Hit(Box<Record>),
+    Miss(String),
+}
+
+impl Cache {
+    /// Opens the store and digests the sources (once per run).
+    pub fn open(store: LocalStore, plan: &Plan) -> Cache {
+        let (globs, max_size) = plan
+            .cache
+            .as_ref()
+            .map_or((&[][..], crate::cache::DEFAULT_MAX_SIZE), |c| {
+                (c.inputs.as_slice(), c.max_size)
+            });
+        let sources =
+            crate::cache::sources::digest(&plan.root, globs, std::slice::from_ref(&plan.dist));
+        if let Err(why) = &sources {
+            tracing::warn!("builds are not cached: {why}");
+        }
+        Cache {
+            store,
+            max_size,
+            sources,
+            identities: Identities::default(),
+            restored: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    /// What a build of `plan` would do with each build job now, in plan
+    /// order: `hit`, `miss: <why>` or `not cached: <why>`, for `matrix
+    /// plan --cache-status`. A job in a builder image is `unknown` until
+    /// the image is built; one in another image needs `engine`.
+    pub fn status(&self, plan: &Plan, engine: Option<&Engine>) -> Vec<(String, String)> {
+        let at = At {
+            plan,
+            made: &[],
+            engine,
+        };
+        plan.jobs
+            .iter()
+            .enumerate()
+            .filter_map(|(job, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((job, t)),
+                _ => None,
+            })
+            .map(|(job, t)| {
+                let id = plan.jobs[job].id.to_string();
+                if let Some(ContainerImage::Builder { name }) = &plan.targets[t].build.container {
+                    return (
+                        id,
+                        format!("unknown: runs in builder image `{name}`, built first"),
+                    );
+                }
+                let scope = format!("{}\0{id}", plan.root.display());
+                let status = match self.inputs(&at, job, t) {
+                    Err(why) => format!("not cached: {why}"),
+                    Ok(inputs) => match self.lookup(&scope, &inputs) {
+                        Lookup::Hit(_) => "hit".to_string(),
+                        Lookup::Miss(why) => format!("miss: {why}"),
+                    },
+                };
+                (id, status)
+            })
+            .collect()
+    }
+
+    /// Drops least recently used entries until the store fits its cap.
+    pub fn prune(&self) {
+        match crate::cache::prune::prune(&self.store, self.max_size) {
+            Ok(r) if r.records + r.blobs > 0 => tracing::info!(
+                records = r.records,
+                blobs = r.blobs,
+                bytes = r.bytes,
+                "pruned the cache to its size cap"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(
+                "cannot prune the cache at {}: {e}",
+                self.store.root().display()
+            ),
+        }
+    }
+
+    /// Whether job `job` was restored in this run.
+    pub fn was_restored(&self, job: usize) -> bool {
+        self.restored.lock().is_ok_and(|r| r.contains(&job))
+    }
+
+    /// A build job's inputs, or why it cannot be cached. `made` is what
+    /// finished jobs produced (a builder's image tag).
+    fn inputs(&self, at: &At<'_>, job: usize, t: usize) -> Result<Inputs, String> {
+        let plan = at.plan;
+        let step = &plan.targets[t].build;
+        let mut i = Inputs::default();
+        i.set("matrix", env!("CARGO_PKG_VERSION"));
+        i.set("command", json!({ "argv": step.argv, "shell": step.shell }));
+        i.set("env", &step.env);
+        i.set("dir", shown(&plan.root, &step.dir));
+        i.set(
+            "outputs",
+            json!({
+                "out": shown(&plan.root, &step.out_dir),
+                "artifact": shown(&plan.root, &step.artifact),
+                "binary": step.binary,
+            }),
+        );
+        i.set("sources", self.sources.clone()?);
+        match &step.container {
+            // The image holds the toolchain; its id names both.
+            Some(image) => i.set("container", container_id(at.engine, image)?),
+            None => i.set("toolchain", self.toolchain(step)),
+        }
+        i.set("needs", needs_made(at, job));
+        Ok(i)
+    }
+
+    /// The identity of the command's program and of the compilers its
+    /// environment names (CC, CXX, AR, `*_LINKER`, ...).
+    fn toolchain(&self, step: &crate::plan::BuildStep) -> BTreeMap<String, String> {
+        let mut programs = BTreeSet::new();
+        let first = if step.shell {
+            step.argv
+                .get(2)
+                .and_then(|line| shell_words::split(line).ok()?.into_iter().next())
+        } else {
+            step.argv.first().cloned()
+        };
+        programs.extend(first);
+        for (k, v) in &step.env {
+            let compiler = matches!(k.as_str(), "CC" | "CXX" | "AR" | "LD" | "RUSTC")
+                || k.ends_with("_LINKER")
+                || k.starts_with("CC_")
+                || k.starts_with("CXX_");
+            if compiler {
+                programs.extend(
+                    shell_words::split(v)
+                        .ok()
+                        .and_then(|w| w.into_iter().next()),
+                );
+            }
+        }
+        programs
+            .into_iter()
+            .map(|p| {
+                let id = self.identities.of(&p, &step.env, &step.dir);
+                (p, id)
+            })
+            .collect()
+    }
+
+    /// The record for `inputs`, or why there is none.
+    fn lookup(&self, scope: &str, inputs: &Inputs) -> Lookup {
+        match self.store.lookup(&inputs.key()) {
+            Ok(Some(record)) => return Lookup::Hit(Box::new(record)),
+            Ok(None) => {}
+            Err(e) => return Lookup::Miss(format!("the store cannot be read: {e}")),
+        }
+        Lookup::Miss(match self.store.last_inputs(scope) {
+            None => "no earlier run of this job in the cache".into(),
+            Some(last) if &last == inputs => {
+                "its entry is gone (pruned, cleared or dropped as corrupt)".into()
+            }
+            Some(last) => format!(
+                "changed since its last run: {}",
+                last_changed(inputs, &last)
+            ),
+        })
+    }
+
+    /// Stores what a successful build made.
+    fn save(
+        &self,
+        plan: &Plan,
+        job: usize,
+        t: usize,
+        scope: &str,
+        inputs: &Inputs,
+    ) -> Result<String, String> {
+        let step = &plan.targets[t].build;
+        let mut outputs = Vec::new();
+        collect(&step.out_dir, &mut outputs)?;
+        if !step.artifact.starts_with(&step.out_dir) {
+            let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
+                format!(
+                    "the binary `{}` is outside the project and dist/",
+                    step.artifact.display()
+                )
+            })?;
+            outputs.push(Saving {
+                base: "root".into(),
+                path: slashed(rel)?,
+                file: step.artifact.clone(),
+            });
+        }
+        let log = log_path(plan, job);
+        let record = self
+            .store
+            .save(&plan.jobs[job].id, inputs, &outputs, Some(&log))
+            .map_err(|e| e.to_string())?;
+        let _ = self.store.set_last_inputs(scope, inputs);
+        Ok(record.key)
+    }
+}
+
+/// Runs build job `job` (target `t`), through the cache when there is one.
+pub(super) async fn build(
+    ctx: &Context,
+    job: usize,
+    t: usize,
+    cancel: &CancellationToken,
+) -> Result<Option<Inspected>, JobError> {
+    // A joined target (`[universal]`) runs no command and costs a copy:
+    // its inputs are its thin builds' files, which the key does not hold.
+    let cache = match ctx.cache.clone() {
+        Some(cache) if ctx.plan.targets[t].joins.is_none() => cache,
+        _ => return super::jobs::build(ctx, job, t, cancel).await,
+    };
+    let plan = &ctx.plan;
+    let id = &plan.jobs[job].id;
+    let scope = format!("{}\0{id}", plan.root.display());
+    let at = At {
+        plan,
+        made: &ctx.produced,
+        engine: ctx.engine.as_deref(),
+    };
+    let inputs = match blocking(|| cache.inputs(&at, job, t)) {
+        Ok(inputs) => inputs,
+        Err(why) => {
+            tracing::info!(job = %id, "not cached: {why}");
+            return super::jobs::build(ctx, job, t, cancel).await;
+        }
+    };
+    let reason = match blocking(|| cache.lookup(&scope, &inputs)) {
+        Lookup::Miss(reason) => reason,
+        Lookup::Hit(record) => match blocking(|| restore(plan, job, t, &cache, &record)) {
+            Ok(()) => {
+                if let Ok(mut r) = cache.restored.lock() {
+                    r.insert(job);
+                }
+                let _ = cache.store.set_last_inputs(&scope, &inputs);
+                tracing::debug!(job = %id, key = %record.key, "restored from the cache");
+                return super::jobs::check_binary(ctx, job, t, cancel).await;
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cache entry {} of {id} is corrupt ({e}): dropped, the job runs",
+                    record.key
+                );
+                cache.store.drop_record(&record.key);
+                format!("its entry was corrupt: {e}")
+            }
+        },
+    };
+    let binary = super::jobs::build(ctx, job, t, cancel).await?;
+    let log = log_path(plan, job);
+    let note = match blocking(|| cache.save(plan, job, t, &scope, &inputs)) {
+        Ok(key) => format!("cache: miss ({reason}); stored as {key}"),
+        Err(e) => {
+            tracing::warn!("{} is not cached: {e}", plan.jobs[job].id);
+            format!("cache: miss ({reason}); not stored: {e}")
+        }
+    };
+    let _ = process::note(&log, &note);
+    Ok(binary)
+}
+
+/// Runs file and hashing work off the async workers when the runtime has
+/// others to give it to (the CLI's has; a test's single thread just runs it).
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
+    use tokio::runtime::{Handle, RuntimeFlavor};
+    match Handle::try_current().map(|h| h.runtime_flavor()) {
+        Ok(RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        _ => f(),
+    }
+}
+
+/// Puts a record's outputs and log back, into a fresh output folder.
+fn restore(
+    plan: &Plan,
+    job: usize,
+    t: usize,
+    cache: &Cache,
+    record: &Record,
+) -> Result<(), String> {
+    let step = &plan.targets[t].build;
+    super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
+    let bases = BTreeMap::from([
+        ("out".to_string(), step.out_dir.clone()),
+        ("root".to_string(), plan.root.clone()),
+    ]);
+    let log = log_path(plan, job);
+    cache
+        .store
+        .restore(record, &bases, &log)
+        .map_err(|e| e.to_string())?;
+    process::note(
+        &log,
+        &format!("cache: restored {} (the command did not run)", record.key),
+    )
+    .map_err(|e| e.to_string())
+}
+
+/// Every file under the output folder, by its path in it. A link is
+/// refused: it would be stored as what it points at.
+fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
+    for entry in walkdir::WalkDir::new(out_dir)
+        .follow_links(false)
+        .sort_by_file_name()
+    {
+        let entry = entry.map_err(|e| e.to_string())?;
+        let kind = entry.file_type();
+        if kind.is_dir() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(out_dir).unwrap_or(entry.path());
+        if !kind.is_file() {
+            return Err(format!(
+                "the output folder holds `{}`, which is not a regular file",
+                rel.display()
+            ));
+        }
+        if outputs.len() == MAX_OUTPUTS {
+            return Err(format!(
+                "the output folder holds more than {MAX_OUTPUTS} files"
+            ));
+        }
+        outputs.push(Saving {
+            base: "out".into(),
+            path: slashed(rel)?,
+            file: entry.path().to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+fn slashed(rel: &Path) -> Result<String, String> {
+    rel.to_str()
+        .map(str::to_string)
+        .ok_or_else(|| format!("`{}` is not UTF-8", rel.display()))
+}
+
+/// A path as it goes into a key: relative to the project when inside it.
+fn shown(root: &Path, path: &Path) -> String {
+    path.strip_prefix(root)
+        .unwrap_or(path)
+        .display()
+        .to_string()
+}
+
+/// The named inputs that changed, for a miss's reason.
+fn last_changed(now: &Inputs, last: &Inputs) -> String {
+    now.changed_since(last).join(", ")
+}
+
+/// What the jobs this one needs made (a builder image's content tag).
+fn needs_made(at: &At<'_>, job: usize) -> BTreeMap<String, String> {
+    let plan = at.plan;
+    plan.jobs[job]
+        .needs
+        .iter()
+        .filter_map(|id| {
+            let i = plan.jobs.iter().position(|j| &j.id == id)?;
+            let made = at.made.iter().find(|(p, _)| *p == i).map(|(_, p)| match p {
+                Produced::Builder { image } => image.clone(),
+                other => format!("{other:?}"),
+            });
+            Some((id.to_string(), made.unwrap_or_default()))
+        })
+        .collect()
+}
+
+/// The image id a containerised build runs in.
+fn container_id(engine: Option<&Engine>, image: &ContainerImage) -> Result<String, String> {
+    let reference = match image {
+        // A builder's tag is a hash of its inputs; `needs` has it.
+        ContainerImage::Builder { name } => return Ok(format!("builder {name}")),
+        ContainerImage::Image { reference } => reference,
+    };
+    let engine = engine.ok_or("no container engine")?;
+    let out = crate::process::capture(
+        &engine.program,
+        &["image", "inspect", "--format", "{{.Id}}", reference],
+        std::time::Duration::from_secs(60),
+    )
+    .map_err(|e| format!("cannot ask the engine for {reference}'s id: {e}"))?
+    .ok_or_else(|| format!("the engine did not say {reference}'s id within 60s"))?;
+    if !out.status.success() {
+        return Err(format!("the engine does not know {reference}"));
+    }
+    Ok(format!(
+        "{reference} {}",
+        String::from_utf8_lossy(&out.stdout).trim()
+    ))
+}
+
+/// The cache folder for a run: `--cache-dir`, else `[cache] dir`, else
+/// the user's cache folder.
+pub fn store_dir(flag: Option<&Path>, plan: &Plan) -> Option<PathBuf> {
+    flag.map(Path::to_path_buf)
+        .or_else(|| plan.cache.as_ref().and_then(|c| c.dir.clone()))
+        .or_else(crate::cache::default_dir)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cache(dir: &Path) -> Cache {
+        Cache {
+            store: LocalStore::open(dir).unwrap(),
+            max_size: crate::cache::DEFAULT_MAX_SIZE,
+            sources: Ok("sources".into()),
+            identities: Identities::default(),
+            restored: Mutex::new(BTreeSet::new()),
+        }
+    }
+
+    #[test]
+    fn what_a_need_made_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let mut plan = crate::plan::tests::sample_plan();
+        let build = plan
+            .jobs
+            .iter()
+            .position(|j| matches!(j.work(), crate::plan::JobId::Build(_)))
+            .unwrap();
+        let crate::plan::JobId::Build(t) = plan.jobs[build].work() else {
+            unreachable!()
+        };
+        let other = plan.jobs.len() - 1;
+        let need = plan.jobs[other].id.clone();
+        plan.jobs[build].needs.push(need);
+        let inputs = |image: &str| {
+            let made = [(
+                other,
+                Produced::Builder {
+                    image: image.into(),
+                },
+            )];
+            let at = At {
+                plan: &plan,
+                made: &made,
+                engine: None,
+            };
+            cache.inputs(&at, build, t).unwrap()
+        };
+        let (a, b) = (inputs("builder:aaaa"), inputs("builder:bbbb"));
+        assert_eq!(inputs("builder:aaaa").key(), a.key());
+        assert_ne!(a.key(), b.key());
+        assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    #[test]
+    fn without_sources_a_job_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cache = cache(dir.path());
+        cache.sources = Err("not in git".into());
+        let plan = crate::plan::tests::sample_plan();
+        let status = cache.status(&plan, None);
+        assert!(!status.is_empty());
+        assert!(
+            status.iter().all(|(_, s)| s == "not cached: not in git"),
+            "{status:?}"
+        );
+    }
+}

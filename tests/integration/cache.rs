@@ -1,0 +1,383 @@
+//! The action cache end to end: an unchanged build is restored, not run;
+//! each kind of input that changes makes it run again (and the log says
+//! which); a corrupt entry is dropped and rerun; two builds share a store;
+//! the release is the same bytes with and without the cache.
+
+use std::path::{Path, PathBuf};
+
+use crate::support::{Project, run, script_config};
+
+const AXES: &str = "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]";
+
+/// A project whose build appends a line to `runs` (outside the project)
+/// each time it really runs, with `[cache]` in `cache` (outside too).
+/// `OUTSIDE` in the extra `[build]` lines is the folder holding both.
+struct Cached {
+    p: Project,
+    runs: PathBuf,
+    cache: PathBuf,
+}
+
+fn config(runs: &Path, extra_build: &str, cache: &Path) -> String {
+    let command = r#"command = ["sh", "-c", "echo run >> \"$1\"; printf '#!/bin/sh\necho hello {{ os }}/{{ arch }}\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}", "RUNS"]"#
+        .replace("RUNS", &runs.display().to_string());
+    let mut text = script_config(AXES, &format!("{command}\n{extra_build}"));
+    text.push_str(&format!("\n[cache]\ndir = \"{}\"\n", cache.display()));
+    text
+}
+
+impl Cached {
+    fn new(extra_build: &str) -> Cached {
+        let p = Project::new();
+        let outside = p.dir.parent().unwrap().to_path_buf();
+        let runs = outside.join("runs");
+        let cache = outside.join("cache");
+        let extra_build = extra_build.replace("OUTSIDE", &outside.display().to_string());
+        p.file("matrix.toml", &config(&runs, &extra_build, &cache));
+        p.file("LICENSE", "MIT License\n");
+        p.file("README.md", "# hello\n");
+        p.file("src/main.txt", "version one\n");
+        p.commit();
+        p.git(&["tag", "v1.2.3"]);
+        Cached { p, runs, cache }
+    }
+
+    /// `matrix build --clean --snapshot` plus `args`; its stderr.
+    fn build(&self, args: &[&str]) -> String {
+        let mut all = vec!["build", "--clean", "--snapshot", "-j", "2"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(&mut self.p.matrix(&all));
+        assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+        err
+    }
+
+    /// How many build commands really ran so far.
+    fn runs(&self) -> usize {
+        std::fs::read_to_string(&self.runs)
+            .map(|t| t.lines().count())
+            .unwrap_or(0)
+    }
+
+    fn log(&self, target: &str) -> String {
+        std::fs::read_to_string(self.p.dist().join(format!("logs/build-{target}.log"))).unwrap()
+    }
+
+    /// The manifest's `restored` flag of each build job, in plan order.
+    fn restored(&self) -> Vec<bool> {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
+                .unwrap();
+        m["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["kind"] == "build")
+            .map(|j| j["restored"].as_bool().unwrap_or(false))
+            .collect()
+    }
+
+    fn checksums(&self) -> String {
+        let dist = self.p.dist();
+        let name = std::fs::read_dir(&dist)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .find(|n| n.ends_with("_checksums.txt"))
+            .unwrap();
+        std::fs::read_to_string(dist.join(name)).unwrap()
+    }
+}
+
+#[test]
+fn an_unchanged_rebuild_is_restored_and_the_release_is_the_same_bytes() {
+    let c = Cached::new("");
+    c.build(&["--no-cache"]);
+    assert_eq!(c.runs(), 2);
+    let uncached = c.checksums();
+    assert_eq!(c.restored(), [false, false]);
+    // --no-cache stores nothing.
+    assert!(
+        !c.cache.join("ac").exists() || std::fs::read_dir(c.cache.join("ac")).unwrap().count() == 0
+    );
+
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a cold cache runs every build");
+    assert!(
+        c.log("linux-amd64").contains("cache: miss (no earlier run"),
+        "{}",
+        c.log("linux-amd64")
+    );
+    assert_eq!(c.checksums(), uncached);
+
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "an unchanged build must not run");
+    assert_eq!(c.restored(), [true, true]);
+    let log = c.log("linux-arm64");
+    assert!(log.contains("cache: restored"), "{log}");
+    assert!(
+        log.contains("# command: sh -c"),
+        "the restored log keeps the command's header: {log}"
+    );
+    assert_eq!(
+        c.checksums(),
+        uncached,
+        "restored builds make the same release"
+    );
+    let binary = c.p.dist().join("build/linux-arm64/hello");
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        binary.metadata().unwrap().permissions().mode() & 0o777,
+        0o755
+    );
+    assert_eq!(
+        std::fs::read_to_string(binary).unwrap(),
+        "#!/bin/sh\necho hello linux/arm64\n"
+    );
+
+    c.build(&["--no-cache"]);
+    assert_eq!(c.runs(), 6, "--no-cache runs every build");
+}
+
+#[test]
+fn a_changed_command_reruns() {
+    let c = Cached::new("");
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &toml.replace("echo run >>", "echo run  >>"));
+    c.build(&[]);
+    assert_eq!(c.runs(), 4);
+    assert!(
+        c.log("linux-amd64")
+            .contains("changed since its last run: command"),
+        "{}",
+        c.log("linux-amd64")
+    );
+}
+
+#[test]
+fn a_changed_environment_reruns() {
+    let c = Cached::new("env = { GREETING = \"hi\" }");
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &toml.replace("\"hi\"", "\"hello\""));
+    c.p.commit();
+    c.build(&[]);
+    assert_eq!(c.runs(), 4);
+    let log = c.log("linux-arm64");
+    assert!(
+        log.contains("changed since its last run: env, sources"),
+        "{log}"
+    );
+}
+
+#[test]
+fn a_changed_compiler_reruns() {
+    let c = Cached::new("env = { CC = \"mycc\", PATH = \"OUTSIDE/bin:/usr/bin:/bin\" }");
+    let bin = c.p.dir.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let cc = bin.join("mycc");
+    std::fs::write(&cc, "#!/bin/sh\necho cc 1\n").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&cc, std::fs::Permissions::from_mode(0o755)).unwrap();
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    std::fs::write(&cc, "#!/bin/sh\necho cc 2\n").unwrap();
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a new compiler is a new toolchain");
+    assert!(
+        c.log("linux-amd64")
+            .contains("changed since its last run: toolchain"),
+        "{}",
+        c.log("linux-amd64")
+    );
+}
+
+#[test]
+fn a_changed_source_file_reruns_and_an_untracked_one_does_not() {
+    let c = Cached::new("");
+    c.build(&[]);
+    c.p.file("notes.txt", "not tracked\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 2, "an untracked file is not a source");
+    c.p.file("src/main.txt", "version two\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a dirty tracked file is a source");
+    assert!(
+        c.log("linux-amd64")
+            .contains("changed since its last run: sources"),
+        "{}",
+        c.log("linux-amd64")
+    );
+    // Committed, the tree is new: it runs once more, then is restored.
+    c.p.commit();
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 6);
+}
+
+#[test]
+fn a_corrupt_entry_is_dropped_with_a_warning_and_rerun() {
+    let c = Cached::new("");
+    c.build(&[]);
+    for blob in std::fs::read_dir(c.cache.join("cas")).unwrap() {
+        let path = blob.unwrap().path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[0] ^= 0xff;
+        std::fs::write(&path, bytes).unwrap();
+    }
+    let err = c.build(&[]);
+    assert!(err.contains("is corrupt"), "{err}");
+    assert!(err.contains("the job runs"), "{err}");
+    assert_eq!(c.runs(), 4);
+    assert!(
+        c.log("linux-amd64").contains("its entry was corrupt"),
+        "{}",
+        c.log("linux-amd64")
+    );
+    let binary = c.p.dist().join("build/linux-amd64/hello");
+    assert_eq!(
+        std::fs::read_to_string(binary).unwrap(),
+        "#!/bin/sh\necho hello linux/amd64\n"
+    );
+    // The rerun stored a good entry again.
+    c.build(&[]);
+    assert_eq!(c.runs(), 4);
+    assert_eq!(c.restored(), [true, true]);
+}
+
+#[test]
+fn two_builds_at_once_share_one_store() {
+    let a = Cached::new("");
+    let b = Cached::new("");
+    // Both projects use a's store (b's config names its own: the flag wins).
+    let shared = a.cache.display().to_string();
+    let spawn = |c: &Cached| {
+        c.p.matrix(&[
+            "build",
+            "--clean",
+            "--snapshot",
+            "-j",
+            "2",
+            "--cache-dir",
+            &shared,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap()
+    };
+    let mut stderr = String::new();
+    for _ in 0..2 {
+        let (ka, kb) = (spawn(&a), spawn(&b));
+        for out in [
+            ka.wait_with_output().unwrap(),
+            kb.wait_with_output().unwrap(),
+        ] {
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert!(out.status.success(), "{err}");
+            stderr.push_str(&err);
+        }
+    }
+    assert_eq!(
+        (a.runs(), b.runs()),
+        (2, 2),
+        "each project ran once, then restored:\n{stderr}\n{}\n{}",
+        a.log("linux-amd64"),
+        a.log("linux-arm64")
+    );
+    assert_eq!(a.restored(), [true, true]);
+    assert_eq!(b.restored(), [true, true]);
+    assert!(!b.cache.exists(), "--cache-dir replaces [cache] dir");
+    // Both made the same binaries: one blob each in the shared store.
+    let stats = run(&mut a
+        .p
+        .matrix(&["cache", "stats", "--json", "--cache-dir", &shared]));
+    let stats: serde_json::Value = serde_json::from_str(&stats.1).unwrap();
+    assert_eq!(stats["records"], 4, "{stats}");
+}
+
+#[test]
+fn cache_stats_prune_and_clear() {
+    let c = Cached::new("");
+    c.build(&[]);
+    let (code, out, err) = run(&mut c.p.matrix(&["cache", "stats"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("entries: 2"), "{out}");
+    assert!(
+        out.contains("size cap: 10 GiB") || out.contains("size cap: 10.0 GiB"),
+        "{out}"
+    );
+    let (code, out, err) = run(&mut c.p.matrix(&["cache", "prune"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("0 entries"), "{out}");
+    let (code, out, err) = run(&mut c.p.matrix(&["cache", "clear"]));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 entries"), "{out}");
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a cleared cache runs every build again");
+    assert!(
+        c.log("linux-amd64").contains("no earlier run"),
+        "{}",
+        c.log("linux-amd64")
+    );
+}
+
+#[test]
+fn plan_says_hit_or_miss_and_why() {
+    let c = Cached::new("env = { GREETING = \"hi\" }");
+    let status = |c: &Cached| {
+        let (code, out, err) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+        assert_eq!(code, 0, "{err}");
+        out.lines()
+            .skip_while(|l| *l != "cache:")
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        status(&c),
+        [
+            "build-linux-amd64 miss: no earlier run of this job in the cache",
+            "build-linux-arm64 miss: no earlier run of this job in the cache"
+        ]
+    );
+    c.build(&[]);
+    assert_eq!(
+        status(&c),
+        ["build-linux-amd64 hit", "build-linux-arm64 hit"]
+    );
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &toml.replace("\"hi\"", "\"hello\""));
+    assert_eq!(
+        status(&c)[0],
+        "build-linux-amd64 miss: changed since its last run: env, sources"
+    );
+    // JSON: the field is there only when asked for.
+    let (_, json, _) = run(&mut c
+        .p
+        .matrix(&["plan", "--snapshot", "--json", "--cache-status"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert_eq!(v["cache_status"][1]["job"], "build-linux-arm64");
+    let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+    assert!(v.get("cache_status").is_none());
+    assert_eq!(c.runs(), 2, "plan runs nothing");
+}
+
+#[test]
+fn a_bad_cache_table_is_a_located_error() {
+    let c = Cached::new("");
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file("matrix.toml", &format!("{toml}max-size = \"ten gigs\"\n"));
+    let (code, _, err) = run(&mut c.p.matrix(&["plan", "--snapshot"]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("`ten gigs` is not a size"), "{err}");
+    assert!(
+        err.contains("matrix.toml:"),
+        "the error names the line: {err}"
+    );
+}
