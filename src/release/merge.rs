@@ -88,6 +88,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
         run_id: exec::container::new_run_id(),
         seed,
         signer,
+        durations: Default::default(),
     };
     Ok(Prepared {
         plan: Arc::new(plan),
