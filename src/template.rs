@@ -30,7 +30,15 @@ pub struct Engine {
     fuel: u64,
     used: Cell<u64>,
     max_output: u64,
+    /// Templates compiled so far, kept in `env` under their own text as
+    /// the name: a plan renders the same few templates for every target,
+    /// and each is parsed once.
+    compiled: Cell<usize>,
 }
+
+/// Most templates an engine keeps compiled; past it, a template is parsed
+/// for each render (a plan has a few dozen).
+const MAX_COMPILED: usize = 4096;
 
 /// A template that could not be parsed or rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +76,15 @@ impl Engine {
         // Debug info is what gives errors their byte range.
         env.set_debug(true);
         env.set_fuel(Some(limits.template_fuel));
+        // Templates are named by their text, which may end in `.html`: no
+        // name may turn on escaping.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         Engine {
             env: RefCell::new(env),
             fuel: limits.template_fuel,
             used: Cell::new(0),
             max_output: limits.max_template_output,
+            compiled: Cell::new(0),
         }
     }
 
@@ -85,11 +97,25 @@ impl Engine {
         if left == 0 {
             return Err(budget::out_of_fuel(self.fuel));
         }
-        self.env.borrow_mut().set_fuel(Some(left));
+        let cached = {
+            let mut env = self.env.borrow_mut();
+            env.set_fuel(Some(left));
+            let known = env.get_template(template).is_ok();
+            let room = self.compiled.get() < MAX_COMPILED;
+            if !known && room {
+                env.add_template_owned(template.to_string(), template.to_string())
+                    .map_err(|e| convert(e, template))?;
+                self.compiled.set(self.compiled.get() + 1);
+            }
+            known || room
+        };
         let env = self.env.borrow();
-        let compiled = env
-            .template_from_str(template)
-            .map_err(|e| convert(e, template))?;
+        let compiled = if cached {
+            env.get_template(template)
+        } else {
+            env.template_from_str(template)
+        }
+        .map_err(|e| convert(e, template))?;
         let mut out = budget::Capped {
             text: Vec::new(),
             max: self.max_output,
