@@ -206,6 +206,9 @@ pub use crate::config::command::split_command;
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     values: BTreeMap<String, Value>,
+    /// `values` as the one map value minijinja renders with, made at the
+    /// first render after a change: a target's templates share it.
+    value: std::cell::OnceCell<Value>,
 }
 
 impl Vars {
@@ -215,6 +218,7 @@ impl Vars {
 
     pub fn set(&mut self, name: &str, value: impl Into<Value>) -> &mut Self {
         self.values.insert(name.to_string(), value.into());
+        self.value = std::cell::OnceCell::new();
         self
     }
 
@@ -223,7 +227,12 @@ impl Vars {
     }
 
     fn to_value(&self) -> Value {
-        Value::from_pairs(self.values.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        // A clone of a map value shares it (reference counted).
+        self.value
+            .get_or_init(|| {
+                Value::from_pairs(self.values.iter().map(|(k, v)| (k.as_str(), v.clone())))
+            })
+            .clone()
     }
 }
 

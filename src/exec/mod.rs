@@ -2,8 +2,9 @@
 //!
 //! Fourth stage of the flow (plan -> **exec** -> dist/). It decides nothing
 //! about *what* to build; it runs the plan's jobs when their needs have
-//! succeeded, at most `jobs` at a time, and emits an event for every start and
-//! end. Fail-fast (the default) cancels the rest at the first failure;
+//! succeeded, at most `jobs` at a time, longest chain of work first (from the
+//! previous run's durations, see `queue`), and emits an event for every start
+//! and end. Fail-fast (the default) cancels the rest at the first failure;
 //! keep-going runs everything whose needs succeeded. Results are returned in
 //! plan order whatever order jobs finished in.
 

@@ -4,8 +4,8 @@
 //!
 //! Part of `process`. A job's command is spawned from an argument vector
 //! (no shell unless the plan says `sh -c`) with posix_spawn, in a process
-//! group of its own so that cancellation and timeouts can kill everything it started, not
-//! just the first process. In the `matrix` binary it runs under
+//! group of its own so that cancellation and timeouts can kill everything
+//! it started, not just the first process. In the `matrix` binary it runs under
 //! [`super::supervise`], a subreaper that also catches what left the group
 //! (`setsid`, double forks). Output and errors go to the job's log file.
 //! The short calls and tools below go through duct.

@@ -20,7 +20,7 @@
 //! blocked and taken with `sigtimedwait`, so the supervisor sleeps until
 //! the job or a stop request wakes it, and reports a job's end at once
 //! (a short job costs no polling interval), with no signal-safety puzzles.
-//! The job starts with an empty signal mask (std resets it).
+//! The job starts with an empty signal mask, set between fork and exec.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
@@ -69,10 +69,17 @@ fn main(args: &[OsString]) -> u8 {
     if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
         return 143;
     }
-    let child = std::process::Command::new(program)
-        .arg0(&argv[0])
-        .args(&argv[1..])
-        .spawn();
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg0(&argv[0]).args(&argv[1..]);
+    // std passes the signal mask on, and the supervisor blocks the signals
+    // it waits for: the job must start with none blocked. A hook means a
+    // fork, which is cheap here (the supervisor is small; matrix, whose
+    // memory a fork would copy, spawns without one).
+    // SAFETY: pthread_sigmask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(SigSet::empty().thread_set_mask()?));
+    }
+    let child = cmd.spawn();
     let child = match child {
         Ok(c) => Pid::from_raw(c.id() as i32),
         Err(e) => {
