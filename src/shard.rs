@@ -202,9 +202,26 @@ fn durations(history: &History) -> BTreeMap<&str, Option<f64>> {
     totals
 }
 
-/// What [`weights`] reads from a previous release's manifest.json (`--history`):
-/// the `jobs` of [`crate::package::manifest::Manifest`], and of each job
-/// only its target, status and duration.
+/// Milliseconds per job id of the jobs that succeeded in `history`: what
+/// `matrix build` orders the next run's jobs by (longest chains first).
+/// A duration that is not a finite, non-negative number is left out.
+pub fn job_durations(history: &History) -> BTreeMap<String, u64> {
+    history
+        .jobs
+        .iter()
+        .filter(|job| job.status.as_deref() == Some("ok"))
+        .filter_map(|job| {
+            let ms = job.duration_ms.filter(|ms| ms.is_finite() && *ms >= 0.0)?;
+            // `as` saturates: a huge number is the longest, not an error.
+            Some((job.id.clone()?, ms.round() as u64))
+        })
+        .collect()
+}
+
+/// What [`weights`] and [`job_durations`] read from a previous release's
+/// manifest.json (`--history`, or dist/'s before a `--clean` build): the
+/// `jobs` of [`crate::package::manifest::Manifest`], and of each job only
+/// its id, target, status and duration.
 ///
 /// Read leniently, field by field: a history only tunes the split, so a
 /// manifest from another version of matrix (or a damaged one) weighs what
@@ -221,6 +238,9 @@ pub struct History {
 /// One job record of a [`History`].
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct HistoryJob {
+    /// The job's id in its plan (`build-linux-arm64`).
+    #[serde(default, deserialize_with = "lenient")]
+    pub id: Option<String>,
     /// Absent for release-wide jobs (checksums, manifest, ...).
     #[serde(default, deserialize_with = "lenient")]
     pub target: Option<String>,

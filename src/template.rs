@@ -30,7 +30,15 @@ pub struct Engine {
     fuel: u64,
     used: Cell<u64>,
     max_output: u64,
+    /// Templates compiled so far, kept in `env` under their own text as
+    /// the name: a plan renders the same few templates for every target,
+    /// and each is parsed once.
+    compiled: Cell<usize>,
 }
+
+/// Most templates an engine keeps compiled; past it, a template is parsed
+/// for each render (a plan has a few dozen).
+const MAX_COMPILED: usize = 4096;
 
 /// A template that could not be parsed or rendered.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -68,11 +76,15 @@ impl Engine {
         // Debug info is what gives errors their byte range.
         env.set_debug(true);
         env.set_fuel(Some(limits.template_fuel));
+        // Templates are named by their text, which may end in `.html`: no
+        // name may turn on escaping.
+        env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
         Engine {
             env: RefCell::new(env),
             fuel: limits.template_fuel,
             used: Cell::new(0),
             max_output: limits.max_template_output,
+            compiled: Cell::new(0),
         }
     }
 
@@ -85,11 +97,25 @@ impl Engine {
         if left == 0 {
             return Err(budget::out_of_fuel(self.fuel));
         }
-        self.env.borrow_mut().set_fuel(Some(left));
+        let cached = {
+            let mut env = self.env.borrow_mut();
+            env.set_fuel(Some(left));
+            let known = env.get_template(template).is_ok();
+            let room = self.compiled.get() < MAX_COMPILED;
+            if !known && room {
+                env.add_template_owned(template.to_string(), template.to_string())
+                    .map_err(|e| convert(e, template))?;
+                self.compiled.set(self.compiled.get() + 1);
+            }
+            known || room
+        };
         let env = self.env.borrow();
-        let compiled = env
-            .template_from_str(template)
-            .map_err(|e| convert(e, template))?;
+        let compiled = if cached {
+            env.get_template(template)
+        } else {
+            env.template_from_str(template)
+        }
+        .map_err(|e| convert(e, template))?;
         let mut out = budget::Capped {
             text: Vec::new(),
             max: self.max_output,
@@ -180,6 +206,9 @@ pub use crate::config::command::split_command;
 #[derive(Debug, Clone, Default)]
 pub struct Vars {
     values: BTreeMap<String, Value>,
+    /// `values` as the one map value minijinja renders with, made at the
+    /// first render after a change: a target's templates share it.
+    value: std::cell::OnceCell<Value>,
 }
 
 impl Vars {
@@ -189,6 +218,7 @@ impl Vars {
 
     pub fn set(&mut self, name: &str, value: impl Into<Value>) -> &mut Self {
         self.values.insert(name.to_string(), value.into());
+        self.value = std::cell::OnceCell::new();
         self
     }
 
@@ -197,7 +227,12 @@ impl Vars {
     }
 
     fn to_value(&self) -> Value {
-        Value::from_pairs(self.values.iter().map(|(k, v)| (k.as_str(), v.clone())))
+        // A clone of a map value shares it (reference counted).
+        self.value
+            .get_or_init(|| {
+                Value::from_pairs(self.values.iter().map(|(k, v)| (k.as_str(), v.clone())))
+            })
+            .clone()
     }
 }
 

@@ -2,8 +2,9 @@
 //!
 //! Fourth stage of the flow (plan -> **exec** -> dist/). It decides nothing
 //! about *what* to build; it runs the plan's jobs when their needs have
-//! succeeded, at most `jobs` at a time, and emits an event for every start and
-//! end. Fail-fast (the default) cancels the rest at the first failure;
+//! succeeded, at most `jobs` at a time, longest chain of work first (from the
+//! previous run's durations, see `queue`), and emits an event for every start
+//! and end. Fail-fast (the default) cancels the rest at the first failure;
 //! keep-going runs everything whose needs succeeded. Results are returned in
 //! plan order whatever order jobs finished in.
 
@@ -20,11 +21,12 @@ pub mod joblog;
 mod jobs;
 pub mod lock;
 pub mod process;
+mod queue;
 mod sbom;
 mod smoke;
 mod universal;
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -65,6 +67,9 @@ pub struct Options {
     pub signer: Option<Arc<crate::packager::sign::Signer>>,
     /// The action cache, when it is on.
     pub cache: Option<Arc<Cache>>,
+    /// Each job's duration in the previous run (milliseconds by job id,
+    /// from dist/manifest.json): the longest chains of jobs start first.
+    pub durations: BTreeMap<String, u64>,
 }
 
 /// What a merge hands the release-wide jobs instead of running the builds.
@@ -167,8 +172,10 @@ pub async fn run(
     let _ = std::fs::create_dir_all(s.plan.dist.join(crate::plan::LOG_DIR));
     s.log_start();
     s.reporter.event(&Event::Planned { plan: &s.plan });
+    for i in s.queue.unrunnable() {
+        s.skip(i);
+    }
     loop {
-        s.skip_blocked();
         if !s.cancel.is_cancelled() {
             s.start_ready();
         }
@@ -204,9 +211,10 @@ struct Scheduler<'a> {
     opts: &'a Options,
     reporter: &'a dyn Reporter,
     cancel: CancellationToken,
-    needs: Vec<Vec<usize>>,
+    queue: queue::Queue,
     results: Vec<Option<JobResult>>,
-    started: Vec<bool>,
+    /// What the finished image jobs produced, by job index.
+    produced: Vec<(usize, Produced)>,
     running: JoinSet<(usize, JobResult)>,
     max: usize,
     max_engine: usize,
@@ -224,11 +232,10 @@ impl<'a> Scheduler<'a> {
         cancel: CancellationToken,
     ) -> Self {
         let n = plan.jobs.len();
-        let needs = needs(&plan);
         Scheduler {
-            needs,
+            queue: queue::Queue::for_plan(&plan, &opts.durations),
             results: (0..n).map(|_| None).collect(),
-            started: vec![false; n],
+            produced: Vec::new(),
             running: JoinSet::new(),
             max: opts.jobs.max(1),
             max_engine: opts.container_jobs.max(1),
@@ -257,54 +264,38 @@ impl<'a> Scheduler<'a> {
         );
     }
 
-    /// Settles jobs whose needs can no longer succeed.
-    fn skip_blocked(&mut self) {
-        let (plan, results, needs) = (&self.plan, &mut self.results, &self.needs);
-        for i in 0..plan.jobs.len() {
-            if results[i].is_none()
-                && !self.started[i]
-                && needs[i].iter().any(|&d| need_failed(results, d))
-            {
-                let r = JobResult::not_run(Status::Skipped);
-                let blocked: Vec<&str> = needs[i]
-                    .iter()
-                    .zip(&plan.jobs[i].needs)
-                    .filter(|&(&d, _)| need_failed(results, d))
-                    .map(|(_, id)| id.as_str())
-                    .collect();
-                tracing::debug!(job = %plan.jobs[i].id, needs = ?blocked, "skipped: a job it needs did not succeed");
-                self.reporter.event(&Event::Finished {
-                    plan,
-                    job: i,
-                    result: &r,
-                });
-                results[i] = Some(r);
-            }
+    /// Settles job `i`, which did not succeed or can never run, and every
+    /// job that needs it: they are skipped.
+    fn skip(&mut self, i: usize) {
+        for j in self.queue.blocked_by(i) {
+            let plan = &self.plan;
+            let r = JobResult::not_run(Status::Skipped);
+            let blocked: Vec<&str> = self
+                .queue
+                .needs(j)
+                .iter()
+                .zip(&plan.jobs[j].needs)
+                .filter(|&(&d, _)| need_failed(&self.results, d))
+                .map(|(_, id)| id.as_str())
+                .collect();
+            tracing::debug!(job = %plan.jobs[j].id, needs = ?blocked, "skipped: a job it needs did not succeed");
+            self.reporter.event(&Event::Finished {
+                plan,
+                job: j,
+                result: &r,
+            });
+            self.results[j] = Some(r);
         }
     }
 
-    /// Starts every job whose needs succeeded, up to the limits.
+    /// Starts the ready jobs, longest chain first, up to the limits.
     fn start_ready(&mut self) {
-        let plan = Arc::clone(&self.plan);
-        for i in 0..plan.jobs.len() {
-            if self.running.len() >= self.max {
+        while self.running.len() < self.max {
+            let engine_free = self.engine_running < self.max_engine;
+            let Some(i) = self.queue.pop(engine_free) else {
                 break;
-            }
-            let ready = !self.started[i]
-                && self.results[i].is_none()
-                && self.needs[i].iter().all(
-                    |&d| matches!(self.results.get(d), Some(Some(r)) if r.status == Status::Ok),
-                );
-            let uses_engine = plan.jobs[i].uses_engine;
-            if !ready {
-                continue;
-            }
-            if uses_engine && self.engine_running >= self.max_engine {
-                tracing::trace!(job = %plan.jobs[i].id, engine_running = self.engine_running, "waits for a container slot");
-                continue;
-            }
-            self.started[i] = true;
-            if uses_engine {
+            };
+            if self.plan.jobs[i].uses_engine {
                 self.engine_running += 1;
             }
             self.start(i);
@@ -321,7 +312,13 @@ impl<'a> Scheduler<'a> {
             "job starts"
         );
         self.reporter.event(&Event::Started { plan, job: i });
-        let mut ctx = context(plan, &self.results, plan.jobs[i].kind, self.opts);
+        let mut ctx = context(
+            plan,
+            &self.results,
+            &self.produced,
+            plan.jobs[i].kind,
+            self.opts,
+        );
         ctx.engine = self.engine.clone();
         ctx.run_id = Arc::clone(&self.run_id);
         let cancel = self.cancel.clone();
@@ -369,7 +366,17 @@ impl<'a> Scheduler<'a> {
             job: i,
             result: &r,
         });
+        if let Some(p) = &r.produced {
+            let at = self.produced.partition_point(|(k, _)| *k < i);
+            self.produced.insert(at, (i, p.clone()));
+        }
+        let ok = r.status == Status::Ok;
         self.results[i] = Some(r);
+        if ok {
+            self.queue.succeeded(i);
+        } else {
+            self.skip(i);
+        }
     }
 
     /// One result per job, in plan order; a job never reached was cancelled.
@@ -391,28 +398,6 @@ impl<'a> Scheduler<'a> {
             })
             .collect()
     }
-}
-
-/// Each job's needs as job indexes.
-fn needs(plan: &Plan) -> Vec<Vec<usize>> {
-    let n = plan.jobs.len();
-    let index: HashMap<&str, usize> = plan
-        .jobs
-        .iter()
-        .enumerate()
-        .map(|(i, j)| (j.id.as_str(), i))
-        .collect();
-    // A plan names only its own jobs as needs (`plan::jobs` refuses any
-    // other); should one not, its job is skipped as if that need failed.
-    plan.jobs
-        .iter()
-        .map(|j| {
-            j.needs
-                .iter()
-                .map(|id| index.get(id.as_str()).copied().unwrap_or(n))
-                .collect()
-        })
-        .collect()
 }
 
 /// A run that did not fully succeed must not leave a checksums file or a
@@ -477,6 +462,7 @@ fn finish(
 fn context(
     plan: &Arc<Plan>,
     results: &[Option<JobResult>],
+    produced: &[(usize, Produced)],
     kind: JobKind,
     opts: &Options,
 ) -> Context {
@@ -486,11 +472,7 @@ fn context(
         artifacts: Vec::new(),
         finished: Vec::new(),
         binaries: Vec::new(),
-        produced: results
-            .iter()
-            .enumerate()
-            .filter_map(|(i, r)| Some((i, r.as_ref()?.produced.clone()?)))
-            .collect(),
+        produced: produced.to_vec(),
         smoke: opts.smoke,
         engine: None,
         run_id: Arc::from(""),

@@ -372,9 +372,11 @@ impl Steps<'_> {
     /// that names no job of `ids` is an error.
     pub fn wire(&self, ids: &[JobId], scope: Scope) -> Result<Vec<Job>, GraphError> {
         let mut jobs = Vec::with_capacity(ids.len());
+        // A set: the checksums job alone needs every archive.
+        let known: std::collections::HashSet<JobId> = ids.iter().copied().collect();
         for &id in ids {
             let needs = self.needs(id, ids, scope)?;
-            if let Some(missing) = needs.iter().find(|n| !ids.contains(n)) {
+            if let Some(missing) = needs.iter().find(|n| !known.contains(n)) {
                 return Err(GraphError::MissingNeed {
                     job: self.name(id),
                     need: self.name(*missing),

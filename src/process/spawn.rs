@@ -2,19 +2,19 @@
 //! starts a process that may run long (a build, a smoke run, an image
 //! build), and the short engine calls that must not hang.
 //!
-//! Part of `process`. The command is spawned with duct from an argument
-//! vector (no shell unless the plan says `sh -c`), in a process group of its
-//! own so that cancellation and timeouts can kill everything it started, not
-//! just the first process. In the `matrix` binary it runs under
+//! Part of `process`. A job's command is spawned from an argument vector
+//! (no shell unless the plan says `sh -c`) with posix_spawn, in a process
+//! group of its own so that cancellation and timeouts can kill everything
+//! it started, not just the first process. In the `matrix` binary it runs under
 //! [`super::supervise`], a subreaper that also catches what left the group
 //! (`setsid`, double forks). Output and errors go to the job's log file.
+//! The short calls and tools below go through duct.
 
 use std::collections::BTreeMap;
 use std::io;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::ExitStatus;
-use std::sync::Arc;
+use std::process::{ExitStatus, Stdio};
 use std::time::Duration;
 
 use nix::sys::signal::{Signal, killpg};
@@ -75,52 +75,48 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         .append(true)
         .create(true)
         .open(log)?;
-    let (program, args) = spawn
+    let program = spawn
         .argv
-        .split_first()
+        .first()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "empty command"))?;
+    // Found here, so a missing program is a spawn error (with or without
+    // the supervisor, not an exit status 127), and the program is a path:
+    // std then starts it with posix_spawn (vfork), whose cost does not grow
+    // with matrix's memory, even when the job's env sets PATH.
+    let path = super::locate::resolve(program, spawn.env, spawn.dir)?;
     let supervisor = SUPERVISOR.get();
-    let supervised = supervisor.is_some();
     // Spawned from this async task, i.e. on a runtime worker thread, which
     // lives as long as the runtime: the supervisor's PR_SET_PDEATHSIG fires
     // when the spawning *thread* ends, so never spawn it from a
     // short-lived (spawn_blocking) thread.
-    let mut expr = match supervisor {
-        None => duct::cmd(program, args),
+    let mut cmd = match supervisor {
+        None => {
+            let mut cmd = tokio::process::Command::new(&path);
+            cmd.arg0(program).args(&spawn.argv[1..]);
+            cmd
+        }
         Some(exe) => {
-            // Found here, so a missing program is a spawn error as without
-            // the supervisor, not an exit status 127.
-            let path = super::locate::resolve(program, spawn.env, spawn.dir)?;
-            duct::cmd(exe, supervise_args(std::process::id(), &path, spawn.argv))
+            let mut cmd = tokio::process::Command::new(exe);
+            // `ps` and a lock holder's message then say `matrix __supervise`.
+            cmd.arg0("matrix")
+                .args(supervise_args(std::process::id(), &path, spawn.argv));
+            cmd
         }
     };
-    expr = expr
-        .dir(spawn.dir)
-        .stdin_null()
-        // duct applies the outermost redirection first: stdout goes to the
-        // log, then stderr joins that (already redirected) stdout.
-        .stderr_to_stdout()
-        .stdout_file(logfile)
-        .unchecked()
+    // Added to the inherited environment, never cleared and rebuilt, and
+    // no pre_exec hook: either would make std fork instead.
+    cmd.envs(spawn.env)
+        .current_dir(spawn.dir)
+        .stdin(Stdio::null())
+        .stdout(logfile.try_clone()?)
+        .stderr(logfile)
         // A group of its own: killpg reaches every descendant, and a Ctrl-C
         // on the terminal reaches only matrix, which then stops the jobs.
-        .before_spawn(move |cmd| {
-            cmd.process_group(0);
-            if supervised {
-                // `ps` and a lock holder's message then say `matrix __supervise`.
-                cmd.arg0("matrix");
-            }
-            Ok(())
-        });
-    for (k, v) in spawn.env {
-        expr = expr.env(k, v);
-    }
-    let handle = Arc::new(expr.start()?);
-    let pgid = handle.pids().first().copied().unwrap_or(0);
-    let waiter = {
-        let handle = Arc::clone(&handle);
-        tokio::task::spawn_blocking(move || handle.wait().map(|out| out.status))
-    };
+        // posix_spawn sets it (POSIX_SPAWN_SETPGROUP).
+        .process_group(0);
+    let mut child = cmd.spawn()?;
+    let pgid = child.id().unwrap_or(0);
+    let waiter = child.wait();
     tokio::pin!(waiter);
     let timeout = async {
         match spawn.timeout {
@@ -129,7 +125,7 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         }
     };
     let ended = tokio::select! {
-        status = &mut waiter => Ended::Exited(joined(status)?),
+        status = &mut waiter => Ended::Exited(status?),
         _ = cancel.cancelled() => Ended::Cancelled,
         _ = timeout => Ended::TimedOut,
     };
@@ -158,10 +154,6 @@ fn supervise_args(parent: u32, program: &Path, argv: &[String]) -> Vec<std::ffi:
     ];
     args.extend(argv.iter().map(std::ffi::OsString::from));
     args
-}
-
-fn joined(r: Result<io::Result<ExitStatus>, tokio::task::JoinError>) -> io::Result<ExitStatus> {
-    r.map_err(io::Error::other)?
 }
 
 /// SIGTERM, a grace period, then SIGKILL; waits for the leader to be reaped.

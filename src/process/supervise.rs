@@ -16,13 +16,15 @@
 //!   the rest the same way;
 //! - exits like the job did (its exit code, or the same signal).
 //!
-//! Polling (every 20 ms) keeps it free of signal-safety puzzles: the signal
-//! handlers only set a flag.
+//! It has no signal handlers: SIGTERM, SIGINT, SIGHUP and SIGCHLD are
+//! blocked and taken with `sigtimedwait`, so the supervisor sleeps until
+//! the job or a stop request wakes it, and reports a job's end at once
+//! (a short job costs no polling interval), with no signal-safety puzzles.
+//! The job starts with an empty signal mask, set between fork and exec.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -32,17 +34,12 @@ use nix::unistd::Pid;
 
 use super::spawn::{GRACE, SUPERVISE_ARG as ARG};
 
+/// The pause between two rounds of killing what is left.
 const POLL: Duration = Duration::from_millis(20);
 
 /// Rounds of kill-and-reap before giving up on a process that keeps forking
 /// faster than it is killed (each round takes at least [`POLL`]).
 const KILL_ROUNDS: usize = 500;
-
-static TERMINATE: AtomicBool = AtomicBool::new(false);
-
-extern "C" fn on_terminate(_: nix::libc::c_int) {
-    TERMINATE.store(true, Ordering::SeqCst);
-}
 
 /// Runs the supervisor if matrix was started as one; returns its exit code.
 pub fn dispatch() -> Option<u8> {
@@ -72,10 +69,17 @@ fn main(args: &[OsString]) -> u8 {
     if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
         return 143;
     }
-    let child = std::process::Command::new(program)
-        .arg0(&argv[0])
-        .args(&argv[1..])
-        .spawn();
+    let mut cmd = std::process::Command::new(program);
+    cmd.arg0(&argv[0]).args(&argv[1..]);
+    // std passes the signal mask on, and the supervisor blocks the signals
+    // it waits for: the job must start with none blocked. A hook means a
+    // fork, which is cheap here (the supervisor is small; matrix, whose
+    // memory a fork would copy, spawns without one).
+    // SAFETY: pthread_sigmask is async-signal-safe.
+    unsafe {
+        cmd.pre_exec(|| Ok(SigSet::empty().thread_set_mask()?));
+    }
+    let child = cmd.spawn();
     let child = match child {
         Ok(c) => Pid::from_raw(c.id() as i32),
         Err(e) => {
@@ -97,19 +101,26 @@ fn main(args: &[OsString]) -> u8 {
     }
 }
 
+/// The signals the supervisor waits for, blocked so that they stay
+/// pending until it takes them.
+fn watched() -> SigSet {
+    let mut set = SigSet::empty();
+    for sig in [
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ] {
+        set.add(sig);
+    }
+    set
+}
+
 fn become_reaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)?;
+    // Blocked before the death signal is asked for, so none is lost.
+    watched().thread_block()?;
     nix::sys::prctl::set_pdeathsig(Signal::SIGTERM)?;
-    let action = SigAction::new(
-        SigHandler::Handler(on_terminate),
-        SaFlags::SA_RESTART,
-        SigSet::empty(),
-    );
-    for sig in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
-        // SAFETY: the handler only stores to an atomic, which is
-        // async-signal-safe.
-        unsafe { signal::sigaction(sig, &action)? };
-    }
     Ok(())
 }
 
@@ -130,36 +141,69 @@ fn supervise(child: Pid) -> Option<WaitStatus> {
                 Ok(_) => {}
             }
         }
-        if TERMINATE.load(Ordering::SeqCst) {
-            match stopping {
-                None => {
-                    signal_all(Signal::SIGTERM);
-                    stopping = Some(Instant::now());
-                }
-                Some(since) if since.elapsed() >= GRACE => return None,
-                Some(_) => {}
+        let left = match stopping {
+            None => None,
+            Some(since) => match GRACE.checked_sub(since.elapsed()) {
+                Some(left) if !left.is_zero() => Some(left),
+                _ => return None,
+            },
+        };
+        match next_signal(left) {
+            // A child changed state, or the grace ran out: look again.
+            None | Some(Signal::SIGCHLD) => {}
+            Some(_) if stopping.is_none() => {
+                signal_all(Signal::SIGTERM);
+                stopping = Some(Instant::now());
             }
+            Some(_) => {}
         }
-        std::thread::sleep(POLL);
     }
+}
+
+/// The next of the [`watched`] signals, waiting at most `timeout` (for
+/// ever with None); None when the time ran out first.
+fn next_signal(timeout: Option<Duration>) -> Option<Signal> {
+    let set = watched();
+    let ts = timeout.map(|t| nix::libc::timespec {
+        tv_sec: t.as_secs() as nix::libc::time_t,
+        tv_nsec: t.subsec_nanos() as nix::libc::c_long,
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const nix::libc::timespec);
+    // SAFETY: `set` and `ts` outlive the call; a null siginfo is allowed.
+    let sig = unsafe { nix::libc::sigtimedwait(set.as_ref(), std::ptr::null_mut(), ts_ptr) };
+    // -1: EAGAIN (time ran out) or EINTR.
+    Signal::try_from(sig).ok()
 }
 
 /// SIGKILLs every descendant and reaps them, until no child is left.
 fn kill_all() {
     for _ in 0..KILL_ROUNDS {
+        // With no child left there is no descendant either (an orphan of
+        // the job is re-parented to us): the usual end, without a /proc scan.
+        if !reap() {
+            return;
+        }
         signal_all(Signal::SIGKILL);
-        loop {
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => break,
-                Ok(_) => continue,
-                Err(Errno::EINTR) => continue,
-                // ECHILD: nothing left to wait for.
-                Err(_) => return,
-            }
+        if !reap() {
+            return;
         }
         std::thread::sleep(POLL);
     }
     eprintln!("matrix {ARG}: processes of the job keep forking; giving up on them");
+}
+
+/// Reaps every child that has ended; false when no child is left.
+fn reap() -> bool {
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::StillAlive) => return true,
+            Ok(_) | Err(Errno::EINTR) => continue,
+            // ECHILD: nothing left to wait for.
+            Err(_) => return false,
+        }
+    }
 }
 
 fn signal_all(sig: Signal) {

@@ -2,7 +2,7 @@
 //! (toolchains, programs in images, the changelog, images and the engine),
 //! dist/ prepared, then run. Part of `release`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -103,6 +103,8 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
     let seed = partial_seed(opts, &plan, warn);
     // A missing key or a wrong passphrase fails before dist/ is touched.
     let signer = super::load_signer(&plan)?;
+    // Read before --clean empties dist/.
+    let durations = previous_durations(&plan.dist.join(crate::plan::MANIFEST));
     // Held until the run ends: one run per dist folder.
     let lock = super::dist::prepare_dist(&plan, opts.clean, &[])?;
     let jobs = opts
@@ -122,6 +124,7 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
         seed,
         signer,
         cache: open_cache(opts, &plan)?,
+        durations,
     };
     Ok(Prepared {
         plan,
@@ -144,6 +147,43 @@ fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache
     let store = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
     tracing::debug!("action cache at {}", dir.display());
     Ok(Some(Arc::new(exec::Cache::open(store, plan))))
+}
+
+/// The job durations of the last run, from its manifest in dist/, for the
+/// order the jobs start in. Only a hint: a manifest that is missing, a
+/// link, not a file, too big or not JSON counts as none (a debug line says
+/// why), and the fields that do not parse are left out.
+fn previous_durations(path: &std::path::Path) -> BTreeMap<String, u64> {
+    let read = || -> std::io::Result<Vec<u8>> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            // Not through a link; a FIFO in its place must not block the open.
+            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
+            .open(path)?;
+        let meta = file.metadata()?;
+        if !meta.is_file() {
+            return Err(std::io::Error::other("not a regular file"));
+        }
+        let cap = crate::package::manifest::MAX_BYTES;
+        crate::package::capped::read_to_end(file, cap, meta.len())?
+            .ok_or_else(|| std::io::Error::other(format!("larger than {cap} bytes")))
+    };
+    let parsed = read().and_then(|bytes| {
+        serde_json::from_slice::<crate::shard::History>(&bytes).map_err(std::io::Error::other)
+    });
+    match parsed {
+        Ok(history) => crate::shard::job_durations(&history),
+        Err(e) => {
+            if e.kind() != std::io::ErrorKind::NotFound {
+                tracing::debug!(
+                    "{}: no job durations for the start order: {e}",
+                    path.display()
+                );
+            }
+            BTreeMap::new()
+        }
+    }
 }
 
 /// The toolchains the targets this run builds need, all of them there.
@@ -242,4 +282,39 @@ fn check_programs_in_images(
     Err(Error::MissingInImages {
         list: missing.join("\n"),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::previous_durations;
+
+    #[test]
+    fn durations_come_from_a_manifest_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("manifest.json");
+        assert!(previous_durations(&path).is_empty(), "missing");
+        std::fs::write(
+            &path,
+            r#"{"jobs": [{"id": "build-a", "status": "ok", "duration_ms": 1500},
+                         {"id": "build-b", "status": "failed", "duration_ms": 9},
+                         {"id": "build-c", "status": "ok", "duration_ms": -1},
+                         {"id": 3, "status": "ok", "duration_ms": 1}, "x"]}"#,
+        )
+        .unwrap();
+        let got = previous_durations(&path);
+        assert_eq!(
+            got.into_iter().collect::<Vec<_>>(),
+            [("build-a".to_string(), 1500)]
+        );
+        std::fs::write(&path, "not json").unwrap();
+        assert!(previous_durations(&path).is_empty(), "not json");
+        // A FIFO in its place neither blocks nor counts.
+        std::fs::remove_file(&path).unwrap();
+        let made = std::process::Command::new("mkfifo")
+            .arg(&path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+        assert!(previous_durations(&path).is_empty(), "fifo");
+    }
 }

@@ -89,6 +89,7 @@ pub fn prepare_merge(opts: &MergeOptions, warn: &mut dyn FnMut(String)) -> Resul
         seed,
         signer,
         cache: None,
+        durations: Default::default(),
     };
     Ok(Prepared {
         plan: Arc::new(plan),

@@ -276,3 +276,90 @@ async fn publish_copies_a_verified_release_into_a_repository() {
         "{again:?}"
     );
 }
+
+/// The order the build jobs of a `--clean -j 1` rebuild start in, after
+/// `prepare` did what it likes to dist/ (the first build's output).
+async fn rebuild_start_order(prepare: impl FnOnce(&Path)) -> Vec<String> {
+    let (_tmp, dir) = project();
+    let (finished, _) = build_into(&dir, "dist", None).await;
+    assert!(finished.succeeded(), "{}", finished.summary());
+    drop(finished);
+    prepare(&dir.join("dist"));
+    let recording = Arc::new(crate::report::Recording::default());
+    let opts = BuildOptions {
+        clean: true,
+        jobs: Some(1),
+        ..BuildOptions::new(plan_options(&dir, "dist"))
+    };
+    let finished = build(
+        &opts,
+        &mut |_| {},
+        recording.clone(),
+        CancellationToken::new(),
+    )
+    .await
+    .expect("the build starts");
+    assert!(finished.succeeded(), "{}", finished.summary());
+    let events = recording.events.lock().expect("events").clone();
+    events
+        .into_iter()
+        .filter(|(id, what)| what == "started" && id.starts_with("build-"))
+        .map(|(id, _)| id)
+        .collect()
+}
+
+/// The first build's manifest with arm64's build made the longest job.
+fn arm64_was_slow(dist: &Path) -> String {
+    let path = dist.join(crate::plan::MANIFEST);
+    let mut m: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).expect("manifest")).expect("json");
+    for job in m["jobs"].as_array_mut().expect("jobs") {
+        if job["id"] == "build-linux-arm64" {
+            job["duration_ms"] = 60_000.into();
+        }
+    }
+    serde_json::to_string(&m).expect("json")
+}
+
+#[tokio::test]
+async fn a_rebuild_starts_the_job_that_took_longest_last_time_first() {
+    let order = rebuild_start_order(|dist| {
+        let text = arm64_was_slow(dist);
+        std::fs::write(dist.join(crate::plan::MANIFEST), text).expect("write");
+    })
+    .await;
+    assert_eq!(order, ["build-linux-arm64", "build-linux-amd64"]);
+}
+
+#[tokio::test]
+async fn a_previous_manifest_that_is_not_json_or_a_link_is_ignored() {
+    let garbage = rebuild_start_order(|dist| {
+        std::fs::write(
+            dist.join(crate::plan::MANIFEST),
+            "{\"jobs\": [1, {\"id\": 7",
+        )
+        .expect("write");
+    })
+    .await;
+    assert_eq!(
+        garbage,
+        ["build-linux-amd64", "build-linux-arm64"],
+        "plan order"
+    );
+    // A link is not followed, even to a manifest that would reorder.
+    let linked = rebuild_start_order(|dist| {
+        let text = arm64_was_slow(dist);
+        // Beside the project, whose git tree must stay clean.
+        let outside = dist.join("../../elsewhere.json");
+        std::fs::write(&outside, text).expect("write");
+        let path = dist.join(crate::plan::MANIFEST);
+        std::fs::remove_file(&path).expect("rm");
+        std::os::unix::fs::symlink(&outside, &path).expect("symlink");
+    })
+    .await;
+    assert_eq!(
+        linked,
+        ["build-linux-amd64", "build-linux-arm64"],
+        "plan order"
+    );
+}

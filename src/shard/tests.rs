@@ -418,6 +418,7 @@ fn render_gitlab_lists_shard_values_and_targets() {
 fn history_is_read_leniently_field_by_field() {
     let read = |text: &str| serde_json::from_str::<History>(text).map(|h| h.jobs);
     let job = |target: Option<&str>, status: Option<&str>, ms: Option<f64>| HistoryJob {
+        id: None,
         target: target.map(String::from),
         status: status.map(String::from),
         duration_ms: ms,

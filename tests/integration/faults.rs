@@ -153,6 +153,23 @@ fn a_finished_job_leaves_no_process_behind() {
     assert!(left.is_empty(), "survivors: {left:#?}");
 }
 
+#[test]
+fn a_job_starts_with_the_signal_mask_matrix_was_given() {
+    // The job's own view of its signal mask, as the binary's content: the
+    // supervisor blocks the signals it waits for, and that must not reach
+    // the job (a blocked SIGTERM would make every cancel wait for the
+    // SIGKILL). matrix inherits this test's mask, so the job gets it too.
+    let p = two_targets(
+        r#"command = ["sh", "-c", "grep '^SigBlk' /proc/self/status > \"$0\"", "{{ out }}/{{ bin }}"]"#,
+    );
+    let (code, out, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = std::fs::read_to_string(p.dist().join("build/linux-amd64/hello")).unwrap();
+    let ours = std::fs::read_to_string("/proc/thread-self/status").unwrap();
+    let ours = ours.lines().find(|l| l.starts_with("SigBlk")).unwrap();
+    assert_eq!(job.trim_end(), ours, "the job's signal mask");
+}
+
 /// A tmpfs mounted over a folder for one test; unmounted on drop.
 struct Mount(PathBuf);
 
