@@ -210,6 +210,7 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
     let dest = plan.dist.join(&step.file_name);
     let format = step.format;
     let wrap = step.wrap.clone();
+    let zstd_level = step.zstd_level.unwrap_or(archive::ZSTD_DEFAULT_LEVEL);
     let mtime = u64::try_from(plan.version.timestamp).unwrap_or(0);
     let algorithm = plan.checksum.algorithm;
     let package_error = |source| JobError::Package {
@@ -241,6 +242,7 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
                     wrap: wrap.as_deref(),
                     mtime,
                     algorithm,
+                    zstd_level,
                 },
                 &dest,
             )
