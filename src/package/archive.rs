@@ -389,7 +389,7 @@ mod tests {
         use std::io::Write;
         // Several of zstd's jobs (a few MiB each at level 3), compressible.
         let data: Vec<u8> = (0..24u32 << 20)
-            .map(|i| (i / 3 ^ i >> 11).wrapping_mul(2_654_435_761) as u8 & 0x3f)
+            .map(|i| ((i / 3) ^ (i >> 11)).wrapping_mul(2_654_435_761) as u8 & 0x3f)
             .collect();
         let zst = |level, workers| {
             let mut enc = zstd_encoder(Vec::new(), level, workers).unwrap();
