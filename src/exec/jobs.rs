@@ -1,9 +1,10 @@
 //! What each kind of job does: build, archive, checksums, manifest.
 //!
 //! Part of `exec`. Build jobs supervise a process ([`super::process`]);
-//! archive jobs hand CPU work to rayon (`package`) so the async scheduler never
-//! blocks; the release-wide jobs write the checksums file and the manifest
-//! from the artifacts earlier jobs reported, atomically and last.
+//! archive jobs run `package` on a blocking thread (its deflate blocks go
+//! on to rayon) so the async scheduler never blocks; the release-wide jobs
+//! write the checksums file and the manifest from the artifacts earlier
+//! jobs reported, atomically and last.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -217,10 +218,12 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
         target: target.id.clone(),
         source,
     };
-    // CPU-bound: compress on rayon's pool, await the result here.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let result = (|| {
+    // Framing, reading and hashing on a blocking thread; deflate blocks
+    // fan out from there to rayon's pool. Not on rayon itself: a pool
+    // thread that waits for its blocks would pick up other archives and
+    // stall its own (nested blocking), leaving cores idle.
+    let written = tokio::task::spawn_blocking(move || {
+        (|| {
             let mut entries = if format == Format::Binary {
                 Vec::new()
             } else {
@@ -246,13 +249,11 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
                 },
                 &dest,
             )
-        })();
-        let _ = tx.send(result);
-    });
-    let written = rx
-        .await
-        .map_err(|_| JobError::Cancelled)?
-        .map_err(package_error)?;
+        })()
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?
+    .map_err(package_error)?;
     Ok(Artifact {
         name: step.file_name.clone(),
         path: step.file_name.clone(),
