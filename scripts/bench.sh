@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # scripts/bench.sh - how fast does `matrix build` package a release compared
-# with the shell pipeline people would otherwise write (cp, tar | gzip -6,
-# sha256sum), on the same binaries and at the same parallelism?
+# with the shell pipeline people would otherwise write (cp, tar | gzip -6 or
+# zstd -3 -T2, sha256sum), on the same binaries and at the same parallelism?
 #
 #   scripts/bench.sh
 #
@@ -10,9 +10,13 @@
 #   BENCH_SIZE_MB   size of each binary in MiB        (default 40)
 #   BENCH_JOBS      parallel jobs for both sides      (default: nproc)
 #   BENCH_RUNS      timed runs of each side           (default 3)
-#   BENCH_GZIP_LEVEL  the baseline's gzip level (default 6, matrix's level;
-#                   zlib-rs's 6 compresses less than GNU gzip's 6, so a lower
-#                   level compares the two at equal output size instead)
+#   BENCH_FORMAT    tar.gz (default) or tar.zst: the archive format of both
+#                   sides
+#   BENCH_GZIP_LEVEL  the tar.gz baseline's gzip level (default 6)
+#   BENCH_GZIP      the tar.gz baseline's compressor: gzip (default) or pigz
+#                   (apt-get install pigz), which deflates on every core
+#   BENCH_ZSTD_LEVEL  zstd level of both tar.zst sides (default 3, matrix's
+#                   default; the baseline runs `zstd -LEVEL -T2`)
 #   MATRIX          the matrix binary (default target/release/matrix, built
 #                   with `cargo build --release` first, a no-op when fresh)
 #   BENCH_KEEP=1    keep the temporary folder (inputs, both outputs, logs)
@@ -52,12 +56,23 @@ SIZE_MB=${BENCH_SIZE_MB:-40}
 JOBS=${BENCH_JOBS:-$(nproc)}
 RUNS=${BENCH_RUNS:-3}
 GZIP_LEVEL=${BENCH_GZIP_LEVEL:-6}
+FORMAT=${BENCH_FORMAT:-tar.gz}
+GZIP_TOOL=${BENCH_GZIP:-gzip}
+ZSTD_LEVEL=${BENCH_ZSTD_LEVEL:-3}
 positive_int BENCH_BINARIES "$BINARIES"
 positive_int BENCH_SIZE_MB "$SIZE_MB"
 positive_int BENCH_JOBS "$JOBS"
 positive_int BENCH_RUNS "$RUNS"
 [[ "$GZIP_LEVEL" =~ ^[1-9]$ ]] || die "BENCH_GZIP_LEVEL must be 1..9, got '$GZIP_LEVEL'"
-readonly BINARIES SIZE_MB JOBS RUNS GZIP_LEVEL
+[[ "$ZSTD_LEVEL" =~ ^[1-9]$|^1[0-9]$ ]] || die "BENCH_ZSTD_LEVEL must be 1..19, got '$ZSTD_LEVEL'"
+[[ "$GZIP_TOOL" == gzip || "$GZIP_TOOL" == pigz ]] || die "BENCH_GZIP must be gzip or pigz, got '$GZIP_TOOL'"
+# The baseline's compressor, as one word list for the pack_one children.
+case $FORMAT in
+tar.gz) COMPRESS="$GZIP_TOOL -$GZIP_LEVEL -n" ;;
+tar.zst) COMPRESS="zstd -$ZSTD_LEVEL -T2 -q" ;;
+*) die "BENCH_FORMAT must be tar.gz or tar.zst, got '$FORMAT'" ;;
+esac
+readonly BINARIES SIZE_MB JOBS RUNS GZIP_LEVEL FORMAT GZIP_TOOL ZSTD_LEVEL COMPRESS
 readonly SIZE_BYTES=$((SIZE_MB * 1024 * 1024))
 readonly VERSION=1.2.3
 readonly BIN_NAME=bench
@@ -91,7 +106,7 @@ if [[ -x /usr/bin/time ]] && /usr/bin/time -v true >/dev/null 2>&1; then
 fi
 readonly HAVE_GNU_TIME
 
-for tool in git tar gzip sha256sum xargs awk cmp truncate; do
+for tool in git tar gzip sha256sum xargs awk cmp truncate ${COMPRESS%% *}; do
 	command -v "$tool" >/dev/null || die "$tool is needed but not installed"
 done
 find_matrix
@@ -127,7 +142,7 @@ for ((i = 1; i <= BINARIES; i++)); do
 	IDS+=("$(printf '%0*d' "$width" "$i")")
 done
 readonly IDS
-archive_name() { printf '%s_%s_linux_amd64_%s.tar.gz' "$BIN_NAME" "$VERSION" "$1"; }
+archive_name() { printf '%s_%s_linux_amd64_%s.%s' "$BIN_NAME" "$VERSION" "$1" "$FORMAT"; }
 
 # ---------------------------------------------------------------- inputs
 
@@ -206,7 +221,8 @@ binary = "$BIN_NAME"
 
 [archive]
 name = "{{ project }}_{{ version }}_{{ os }}_{{ arch }}_{{ n }}"
-format = "tar.gz"
+format = "$FORMAT"
+zstd-level = $ZSTD_LEVEL
 files = ["LICENSE", "README.md"]
 
 [checksum]
@@ -267,9 +283,10 @@ pack_one() {
 	mkdir -p "$stage"
 	cp -- "$BENCH_BINS/$id" "$stage/$BENCH_BIN_NAME"
 	cp -- "$BENCH_PROJECT/LICENSE" "$BENCH_PROJECT/README.md" "$stage/"
+	# shellcheck disable=SC2086 # $BENCH_COMPRESS: the command and its flags
 	tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
 		-cf - -C "$stage" LICENSE README.md "$BENCH_BIN_NAME" |
-		gzip "-$BENCH_GZIP_LEVEL" -n >"$BENCH_BASE/out/${BENCH_BIN_NAME}_${BENCH_VERSION}_linux_amd64_$id.tar.gz"
+		$BENCH_COMPRESS >"$BENCH_BASE/out/${BENCH_BIN_NAME}_${BENCH_VERSION}_linux_amd64_$id.$BENCH_FORMAT"
 }
 
 # The whole baseline release, as one command so it can run under GNU time
@@ -280,12 +297,13 @@ baseline_build() {
 	mkdir -p "$BENCH_BASE/stage" "$BENCH_BASE/out"
 	# shellcheck disable=SC2016 # $1 is for the child bash, not this one
 	tr ' ' '\n' <<<"$BENCH_IDS" | xargs -P "$BENCH_JOBS" -n 1 bash -c 'pack_one "$1"' pack_one
-	(cd "$BENCH_BASE/out" && sha256sum -- *.tar.gz >checksums.txt)
+	(cd "$BENCH_BASE/out" && sha256sum -- *."$BENCH_FORMAT" >checksums.txt)
 }
 
 export -f pack_one baseline_build
 export BENCH_BASE=$BASE BENCH_BINS=$BINS BENCH_PROJECT=$PROJECT BENCH_BIN_NAME=$BIN_NAME \
-	BENCH_VERSION=$VERSION BENCH_JOBS=$JOBS BENCH_IDS="${IDS[*]}" BENCH_GZIP_LEVEL=$GZIP_LEVEL
+	BENCH_VERSION=$VERSION BENCH_JOBS=$JOBS BENCH_IDS="${IDS[*]}" BENCH_COMPRESS=$COMPRESS \
+	BENCH_FORMAT=$FORMAT
 
 # One timed baseline run; appends the wall time in microseconds to BASE_US.
 run_baseline() {
@@ -310,7 +328,8 @@ run_baseline() {
 
 # mode, owner, size and name of each entry; the dates differ on purpose
 # (matrix uses the commit date, the baseline the epoch).
-entries() { tar -tvzf "$1" | awk '{ print $1, $2, $3, $6 }'; }
+# GNU tar finds the decompressor from the file's first bytes.
+entries() { tar -tvf "$1" | awk '{ print $1, $2, $3, $6 }'; }
 
 verify() {
 	local side dir sums
@@ -349,7 +368,7 @@ verify() {
 			if [[ $side == matrix ]]; then dir=$DIST; else dir=$BASE_OUT; fi
 			x=$WORK/x
 			rm -rf "$x" && mkdir "$x"
-			tar -xzf "$dir/$name" -C "$x" || die "$side's $name does not extract"
+			tar -xf "$dir/$name" -C "$x" || die "$side's $name does not extract"
 			diff -r "$want" "$x" >/dev/null ||
 				die "$side's $name does not hold the input binary, LICENSE and README.md"
 		done
@@ -452,9 +471,9 @@ main() {
 	cat <<EOF
 
 ----- matrix bench summary -----
-matrix build vs cp + tar | gzip -$GZIP_LEVEL + sha256sum (xargs -P $JOBS)
+matrix build ($FORMAT) vs cp + tar | $COMPRESS + sha256sum (xargs -P $JOBS)
 host:     $(cpu_model), $(nproc) CPUs, $(uname -sr)
-matrix:   $(matrix_version); $(gzip --version | head -n 1); $(tar --version | head -n 1)
+matrix:   $(matrix_version); $(${COMPRESS%% *} --version 2>&1 | head -n 1); $(tar --version | head -n 1)
 inputs:   $BINARIES binaries x $SIZE_MB MiB = $(mib "$in_bytes") MiB of real ELF content
 jobs:     $JOBS   runs: $RUNS (median; alternating ABBA, sync before each)
 time:     matrix   $(seconds "$m_us") s  ($(rate "$m_us") MiB/s)   runs: ${all_m% }

@@ -255,6 +255,10 @@ pub struct Archive {
     /// name, a string is a template for the folder name.
     #[serde(default)]
     pub wrap_in_directory: Wrap,
+    /// zstd level of tar.zst archives, 1 (fastest) to 19 (smallest);
+    /// unset means zstd's own default, 3.
+    #[serde(default)]
+    pub zstd_level: Option<i64>,
 }
 
 impl Default for Archive {
@@ -265,7 +269,17 @@ impl Default for Archive {
             format_overrides: Vec::new(),
             files: Vec::new(),
             wrap_in_directory: Wrap::default(),
+            zstd_level: None,
         }
+    }
+}
+
+impl Archive {
+    /// The zstd level of tar.zst archives (the range is checked at load).
+    pub fn zstd_level(&self) -> i32 {
+        self.zstd_level
+            .and_then(|l| i32::try_from(l).ok())
+            .unwrap_or(crate::package::archive::ZSTD_DEFAULT_LEVEL)
     }
 }
 
@@ -426,6 +440,23 @@ pub fn parse(path: &Path, text: String) -> Result<Loaded, LoadError> {
     Ok(Loaded { config, source })
 }
 
+/// `[archive] zstd-level` within zstd's normal levels.
+fn check_zstd_level(archive: &Archive, source: &Source) -> Result<(), ConfigError> {
+    use crate::package::archive::{ZSTD_DEFAULT_LEVEL, ZSTD_LEVELS};
+    match archive.zstd_level {
+        Some(level) if !ZSTD_LEVELS.contains(&level) => Err(source.error_at(
+            &KeyPath::parse("archive.zstd-level"),
+            format!("zstd level {level} is out of range"),
+            Some(format!(
+                "use {} (fastest) to {} (smallest); leave it out for {ZSTD_DEFAULT_LEVEL}",
+                ZSTD_LEVELS.start(),
+                ZSTD_LEVELS.end()
+            )),
+        )),
+        _ => Ok(()),
+    }
+}
+
 /// Rewrites serde's messages into ones that say what is allowed.
 fn explain_toml_error(message: &str) -> (String, Option<String>) {
     let message = message.trim().to_string();
@@ -513,6 +544,7 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
     {
         return Err(source.error_at(&KeyPath::parse("sign").key(key), message, Some(help)));
     }
+    check_zstd_level(&config.archive, source)?;
     let binary = &config.build.binary;
     if binary.is_empty() || binary.contains(['/', '\\']) {
         return Err(source.error_at(
@@ -576,6 +608,24 @@ mod tests {
         assert_eq!(c.checksum.name, "{{ project }}_{{ version }}_checksums.txt");
         assert_eq!(c.build.command, Some(Command::Line("make".into())));
         assert!(c.build.verify);
+        assert_eq!(c.archive.zstd_level(), 3);
+        let fast = parse_str(&format!("{MIN}[archive]\nzstd-level = 1\n")).unwrap();
+        assert_eq!(fast.config.archive.zstd_level(), 1);
+    }
+
+    #[test]
+    fn zstd_level_error_says_what_is_allowed() {
+        let text = format!("{MIN}[archive]\nzstd-level = -5\n");
+        let Err(LoadError::Invalid(err)) = parse_str(&text) else {
+            panic!("-5 must be refused");
+        };
+        assert_eq!(
+            (err.line, err.message.as_str()),
+            (9, "zstd level -5 is out of range")
+        );
+        let help = err.help.clone().unwrap_or_default();
+        assert!(help.contains("1 (fastest) to 19 (smallest)"), "{help}");
+        assert!(help.contains("for 3"), "{help}");
     }
 
     #[test]
@@ -601,6 +651,21 @@ mod tests {
             (
                 format!("{MIN}[archive]\nformat = \"rar\"\n"),
                 "unknown variant `rar`",
+                9,
+            ),
+            (
+                format!("{MIN}[archive]\nformat = \"tar.zst\"\nzstd-level = 20\n"),
+                "zstd level 20 is out of range",
+                10,
+            ),
+            (
+                format!("{MIN}[archive]\nzstd-level = 0\n"),
+                "zstd level 0 is out of range",
+                9,
+            ),
+            (
+                format!("{MIN}[archive]\nzstd-level = \"fast\"\n"),
+                "invalid type",
                 9,
             ),
         ];

@@ -177,6 +177,10 @@ pub struct ArchiveStep {
     pub files: Vec<FileSpec>,
     /// Top-level folder inside the archive.
     pub wrap: Option<String>,
+    /// The zstd level, for a tar.zst archive only (absent otherwise, so
+    /// the plans of other formats read as before).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zstd_level: Option<i32>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -100,6 +100,7 @@ fn archive(dir: &Path, format: Format, binary: &Path) -> PathBuf {
             wrap: Some("top"),
             mtime: 0,
             algorithm: Algorithm::Sha256,
+            zstd_level: crate::package::archive::ZSTD_DEFAULT_LEVEL,
         },
         &out,
     )

@@ -1,9 +1,10 @@
 //! What each kind of job does: build, archive, checksums, manifest.
 //!
 //! Part of `exec`. Build jobs supervise a process ([`super::process`]);
-//! archive jobs hand CPU work to rayon (`package`) so the async scheduler never
-//! blocks; the release-wide jobs write the checksums file and the manifest
-//! from the artifacts earlier jobs reported, atomically and last.
+//! archive jobs run `package` on a blocking thread (its deflate blocks go
+//! on to rayon) so the async scheduler never blocks; the release-wide jobs
+//! write the checksums file and the manifest from the artifacts earlier
+//! jobs reported, atomically and last.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -251,16 +252,19 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
     let dest = plan.dist.join(&step.file_name);
     let format = step.format;
     let wrap = step.wrap.clone();
+    let zstd_level = step.zstd_level.unwrap_or(archive::ZSTD_DEFAULT_LEVEL);
     let mtime = u64::try_from(plan.version.timestamp).unwrap_or(0);
     let algorithm = plan.checksum.algorithm;
     let package_error = |source| JobError::Package {
         target: target.id.clone(),
         source,
     };
-    // CPU-bound: compress on rayon's pool, await the result here.
-    let (tx, rx) = tokio::sync::oneshot::channel();
-    rayon::spawn(move || {
-        let result = (|| {
+    // Framing, reading and hashing on a blocking thread; deflate blocks
+    // fan out from there to rayon's pool. Not on rayon itself: a pool
+    // thread that waits for its blocks would pick up other archives and
+    // stall its own (nested blocking), leaving cores idle.
+    let written = tokio::task::spawn_blocking(move || {
+        (|| {
             let mut entries = if format == Format::Binary {
                 Vec::new()
             } else {
@@ -282,16 +286,15 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
                     wrap: wrap.as_deref(),
                     mtime,
                     algorithm,
+                    zstd_level,
                 },
                 &dest,
             )
-        })();
-        let _ = tx.send(result);
-    });
-    let written = rx
-        .await
-        .map_err(|_| JobError::Cancelled)?
-        .map_err(package_error)?;
+        })()
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?
+    .map_err(package_error)?;
     Ok(Artifact {
         name: step.file_name.clone(),
         path: step.file_name.clone(),

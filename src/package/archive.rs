@@ -11,9 +11,12 @@
 //!   names; modes are exactly 0755 (executables, directories) or 0644,
 //!   never the source's own mode, owner, times or the umask;
 //! - tar: GNU headers throughout, long paths through GNU long-name records;
-//!   gzip level 9 without file name and header mtime 0; xz level 6; zstd
-//!   level 10 (19 costs several times the CPU for a few percent, too slow
-//!   for release binaries); zip: deflate level 9, a DOS timestamp from
+//!   gzip level 9 without file name and header mtime 0, deflated in fixed
+//!   blocks on every core (the private `pargz` module: the bytes never
+//!   depend on the number of threads); xz level 6; zstd at the configured
+//!   level (default [`ZSTD_DEFAULT_LEVEL`]) with zstd's own worker threads
+//!   in a fixed mode whose output does not depend on their number; zip:
+//!   deflate level 9, a DOS timestamp from
 //!   `mtime` (clamped to 1980..=2107), unix permissions, no extra timestamp
 //!   fields, Zip64 only for an entry that needs it.
 //!
@@ -28,8 +31,6 @@ use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use flate2::{Compression, GzBuilder};
-
 use super::PackageError;
 use super::atomic::AtomicFile;
 use super::checksum::{Algorithm, HashingWriter};
@@ -38,16 +39,23 @@ use super::encode::{
     DEFLATE_LEVEL, EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip,
 };
 use super::files::Entry;
+use super::pargz::ParGzWriter;
 
 /// Size of the copy buffer and of the output buffer in front of the file.
 const BUF: usize = 256 * 1024;
 /// tar.gz and zip deflate alike (see [`DEFLATE_LEVEL`] for the level).
 const GZIP_LEVEL: u32 = DEFLATE_LEVEL;
 const XZ_LEVEL: u32 = 6;
-/// zstd 19 is several times slower than 10 for a few percent of size.
-const ZSTD_LEVEL: i32 = 10;
-/// gzip's "unknown" OS byte: host independent, unlike gzip's own default.
-const GZIP_OS_UNKNOWN: u8 = 255;
+/// zstd's own default: about as small as `gzip -9` at several times its
+/// speed. Higher levels cost much more CPU for a few percent of size.
+pub const ZSTD_DEFAULT_LEVEL: i32 = 3;
+/// The levels `[archive] zstd-level` accepts (20..=22 need big windows).
+pub const ZSTD_LEVELS: std::ops::RangeInclusive<i64> = 1..=19;
+/// zstd worker threads. Any count >= 1 selects zstd's multithreaded mode,
+/// whose output is the same for every count (it cuts jobs by size, not by
+/// workers), so this is a speed setting only; archives of other targets
+/// run beside it on rayon.
+const ZSTD_WORKERS: u32 = 2;
 
 /// Artifact format of a target.
 #[derive(
@@ -138,6 +146,8 @@ pub struct ArchiveSpec<'a> {
     /// Seconds since the epoch stamped on every entry (SOURCE_DATE_EPOCH).
     pub mtime: u64,
     pub algorithm: Algorithm,
+    /// tar.zst's level, in [`ZSTD_LEVELS`]; ignored by other formats.
+    pub zstd_level: i32,
 }
 
 /// The artifact that was written.
@@ -185,10 +195,7 @@ pub fn write(spec: &ArchiveSpec<'_>, dest: &Path) -> Result<Written, PackageErro
     let sink = BufWriter::with_capacity(BUF, hashing);
     let sink = match codec {
         Codec::TarGz => {
-            let mut enc = GzBuilder::new()
-                .mtime(0)
-                .operating_system(GZIP_OS_UNKNOWN)
-                .write(sink, Compression::new(GZIP_LEVEL));
+            let mut enc = ParGzWriter::new(sink, GZIP_LEVEL).map_err(PackageError::io(dest))?;
             write_tar(&mut enc, &items, spec.mtime, &mut buf, dest)?;
             enc.finish().map_err(PackageError::io(dest))?
         }
@@ -198,7 +205,8 @@ pub fn write(spec: &ArchiveSpec<'_>, dest: &Path) -> Result<Written, PackageErro
             enc.finish().map_err(PackageError::io(dest))?
         }
         Codec::TarZst => {
-            let mut enc = zstd::Encoder::new(sink, ZSTD_LEVEL).map_err(PackageError::io(dest))?;
+            let mut enc = zstd_encoder(sink, spec.zstd_level, ZSTD_WORKERS)
+                .map_err(PackageError::io(dest))?;
             write_tar(&mut enc, &items, spec.mtime, &mut buf, dest)?;
             enc.finish().map_err(PackageError::io(dest))?
         }
@@ -214,6 +222,17 @@ pub fn write(spec: &ArchiveSpec<'_>, dest: &Path) -> Result<Written, PackageErro
         size,
         digest,
     })
+}
+
+/// A zstd encoder at `level` in multithreaded mode (see [`ZSTD_WORKERS`]).
+fn zstd_encoder<W: std::io::Write>(
+    sink: W,
+    level: i32,
+    workers: u32,
+) -> std::io::Result<zstd::Encoder<'static, W>> {
+    let mut enc = zstd::Encoder::new(sink, level)?;
+    enc.multithread(workers)?;
+    Ok(enc)
 }
 
 /// A bare binary: copied (never read whole) with mode 0755.
@@ -366,6 +385,29 @@ mod tests {
     }
 
     #[test]
+    fn zstd_bytes_do_not_depend_on_workers() {
+        use std::io::Write;
+        // Several of zstd's jobs (a few MiB each at level 3), compressible.
+        let data: Vec<u8> = (0..24u32 << 20)
+            .map(|i| ((i / 3) ^ (i >> 11)).wrapping_mul(2_654_435_761) as u8 & 0x3f)
+            .collect();
+        let zst = |level, workers| {
+            let mut enc = zstd_encoder(Vec::new(), level, workers).unwrap();
+            for piece in data.chunks(100_000) {
+                enc.write_all(piece).unwrap();
+            }
+            enc.finish().unwrap()
+        };
+        let want = zst(ZSTD_DEFAULT_LEVEL, 1);
+        for workers in [2, 4] {
+            assert!(zst(ZSTD_DEFAULT_LEVEL, workers) == want, "{workers}");
+        }
+        assert_eq!(zstd::decode_all(want.as_slice()).unwrap(), data);
+        // The level is honoured: 1 writes other bytes than 3.
+        assert!(zst(1, 2) != want);
+    }
+
+    #[test]
     fn layout_adds_sorted_parents_and_wrap() {
         let src = Path::new("/src/f");
         let entries = [
@@ -470,6 +512,7 @@ mod tests {
             wrap: None,
             mtime: 1_700_000_000,
             algorithm: Algorithm::Sha256,
+            zstd_level: ZSTD_DEFAULT_LEVEL,
         };
         write(&spec, &dest).unwrap();
         let bytes = std::fs::read(&dest).unwrap();
@@ -493,6 +536,7 @@ mod tests {
             wrap: Some("ignored"),
             mtime: 0,
             algorithm: Algorithm::Sha512,
+            zstd_level: ZSTD_DEFAULT_LEVEL,
         };
         let written = write(&spec, &dest).unwrap();
         assert_eq!(std::fs::read(&dest).unwrap(), data);
@@ -536,6 +580,7 @@ mod tests {
                 wrap: None,
                 mtime: 0,
                 algorithm: Algorithm::Sha256,
+                zstd_level: ZSTD_DEFAULT_LEVEL,
             };
             let dest = out_dir.join(format!("x{}", format.extension()));
             let err = write(&spec, &dest).unwrap_err();

@@ -326,6 +326,7 @@ mod tests {
                     wrap: Some("top"),
                     mtime: 0,
                     algorithm: Algorithm::Sha256,
+                    zstd_level: crate::package::archive::ZSTD_DEFAULT_LEVEL,
                 },
                 &out,
             )

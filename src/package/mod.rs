@@ -23,6 +23,7 @@ pub mod extract;
 pub mod files;
 pub mod macho_fat;
 pub mod manifest;
+mod pargz;
 
 use std::path::PathBuf;
 
@@ -260,6 +261,7 @@ mod tests {
                     wrap,
                     mtime,
                     algorithm: Algorithm::Sha256,
+                    zstd_level: crate::package::archive::ZSTD_DEFAULT_LEVEL,
                 };
                 let dest = out.join(format!("app{}", format.extension()));
                 (format, archive::write(&spec, &dest).unwrap())
@@ -547,6 +549,7 @@ mod tests {
                 wrap: Some("w"),
                 mtime: MTIME,
                 algorithm: Algorithm::Sha256,
+                zstd_level: crate::package::archive::ZSTD_DEFAULT_LEVEL,
             };
             let written = archive::write(&spec, &dest).unwrap();
             assert_eq!(

@@ -472,6 +472,7 @@ impl<'a> Renderer<'a> {
             format,
             files,
             wrap,
+            zstd_level: (format == Format::TarZst).then(|| archive.zstd_level()),
         })
     }
 

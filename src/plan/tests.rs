@@ -273,6 +273,24 @@ fn wrap_and_binary_format() {
 }
 
 #[test]
+fn zstd_level_is_planned_for_tar_zst_only() {
+    let zst = GLIDE.replace("format = \"tar.gz\"", "format = \"tar.zst\"");
+    let level_of = |text: &str| {
+        let plan = plan_of(text, &["windows/amd64", "linux/amd64"]).unwrap();
+        let json = serde_json::to_value(&plan.targets).unwrap();
+        [0, 1].map(|t| json[t]["archive"].get("zstd_level").cloned())
+    };
+    // linux gets tar.zst, windows keeps its zip (no key at all).
+    assert_eq!(level_of(&zst), [Some(3.into()), None]);
+    let fast = zst.replace(
+        "format = \"tar.zst\"",
+        "format = \"tar.zst\"\nzstd-level = 1",
+    );
+    assert_eq!(level_of(&fast), [Some(1.into()), None]);
+    assert_eq!(level_of(GLIDE), [None, None]);
+}
+
+#[test]
 fn include_only_and_extra_axes() {
     let text = GLIDE.replace(
         "os   = [\"darwin\", \"linux\", \"freebsd\", \"openbsd\", \"windows\"]",
