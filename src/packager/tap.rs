@@ -301,6 +301,17 @@ mod tests {
         assert!(check_url("").is_err());
     }
 
+    /// Review finding 8: git's command transports (`ext::` runs a
+    /// program, `fd::` talks over a descriptor) pass the URL check; only
+    /// git's own default (`protocol.ext.allow=never`), which the user's
+    /// global config can change and matrix passes through, stands between
+    /// a matrix.toml and a command run at publish time.
+    #[test]
+    fn finding_8_command_transports_are_refused() {
+        assert!(check_url("ext::/tmp/evil").is_err());
+        assert!(check_url("fd::3").is_err());
+    }
+
     #[test]
     fn redacts() {
         assert_eq!(

@@ -133,3 +133,12 @@ fn long_descriptions_wrap_and_keep_paragraphs() {
     assert_eq!(lines.iter().filter(|l| l.is_empty()).count(), 1);
     assert_eq!(lines.last().unwrap(), "Second.");
 }
+
+/// Review finding 7: `package_version` lets `_` through, which neither
+/// dpkg (`dpkg --validate-version 1.2.3_4`: "invalid character in version
+/// number") nor Debian policy accepts in a version. Unreachable from a
+/// SemVer or calendar version today, but the check claims to be the rule.
+#[test]
+fn finding_7_package_versions_are_what_dpkg_accepts() {
+    assert!(package_version("1.2.3_4").is_err());
+}

@@ -253,3 +253,90 @@ fn index_rebuilds_are_serialized() {
     assert!(index_lock(other.path()).is_err());
     assert!(!Path::new("/tmp/elsewhere").exists());
 }
+
+/// Review finding 1: a `.deb` in the pool is outside input, and its
+/// Architecture field becomes a folder name (`binary-<arch>`) unchecked
+/// (`is_ascii_graphic` lets `/` and `..` through), so a hostile control
+/// file writes Packages and Packages.gz outside the repository.
+#[test]
+fn finding_1_a_hostile_architecture_never_leaves_dists() {
+    let outer = tempfile::tempdir().unwrap();
+    let repo = outer.path().join("repo");
+    // binary-.. then five `..`: repo/dists/stable/main -> outer.
+    let arch = "../../../../../../escaped";
+    put(
+        &repo,
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &deb(&control("1.0.0", arch)),
+    );
+    let result = write_index(&repo, &AptOptions::default(), 0);
+    let escaped = outer.path().join("escaped/Packages");
+    assert!(
+        !escaped.exists(),
+        "the index wrote {} outside the repository ({result:?})",
+        escaped.display()
+    );
+    assert!(result.is_err(), "an Architecture with `/` was accepted");
+}
+
+/// The ar header of a GNU long-name reference (`/<index>`) with `size`
+/// bytes of data.
+fn ar_member(identifier: &str, data: &[u8]) -> Vec<u8> {
+    let mut h = format!(
+        "{identifier:<16}{:<12}{:<6}{:<6}{:<8}{:<10}`\n",
+        0,
+        0,
+        0,
+        644,
+        data.len()
+    )
+    .into_bytes();
+    assert_eq!(h.len(), 60);
+    h.extend_from_slice(data);
+    if data.len() % 2 == 1 {
+        h.push(b'\n');
+    }
+    h
+}
+
+/// Review finding 2: the `ar` crate indexes its GNU name table with the
+/// number a member's header gives (`/999`) without a bounds check, so a
+/// 76-byte hostile `.deb` in the pool panics the indexer (matrix dies
+/// with a panic instead of a located error naming the file).
+#[test]
+fn finding_2_a_hostile_ar_name_index_is_an_error_not_a_panic() {
+    let repo = tempfile::tempdir().unwrap();
+    let mut bytes = b"!<arch>\n".to_vec();
+    bytes.extend(ar_member("/999", b"x"));
+    put(repo.path(), "pool/main/x/x/x_1_amd64.deb", &bytes);
+    let path = repo.path().to_path_buf();
+    let outcome = std::panic::catch_unwind(move || index(&path, &AptOptions::default(), 0));
+    let Ok(result) = outcome else {
+        panic!("indexing a hostile .deb panicked instead of naming it");
+    };
+    let err = result.unwrap_err();
+    assert!(
+        matches!(&err, RepoError::Apt { path, .. } if path.ends_with("x_1_amd64.deb")),
+        "{err}"
+    );
+}
+
+/// Review finding 4: a pool path is written into Packages as its Filename
+/// unchecked, so a folder or file name with a newline (legal on Linux)
+/// adds fields, or a whole stanza, to the signed index.
+#[test]
+fn finding_4_a_newline_in_a_pool_path_is_refused() {
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello\nInjected: yes/hello_1.0.0_amd64.deb",
+        &deb(&control("1.0.0", "amd64")),
+    );
+    match index(repo.path(), &AptOptions::default(), 0) {
+        Err(_) => {}
+        Ok(files) => {
+            let packages = text(&files, "dists/stable/main/binary-amd64/Packages");
+            panic!("a newline in a pool path reached Packages:\n{packages}");
+        }
+    }
+}
