@@ -340,3 +340,21 @@ fn finding_4_a_newline_in_a_pool_path_is_refused() {
         }
     }
 }
+
+/// Review finding 2b: a GNU name table member (`//`) makes the `ar` crate
+/// allocate the size its header claims (up to 9,999,999,999 bytes) before
+/// reading a byte, so a 70-byte `.deb` asks for ~9.3 GiB: where that cannot
+/// be had (`ulimit -v 4000000`, a small CI runner) matrix aborts with
+/// "memory allocation failed" instead of naming the file. Passes on a
+/// machine that overcommits; fails under the limit.
+#[test]
+fn finding_2b_a_hostile_ar_name_table_is_bounded() {
+    let repo = tempfile::tempdir().unwrap();
+    let mut bytes = b"!<arch>\n".to_vec();
+    let mut member = ar_member("//", b"");
+    member[48..58].copy_from_slice(b"9999999999");
+    bytes.extend(member);
+    put(repo.path(), "pool/main/x/x/x_1_amd64.deb", &bytes);
+    let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+    assert!(matches!(&err, RepoError::Apt { .. }), "{err}");
+}
