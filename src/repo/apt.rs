@@ -16,7 +16,7 @@
 //! ```
 //!
 //! The metadata is written natively (no apt-utils): each Packages entry is
-//! the control file of the `.deb` (read from `control.tar.gz`, bounded)
+//! the control file of the `.deb` (read by [`control`], bounded)
 //! plus Filename, Size, MD5sum, SHA1 and SHA256; Release lists the index
 //! files with their sizes and digests and carries the release's time as
 //! its Date, so the same pool gives the same bytes. Every index file is
@@ -35,11 +35,12 @@ use md5::Digest as _;
 
 use super::nofollow::{self, Found};
 use super::{RepoError, staging_dir};
+use crate::packager::deb::common::gzip;
 
-/// The most a `.deb`'s control archive may weigh (compressed and not).
-const MAX_CONTROL_TAR: u64 = 16 << 20;
-/// The most the control file itself may weigh.
-const MAX_CONTROL: u64 = 1 << 20;
+mod control;
+
+/// The most a pool `.deb` may weigh (it is hashed whole).
+const MAX_DEB: u64 = 4 << 30;
 /// The most `.deb` files a pool may hold.
 const MAX_DEBS: usize = 100_000;
 /// The deepest folder nesting walked below `pool/<component>/`.
@@ -399,14 +400,24 @@ fn apt_error(path: &Path, problem: String) -> RepoError {
 /// Hashes a `.deb` and reads its control file.
 fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
     let path = repo.join(rel);
-    let Found::Yes((mut file, _)) = nofollow::open(repo, rel)? else {
+    let filename = pool_filename(rel).map_err(|problem| apt_error(&path, problem))?;
+    let Found::Yes((mut file, meta)) = nofollow::open(repo, rel)? else {
         return Err(apt_error(&path, "disappeared while indexing".to_owned()));
     };
+    if meta.len() > MAX_DEB {
+        return Err(apt_error(
+            &path,
+            format!("is {} bytes, more than the {MAX_DEB} a pool .deb may weigh", meta.len()),
+        ));
+    }
     let (mut md5, mut sha1, mut sha256) = (md5::Md5::new(), sha1::Sha1::new(), sha2::Sha256::new());
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
+    // Never past the length read above: a file that grows meanwhile is
+    // hashed as it was (and its control read within that length).
+    let mut limited = (&mut file).take(meta.len());
     loop {
-        let n = file.read(&mut buf).map_err(RepoError::io("read", &path))?;
+        let n = limited.read(&mut buf).map_err(RepoError::io("read", &path))?;
         if n == 0 {
             break;
         }
@@ -419,14 +430,9 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(0))
             .map_err(RepoError::io("read", &path))?;
-        control_of(file).map_err(|problem| apt_error(&path, problem))?
+        control::control_of(file, size).map_err(|problem| apt_error(&path, problem))?
     };
-    let fields = parse_control(&control).map_err(|problem| apt_error(&path, problem))?;
-    let filename = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
+    let fields = control::parse_control(&control).map_err(|problem| apt_error(&path, problem))?;
     let deb = Deb {
         filename,
         size,
@@ -435,96 +441,34 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
         sha256: hex::encode(sha256.finalize()),
         fields,
     };
-    for required in ["Package", "Version", "Architecture"] {
-        let value = deb.field(required);
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(apt_error(
-                &path,
-                format!("has a control file without a usable {required} field"),
-            ));
-        }
-    }
+    control::check_fields(|name| deb.field(name)).map_err(|problem| apt_error(&path, problem))?;
     Ok(deb)
 }
 
-/// The `control` file inside a `.deb` (an ar archive holding
-/// `control.tar.gz`), read with every size bounded.
-fn control_of(file: impl Read) -> Result<Vec<u8>, String> {
-    let mut archive = ar::Archive::new(file);
-    while let Some(entry) = archive.next_entry() {
-        let entry = entry.map_err(|e| format!("is not a .deb (an ar archive): {e}"))?;
-        let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
-        if name == "control.tar" || name.starts_with("control.tar.") {
-            if name != "control.tar.gz" {
-                return Err(format!("has {name}; matrix reads control.tar.gz"));
-            }
-            if entry.header().size() > MAX_CONTROL_TAR {
-                return Err(format!("has a control.tar.gz over {MAX_CONTROL_TAR} bytes"));
-            }
-            let gz = flate2::read::GzDecoder::new(entry.take(MAX_CONTROL_TAR));
-            let mut tar = tar::Archive::new(gz.take(MAX_CONTROL_TAR));
-            let unreadable = |e: io::Error| format!("has an unreadable control.tar.gz: {e}");
-            for e in tar.entries().map_err(unreadable)? {
-                let mut e = e.map_err(unreadable)?;
-                let p = e.path().map_err(unreadable)?.to_string_lossy().into_owned();
-                if p == "./control" || p == "control" {
-                    if e.size() > MAX_CONTROL {
-                        return Err(format!("has a control file over {MAX_CONTROL} bytes"));
-                    }
-                    let mut out = Vec::new();
-                    (&mut e)
-                        .take(MAX_CONTROL)
-                        .read_to_end(&mut out)
-                        .map_err(unreadable)?;
-                    return Ok(out);
-                }
-            }
-            return Err("has no control file in control.tar.gz".to_owned());
-        }
-    }
-    Err("has no control.tar.gz".to_owned())
-}
-
-/// `Field: value` lines, continuation lines (starting with a space or tab)
-/// kept with their field.
-fn parse_control(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "has a control file that is not UTF-8".to_owned())?;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            // One paragraph only.
-            if fields.is_empty() {
-                continue;
-            }
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            let Some(last) = fields.last_mut() else {
-                return Err(format!(
-                    "has a control file whose line {} continues no field",
-                    n + 1
-                ));
-            };
-            last.1.push('\n');
-            last.1.push_str(line);
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!(
-                "has a control file whose line {} is not `Field: value`",
-                n + 1
-            ));
+/// The pool path as Packages' `Filename`: `/`-separated segments of
+/// letters, digits, `.`, `+`, `~`, `_` and `-` (what Debian's archive
+/// names use), none `.` or `..`, so no name can add a line to the index.
+fn pool_filename(rel: &Path) -> Result<String, String> {
+    let mut segments = Vec::new();
+    for c in rel.components() {
+        let std::path::Component::Normal(name) = c else {
+            return Err("is not a plain path below the pool".to_owned());
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        let name = name.to_str().unwrap_or("");
+        let ok = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'_' | b'-'));
+        if !ok {
             return Err(format!(
-                "has a control file whose line {} names no field ({name:?})",
-                n + 1
+                "has the path segment {name:?}; pool paths take letters, digits, `.`, `+`, `~`, `_` and `-` only"
             ));
         }
-        fields.push((name.to_owned(), value.trim().to_owned()));
+        segments.push(name);
     }
-    Ok(fields)
+    Ok(segments.join("/"))
 }
 
 /// Fields the index sets itself, dropped from the control file.
@@ -547,14 +491,6 @@ fn entry(d: &Deb) -> String {
         d.filename, d.size, d.md5, d.sha1, d.sha256
     ));
     s
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes).expect("writing to memory");
-    enc.finish().expect("writing to memory")
 }
 
 /// One of Release's digests, as lowercase hex.

@@ -36,6 +36,9 @@ pub(super) enum Refused {
     /// The file is there but is not a regular file (a FIFO, a device, a
     /// folder).
     NotAFile(PathBuf),
+    /// The relative path has a component other than a plain name (`..`,
+    /// `.`, a root or a prefix), so it could name something outside.
+    NotBelow { root: PathBuf, rel: PathBuf },
     /// Larger than the caller reads whole.
     TooLarge {
         path: PathBuf,
@@ -55,6 +58,12 @@ impl fmt::Display for Refused {
             Refused::Symlink(p) => write!(f, "{} is a symbolic link", p.display()),
             Refused::NotADirectory(p) => write!(f, "{} is not a directory", p.display()),
             Refused::NotAFile(p) => write!(f, "{} is not a regular file", p.display()),
+            Refused::NotBelow { root, rel } => write!(
+                f,
+                "{:?} is not a plain path below {}",
+                rel.display(),
+                root.display()
+            ),
             Refused::TooLarge { path, size, limit } => write!(
                 f,
                 "{} is {size} bytes, more than the {limit} read whole",
@@ -80,6 +89,22 @@ impl Refused {
     }
 }
 
+/// Refuses a `rel` that is not plain names only: `..` would climb out of
+/// the root (a folder walk does not stop it) and a root would replace it.
+fn plain(root: &Path, rel: &Path) -> Result<(), Refused> {
+    if rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        Ok(())
+    } else {
+        Err(Refused::NotBelow {
+            root: root.to_path_buf(),
+            rel: rel.to_path_buf(),
+        })
+    }
+}
+
 /// What a lookup below a root found.
 pub(super) enum Found<T> {
     Yes(T),
@@ -87,9 +112,10 @@ pub(super) enum Found<T> {
     Missing,
 }
 
-/// Checks that every folder of `rel` (relative to `root`, `rel` itself
-/// excluded) is a real directory. `Missing` as soon as one does not exist.
+/// Checks that `rel` is plain names only and that every folder of `rel`
+/// (relative to `root`, `rel` itself excluded) is a real directory. `Missing` as soon as one does not exist.
 pub(super) fn check_parents(root: &Path, rel: &Path) -> Result<Found<()>, Refused> {
+    plain(root, rel)?;
     let Some(parent) = rel.parent() else {
         return Ok(Found::Yes(()));
     };
@@ -205,9 +231,11 @@ pub(super) fn hash(
 }
 
 /// Creates `root/rel` and every folder on the way, one component at a
-/// time, refusing a component that is a link or not a directory. `root`
+/// time, refusing a `rel` that is not plain names and a component that is
+/// a link or not a directory. `root`
 /// itself is created with its parents if missing (the user named it).
 pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
+    plain(root, rel)?;
     std::fs::create_dir_all(root).map_err(Refused::io("create the directory", root))?;
     if rel.as_os_str().is_empty() {
         return Ok(());

@@ -410,7 +410,9 @@ fn refused_in_release(release_dir: &Path, refused: &Refused) -> String {
         ),
         Refused::NotADirectory(p) => format!("{} is not a directory", rel(p)),
         Refused::NotAFile(p) => format!("{} is not a regular file", rel(p)),
-        Refused::Io { .. } | Refused::TooLarge { .. } => refused.to_string(),
+        Refused::Io { .. } | Refused::TooLarge { .. } | Refused::NotBelow { .. } => {
+            refused.to_string()
+        }
     }
 }
 

@@ -157,7 +157,7 @@ pub fn package_version(version: &str) -> Result<String, String> {
     if mapped.starts_with(|c: char| c.is_ascii_digit())
         && mapped
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~' | '_'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~'))
     {
         Ok(mapped)
     } else {
@@ -165,6 +165,38 @@ pub fn package_version(version: &str) -> Result<String, String> {
             "version {version:?} maps to {mapped:?}, which is not a package version (a digit, then letters, digits, `.`, `~`)"
         ))
     }
+}
+
+/// dpkg's version rule (`dpkg --validate-version`, Debian policy 5.6.12):
+/// `[epoch:]upstream[-revision]`, the epoch digits, the upstream version
+/// starting with a digit and made of letters, digits, `.`, `+`, `~` and
+/// `-` (only when there is a revision), the revision of letters, digits,
+/// `.`, `+` and `~`. Colons only after an epoch. At most 256 bytes.
+pub fn is_dpkg_version(version: &str) -> bool {
+    let (epoch, rest) = version.split_once(':').unwrap_or(("0", version));
+    let (upstream, revision) = rest.rsplit_once('-').unwrap_or((rest, "0"));
+    let chars = |s: &str, extra: &[char]| {
+        s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~') || extra.contains(&c))
+    };
+    version.len() <= 256
+        && !epoch.is_empty()
+        && epoch.bytes().all(|b| b.is_ascii_digit())
+        && upstream.starts_with(|c: char| c.is_ascii_digit())
+        && chars(upstream, &['-'])
+        && !revision.is_empty()
+        && chars(revision, &[])
+}
+
+/// dpkg's architecture rule: lowercase letters, digits and `-`, at most
+/// 64 bytes, starting with a letter or digit (`amd64`, `all`,
+/// `musl-linux-arm64`).
+pub fn is_dpkg_arch(arch: &str) -> bool {
+    arch.len() <= 64
+        && arch.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && arch
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Debian architecture of the platforms the deb and rpm channels ship.
