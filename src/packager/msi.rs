@@ -13,7 +13,11 @@
 //! rebuild gives the same ones:
 //! - UpgradeCode: the project name (or `upgrade-code`) and the MSI
 //!   architecture, stable across versions;
-//! - ProductCode: the UpgradeCode and the MSI version, new each version;
+//! - ProductCode: the UpgradeCode and the full release version, new each
+//!   release (a pre-release included: 1.2.3-rc.1 and 1.2.3 share the
+//!   ProductVersion 1.2.3 but not the ProductCode, and
+//!   `AllowSameVersionUpgrades` lets either replace the other; a higher
+//!   ProductVersion replaces a lower one, a lower one is refused);
 //! - PackageCode: the ProductCode and the binary's SHA-256, set in the
 //!   summary information by `msibuild -s` (wixl picks a random one).
 //!
@@ -151,7 +155,7 @@ pub fn render_wxs(w: &Wxs) -> String {
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="{product}" Name="{name}" Language="1033" Version="{version}" Manufacturer="{manufacturer}" UpgradeCode="{upgrade}">
     <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine" Description="{description}" Manufacturer="{manufacturer}"/>
-    <MajorUpgrade DowngradeErrorMessage="A newer version of {name} is already installed."/>
+    <MajorUpgrade AllowSameVersionUpgrades="yes" DowngradeErrorMessage="A newer version of {name} is already installed."/>
     <Media Id="1" Cabinet="product.cab" EmbedCab="yes"/>
     <Directory Id="TARGETDIR" Name="SourceDir">
       <Directory Id="{pf}">

@@ -5,7 +5,8 @@
 //! other layout does (verified, staged, never over a published version,
 //! no link followed), with [`layout`] placing every `.deb` at
 //! `pool/<component>/<initial>/<package>/<file>` and every other artifact
-//! at `<version>/<file>`; then [`write_index`] regenerates the suite's
+//! at `<version>/<file>`; then, before the version is recorded as
+//! published, [`write_index`] regenerates the suite's
 //! metadata from everything in `pool/<component>/`, so a second version
 //! keeps the first in the pool and both are listed:
 //!
@@ -270,9 +271,6 @@ fn sign(
     Ok((detached, inline))
 }
 
-/// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
-/// staged, then renamed into place (Release last), replacing the previous
-/// index. Returns the paths written, relative to the repository root.
 /// An exclusive lock on `<repo>/.matrix/apt.lock` (made if missing, never
 /// through a link), held until dropped.
 fn index_lock(repo: &Path) -> Result<File, RepoError> {
@@ -293,6 +291,12 @@ fn index_lock(repo: &Path) -> Result<File, RepoError> {
     Ok(file)
 }
 
+/// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
+/// staged, then renamed into place in [`index`]'s order (the Packages
+/// files, then Release, Release.gpg, InRelease last), replacing the
+/// previous index, so a client reading during the rebuild sees an
+/// InRelease whose Packages are already there. Returns the paths written,
+/// relative to the repository root.
 pub fn write_index(
     repo: &Path,
     opts: &AptOptions,

@@ -355,13 +355,13 @@ fn signed_apt_repository_verifies_and_refuses_tampering() {
     assert!(text.contains("BADSIG"), "{text}");
 }
 
-/// Review finding 5: the pool is written (and the version recorded as
-/// published) before the index is rebuilt, so an index that fails (here a
-/// link planted where the first Packages goes; a gpg key that cannot sign does the
-/// same) leaves the .deb in the pool and unlisted, and the next publish of
-/// that version is refused as already published: nothing ever lists it.
+/// The index is rebuilt before the version is recorded as published, so
+/// an index that fails (here a link planted where the first Packages goes;
+/// a gpg key that cannot sign does the same) leaves the version
+/// unpublished and the same publish again lists it (before, the .deb stayed
+/// unlisted for good, issue 14's finding 5).
 #[test]
-fn finding_5_a_failed_index_can_be_rebuilt() {
+fn a_failed_index_is_finished_by_publishing_again() {
     if !require("go", "apt-get install golang-go") {
         return;
     }

@@ -57,7 +57,7 @@ fn wxs_escapes_what_it_embeds() {
     assert!(text.contains("Manufacturer=\"A &amp; B &quot;&lt;co&gt;&quot;\""));
     assert!(text.contains("ProgramFilesFolder"));
     assert!(text.contains("Win64=\"no\""));
-    assert!(text.contains("<MajorUpgrade "));
+    assert!(text.contains("<MajorUpgrade AllowSameVersionUpgrades=\"yes\" "));
 }
 
 /// The ProductCode property of an .msi, read back with msitools.
@@ -78,15 +78,13 @@ fn product_code(msi: &[u8]) -> String {
         .to_string()
 }
 
-/// Review finding 3: the ProductVersion drops the pre-release and the
-/// ProductCode is derived from the ProductVersion, so 1.2.3-rc.1 and 1.2.3
-/// are two packages (other PackageCodes, other payloads) with one
-/// ProductCode and one ProductVersion: Windows Installer refuses the final
-/// over the rc ("another version of this product is already installed",
-/// error 1638) and MajorUpgrade does not apply (same version). Built with
-/// the real wixl and read back with msiinfo.
+/// The ProductVersion drops the pre-release, so the ProductCode comes from
+/// the full release version: 1.2.3-rc.1 and 1.2.3 are two products (with
+/// one code Windows Installer refused the final over the rc, error 1638;
+/// issue 14's finding 3), and `AllowSameVersionUpgrades` lets the final
+/// replace the rc. Built with the real wixl and read back with msiinfo.
 #[test]
-fn finding_3_a_pre_release_and_its_release_have_other_product_codes() {
+fn a_pre_release_and_its_release_have_other_product_codes() {
     for tool in ["wixl", "msibuild", "msiinfo"] {
         let found = crate::process::find_program(tool)
             .ok_or_else(|| format!("{tool} is missing (apt-get install wixl msitools)"));

@@ -45,7 +45,9 @@ pub fn build_msi(
         source,
     })?;
     let upgrade = derived_uuid(&["matrix msi upgrade", &step.upgrade_seed, arch]);
-    let product = derived_uuid(&["matrix msi product", &upgrade, &step.version]);
+    // The full release version, not the ProductVersion (which drops a
+    // pre-release): 1.2.3-rc.1 and 1.2.3 are two products.
+    let product = derived_uuid(&["matrix msi product", &upgrade, &release.version]);
     let component = derived_uuid(&["matrix msi component", &upgrade]);
     let digest = hex::encode(Sha256::digest(&binary));
     let package_code = derived_uuid(&["matrix msi package", &product, &digest]);

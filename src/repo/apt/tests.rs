@@ -5,6 +5,12 @@ use super::*;
 /// A minimal .deb: debian-binary, control.tar.gz with `control`, an empty
 /// data.tar.gz.
 fn deb(control: &str) -> Vec<u8> {
+    deb_with(control, "control.tar.gz")
+}
+
+/// A minimal .deb whose control archive is `member`, compressed as its
+/// name says.
+fn deb_with(control: &str, member: &str) -> Vec<u8> {
     let mut tar = tar::Builder::new(Vec::new());
     let mut header = tar::Header::new_gnu();
     header.set_size(control.len() as u64);
@@ -12,12 +18,22 @@ fn deb(control: &str) -> Vec<u8> {
     header.set_cksum();
     tar.append_data(&mut header, "./control", control.as_bytes())
         .unwrap();
-    let control_tar = gzip(&tar.into_inner().unwrap());
+    let plain = tar.into_inner().unwrap();
+    let control_tar = match member.rsplit_once('.').map(|(_, ext)| ext) {
+        Some("gz") => gzip(&plain),
+        Some("xz") => {
+            let mut enc = xz2::write::XzEncoder::new(Vec::new(), 6);
+            enc.write_all(&plain).unwrap();
+            enc.finish().unwrap()
+        }
+        Some("zst") => zstd::encode_all(&plain[..], 3).unwrap(),
+        _ => plain,
+    };
     let data_tar = gzip(&tar::Builder::new(Vec::new()).into_inner().unwrap());
     let mut ar = ar::Builder::new(Vec::new());
     for (name, bytes) in [
         ("debian-binary", &b"2.0\n"[..]),
-        ("control.tar.gz", &control_tar),
+        (member, &control_tar),
         ("data.tar.gz", &data_tar),
     ] {
         let header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
@@ -348,7 +364,7 @@ fn a_newline_in_a_pool_path_is_refused() {
 fn a_member_size_past_the_end_of_the_file_is_refused() {
     let repo = tempfile::tempdir().unwrap();
     let mut bytes = b"!<arch>\n".to_vec();
-    let mut member = ar_member("//", b"");
+    let mut member = ar_member("debian-binary", b"");
     member[48..58].copy_from_slice(b"9999999999");
     bytes.extend(member);
     put(repo.path(), "pool/main/x/x/x_1_amd64.deb", &bytes);
@@ -357,4 +373,64 @@ fn a_member_size_past_the_end_of_the_file_is_refused() {
         matches!(&err, RepoError::Apt { problem, .. } if problem.contains("claims 9999999999 bytes")),
         "{err}"
     );
+}
+
+/// dpkg-deb writes control.tar.xz (and .zst on some distributions, plain
+/// control.tar on request): each is read; another compression is named.
+#[test]
+fn control_archives_in_every_compression_dpkg_writes() {
+    for member in ["control.tar", "control.tar.gz", "control.tar.xz", "control.tar.zst"] {
+        let repo = tempfile::tempdir().unwrap();
+        put(
+            repo.path(),
+            "pool/main/h/hello/hello_1.0.0_amd64.deb",
+            &deb_with(&control("1.0.0", "amd64"), member),
+        );
+        let files = index(repo.path(), &AptOptions::default(), 0).unwrap();
+        let packages = text(&files, "dists/stable/main/binary-amd64/Packages");
+        assert!(packages.starts_with("Package: hello\n"), "{member}: {packages}");
+    }
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &deb_with(&control("1.0.0", "amd64"), "control.tar.bz2"),
+    );
+    let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+    assert!(err.to_string().contains("control.tar.bz2"), "{err}");
+}
+
+/// Package, Version and Architecture must be what dpkg accepts: each bad
+/// one is named with the file.
+#[test]
+fn control_fields_follow_dpkg_rules() {
+    for (field, bad) in [
+        ("Package", "Package: ../x\nVersion: 1\nArchitecture: amd64\n"),
+        ("Version", "Package: hello\nVersion: 1_2\nArchitecture: amd64\n"),
+        ("Architecture", "Package: hello\nVersion: 1\nArchitecture: AMD64\n"),
+    ] {
+        let repo = tempfile::tempdir().unwrap();
+        put(repo.path(), "pool/main/h/hello/hello_1_amd64.deb", &deb(bad));
+        let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
+        assert!(
+            matches!(&err, RepoError::Apt { path, problem } if path.ends_with("hello_1_amd64.deb") && problem.contains(field)),
+            "{field}: {err}"
+        );
+    }
+}
+
+/// The signed index is written in the order a client can trust at every
+/// moment: the Packages files, then Release, Release.gpg, InRelease last.
+#[test]
+fn index_files_come_in_a_safe_write_order() {
+    let repo = tempfile::tempdir().unwrap();
+    put(
+        repo.path(),
+        "pool/main/h/hello/hello_1.0.0_amd64.deb",
+        &deb(&control("1.0.0", "amd64")),
+    );
+    let files = index(repo.path(), &AptOptions::default(), 0).unwrap();
+    let names: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    let last = names.iter().rposition(|n| n.contains("/Packages")).unwrap();
+    assert_eq!(&names[last + 1..], ["dists/stable/Release"]);
 }

@@ -237,3 +237,31 @@ fn channels_refuse_linked_files_and_version_folders() {
     );
     assert_eq!(tree(&outside.path().join("channels")), ["stable"]);
 }
+
+/// Every nofollow walk takes plain names only: `..` climbed out of the
+/// repository through `create_dirs` (issue 14's finding 1), and a root
+/// would replace it.
+#[test]
+fn paths_that_climb_out_are_refused() {
+    use crate::repo::nofollow::{self, Refused};
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("repo");
+    std::fs::create_dir(&root).unwrap();
+    for rel in ["a/../../escaped", "../escaped", "/tmp/escaped", "./a"] {
+        assert!(
+            matches!(
+                nofollow::create_dirs(&root, Path::new(rel)),
+                Err(Refused::NotBelow { .. })
+            ),
+            "{rel}"
+        );
+        assert!(matches!(
+            nofollow::open(&root, Path::new(rel)),
+            Err(Refused::NotBelow { .. })
+        ));
+    }
+    assert!(!outer.path().join("escaped").exists());
+    assert!(!root.join("a").exists());
+    nofollow::create_dirs(&root, Path::new("a/b")).unwrap();
+    assert!(root.join("a/b").is_dir());
+}
