@@ -37,8 +37,6 @@ pub use plan::MsiStep;
 pub(super) use plan::{PACKAGER, check, plan};
 pub(super) use write::write;
 
-use sha2::{Digest, Sha256};
-
 /// The MSI ProductVersion of a SemVer release version: its
 /// `major.minor.patch` with any pre-release or build part dropped, each
 /// within what Windows Installer compares (major and minor < 256, build
@@ -71,29 +69,11 @@ pub fn msi_version(version: &str) -> Result<String, String> {
     ))
 }
 
-/// A UUID derived from `parts`: SHA-256 of them (each ended by a NUL),
-/// the first 16 bytes with the version (5) and variant bits set, upper
-/// case as MSI writes GUIDs.
+/// A version 5 UUID derived from `parts`
+/// ([`crate::package::checksum::derived_uuid`]), upper case as MSI writes
+/// GUIDs.
 pub fn derived_uuid(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode_upper(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::package::checksum::derived_uuid(parts, 5).to_ascii_uppercase()
 }
 
 /// Whether `s` is a GUID, `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`, braces

@@ -211,8 +211,7 @@ fn check_url(url: &str) -> Result<(), String> {
 /// or `None`: `https://`, `ssh://`, `file://`, scp-like `user@host:path`
 /// and plain local paths are allowed.
 fn transport_problem(url: &str) -> Option<&'static str> {
-    const ALLOWED: &str =
-        "uses a transport matrix does not push over: use https://, ssh://, file://, user@host:path or a local path";
+    const ALLOWED: &str = "uses a transport matrix does not push over: use https://, ssh://, file://, user@host:path or a local path";
     if let Some((scheme, _)) = url.split_once("://") {
         return (!matches!(scheme, "https" | "ssh" | "file")).then_some(ALLOWED);
     }

@@ -411,7 +411,10 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
     if meta.len() > MAX_DEB {
         return Err(apt_error(
             &path,
-            format!("is {} bytes, more than the {MAX_DEB} a pool .deb may weigh", meta.len()),
+            format!(
+                "is {} bytes, more than the {MAX_DEB} a pool .deb may weigh",
+                meta.len()
+            ),
         ));
     }
     let (mut md5, mut sha1, mut sha256) = (md5::Md5::new(), sha1::Sha1::new(), sha2::Sha256::new());
@@ -421,7 +424,9 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
     // hashed as it was (and its control read within that length).
     let mut limited = (&mut file).take(meta.len());
     loop {
-        let n = limited.read(&mut buf).map_err(RepoError::io("read", &path))?;
+        let n = limited
+            .read(&mut buf)
+            .map_err(RepoError::io("read", &path))?;
         if n == 0 {
             break;
         }
@@ -462,9 +467,9 @@ fn pool_filename(rel: &Path) -> Result<String, String> {
         let ok = !name.is_empty()
             && name != "."
             && name != ".."
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'_' | b'-'));
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'_' | b'-')
+            });
         if !ok {
             return Err(format!(
                 "has the path segment {name:?}; pool paths take letters, digits, `.`, `+`, `~`, `_` and `-` only"

@@ -230,9 +230,27 @@ pub(super) fn hash(
     Ok(Found::Yes((hex, size)))
 }
 
+/// Gives the folder matrix just made mode 0755 whatever the umask (a
+/// repository is served to others), through a descriptor opened without
+/// following a link.
+pub(super) fn dir_mode(path: &Path) -> Result<(), Refused> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => Refused::Symlink(path.to_path_buf()),
+            Some(nix::libc::ENOTDIR) => Refused::NotADirectory(path.to_path_buf()),
+            _ => Refused::io("open the directory", path)(e),
+        })?;
+    dir.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .map_err(Refused::io("set the mode of", path))
+}
+
 /// Creates `root/rel` and every folder on the way, one component at a
-/// time, refusing a `rel` that is not plain names and a component that is
-/// a link or not a directory. `root`
+/// time (each new one 0755, whatever the umask), refusing a `rel` that is
+/// not plain names and a component that is a link or not a directory. `root`
 /// itself is created with its parents if missing (the user named it).
 pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
     plain(root, rel)?;
@@ -253,7 +271,10 @@ pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
                 Ok(m) if m.is_dir() => break,
                 Ok(_) => return Err(Refused::NotADirectory(path)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&path) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        dir_mode(&path)?;
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(Refused::io("create the directory", &path)(e)),
                 },

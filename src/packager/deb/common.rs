@@ -176,8 +176,9 @@ pub fn is_dpkg_version(version: &str) -> bool {
     let (epoch, rest) = version.split_once(':').unwrap_or(("0", version));
     let (upstream, revision) = rest.rsplit_once('-').unwrap_or((rest, "0"));
     let chars = |s: &str, extra: &[char]| {
-        s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~') || extra.contains(&c))
+        s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~') || extra.contains(&c)
+        })
     };
     version.len() <= 256
         && !epoch.is_empty()
@@ -600,7 +601,9 @@ pub fn entries(
             package.binary
         )));
     }
-    let binary = read_limited(ch, &package.binary_file)?;
+    let binary =
+        crate::package::capped::read(&package.binary_file, crate::package::capped::MAX_BINARY)
+            .map_err(PublishError::io(ch, &package.binary_file))?;
     let mut out = vec![Entry {
         path: format!("{}/{}", step.bin_dir.trim_end_matches('/'), package.binary),
         bytes: binary,
@@ -655,16 +658,6 @@ pub fn scripts(step: &LinuxStep) -> Result<Vec<(&'static str, Vec<u8>)>, Publish
         .iter()
         .map(|(name, src)| Ok((*name, read_project_file(&step.channel, &step.root, src)?.0)))
         .collect()
-}
-
-/// The built binary (matrix's own output under dist/), at most 4 GiB.
-fn read_limited(channel: &str, path: &Path) -> Result<Vec<u8>, PublishError> {
-    let file = std::fs::File::open(path).map_err(PublishError::io(channel, path))?;
-    let mut bytes = Vec::new();
-    file.take(4 << 30)
-        .read_to_end(&mut bytes)
-        .map_err(PublishError::io(channel, path))?;
-    Ok(bytes)
 }
 
 /// gzip with no name and no time, at the best level: the same bytes

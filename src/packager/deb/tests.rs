@@ -150,12 +150,19 @@ fn package_versions_are_what_dpkg_accepts() {
 /// and dpkg-architecture take them.
 #[test]
 fn dpkg_version_and_architecture_rules() {
-    for ok in ["1", "1.2.3", "1:2.3-4", "1.2.3~rc.1-1+b2", "0.9-1-2", "2.0+dfsg"] {
+    for ok in [
+        "1",
+        "1.2.3",
+        "1:2.3-4",
+        "1.2.3~rc.1-1+b2",
+        "0.9-1-2",
+        "2.0+dfsg",
+    ] {
         assert!(super::common::is_dpkg_version(ok), "{ok}");
     }
     for bad in [
-        "", "a1", "1.2_3", "1.2/3", "1:", ":1", "x:1", "1-", "1 2", "1\n2", "1:2:3",
-        "1-2_3", "../1",
+        "", "a1", "1.2_3", "1.2/3", "1:", ":1", "x:1", "1-", "1 2", "1\n2", "1:2:3", "1-2_3",
+        "../1",
     ] {
         assert!(!super::common::is_dpkg_version(bad), "{bad:?}");
     }

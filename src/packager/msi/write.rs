@@ -6,6 +6,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{MsiStep, Wxs, derived_uuid, render_wxs};
+use crate::package::capped;
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::PublishError;
 use crate::packager::input::{ChannelInput, Package, Release};
@@ -39,10 +40,12 @@ pub fn build_msi(
     };
     let arch = super::plan::msi_arch(package.platform)
         .ok_or_else(|| invalid(format!("{}: not an MSI architecture", package.target)))?;
-    let binary = std::fs::read(&package.binary_file).map_err(|source| PublishError::Io {
-        channel: step.channel.clone(),
-        path: package.binary_file.clone(),
-        source,
+    let binary = capped::read(&package.binary_file, capped::MAX_BINARY).map_err(|source| {
+        PublishError::Io {
+            channel: step.channel.clone(),
+            path: package.binary_file.clone(),
+            source,
+        }
     })?;
     let upgrade = derived_uuid(&["matrix msi upgrade", &step.upgrade_seed, arch]);
     // The full release version, not the ProductVersion (which drops a
@@ -120,7 +123,7 @@ pub fn build_msi(
         format!("{{{package_code}}}"),
     ];
     run(step, "msibuild", &summary)?;
-    let bytes = std::fs::read(&msi).map_err(io(&msi))?;
+    let bytes = capped::read(&msi, capped::MAX_BINARY).map_err(io(&msi))?;
     // wixl stamps the summary's created and last-saved times with the
     // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
     let bytes = summary_times(bytes, release.timestamp).map_err(|why| {

@@ -379,7 +379,12 @@ fn a_member_size_past_the_end_of_the_file_is_refused() {
 /// control.tar on request): each is read; another compression is named.
 #[test]
 fn control_archives_in_every_compression_dpkg_writes() {
-    for member in ["control.tar", "control.tar.gz", "control.tar.xz", "control.tar.zst"] {
+    for member in [
+        "control.tar",
+        "control.tar.gz",
+        "control.tar.xz",
+        "control.tar.zst",
+    ] {
         let repo = tempfile::tempdir().unwrap();
         put(
             repo.path(),
@@ -388,7 +393,10 @@ fn control_archives_in_every_compression_dpkg_writes() {
         );
         let files = index(repo.path(), &AptOptions::default(), 0).unwrap();
         let packages = text(&files, "dists/stable/main/binary-amd64/Packages");
-        assert!(packages.starts_with("Package: hello\n"), "{member}: {packages}");
+        assert!(
+            packages.starts_with("Package: hello\n"),
+            "{member}: {packages}"
+        );
     }
     let repo = tempfile::tempdir().unwrap();
     put(
@@ -405,12 +413,25 @@ fn control_archives_in_every_compression_dpkg_writes() {
 #[test]
 fn control_fields_follow_dpkg_rules() {
     for (field, bad) in [
-        ("Package", "Package: ../x\nVersion: 1\nArchitecture: amd64\n"),
-        ("Version", "Package: hello\nVersion: 1_2\nArchitecture: amd64\n"),
-        ("Architecture", "Package: hello\nVersion: 1\nArchitecture: AMD64\n"),
+        (
+            "Package",
+            "Package: ../x\nVersion: 1\nArchitecture: amd64\n",
+        ),
+        (
+            "Version",
+            "Package: hello\nVersion: 1_2\nArchitecture: amd64\n",
+        ),
+        (
+            "Architecture",
+            "Package: hello\nVersion: 1\nArchitecture: AMD64\n",
+        ),
     ] {
         let repo = tempfile::tempdir().unwrap();
-        put(repo.path(), "pool/main/h/hello/hello_1_amd64.deb", &deb(bad));
+        put(
+            repo.path(),
+            "pool/main/h/hello/hello_1_amd64.deb",
+            &deb(bad),
+        );
         let err = index(repo.path(), &AptOptions::default(), 0).unwrap_err();
         assert!(
             matches!(&err, RepoError::Apt { path, problem } if path.ends_with("hello_1_amd64.deb") && problem.contains(field)),

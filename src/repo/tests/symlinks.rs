@@ -265,3 +265,26 @@ fn paths_that_climb_out_are_refused() {
     nofollow::create_dirs(&root, Path::new("a/b")).unwrap();
     assert!(root.join("a/b").is_dir());
 }
+
+/// Folders a publish makes are set to 0755 after mkdir, whatever the
+/// umask made them (here 0700, as under umask 077): a repository is
+/// served to others.
+#[test]
+fn new_repository_folders_are_0755_whatever_the_umask() {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("pool");
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+    crate::repo::nofollow::dir_mode(&dir).unwrap();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let link = root.path().join("link");
+    symlink(&dir, &link).unwrap();
+    // Refused, never followed (Linux says ENOTDIR for a link under
+    // O_NOFOLLOW | O_DIRECTORY).
+    assert!(matches!(
+        crate::repo::nofollow::dir_mode(&link),
+        Err(crate::repo::nofollow::Refused::Symlink(_)
+            | crate::repo::nofollow::Refused::NotADirectory(_))
+    ));
+}
