@@ -188,7 +188,7 @@ pub fn index(
         .map(|(p, b)| (format!("{base}/{p}"), b))
         .collect();
     if let Some(key) = &opts.gpg_key {
-        let (detached, inline) = sign(repo, key, opts.gpg_passphrase_env.as_deref(), &release)?;
+        let (detached, inline) = sign(key, opts.gpg_passphrase_env.as_deref(), &release)?;
         out.push((format!("{base}/Release"), release));
         out.push((format!("{base}/Release.gpg"), detached));
         out.push((format!("{base}/InRelease"), inline));
@@ -198,76 +198,24 @@ pub fn index(
     Ok(out)
 }
 
-/// Release signed with gpg: detached and armored (Release.gpg), and
-/// clear-signed (InRelease), both with SHA-256.
+/// Release signed with gpg (one way of running it,
+/// [`crate::packager::sign::GpgKey`]): detached and armored (Release.gpg),
+/// and clear-signed (InRelease), both with SHA-256.
 fn sign(
-    repo: &Path,
     key: &str,
     passphrase_env: Option<&str>,
     release: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), RepoError> {
-    let dir = tempfile::tempdir().map_err(RepoError::io("create a folder for", repo))?;
-    let input = dir.path().join("Release");
-    std::fs::write(&input, release).map_err(RepoError::io("write", &input))?;
-    let mut base: Vec<String> = [
-        "--batch",
-        "--yes",
-        "--pinentry-mode",
-        "loopback",
-        "--digest-algo",
-        "SHA256",
-    ]
-    .map(String::from)
-    .to_vec();
-    match passphrase_env {
-        Some(var) => {
-            let value = std::env::var(var).map_err(|_| RepoError::AptOption {
-                what: "signing passphrase variable",
-                value: var.to_owned(),
-                allowed: "the name of a set environment variable ([sign] passphrase-env)",
-            })?;
-            let f = dir.path().join("passphrase");
-            std::fs::write(&f, value).map_err(RepoError::io("write", &f))?;
-            base.extend([
-                "--passphrase-file".to_owned(),
-                f.to_string_lossy().into_owned(),
-            ]);
-        }
-        None => base.extend(["--passphrase".to_owned(), String::new()]),
-    }
-    base.extend(["--local-user".to_owned(), key.to_owned()]);
-    let run = |mode: &[&str]| -> Result<Vec<u8>, RepoError> {
-        let mut args = base.clone();
-        args.extend(mode.iter().map(|s| (*s).to_owned()));
-        args.extend([
-            "--output".to_owned(),
-            "-".to_owned(),
-            input.to_string_lossy().into_owned(),
-        ]);
-        let out = crate::process::tool(
-            "gpg",
-            args,
-            &[],
-            crate::process::Stream::Capture,
-            crate::process::Stream::Capture,
-        )
-        .map_err(RepoError::io("run gpg to sign", &input))?;
-        if !out.status.success() || out.stdout.is_empty() {
-            let why = String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("failed")
-                .to_owned();
-            return Err(RepoError::AptSign {
-                key: key.to_owned(),
-                problem: why,
-            });
-        }
-        Ok(out.stdout)
+    use crate::packager::sign::{GpgKey, GpgMode};
+    let failed = |problem: String| RepoError::AptSign {
+        key: key.to_owned(),
+        problem,
     };
-    let detached = run(&["--armor", "--detach-sign"])?;
-    let inline = run(&["--clearsign"])?;
+    let gpg = GpgKey::new(key, passphrase_env).map_err(|e| failed(e.to_string()))?;
+    let detached = gpg
+        .sign(release, GpgMode::Detached { armor: true })
+        .map_err(failed)?;
+    let inline = gpg.sign(release, GpgMode::Clear).map_err(failed)?;
     Ok((detached, inline))
 }
 

@@ -183,10 +183,13 @@ pub(super) fn parse_control(bytes: &[u8]) -> Result<Vec<(String, String)>, Strin
     Ok(fields)
 }
 
+/// One of dpkg's field rules.
+type Rule = fn(&str) -> bool;
+
 /// Checks the fields the index turns into folder names and sort keys
 /// against dpkg's rules; `field` looks one up (empty when absent).
 pub(super) fn check_fields<'a>(field: impl Fn(&str) -> &'a str) -> Result<(), String> {
-    let rules: [(&str, fn(&str) -> bool, &str); 3] = [
+    let rules: [(&str, Rule, &str); 3] = [
         (
             "Package",
             is_package_name,
