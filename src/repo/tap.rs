@@ -383,42 +383,7 @@ fn commit_one(
     let head = format!("refs/heads/{}", request.branch);
 
     git.run("init", &["init", "-q"], LOCAL)?;
-    let listed = git.run(
-        "ls-remote",
-        &["ls-remote", "--heads", "--", url, &head],
-        NETWORK,
-    )?;
-    let exists = listed
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(head.as_str()));
-    let base = if exists {
-        let refspec = format!("{head}:refs/matrix/base");
-        git.run(
-            "fetch",
-            // The tip's commit and trees only: a hostile tap's blobs are
-            // never downloaded.
-            &[
-                "fetch",
-                "-q",
-                "--depth=1",
-                "--filter=blob:none",
-                "--no-tags",
-                "--",
-                url,
-                &refspec,
-            ],
-            NETWORK,
-        )?;
-        let base = git.run(
-            "rev-parse",
-            &["rev-parse", "--verify", "refs/matrix/base^{commit}"],
-            LOCAL,
-        )?;
-        git.run("read-tree", &["read-tree", &base], LOCAL)?;
-        Some(base)
-    } else {
-        None
-    };
+    let base = fetch_base(&git, url, &head)?;
     let blob_path = blob_file.to_string_lossy().into_owned();
     let blob = git.run(
         "hash-object",
@@ -462,6 +427,55 @@ fn commit_one(
     }
     args.extend(["-m", request.message.as_str()]);
     let commit = git.run("commit-tree", &args, LOCAL)?;
+    push(&git, request, &commit, &head)?;
+    Ok(report(TapAction::Committed(commit)))
+}
+
+/// The tip of `head` on the remote, fetched without its blobs and read
+/// into the index, or `None` when the branch does not exist yet.
+fn fetch_base(git: &Git, url: &str, head: &str) -> Result<Option<String>, RepoError> {
+    let listed = git.run(
+        "ls-remote",
+        &["ls-remote", "--heads", "--", url, head],
+        NETWORK,
+    )?;
+    let exists = listed
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(head));
+    Ok(if exists {
+        let refspec = format!("{head}:refs/matrix/base");
+        git.run(
+            "fetch",
+            // The tip's commit and trees only: a hostile tap's blobs are
+            // never downloaded.
+            &[
+                "fetch",
+                "-q",
+                "--depth=1",
+                "--filter=blob:none",
+                "--no-tags",
+                "--",
+                url,
+                &refspec,
+            ],
+            NETWORK,
+        )?;
+        let base = git.run(
+            "rev-parse",
+            &["rev-parse", "--verify", "refs/matrix/base^{commit}"],
+            LOCAL,
+        )?;
+        git.run("read-tree", &["read-tree", &base], LOCAL)?;
+        Some(base)
+    } else {
+        None
+    })
+}
+
+/// Pushes `commit` to `head`; a refused push says whether the branch
+/// moved since the fetch.
+fn push(git: &Git, request: &TapRequest, commit: &str, head: &str) -> Result<(), RepoError> {
+    let url = request.url.as_str();
     let refspec = format!("{commit}:{head}");
     let pushed = git.output(
         "push",
@@ -469,7 +483,7 @@ fn commit_one(
         NETWORK,
     )?;
     if pushed.ok {
-        return Ok(report(TapAction::Committed(commit)));
+        return Ok(());
     }
     // `--porcelain`: a refused ref is a line `!<TAB>from:to<TAB>summary`.
     let refused = pushed

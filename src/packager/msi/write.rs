@@ -106,6 +106,27 @@ pub fn build_msi(
         wxs_path.to_string_lossy().into(),
     ];
     run(step, "wixl", &wixl)?;
+    msibuild(step, &msi, arch, &package_code)?;
+    let bytes = capped::read(&msi, capped::MAX_BINARY).map_err(io(&msi))?;
+    // wixl stamps the summary's created and last-saved times with the
+    // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
+    let bytes = summary_times(bytes, release.timestamp).map_err(|why| {
+        invalid(format!(
+            "the package wixl wrote has no summary information matrix can date: {why}"
+        ))
+    })?;
+    let file = format!("{}-{}-{arch}.msi", step.name, release.version);
+    Ok((file, bytes))
+}
+
+/// Finishes wixl's package with msibuild: the Environment table and its
+/// actions, then the summary information with the derived PackageCode.
+fn msibuild(
+    step: &MsiStep,
+    msi: &Path,
+    arch: &str,
+    package_code: &str,
+) -> Result<(), PublishError> {
     // msibuild takes `-s` alone (with `-q` after it, it prints its usage
     // and fails): the tables first, then the summary information.
     let mut tables: Vec<String> = vec![msi.to_string_lossy().into()];
@@ -123,16 +144,7 @@ pub fn build_msi(
         format!("{{{package_code}}}"),
     ];
     run(step, "msibuild", &summary)?;
-    let bytes = capped::read(&msi, capped::MAX_BINARY).map_err(io(&msi))?;
-    // wixl stamps the summary's created and last-saved times with the
-    // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
-    let bytes = summary_times(bytes, release.timestamp).map_err(|why| {
-        invalid(format!(
-            "the package wixl wrote has no summary information matrix can date: {why}"
-        ))
-    })?;
-    let file = format!("{}-{}-{arch}.msi", step.name, release.version);
-    Ok((file, bytes))
+    Ok(())
 }
 
 /// The summary information stream of a Windows Installer file.
