@@ -6,7 +6,9 @@
 //! /etc/passwd would be published under an archive's name, and a repository
 //! folder linked outside would be written through. The root itself is the
 //! folder the user named and may be a link (a repository mounted via
-//! /srv/repo -> /data/repo is fine); every component *below* it is checked
+//! /srv/repo -> /data/repo is fine); a path below it must be plain names
+//! (no `..`, `.` or root: a walk that checks for links still climbs out
+//! through `..`), every component *below* it is checked
 //! with `symlink_metadata`, folders are created one component at a time,
 //! and files are opened with `O_NOFOLLOW` (and `O_NONBLOCK`, so a FIFO
 //! planted under an archive's name cannot hang the run).
