@@ -44,7 +44,9 @@ pub use apt::{
 pub use channel::{channel_list, channel_set};
 pub use error::RepoError;
 pub use layout::{FLAT, GARDENLINUX, Layout};
-pub use publish::{PublishReport, PublishedFile, preview, publish, publish_with, read_manifest};
+pub use publish::{
+    PublishReport, PublishedFile, preview, publish, publish_then, publish_with, read_manifest,
+};
 pub use tap::{TapAction, TapOptions, TapReport, TapRequest, commit_files};
 
 use crate::package::Algorithm;

@@ -20,20 +20,32 @@ pub fn read_to_end(reader: impl Read, cap: u64, size_hint: u64) -> io::Result<Op
     Ok((bytes.len() as u64 <= cap).then_some(bytes))
 }
 
+/// The most a built binary read whole into a package (deb, rpm, msi) may
+/// weigh.
+pub const MAX_BINARY: u64 = 4 << 30;
+
+/// A file read whole: an error when it holds more than `cap` bytes
+/// ("larger than N KiB/MiB/GiB").
+pub fn read(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    let file = File::open(path)?;
+    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
+    read_to_end(file, cap, len)?
+        .ok_or_else(|| io::Error::other(format!("larger than {}", size(cap))))
+}
+
 /// A text file read whole: an error when it holds more than `cap` bytes
 /// ("larger than N KiB/MiB") or is not UTF-8.
 pub fn read_text(path: &Path, cap: u64) -> io::Result<String> {
-    let file = File::open(path)?;
-    let len = file.metadata().map(|m| m.len()).unwrap_or(0);
-    let bytes = read_to_end(file, cap, len)?
-        .ok_or_else(|| io::Error::other(format!("larger than {}", size(cap))))?;
+    let bytes = read(path, cap)?;
     String::from_utf8(bytes)
         .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "not UTF-8 text"))
 }
 
 /// A cap in the largest binary unit it is a whole number of.
 fn size(cap: u64) -> String {
-    if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
+    if cap >= 1 << 30 && cap.is_multiple_of(1 << 30) {
+        format!("{} GiB", cap >> 30)
+    } else if cap >= 1 << 20 && cap.is_multiple_of(1 << 20) {
         format!("{} MiB", cap >> 20)
     } else if cap >= 1 << 10 && cap.is_multiple_of(1 << 10) {
         format!("{} KiB", cap >> 10)

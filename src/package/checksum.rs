@@ -18,6 +18,32 @@ use sha2::{Digest, Sha256, Sha512};
 /// what we wait on, small enough to never matter for memory.
 const HASH_BUF: usize = 1024 * 1024;
 
+/// A UUID derived from `parts`: SHA-256 of them (each ended by a NUL),
+/// the first 16 bytes with the `version` nibble (5 for MSI's codes, 8 for
+/// SBOM serial numbers) and the RFC 4122 variant bits set, lowercase. The
+/// same parts give the same UUID, so rebuilds reproduce it.
+pub fn derived_uuid(parts: &[&str], version: u8) -> String {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0]);
+    }
+    let d = h.finalize();
+    let mut b = [0u8; 16];
+    b.copy_from_slice(&d[..16]);
+    b[6] = (b[6] & 0x0f) | (version << 4);
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let x = hex::encode(b);
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..]
+    )
+}
+
 /// Digest algorithm used for artifact checksums.
 #[derive(
     Debug,

@@ -13,7 +13,11 @@
 //! rebuild gives the same ones:
 //! - UpgradeCode: the project name (or `upgrade-code`) and the MSI
 //!   architecture, stable across versions;
-//! - ProductCode: the UpgradeCode and the MSI version, new each version;
+//! - ProductCode: the UpgradeCode and the full release version, new each
+//!   release (a pre-release included: 1.2.3-rc.1 and 1.2.3 share the
+//!   ProductVersion 1.2.3 but not the ProductCode, and
+//!   `AllowSameVersionUpgrades` lets either replace the other; a higher
+//!   ProductVersion replaces a lower one, a lower one is refused);
 //! - PackageCode: the ProductCode and the binary's SHA-256, set in the
 //!   summary information by `msibuild -s` (wixl picks a random one).
 //!
@@ -32,8 +36,6 @@ pub use config::MsiConfig;
 pub use plan::MsiStep;
 pub(super) use plan::{PACKAGER, check, plan};
 pub(super) use write::write;
-
-use sha2::{Digest, Sha256};
 
 /// The MSI ProductVersion of a SemVer release version: its
 /// `major.minor.patch` with any pre-release or build part dropped, each
@@ -67,29 +69,11 @@ pub fn msi_version(version: &str) -> Result<String, String> {
     ))
 }
 
-/// A UUID derived from `parts`: SHA-256 of them (each ended by a NUL),
-/// the first 16 bytes with the version (5) and variant bits set, upper
-/// case as MSI writes GUIDs.
+/// A version 5 UUID derived from `parts`
+/// ([`crate::package::checksum::derived_uuid`]), upper case as MSI writes
+/// GUIDs.
 pub fn derived_uuid(parts: &[&str]) -> String {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update(p.as_bytes());
-        h.update([0]);
-    }
-    let d = h.finalize();
-    let mut b = [0u8; 16];
-    b.copy_from_slice(&d[..16]);
-    b[6] = (b[6] & 0x0f) | 0x50;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let x = hex::encode_upper(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &x[..8],
-        &x[8..12],
-        &x[12..16],
-        &x[16..20],
-        &x[20..]
-    )
+    crate::package::checksum::derived_uuid(parts, 5).to_ascii_uppercase()
 }
 
 /// Whether `s` is a GUID, `XXXXXXXX-XXXX-XXXX-XXXX-XXXXXXXXXXXX`, braces
@@ -151,7 +135,7 @@ pub fn render_wxs(w: &Wxs) -> String {
 <Wix xmlns="http://schemas.microsoft.com/wix/2006/wi">
   <Product Id="{product}" Name="{name}" Language="1033" Version="{version}" Manufacturer="{manufacturer}" UpgradeCode="{upgrade}">
     <Package InstallerVersion="200" Compressed="yes" InstallScope="perMachine" Description="{description}" Manufacturer="{manufacturer}"/>
-    <MajorUpgrade DowngradeErrorMessage="A newer version of {name} is already installed."/>
+    <MajorUpgrade AllowSameVersionUpgrades="yes" DowngradeErrorMessage="A newer version of {name} is already installed."/>
     <Media Id="1" Cabinet="product.cab" EmbedCab="yes"/>
     <Directory Id="TARGETDIR" Name="SourceDir">
       <Directory Id="{pf}">

@@ -25,7 +25,6 @@ use serde::Serialize;
 pub use config::{SbomConfig, SbomFormat, check};
 
 use crate::image::attestation::purl_encode;
-use crate::package::checksum::{Algorithm, Hasher};
 
 /// The SBOM files of one archive.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -253,24 +252,7 @@ fn purl(kind: &str, name: &str, version: &str) -> String {
 /// digest, the commit and `what`: the same release gives the same serial
 /// number, another archive or commit another one.
 fn derived_uuid(s: &Subject, what: &str) -> String {
-    let mut h = Hasher::new(Algorithm::Sha256);
-    for part in [what, &s.archive, &s.archive_sha256, &s.commit] {
-        h.update(part.as_bytes());
-        h.update(b"\0");
-    }
-    let hex = h.finalize_hex();
-    let mut b = hex::decode(&hex[..32]).unwrap_or_else(|_| vec![0; 16]);
-    b[6] = (b[6] & 0x0f) | 0x80;
-    b[8] = (b[8] & 0x3f) | 0x80;
-    let h = hex::encode(b);
-    format!(
-        "{}-{}-{}-{}-{}",
-        &h[..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..]
-    )
+    crate::package::checksum::derived_uuid(&[what, &s.archive, &s.archive_sha256, &s.commit], 8)
 }
 
 /// RFC 3339 UTC of the subject's timestamp (the epoch when out of range).

@@ -190,21 +190,27 @@ fn key(p: &Package) -> Key {
     (p.os.clone(), arch, libc_of(&p.target))
 }
 
-fn context<'a>(
-    input: &'a ChannelInput,
-    opts: &'a ShellOptions,
-) -> Result<Context<'a>, PublishError> {
-    let invalid = |message: String, help: Option<&str>| PublishError::Invalid {
+/// A channel error of install.sh's, with what to do about it.
+fn invalid(opts: &ShellOptions, message: String, help: Option<&str>) -> PublishError {
+    PublishError::Invalid {
         channel: opts.channel.clone(),
         message,
         help: help.map(str::to_string),
-    };
-    let release = &input.release;
+    }
+}
+
+/// The packages install.sh installs, each with its platform key: every
+/// one on a platform the script knows, no two it could not choose between.
+fn shipped<'a>(
+    input: &'a ChannelInput,
+    opts: &ShellOptions,
+) -> Result<Vec<(&'a Package, Key)>, PublishError> {
     let mut shipped: Vec<(&Package, Key)> = Vec::new();
     for p in &input.packages {
         let k = key(p);
         if arch_name(&k.0, &k.1, None).is_none() {
             return Err(invalid(
+                opts,
                 format!(
                     "{}: install.sh cannot install on {}",
                     p.target,
@@ -218,6 +224,7 @@ fn context<'a>(
             .find(|(o, ok)| ok.0 == k.0 && ok.1 == k.1 && !libc_apart(&o.target, &p.target))
         {
             return Err(invalid(
+                opts,
                 format!(
                     "{} and {} are both builds for {}/{}, and install.sh could not choose between them",
                     other.file_name, p.file_name, k.0, k.1
@@ -231,10 +238,41 @@ fn context<'a>(
     }
     if shipped.is_empty() {
         return Err(invalid(
+            opts,
             "the channel selects no package install.sh can install".into(),
             Some("build a Linux, macOS or BSD target"),
         ));
     }
+    Ok(shipped)
+}
+
+/// Every download and checksums URL is one curl and wget fetch.
+fn check_download_urls(builds: &[Build], opts: &ShellOptions) -> Result<(), PublishError> {
+    for b in builds {
+        for url in [&b.url, &b.checksums_url] {
+            if !(url.starts_with("https://") || url.starts_with("http://"))
+                || url.chars().any(|c| c.is_control() || c.is_whitespace())
+            {
+                return Err(invalid(
+                    opts,
+                    format!(
+                        "{}: {url:?} is not an http(s) URL curl and wget can download",
+                        b.target
+                    ),
+                    Some("set [release] url (or the channel's `url`) to an https:// URL"),
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn context<'a>(
+    input: &'a ChannelInput,
+    opts: &'a ShellOptions,
+) -> Result<Context<'a>, PublishError> {
+    let release = &input.release;
+    let shipped = shipped(input, opts)?;
     // Platforms with two builds (glibc and musl) are told apart by the
     // libc the script finds; the others match whatever it finds.
     let twice = |k: &Key| {
@@ -268,7 +306,7 @@ fn context<'a>(
             platform,
             file: p.file_name.clone(),
             url: p.url.clone(),
-            checksums_url: checksums_url(p, opts).map_err(|(m, h)| invalid(m, Some(h)))?,
+            checksums_url: checksums_url(p, opts).map_err(|(m, h)| invalid(opts, m, Some(h)))?,
             sha256: p.sha256.clone(),
             format: p.format.name(),
             // A bare executable is the download itself, whatever
@@ -280,21 +318,7 @@ fn context<'a>(
             binary: p.binary.clone(),
         });
     }
-    for b in &builds {
-        for url in [&b.url, &b.checksums_url] {
-            if !(url.starts_with("https://") || url.starts_with("http://"))
-                || url.chars().any(|c| c.is_control() || c.is_whitespace())
-            {
-                return Err(invalid(
-                    format!(
-                        "{}: {url:?} is not an http(s) URL curl and wget can download",
-                        b.target
-                    ),
-                    Some("set [release] url (or the channel's `url`) to an https:// URL"),
-                ));
-            }
-        }
-    }
+    check_download_urls(&builds, opts)?;
     let libc = shipped.iter().any(|(_, k)| twice(k) && k.2.is_some());
     let mut formats: Vec<&'static str> = Vec::new();
     for b in &builds {

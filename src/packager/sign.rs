@@ -19,7 +19,7 @@ pub mod provenance;
 mod verify;
 
 pub use config::{Method, SignConfig, Signed};
-pub use key::{SignError, Signer};
+pub use key::{GpgKey, GpgMode, SignError, Signer};
 pub use plan::{SignStep, cosign_key_name, plan};
 pub use verify::{dsse, ed25519_public_of, method_of, verify};
 

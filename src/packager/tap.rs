@@ -188,6 +188,9 @@ fn check_url(url: &str) -> Result<(), String> {
     if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
         return Err("the tap url contains a space or a control character".into());
     }
+    if let Some(why) = transport_problem(url) {
+        return Err(format!("the tap url {} {why}", redact(url)));
+    }
     if let Some((_, rest)) = url.split_once("://") {
         let host = &rest[..rest.find('/').unwrap_or(rest.len())];
         if let Some((user, _)) = host.rsplit_once('@')
@@ -201,6 +204,23 @@ fn check_url(url: &str) -> Result<(), String> {
         }
     }
     Ok(())
+}
+
+/// Why git would not reach `url` over https, ssh or a file (`ext::` runs
+/// a program, `fd::` talks over a descriptor, `http://` is unencrypted),
+/// or `None`: `https://`, `ssh://`, `file://`, scp-like `user@host:path`
+/// and plain local paths are allowed.
+fn transport_problem(url: &str) -> Option<&'static str> {
+    const ALLOWED: &str = "uses a transport matrix does not push over: use https://, ssh://, file://, user@host:path or a local path";
+    if let Some((scheme, _)) = url.split_once("://") {
+        return (!matches!(scheme, "https" | "ssh" | "file")).then_some(ALLOWED);
+    }
+    // git reads `<transport>::<address>` as a remote helper.
+    if url.contains("::") {
+        return Some(ALLOWED);
+    }
+    // scp-like needs a host before its colon (`git@host:owner/tap.git`).
+    url.starts_with(':').then_some(ALLOWED)
 }
 
 fn check_branch(branch: &str) -> Result<(), String> {
@@ -299,6 +319,29 @@ mod tests {
         assert!(!err.contains("s3cret"), "{err}");
         assert!(check_url("--upload-pack=touch /tmp/x").is_err());
         assert!(check_url("").is_err());
+    }
+
+    /// git's command transports (`ext::` runs a program, `fd::` talks over
+    /// a descriptor) would run a command at publish time if the user's git
+    /// config allowed them (issue 14's finding 8): the URL check refuses
+    /// every transport but https, ssh and file.
+    #[test]
+    fn only_https_ssh_and_file_transports_pass() {
+        assert!(check_url("ext::/tmp/evil").is_err());
+        assert!(check_url("fd::3").is_err());
+        assert!(check_url("http://example.com/tap.git").is_err());
+        assert!(check_url("git://example.com/tap.git").is_err());
+        assert!(check_url(":nohost").is_err());
+        for ok in [
+            "https://github.com/o/homebrew-tap.git",
+            "ssh://git@github.com/o/tap.git",
+            "git@github.com:o/tap.git",
+            "file:///srv/tap.git",
+            "/srv/tap.git",
+            "../tap",
+        ] {
+            assert!(check_url(ok).is_ok(), "{ok}");
+        }
     }
 
     #[test]

@@ -212,7 +212,8 @@ pub fn capture(program: &Path, args: &[&str], timeout: Duration) -> io::Result<O
 
 /// [`capture`] in `dir` with exactly `env` as the environment (nothing
 /// inherited): git for `matrix publish`'s tap commits, which must not see
-/// the user's hooks or variables beyond those it needs.
+/// the user's hooks or variables beyond those it needs. Only the last
+/// [`MAX_STDERR`] bytes of stderr are kept.
 pub fn capture_clean(
     program: &Path,
     args: &[std::ffi::OsString],
@@ -220,25 +221,58 @@ pub fn capture_clean(
     env: &[(String, String)],
     timeout: Duration,
 ) -> io::Result<Option<Captured>> {
+    // stderr through a pipe of ours, so only its end is kept: a remote's
+    // messages (git prints them) cannot fill the memory.
+    let (stderr_read, stderr_write) = io::pipe()?;
+    let tail = std::thread::spawn(move || tail(stderr_read, MAX_STDERR));
+    // The expression, which holds our copy of the pipe's write end, is
+    // dropped once started: the reader sees the end when the child closes.
     let handle = duct::cmd(program, args)
         .dir(dir)
         .full_env(env.iter().cloned())
         .stdin_null()
         .stdout_capture()
-        .stderr_capture()
+        .stderr_file(stderr_write)
         .unchecked()
         .start()?;
     match handle.wait_timeout(timeout)? {
         Some(out) => Ok(Some(Captured {
             status: out.status,
             stdout: out.stdout.clone(),
-            stderr: out.stderr.clone(),
+            stderr: tail.join().unwrap_or_default(),
         })),
         None => {
+            // The reader is left to end with the pipe.
             let _ = handle.kill();
             Ok(None)
         }
     }
+}
+
+/// The most of a command's stderr [`capture_clean`] keeps: its end, where
+/// the error is; the rest is read and dropped.
+const MAX_STDERR: usize = 64 << 10;
+
+/// The last `cap` bytes `reader` gives, read to its end with at most
+/// twice `cap` held.
+fn tail(mut reader: impl io::Read, cap: usize) -> Vec<u8> {
+    let mut kept = Vec::new();
+    let mut buf = [0u8; 8192];
+    loop {
+        match reader.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => kept.extend_from_slice(&buf[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(_) => break,
+        }
+        if kept.len() > 2 * cap {
+            kept.drain(..kept.len() - cap);
+        }
+    }
+    if kept.len() > cap {
+        kept.drain(..kept.len() - cap);
+    }
+    kept
 }
 
 /// Where a tool's stdout or stderr goes.
@@ -372,6 +406,30 @@ mod tests {
             timeout,
             container: None,
         }
+    }
+
+    /// A command that floods stderr (a hostile git remote's messages)
+    /// leaves only its last 64 KiB in memory, ending with what it said
+    /// last; stdout is whole.
+    #[test]
+    fn capture_clean_keeps_the_end_of_a_flood_of_stderr() {
+        let sh = Path::new("/bin/sh");
+        let script = "head -c 5000000 /dev/zero >&2; echo the-end >&2; echo out";
+        let args = ["-c", script].map(std::ffi::OsString::from);
+        let path = std::env::var("PATH").unwrap_or_default();
+        let got = capture_clean(
+            sh,
+            &args,
+            &std::env::temp_dir(),
+            &[("PATH".to_owned(), path)],
+            Duration::from_secs(60),
+        )
+        .unwrap()
+        .unwrap();
+        assert!(got.status.success());
+        assert_eq!(got.stdout, b"out\n");
+        assert_eq!(got.stderr.len(), MAX_STDERR);
+        assert!(got.stderr.ends_with(b"\0the-end\n"));
     }
 
     /// Running, not a zombie waiting for a reaper (PID 1 in a container may

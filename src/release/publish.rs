@@ -140,7 +140,7 @@ pub fn publish(opts: &PublishOptions) -> Result<Published, Error> {
 /// `--layout apt`: the release published as any layout would (verified,
 /// staged, never over a published version), its `.deb` files into
 /// `pool/<component>/`, then `dists/<suite>/` regenerated from the whole
-/// pool, dated with the release's time.
+/// pool, dated with the release's time, before the version is recorded.
 fn publish_apt(
     opts: &PublishOptions,
     to: &Path,
@@ -182,8 +182,13 @@ fn publish_apt(
     if opts.dry_run {
         return Ok(repo::preview(&opts.dir, to, &layout, opts.allow_partial)?);
     }
-    let report = repo::publish_with(&opts.dir, to, &layout, opts.allow_partial)?;
-    *apt_index = repo::apt_write_index(to, &apt, manifest.timestamp)?;
+    // The index is rebuilt (and signed) before the version is recorded as
+    // published: one that fails leaves the version unpublished, and the
+    // same command again finishes it.
+    let report = repo::publish_then(&opts.dir, to, &layout, opts.allow_partial, || {
+        *apt_index = repo::apt_write_index(to, &apt, manifest.timestamp)?;
+        Ok(())
+    })?;
     Ok(report)
 }
 

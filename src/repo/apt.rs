@@ -5,7 +5,8 @@
 //! other layout does (verified, staged, never over a published version,
 //! no link followed), with [`layout`] placing every `.deb` at
 //! `pool/<component>/<initial>/<package>/<file>` and every other artifact
-//! at `<version>/<file>`; then [`write_index`] regenerates the suite's
+//! at `<version>/<file>`; then, before the version is recorded as
+//! published, [`write_index`] regenerates the suite's
 //! metadata from everything in `pool/<component>/`, so a second version
 //! keeps the first in the pool and both are listed:
 //!
@@ -16,7 +17,7 @@
 //! ```
 //!
 //! The metadata is written natively (no apt-utils): each Packages entry is
-//! the control file of the `.deb` (read from `control.tar.gz`, bounded)
+//! the control file of the `.deb` (read by [`control`], bounded)
 //! plus Filename, Size, MD5sum, SHA1 and SHA256; Release lists the index
 //! files with their sizes and digests and carries the release's time as
 //! its Date, so the same pool gives the same bytes. Every index file is
@@ -35,11 +36,12 @@ use md5::Digest as _;
 
 use super::nofollow::{self, Found};
 use super::{RepoError, staging_dir};
+use crate::packager::deb::common::gzip;
 
-/// The most a `.deb`'s control archive may weigh (compressed and not).
-const MAX_CONTROL_TAR: u64 = 16 << 20;
-/// The most the control file itself may weigh.
-const MAX_CONTROL: u64 = 1 << 20;
+mod control;
+
+/// The most a pool `.deb` may weigh (it is hashed whole).
+const MAX_DEB: u64 = 4 << 30;
 /// The most `.deb` files a pool may hold.
 const MAX_DEBS: usize = 100_000;
 /// The deepest folder nesting walked below `pool/<component>/`.
@@ -176,7 +178,7 @@ pub fn index(
         .map(|(p, b)| (format!("{base}/{p}"), b))
         .collect();
     if let Some(key) = &opts.gpg_key {
-        let (detached, inline) = sign(repo, key, opts.gpg_passphrase_env.as_deref(), &release)?;
+        let (detached, inline) = sign(key, opts.gpg_passphrase_env.as_deref(), &release)?;
         out.push((format!("{base}/Release"), release));
         out.push((format!("{base}/Release.gpg"), detached));
         out.push((format!("{base}/InRelease"), inline));
@@ -186,82 +188,27 @@ pub fn index(
     Ok(out)
 }
 
-/// Release signed with gpg: detached and armored (Release.gpg), and
-/// clear-signed (InRelease), both with SHA-256.
+/// Release signed with gpg (one way of running it,
+/// [`crate::packager::sign::GpgKey`]): detached and armored (Release.gpg),
+/// and clear-signed (InRelease), both with SHA-256.
 fn sign(
-    repo: &Path,
     key: &str,
     passphrase_env: Option<&str>,
     release: &[u8],
 ) -> Result<(Vec<u8>, Vec<u8>), RepoError> {
-    let dir = tempfile::tempdir().map_err(RepoError::io("create a folder for", repo))?;
-    let input = dir.path().join("Release");
-    std::fs::write(&input, release).map_err(RepoError::io("write", &input))?;
-    let mut base: Vec<String> = [
-        "--batch",
-        "--yes",
-        "--pinentry-mode",
-        "loopback",
-        "--digest-algo",
-        "SHA256",
-    ]
-    .map(String::from)
-    .to_vec();
-    match passphrase_env {
-        Some(var) => {
-            let value = std::env::var(var).map_err(|_| RepoError::AptOption {
-                what: "signing passphrase variable",
-                value: var.to_owned(),
-                allowed: "the name of a set environment variable ([sign] passphrase-env)",
-            })?;
-            let f = dir.path().join("passphrase");
-            std::fs::write(&f, value).map_err(RepoError::io("write", &f))?;
-            base.extend([
-                "--passphrase-file".to_owned(),
-                f.to_string_lossy().into_owned(),
-            ]);
-        }
-        None => base.extend(["--passphrase".to_owned(), String::new()]),
-    }
-    base.extend(["--local-user".to_owned(), key.to_owned()]);
-    let run = |mode: &[&str]| -> Result<Vec<u8>, RepoError> {
-        let mut args = base.clone();
-        args.extend(mode.iter().map(|s| (*s).to_owned()));
-        args.extend([
-            "--output".to_owned(),
-            "-".to_owned(),
-            input.to_string_lossy().into_owned(),
-        ]);
-        let out = crate::process::tool(
-            "gpg",
-            args,
-            &[],
-            crate::process::Stream::Capture,
-            crate::process::Stream::Capture,
-        )
-        .map_err(RepoError::io("run gpg to sign", &input))?;
-        if !out.status.success() || out.stdout.is_empty() {
-            let why = String::from_utf8_lossy(&out.stderr)
-                .lines()
-                .rev()
-                .find(|l| !l.trim().is_empty())
-                .unwrap_or("failed")
-                .to_owned();
-            return Err(RepoError::AptSign {
-                key: key.to_owned(),
-                problem: why,
-            });
-        }
-        Ok(out.stdout)
+    use crate::packager::sign::{GpgKey, GpgMode};
+    let failed = |problem: String| RepoError::AptSign {
+        key: key.to_owned(),
+        problem,
     };
-    let detached = run(&["--armor", "--detach-sign"])?;
-    let inline = run(&["--clearsign"])?;
+    let gpg = GpgKey::new(key, passphrase_env).map_err(|e| failed(e.to_string()))?;
+    let detached = gpg
+        .sign(release, GpgMode::Detached { armor: true })
+        .map_err(failed)?;
+    let inline = gpg.sign(release, GpgMode::Clear).map_err(failed)?;
     Ok((detached, inline))
 }
 
-/// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
-/// staged, then renamed into place (Release last), replacing the previous
-/// index. Returns the paths written, relative to the repository root.
 /// An exclusive lock on `<repo>/.matrix/apt.lock` (made if missing, never
 /// through a link), held until dropped.
 fn index_lock(repo: &Path) -> Result<File, RepoError> {
@@ -282,6 +229,12 @@ fn index_lock(repo: &Path) -> Result<File, RepoError> {
     Ok(file)
 }
 
+/// Regenerates `dists/<suite>/` from `pool/<component>/`: every file is
+/// staged, then renamed into place in [`index`]'s order (the Packages
+/// files, then Release, Release.gpg, InRelease last), replacing the
+/// previous index, so a client reading during the rebuild sees an
+/// InRelease whose Packages are already there. Returns the paths written,
+/// relative to the repository root.
 pub fn write_index(
     repo: &Path,
     opts: &AptOptions,
@@ -389,14 +342,29 @@ fn apt_error(path: &Path, problem: String) -> RepoError {
 /// Hashes a `.deb` and reads its control file.
 fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
     let path = repo.join(rel);
-    let Found::Yes((mut file, _)) = nofollow::open(repo, rel)? else {
+    let filename = pool_filename(rel).map_err(|problem| apt_error(&path, problem))?;
+    let Found::Yes((mut file, meta)) = nofollow::open(repo, rel)? else {
         return Err(apt_error(&path, "disappeared while indexing".to_owned()));
     };
+    if meta.len() > MAX_DEB {
+        return Err(apt_error(
+            &path,
+            format!(
+                "is {} bytes, more than the {MAX_DEB} a pool .deb may weigh",
+                meta.len()
+            ),
+        ));
+    }
     let (mut md5, mut sha1, mut sha256) = (md5::Md5::new(), sha1::Sha1::new(), sha2::Sha256::new());
     let mut buf = vec![0u8; 1 << 16];
     let mut size = 0u64;
+    // Never past the length read above: a file that grows meanwhile is
+    // hashed as it was (and its control read within that length).
+    let mut limited = (&mut file).take(meta.len());
     loop {
-        let n = file.read(&mut buf).map_err(RepoError::io("read", &path))?;
+        let n = limited
+            .read(&mut buf)
+            .map_err(RepoError::io("read", &path))?;
         if n == 0 {
             break;
         }
@@ -409,14 +377,9 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
         use std::io::Seek;
         file.seek(io::SeekFrom::Start(0))
             .map_err(RepoError::io("read", &path))?;
-        control_of(file).map_err(|problem| apt_error(&path, problem))?
+        control::control_of(file, size).map_err(|problem| apt_error(&path, problem))?
     };
-    let fields = parse_control(&control).map_err(|problem| apt_error(&path, problem))?;
-    let filename = rel
-        .components()
-        .map(|c| c.as_os_str().to_string_lossy().into_owned())
-        .collect::<Vec<_>>()
-        .join("/");
+    let fields = control::parse_control(&control).map_err(|problem| apt_error(&path, problem))?;
     let deb = Deb {
         filename,
         size,
@@ -425,96 +388,34 @@ fn read_deb(repo: &Path, rel: &Path) -> Result<Deb, RepoError> {
         sha256: hex::encode(sha256.finalize()),
         fields,
     };
-    for required in ["Package", "Version", "Architecture"] {
-        let value = deb.field(required);
-        if value.is_empty() || !value.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(apt_error(
-                &path,
-                format!("has a control file without a usable {required} field"),
-            ));
-        }
-    }
+    control::check_fields(|name| deb.field(name)).map_err(|problem| apt_error(&path, problem))?;
     Ok(deb)
 }
 
-/// The `control` file inside a `.deb` (an ar archive holding
-/// `control.tar.gz`), read with every size bounded.
-fn control_of(file: impl Read) -> Result<Vec<u8>, String> {
-    let mut archive = ar::Archive::new(file);
-    while let Some(entry) = archive.next_entry() {
-        let entry = entry.map_err(|e| format!("is not a .deb (an ar archive): {e}"))?;
-        let name = String::from_utf8_lossy(entry.header().identifier()).into_owned();
-        if name == "control.tar" || name.starts_with("control.tar.") {
-            if name != "control.tar.gz" {
-                return Err(format!("has {name}; matrix reads control.tar.gz"));
-            }
-            if entry.header().size() > MAX_CONTROL_TAR {
-                return Err(format!("has a control.tar.gz over {MAX_CONTROL_TAR} bytes"));
-            }
-            let gz = flate2::read::GzDecoder::new(entry.take(MAX_CONTROL_TAR));
-            let mut tar = tar::Archive::new(gz.take(MAX_CONTROL_TAR));
-            let unreadable = |e: io::Error| format!("has an unreadable control.tar.gz: {e}");
-            for e in tar.entries().map_err(unreadable)? {
-                let mut e = e.map_err(unreadable)?;
-                let p = e.path().map_err(unreadable)?.to_string_lossy().into_owned();
-                if p == "./control" || p == "control" {
-                    if e.size() > MAX_CONTROL {
-                        return Err(format!("has a control file over {MAX_CONTROL} bytes"));
-                    }
-                    let mut out = Vec::new();
-                    (&mut e)
-                        .take(MAX_CONTROL)
-                        .read_to_end(&mut out)
-                        .map_err(unreadable)?;
-                    return Ok(out);
-                }
-            }
-            return Err("has no control file in control.tar.gz".to_owned());
-        }
-    }
-    Err("has no control.tar.gz".to_owned())
-}
-
-/// `Field: value` lines, continuation lines (starting with a space or tab)
-/// kept with their field.
-fn parse_control(bytes: &[u8]) -> Result<Vec<(String, String)>, String> {
-    let text = std::str::from_utf8(bytes)
-        .map_err(|_| "has a control file that is not UTF-8".to_owned())?;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        if line.trim().is_empty() {
-            // One paragraph only.
-            if fields.is_empty() {
-                continue;
-            }
-            break;
-        }
-        if line.starts_with([' ', '\t']) {
-            let Some(last) = fields.last_mut() else {
-                return Err(format!(
-                    "has a control file whose line {} continues no field",
-                    n + 1
-                ));
-            };
-            last.1.push('\n');
-            last.1.push_str(line);
-            continue;
-        }
-        let Some((name, value)) = line.split_once(':') else {
-            return Err(format!(
-                "has a control file whose line {} is not `Field: value`",
-                n + 1
-            ));
+/// The pool path as Packages' `Filename`: `/`-separated segments of
+/// letters, digits, `.`, `+`, `~`, `_` and `-` (what Debian's archive
+/// names use), none `.` or `..`, so no name can add a line to the index.
+fn pool_filename(rel: &Path) -> Result<String, String> {
+    let mut segments = Vec::new();
+    for c in rel.components() {
+        let std::path::Component::Normal(name) = c else {
+            return Err("is not a plain path below the pool".to_owned());
         };
-        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_graphic()) {
+        let name = name.to_str().unwrap_or("");
+        let ok = !name.is_empty()
+            && name != "."
+            && name != ".."
+            && name.bytes().all(|b| {
+                b.is_ascii_alphanumeric() || matches!(b, b'.' | b'+' | b'~' | b'_' | b'-')
+            });
+        if !ok {
             return Err(format!(
-                "has a control file whose line {} names no field ({name:?})",
-                n + 1
+                "has the path segment {name:?}; pool paths take letters, digits, `.`, `+`, `~`, `_` and `-` only"
             ));
         }
-        fields.push((name.to_owned(), value.trim().to_owned()));
+        segments.push(name);
     }
-    Ok(fields)
+    Ok(segments.join("/"))
 }
 
 /// Fields the index sets itself, dropped from the control file.
@@ -537,14 +438,6 @@ fn entry(d: &Deb) -> String {
         d.filename, d.size, d.md5, d.sha1, d.sha256
     ));
     s
-}
-
-fn gzip(bytes: &[u8]) -> Vec<u8> {
-    let mut enc = flate2::GzBuilder::new()
-        .mtime(0)
-        .write(Vec::new(), flate2::Compression::best());
-    enc.write_all(bytes).expect("writing to memory");
-    enc.finish().expect("writing to memory")
 }
 
 /// One of Release's digests, as lowercase hex.

@@ -68,6 +68,15 @@ pub enum RepoError {
     )]
     Symlink { path: PathBuf },
 
+    #[error("{:?} is not a plain path below {}", rel.display(), root.display())]
+    #[diagnostic(
+        code(matrix::repo::not_below),
+        help(
+            "every path matrix reads or writes in a release or a repository is a sequence of plain names below it: no `..`, `.`, root or prefix"
+        )
+    )]
+    NotBelow { root: PathBuf, rel: PathBuf },
+
     #[error("{} is not a directory", path.display())]
     #[diagnostic(
         code(matrix::repo::not_a_directory),
@@ -276,6 +285,7 @@ impl From<super::nofollow::Refused> for RepoError {
             Refused::Symlink(path) => RepoError::Symlink { path },
             Refused::NotADirectory(path) => RepoError::NotADirectory { path },
             Refused::NotAFile(path) => RepoError::NotAFile { path },
+            Refused::NotBelow { root, rel } => RepoError::NotBelow { root, rel },
             Refused::TooLarge { path, size, limit } => RepoError::Io {
                 action: "read",
                 path,

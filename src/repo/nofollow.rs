@@ -6,7 +6,9 @@
 //! /etc/passwd would be published under an archive's name, and a repository
 //! folder linked outside would be written through. The root itself is the
 //! folder the user named and may be a link (a repository mounted via
-//! /srv/repo -> /data/repo is fine); every component *below* it is checked
+//! /srv/repo -> /data/repo is fine); a path below it must be plain names
+//! (no `..`, `.` or root: a walk that checks for links still climbs out
+//! through `..`), every component *below* it is checked
 //! with `symlink_metadata`, folders are created one component at a time,
 //! and files are opened with `O_NOFOLLOW` (and `O_NONBLOCK`, so a FIFO
 //! planted under an archive's name cannot hang the run).
@@ -36,6 +38,9 @@ pub(super) enum Refused {
     /// The file is there but is not a regular file (a FIFO, a device, a
     /// folder).
     NotAFile(PathBuf),
+    /// The relative path has a component other than a plain name (`..`,
+    /// `.`, a root or a prefix), so it could name something outside.
+    NotBelow { root: PathBuf, rel: PathBuf },
     /// Larger than the caller reads whole.
     TooLarge {
         path: PathBuf,
@@ -55,6 +60,12 @@ impl fmt::Display for Refused {
             Refused::Symlink(p) => write!(f, "{} is a symbolic link", p.display()),
             Refused::NotADirectory(p) => write!(f, "{} is not a directory", p.display()),
             Refused::NotAFile(p) => write!(f, "{} is not a regular file", p.display()),
+            Refused::NotBelow { root, rel } => write!(
+                f,
+                "{:?} is not a plain path below {}",
+                rel.display(),
+                root.display()
+            ),
             Refused::TooLarge { path, size, limit } => write!(
                 f,
                 "{} is {size} bytes, more than the {limit} read whole",
@@ -80,6 +91,22 @@ impl Refused {
     }
 }
 
+/// Refuses a `rel` that is not plain names only: `..` would climb out of
+/// the root (a folder walk does not stop it) and a root would replace it.
+fn plain(root: &Path, rel: &Path) -> Result<(), Refused> {
+    if rel
+        .components()
+        .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        Ok(())
+    } else {
+        Err(Refused::NotBelow {
+            root: root.to_path_buf(),
+            rel: rel.to_path_buf(),
+        })
+    }
+}
+
 /// What a lookup below a root found.
 pub(super) enum Found<T> {
     Yes(T),
@@ -87,9 +114,10 @@ pub(super) enum Found<T> {
     Missing,
 }
 
-/// Checks that every folder of `rel` (relative to `root`, `rel` itself
-/// excluded) is a real directory. `Missing` as soon as one does not exist.
+/// Checks that `rel` is plain names only and that every folder of `rel`
+/// (relative to `root`, `rel` itself excluded) is a real directory. `Missing` as soon as one does not exist.
 pub(super) fn check_parents(root: &Path, rel: &Path) -> Result<Found<()>, Refused> {
+    plain(root, rel)?;
     let Some(parent) = rel.parent() else {
         return Ok(Found::Yes(()));
     };
@@ -204,10 +232,30 @@ pub(super) fn hash(
     Ok(Found::Yes((hex, size)))
 }
 
+/// Gives the folder matrix just made mode 0755 whatever the umask (a
+/// repository is served to others), through a descriptor opened without
+/// following a link.
+pub(super) fn dir_mode(path: &Path) -> Result<(), Refused> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_DIRECTORY | nix::libc::O_CLOEXEC)
+        .open(path)
+        .map_err(|e| match e.raw_os_error() {
+            Some(nix::libc::ELOOP) => Refused::Symlink(path.to_path_buf()),
+            Some(nix::libc::ENOTDIR) => Refused::NotADirectory(path.to_path_buf()),
+            _ => Refused::io("open the directory", path)(e),
+        })?;
+    dir.set_permissions(std::fs::Permissions::from_mode(0o755))
+        .map_err(Refused::io("set the mode of", path))
+}
+
 /// Creates `root/rel` and every folder on the way, one component at a
-/// time, refusing a component that is a link or not a directory. `root`
+/// time (each new one 0755, whatever the umask), refusing a `rel` that is
+/// not plain names and a component that is a link or not a directory. `root`
 /// itself is created with its parents if missing (the user named it).
 pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
+    plain(root, rel)?;
     std::fs::create_dir_all(root).map_err(Refused::io("create the directory", root))?;
     if rel.as_os_str().is_empty() {
         return Ok(());
@@ -225,7 +273,10 @@ pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
                 Ok(m) if m.is_dir() => break,
                 Ok(_) => return Err(Refused::NotADirectory(path)),
                 Err(e) if e.kind() == io::ErrorKind::NotFound => match std::fs::create_dir(&path) {
-                    Ok(()) => break,
+                    Ok(()) => {
+                        dir_mode(&path)?;
+                        break;
+                    }
                     Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
                     Err(e) => return Err(Refused::io("create the directory", &path)(e)),
                 },

@@ -84,18 +84,46 @@ pub fn publish_with(
     layout: &Layout,
     allow_partial: bool,
 ) -> Result<PublishReport, RepoError> {
+    publish_then(release_dir, repo, layout, allow_partial, || Ok(()))
+}
+
+/// The checks [`publish_with`] and [`preview`] open with: the manifest,
+/// the version not yet published, the layout's paths, then the whole of
+/// `matrix verify`.
+fn open_release(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+) -> Result<(Manifest, Vec<(String, String)>), RepoError> {
     let manifest = read_manifest(release_dir)?;
-    let version = manifest.version.clone();
-    let record = record_path(&version);
+    let record = record_path(&manifest.version);
     if let Found::Yes(_) = nofollow::metadata(repo, &record)? {
         return Err(RepoError::AlreadyPublished {
-            version,
+            version: manifest.version,
             repo: repo.to_path_buf(),
         });
     }
     let paths = layout.paths(&manifest)?;
     check_manifest(release_dir, &manifest, allow_partial)?;
     verify(release_dir, allow_partial)?;
+    Ok((manifest, paths))
+}
+
+/// [`publish_with`], running `before_record` once every file is in place
+/// and before the record that makes the version published is written
+/// (the apt index): if it fails the version is not published, and
+/// publishing the same release again reuses the placed files and retries.
+pub fn publish_then(
+    release_dir: &Path,
+    repo: &Path,
+    layout: &Layout,
+    allow_partial: bool,
+    before_record: impl FnOnce() -> Result<(), RepoError>,
+) -> Result<PublishReport, RepoError> {
+    let (manifest, paths) = open_release(release_dir, repo, layout, allow_partial)?;
+    let version = manifest.version.clone();
+    let record = record_path(&version);
 
     let staging_root = staging_dir();
     nofollow::create_dirs(repo, &staging_root)?;
@@ -145,6 +173,7 @@ pub fn publish_with(
             });
         }
     }
+    before_record()?;
     // Last: from here on the version is published.
     if let Written::Exists = write_new(&staging, repo, &record, &bytes)? {
         return Err(RepoError::AlreadyPublished {
@@ -214,18 +243,8 @@ pub fn preview(
     layout: &Layout,
     allow_partial: bool,
 ) -> Result<PublishReport, RepoError> {
-    let manifest = read_manifest(release_dir)?;
+    let (manifest, paths) = open_release(release_dir, repo, layout, allow_partial)?;
     let version = manifest.version.clone();
-    let record = record_path(&version);
-    if let Found::Yes(_) = nofollow::metadata(repo, &record)? {
-        return Err(RepoError::AlreadyPublished {
-            version,
-            repo: repo.to_path_buf(),
-        });
-    }
-    let paths = layout.paths(&manifest)?;
-    check_manifest(release_dir, &manifest, allow_partial)?;
-    verify(release_dir, allow_partial)?;
     let files = manifest
         .artifacts
         .iter()
@@ -240,7 +259,7 @@ pub fn preview(
     Ok(PublishReport {
         version,
         files,
-        record: repo.join(record),
+        record: repo.join(record_path(&manifest.version)),
     })
 }
 
@@ -410,7 +429,9 @@ fn refused_in_release(release_dir: &Path, refused: &Refused) -> String {
         ),
         Refused::NotADirectory(p) => format!("{} is not a directory", rel(p)),
         Refused::NotAFile(p) => format!("{} is not a regular file", rel(p)),
-        Refused::Io { .. } | Refused::TooLarge { .. } => refused.to_string(),
+        Refused::Io { .. } | Refused::TooLarge { .. } | Refused::NotBelow { .. } => {
+            refused.to_string()
+        }
     }
 }
 

@@ -158,7 +158,11 @@ pub fn commit_files(
     ready
         .iter()
         .map(|(request, bytes, author)| {
-            commit_one(&program, request, bytes, author, options.dry_run)
+            let who = Who {
+                author,
+                timestamp: manifest.timestamp,
+            };
+            commit_one(&program, request, bytes, &who, options.dry_run)
         })
         .collect()
 }
@@ -215,6 +219,9 @@ impl Git<'_> {
             .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
             .collect();
         env.push(("GIT_TERMINAL_PROMPT".into(), "0".into()));
+        // The fetch leaves out blobs (`--filter=blob:none`); nothing may
+        // fetch one behind our back (git 2.44+).
+        env.push(("GIT_NO_LAZY_FETCH".into(), "1".into()));
         env.push(("LC_ALL".into(), "C".into()));
         Git {
             program,
@@ -224,22 +231,36 @@ impl Git<'_> {
         }
     }
 
-    fn with_author(mut self, name: &str, mail: &str) -> Self {
+    fn with_author(mut self, name: &str, mail: &str, timestamp: i64) -> Self {
+        let date = format!("@{timestamp} +0000");
         for (k, v) in [
             ("GIT_AUTHOR_NAME", name),
             ("GIT_AUTHOR_EMAIL", mail),
+            ("GIT_AUTHOR_DATE", &date),
             ("GIT_COMMITTER_NAME", name),
             ("GIT_COMMITTER_EMAIL", mail),
+            ("GIT_COMMITTER_DATE", &date),
         ] {
             self.env.push((k.into(), v.into()));
         }
         self
     }
 
-    /// Runs `git -c core.hooksPath=/dev/null <args>`; its trimmed stdout,
-    /// or the exit status with stderr's last lines (credentials taken out).
+    /// Runs `git -c core.hooksPath=/dev/null <args>` with only the https,
+    /// ssh and file transports allowed (never `ext::` or `fd::`, whatever
+    /// the user's config says); its trimmed stdout, or the exit status with
+    /// stderr's last lines (credentials taken out).
     fn output(&self, action: &str, args: &[&str], timeout: Duration) -> Result<Run, RepoError> {
-        let mut argv: Vec<OsString> = vec!["-c".into(), "core.hooksPath=/dev/null".into()];
+        let mut argv: Vec<OsString> = [
+            "core.hooksPath=/dev/null",
+            "protocol.allow=never",
+            "protocol.https.allow=always",
+            "protocol.ssh.allow=always",
+            "protocol.file.allow=always",
+        ]
+        .iter()
+        .flat_map(|c| [OsString::from("-c"), OsString::from(c)])
+        .collect();
         argv.extend(args.iter().map(OsString::from));
         let failed = |detail: String| RepoError::TapGit {
             channel: self.request.channel.clone(),
@@ -326,14 +347,21 @@ fn git_author(
     }
 }
 
+/// Who commits and when: the author (`Name <mail>`) and the release's
+/// time, so the same release gives the same commit on the same base.
+struct Who<'a> {
+    author: &'a str,
+    timestamp: i64,
+}
+
 fn commit_one(
     program: &Path,
     request: &TapRequest,
     bytes: &[u8],
-    author: &str,
+    who: &Who,
     dry_run: bool,
 ) -> Result<TapReport, RepoError> {
-    let Some((name, mail)) = parse_author(author) else {
+    let Some((name, mail)) = parse_author(who.author) else {
         return Err(RepoError::TapAuthor {
             channel: request.channel.clone(),
             remote: redact(&request.url),
@@ -350,36 +378,12 @@ fn commit_one(
     std::fs::create_dir(&work).map_err(RepoError::io("create", &work))?;
     let blob_file = temp.path().join("file");
     std::fs::write(&blob_file, bytes).map_err(RepoError::io("write", &blob_file))?;
-    let git = Git::new(program, &work, request).with_author(name, mail);
+    let git = Git::new(program, &work, request).with_author(name, mail, who.timestamp);
     let url = request.url.as_str();
     let head = format!("refs/heads/{}", request.branch);
 
     git.run("init", &["init", "-q"], LOCAL)?;
-    let listed = git.run(
-        "ls-remote",
-        &["ls-remote", "--heads", "--", url, &head],
-        NETWORK,
-    )?;
-    let exists = listed
-        .lines()
-        .any(|l| l.split_whitespace().nth(1) == Some(head.as_str()));
-    let base = if exists {
-        let refspec = format!("{head}:refs/matrix/base");
-        git.run(
-            "fetch",
-            &["fetch", "-q", "--depth=1", "--no-tags", "--", url, &refspec],
-            NETWORK,
-        )?;
-        let base = git.run(
-            "rev-parse",
-            &["rev-parse", "--verify", "refs/matrix/base^{commit}"],
-            LOCAL,
-        )?;
-        git.run("read-tree", &["read-tree", &base], LOCAL)?;
-        Some(base)
-    } else {
-        None
-    };
+    let base = fetch_base(&git, url, &head)?;
     let blob_path = blob_file.to_string_lossy().into_owned();
     let blob = git.run(
         "hash-object",
@@ -392,7 +396,8 @@ fn commit_one(
         &["update-index", "--add", "--cacheinfo", &entry],
         LOCAL,
     )?;
-    let tree = git.run("write-tree", &["write-tree"], LOCAL)?;
+    // The base's blobs were not fetched.
+    let tree = git.run("write-tree", &["write-tree", "--missing-ok"], LOCAL)?;
     let report = |action| TapReport {
         channel: request.channel.clone(),
         remote: redact(url),
@@ -422,6 +427,55 @@ fn commit_one(
     }
     args.extend(["-m", request.message.as_str()]);
     let commit = git.run("commit-tree", &args, LOCAL)?;
+    push(&git, request, &commit, &head)?;
+    Ok(report(TapAction::Committed(commit)))
+}
+
+/// The tip of `head` on the remote, fetched without its blobs and read
+/// into the index, or `None` when the branch does not exist yet.
+fn fetch_base(git: &Git, url: &str, head: &str) -> Result<Option<String>, RepoError> {
+    let listed = git.run(
+        "ls-remote",
+        &["ls-remote", "--heads", "--", url, head],
+        NETWORK,
+    )?;
+    let exists = listed
+        .lines()
+        .any(|l| l.split_whitespace().nth(1) == Some(head));
+    Ok(if exists {
+        let refspec = format!("{head}:refs/matrix/base");
+        git.run(
+            "fetch",
+            // The tip's commit and trees only: a hostile tap's blobs are
+            // never downloaded.
+            &[
+                "fetch",
+                "-q",
+                "--depth=1",
+                "--filter=blob:none",
+                "--no-tags",
+                "--",
+                url,
+                &refspec,
+            ],
+            NETWORK,
+        )?;
+        let base = git.run(
+            "rev-parse",
+            &["rev-parse", "--verify", "refs/matrix/base^{commit}"],
+            LOCAL,
+        )?;
+        git.run("read-tree", &["read-tree", &base], LOCAL)?;
+        Some(base)
+    } else {
+        None
+    })
+}
+
+/// Pushes `commit` to `head`; a refused push says whether the branch
+/// moved since the fetch.
+fn push(git: &Git, request: &TapRequest, commit: &str, head: &str) -> Result<(), RepoError> {
+    let url = request.url.as_str();
     let refspec = format!("{commit}:{head}");
     let pushed = git.output(
         "push",
@@ -429,7 +483,7 @@ fn commit_one(
         NETWORK,
     )?;
     if pushed.ok {
-        return Ok(report(TapAction::Committed(commit)));
+        return Ok(());
     }
     // `--porcelain`: a refused ref is a line `!<TAB>from:to<TAB>summary`.
     let refused = pushed

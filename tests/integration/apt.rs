@@ -435,3 +435,31 @@ fn signed_apt_repository_verifies_and_refuses_tampering() {
     assert!(!ok, "apt accepted a tampered Release: {text}");
     assert!(text.contains("BADSIG"), "{text}");
 }
+
+/// The index is rebuilt before the version is recorded as published, so
+/// an index that fails (here a link planted where the first Packages goes;
+/// a gpg key that cannot sign does the same) leaves the version
+/// unpublished and the same publish again lists it (before, the .deb stayed
+/// unlisted for good, issue 14's finding 5).
+#[test]
+fn a_failed_index_is_finished_by_publishing_again() {
+    if !require("go", "apt-get install golang-go") {
+        return;
+    }
+    let p = project("v1.2.3");
+    build(&p);
+    let repo = tempfile::tempdir().unwrap();
+    // The first index file written, so none is.
+    let first = repo.path().join("dists/stable/main/binary-amd64/Packages");
+    std::fs::create_dir_all(first.parent().unwrap()).unwrap();
+    std::os::unix::fs::symlink("/nonexistent", &first).unwrap();
+    let (code, _, err) = publish(&p, repo.path(), &[]);
+    assert_ne!(code, 0, "a link at Packages was written through");
+    assert!(err.contains("Packages"), "{err}");
+    assert!(!repo.path().join("dists/stable/Release").exists());
+    // The link is gone; publishing again must give the repository an index.
+    std::fs::remove_file(&first).unwrap();
+    let (code, out, err) = publish(&p, repo.path(), &[]);
+    assert_eq!(code, 0, "the retry was refused:\n{out}\n{err}");
+    assert!(repo.path().join("dists/stable/Release").is_file());
+}

@@ -186,6 +186,17 @@ fn publish_commits_the_formula_and_manifest_once_per_release() {
     );
     let files = git(&tap, &["ls-tree", "-r", "--name-only", "main"]);
     assert_eq!(files, "Formula/hello.rb\nREADME.md");
+    // Dated with the release, not the clock: the same release on the same
+    // base is the same commit.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(p.dist().join("manifest.json")).unwrap()).unwrap();
+    let time = manifest["timestamp"].as_i64().unwrap();
+    for remote in [(&tap, "main"), (&bucket, "master")] {
+        assert_eq!(
+            git(remote.0, &["log", "-1", "--format=%at %ct", remote.1]),
+            format!("{time} {time}")
+        );
+    }
 
     // The same release again: nothing to commit, and it says so.
     let (code, out, err) = matrix(&p, &home, &["publish", "--channels-only"]);

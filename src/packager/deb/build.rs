@@ -82,40 +82,47 @@ pub fn build_deb(
     }
     let control_tar = common::gzip(&tar.into_inner().map_err(io)?);
 
-    // data.tar.xz
+    let data_tar = data_tar(&entries, &dirs, mtime).map_err(io)?;
+    let deb = ar_deb(&control_tar, &data_tar, mtime).map_err(io)?;
+    Ok((format!("{}_{version}_{arch}.deb", step.name), deb))
+}
+
+/// data.tar.xz: the folders and files, sorted, with the release's time.
+fn data_tar(entries: &[Entry], dirs: &[String], mtime: u64) -> std::io::Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
-    dir_entry(&mut tar, "./", mtime).map_err(io)?;
+    dir_entry(&mut tar, "./", mtime)?;
     let mut items: Vec<(&str, Option<&Entry>)> = dirs.iter().map(|d| (d.as_str(), None)).collect();
     items.extend(entries.iter().map(|e| (e.path.as_str(), Some(e))));
     items.sort_by(|a, b| a.0.cmp(b.0));
     for (path, entry) in items {
         match entry {
-            None => dir_entry(&mut tar, &format!(".{path}/"), mtime).map_err(io)?,
-            Some(e) => {
-                file_entry(&mut tar, &format!(".{path}"), &e.bytes, e.mode, mtime).map_err(io)?
-            }
+            None => dir_entry(&mut tar, &format!(".{path}/"), mtime)?,
+            Some(e) => file_entry(&mut tar, &format!(".{path}"), &e.bytes, e.mode, mtime)?,
         }
     }
-    let data = tar.into_inner().map_err(io)?;
+    let data = tar.into_inner()?;
     let mut xz = xz2::write::XzEncoder::new(Vec::new(), 6);
-    xz.write_all(&data).map_err(io)?;
-    let data_tar = xz.finish().map_err(io)?;
+    xz.write_all(&data)?;
+    xz.finish()
+}
 
+/// The .deb: an ar archive of debian-binary, control.tar.gz and
+/// data.tar.xz, owned by root, with the release's time.
+fn ar_deb(control_tar: &[u8], data_tar: &[u8], mtime: u64) -> std::io::Result<Vec<u8>> {
     let mut ar = ar::Builder::new(Vec::new());
     for (name, bytes) in [
         ("debian-binary", &b"2.0\n"[..]),
-        ("control.tar.gz", &control_tar),
-        ("data.tar.xz", &data_tar),
+        ("control.tar.gz", control_tar),
+        ("data.tar.xz", data_tar),
     ] {
         let mut header = ar::Header::new(name.as_bytes().to_vec(), bytes.len() as u64);
         header.set_mtime(mtime);
         header.set_uid(0);
         header.set_gid(0);
         header.set_mode(0o100644);
-        ar.append(&header, bytes).map_err(io)?;
+        ar.append(&header, bytes)?;
     }
-    let deb = ar.into_inner().map_err(io)?;
-    Ok((format!("{}_{version}_{arch}.deb", step.name), deb))
+    ar.into_inner()
 }
 
 fn md5(bytes: &[u8]) -> Vec<u8> {

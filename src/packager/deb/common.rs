@@ -157,7 +157,7 @@ pub fn package_version(version: &str) -> Result<String, String> {
     if mapped.starts_with(|c: char| c.is_ascii_digit())
         && mapped
             .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~' | '_'))
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '~'))
     {
         Ok(mapped)
     } else {
@@ -165,6 +165,39 @@ pub fn package_version(version: &str) -> Result<String, String> {
             "version {version:?} maps to {mapped:?}, which is not a package version (a digit, then letters, digits, `.`, `~`)"
         ))
     }
+}
+
+/// dpkg's version rule (`dpkg --validate-version`, Debian policy 5.6.12):
+/// `[epoch:]upstream[-revision]`, the epoch digits, the upstream version
+/// starting with a digit and made of letters, digits, `.`, `+`, `~` and
+/// `-` (only when there is a revision), the revision of letters, digits,
+/// `.`, `+` and `~`. Colons only after an epoch. At most 256 bytes.
+pub fn is_dpkg_version(version: &str) -> bool {
+    let (epoch, rest) = version.split_once(':').unwrap_or(("0", version));
+    let (upstream, revision) = rest.rsplit_once('-').unwrap_or((rest, "0"));
+    let chars = |s: &str, extra: &[char]| {
+        s.chars().all(|c| {
+            c.is_ascii_alphanumeric() || matches!(c, '.' | '+' | '~') || extra.contains(&c)
+        })
+    };
+    version.len() <= 256
+        && !epoch.is_empty()
+        && epoch.bytes().all(|b| b.is_ascii_digit())
+        && upstream.starts_with(|c: char| c.is_ascii_digit())
+        && chars(upstream, &['-'])
+        && !revision.is_empty()
+        && chars(revision, &[])
+}
+
+/// dpkg's architecture rule: lowercase letters, digits and `-`, at most
+/// 64 bytes, starting with a letter or digit (`amd64`, `all`,
+/// `musl-linux-arm64`).
+pub fn is_dpkg_arch(arch: &str) -> bool {
+    arch.len() <= 64
+        && arch.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && arch
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
 }
 
 /// Debian architecture of the platforms the deb and rpm channels ship.
@@ -568,7 +601,9 @@ pub fn entries(
             package.binary
         )));
     }
-    let binary = read_limited(ch, &package.binary_file)?;
+    let binary =
+        crate::package::capped::read(&package.binary_file, crate::package::capped::MAX_BINARY)
+            .map_err(PublishError::io(ch, &package.binary_file))?;
     let mut out = vec![Entry {
         path: format!("{}/{}", step.bin_dir.trim_end_matches('/'), package.binary),
         bytes: binary,
@@ -623,16 +658,6 @@ pub fn scripts(step: &LinuxStep) -> Result<Vec<(&'static str, Vec<u8>)>, Publish
         .iter()
         .map(|(name, src)| Ok((*name, read_project_file(&step.channel, &step.root, src)?.0)))
         .collect()
-}
-
-/// The built binary (matrix's own output under dist/), at most 4 GiB.
-fn read_limited(channel: &str, path: &Path) -> Result<Vec<u8>, PublishError> {
-    let file = std::fs::File::open(path).map_err(PublishError::io(channel, path))?;
-    let mut bytes = Vec::new();
-    file.take(4 << 30)
-        .read_to_end(&mut bytes)
-        .map_err(PublishError::io(channel, path))?;
-    Ok(bytes)
 }
 
 /// gzip with no name and no time, at the best level: the same bytes

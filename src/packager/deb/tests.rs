@@ -180,3 +180,43 @@ fn deb_and_rpm_share_their_keys_but_their_own() {
     assert_eq!((deb.last(), rpm.last()), (Some(&"apt"), Some(&"release")));
     assert!(shared.contains(&"config-files") && shared.len() == 15);
 }
+
+/// `package_version` let `_` through (issue 14's finding 7), which dpkg
+/// refuses ("invalid character in version number"); every version it
+/// gives is one dpkg's rule, [`common::is_dpkg_version`], accepts.
+#[test]
+fn package_versions_are_what_dpkg_accepts() {
+    assert!(package_version("1.2.3_4").is_err());
+    for v in ["1.2.3", "1.2.3-rc.1", "2024.05.01", "1.0.0-alpha-2+build.7"] {
+        let mapped = package_version(v).unwrap();
+        assert!(super::common::is_dpkg_version(&mapped), "{v} -> {mapped}");
+    }
+}
+
+/// dpkg's version and architecture rules, as `dpkg --validate-version`
+/// and dpkg-architecture take them.
+#[test]
+fn dpkg_version_and_architecture_rules() {
+    for ok in [
+        "1",
+        "1.2.3",
+        "1:2.3-4",
+        "1.2.3~rc.1-1+b2",
+        "0.9-1-2",
+        "2.0+dfsg",
+    ] {
+        assert!(super::common::is_dpkg_version(ok), "{ok}");
+    }
+    for bad in [
+        "", "a1", "1.2_3", "1.2/3", "1:", ":1", "x:1", "1-", "1 2", "1\n2", "1:2:3", "1-2_3",
+        "../1",
+    ] {
+        assert!(!super::common::is_dpkg_version(bad), "{bad:?}");
+    }
+    for ok in ["amd64", "all", "any", "musl-linux-arm64", "ppc64el"] {
+        assert!(super::common::is_dpkg_arch(ok), "{ok}");
+    }
+    for bad in ["", "AMD64", "../x", "a/b", "-x", "x_y", "a b"] {
+        assert!(!super::common::is_dpkg_arch(bad), "{bad:?}");
+    }
+}

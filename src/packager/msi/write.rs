@@ -6,6 +6,7 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{MsiStep, Wxs, derived_uuid, render_wxs};
+use crate::package::capped;
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::PublishError;
 use crate::packager::input::{ChannelInput, Package, Release};
@@ -39,13 +40,17 @@ pub fn build_msi(
     };
     let arch = super::plan::msi_arch(package.platform)
         .ok_or_else(|| invalid(format!("{}: not an MSI architecture", package.target)))?;
-    let binary = std::fs::read(&package.binary_file).map_err(|source| PublishError::Io {
-        channel: step.channel.clone(),
-        path: package.binary_file.clone(),
-        source,
+    let binary = capped::read(&package.binary_file, capped::MAX_BINARY).map_err(|source| {
+        PublishError::Io {
+            channel: step.channel.clone(),
+            path: package.binary_file.clone(),
+            source,
+        }
     })?;
     let upgrade = derived_uuid(&["matrix msi upgrade", &step.upgrade_seed, arch]);
-    let product = derived_uuid(&["matrix msi product", &upgrade, &step.version]);
+    // The full release version, not the ProductVersion (which drops a
+    // pre-release): 1.2.3-rc.1 and 1.2.3 are two products.
+    let product = derived_uuid(&["matrix msi product", &upgrade, &release.version]);
     let component = derived_uuid(&["matrix msi component", &upgrade]);
     let digest = hex::encode(Sha256::digest(&binary));
     let package_code = derived_uuid(&["matrix msi package", &product, &digest]);
@@ -101,6 +106,27 @@ pub fn build_msi(
         wxs_path.to_string_lossy().into(),
     ];
     run(step, "wixl", &wixl)?;
+    msibuild(step, &msi, arch, &package_code)?;
+    let bytes = capped::read(&msi, capped::MAX_BINARY).map_err(io(&msi))?;
+    // wixl stamps the summary's created and last-saved times with the
+    // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
+    let bytes = summary_times(bytes, release.timestamp).map_err(|why| {
+        invalid(format!(
+            "the package wixl wrote has no summary information matrix can date: {why}"
+        ))
+    })?;
+    let file = format!("{}-{}-{arch}.msi", step.name, release.version);
+    Ok((file, bytes))
+}
+
+/// Finishes wixl's package with msibuild: the Environment table and its
+/// actions, then the summary information with the derived PackageCode.
+fn msibuild(
+    step: &MsiStep,
+    msi: &Path,
+    arch: &str,
+    package_code: &str,
+) -> Result<(), PublishError> {
     // msibuild takes `-s` alone (with `-q` after it, it prints its usage
     // and fails): the tables first, then the summary information.
     let mut tables: Vec<String> = vec![msi.to_string_lossy().into()];
@@ -118,16 +144,7 @@ pub fn build_msi(
         format!("{{{package_code}}}"),
     ];
     run(step, "msibuild", &summary)?;
-    let bytes = std::fs::read(&msi).map_err(io(&msi))?;
-    // wixl stamps the summary's created and last-saved times with the
-    // clock (it ignores SOURCE_DATE_EPOCH): the release's time instead.
-    let bytes = summary_times(bytes, release.timestamp).map_err(|why| {
-        invalid(format!(
-            "the package wixl wrote has no summary information matrix can date: {why}"
-        ))
-    })?;
-    let file = format!("{}-{}-{arch}.msi", step.name, release.version);
-    Ok((file, bytes))
+    Ok(())
 }
 
 /// The summary information stream of a Windows Installer file.

@@ -5,7 +5,7 @@
 
 use super::RpmStep;
 use crate::packager::PublishError;
-use crate::packager::deb::common::{self, Dep};
+use crate::packager::deb::common::{self, Dep, LinuxStep};
 use crate::packager::input::{Package, Release};
 
 /// The .rpm of `package`: its file name and bytes.
@@ -48,26 +48,7 @@ pub fn build_rpm(
     if let Some(epoch) = c.epoch {
         b.epoch(epoch);
     }
-    let description = if c.description.trim().is_empty() {
-        c.summary.trim().to_string()
-    } else {
-        c.description.trim().to_string()
-    };
-    b.description(description);
-    if !c.homepage.is_empty() {
-        b.url(c.homepage.clone());
-    }
-    if let Some(m) = &c.maintainer {
-        b.packager(m.clone());
-    }
-    // rpmlint wants a Group (not `Unspecified`), a build host and a
-    // changelog: fixed ones.
-    b.group(if c.section.is_empty() {
-        "Applications/System".to_string()
-    } else {
-        c.section.clone()
-    });
-    b.build_host("localhost");
+    describe(&mut b, c);
     let who = c
         .maintainer
         .clone()
@@ -105,6 +86,42 @@ pub fn build_rpm(
             _ => b.post_uninstall_script(script),
         };
     }
+    relations(&mut b, c);
+    let pkg = b.build().map_err(rpm_error)?;
+    let mut bytes = Vec::new();
+    pkg.write(&mut bytes).map_err(rpm_error)?;
+    Ok((
+        format!("{}-{version}-{}.{arch}.rpm", c.name, step.release),
+        bytes,
+    ))
+}
+
+/// The package's description, URL, packager, group and build host.
+fn describe(b: &mut rpm::PackageBuilder, c: &LinuxStep) {
+    let description = if c.description.trim().is_empty() {
+        c.summary.trim().to_string()
+    } else {
+        c.description.trim().to_string()
+    };
+    b.description(description);
+    if !c.homepage.is_empty() {
+        b.url(c.homepage.clone());
+    }
+    if let Some(m) = &c.maintainer {
+        b.packager(m.clone());
+    }
+    // rpmlint wants a Group (not `Unspecified`), a build host and a
+    // changelog: fixed ones.
+    b.group(if c.section.is_empty() {
+        "Applications/System".to_string()
+    } else {
+        c.section.clone()
+    });
+    b.build_host("localhost");
+}
+
+/// Requires, Recommends, Conflicts and Provides.
+fn relations(b: &mut rpm::PackageBuilder, c: &LinuxStep) {
     for dep in c.depends.iter().filter_map(one) {
         b.requires(dep);
     }
@@ -117,13 +134,6 @@ pub fn build_rpm(
     for dep in c.provides.iter().filter_map(one) {
         b.provides(dep);
     }
-    let pkg = b.build().map_err(rpm_error)?;
-    let mut bytes = Vec::new();
-    pkg.write(&mut bytes).map_err(rpm_error)?;
-    Ok((
-        format!("{}-{version}-{}.{arch}.rpm", c.name, step.release),
-        bytes,
-    ))
 }
 
 /// An rpm dependency of a single-alternative one (the plan refuses

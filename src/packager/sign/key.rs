@@ -85,12 +85,104 @@ enum Key {
         fingerprint: String,
     },
     Gpg {
-        id: String,
+        key: GpgKey,
         /// The primary key's fingerprint (the DSSE key id).
         fingerprint: String,
-        _dir: tempfile::TempDir,
-        passphrase_file: Option<PathBuf>,
     },
+}
+
+/// How gpg signs: a detached signature (armored or binary), or a
+/// clear-signed copy (apt's InRelease).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GpgMode {
+    Detached { armor: bool },
+    Clear,
+}
+
+/// A key of gpg's keyring (GNUPGHOME) by id, with its passphrase, if any,
+/// in a file only its owner reads, in a private folder removed on drop.
+/// What [`Signer`] signs with for method gpg, and what the apt index signs
+/// Release with: one way of running gpg.
+pub struct GpgKey {
+    id: String,
+    dir: tempfile::TempDir,
+    passphrase_file: Option<PathBuf>,
+}
+
+impl GpgKey {
+    /// The key `id`, its passphrase read from `passphrase_env` (unset or
+    /// empty is an error).
+    pub fn new(id: &str, passphrase_env: Option<&str>) -> Result<GpgKey, SignError> {
+        let io = |source| SignError::Io {
+            from: format!("gpg key-id {id}"),
+            source,
+        };
+        let dir = private_dir().map_err(io)?;
+        let passphrase_file = match passphrase_env {
+            Some(var) => {
+                let secret = env_secret(var, "passphrase-env")?;
+                let f = dir.path().join("passphrase");
+                write_private(&f, secret.as_bytes()).map_err(io)?;
+                Some(f)
+            }
+            None => None,
+        };
+        Ok(GpgKey {
+            id: id.to_owned(),
+            dir,
+            passphrase_file,
+        })
+    }
+
+    /// `data` signed as `mode` says, with SHA-256; on failure, gpg's last
+    /// error line.
+    pub fn sign(&self, data: &[u8], mode: GpgMode) -> Result<Vec<u8>, String> {
+        let input = self.dir.path().join("data");
+        std::fs::write(&input, data).map_err(|e| e.to_string())?;
+        let mut args: Vec<String> = [
+            "--batch",
+            "--yes",
+            "--pinentry-mode",
+            "loopback",
+            "--digest-algo",
+            "SHA256",
+        ]
+        .map(String::from)
+        .to_vec();
+        match &self.passphrase_file {
+            Some(f) => {
+                args.push("--passphrase-file".into());
+                args.push(f.to_string_lossy().into_owned());
+            }
+            None => {
+                args.push("--passphrase".into());
+                args.push(String::new());
+            }
+        }
+        args.extend(["--local-user", self.id.as_str()].map(String::from));
+        match mode {
+            GpgMode::Detached { armor: true } => {
+                args.extend(["--armor", "--detach-sign"].map(String::from))
+            }
+            GpgMode::Detached { armor: false } => args.push("--detach-sign".into()),
+            GpgMode::Clear => args.push("--clearsign".into()),
+        }
+        args.extend(["--output", "-"].map(String::from));
+        args.push(input.to_string_lossy().into_owned());
+        let out = crate::process::tool(
+            "gpg",
+            args,
+            &[],
+            crate::process::Stream::Capture,
+            crate::process::Stream::Capture,
+        )
+        .map_err(|e| format!("gpg: {e}"))?;
+        let _ = std::fs::remove_file(&input);
+        if !out.status.success() || out.stdout.is_empty() {
+            return Err(first_line(&out.stderr));
+        }
+        Ok(out.stdout)
+    }
 }
 
 impl std::fmt::Debug for Signer {
@@ -157,10 +249,6 @@ impl Signer {
             from: from.clone(),
             why,
             help: help.into(),
-        };
-        let io = |source| SignError::Io {
-            from: from.clone(),
-            source,
         };
         let (key, public_name, public_text) = match config.method {
             Method::Minisign => {
@@ -262,15 +350,7 @@ impl Signer {
             }
             Method::Gpg => {
                 let id = config.key_id.clone().unwrap_or_default();
-                let dir = private_dir().map_err(io)?;
-                let passphrase_file = match &passphrase {
-                    Some(p) => {
-                        let f = dir.path().join("passphrase");
-                        write_private(&f, p.as_bytes()).map_err(io)?;
-                        Some(f)
-                    }
-                    None => None,
-                };
+                let gpg = GpgKey::new(&id, config.passphrase_env.as_deref())?;
                 let gpg_tool = |source| SignError::Tool {
                     program: "gpg",
                     method: "gpg",
@@ -299,10 +379,8 @@ impl Signer {
                     .unwrap_or_default()
                     .to_string();
                 let key = Key::Gpg {
-                    id: id.clone(),
+                    key: gpg,
                     fingerprint: fingerprint.clone(),
-                    _dir: dir,
-                    passphrase_file,
                 };
                 let exported = crate::process::tool(
                     "gpg",
@@ -600,54 +678,12 @@ const MINISIGN_HELP: &str =
 
 impl Key {
     /// A detached gpg signature of `data`, armored or binary; on failure,
-    /// gpg's first error line.
+    /// gpg's last error line.
     fn gpg_sign(&self, data: &[u8], armor: bool) -> Result<Vec<u8>, String> {
-        let Key::Gpg {
-            id,
-            _dir,
-            passphrase_file,
-            ..
-        } = self
-        else {
+        let Key::Gpg { key, .. } = self else {
             return Err("not a gpg key".into());
         };
-        let input = _dir.path().join("data");
-        std::fs::write(&input, data).map_err(|e| e.to_string())?;
-        let mut args: Vec<String> = vec![
-            "--batch".into(),
-            "--yes".into(),
-            "--pinentry-mode".into(),
-            "loopback".into(),
-        ];
-        match passphrase_file {
-            Some(f) => {
-                args.push("--passphrase-file".into());
-                args.push(f.to_string_lossy().into_owned());
-            }
-            None => {
-                args.push("--passphrase".into());
-                args.push(String::new());
-            }
-        }
-        args.extend(["--local-user", id.as_str()].map(String::from));
-        if armor {
-            args.push("--armor".into());
-        }
-        args.extend(["--detach-sign", "--output", "-"].map(String::from));
-        args.push(input.to_string_lossy().into_owned());
-        let out = crate::process::tool(
-            "gpg",
-            args,
-            &[],
-            crate::process::Stream::Capture,
-            crate::process::Stream::Capture,
-        )
-        .map_err(|e| format!("gpg: {e}"))?;
-        let _ = std::fs::remove_file(&input);
-        if !out.status.success() || out.stdout.is_empty() {
-            return Err(first_line(&out.stderr));
-        }
-        Ok(out.stdout)
+        key.sign(data, GpgMode::Detached { armor })
     }
 }
 

@@ -237,3 +237,54 @@ fn channels_refuse_linked_files_and_version_folders() {
     );
     assert_eq!(tree(&outside.path().join("channels")), ["stable"]);
 }
+
+/// Every nofollow walk takes plain names only: `..` climbed out of the
+/// repository through `create_dirs` (issue 14's finding 1), and a root
+/// would replace it.
+#[test]
+fn paths_that_climb_out_are_refused() {
+    use crate::repo::nofollow::{self, Refused};
+    let outer = tempfile::tempdir().unwrap();
+    let root = outer.path().join("repo");
+    std::fs::create_dir(&root).unwrap();
+    for rel in ["a/../../escaped", "../escaped", "/tmp/escaped", "./a"] {
+        assert!(
+            matches!(
+                nofollow::create_dirs(&root, Path::new(rel)),
+                Err(Refused::NotBelow { .. })
+            ),
+            "{rel}"
+        );
+        assert!(matches!(
+            nofollow::open(&root, Path::new(rel)),
+            Err(Refused::NotBelow { .. })
+        ));
+    }
+    assert!(!outer.path().join("escaped").exists());
+    assert!(!root.join("a").exists());
+    nofollow::create_dirs(&root, Path::new("a/b")).unwrap();
+    assert!(root.join("a/b").is_dir());
+}
+
+/// Folders a publish makes are set to 0755 after mkdir, whatever the
+/// umask made them (here 0700, as under umask 077): a repository is
+/// served to others.
+#[test]
+fn new_repository_folders_are_0755_whatever_the_umask() {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("pool");
+    std::fs::DirBuilder::new().mode(0o700).create(&dir).unwrap();
+    crate::repo::nofollow::dir_mode(&dir).unwrap();
+    let mode = std::fs::metadata(&dir).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o755);
+    let link = root.path().join("link");
+    symlink(&dir, &link).unwrap();
+    // Refused, never followed (Linux says ENOTDIR for a link under
+    // O_NOFOLLOW | O_DIRECTORY).
+    assert!(matches!(
+        crate::repo::nofollow::dir_mode(&link),
+        Err(crate::repo::nofollow::Refused::Symlink(_)
+            | crate::repo::nofollow::Refused::NotADirectory(_))
+    ));
+}
