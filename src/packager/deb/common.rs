@@ -252,6 +252,24 @@ fn problem(key: &'static str, message: String, help: &str) -> Problem {
 
 /// Every check of a deb or rpm channel's settings, before any build.
 pub fn check(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem> {
+    identity(cx, c, kind)?;
+    texts(cx, c)?;
+    let ch = cx.channel;
+    deps(cx, c, kind)?;
+    if let Some(dir) = &c.bin_dir {
+        installed_path(dir).map_err(|e| {
+            problem(
+                "bin-dir",
+                format!("channel {ch}: bin-dir {dir:?}: {e}"),
+                "an absolute path such as \"/usr/bin\"",
+            )
+        })?;
+    }
+    installed_files(cx, c)
+}
+
+/// The package name, version and maintainer.
+fn identity(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem> {
     let ch = cx.channel;
     let name = cx.package();
     if !is_package_name(name) {
@@ -289,6 +307,12 @@ pub fn check(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem>
         }
         _ => {}
     }
+    Ok(())
+}
+
+/// The one-line fields: summary, license, homepage, section.
+fn texts(cx: &PlanInput, c: &LinuxConfig) -> Result<(), Problem> {
+    let ch = cx.channel;
     let summary = c.summary.as_deref().unwrap_or(cx.description);
     if !is_one_line(summary) || summary.chars().count() > 80 {
         let at = match c.summary {
@@ -326,16 +350,13 @@ pub fn check(cx: &PlanInput, c: &LinuxConfig, kind: &str) -> Result<(), Problem>
             "e.g. section = \"utils\" (lowercase letters, digits, `-`, `/`)",
         ));
     }
-    deps(cx, c, kind)?;
-    if let Some(dir) = &c.bin_dir {
-        installed_path(dir).map_err(|e| {
-            problem(
-                "bin-dir",
-                format!("channel {ch}: bin-dir {dir:?}: {e}"),
-                "an absolute path such as \"/usr/bin\"",
-            )
-        })?;
-    }
+    Ok(())
+}
+
+/// `files`, `config-files` and `scripts`: installed paths and the
+/// project files they come from.
+fn installed_files(cx: &PlanInput, c: &LinuxConfig) -> Result<(), Problem> {
+    let ch = cx.channel;
     let root = (cx.path)(".");
     let mut all = std::collections::BTreeSet::new();
     let count =
