@@ -95,6 +95,16 @@ pub struct Plan {
 }
 
 impl Plan {
+    /// The ids of the matrix's own targets, in plan order: what `--shard`
+    /// splits (joined targets are the merge's, never a shard's).
+    pub fn matrix_ids(&self) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|t| t.of_matrix())
+            .map(|t| t.id.clone())
+            .collect()
+    }
+
     /// The steps its job ids and needs are made from.
     pub fn steps(&self) -> jobs::Steps<'_> {
         jobs::Steps {

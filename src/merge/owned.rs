@@ -208,13 +208,7 @@ fn manifest_path(dir: &Path) -> PathBuf {
 /// and computes which targets each owns; one [`Owned`] per shard, in the
 /// order given.
 pub fn identify(plan: &Plan, shards: &[Shard]) -> Result<Vec<Owned>, MergeError> {
-    // The ids the shards were split over: joined targets are the merge's.
-    let ids: Vec<String> = plan
-        .targets
-        .iter()
-        .filter(|t| t.of_matrix())
-        .map(|t| t.id.clone())
-        .collect();
+    let ids = plan.matrix_ids();
     let mut first: Option<(&Path, &ShardInfo)> = None;
     let mut seen: BTreeMap<usize, &Path> = BTreeMap::new();
     let mut out = Vec::with_capacity(shards.len());

@@ -33,6 +33,23 @@ pub fn read(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
         .ok_or_else(|| io::Error::other(format!("larger than {}", size(cap))))
 }
 
+/// Like [`read`], for a file an attacker may have placed: a link at
+/// `path` is refused (ELOOP), a FIFO does not block the open, and anything
+/// but a regular file is an error.
+pub fn read_regular(path: &Path, cap: u64) -> io::Result<Vec<u8>> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK | nix::libc::O_CLOEXEC)
+        .open(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::other("not a regular file"));
+    }
+    read_to_end(file, cap, meta.len())?
+        .ok_or_else(|| io::Error::other(format!("larger than {}", size(cap))))
+}
+
 /// A text file read whole: an error when it holds more than `cap` bytes
 /// ("larger than N KiB/MiB") or is not UTF-8.
 pub fn read_text(path: &Path, cap: u64) -> io::Result<String> {

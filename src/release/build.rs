@@ -154,22 +154,8 @@ fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache
 /// link, not a file, too big or not JSON counts as none (a debug line says
 /// why), and the fields that do not parse are left out.
 fn previous_durations(path: &std::path::Path) -> BTreeMap<String, u64> {
-    let read = || -> std::io::Result<Vec<u8>> {
-        use std::os::unix::fs::OpenOptionsExt;
-        let file = std::fs::OpenOptions::new()
-            .read(true)
-            // Not through a link; a FIFO in its place must not block the open.
-            .custom_flags(nix::libc::O_NOFOLLOW | nix::libc::O_NONBLOCK)
-            .open(path)?;
-        let meta = file.metadata()?;
-        if !meta.is_file() {
-            return Err(std::io::Error::other("not a regular file"));
-        }
-        let cap = crate::package::manifest::MAX_BYTES;
-        crate::package::capped::read_to_end(file, cap, meta.len())?
-            .ok_or_else(|| std::io::Error::other(format!("larger than {cap} bytes")))
-    };
-    let parsed = read().and_then(|bytes| {
+    let read = crate::package::capped::read_regular(path, crate::package::manifest::MAX_BYTES);
+    let parsed = read.and_then(|bytes| {
         serde_json::from_slice::<crate::shard::History>(&bytes).map_err(std::io::Error::other)
     });
     match parsed {

@@ -25,13 +25,7 @@ fn weights(plan: &Plan, history: Option<&Path>) -> Result<Vec<(String, f64)>, Er
             )
         }
     };
-    // Joined targets are the merge's, never a shard's.
-    let ids: Vec<String> = plan
-        .targets
-        .iter()
-        .filter(|t| t.of_matrix())
-        .map(|t| t.id.clone())
-        .collect();
+    let ids = plan.matrix_ids();
     let w = shard::weights(&ids, history.as_ref());
     Ok(ids.into_iter().zip(w).collect())
 }
