@@ -82,7 +82,8 @@ pub trait Store: Send + Sync {
     fn lookup(&self, key: &str) -> io::Result<Option<Record>>;
     /// Copies every output of `record` to `bases[base]/path` and its log
     /// to `log`, each checked against the record before it is renamed into
-    /// place. Any error means the entry is not usable.
+    /// place; no folder below a base may be a link. Any error means the
+    /// entry is not usable.
     fn restore(
         &self,
         record: &Record,
@@ -243,11 +244,15 @@ impl Store for LocalStore {
             let base = bases
                 .get(&out.base)
                 .ok_or_else(|| corrupt(format!("unknown output folder `{}`", out.base)))?;
-            let dest = base.join(relative(&out.path)?);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
+            let rel = relative(&out.path)?;
+            // Its folders are made one at a time and none may be a link:
+            // a binary restored to `target/release/x` must not be written
+            // through a `target` someone linked elsewhere.
+            if let Some(parent) = rel.parent() {
+                crate::repo::nofollow::create_dirs(base, parent)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
             }
-            self.get(&out.blob, &dest, out.mode)?;
+            self.get(&out.blob, &base.join(rel), out.mode)?;
         }
         if let Some(blob) = &record.log {
             self.get(blob, log, 0o644)?;
@@ -461,6 +466,23 @@ mod tests {
             .restore(&record, &bases, &dir.path().join("r.log"))
             .unwrap_err();
         assert!(err.to_string().contains("leaves its folder"), "{err}");
+    }
+
+    #[test]
+    fn a_linked_folder_below_a_base_is_not_written_through() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let back = dir.path().join("back");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&back).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, back.join("sub")).unwrap();
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!elsewhere.join("hello").exists());
     }
 
     #[test]

@@ -26,6 +26,7 @@ use crate::cache::toolchain::Identities;
 use crate::cache::{Inputs, LocalStore, Record, Store};
 use crate::engine::Engine;
 use crate::inspect::Inspected;
+use crate::package::checksum::{Algorithm, Hasher};
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
 
@@ -167,7 +168,14 @@ impl Cache {
         i.set("sources", self.sources.clone()?);
         match &step.container {
             // The image holds the toolchain; its id names both.
-            Some(image) => i.set("container", container_id(at.engine, image)?),
+            Some(image) => {
+                i.set("container", container_id(at.engine, image)?);
+                let names = plan
+                    .containers
+                    .as_ref()
+                    .map_or(&[][..], |c| &c.pass_env[..]);
+                i.set("pass-env", passed_env(names, |n| std::env::var_os(n)));
+            }
             None => i.set("toolchain", self.toolchain(step)),
         }
         i.set("needs", needs_made(at, job));
@@ -239,16 +247,10 @@ impl Cache {
         let step = &plan.targets[t].build;
         let mut outputs = Vec::new();
         collect(&step.out_dir, &mut outputs)?;
-        if !step.artifact.starts_with(&step.out_dir) {
-            let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
-                format!(
-                    "the binary `{}` is outside the project and dist/",
-                    step.artifact.display()
-                )
-            })?;
+        if let Some(path) = artifact_outside(plan, step)? {
             outputs.push(Saving {
                 base: "root".into(),
-                path: slashed(rel)?,
+                path,
                 file: step.artifact.clone(),
             });
         }
@@ -343,6 +345,22 @@ fn restore(
     record: &Record,
 ) -> Result<(), String> {
     let step = &plan.targets[t].build;
+    // A record comes from a store others may write: the only file it may
+    // put outside the fresh output folder is this job's own binary (not a
+    // source, a hook in .git, another job's binary).
+    let outside = artifact_outside(plan, step)?;
+    if let Some(o) = record
+        .outputs
+        .iter()
+        .find(|o| o.base != "out" && (o.base != "root" || Some(&o.path) != outside.as_ref()))
+    {
+        return Err(format!(
+            "it names `{}` in `{}`; this job writes only its output folder{}",
+            o.path,
+            o.base,
+            outside.map_or(String::new(), |p| format!(" and `{p}`"))
+        ));
+    }
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
     let bases = BTreeMap::from([
         ("out".to_string(), step.out_dir.clone()),
@@ -393,6 +411,22 @@ fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
     Ok(())
 }
 
+/// The binary's path in the project when the build leaves it outside its
+/// output folder (`target/release/x`), which is then saved and restored
+/// too; `None` when it is in the output folder.
+fn artifact_outside(plan: &Plan, step: &crate::plan::BuildStep) -> Result<Option<String>, String> {
+    if step.artifact.starts_with(&step.out_dir) {
+        return Ok(None);
+    }
+    let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
+        format!(
+            "the binary `{}` is outside the project and dist/",
+            step.artifact.display()
+        )
+    })?;
+    slashed(rel).map(Some)
+}
+
 fn slashed(rel: &Path) -> Result<String, String> {
     rel.to_str()
         .map(str::to_string)
@@ -405,6 +439,27 @@ fn shown(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// The digest of the `[container] pass-env` variables as this run passes
+/// them (a value may be a secret, so only its digest goes in the record):
+/// unlike the inherited environment of a host job, these are named to
+/// reach the build, and a changed one (GOFLAGS, a version) changes it.
+fn passed_env(names: &[String], value: impl Fn(&str) -> Option<std::ffi::OsString>) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    for name in names.iter().collect::<BTreeSet<_>>() {
+        hasher.update(name.as_bytes());
+        match value(name) {
+            Some(v) => {
+                hasher.update(b"=");
+                hasher.update(v.as_bytes());
+            }
+            None => hasher.update(b" unset"),
+        }
+        hasher.update(b"\0");
+    }
+    hasher.finalize_hex()
 }
 
 /// The named inputs that changed, for a miss's reason.
@@ -509,6 +564,61 @@ mod tests {
         assert_eq!(inputs("builder:aaaa").key(), a.key());
         assert_ne!(a.key(), b.key());
         assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    #[test]
+    fn a_passed_variable_is_an_input_by_its_digest() {
+        let names = ["GOFLAGS".to_string()];
+        let with = |v: Option<&str>| passed_env(&names, |_| v.map(Into::into));
+        assert_ne!(with(Some("-trimpath")), with(Some("")));
+        assert_ne!(with(Some("")), with(None));
+        assert_eq!(with(Some("-trimpath")), with(Some("-trimpath")));
+        assert!(!with(Some("secret-token")).contains("secret"));
+    }
+
+    #[test]
+    fn a_record_may_not_write_outside_its_jobs_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.root = dir.path().join("project");
+        let (job, t) = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((i, t)),
+                _ => None,
+            })
+            .unwrap();
+        let out_dir = plan.targets[t].build.out_dir.clone();
+        let blob = crate::cache::store::Blob {
+            sha256: "0".repeat(64),
+            size: 0,
+        };
+        let output = |base: &str, path: &str| crate::cache::store::OutputFile {
+            base: base.into(),
+            path: path.into(),
+            blob: blob.clone(),
+            mode: 0o755,
+        };
+        for hostile in [
+            output("root", ".git/hooks/post-checkout"),
+            output("root", "main.go"),
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: plan.jobs[job].id.to_string(),
+                inputs: Inputs::default(),
+                outputs: vec![output("out", "glide"), hostile],
+                log: None,
+            };
+            let err = restore(&plan, job, t, &cache, &record).unwrap_err();
+            assert!(err.contains("this job writes only"), "{err}");
+            // Refused before the output folder is made afresh.
+            assert!(!out_dir.exists());
+        }
     }
 
     #[test]
