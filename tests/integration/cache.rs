@@ -387,10 +387,7 @@ fn a_binary_outside_dist_is_restored_but_never_through_a_link() {
     let c = Cached::new("");
     let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml"))
         .unwrap()
-        .replace(
-            r#"printf '#!"#,
-            r#"mkdir -p \"${0%/*}\" && printf '#!"#,
-        )
+        .replace(r#"printf '#!"#, r#"mkdir -p \"${0%/*}\" && printf '#!"#)
         .replace(
             r#""{{ out }}/{{ bin }}""#,
             r#""target/{{ os }}-{{ arch }}/{{ bin }}""#,
