@@ -486,6 +486,44 @@ mod tests {
     }
 
     #[test]
+    fn a_blob_that_is_a_link_or_a_fifo_is_refused_at_once() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let blob = store.blob_path(&record.outputs[0].blob.sha256);
+        let bases = BTreeMap::from([("out".to_string(), dir.path().join("back"))]);
+        // A link to the very bytes the record names is still refused.
+        let same = dir.path().join("same-bytes");
+        std::fs::rename(&blob, &same).unwrap();
+        std::os::unix::fs::symlink(&same, &blob).unwrap();
+        assert!(
+            store
+                .restore(&record, &bases, &dir.path().join("r.log"))
+                .is_err()
+        );
+        std::fs::remove_file(&blob).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&blob).status();
+        assert!(made.unwrap().success());
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(!dir.path().join("back/sub/hello").exists());
+    }
+
+    #[test]
+    fn an_oversized_record_is_a_miss_and_is_dropped() {
+        let (_dir, store, inputs) = setup();
+        let path = store.record_path(&inputs.key());
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"{\"format\":1,\"pad\":\"").unwrap();
+        f.write_all(&vec![b'x'; (MAX_RECORD + 1) as usize]).unwrap();
+        f.write_all(b"\"}").unwrap();
+        drop(f);
+        assert!(store.lookup(&inputs.key()).unwrap().is_none());
+        assert!(!path.exists());
+    }
+
+    #[test]
     fn an_unparsable_record_is_a_miss_and_is_dropped() {
         let (_dir, store, inputs) = setup();
         let path = store.record_path(&inputs.key());
