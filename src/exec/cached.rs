@@ -187,9 +187,14 @@ impl Cache {
     fn toolchain(&self, step: &crate::plan::BuildStep) -> BTreeMap<String, String> {
         let mut programs = BTreeSet::new();
         let first = if step.shell {
-            step.argv
-                .get(2)
-                .and_then(|line| shell_words::split(line).ok()?.into_iter().next())
+            // `CC=x GOOS=y go build`: the program is the first word that
+            // is not a variable assignment.
+            step.argv.get(2).and_then(|line| {
+                shell_words::split(line)
+                    .ok()?
+                    .into_iter()
+                    .find(|w| !is_assignment(w))
+            })
         } else {
             step.argv.first().cloned()
         };
@@ -462,6 +467,15 @@ fn passed_env(names: &[String], value: impl Fn(&str) -> Option<std::ffi::OsStrin
     hasher.finalize_hex()
 }
 
+/// `NAME=value` in a shell line: sets a variable, runs nothing.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
+}
+
 /// The named inputs that changed, for a miss's reason.
 fn last_changed(now: &Inputs, last: &Inputs) -> String {
     now.changed_since(last).join(", ")
@@ -574,6 +588,32 @@ mod tests {
         assert_ne!(with(Some("")), with(None));
         assert_eq!(with(Some("-trimpath")), with(Some("-trimpath")));
         assert!(!with(Some("secret-token")).contains("secret"));
+    }
+
+    #[test]
+    fn a_shell_lines_program_is_found_past_its_assignments() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(&dir.path().join("store"));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("mycc"), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("mycc"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut step = crate::plan::tests::sample_plan().targets[0].build.clone();
+        step.shell = true;
+        step.argv = vec![
+            "sh".into(),
+            "-c".into(),
+            "CGO_ENABLED=0 A_1=b mycc -o x".into(),
+        ];
+        step.env = BTreeMap::from([("PATH".to_string(), bin.display().to_string())]);
+        step.dir = dir.path().to_path_buf();
+        let ids = cache.toolchain(&step);
+        assert!(
+            ids.get("mycc").is_some_and(|id| id.starts_with("sha256:")),
+            "{ids:?}"
+        );
+        assert!(!is_assignment("./x=y") && !is_assignment("=y") && is_assignment("X="));
     }
 
     #[test]
