@@ -155,25 +155,22 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
-    #[test]
-    fn a_dirty_tracked_file_changes_the_digest_and_an_untracked_one_does_not() {
+    /// A checkout with one commit of `main.c`.
+    fn committed_main_c() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         run(root, &["init", "-q"]);
         std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
         run(root, &["add", "main.c"]);
-        run(
-            root,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "x",
-            ],
-        );
+        let who = ["-c", "user.name=t", "-c", "user.email=t@t"];
+        run(root, &[&who[..], &["commit", "-qm", "x"]].concat());
+        dir
+    }
+
+    #[test]
+    fn a_dirty_tracked_file_changes_the_digest_and_an_untracked_one_does_not() {
+        let dir = committed_main_c();
+        let root = dir.path();
         let clean = digest(root, &[], &[]).unwrap();
         std::fs::write(root.join("notes.txt"), "untracked").unwrap();
         assert_eq!(digest(root, &[], &[]).unwrap(), clean);
@@ -188,23 +185,8 @@ mod tests {
     fn the_digest_does_not_write_the_users_index() {
         // A build runs beside the user's own git: refreshing the index
         // would take index.lock under them.
-        let dir = tempfile::tempdir().unwrap();
+        let dir = committed_main_c();
         let root = dir.path();
-        run(root, &["init", "-q"]);
-        std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
-        run(root, &["add", "main.c"]);
-        run(
-            root,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "x",
-            ],
-        );
         let index = std::fs::read(root.join(".git/index")).unwrap();
         // Same content, new stat data: a refresh would rewrite the index.
         let f = std::fs::OpenOptions::new()
