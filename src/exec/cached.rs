@@ -3,10 +3,11 @@
 //!
 //! Part of `exec`, between the scheduler and [`super::jobs`]' build. A
 //! build job's inputs (command, environment, folders, toolchain identity,
-//! container image, sources, matrix's version, what its needs made) are
-//! named here and keyed by [`crate::cache`]. A hit restores the output
-//! folder, the binary and the job's log, then checks the binary like a
-//! build would; a miss (the log says why: which input changed) runs the
+//! container image and the `pass-env` values it gets, sources, matrix's
+//! version, what its needs made) are named here and keyed by
+//! [`crate::cache`]. A hit restores the output folder, the binary and the
+//! job's log (a record naming any other file is refused as corrupt), then
+//! checks the binary like a build would; a miss (the log says why: which input changed) runs the
 //! job and stores what it made. A corrupt entry is dropped with a warning
 //! and the job runs. Without a cache, or when the inputs cannot be named
 //! (no git and no `[cache] inputs`), the job simply runs.
