@@ -32,7 +32,7 @@ mod apt;
 mod channel;
 mod error;
 mod layout;
-pub(super) mod nofollow;
+pub(crate) mod nofollow;
 mod publish;
 mod tap;
 

@@ -312,6 +312,18 @@ pub fn git_facts(repo_dir: &Path, ignore: &[PathBuf]) -> Result<GitFacts, Versio
     .facts(ignore)
 }
 
+/// The stdout of a read-only `git -C <dir> <args>` asked as [`git_facts`]
+/// asks (no optional locks: the user's own git may be working there), or
+/// why it failed; for other modules' questions about the checkout (the
+/// cache's sources digest).
+pub fn git_stdout(dir: &Path, args: &[&str]) -> Result<String, VersionError> {
+    Git {
+        program: OsStr::new("git"),
+        dir,
+    }
+    .ok(args)
+}
+
 struct Git<'a> {
     program: &'a OsStr,
     dir: &'a Path,

@@ -6,7 +6,8 @@
 //! the cap and drops the rest, then every blob no kept record names. A
 //! blob younger than [`GRACE`] is left alone even so: a concurrent run may
 //! have stored it and not yet written the record that names it; nor is a
-//! record another run is still writing (its hidden temporary name).
+//! record another run is still writing (its hidden temporary name), nor a
+//! young file in `tmp/` (an older one is a killed run's and goes).
 
 use std::collections::{BTreeMap, HashSet};
 use std::io;
@@ -54,7 +55,8 @@ pub fn stats(store: &LocalStore) -> io::Result<Stats> {
 }
 
 /// Drops least recently used records until the blobs of the rest fit in
-/// `max_size` bytes, then the blobs no record names.
+/// `max_size` bytes, then the blobs no record names and the temporary
+/// files of runs that died writing them (older than [`GRACE`]).
 pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
     let mut removed = Removed::default();
     let mut records: Vec<(SystemTime, String, Option<Record>)> = Vec::new();
@@ -114,6 +116,12 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
             removed.bytes += meta.len();
         }
     }
+    // A blob a killed run was writing: nothing else would ever remove it.
+    for (_, path, meta) in files(&store.root().join("tmp"))? {
+        if !young(&meta) && remove(&path) {
+            removed.bytes += meta.len();
+        }
+    }
     Ok(removed)
 }
 
@@ -150,7 +158,8 @@ fn blobs(r: &Record) -> impl Iterator<Item = &str> {
 }
 
 /// The entries of `dir` that are not folders (links included, as links:
-/// removing one removes the link), with their own metadata.
+/// removing one removes the link), with their own metadata; one another
+/// run removed between the listing and the look is left out.
 fn files(dir: &Path) -> io::Result<Vec<(String, std::path::PathBuf, std::fs::Metadata)>> {
     let mut out = Vec::new();
     let entries = match std::fs::read_dir(dir) {
@@ -160,7 +169,12 @@ fn files(dir: &Path) -> io::Result<Vec<(String, std::path::PathBuf, std::fs::Met
     };
     for entry in entries {
         let entry = entry?;
-        let meta = entry.path().symlink_metadata()?;
+        let meta = match entry.path().symlink_metadata() {
+            Ok(m) => m,
+            // Renamed or removed by another run since the listing.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e),
+        };
         if meta.is_dir() {
             continue;
         }
@@ -244,6 +258,55 @@ mod tests {
         age(&partial, 3600);
         assert_eq!(prune(&store, 0).unwrap().records, 1);
         assert!(!partial.exists());
+    }
+
+    #[test]
+    fn a_file_another_run_removes_meanwhile_is_not_an_error() {
+        // Every save renames a `.partial-*` record away and a concurrent
+        // prune removes files: a listed entry may be gone when it is
+        // looked at, and that must not fail this prune.
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("s")).unwrap();
+        let ac = store.root().join("ac");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let churn = {
+            let (ac, stop) = (ac.clone(), stop.clone());
+            std::thread::spawn(move || {
+                let mut n = 0u64;
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let path = ac.join(format!(".{n}.json.partial-x"));
+                    std::fs::write(&path, b"{").unwrap();
+                    std::fs::remove_file(&path).unwrap();
+                    n += 1;
+                }
+            })
+        };
+        for _ in 0..150 {
+            for i in 0..20 {
+                std::fs::write(ac.join(format!(".keep{i}.json.partial-y")), b"{").unwrap();
+            }
+            let result = prune(&store, 0).and_then(|_| stats(&store));
+            if let Err(e) = result {
+                stop.store(true, std::sync::atomic::Ordering::Relaxed);
+                churn.join().unwrap();
+                panic!("a concurrent writer failed the prune: {e}");
+            }
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        churn.join().unwrap();
+    }
+
+    #[test]
+    fn a_dead_runs_temporary_blob_goes_and_a_live_ones_stays() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("s")).unwrap();
+        let temp = store.root().join("tmp/blob-dead01");
+        std::fs::write(&temp, vec![7u8; 1000]).unwrap();
+        assert_eq!(prune(&store, 0).unwrap(), Removed::default());
+        assert!(temp.exists());
+        age(&temp, 3600);
+        assert_eq!(prune(&store, 0).unwrap().bytes, 1000);
+        assert!(!temp.exists());
     }
 
     #[test]

@@ -17,8 +17,6 @@ use crate::package::checksum::{Algorithm, Hasher, hash_file};
 
 /// Most files `[cache] inputs` may match.
 const MAX_FILES: usize = 200_000;
-/// How long one git command may take.
-const GIT_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
 
 /// The sources' digest, or why there is none (then jobs are not cached).
 pub fn digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String, String> {
@@ -40,11 +38,25 @@ fn git_digest(root: &Path) -> Result<String, String> {
     let tree = git(root, &["rev-parse", "HEAD^{tree}"]).map_err(not_git)?;
     let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(not_git)?;
     let top = PathBuf::from(top.trim());
+    // `status` rather than `diff HEAD`: with no optional locks it leaves
+    // the index alone, where `diff` rewrites it to refresh stat data
+    // (taking index.lock under the user's own git). Entries are `XY name`.
     let changed = git(
         root,
-        &["diff", "--name-only", "-z", "--no-renames", "HEAD", "--"],
+        &[
+            "status",
+            "--porcelain=v1",
+            "-z",
+            "--no-renames",
+            "--untracked-files=no",
+            "--ignore-submodules=none",
+        ],
     )?;
-    let mut names: Vec<&str> = changed.split('\0').filter(|n| !n.is_empty()).collect();
+    let mut names: Vec<&str> = changed
+        .split('\0')
+        .filter_map(|e| e.get(3..))
+        .filter(|n| !n.is_empty())
+        .collect();
     names.sort_unstable();
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(format!("git-tree {}\n", tree.trim()).as_bytes());
@@ -112,21 +124,17 @@ fn mode(m: &std::fs::Metadata) -> u32 {
     m.permissions().mode() & 0o111
 }
 
-/// `git -C <dir> <args>`: its stdout, or its stderr as the error.
+/// `git -C <dir> <args>`: its stdout, or why not. A name that is not
+/// UTF-8 is an error (it could not be read back to hash its file).
 fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let program = crate::process::find_program("git").ok_or("git is not on PATH")?;
-    let dir = dir.to_string_lossy();
-    let mut all = vec!["-C", dir.as_ref()];
-    all.extend_from_slice(args);
-    let what = || format!("git {}", args.join(" "));
-    let out = crate::process::capture(&program, &all, GIT_TIMEOUT)
-        .map_err(|e| format!("cannot run git: {e}"))?
-        .ok_or_else(|| format!("{} took more than {}s", what(), GIT_TIMEOUT.as_secs()))?;
-    if !out.status.success() {
-        return Err(String::from_utf8_lossy(&out.stderr).trim().to_string());
+    let out = crate::version::git_stdout(dir, args).map_err(|e| e.to_string())?;
+    if out.contains(char::REPLACEMENT_CHARACTER) {
+        return Err(format!(
+            "git {} printed a name that is not UTF-8",
+            args.join(" ")
+        ));
     }
-    String::from_utf8(out.stdout)
-        .map_err(|_| format!("{} printed a name that is not UTF-8", what()))
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -147,25 +155,22 @@ mod tests {
         assert!(ok, "git {args:?}");
     }
 
-    #[test]
-    fn a_dirty_tracked_file_changes_the_digest_and_an_untracked_one_does_not() {
+    /// A checkout with one commit of `main.c`.
+    fn committed_main_c() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path();
         run(root, &["init", "-q"]);
         std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
         run(root, &["add", "main.c"]);
-        run(
-            root,
-            &[
-                "-c",
-                "user.name=t",
-                "-c",
-                "user.email=t@t",
-                "commit",
-                "-qm",
-                "x",
-            ],
-        );
+        let who = ["-c", "user.name=t", "-c", "user.email=t@t"];
+        run(root, &[&who[..], &["commit", "-qm", "x"]].concat());
+        dir
+    }
+
+    #[test]
+    fn a_dirty_tracked_file_changes_the_digest_and_an_untracked_one_does_not() {
+        let dir = committed_main_c();
+        let root = dir.path();
         let clean = digest(root, &[], &[]).unwrap();
         std::fs::write(root.join("notes.txt"), "untracked").unwrap();
         assert_eq!(digest(root, &[], &[]).unwrap(), clean);
@@ -174,6 +179,25 @@ mod tests {
         assert_ne!(dirty, clean);
         std::fs::write(root.join("main.c"), "int main(){}\n").unwrap();
         assert_eq!(digest(root, &[], &[]).unwrap(), clean);
+    }
+
+    #[test]
+    fn the_digest_does_not_write_the_users_index() {
+        // A build runs beside the user's own git: refreshing the index
+        // would take index.lock under them.
+        let dir = committed_main_c();
+        let root = dir.path();
+        let index = std::fs::read(root.join(".git/index")).unwrap();
+        // Same content, new stat data: a refresh would rewrite the index.
+        let f = std::fs::OpenOptions::new()
+            .write(true)
+            .open(root.join("main.c"))
+            .unwrap();
+        f.set_modified(std::time::SystemTime::now() + std::time::Duration::from_secs(5))
+            .unwrap();
+        drop(f);
+        digest(root, &[], &[]).unwrap();
+        assert_eq!(std::fs::read(root.join(".git/index")).unwrap(), index);
     }
 
     #[test]

@@ -82,7 +82,8 @@ pub trait Store: Send + Sync {
     fn lookup(&self, key: &str) -> io::Result<Option<Record>>;
     /// Copies every output of `record` to `bases[base]/path` and its log
     /// to `log`, each checked against the record before it is renamed into
-    /// place. Any error means the entry is not usable.
+    /// place; no folder below a base may be a link. Any error means the
+    /// entry is not usable.
     fn restore(
         &self,
         record: &Record,
@@ -243,11 +244,15 @@ impl Store for LocalStore {
             let base = bases
                 .get(&out.base)
                 .ok_or_else(|| corrupt(format!("unknown output folder `{}`", out.base)))?;
-            let dest = base.join(relative(&out.path)?);
-            if let Some(parent) = dest.parent() {
-                std::fs::create_dir_all(parent)?;
+            let rel = relative(&out.path)?;
+            // Its folders are made one at a time and none may be a link:
+            // a binary restored to `target/release/x` must not be written
+            // through a `target` someone linked elsewhere.
+            if let Some(parent) = rel.parent() {
+                crate::repo::nofollow::create_dirs(base, parent)
+                    .map_err(|e| io::Error::other(e.to_string()))?;
             }
-            self.get(&out.blob, &dest, out.mode)?;
+            self.get(&out.blob, &base.join(rel), out.mode)?;
         }
         if let Some(blob) = &record.log {
             self.get(blob, log, 0o644)?;
@@ -461,6 +466,61 @@ mod tests {
             .restore(&record, &bases, &dir.path().join("r.log"))
             .unwrap_err();
         assert!(err.to_string().contains("leaves its folder"), "{err}");
+    }
+
+    #[test]
+    fn a_linked_folder_below_a_base_is_not_written_through() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let back = dir.path().join("back");
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&back).unwrap();
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, back.join("sub")).unwrap();
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("symbolic link"), "{err}");
+        assert!(!elsewhere.join("hello").exists());
+    }
+
+    #[test]
+    fn a_blob_that_is_a_link_or_a_fifo_is_refused_at_once() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let blob = store.blob_path(&record.outputs[0].blob.sha256);
+        let bases = BTreeMap::from([("out".to_string(), dir.path().join("back"))]);
+        // A link to the very bytes the record names is still refused.
+        let same = dir.path().join("same-bytes");
+        std::fs::rename(&blob, &same).unwrap();
+        std::os::unix::fs::symlink(&same, &blob).unwrap();
+        assert!(
+            store
+                .restore(&record, &bases, &dir.path().join("r.log"))
+                .is_err()
+        );
+        std::fs::remove_file(&blob).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(&blob).status();
+        assert!(made.unwrap().success());
+        let err = store
+            .restore(&record, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert!(err.to_string().contains("not a regular file"), "{err}");
+        assert!(!dir.path().join("back/sub/hello").exists());
+    }
+
+    #[test]
+    fn an_oversized_record_is_a_miss_and_is_dropped() {
+        let (_dir, store, inputs) = setup();
+        let path = store.record_path(&inputs.key());
+        let mut f = File::create(&path).unwrap();
+        f.write_all(b"{\"format\":1,\"pad\":\"").unwrap();
+        f.write_all(&vec![b'x'; (MAX_RECORD + 1) as usize]).unwrap();
+        f.write_all(b"\"}").unwrap();
+        drop(f);
+        assert!(store.lookup(&inputs.key()).unwrap().is_none());
+        assert!(!path.exists());
     }
 
     #[test]

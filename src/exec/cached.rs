@@ -3,10 +3,11 @@
 //!
 //! Part of `exec`, between the scheduler and [`super::jobs`]' build. A
 //! build job's inputs (command, environment, folders, toolchain identity,
-//! container image, sources, matrix's version, what its needs made) are
-//! named here and keyed by [`crate::cache`]. A hit restores the output
-//! folder, the binary and the job's log, then checks the binary like a
-//! build would; a miss (the log says why: which input changed) runs the
+//! container image and the `pass-env` values it gets, sources, matrix's
+//! version, what its needs made) are named here and keyed by
+//! [`crate::cache`]. A hit restores the output folder, the binary and the
+//! job's log (a record naming any other file is refused as corrupt), then
+//! checks the binary like a build would; a miss (the log says why: which input changed) runs the
 //! job and stores what it made. A corrupt entry is dropped with a warning
 //! and the job runs. Without a cache, or when the inputs cannot be named
 //! (no git and no `[cache] inputs`), the job simply runs.
@@ -26,6 +27,7 @@ use crate::cache::toolchain::Identities;
 use crate::cache::{Inputs, LocalStore, Record, Store};
 use crate::engine::Engine;
 use crate::inspect::Inspected;
+use crate::package::checksum::{Algorithm, Hasher};
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
 
@@ -167,7 +169,14 @@ impl Cache {
         i.set("sources", self.sources.clone()?);
         match &step.container {
             // The image holds the toolchain; its id names both.
-            Some(image) => i.set("container", container_id(at.engine, image)?),
+            Some(image) => {
+                i.set("container", container_id(at.engine, image)?);
+                let names = plan
+                    .containers
+                    .as_ref()
+                    .map_or(&[][..], |c| &c.pass_env[..]);
+                i.set("pass-env", passed_env(names, |n| std::env::var_os(n)));
+            }
             None => i.set("toolchain", self.toolchain(step)),
         }
         i.set("needs", needs_made(at, job));
@@ -179,9 +188,14 @@ impl Cache {
     fn toolchain(&self, step: &crate::plan::BuildStep) -> BTreeMap<String, String> {
         let mut programs = BTreeSet::new();
         let first = if step.shell {
-            step.argv
-                .get(2)
-                .and_then(|line| shell_words::split(line).ok()?.into_iter().next())
+            // `CC=x GOOS=y go build`: the program is the first word that
+            // is not a variable assignment.
+            step.argv.get(2).and_then(|line| {
+                shell_words::split(line)
+                    .ok()?
+                    .into_iter()
+                    .find(|w| !is_assignment(w))
+            })
         } else {
             step.argv.first().cloned()
         };
@@ -239,16 +253,10 @@ impl Cache {
         let step = &plan.targets[t].build;
         let mut outputs = Vec::new();
         collect(&step.out_dir, &mut outputs)?;
-        if !step.artifact.starts_with(&step.out_dir) {
-            let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
-                format!(
-                    "the binary `{}` is outside the project and dist/",
-                    step.artifact.display()
-                )
-            })?;
+        if let Some(path) = artifact_outside(plan, step)? {
             outputs.push(Saving {
                 base: "root".into(),
-                path: slashed(rel)?,
+                path,
                 file: step.artifact.clone(),
             });
         }
@@ -343,6 +351,22 @@ fn restore(
     record: &Record,
 ) -> Result<(), String> {
     let step = &plan.targets[t].build;
+    // A record comes from a store others may write: the only file it may
+    // put outside the fresh output folder is this job's own binary (not a
+    // source, a hook in .git, another job's binary).
+    let outside = artifact_outside(plan, step)?;
+    if let Some(o) = record
+        .outputs
+        .iter()
+        .find(|o| o.base != "out" && (o.base != "root" || Some(&o.path) != outside.as_ref()))
+    {
+        return Err(format!(
+            "it names `{}` in `{}`; this job writes only its output folder{}",
+            o.path,
+            o.base,
+            outside.map_or(String::new(), |p| format!(" and `{p}`"))
+        ));
+    }
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
     let bases = BTreeMap::from([
         ("out".to_string(), step.out_dir.clone()),
@@ -393,6 +417,22 @@ fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
     Ok(())
 }
 
+/// The binary's path in the project when the build leaves it outside its
+/// output folder (`target/release/x`), which is then saved and restored
+/// too; `None` when it is in the output folder.
+fn artifact_outside(plan: &Plan, step: &crate::plan::BuildStep) -> Result<Option<String>, String> {
+    if step.artifact.starts_with(&step.out_dir) {
+        return Ok(None);
+    }
+    let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
+        format!(
+            "the binary `{}` is outside the project and dist/",
+            step.artifact.display()
+        )
+    })?;
+    slashed(rel).map(Some)
+}
+
 fn slashed(rel: &Path) -> Result<String, String> {
     rel.to_str()
         .map(str::to_string)
@@ -405,6 +445,36 @@ fn shown(root: &Path, path: &Path) -> String {
         .unwrap_or(path)
         .display()
         .to_string()
+}
+
+/// The digest of the `[container] pass-env` variables as this run passes
+/// them (a value may be a secret, so only its digest goes in the record):
+/// unlike the inherited environment of a host job, these are named to
+/// reach the build, and a changed one (GOFLAGS, a version) changes it.
+fn passed_env(names: &[String], value: impl Fn(&str) -> Option<std::ffi::OsString>) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    for name in names.iter().collect::<BTreeSet<_>>() {
+        hasher.update(name.as_bytes());
+        match value(name) {
+            Some(v) => {
+                hasher.update(b"=");
+                hasher.update(v.as_bytes());
+            }
+            None => hasher.update(b" unset"),
+        }
+        hasher.update(b"\0");
+    }
+    hasher.finalize_hex()
+}
+
+/// `NAME=value` in a shell line: sets a variable, runs nothing.
+fn is_assignment(word: &str) -> bool {
+    word.split_once('=').is_some_and(|(name, _)| {
+        !name.is_empty()
+            && !name.starts_with(|c: char| c.is_ascii_digit())
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    })
 }
 
 /// The named inputs that changed, for a miss's reason.
@@ -509,6 +579,87 @@ mod tests {
         assert_eq!(inputs("builder:aaaa").key(), a.key());
         assert_ne!(a.key(), b.key());
         assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    #[test]
+    fn a_passed_variable_is_an_input_by_its_digest() {
+        let names = ["GOFLAGS".to_string()];
+        let with = |v: Option<&str>| passed_env(&names, |_| v.map(Into::into));
+        assert_ne!(with(Some("-trimpath")), with(Some("")));
+        assert_ne!(with(Some("")), with(None));
+        assert_eq!(with(Some("-trimpath")), with(Some("-trimpath")));
+        assert!(!with(Some("secret-token")).contains("secret"));
+    }
+
+    #[test]
+    fn a_shell_lines_program_is_found_past_its_assignments() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(&dir.path().join("store"));
+        let bin = dir.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        std::fs::write(bin.join("mycc"), "#!/bin/sh\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(bin.join("mycc"), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let mut step = crate::plan::tests::sample_plan().targets[0].build.clone();
+        step.shell = true;
+        step.argv = vec![
+            "sh".into(),
+            "-c".into(),
+            "CGO_ENABLED=0 A_1=b mycc -o x".into(),
+        ];
+        step.env = BTreeMap::from([("PATH".to_string(), bin.display().to_string())]);
+        step.dir = dir.path().to_path_buf();
+        let ids = cache.toolchain(&step);
+        assert!(
+            ids.get("mycc").is_some_and(|id| id.starts_with("sha256:")),
+            "{ids:?}"
+        );
+        assert!(!is_assignment("./x=y") && !is_assignment("=y") && is_assignment("X="));
+    }
+
+    #[test]
+    fn a_record_may_not_write_outside_its_jobs_outputs() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.root = dir.path().join("project");
+        let (job, t) = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((i, t)),
+                _ => None,
+            })
+            .unwrap();
+        let out_dir = plan.targets[t].build.out_dir.clone();
+        let blob = crate::cache::store::Blob {
+            sha256: "0".repeat(64),
+            size: 0,
+        };
+        let output = |base: &str, path: &str| crate::cache::store::OutputFile {
+            base: base.into(),
+            path: path.into(),
+            blob: blob.clone(),
+            mode: 0o755,
+        };
+        for hostile in [
+            output("root", ".git/hooks/post-checkout"),
+            output("root", "main.go"),
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: plan.jobs[job].id.to_string(),
+                inputs: Inputs::default(),
+                outputs: vec![output("out", "glide"), hostile],
+                log: None,
+            };
+            let err = restore(&plan, job, t, &cache, &record).unwrap_err();
+            assert!(err.contains("this job writes only"), "{err}");
+            // Refused before the output folder is made afresh.
+            assert!(!out_dir.exists());
+        }
     }
 
     #[test]

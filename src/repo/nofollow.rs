@@ -4,7 +4,9 @@
 //! repository, [`super::channel`] checks published files, and none of them
 //! may be led elsewhere by a link someone planted: a release file linked to
 //! /etc/passwd would be published under an archive's name, and a repository
-//! folder linked outside would be written through. The root itself is the
+//! folder linked outside would be written through; [`crate::cache`]'s
+//! restore makes an output's folders with [`create_dirs`] for the same
+//! reason (a binary restored to `target/...`). The root itself is the
 //! folder the user named and may be a link (a repository mounted via
 //! /srv/repo -> /data/repo is fine); a path below it must be plain names
 //! (no `..`, `.` or root: a walk that checks for links still climbs out
@@ -30,7 +32,7 @@ use crate::package::checksum::HashingWriter;
 
 /// Why a path below a root could not be used.
 #[derive(Debug)]
-pub(super) enum Refused {
+pub(crate) enum Refused {
     /// This component is a symbolic link.
     Symlink(PathBuf),
     /// This component should be a folder but is something else.
@@ -254,7 +256,7 @@ pub(super) fn dir_mode(path: &Path) -> Result<(), Refused> {
 /// time (each new one 0755, whatever the umask), refusing a `rel` that is
 /// not plain names and a component that is a link or not a directory. `root`
 /// itself is created with its parents if missing (the user named it).
-pub(super) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
+pub(crate) fn create_dirs(root: &Path, rel: &Path) -> Result<(), Refused> {
     plain(root, rel)?;
     std::fs::create_dir_all(root).map_err(Refused::io("create the directory", root))?;
     if rel.as_os_str().is_empty() {

@@ -381,3 +381,42 @@ fn a_bad_cache_table_is_a_located_error() {
         "the error names the line: {err}"
     );
 }
+
+#[test]
+fn a_binary_outside_dist_is_restored_but_never_through_a_link() {
+    let c = Cached::new("");
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml"))
+        .unwrap()
+        .replace(r#"printf '#!"#, r#"mkdir -p \"${0%/*}\" && printf '#!"#)
+        .replace(
+            r#""{{ out }}/{{ bin }}""#,
+            r#""target/{{ os }}-{{ arch }}/{{ bin }}""#,
+        )
+        .replace(
+            "binary = \"hello\"",
+            "binary = \"hello\"\nartifact = \"target/{{ os }}-{{ arch }}/{{ bin }}\"",
+        );
+    c.p.file("matrix.toml", &toml);
+    c.p.commit();
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    let target = c.p.dir.join("target");
+    std::fs::remove_dir_all(&target).unwrap();
+    c.build(&[]);
+    assert_eq!(c.runs(), 2, "restored, not run");
+    assert_eq!(
+        std::fs::read_to_string(target.join("linux-arm64/hello")).unwrap(),
+        "#!/bin/sh\necho hello linux/arm64\n"
+    );
+    // `target` now links elsewhere: the restore must not write through
+    // it (the job runs instead; what its own command does is its affair).
+    std::fs::remove_dir_all(&target).unwrap();
+    let elsewhere = c.p.dir.parent().unwrap().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &target).unwrap();
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "a linked folder makes the entry unusable");
+    let log = c.log("linux-amd64");
+    assert!(log.contains("its entry was corrupt"), "{log}");
+    assert!(log.contains("is a symbolic link"), "{log}");
+}
