@@ -108,7 +108,7 @@ pub fn visit(
             Ok(())
         }
         Format::TarGz => tar_visit(
-            flate2::read::GzDecoder::new(reader),
+            flate2::read::MultiGzDecoder::new(reader),
             archive,
             &mut keep,
             &mut f,
