@@ -354,7 +354,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let exe = dir.path().join("hello");
         let body: Vec<u8> = (0..3_500_000u32)
-            .map(|i| (i % 251 ^ i / 4096) as u8)
+            .map(|i| ((i % 251) ^ (i / 4096)) as u8)
             .collect();
         std::fs::write(&exe, &body).unwrap();
         let entries = vec![Entry {
