@@ -84,9 +84,7 @@ pub(super) async fn build(
     cancel: &CancellationToken,
 ) -> Result<Option<Inspected>, JobError> {
     if ctx.plan.targets[t].joins.is_some() {
-        return super::universal::join(&ctx.plan, job, t)
-            .await
-            .map(|()| None);
+        return super::universal::join(&ctx.plan, job, t).await.map(|()| None);
     }
     run_command(ctx, job, t, cancel).await?;
     check_binary(ctx, job, t, cancel).await
