@@ -11,9 +11,10 @@
 //!   names; modes are exactly 0755 (executables, directories) or 0644,
 //!   never the source's own mode, owner, times or the umask;
 //! - tar: GNU headers throughout, long paths through GNU long-name records;
-//!   gzip level 9 without file name and header mtime 0, deflated in fixed
-//!   blocks on every core (the private `pargz` module: the bytes never
-//!   depend on the number of threads); xz level 6; zstd at the configured
+//!   gzip by libdeflate at level [`GZIP_LEVEL`], without file name and
+//!   header mtime 0, one gzip member per fixed block, deflated on every
+//!   core (the private `pargz` module: the bytes never depend on the
+//!   number of threads); xz level 6; zstd at the configured
 //!   level (default [`ZSTD_DEFAULT_LEVEL`]) with zstd's own worker threads
 //!   in a fixed mode whose output does not depend on their number; zip:
 //!   deflate level 9, a DOS timestamp from
@@ -35,16 +36,19 @@ use super::PackageError;
 use super::atomic::AtomicFile;
 use super::checksum::{Algorithm, HashingWriter};
 use super::dest::{check_dest, normalize_dest};
-use super::encode::{
-    DEFLATE_LEVEL, EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip,
-};
+use super::encode::{EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip};
 use super::files::Entry;
 use super::pargz::ParGzWriter;
 
 /// Size of the copy buffer and of the output buffer in front of the file.
 const BUF: usize = 256 * 1024;
-/// tar.gz and zip deflate alike (see [`DEFLATE_LEVEL`] for the level).
-const GZIP_LEVEL: u32 = DEFLATE_LEVEL;
+/// libdeflate's level for tar.gz (its scale is 0..=12). Measured in
+/// 1 MiB members against `gzip -6 -n` on 40 MiB of ELF files from /usr
+/// and on Go 1.19's go + compile (26 MiB): 1.5% and 0.6% smaller, in a
+/// quarter of the CPU time (0.41 s against 1.70 s, 0.28 s against
+/// 1.17 s). Levels 7..=9 save another 0.6-0.8% for 1.4-3x the time;
+/// level 5 is already 0.04% bigger than `gzip -6` on the Go binaries.
+pub(super) const GZIP_LEVEL: i32 = 6;
 const XZ_LEVEL: u32 = 6;
 /// zstd's own default: about as small as `gzip -9` at several times its
 /// speed. Higher levels cost much more CPU for a few percent of size.
@@ -516,9 +520,9 @@ mod tests {
         };
         write(&spec, &dest).unwrap();
         let bytes = std::fs::read(&dest).unwrap();
-        // magic, deflate, no flags (so no FNAME), mtime 0, xfl 2 (the
-        // "maximum compression" mark of level 9), OS unknown.
-        assert_eq!(&bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 2, 255]);
+        // magic, deflate, no flags (so no FNAME), mtime 0, xfl 0 (neither
+        // the fastest nor the slowest level), OS unknown.
+        assert_eq!(&bytes[..10], &[0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 255]);
     }
 
     #[test]

@@ -19,18 +19,18 @@ use zip::{CompressionMethod, System, ZipWriter};
 use super::PackageError;
 use super::files::Entry;
 
-/// The deflate level of tar.gz and zip members. zlib-rs follows zlib-ng's
+/// The deflate level of zip members (tar.gz uses libdeflate, see
+/// `archive`'s `GZIP_LEVEL`). zlib-rs follows zlib-ng's
 /// faster strategies below 7: its level 6 gives output about 3% larger
 /// than GNU `gzip -6` on executables. Level 9 is smaller than `gzip -6`
 /// and still as fast (measured on 40 MiB of ELF files: 17.13 MB in 1.95 s
 /// against gzip -6's 17.25 MB in 2.04 s), so release archives are never
 /// bigger than the classic tool's. On 40 MB of Go binaries (Go 1.19's
-/// go, compile, link, vet and cgo) deflated in tar.gz's 1 MiB blocks,
-/// levels 6, 7 and 8 all lose to `gzip -6` (16.39, 16.28, 16.26 MB
+/// go, compile, link, vet and cgo) deflated in 1 MiB blocks, levels 6, 7 and 8 all lose to `gzip -6` (16.39, 16.28, 16.26 MB
 /// against 16.15 MB) and only 9 wins (16.03 MB). (Kept here, not in
 /// `archive`, so this module needs nothing from the one that uses it.)
 pub(super) const DEFLATE_LEVEL: u32 = 9;
-/// The same deflate level as tar.gz, for the same reason.
+/// The same deflate level for zip-based packages (nupkg).
 pub(crate) const ZIP_DEFLATE_LEVEL: i64 = DEFLATE_LEVEL as i64;
 pub(super) const DIR_MODE: u32 = 0o755;
 pub(super) const EXEC_MODE: u32 = 0o755;

@@ -108,7 +108,7 @@ pub fn visit(
             Ok(())
         }
         Format::TarGz => tar_visit(
-            flate2::read::GzDecoder::new(reader),
+            flate2::read::MultiGzDecoder::new(reader),
             archive,
             &mut keep,
             &mut f,
@@ -345,5 +345,45 @@ mod tests {
         let bare = read_all(&exe, Format::Binary, |_| true);
         assert_eq!(bare[0].0.path, "hello");
         assert_eq!(bare[0].1, b"\x7fELF binary");
+    }
+
+    /// A tar.gz bigger than one gzip member (1 MiB of input each) comes
+    /// back whole, members past the first included.
+    #[test]
+    fn a_tar_gz_of_several_gzip_members_comes_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let exe = dir.path().join("hello");
+        let body: Vec<u8> = (0..3_500_000u32)
+            .map(|i| ((i % 251) ^ (i / 4096)) as u8)
+            .collect();
+        std::fs::write(&exe, &body).unwrap();
+        let entries = vec![Entry {
+            source: exe,
+            dest: "hello".into(),
+            executable: true,
+        }];
+        let out = dir.path().join("a.tar.gz");
+        let spec = ArchiveSpec {
+            format: Format::TarGz,
+            entries: &entries,
+            wrap: Some("top"),
+            mtime: 0,
+            algorithm: Algorithm::Sha256,
+            zstd_level: crate::package::archive::ZSTD_DEFAULT_LEVEL,
+        };
+        write(&spec, &out).unwrap();
+        // Several members: the first alone holds only part of the tar.
+        let z = std::fs::read(&out).unwrap();
+        let mut first = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&z[..]), &mut first).unwrap();
+        assert!(first.len() < body.len(), "one member only");
+        let all = read_all(&out, Format::TarGz, |_| true);
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].0.path, "top/hello");
+        assert!(all[0].1 == body, "content of top/hello");
+        let dest = dir.path().join("out");
+        let got = extract_to(&out, Format::TarGz, |m| m.path == "top/hello", &dest).unwrap();
+        assert_eq!(got.map(|m| m.size), Some(body.len() as u64));
+        assert!(std::fs::read(&dest).unwrap() == body);
     }
 }

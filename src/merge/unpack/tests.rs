@@ -116,6 +116,32 @@ fn a_shard_folder_archive_unpacks_without_its_build_folder() {
     assert!(!dir.join("build").exists(), "build/ was unpacked");
 }
 
+/// tar.gz archives come as several gzip members (matrix's own, pigz
+/// -i, libdeflate-based tools): every member is read, not just the first.
+#[test]
+fn a_multi_member_gzip_unpacks_whole() {
+    let (tmp, into) = dirs();
+    let m = manifest(5);
+    let tar = tar_bytes(&[
+        file("shard-1/a.tar.gz", b"hello"),
+        file("shard-1/logs/build.log", b"ok\n"),
+        file("shard-1/manifest.json", &m),
+    ]);
+    let path = tmp.path().join("shard-1.tar.gz");
+    let mut gz = Vec::new();
+    // Members cut mid-header and mid-content.
+    for part in [&tar[..700], &tar[700..2000], &tar[2000..]] {
+        let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        enc.write_all(part).unwrap();
+        gz.extend(enc.finish().unwrap());
+    }
+    std::fs::write(&path, gz).unwrap();
+    let dir = unpack_with(&path, &into, Raise::default(), SMALL).unwrap();
+    assert_eq!(std::fs::read(dir.join("a.tar.gz")).unwrap(), b"hello");
+    assert_eq!(std::fs::read(dir.join("manifest.json")).unwrap(), m);
+    assert_eq!(std::fs::read(dir.join("logs/build.log")).unwrap(), b"ok\n");
+}
+
 #[test]
 fn a_tar_bomb_past_the_recorded_total_is_refused_by_name() {
     let (tmp, into) = dirs();

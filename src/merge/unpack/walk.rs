@@ -56,7 +56,7 @@ impl Walker<'_> {
         let reader = std::io::BufReader::new(file);
         match self.kind {
             Kind::Tar => self.walk_tar(reader, f),
-            Kind::TarGz => self.walk_tar(flate2::read::GzDecoder::new(reader), f),
+            Kind::TarGz => self.walk_tar(flate2::read::MultiGzDecoder::new(reader), f),
             Kind::Zip => self.walk_zip(reader, f),
         }
     }
