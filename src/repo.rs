@@ -32,7 +32,7 @@ mod apt;
 mod channel;
 mod error;
 mod layout;
-pub(crate) mod nofollow;
+pub(crate) use crate::package::nofollow;
 mod publish;
 mod tap;
 

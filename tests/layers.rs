@@ -31,14 +31,15 @@ const LAYERS: &[&str] = &[
     "matrix",
     "image",
     "package",
-    // The action cache stores files by digest; exec names the inputs.
-    "cache",
     // Config to plan: each packager owns its `[channels.<name>]` keys, which
     // config reads; templates, versions and presets read config.
     "packager",
     "config",
     "template",
     "version",
+    // The action cache stores files by digest (the sources digest asks
+    // git through version); plan and exec name the inputs.
+    "cache",
     "preset",
     "plan",
     "shard",

@@ -249,7 +249,7 @@ impl Store for LocalStore {
             // a binary restored to `target/release/x` must not be written
             // through a `target` someone linked elsewhere.
             if let Some(parent) = rel.parent() {
-                crate::repo::nofollow::create_dirs(base, parent)
+                crate::package::nofollow::create_dirs(base, parent)
                     .map_err(|e| io::Error::other(e.to_string()))?;
             }
             self.get(&out.blob, &base.join(rel), out.mode)?;

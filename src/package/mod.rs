@@ -23,6 +23,7 @@ pub mod extract;
 pub mod files;
 pub mod macho_fat;
 pub mod manifest;
+pub mod nofollow;
 mod pargz;
 
 use std::path::PathBuf;

@@ -1,7 +1,8 @@
 //! Path walking that never follows a symbolic link below a root.
 //!
-//! Part of `repo`: [`super::publish`] reads a release folder and writes a
-//! repository, [`super::channel`] checks published files, and none of them
+//! Part of `package`, for `repo` and `cache`: [`crate::repo`]'s publish
+//! reads a release folder and writes a repository, its channels check
+//! published files, and none of them
 //! may be led elsewhere by a link someone planted: a release file linked to
 //! /etc/passwd would be published under an archive's name, and a repository
 //! folder linked outside would be written through; [`crate::cache`]'s
@@ -110,7 +111,7 @@ fn plain(root: &Path, rel: &Path) -> Result<(), Refused> {
 }
 
 /// What a lookup below a root found.
-pub(super) enum Found<T> {
+pub(crate) enum Found<T> {
     Yes(T),
     /// The path, or one of its folders, does not exist.
     Missing,
@@ -118,7 +119,7 @@ pub(super) enum Found<T> {
 
 /// Checks that `rel` is plain names only and that every folder of `rel`
 /// (relative to `root`, `rel` itself excluded) is a real directory. `Missing` as soon as one does not exist.
-pub(super) fn check_parents(root: &Path, rel: &Path) -> Result<Found<()>, Refused> {
+pub(crate) fn check_parents(root: &Path, rel: &Path) -> Result<Found<()>, Refused> {
     plain(root, rel)?;
     let Some(parent) = rel.parent() else {
         return Ok(Found::Yes(()));
@@ -139,7 +140,7 @@ pub(super) fn check_parents(root: &Path, rel: &Path) -> Result<Found<()>, Refuse
 
 /// The metadata of `root/rel` itself, not of what it might link to, after
 /// checking its folders.
-pub(super) fn metadata(root: &Path, rel: &Path) -> Result<Found<std::fs::Metadata>, Refused> {
+pub(crate) fn metadata(root: &Path, rel: &Path) -> Result<Found<std::fs::Metadata>, Refused> {
     if let Found::Missing = check_parents(root, rel)? {
         return Ok(Found::Missing);
     }
@@ -152,7 +153,7 @@ pub(super) fn metadata(root: &Path, rel: &Path) -> Result<Found<std::fs::Metadat
 }
 
 /// Whether `root/rel` exists as a real directory (a link to one is refused).
-pub(super) fn is_dir(root: &Path, rel: &Path) -> Result<bool, Refused> {
+pub(crate) fn is_dir(root: &Path, rel: &Path) -> Result<bool, Refused> {
     match metadata(root, rel)? {
         Found::Missing => Ok(false),
         Found::Yes(m) if m.file_type().is_symlink() => Err(Refused::Symlink(root.join(rel))),
@@ -163,7 +164,7 @@ pub(super) fn is_dir(root: &Path, rel: &Path) -> Result<bool, Refused> {
 
 /// Opens the regular file `root/rel` for reading without following a link
 /// anywhere below `root`.
-pub(super) fn open(root: &Path, rel: &Path) -> Result<Found<(File, std::fs::Metadata)>, Refused> {
+pub(crate) fn open(root: &Path, rel: &Path) -> Result<Found<(File, std::fs::Metadata)>, Refused> {
     if let Found::Missing = check_parents(root, rel)? {
         return Ok(Found::Missing);
     }
@@ -192,7 +193,7 @@ pub(super) fn open(root: &Path, rel: &Path) -> Result<Found<(File, std::fs::Meta
 
 /// Reads all of the regular file `root/rel`, refusing links; at most
 /// `limit` bytes (a record or manifest, never an archive).
-pub(super) fn read(root: &Path, rel: &Path, limit: u64) -> Result<Found<Vec<u8>>, Refused> {
+pub(crate) fn read(root: &Path, rel: &Path, limit: u64) -> Result<Found<Vec<u8>>, Refused> {
     let (file, meta) = match open(root, rel)? {
         Found::Yes(f) => f,
         Found::Missing => return Ok(Found::Missing),
@@ -219,7 +220,7 @@ pub(super) fn read(root: &Path, rel: &Path, limit: u64) -> Result<Found<Vec<u8>>
 }
 
 /// Hashes the regular file `root/rel` (refusing links): `(hex, size)`.
-pub(super) fn hash(
+pub(crate) fn hash(
     root: &Path,
     rel: &Path,
     algorithm: Algorithm,
@@ -237,7 +238,7 @@ pub(super) fn hash(
 /// Gives the folder matrix just made mode 0755 whatever the umask (a
 /// repository is served to others), through a descriptor opened without
 /// following a link.
-pub(super) fn dir_mode(path: &Path) -> Result<(), Refused> {
+pub(crate) fn dir_mode(path: &Path) -> Result<(), Refused> {
     use std::os::unix::fs::PermissionsExt;
     let dir = OpenOptions::new()
         .read(true)
