@@ -28,16 +28,8 @@ LOG_PREFIX=bench-cache
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-die() {
-	err "$*"
-	exit 1
-}
-positive_int() {
-	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"
-}
 median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
 	if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
-seconds() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 TARGETS=${BENCH_TARGETS:-4}

@@ -45,15 +45,6 @@ LOG_PREFIX=bench-containers
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-die() {
-	err "$*"
-	exit 1
-}
-seconds() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
-positive_int() {
-	local name=$1 value=$2
-	[[ "$value" =~ ^[1-9][0-9]*$ ]] || die "$name must be a positive integer, got '$value'"
-}
 
 COUNT=${BENCH_JOBS:-16}
 PARALLEL=${BENCH_PARALLEL:-4}
@@ -71,7 +62,6 @@ readonly USER_ID GROUP_ID
 
 START_US=$(now)
 readonly START_US
-load_avg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 LOAD_START=$(load_avg)
 readonly LOAD_START
 

@@ -34,16 +34,9 @@ export LC_ALL=C
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 readonly ROOT
 
-say() { printf 'bench-scale: %s\n' "$*"; }
-die() {
-	printf 'bench-scale: error: %s\n' "$*" >&2
-	exit 1
-}
-now() { printf '%s' "${EPOCHREALTIME//[.,]/}"; }
-positive_int() {
-	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"
-}
-load_avg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+LOG_PREFIX=bench-scale
+# shellcheck source=scripts/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 JOBS=${BENCH_JOBS:-2}
 RUNS=${BENCH_RUNS:-3}

@@ -58,6 +58,23 @@ now() {
 # elapsed START END (microseconds) -> "1.2s"
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1fs", (b - a) / 1000000 }'; }
 
+# die MESSAGE: an error line, then exit 1.
+die() {
+	err "$*"
+	exit 1
+}
+
+# positive_int NAME VALUE: dies unless VALUE is a positive integer.
+positive_int() {
+	[[ "$2" =~ ^[1-9][0-9]*$ ]] || die "$1 must be a positive integer, got '$2'"
+}
+
+# seconds MICROSECONDS -> "1.234"
+seconds() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
+
+# The 1, 5 and 15 minute load averages (benchmarks print them).
+load_avg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown; }
+
 # apt_get ARGS...: apt-get with its output prefixed, waiting for a held lock
 # (unattended-upgrades) instead of failing at once.
 apt_get() {
