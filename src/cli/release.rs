@@ -261,20 +261,13 @@ pub fn cache_command(cli: &Cli, args: &CacheArgs) -> Result<(), Error> {
                 size(at.max_size),
             ))
         }
-        CacheAction::Prune => {
-            let r = release::cache_prune(&at)?;
+        CacheAction::Prune | CacheAction::Clear => {
+            let (r, done) = match args.action {
+                CacheAction::Prune => (release::cache_prune(&at)?, "pruned"),
+                _ => (release::cache_clear(&at)?, "cleared"),
+            };
             print_out(&format!(
-                "pruned {}: {} entries, {} files ({}) removed\n",
-                at.dir.display(),
-                r.records,
-                r.blobs,
-                size(r.bytes)
-            ))
-        }
-        CacheAction::Clear => {
-            let r = release::cache_clear(&at)?;
-            print_out(&format!(
-                "cleared {}: {} entries, {} files ({}) removed\n",
+                "{done} {}: {} entries, {} files ({}) removed\n",
                 at.dir.display(),
                 r.records,
                 r.blobs,
