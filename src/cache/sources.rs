@@ -7,6 +7,9 @@
 //! (for a project outside git, or to narrow what a build depends on).
 //! Untracked files do not count unless a glob names them. Computed once
 //! per run; links are hashed as links (their target text), never followed.
+//! The project's `matrix.toml` is left out either way: what it says reaches
+//! a job through its plan step, which is in the job's key, so a change to
+//! `[project] description` does not rebuild every binary.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -18,12 +21,17 @@ use crate::package::checksum::{Algorithm, Hasher, hash_file};
 /// Most files `[cache] inputs` may match.
 const MAX_FILES: usize = 200_000;
 
+/// The config in the project's folder, left out of the sources.
+const CONFIG: &str = "matrix.toml";
+
 /// The sources' digest, or why there is none (then jobs are not cached).
 pub fn digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String, String> {
     if globs.is_empty() {
         git_digest(root)
     } else {
-        glob_digest(root, globs, skip)
+        let mut skip = skip.to_vec();
+        skip.push(root.join(CONFIG));
+        glob_digest(root, globs, &skip)
     }
 }
 
@@ -35,9 +43,20 @@ fn git_digest(root: &Path) -> Result<String, String> {
             root.display()
         )
     };
-    let tree = git(root, &["rev-parse", "HEAD^{tree}"]).map_err(not_git)?;
     let top = git(root, &["rev-parse", "--show-toplevel"]).map_err(not_git)?;
     let top = PathBuf::from(top.trim());
+    // The config's path in the checkout, `/`-separated.
+    let real_root = std::fs::canonicalize(root).unwrap_or_else(|_| root.to_path_buf());
+    let config = real_root
+        .join(CONFIG)
+        .strip_prefix(&top)
+        .ok()
+        .and_then(|p| p.to_str())
+        .map(str::to_string);
+    let tree = match &config {
+        Some(config) => tree_without(&top, config)?,
+        None => git(root, &["rev-parse", "HEAD^{tree}"]).map_err(not_git)?,
+    };
     // `status` rather than `diff HEAD`: with no optional locks it leaves
     // the index alone, where `diff` rewrites it to refresh stat data
     // (taking index.lock under the user's own git). Entries are `XY name`.
@@ -55,7 +74,7 @@ fn git_digest(root: &Path) -> Result<String, String> {
     let mut names: Vec<&str> = changed
         .split('\0')
         .filter_map(|e| e.get(3..))
-        .filter(|n| !n.is_empty())
+        .filter(|n| !n.is_empty() && Some(*n) != config.as_deref())
         .collect();
     names.sort_unstable();
     let mut hasher = Hasher::new(Algorithm::Sha256);
@@ -63,6 +82,33 @@ fn git_digest(root: &Path) -> Result<String, String> {
     for name in names {
         let state = file_state(&top.join(name)).map_err(|e| format!("{name}: {e}"))?;
         hasher.update(format!("dirty {name} {state}\n").as_bytes());
+    }
+    Ok(hasher.finalize_hex())
+}
+
+/// HEAD's tree with the file `skip` (its `/`-separated path in the
+/// checkout) left out: the folders on its way listed entry by entry (one
+/// `git ls-tree` each), every other entry by its object id.
+fn tree_without(top: &Path, skip: &str) -> Result<String, String> {
+    let parts: Vec<&str> = skip.split('/').collect();
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    hasher.update(b"tree without the config\n");
+    for (depth, part) in parts.iter().enumerate() {
+        let dir = parts[..depth].join("/");
+        let listing = git(top, &["ls-tree", "-z", &format!("HEAD:{dir}")])?;
+        let mut on_the_way = false;
+        for entry in listing.split('\0').filter(|e| !e.is_empty()) {
+            // `<mode> <type> <id>\t<name>`
+            if entry.split_once('\t').map(|(_, name)| name) == Some(*part) {
+                on_the_way = true;
+                continue;
+            }
+            hasher.update(format!("{dir}/{entry}\n").as_bytes());
+        }
+        if !on_the_way {
+            // The config is not in HEAD: every entry is listed already.
+            break;
+        }
     }
     Ok(hasher.finalize_hex())
 }
@@ -102,8 +148,9 @@ fn glob_digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String
     Ok(hasher.finalize_hex())
 }
 
-/// A file's content digest, a link's target, or `deleted`.
-fn file_state(path: &Path) -> io::Result<String> {
+/// A file's content digest, a link's target, or `deleted`: what a path
+/// holds, for a key, without following a link.
+pub fn file_state(path: &Path) -> io::Result<String> {
     match path.symlink_metadata() {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("deleted".into()),
         Err(e) => Err(e),
@@ -217,5 +264,35 @@ mod tests {
         assert_ne!(digest(root, &globs, &skip).unwrap(), first);
         let err = digest(root, &[], &[]);
         assert!(err.is_err_and(|e| e.contains("[cache] inputs")));
+    }
+
+    #[test]
+    fn the_config_is_no_source() {
+        let dir = committed_main_c();
+        let root = dir.path();
+        std::fs::write(root.join(CONFIG), "[project]\nname = \"a\"\n").unwrap();
+        run(root, &["add", CONFIG]);
+        let who = ["-c", "user.name=t", "-c", "user.email=t@t"];
+        run(root, &[&who[..], &["commit", "-qm", "config"]].concat());
+        let first = digest(root, &[], &[]).unwrap();
+        // Dirty, then committed: the same sources.
+        std::fs::write(root.join(CONFIG), "[project]\nname = \"b\"\n").unwrap();
+        assert_eq!(digest(root, &[], &[]).unwrap(), first);
+        run(root, &[&who[..], &["commit", "-qam", "b"]].concat());
+        assert_eq!(digest(root, &[], &[]).unwrap(), first);
+        // Any other file still counts, in the root or in a folder.
+        std::fs::write(root.join("main.c"), "int main(){return 2;}\n").unwrap();
+        assert_ne!(digest(root, &[], &[]).unwrap(), first);
+        run(root, &[&who[..], &["commit", "-qam", "c"]].concat());
+        let committed = digest(root, &[], &[]).unwrap();
+        std::fs::create_dir(root.join("src")).unwrap();
+        std::fs::write(root.join("src/x.c"), "x").unwrap();
+        run(root, &["add", "src/x.c"]);
+        run(root, &[&who[..], &["commit", "-qm", "d"]].concat());
+        assert_ne!(digest(root, &[], &[]).unwrap(), committed);
+        // In a sub-folder project, only its own config is left out.
+        let sub = digest(&root.join("src"), &[], &[]).unwrap();
+        std::fs::write(root.join(CONFIG), "changed").unwrap();
+        assert_ne!(digest(&root.join("src"), &[], &[]).unwrap(), sub);
     }
 }
