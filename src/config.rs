@@ -199,10 +199,14 @@ pub struct Build {
     /// Run the command in a container of this `[builders.<name>]` image.
     #[serde(default)]
     pub builder: Option<String>,
+    /// Keep the build and archive jobs in the action cache (default true);
+    /// `false`: they always run and are never stored.
+    #[serde(default = "yes")]
+    pub cache: bool,
     /// Per-target changes, applied in order: `preset`, `command`, `shell`,
-    /// `flags`, `binary`, `artifact`, `timeout`, `container` and `builder`
-    /// replace, `env` entries are merged. An empty `container` runs the
-    /// target on the host.
+    /// `flags`, `binary`, `artifact`, `timeout`, `container`, `builder` and
+    /// `cache` replace, `env` entries are merged. An empty `container` runs
+    /// the target on the host.
     #[serde(default)]
     pub overrides: Vec<BuildOverride>,
 }
@@ -235,6 +239,8 @@ pub struct BuildOverride {
     pub container: Option<String>,
     #[serde(default)]
     pub builder: Option<String>,
+    #[serde(default)]
+    pub cache: Option<bool>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]

@@ -177,6 +177,10 @@ pub struct BuildStep {
     pub timeout: Option<Duration>,
     /// The image to run the command in; `None` runs it on the host.
     pub container: Option<containers::ContainerImage>,
+    /// `cache = false`: the target's build and archive always run and are
+    /// never stored (absent from the plan JSON unless set).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -1,5 +1,8 @@
-//! Build jobs through the action cache: look up before running, store
-//! after success.
+//! Jobs through the action cache: look up before running, store after
+//! success. Build jobs here; archive jobs in [`archive`], the channel jobs
+//! that build packages (deb, rpm, msi, snap) in [`channel`], all through
+//! the same look-up, restore and save ([`through`]). A job whose target or
+//! channel says `cache = false` always runs and is never stored.
 //!
 //! Part of `exec`, between the scheduler and [`super::jobs`]' build. A
 //! build job's inputs (command, environment, folders, toolchain identity,
@@ -19,6 +22,12 @@ use std::sync::Mutex;
 use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+mod archive;
+mod channel;
+
+pub(super) use archive::archive;
+pub(super) use channel::channel;
+
 use super::context::{Context, Produced, log_path};
 use super::error::JobError;
 use super::process;
@@ -28,6 +37,7 @@ use crate::cache::{Inputs, LocalStore, Record, Store};
 use crate::engine::Engine;
 use crate::inspect::Inspected;
 use crate::package::checksum::{Algorithm, Hasher};
+use crate::package::manifest::Artifact;
 use crate::plan::Plan;
 use crate::plan::containers::ContainerImage;
 
@@ -52,11 +62,51 @@ impl std::fmt::Debug for Cache {
 }
 
 /// What a job's inputs are read from: the plan, what the jobs before it
-/// made, and the engine.
+/// made (images, archive records; files on disk, or in `foreseen` when
+/// `plan --cache-status` asks before anything ran), and the engine.
 struct At<'a> {
     plan: &'a Plan,
     made: &'a [(usize, Produced)],
     engine: Option<&'a Engine>,
+    artifacts: &'a [Artifact],
+    foreseen: Option<&'a Foreseen>,
+}
+
+/// What `plan --cache-status` knows the jobs before a job would restore:
+/// each restored file's content by its path, and the archives' records.
+#[derive(Default)]
+struct Foreseen {
+    files: BTreeMap<PathBuf, String>,
+    artifacts: Vec<Artifact>,
+}
+
+/// The start of the reason a job's inputs cannot be named yet (in
+/// `plan --cache-status`: a job before it misses).
+const UNKNOWN: &str = "unknown: ";
+
+impl At<'_> {
+    /// The content of `path`, a file an earlier job made (a binary, an
+    /// archive): read from disk, or foreseen from its job's record.
+    fn made_file(&self, path: &Path) -> Result<String, String> {
+        match self.foreseen {
+            Some(f) => f.files.get(path).cloned().ok_or_else(|| {
+                format!(
+                    "{UNKNOWN}`{}` is made by a job that runs first",
+                    shown(&self.plan.root, path)
+                )
+            }),
+            None => content(path),
+        }
+    }
+}
+
+/// A file's content for a key: its size and sha256. Only for files matrix
+/// made or already accepted (a matched archive file is read through a link
+/// inside the project the same way).
+fn content(path: &Path) -> Result<String, String> {
+    crate::package::checksum::hash_file(path, Algorithm::Sha256)
+        .map(|(hex, size)| format!("{size} {hex}"))
+        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))
 }
 
 /// What the cache said about a job.
@@ -88,42 +138,54 @@ impl Cache {
         }
     }
 
-    /// What a build of `plan` would do with each build job now, in plan
-    /// order: `hit`, `miss: <why>` or `not cached: <why>`, for `matrix
-    /// plan --cache-status`. A job in a builder image is `unknown` until
-    /// the image is built; one in another image needs `engine`.
+    /// What a build of `plan` would do with each cached job now (builds,
+    /// archives, package channels), in plan order: `hit`, `miss: <why>`,
+    /// `not cached: <why>` or `unknown: <why>`, for `matrix plan
+    /// --cache-status`. A job after a hit is judged by what the hit would
+    /// restore; one after a miss is `unknown`. A job in a builder image is
+    /// `unknown` until the image is built; one in another image needs
+    /// `engine`.
     pub fn status(&self, plan: &Plan, engine: Option<&Engine>) -> Vec<(String, String)> {
-        let at = At {
-            plan,
-            made: &[],
-            engine,
-        };
-        plan.jobs
-            .iter()
-            .enumerate()
-            .filter_map(|(job, j)| match j.work() {
-                crate::plan::JobId::Build(t) => Some((job, t)),
-                _ => None,
-            })
-            .map(|(job, t)| {
-                let id = plan.jobs[job].id.to_string();
-                if let Some(ContainerImage::Builder { name }) = &plan.targets[t].build.container {
-                    return (
-                        id,
-                        format!("unknown: runs in builder image `{name}`, built first"),
-                    );
+        let mut seen = Foreseen::default();
+        let mut rows = Vec::new();
+        for (job, j) in plan.jobs.iter().enumerate() {
+            let at = At {
+                plan,
+                made: &[],
+                engine,
+                artifacts: &seen.artifacts,
+                foreseen: Some(&seen),
+            };
+            let inputs = match j.work() {
+                crate::plan::JobId::Build(t) => {
+                    if let Some(ContainerImage::Builder { name }) = &plan.targets[t].build.container
+                    {
+                        let why = format!("{UNKNOWN}runs in builder image `{name}`, built first");
+                        rows.push((j.id.to_string(), why));
+                        continue;
+                    }
+                    self.inputs(&at, job, t)
                 }
-                let scope = format!("{}\0{id}", plan.root.display());
-                let status = match self.inputs(&at, job, t) {
-                    Err(why) => format!("not cached: {why}"),
-                    Ok(inputs) => match self.lookup(&scope, &inputs) {
-                        Lookup::Hit(_) => "hit".to_string(),
-                        Lookup::Miss(why) => format!("miss: {why}"),
-                    },
-                };
-                (id, status)
-            })
-            .collect()
+                crate::plan::JobId::Archive(t) => archive::inputs(&at, t),
+                crate::plan::JobId::Channel(c) if channel::cached(plan, c) => {
+                    channel::inputs(self, &at, c)
+                }
+                _ => continue,
+            };
+            let status = match inputs {
+                Err(why) if why.starts_with(UNKNOWN) => why,
+                Err(why) => format!("not cached: {why}"),
+                Ok(inputs) => match self.lookup(&scope(plan, job), &inputs) {
+                    Lookup::Hit(record) => {
+                        seen.learn(plan, job, &record);
+                        "hit".to_string()
+                    }
+                    Lookup::Miss(why) => format!("miss: {why}"),
+                },
+            };
+            rows.push((j.id.to_string(), status));
+        }
+        rows
     }
 
     /// Drops least recently used entries until the store fits its cap.
@@ -153,6 +215,9 @@ impl Cache {
     fn inputs(&self, at: &At<'_>, job: usize, t: usize) -> Result<Inputs, String> {
         let plan = at.plan;
         let step = &plan.targets[t].build;
+        if step.no_cache {
+            return Err(NO_CACHE.into());
+        }
         let mut i = Inputs::default();
         i.set("matrix", env!("CARGO_PKG_VERSION"));
         i.set("command", json!({ "argv": step.argv, "shell": step.shell }));
@@ -285,11 +350,13 @@ pub(super) async fn build(
     };
     let plan = &ctx.plan;
     let id = &plan.jobs[job].id;
-    let scope = format!("{}\0{id}", plan.root.display());
+    let scope = scope(plan, job);
     let at = At {
         plan,
         made: &ctx.produced,
         engine: ctx.engine.as_deref(),
+        artifacts: &ctx.artifacts,
+        foreseen: None,
     };
     let inputs = match blocking(|| cache.inputs(&at, job, t)) {
         Ok(inputs) => inputs,
@@ -330,6 +397,115 @@ pub(super) async fn build(
     };
     let _ = process::note(&log, &note);
     Ok(binary)
+}
+
+/// Why a job with `cache = false` is not cached.
+const NO_CACHE: &str = "cache = false";
+
+/// The scope a job's last inputs are kept under: its project and its id.
+fn scope(plan: &Plan, job: usize) -> String {
+    format!("{}\0{}", plan.root.display(), plan.jobs[job].id)
+}
+
+impl Foreseen {
+    /// Learns what job `job`'s hit `record` would restore.
+    fn learn(&mut self, plan: &Plan, job: usize, record: &Record) {
+        let bases: BTreeMap<&str, &Path> = match plan.jobs[job].work() {
+            crate::plan::JobId::Build(t) => BTreeMap::from([
+                ("out", plan.targets[t].build.out_dir.as_path()),
+                ("root", plan.root.as_path()),
+            ]),
+            crate::plan::JobId::Archive(t) => {
+                if let Some(out) = record.outputs.first() {
+                    self.artifacts.push(archive::record_of(plan, t, out, None));
+                }
+                BTreeMap::from([("dist", plan.dist.as_path())])
+            }
+            _ => return,
+        };
+        for out in &record.outputs {
+            if let Some(base) = bases.get(out.base.as_str()) {
+                self.files.insert(
+                    base.join(&out.path),
+                    format!("{} {}", out.blob.size, out.blob.sha256),
+                );
+            }
+        }
+    }
+}
+
+/// A job other than a build through the cache: `inputs` names what can
+/// change its output (or why it is not cached), a hit is put back by
+/// `restore` (given a scratch folder), a miss runs `run` and stores the
+/// files `outputs` names (it may write more into the scratch folder).
+/// Either way the job gives back what `run` would.
+async fn through<T>(
+    ctx: &Context,
+    job: usize,
+    inputs: impl FnOnce(&Cache, &At<'_>) -> Result<Inputs, String>,
+    restore: impl FnOnce(&Cache, &Record, &Path) -> Result<T, String>,
+    run: impl std::future::Future<Output = Result<T, JobError>>,
+    outputs: impl FnOnce(&T, &Path) -> Result<Vec<Saving>, String>,
+) -> Result<T, JobError> {
+    let Some(cache) = ctx.cache.clone() else {
+        return run.await;
+    };
+    let plan = &ctx.plan;
+    let id = &plan.jobs[job].id;
+    let scope = scope(plan, job);
+    let at = At {
+        plan,
+        made: &ctx.produced,
+        engine: ctx.engine.as_deref(),
+        artifacts: &ctx.artifacts,
+        foreseen: None,
+    };
+    let inputs = match blocking(|| inputs(&cache, &at)) {
+        Ok(inputs) => inputs,
+        Err(why) => {
+            tracing::info!(job = %id, "not cached: {why}");
+            return run.await;
+        }
+    };
+    let scratch =
+        tempfile::tempdir().map_err(super::jobs::io_error(plan, job, std::env::temp_dir()))?;
+    let reason = match blocking(|| cache.lookup(&scope, &inputs)) {
+        Lookup::Miss(reason) => reason,
+        Lookup::Hit(record) => match blocking(|| restore(&cache, &record, scratch.path())) {
+            Ok(value) => {
+                if let Ok(mut r) = cache.restored.lock() {
+                    r.insert(job);
+                }
+                let _ = cache.store.set_last_inputs(&scope, &inputs);
+                tracing::info!(job = %id, key = %record.key, "cache: restored");
+                return Ok(value);
+            }
+            Err(e) => {
+                tracing::warn!(
+                    "cache entry {} of {id} is corrupt ({e}): dropped, the job runs",
+                    record.key
+                );
+                cache.store.drop_record(&record.key);
+                format!("its entry was corrupt: {e}")
+            }
+        },
+    };
+    let value = run.await?;
+    let saved = blocking(|| {
+        let files = outputs(&value, scratch.path())?;
+        cache
+            .store
+            .save(id, &inputs, &files, None)
+            .map_err(|e| e.to_string())
+    });
+    match saved {
+        Ok(record) => {
+            let _ = cache.store.set_last_inputs(&scope, &inputs);
+            tracing::info!(job = %id, "cache: miss ({reason}); stored as {}", record.key);
+        }
+        Err(e) => tracing::warn!("{id} is not cached: {e}"),
+    }
+    Ok(value)
 }
 
 /// Runs file and hashing work off the async workers when the runtime has
@@ -572,6 +748,8 @@ mod tests {
                 plan: &plan,
                 made: &made,
                 engine: None,
+                artifacts: &[],
+                foreseen: None,
             };
             cache.inputs(&at, build, t).unwrap()
         };

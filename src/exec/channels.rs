@@ -45,7 +45,7 @@ pub(super) async fn run(
     })
 }
 
-fn release(plan: &Plan) -> Release {
+pub(super) fn release(plan: &Plan) -> Release {
     let v = &plan.version;
     Release {
         name: plan.project.name.clone(),
@@ -62,7 +62,7 @@ fn release(plan: &Plan) -> Release {
 }
 
 /// The package of target `t` from its archive's record.
-fn package(
+pub(super) fn package(
     plan: &Plan,
     channel: &str,
     t: usize,

@@ -207,6 +207,7 @@ mod tests {
             smoke: None,
             timeout: None,
             container: None,
+            no_cache: false,
         }
     }
 

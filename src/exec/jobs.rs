@@ -46,14 +46,14 @@ pub(super) async fn run(
                 binary,
                 ..Output::default()
             }),
-        JobId::Archive(t) => archive(plan, t).await.map(artifact),
+        JobId::Archive(t) => super::cached::archive(ctx, job, t).await.map(artifact),
         JobId::Sbom(t) => super::sbom::run(ctx, job, t).await,
         JobId::Image { variant, platform } => {
             super::images::run_platform(ctx, job, variant, platform, cancel).await
         }
         JobId::Index(v) => super::images::run_index(ctx, job, v).await,
         JobId::Push(v) => super::images::run_push(ctx, job, v).await,
-        JobId::Channel(c) => super::channels::run(ctx, job, Some(c)).await,
+        JobId::Channel(c) => super::cached::channel(ctx, job, c).await,
         JobId::Notes => super::channels::run(ctx, job, None).await,
         JobId::Checksums => checksums(ctx, job).map(artifact),
         JobId::Sign => sign(ctx, job).await.map(|extra| Output {
@@ -241,7 +241,8 @@ fn spawn_program(
     }
 }
 
-async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
+/// Writes target `t`'s archive into dist/.
+pub(super) async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
     let target = &plan.targets[t];
     let step = &target.archive;
     let binary = Entry {
@@ -297,16 +298,25 @@ async fn archive(plan: &Plan, t: usize) -> Result<Artifact, JobError> {
     .await
     .map_err(|_| JobError::Cancelled)?
     .map_err(package_error)?;
-    Ok(Artifact {
+    Ok(archive_record(plan, t, written.size, &written.digest))
+}
+
+/// The record of target `t`'s archive of `size` bytes whose digest (in
+/// the release's checksum algorithm) is `hex`: everything else comes from
+/// the plan, so an archive restored from the cache has the same record.
+pub(super) fn archive_record(plan: &Plan, t: usize, size: u64, hex: &str) -> Artifact {
+    let target = &plan.targets[t];
+    let step = &target.archive;
+    Artifact {
         name: step.file_name.clone(),
         path: step.file_name.clone(),
-        kind: ArtifactKind::of_target_output(format),
-        format: Some(format),
+        kind: ArtifactKind::of_target_output(step.format),
+        format: Some(step.format),
         target: Some(target.id.clone()),
-        size: written.size,
-        digest: format!("{}:{}", algorithm.name(), written.digest),
+        size,
+        digest: format!("{}:{hex}", plan.checksum.algorithm.name()),
         binary: None,
-    })
+    }
 }
 
 fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {

@@ -33,7 +33,8 @@
 //!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
 //!    "kebab-case")]`, every key optional or defaulted.
 //! 3. `foo/plan.rs`: `pub const PACKAGER: Packager` (name, title, dir,
-//!    oses, slot, format_problem, one_format, format_hint, universal), `pub struct
+//!    oses, slot, format_problem, one_format, format_hint, universal,
+//!    needs_url, cache_tools), `pub struct
 //!    FooStep` (`Serialize`), `pub fn plan(&PlanInput, &FooConfig) ->
 //!    FooStep`, and `check` / `check_urls` (or re-export
 //!    `registry::{no_check, no_url_check}` under those names).

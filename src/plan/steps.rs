@@ -36,6 +36,7 @@ struct Chosen<'a> {
     binary: (&'a String, KeyPath),
     artifact: Option<(&'a str, KeyPath)>,
     timeout: Option<Duration>,
+    cache: bool,
     /// The image template or builder name, with where it was set.
     container: Option<(ChosenImage<'a>, KeyPath)>,
     env: IndexMap<&'a str, (&'a str, KeyPath)>,
@@ -196,6 +197,7 @@ impl<'a> Renderer<'a> {
                 .as_ref()
                 .map(|a| (a.as_str(), KeyPath::parse("build.artifact"))),
             timeout: build.timeout.map(|t| t.0),
+            cache: build.cache,
             container: match (&build.container, &build.builder) {
                 (Some(image), _) => {
                     Some((ChosenImage::Image(image), KeyPath::parse("build.container")))
@@ -237,6 +239,9 @@ impl<'a> Renderer<'a> {
             }
             if let Some(t) = o.timeout {
                 c.timeout = Some(t.0);
+            }
+            if let Some(cache) = o.cache {
+                c.cache = cache;
             }
             // An empty `container` runs the target on the host.
             if let Some(image) = &o.container {
@@ -294,6 +299,7 @@ impl<'a> Renderer<'a> {
             smoke: build.smoke.clone(),
             timeout: chosen.timeout,
             container,
+            no_cache: !chosen.cache,
         })
     }
 

@@ -22,6 +22,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "zip",
     universal: false,
     needs_url: true,
+    cache_tools: None,
 };
 
 /// Its install helpers know a 32-bit URL and a 64-bit one, so

@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: false,
     needs_url: false,
+    cache_tools: Some(&[]),
 };
 
 /// A deb channel, planned.

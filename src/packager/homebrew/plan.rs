@@ -20,6 +20,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: true,
     needs_url: true,
+    cache_tools: None,
 };
 
 /// One package per `on_intel` / `on_arm` block of each system, so amd64

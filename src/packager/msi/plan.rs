@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "zip",
     universal: false,
     needs_url: false,
+    cache_tools: Some(&["wixl", "msibuild"]),
 };
 
 /// The MSI architecture (wixl's `-a`) of a platform. wixl 0.101 builds

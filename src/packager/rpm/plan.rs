@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: false,
     needs_url: false,
+    cache_tools: Some(&[]),
 };
 
 /// An rpm channel, planned: the settings it shares with deb, and its

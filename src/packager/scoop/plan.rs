@@ -20,6 +20,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: false,
     needs_url: true,
+    cache_tools: None,
 };
 
 /// Windows packages keyed `64bit`, `32bit` and `arm64`.

@@ -19,6 +19,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: false,
     needs_url: true,
+    cache_tools: None,
 };
 
 /// One build per platform the script can tell apart with `uname`.

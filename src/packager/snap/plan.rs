@@ -20,6 +20,7 @@ pub const PACKAGER: Packager = Packager {
     format_hint: "tar.gz",
     universal: false,
     needs_url: true,
+    cache_tools: Some(&["mksquashfs"]),
 };
 
 /// Linux packages with a snap architecture, one per architecture.

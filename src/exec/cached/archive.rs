@@ -1,0 +1,138 @@
+//! Archive jobs through the action cache.
+//!
+//! Part of `exec::cached`. An archive's inputs are its plan step (file
+//! name, format, files as globs, folder, zstd level), the content of every
+//! file it packs (the binary its build made and each extra file, by size
+//! and sha256), the time every entry carries and the checksum algorithm;
+//! its one output is its file in dist/. A hit restores that file (re-hashed
+//! against the record) and gives the record the job gives: every field but
+//! size and digest comes from the plan.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use super::{At, Cache, NO_CACHE, content, through};
+use crate::cache::Inputs;
+use crate::cache::store::{OutputFile, Record, Saving, Store};
+use crate::exec::context::Context;
+use crate::exec::error::JobError;
+use crate::package::archive::Format;
+use crate::package::checksum::Algorithm;
+use crate::package::manifest::Artifact;
+use crate::plan::Plan;
+
+/// Runs archive job `job` (target `t`), through the cache when there is one.
+pub(in crate::exec) async fn archive(
+    ctx: &Context,
+    job: usize,
+    t: usize,
+) -> Result<Artifact, JobError> {
+    let plan = &ctx.plan;
+    through(
+        ctx,
+        job,
+        |_, at| inputs(at, t),
+        |cache, record, scratch| restore(plan, t, cache, record, scratch),
+        crate::exec::jobs::archive(plan, t),
+        |artifact, _| {
+            Ok(vec![Saving {
+                base: "dist".into(),
+                path: artifact.path.clone(),
+                file: plan.dist.join(&artifact.path),
+            }])
+        },
+    )
+    .await
+}
+
+/// Archive `t`'s inputs, or why it is not cached.
+pub(super) fn inputs(at: &At<'_>, t: usize) -> Result<Inputs, String> {
+    let plan = at.plan;
+    let target = &plan.targets[t];
+    if target.build.no_cache {
+        return Err(NO_CACHE.into());
+    }
+    let step = &target.archive;
+    let mut i = Inputs::default();
+    i.set("matrix", env!("CARGO_PKG_VERSION"));
+    i.set("archive", step);
+    i.set(
+        "binary",
+        serde_json::json!({
+            "name": target.build.binary,
+            "content": at.made_file(&target.build.artifact)?,
+        }),
+    );
+    let files = match step.format {
+        Format::Binary => Vec::new(),
+        _ => crate::package::files::resolve(&plan.root, &step.files)
+            .map_err(|e| format!("its files cannot be listed: {e}"))?,
+    };
+    let mut packed = BTreeMap::new();
+    for e in files {
+        let mode = if e.executable { "755" } else { "644" };
+        packed.insert(e.dest, format!("{} {mode}", content(&e.source)?));
+    }
+    i.set("files", packed);
+    i.set("time", plan.version.timestamp);
+    i.set("checksum", plan.checksum.algorithm.name());
+    Ok(i)
+}
+
+/// The archive's record from its entry's one output: its digest is the
+/// stored sha256 when the release uses sha256, else `hex` (hashed from
+/// the restored file), else (`plan --cache-status`) the sha256.
+pub(super) fn record_of(plan: &Plan, t: usize, out: &OutputFile, hex: Option<&str>) -> Artifact {
+    let mut record =
+        crate::exec::jobs::archive_record(plan, t, out.blob.size, hex.unwrap_or(&out.blob.sha256));
+    if hex.is_none() && plan.checksum.algorithm != Algorithm::Sha256 {
+        record.digest = format!("sha256:{}", out.blob.sha256);
+    }
+    record
+}
+
+/// Puts a record's archive back into dist/; a record naming any other
+/// file is refused as corrupt.
+fn restore(
+    plan: &Plan,
+    t: usize,
+    cache: &Cache,
+    record: &Record,
+    scratch: &Path,
+) -> Result<Artifact, String> {
+    let name = &plan.targets[t].archive.file_name;
+    let out = match record.outputs.as_slice() {
+        [out] if out.base == "dist" && &out.path == name => out,
+        _ => {
+            let listed: Vec<String> = record
+                .outputs
+                .iter()
+                .map(|o| format!("`{}` in `{}`", o.path, o.base))
+                .collect();
+            return Err(format!(
+                "it names {}; this job writes only `{name}` in dist/",
+                if listed.is_empty() {
+                    "no file".to_string()
+                } else {
+                    listed.join(", ")
+                }
+            ));
+        }
+    };
+    let bases = BTreeMap::from([("dist".to_string(), plan.dist.clone())]);
+    cache
+        .store
+        .restore(record, &bases, &scratch.join("log"))
+        .map_err(|e| e.to_string())?;
+    let algorithm = plan.checksum.algorithm;
+    if algorithm == Algorithm::Sha256 {
+        return Ok(record_of(plan, t, out, None));
+    }
+    let path = plan.dist.join(name);
+    let (hex, size) = crate::package::checksum::hash_file(&path, algorithm)
+        .map_err(|e| format!("cannot hash the restored {name}: {e}"))?;
+    if size != out.blob.size {
+        return Err(format!("the restored {name} changed while it was hashed"));
+    }
+    Ok(record_of(plan, t, out, Some(&hex)))
+}

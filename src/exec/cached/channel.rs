@@ -1,0 +1,238 @@
+//! Channel jobs that build packages (deb, rpm, msi, snap: the kinds whose
+//! registry line names `cache_tools`) through the action cache. The others
+//! render a few small text files from the records, which costs less than a
+//! look-up, and always run.
+//!
+//! Part of `exec::cached`. A channel's inputs are its plan step (its
+//! settings, targets and download URLs, its kind's planned work), the
+//! release it describes (name, description, version, commit, time...),
+//! each package's input (the archive's record, the binary's content), the
+//! content of every project file its step names (templates, scripts, files
+//! it installs), the identity of the programs its kind runs (mksquashfs,
+//! wixl, msibuild) and the checksum algorithm. Its outputs are the files it
+//! wrote, plus their records (as `artifacts.json` in the entry); a hit
+//! restores the files, re-hashes each against its record and gives the
+//! records back.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use super::{At, Cache, UNKNOWN, content, through};
+use crate::cache::Inputs;
+use crate::cache::store::{Record, Saving, Store};
+use crate::exec::context::{Context, Output};
+use crate::exec::error::JobError;
+use crate::package::manifest::Artifact;
+use crate::plan::Plan;
+
+/// The entry's file holding the records of the files a channel wrote.
+const RECORDS: &str = "artifacts.json";
+/// Largest records file read back.
+const MAX_RECORDS: u64 = 4 << 20;
+
+/// Whether channel `c`'s jobs go through the cache.
+pub(super) fn cached(plan: &Plan, c: usize) -> bool {
+    plan.channels[c].kind.packager().cache_tools.is_some()
+}
+
+/// Runs channel job `job` (channel `c`), through the cache when there is
+/// one and its kind builds packages.
+pub(in crate::exec) async fn channel(
+    ctx: &Context,
+    job: usize,
+    c: usize,
+) -> Result<Output, JobError> {
+    let run = crate::exec::channels::run(ctx, job, Some(c));
+    if !cached(&ctx.plan, c) {
+        return run.await;
+    }
+    let plan = &ctx.plan;
+    through(
+        ctx,
+        job,
+        |cache, at| inputs(cache, at, c),
+        |cache, record, scratch| {
+            restore(plan, c, cache, record, scratch).map(|extra| Output {
+                extra,
+                ..Output::default()
+            })
+        },
+        run,
+        |output, scratch| saving(plan, &output.extra, scratch),
+    )
+    .await
+}
+
+/// Channel `c`'s inputs, or why it is not cached.
+pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize) -> Result<Inputs, String> {
+    let plan = at.plan;
+    let step = &plan.channels[c];
+    let tools = step
+        .kind
+        .packager()
+        .cache_tools
+        .ok_or("its files cost less to render than to look up")?;
+    if at.foreseen.is_some()
+        && let Some((t, _)) = step.targets.iter().find(|(t, _)| {
+            let id = &plan.targets[*t].id;
+            !at.artifacts.iter().any(|a| a.target.as_ref() == Some(id))
+        })
+    {
+        return Err(format!(
+            "{UNKNOWN}the archive of {} is made first",
+            plan.targets[*t].id
+        ));
+    }
+    let mut packages = Vec::with_capacity(step.targets.len());
+    for (t, url) in &step.targets {
+        let p = crate::exec::channels::package(plan, &step.name, *t, url, at.artifacts)
+            .map_err(|e| e.to_string())?;
+        packages.push(p);
+    }
+    let mut binaries = BTreeMap::new();
+    for p in &packages {
+        binaries.insert(p.target.clone(), at.made_file(&p.binary_file)?);
+    }
+    let mut i = Inputs::default();
+    i.set("matrix", env!("CARGO_PKG_VERSION"));
+    i.set("channel", step);
+    i.set("packaging", &step.packager);
+    i.set("release", crate::exec::channels::release(plan));
+    i.set("packages", &packages);
+    i.set("binaries", binaries);
+    let mut named = BTreeMap::new();
+    for value in [
+        serde_json::to_value(step).unwrap_or_default(),
+        serde_json::to_value(&step.packager).unwrap_or_default(),
+    ] {
+        project_files(plan, &value, &mut named)?;
+    }
+    i.set("files", named);
+    let programs: BTreeMap<&str, String> = tools
+        .iter()
+        .map(|p| (*p, cache.identities.of(p, &BTreeMap::new(), &plan.root)))
+        .collect();
+    i.set("tools", programs);
+    i.set("checksum", plan.checksum.algorithm.name());
+    Ok(i)
+}
+
+/// The content of every file of the project a step's JSON names (its
+/// strings that are paths of regular files in the project, dist/ left
+/// out: those are inputs by their records). A link is an input by its
+/// target's name; the packager refuses or reads it as it always does.
+fn project_files(
+    plan: &Plan,
+    value: &serde_json::Value,
+    named: &mut BTreeMap<String, String>,
+) -> Result<(), String> {
+    match value {
+        serde_json::Value::String(s) => {
+            let path = PathBuf::from(s);
+            if !path.is_absolute() || !path.starts_with(&plan.root) || path.starts_with(&plan.dist)
+            {
+                return Ok(());
+            }
+            let state = match path.symlink_metadata() {
+                Ok(m) if m.file_type().is_symlink() => crate::cache::sources::file_state(&path)
+                    .map_err(|e| format!("cannot read `{s}`: {e}"))?,
+                Ok(m) if m.is_file() => content(&path)?,
+                _ => return Ok(()),
+            };
+            named.insert(super::shown(&plan.root, &path), state);
+        }
+        serde_json::Value::Array(items) => {
+            for item in items {
+                project_files(plan, item, named)?;
+            }
+        }
+        serde_json::Value::Object(map) => {
+            for item in map.values() {
+                project_files(plan, item, named)?;
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// The files a channel wrote, and their records in the scratch folder.
+fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Saving>, String> {
+    let records = scratch.join(RECORDS);
+    let bytes = serde_json::to_vec_pretty(written).map_err(|e| e.to_string())?;
+    std::fs::write(&records, bytes).map_err(|e| e.to_string())?;
+    let mut files: Vec<Saving> = written
+        .iter()
+        .map(|a| Saving {
+            base: "dist".into(),
+            path: a.path.clone(),
+            file: plan.dist.join(&a.path),
+        })
+        .collect();
+    files.push(Saving {
+        base: "meta".into(),
+        path: RECORDS.into(),
+        file: records,
+    });
+    Ok(files)
+}
+
+/// Puts a record's files back into the channel's folder in dist/ and
+/// gives back their records, each file re-hashed against its own. A
+/// record naming a file outside that folder is refused as corrupt.
+fn restore(
+    plan: &Plan,
+    c: usize,
+    cache: &Cache,
+    record: &Record,
+    scratch: &Path,
+) -> Result<Vec<Artifact>, String> {
+    let dir = format!("{}/", plan.channels[c].kind.dir());
+    let allowed = |base: &str, path: &str| {
+        (base == "dist" && path.starts_with(&dir)) || (base == "meta" && path == RECORDS)
+    };
+    if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
+        return Err(format!(
+            "it names `{}` in `{}`; this job writes only under `{dir}` in dist/",
+            o.path, o.base
+        ));
+    }
+    let bases = BTreeMap::from([
+        ("dist".to_string(), plan.dist.clone()),
+        ("meta".to_string(), scratch.to_path_buf()),
+    ]);
+    cache
+        .store
+        .restore(record, &bases, &scratch.join("log"))
+        .map_err(|e| e.to_string())?;
+    let bytes = crate::package::capped::read(&scratch.join(RECORDS), MAX_RECORDS)
+        .map_err(|e| format!("its {RECORDS}: {e}"))?;
+    let written: Vec<Artifact> =
+        serde_json::from_slice(&bytes).map_err(|e| format!("its {RECORDS}: {e}"))?;
+    let restored = record.outputs.iter().filter(|o| o.base == "dist").count();
+    if written.len() != restored {
+        return Err(format!(
+            "its {RECORDS} lists {} files, it holds {restored}",
+            written.len()
+        ));
+    }
+    let algorithm = plan.checksum.algorithm;
+    for a in &written {
+        if !record
+            .outputs
+            .iter()
+            .any(|o| o.base == "dist" && o.path == a.path)
+        {
+            return Err(format!(
+                "its {RECORDS} lists `{}`, which it does not hold",
+                a.path
+            ));
+        }
+        let (hex, size) = crate::package::checksum::hash_file(&plan.dist.join(&a.path), algorithm)
+            .map_err(|e| format!("cannot hash the restored {}: {e}", a.path))?;
+        if size != a.size || a.digest != format!("{}:{hex}", algorithm.name()) {
+            return Err(format!("the restored {} does not match its record", a.path));
+        }
+    }
+    Ok(written)
+}
