@@ -3,6 +3,7 @@
 //! which); a corrupt entry is dropped and rerun; two builds share a store;
 //! the release is the same bytes with and without the cache.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::support::{Project, run, script_config};
@@ -73,6 +74,57 @@ impl Cached {
             .iter()
             .filter(|j| j["kind"] == "build")
             .map(|j| j["restored"].as_bool().unwrap_or(false))
+            .collect()
+    }
+
+    /// Each cached kind's job's (build, archive, channel) `restored` flag
+    /// in the manifest, by job id.
+    fn restored_jobs(&self) -> BTreeMap<String, bool> {
+        let m: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
+                .unwrap();
+        m["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| ["build", "archive", "channel"].contains(&j["kind"].as_str().unwrap()))
+            .map(|j| {
+                let id = j["id"].as_str().unwrap().to_string();
+                (id, j["restored"].as_bool().unwrap_or(false))
+            })
+            .collect()
+    }
+
+    /// The ids of the jobs that ran (were not restored) in the last build.
+    fn ran(&self) -> Vec<String> {
+        self.restored_jobs()
+            .into_iter()
+            .filter(|(_, restored)| !restored)
+            .map(|(id, _)| id)
+            .collect()
+    }
+
+    /// matrix.toml with `from` replaced by `to`, left uncommitted (a
+    /// commit would move the snapshot's time, which every archive holds).
+    fn edit_config(&self, from: &str, to: &str) {
+        let toml = std::fs::read_to_string(self.p.dir.join("matrix.toml")).unwrap();
+        assert!(toml.contains(from), "{toml}");
+        self.p.file("matrix.toml", &toml.replacen(from, to, 1));
+    }
+
+    /// Every file in dist/ but the logs and the manifest (durations,
+    /// restored flags), by path.
+    fn dist_files(&self) -> BTreeMap<String, Vec<u8>> {
+        let dist = self.p.dist();
+        walkdir::WalkDir::new(&dist)
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e.path().strip_prefix(&dist).unwrap();
+                (rel.display().to_string(), std::fs::read(e.path()).unwrap())
+            })
+            .filter(|(rel, _)| !rel.starts_with("logs/") && rel != "manifest.json")
             .collect()
     }
 
@@ -167,10 +219,8 @@ fn a_changed_environment_reruns() {
     c.build(&[]);
     assert_eq!(c.runs(), 4);
     let log = c.log("linux-arm64");
-    assert!(
-        log.contains("changed since its last run: env, sources"),
-        "{log}"
-    );
+    // matrix.toml is no source: only the environment changed.
+    assert!(log.contains("changed since its last run: env)"), "{log}");
 }
 
 #[test]
@@ -292,12 +342,12 @@ fn two_builds_at_once_share_one_store() {
     assert_eq!(a.restored(), [true, true]);
     assert_eq!(b.restored(), [true, true]);
     assert!(!b.cache.exists(), "--cache-dir replaces [cache] dir");
-    // Both made the same binaries: one blob each in the shared store.
+    // A build and an archive of each target of each project.
     let stats = run(&mut a
         .p
         .matrix(&["cache", "stats", "--json", "--cache-dir", &shared]));
     let stats: serde_json::Value = serde_json::from_str(&stats.1).unwrap();
-    assert_eq!(stats["records"], 4, "{stats}");
+    assert_eq!(stats["records"], 8, "{stats}");
 }
 
 #[test]
@@ -306,7 +356,7 @@ fn cache_stats_prune_and_clear() {
     c.build(&[]);
     let (code, out, err) = run(&mut c.p.matrix(&["cache", "stats"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("entries: 2"), "{out}");
+    assert!(out.contains("entries: 4"), "{out}");
     assert!(
         out.contains("size cap: 10 GiB") || out.contains("size cap: 10.0 GiB"),
         "{out}"
@@ -316,7 +366,7 @@ fn cache_stats_prune_and_clear() {
     assert!(out.contains("0 entries"), "{out}");
     let (code, out, err) = run(&mut c.p.matrix(&["cache", "clear"]));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains("2 entries"), "{out}");
+    assert!(out.contains("4 entries"), "{out}");
     c.build(&[]);
     assert_eq!(c.runs(), 4, "a cleared cache runs every build again");
     assert!(
@@ -342,26 +392,37 @@ fn plan_says_hit_or_miss_and_why() {
         status(&c),
         [
             "build-linux-amd64 miss: no earlier run of this job in the cache",
-            "build-linux-arm64 miss: no earlier run of this job in the cache"
+            "archive-linux-amd64 unknown: `dist/build/linux-amd64/hello` is made by a job that runs first",
+            "build-linux-arm64 miss: no earlier run of this job in the cache",
+            "archive-linux-arm64 unknown: `dist/build/linux-arm64/hello` is made by a job that runs first",
         ]
     );
     c.build(&[]);
+    // An archive after a hit is judged by the binary the hit restores.
     assert_eq!(
         status(&c),
-        ["build-linux-amd64 hit", "build-linux-arm64 hit"]
+        [
+            "build-linux-amd64 hit",
+            "archive-linux-amd64 hit",
+            "build-linux-arm64 hit",
+            "archive-linux-arm64 hit"
+        ]
     );
     let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
     c.p.file("matrix.toml", &toml.replace("\"hi\"", "\"hello\""));
     assert_eq!(
-        status(&c)[0],
-        "build-linux-amd64 miss: changed since its last run: env, sources"
+        status(&c)[..2],
+        [
+            "build-linux-amd64 miss: changed since its last run: env",
+            "archive-linux-amd64 unknown: `dist/build/linux-amd64/hello` is made by a job that runs first"
+        ]
     );
     // JSON: the field is there only when asked for.
     let (_, json, _) = run(&mut c
         .p
         .matrix(&["plan", "--snapshot", "--json", "--cache-status"]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
-    assert_eq!(v["cache_status"][1]["job"], "build-linux-arm64");
+    assert_eq!(v["cache_status"][2]["job"], "build-linux-arm64");
     let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
     let v: serde_json::Value = serde_json::from_str(&json).unwrap();
     assert!(v.get("cache_status").is_none());
@@ -419,4 +480,179 @@ fn a_binary_outside_dist_is_restored_but_never_through_a_link() {
     let log = c.log("linux-amd64");
     assert!(log.contains("its entry was corrupt"), "{log}");
     assert!(log.contains("is a symbolic link"), "{log}");
+}
+
+/// The ids of `kinds`' jobs (`build`, `archive`) of `targets` (slugs).
+fn jobs(kinds: &[&str], targets: &[&str]) -> Vec<String> {
+    let mut ids: Vec<String> = kinds
+        .iter()
+        .flat_map(|k| targets.iter().map(move |t| format!("{k}-{t}")))
+        .collect();
+    ids.sort();
+    ids
+}
+
+#[test]
+fn an_archive_is_restored_and_reruns_when_its_step_or_a_file_changes() {
+    let c = Cached::new("");
+    c.edit_config(r#""README.md"]"#, r#""README.md", "extra.txt"]"#);
+    // Untracked: no source of the builds, but packed by the archives.
+    c.p.file("extra.txt", "one\n");
+    c.build(&[]);
+    let cold = c.dist_files();
+    let sums = c.checksums();
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
+    assert_eq!(c.dist_files(), cold, "restored archives are the same bytes");
+
+    c.p.file("extra.txt", "two\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 2, "the builds are restored");
+    assert_eq!(c.ran(), jobs(&["archive"], &["linux-amd64", "linux-arm64"]));
+    assert_ne!(c.checksums(), sums);
+
+    c.edit_config(
+        r#"format = "zip""#,
+        r#"format = "zip" }, { when = { arch = "arm64" }, format = "tar.zst""#,
+    );
+    c.build(&[]);
+    assert_eq!(c.ran(), ["archive-linux-arm64"]);
+    let (_, out, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+    let status: Vec<&str> = out.lines().skip_while(|l| *l != "cache:").collect();
+    assert!(
+        status
+            .iter()
+            .any(|l| l.contains("archive-linux-arm64") && l.ends_with(" hit")),
+        "{out}"
+    );
+
+    // Back to tar.gz: the first entry of arm64 is still there.
+    c.edit_config(r#", { when = { arch = "arm64" }, format = "tar.zst" }"#, "");
+    c.build(&[]);
+    assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
+}
+
+#[test]
+fn one_overrides_change_reruns_only_its_targets_build_and_archive() {
+    let command = r#"overrides = [ { when = { arch = "arm64" }, command = ["sh", "-c", "echo run >> \"$1\"; printf '#!/bin/sh\necho arm one\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}", "OUTSIDE/runs"] } ]"#;
+    let c = Cached::new(command);
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    c.edit_config("arm one", "arm two");
+    c.build(&[]);
+    assert_eq!(c.runs(), 3);
+    assert_eq!(c.ran(), jobs(&["archive", "build"], &["linux-arm64"]));
+}
+
+#[test]
+fn cache_false_always_runs_and_stores_nothing() {
+    let c = Cached::new(r#"overrides = [ { when = { arch = "arm64" }, cache = false } ]"#);
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 3, "arm64 ran twice, amd64 once");
+    assert_eq!(c.ran(), jobs(&["archive", "build"], &["linux-arm64"]));
+    let entries = std::fs::read_dir(c.cache.join("ac")).unwrap().count();
+    assert_eq!(entries, 2, "only amd64's build and archive are stored");
+    let (_, out, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+    let line = |job: &str| {
+        out.lines()
+            .skip_while(|l| *l != "cache:")
+            .find(|l| l.trim_start().starts_with(job))
+            .map(|l| l.split_whitespace().skip(1).collect::<Vec<_>>().join(" "))
+    };
+    assert_eq!(
+        line("build-linux-arm64").as_deref(),
+        Some("not cached: cache = false")
+    );
+    assert_eq!(
+        line("archive-linux-arm64").as_deref(),
+        Some("not cached: cache = false")
+    );
+    assert_eq!(line("build-linux-amd64").as_deref(), Some("hit"));
+
+    c.edit_config("[build]\n", "[build]\ncache = false\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 5);
+    assert_eq!(c.ran().len(), 4, "{:?}", c.restored_jobs());
+
+    c.edit_config("cache = false\n", "cache = \"no\"\n");
+    let (code, _, err) = run(&mut c.p.matrix(&["plan", "--snapshot"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("matrix.toml") && err.contains("cache"),
+        "{err}"
+    );
+    assert!(err.contains("bool"), "{err}");
+}
+
+#[test]
+fn a_deb_channel_is_restored_and_a_description_change_reruns_only_the_channel_and_notes() {
+    let c = Cached::new("");
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file(
+        "matrix.toml",
+        &format!(
+            "{toml}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n"
+        ),
+    );
+    c.p.file("CHANGELOG.md", "# Changelog\n\n## Unreleased\n\n- First.\n");
+    c.p.commit();
+    c.build(&["--no-cache"]);
+    let uncached = c.dist_files();
+    assert!(
+        uncached
+            .keys()
+            .any(|k| k.starts_with("deb/") && k.ends_with(".deb")),
+        "{:?}",
+        uncached.keys()
+    );
+    c.build(&[]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 4);
+    let ran = c.ran();
+    assert!(
+        !ran.iter()
+            .any(|j| j.starts_with("build-") || j.starts_with("archive-") || j == "channel-deb"),
+        "{ran:?}"
+    );
+    assert_eq!(
+        c.dist_files(),
+        uncached,
+        "a restored release is the same bytes"
+    );
+    let deb = uncached
+        .keys()
+        .find(|k| k.ends_with("_amd64.deb"))
+        .unwrap()
+        .clone();
+    if crate::support::require("dpkg-deb", "apt-get install dpkg") {
+        let out = std::process::Command::new("dpkg-deb")
+            .args([
+                "--field",
+                &c.p.dist().join(&deb).display().to_string(),
+                "Description",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            "A test release."
+        );
+    }
+
+    c.edit_config("A test release.", "A test release, described anew.");
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "no build ran");
+    let ran = c.ran();
+    assert!(ran.contains(&"channel-deb".to_string()), "{ran:?}");
+    assert!(
+        !ran.iter()
+            .any(|j| j.starts_with("build-") || j.starts_with("archive-")),
+        "only channels, notes and release files run: {ran:?}"
+    );
+    let (_, out, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+    assert!(out.contains("channel-deb"), "{out}");
 }
