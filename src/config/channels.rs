@@ -72,6 +72,9 @@ pub struct Channel {
     pub template: Option<String>,
     /// Package name or id (default: the project name).
     pub name: Option<String>,
+    /// `cache = false`: a package channel's job always runs and is never
+    /// stored in the action cache (default true).
+    pub cache: bool,
     /// The kind and its own keys.
     pub settings: Settings,
     /// Keys set that another kind owns, in `FOREIGN_ORDER`: a plan error.
@@ -99,6 +102,9 @@ impl Serialize for Channel {
                 "url" => map.serialize_entry(key, &self.url)?,
                 "template" => map.serialize_entry(key, &self.template)?,
                 "name" => map.serialize_entry(key, &self.name)?,
+                // Shown only when set, so plans without it read as before.
+                "cache" if self.cache => {}
+                "cache" => map.serialize_entry(key, &false)?,
                 _ => match own.get(*key) {
                     Some(value) => map.serialize_entry(key, value)?,
                     None if *key == "package" => map.serialize_entry(key, &true)?,
@@ -129,11 +135,23 @@ struct Common {
     /// Package name or id (default: the project name).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     name: Option<String>,
+    /// Keep the packages this channel builds (deb, rpm, msi, snap) in the
+    /// action cache (default true); `false`: its job always runs and is
+    /// never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    cache: Option<bool>,
 }
 
 /// Every key a channel of some kind takes, in the order an unknown key's
 /// error lists them: `FIRST_KEYS`, then those of kinds added since.
-pub static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| with_new_keys(FIRST_KEYS));
+pub static KEYS: LazyLock<Vec<&'static str>> = LazyLock::new(|| {
+    let mut keys = with_new_keys(FIRST_KEYS);
+    keys.extend(NEW_COMMON_KEYS);
+    keys
+});
+
+/// The keys every channel has that came after [`FIRST_KEYS`].
+const NEW_COMMON_KEYS: &[&str] = &["cache"];
 
 /// The keys of the kinds matrix began with, in the order its errors have
 /// always listed them (a test checks them against the kinds' config types).
@@ -249,6 +267,7 @@ impl Channel {
             url: common.url,
             template: common.template,
             name: common.name,
+            cache: common.cache.unwrap_or(true),
             settings,
             foreign,
         })
@@ -418,6 +437,7 @@ mod tests {
         assert_eq!(owned, want);
         let mut foreign: Vec<&str> = FOREIGN_ORDER.to_vec();
         foreign.extend(["kind", "when", "url", "template", "name"]);
+        foreign.extend(NEW_COMMON_KEYS);
         foreign.sort();
         assert_eq!(foreign, want);
     }

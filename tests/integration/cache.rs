@@ -653,6 +653,30 @@ fn a_deb_channel_is_restored_and_a_description_change_reruns_only_the_channel_an
             .any(|j| j.starts_with("build-") || j.starts_with("archive-")),
         "only channels, notes and release files run: {ran:?}"
     );
+    c.build(&[]);
+    assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
+
+    // `cache = false` on the channel: it runs every time; the plan says so.
+    c.edit_config("kind = \"deb\"\n", "kind = \"deb\"\ncache = false\n");
     let (_, out, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
-    assert!(out.contains("channel-deb"), "{out}");
+    let deb_line = out
+        .lines()
+        .skip_while(|l| *l != "cache:")
+        .find(|l| l.contains("channel-deb"));
+    assert!(
+        deb_line.is_some_and(|l| l.ends_with("not cached: cache = false")),
+        "{out}"
+    );
+    c.build(&[]);
+    assert_eq!(c.ran(), ["channel-deb"]);
+    let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
+    assert!(json.contains("\"cache\": false"), "the plan carries it");
+
+    c.edit_config("cache = false\n", "cache = 0\n");
+    let (code, _, err) = run(&mut c.p.matrix(&["plan", "--snapshot"]));
+    assert_ne!(code, 0);
+    assert!(
+        err.contains("matrix.toml:") && err.contains("bool"),
+        "{err}"
+    );
 }

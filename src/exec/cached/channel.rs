@@ -17,7 +17,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{At, Cache, UNKNOWN, content, through};
+use super::{At, Cache, NO_CACHE, UNKNOWN, content, through};
 use crate::cache::Inputs;
 use crate::cache::store::{Record, Saving, Store};
 use crate::exec::context::{Context, Output};
@@ -72,6 +72,9 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize) -> Result<Inputs, Str
         .packager()
         .cache_tools
         .ok_or("its files cost less to render than to look up")?;
+    if !step.config.cache {
+        return Err(NO_CACHE.into());
+    }
     if at.foreseen.is_some()
         && let Some((t, _)) = step.targets.iter().find(|(t, _)| {
             let id = &plan.targets[*t].id;
