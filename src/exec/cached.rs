@@ -711,7 +711,7 @@ pub fn store_dir(flag: Option<&Path>, plan: &Plan) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
-    fn cache(dir: &Path) -> Cache {
+    pub(super) fn cache(dir: &Path) -> Cache {
         Cache {
             store: LocalStore::open(dir).unwrap(),
             max_size: crate::cache::DEFAULT_MAX_SIZE,

@@ -37,7 +37,7 @@ fn request(filters: &[&str]) -> Request {
     }
 }
 
-fn plan_of(text: &str, filters: &[&str]) -> Result<Plan, PlanError> {
+pub(crate) fn plan_of(text: &str, filters: &[&str]) -> Result<Plan, PlanError> {
     let loaded =
         config::parse(Path::new("matrix.toml"), text.to_string()).map_err(|e| match e {
             config::LoadError::Invalid(e) => PlanError::Config(e),

@@ -136,3 +136,95 @@ fn restore(
     }
     Ok(record_of(plan, t, out, Some(&hex)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::store::Blob;
+
+    fn output(path: &str) -> OutputFile {
+        OutputFile {
+            base: "dist".into(),
+            path: path.into(),
+            blob: Blob {
+                sha256: "0".repeat(64),
+                size: 0,
+            },
+            mode: 0o644,
+        }
+    }
+
+    #[test]
+    fn a_record_naming_any_other_file_is_refused_before_dist_is_touched() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.dist = dir.path().join("dist");
+        let name = plan.targets[0].archive.file_name.clone();
+        for outputs in [
+            vec![output(&name), output("hello_checksums.txt")],
+            vec![output(&plan.targets[1].archive.file_name)],
+            vec![],
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: plan.jobs[0].id.to_string(),
+                inputs: Inputs::default(),
+                outputs,
+                log: None,
+            };
+            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
+            assert!(err.contains("this job writes only"), "{err}");
+            assert!(!plan.dist.exists());
+        }
+    }
+
+    #[test]
+    fn what_it_packs_is_an_input_and_cache_false_is_not_cached() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.root = root.to_path_buf();
+        plan.dist = root.join("dist");
+        let binary = root.join("bin/hello");
+        plan.targets[0].build.artifact = binary.clone();
+        std::fs::create_dir_all(root.join("bin")).unwrap();
+        std::fs::create_dir_all(root.join("docs")).unwrap();
+        std::fs::write(&binary, "one").unwrap();
+        std::fs::write(root.join("LICENSE"), "MIT").unwrap();
+        std::fs::write(root.join("docs/a.md"), "a").unwrap();
+        let key = |plan: &Plan| {
+            let at = At {
+                plan,
+                made: &[],
+                engine: None,
+                artifacts: &[],
+                foreseen: None,
+            };
+            inputs(&at, 0)
+        };
+        let first = key(&plan).unwrap();
+        std::fs::write(root.join("docs/a.md"), "b").unwrap();
+        let second = key(&plan).unwrap();
+        assert_eq!(second.changed_since(&first), ["files"]);
+        std::fs::write(&binary, "two").unwrap();
+        assert_eq!(key(&plan).unwrap().changed_since(&second), ["binary"]);
+        // Before its build ran, the binary is not known.
+        let seen = super::super::Foreseen::default();
+        let at = At {
+            plan: &plan,
+            made: &[],
+            engine: None,
+            artifacts: &[],
+            foreseen: Some(&seen),
+        };
+        assert!(
+            inputs(&at, 0)
+                .unwrap_err()
+                .starts_with(super::super::UNKNOWN)
+        );
+        plan.targets[0].build.no_cache = true;
+        assert_eq!(key(&plan).unwrap_err(), NO_CACHE);
+    }
+}

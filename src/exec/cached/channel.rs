@@ -239,3 +239,86 @@ fn restore(
     }
     Ok(written)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::store::{Blob, OutputFile};
+
+    const CONFIG: &str = r#"
+[project]
+name = "hello"
+description = "Hello."
+license = "MIT"
+
+[matrix]
+os = ["linux"]
+arch = ["amd64"]
+
+[build]
+command = "true"
+binary = "hello"
+
+[channels.deb]
+kind = "deb"
+maintainer = "Hello Authors <hello@example.org>"
+"#;
+
+    fn output(base: &str, path: &str) -> OutputFile {
+        OutputFile {
+            base: base.into(),
+            path: path.into(),
+            blob: Blob {
+                sha256: "0".repeat(64),
+                size: 0,
+            },
+            mode: 0o644,
+        }
+    }
+
+    #[test]
+    fn a_record_may_write_only_its_channels_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        assert!(cached(&plan, 0));
+        for hostile in [
+            output("dist", "hello_1.0.0_linux_amd64.tar.gz"),
+            output("dist", "rpm/hello.rpm"),
+            output("root", "deb/hello.deb"),
+            output("meta", "other.json"),
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: "channel-deb".into(),
+                inputs: Inputs::default(),
+                outputs: vec![output("dist", "deb/hello_amd64.deb"), hostile],
+                log: None,
+            };
+            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
+            assert!(err.contains("writes only under `deb/`"), "{err}");
+            assert!(!plan.dist.exists());
+        }
+    }
+
+    #[test]
+    fn a_project_file_its_step_names_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.root = dir.path().to_path_buf();
+        plan.dist = dir.path().join("dist");
+        let script = dir.path().join("pkg/postinst");
+        std::fs::create_dir_all(script.parent().unwrap()).unwrap();
+        std::fs::write(&script, "#!/bin/sh\n").unwrap();
+        let step = serde_json::json!({ "scripts": { "postinst": script }, "root": dir.path() });
+        let mut named = BTreeMap::new();
+        project_files(&plan, &step, &mut named).unwrap();
+        assert_eq!(named.keys().collect::<Vec<_>>(), ["pkg/postinst"]);
+        let first = named.clone();
+        std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
+        project_files(&plan, &step, &mut named).unwrap();
+        assert_ne!(named, first);
+    }
+}
