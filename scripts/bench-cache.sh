@@ -1,10 +1,17 @@
 #!/usr/bin/env bash
 # scripts/bench-cache.sh - what the action cache saves: a release of N
 # targets whose build each takes S seconds, built cold (empty cache: every
-# build runs and is stored) and rebuilt unchanged (every build restored),
-# with the ratio of the two medians.
+# job runs and is stored), then again after a change, with the ratio of the
+# two medians. The change is the mode:
 #
-#   bash scripts/bench-cache.sh
+#   bash scripts/bench-cache.sh [unchanged|override|description|all]
+#
+#   unchanged    nothing: every build, archive and package is restored
+#   override     one target's `[build] overrides` env: that target's build,
+#                archive and the deb channel that ships it run, every
+#                other build and archive is restored
+#   description  `[project] description`: only the deb channel (and the
+#                release-wide files: notes, checksums, manifest) run
 #
 # Settings come from the environment:
 #   BENCH_TARGETS   targets of the matrix                        (default 4)
@@ -15,9 +22,12 @@
 #                   runs first and $CARGO_TARGET_DIR/release/matrix is used
 #   BENCH_KEEP=1    keep the temporary folder
 #
-# Both sides' releases are checked: the warm build must not run a single
-# build command (each appends a line to a file outside the project) and
-# must make the same checksums file as the cold one.
+# Each mode checks what reran: the build commands that ran (each appends a
+# line to a file outside the project) and the build, archive and channel
+# jobs the manifest does not mark restored; unchanged must make the same
+# checksums file as the cold build. The override and description modes
+# edit matrix.toml without a commit and build with --snapshot (a commit
+# would move the time every archive holds).
 set -euo pipefail
 export LC_ALL=C
 
@@ -32,6 +42,12 @@ median() { printf '%s\n' "$@" | sort -n | awk '{ v[NR] = $1 } END {
 	if (NR % 2) print v[(NR + 1) / 2]; else print int((v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
+MODE=${1:-unchanged}
+case "$MODE" in
+unchanged | override | description | all) ;;
+*) die "unknown mode $MODE: unchanged, override, description or all" ;;
+esac
+readonly MODE
 TARGETS=${BENCH_TARGETS:-4}
 SECONDS_EACH=${BENCH_SECONDS:-3}
 PARALLEL=${BENCH_PARALLEL:-4}
@@ -73,6 +89,7 @@ values=$(seq -f '"%02g"' 1 "$TARGETS" | paste -sd, -)
 cat >"$PROJECT/matrix.toml" <<EOF
 [project]
 name = "bench"
+description = "A benchmark."
 
 [matrix]
 os = ["linux"]
@@ -80,9 +97,11 @@ arch = ["amd64"]
 n = [$values]
 
 [build]
-command = ["sh", "-c", "echo run >> \"\$1\"; sleep $SECONDS_EACH; printf '#!/bin/sh\\\\necho {{ n }}\\\\n' > \"\$0\"; chmod +x \"\$0\"", "{{ out }}/{{ bin }}", "$RUNS_FILE"]
+command = ["sh", "-c", "echo run >> \"\$1\"; sleep $SECONDS_EACH; printf '#!/bin/sh\\\\necho {{ n }} %s\\\\n' \"\$FLAVOR\" > \"\$0\"; chmod +x \"\$0\"", "{{ out }}/{{ bin }}", "$RUNS_FILE"]
+env = { FLAVOR = "plain" }
 binary = "hello"
 verify = false
+overrides = [ { when = { n = "01" }, env = { FLAVOR = "first" } } ]
 
 [archive]
 name = "{{ project }}_{{ version }}_{{ n }}"
@@ -93,10 +112,16 @@ name = "checksums.txt"
 
 [cache]
 dir = "$CACHE"
+
+[channels.deb]
+kind = "deb"
+maintainer = "Bench <bench@example.org>"
+when = { n = "01" }
 EOF
 (
 	cd "$PROJECT"
 	printf 'dist/\n' >.gitignore
+	printf '# Changelog\n\n## [1.0.0]\n\n- First.\n' >CHANGELOG.md
 	git init -q -b main
 	git add -A
 	git -c user.name=bench -c user.email=bench@invalid commit -qm bench
@@ -104,38 +129,91 @@ EOF
 )
 
 runs() { if [[ -f $RUNS_FILE ]]; then wc -l <"$RUNS_FILE"; else echo 0; fi; }
-# build -> microseconds; fails the bench when matrix fails.
+# build [ARGS...] -> microseconds; fails the bench when matrix fails.
 build() {
 	local t0 t1
 	t0=$(now)
-	(cd "$PROJECT" && "$MATRIX" -q build --clean -j "$PARALLEL" >"$WORK/out.log" 2>&1) ||
+	(cd "$PROJECT" && "$MATRIX" -q build --clean -j "$PARALLEL" "$@" >"$WORK/out.log" 2>&1) ||
 		die "matrix build failed: $(tail -n 20 "$WORK/out.log")"
 	t1=$(now)
 	echo $((t1 - t0))
 }
+# The build, archive and channel jobs the last build ran (not restored),
+# in manifest order, then their total: ` id id ... / total`.
+ran_jobs() {
+	awk '
+		/"jobs": \[/ { in_jobs = 1; next }
+		!in_jobs { next }
+		/"id":/ { id = $0; sub(/.*"id": "/, "", id); sub(/".*/, "", id); restored = 0 }
+		/"kind":/ { kind = $0; sub(/.*"kind": "/, "", kind); sub(/".*/, "", kind) }
+		/"restored": true/ { restored = 1 }
+		/^ *}/ && id != "" {
+			if (kind == "build" || kind == "archive" || kind == "channel") {
+				total++
+				if (!restored) list = list " " id
+			}
+			id = ""
+		}
+		/^ *\]/ { in_jobs = 0 }
+		END { printf "%s / %d\n", (list == "" ? " none" : list), total }
+	' "$PROJECT/dist/manifest.json"
+}
+edit_config() { # edit_config FROM TO: one replacement, left uncommitted
+	local text
+	text=$(cat "$PROJECT/matrix.toml")
+	[[ $text == *"$1"* ]] || die "matrix.toml has no $1"
+	printf '%s\n' "${text/"$1"/"$2"}" >"$PROJECT/matrix.toml"
+}
+reset_config() { (cd "$PROJECT" && git checkout -q -- matrix.toml); }
 
-COLD=()
-WARM=()
-for ((round = 1; round <= RUNS; round++)); do
-	"$MATRIX" cache clear --cache-dir "$CACHE" >/dev/null
-	before=$(runs)
-	COLD+=("$(build)")
-	[[ $(runs) -eq $((before + TARGETS)) ]] || die "round $round: the cold build ran $(($(runs) - before)) builds, not $TARGETS"
-	cold_sums=$(cat "$PROJECT/dist/checksums.txt")
-	before=$(runs)
-	WARM+=("$(build)")
-	[[ $(runs) -eq $before ]] || die "round $round: the unchanged rebuild ran $(($(runs) - before)) builds"
-	[[ $(cat "$PROJECT/dist/checksums.txt") == "$cold_sums" ]] || die "round $round: the restored release differs"
-	say "round $round: cold $(seconds "${COLD[-1]}")s, unchanged $(seconds "${WARM[-1]}")s"
-done
+# One mode's rounds: cold, change, rebuild. $1 the mode; $2 and $3 the
+# edit (none for unchanged); $4 how many builds the rebuild must run; $5
+# the jobs it must run (as ran_jobs lists them).
+REPORT=()
+bench_mode() {
+	local mode=$1 from=$2 to=$3 want_builds=$4 want_jobs=$5 round before cold_sums ran=""
+	local -a cold_times=() warm_times=() snapshot=()
+	[[ $mode == unchanged ]] || snapshot=(--snapshot)
+	for ((round = 1; round <= RUNS; round++)); do
+		reset_config
+		"$MATRIX" cache clear --cache-dir "$CACHE" >/dev/null
+		before=$(runs)
+		cold_times+=("$(build "${snapshot[@]}")")
+		[[ $(runs) -eq $((before + TARGETS)) ]] || die "$mode round $round: the cold build ran $(($(runs) - before)) builds, not $TARGETS"
+		cold_sums=$(cat "$PROJECT"/dist/*checksums.txt)
+		[[ -z $from ]] || edit_config "$from" "$to"
+		before=$(runs)
+		warm_times+=("$(build "${snapshot[@]}")")
+		[[ $(runs) -eq $((before + want_builds)) ]] || die "$mode round $round: the rebuild ran $(($(runs) - before)) builds, not $want_builds"
+		ran=$(ran_jobs)
+		[[ ${ran% / *} == " $want_jobs" ]] || die "$mode round $round: the rebuild ran${ran% / *}, not $want_jobs"
+		if [[ $mode == unchanged ]]; then
+			[[ $(cat "$PROJECT"/dist/*checksums.txt) == "$cold_sums" ]] || die "round $round: the restored release differs"
+		fi
+		say "$mode round $round: cold $(seconds "${cold_times[-1]}")s, after the change $(seconds "${warm_times[-1]}")s"
+	done
+	reset_config
+	local cold warm
+	cold=$(median "${cold_times[@]}")
+	warm=$(median "${warm_times[@]}")
+	REPORT+=("$(printf '  %-12s cold %ss, rebuild %ss, rebuild / cold %s; jobs rerun:%s' \
+		"$mode" "$(seconds "$cold")" "$(seconds "$warm")" "$(ratio "$warm" "$cold")" "$ran")")
+}
 
-cold=$(median "${COLD[@]}")
-warm=$(median "${WARM[@]}")
+first=linux-amd64-01
+if [[ $MODE == unchanged || $MODE == all ]]; then
+	bench_mode unchanged "" "" 0 none
+fi
+if [[ $MODE == override || $MODE == all ]]; then
+	bench_mode override 'FLAVOR = "first"' 'FLAVOR = "changed"' 1 "build-$first archive-$first channel-deb"
+fi
+if [[ $MODE == description || $MODE == all ]]; then
+	bench_mode description 'description = "A benchmark."' 'description = "A benchmark, described."' 0 channel-deb
+fi
+
 cat <<EOF
 bench-cache: $TARGETS targets x ${SECONDS_EACH}s builds, -j $PARALLEL, $RUNS rounds (median)
-  cold build (empty cache)      $(seconds "$cold")s
-  unchanged rebuild (restored)  $(seconds "$warm")s
-  unchanged / cold              $(ratio "$warm" "$cold")
-  matrix                        $MATRIX
-  load average                  $(cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown)
+$(printf '%s\n' "${REPORT[@]}")
+  matrix        $MATRIX
+  load average  $(load_avg)
 EOF
