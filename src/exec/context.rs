@@ -83,7 +83,8 @@ pub(crate) struct Context {
     pub seed_jobs: Vec<crate::package::manifest::Job>,
     /// The `[sign]` key, for the sign job.
     pub signer: Option<Arc<crate::packager::sign::Signer>>,
-    /// The action cache build jobs are restored from and stored in.
+    /// The action cache build, archive and package jobs are restored from
+    /// and stored in.
     pub cache: Option<Arc<super::cached::Cache>>,
 }
 
