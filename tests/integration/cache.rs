@@ -588,13 +588,13 @@ fn cache_false_always_runs_and_stores_nothing() {
 }
 
 #[test]
-fn a_deb_channel_is_restored_and_a_description_change_reruns_only_the_channel_and_notes() {
+fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channels_and_notes() {
     let c = Cached::new("");
     let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
     c.p.file(
         "matrix.toml",
         &format!(
-            "{toml}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n"
+            "{toml}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n\n[channels.rpm]\nkind = \"rpm\"\n"
         ),
     );
     c.p.file("CHANGELOG.md", "# Changelog\n\n## Unreleased\n\n- First.\n");
@@ -647,7 +647,10 @@ fn a_deb_channel_is_restored_and_a_description_change_reruns_only_the_channel_an
     c.build(&[]);
     assert_eq!(c.runs(), 4, "no build ran");
     let ran = c.ran();
-    assert!(ran.contains(&"channel-deb".to_string()), "{ran:?}");
+    assert!(
+        ran.contains(&"channel-deb".to_string()) && ran.contains(&"channel-rpm".to_string()),
+        "{ran:?}"
+    );
     assert!(
         !ran.iter()
             .any(|j| j.starts_with("build-") || j.starts_with("archive-")),
@@ -668,7 +671,7 @@ fn a_deb_channel_is_restored_and_a_description_change_reruns_only_the_channel_an
         "{out}"
     );
     c.build(&[]);
-    assert_eq!(c.ran(), ["channel-deb"]);
+    assert_eq!(c.ran(), ["channel-deb"], "rpm is restored");
     let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
     assert!(json.contains("\"cache\": false"), "the plan carries it");
 
