@@ -177,6 +177,10 @@ pub struct BuildStep {
     pub timeout: Option<Duration>,
     /// The image to run the command in; `None` runs it on the host.
     pub container: Option<containers::ContainerImage>,
+    /// `{{ cache }}`, when the step uses it: the target's folder in the
+    /// user's cache, kept across builds (the cargo presets' target folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -88,6 +88,7 @@ mod tests {
             smoke: None,
             timeout,
             container: None,
+            cache_dir: None,
         }
     }
 

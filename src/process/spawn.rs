@@ -405,6 +405,7 @@ mod tests {
             smoke: None,
             timeout,
             container: None,
+            cache_dir: None,
         }
     }
 

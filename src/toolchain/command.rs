@@ -153,6 +153,7 @@ mod tests {
             smoke: None,
             timeout: None,
             container: None,
+            cache_dir: None,
         }
     }
 
