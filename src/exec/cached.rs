@@ -157,7 +157,10 @@ impl Cache {
         i.set("matrix", env!("CARGO_PKG_VERSION"));
         i.set("command", json!({ "argv": step.argv, "shell": step.shell }));
         i.set("env", &step.env);
-        i.set("dir", shown(&plan.root, &step.dir));
+        // Absolute: a compiler may write the folder it runs in into the
+        // binary (`__FILE__`, debug info), so a checkout elsewhere is
+        // another build.
+        i.set("dir", step.dir.display().to_string());
         i.set(
             "outputs",
             json!({
@@ -597,6 +600,36 @@ mod tests {
         assert_eq!(inputs("builder:aaaa").key(), a.key());
         assert_ne!(a.key(), b.key());
         assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    /// The working folder is an input as it is: the same sources in
+    /// another checkout are another key.
+    #[test]
+    fn the_working_folder_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let mut plan = crate::plan::tests::sample_plan();
+        let (job, t) = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((i, t)),
+                _ => None,
+            })
+            .unwrap();
+        let key = |plan: &Plan| {
+            let at = At {
+                plan,
+                made: &[],
+                engine: None,
+            };
+            cache.inputs(&at, job, t).unwrap()
+        };
+        let here = key(&plan);
+        plan.targets[t].build.dir = PathBuf::from("/elsewhere/hello");
+        let there = key(&plan);
+        assert_eq!(there.changed_since(&here), ["dir"]);
     }
 
     #[test]
