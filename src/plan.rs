@@ -181,6 +181,10 @@ pub struct BuildStep {
     /// never stored (absent from the plan JSON unless set).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub no_cache: bool,
+    /// `{{ cache }}`, when the step uses it: the target's folder in the
+    /// user's cache, kept across builds (the cargo presets' target folder).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -192,11 +192,12 @@ impl Preset {
                     "--target",
                     triple,
                 ]));
-                // One target folder per target: parallel builds do not wait
-                // on each other's cargo lock.
-                env(&mut d, "CARGO_TARGET_DIR", "{{ out }}/cargo");
+                // One target folder per target (parallel builds do not wait
+                // on each other's cargo lock), in matrix's cache: it
+                // survives `--clean`, so a release recompiles what changed.
+                env(&mut d, "CARGO_TARGET_DIR", "{{ cache }}/cargo");
                 d.artifact = Some(format!(
-                    "{{{{ out }}}}/cargo/{triple}/release/{{{{ bin }}}}"
+                    "{{{{ cache }}}}/cargo/{triple}/release/{{{{ bin }}}}"
                 ));
                 if self == Preset::Cargo && !is_host(p) {
                     let prefix = p.gnu_prefix.ok_or_else(|| {
@@ -351,7 +352,7 @@ mod tests {
         );
         assert_eq!(
             d.artifact.unwrap(),
-            "{{ out }}/cargo/aarch64-unknown-linux-gnu/release/{{ bin }}"
+            "{{ cache }}/cargo/aarch64-unknown-linux-gnu/release/{{ bin }}"
         );
         let err = Preset::Cargo.defaults(p("darwin", "arm64")).unwrap_err();
         assert!(err.contains("cargo-zigbuild"), "{err}");

@@ -30,11 +30,17 @@ pub struct Engine {
     fuel: u64,
     used: Cell<u64>,
     max_output: u64,
-    /// Templates compiled so far, kept in `env` under their own text as
-    /// the name: a plan renders the same few templates for every target,
-    /// and each is parsed once.
+    /// Templates compiled so far, kept in `env` under their own text (with
+    /// [`NAME_PREFIX`]) as the name: a plan renders the same few templates
+    /// for every target, and each is parsed once.
     compiled: Cell<usize>,
 }
+
+/// Starts the name of every compiled template. An `include`, `import` or
+/// `extends` name is turned into one that starts otherwise, so a template
+/// can never load another by its text: it fails as it would if nothing had
+/// been compiled before it, whatever the order of renders.
+const NAME_PREFIX: &str = "t:";
 
 /// Most templates an engine keeps compiled; past it, a template is parsed
 /// for each render (a plan has a few dozen).
@@ -79,6 +85,7 @@ impl Engine {
         // Templates are named by their text, which may end in `.html`: no
         // name may turn on escaping.
         env.set_auto_escape_callback(|_| minijinja::AutoEscape::None);
+        env.set_path_join_callback(|name, _| format!("include:{name}").into());
         Engine {
             env: RefCell::new(env),
             fuel: limits.template_fuel,
@@ -97,13 +104,14 @@ impl Engine {
         if left == 0 {
             return Err(budget::out_of_fuel(self.fuel));
         }
+        let name = format!("{NAME_PREFIX}{template}");
         let cached = {
             let mut env = self.env.borrow_mut();
             env.set_fuel(Some(left));
-            let known = env.get_template(template).is_ok();
+            let known = env.get_template(&name).is_ok();
             let room = self.compiled.get() < MAX_COMPILED;
             if !known && room {
-                env.add_template_owned(template.to_string(), template.to_string())
+                env.add_template_owned(name.clone(), template.to_string())
                     .map_err(|e| convert(e, template))?;
                 self.compiled.set(self.compiled.get() + 1);
             }
@@ -111,7 +119,7 @@ impl Engine {
         };
         let env = self.env.borrow();
         let compiled = if cached {
-            env.get_template(template)
+            env.get_template(&name)
         } else {
             env.template_from_str(template)
         }
@@ -377,6 +385,29 @@ mod tests {
             Value::from_pairs(env.iter().map(|(k, v)| (k.as_str(), v.as_str()))),
         );
         v
+    }
+
+    /// A compiled template is never reachable by name: an include of
+    /// another template's text fails as it does when that one was never
+    /// rendered.
+    #[test]
+    fn an_include_never_finds_a_compiled_template() {
+        let engine = Engine::new();
+        let v = vars();
+        assert_eq!(engine.render("{{ os }}", &v).unwrap(), "linux");
+        for include in [
+            "{% include '{{ os }}' %}",
+            "{% include 't:{{ os }}' %}",
+            "{% extends 't:{{ os }}' %}",
+            "{% import 't:{{ os }}' as x %}",
+        ] {
+            let err = engine.render(include, &v).unwrap_err();
+            let m = &err.message;
+            assert!(
+                m.contains("non-existing template") || m.contains("does not exist"),
+                "{include}: {m}"
+            );
+        }
     }
 
     #[test]

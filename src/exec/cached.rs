@@ -222,7 +222,10 @@ impl Cache {
         i.set("matrix", env!("CARGO_PKG_VERSION"));
         i.set("command", json!({ "argv": step.argv, "shell": step.shell }));
         i.set("env", &step.env);
-        i.set("dir", shown(&plan.root, &step.dir));
+        // Absolute: a compiler may write the folder it runs in into the
+        // binary (`__FILE__`, debug info), so a checkout elsewhere is
+        // another build.
+        i.set("dir", step.dir.display().to_string());
         i.set(
             "outputs",
             json!({
@@ -318,9 +321,9 @@ impl Cache {
         let step = &plan.targets[t].build;
         let mut outputs = Vec::new();
         collect(&step.out_dir, &mut outputs)?;
-        if let Some(path) = artifact_outside(plan, step)? {
+        if let Some((base, path)) = artifact_outside(plan, step)? {
             outputs.push(Saving {
-                base: "root".into(),
+                base: base.into(),
                 path,
                 file: step.artifact.clone(),
             });
@@ -534,20 +537,23 @@ fn restore(
     if let Some(o) = record
         .outputs
         .iter()
-        .find(|o| o.base != "out" && (o.base != "root" || Some(&o.path) != outside.as_ref()))
+        .find(|o| o.base != "out" && outside.as_ref() != Some(&(o.base.as_str(), o.path.clone())))
     {
         return Err(format!(
             "it names `{}` in `{}`; this job writes only its output folder{}",
             o.path,
             o.base,
-            outside.map_or(String::new(), |p| format!(" and `{p}`"))
+            outside.map_or(String::new(), |(_, p)| format!(" and `{p}`"))
         ));
     }
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
-    let bases = BTreeMap::from([
+    let mut bases = BTreeMap::from([
         ("out".to_string(), step.out_dir.clone()),
         ("root".to_string(), plan.root.clone()),
     ]);
+    if let Some(dir) = &step.cache_dir {
+        bases.insert("cache".to_string(), dir.clone());
+    }
     let log = log_path(plan, job);
     cache
         .store
@@ -593,20 +599,35 @@ fn collect(out_dir: &Path, outputs: &mut Vec<Saving>) -> Result<(), String> {
     Ok(())
 }
 
-/// The binary's path in the project when the build leaves it outside its
-/// output folder (`target/release/x`), which is then saved and restored
-/// too; `None` when it is in the output folder.
-fn artifact_outside(plan: &Plan, step: &crate::plan::BuildStep) -> Result<Option<String>, String> {
+/// Where the binary is when the build leaves it outside its output folder,
+/// which is then saved and restored too: in the target's `{{ cache }}`
+/// (`("cache", "cargo/<triple>/release/x")`, the cargo presets) or in the
+/// project (`("root", "target/release/x")`); `None` when it is in the
+/// output folder.
+fn artifact_outside(
+    plan: &Plan,
+    step: &crate::plan::BuildStep,
+) -> Result<Option<(&'static str, String)>, String> {
     if step.artifact.starts_with(&step.out_dir) {
         return Ok(None);
     }
-    let rel = step.artifact.strip_prefix(&plan.root).map_err(|_| {
-        format!(
-            "the binary `{}` is outside the project and dist/",
-            step.artifact.display()
-        )
-    })?;
-    slashed(rel).map(Some)
+    let in_cache = step
+        .cache_dir
+        .as_ref()
+        .and_then(|dir| step.artifact.strip_prefix(dir).ok());
+    let (base, rel) = match in_cache {
+        Some(rel) => ("cache", rel),
+        None => (
+            "root",
+            step.artifact.strip_prefix(&plan.root).map_err(|_| {
+                format!(
+                    "the binary `{}` is outside the project, dist/ and the target's cache folder",
+                    step.artifact.display()
+                )
+            })?,
+        ),
+    };
+    slashed(rel).map(|p| Some((base, p)))
 }
 
 fn slashed(rel: &Path) -> Result<String, String> {
@@ -757,6 +778,36 @@ mod tests {
         assert_eq!(inputs("builder:aaaa").key(), a.key());
         assert_ne!(a.key(), b.key());
         assert_eq!(b.changed_since(&a), ["needs"]);
+    }
+
+    /// The working folder is an input as it is: the same sources in
+    /// another checkout are another key.
+    #[test]
+    fn the_working_folder_is_an_input() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(dir.path());
+        let mut plan = crate::plan::tests::sample_plan();
+        let (job, t) = plan
+            .jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((i, t)),
+                _ => None,
+            })
+            .unwrap();
+        let key = |plan: &Plan| {
+            let at = At {
+                plan,
+                made: &[],
+                engine: None,
+            };
+            cache.inputs(&at, job, t).unwrap()
+        };
+        let here = key(&plan);
+        plan.targets[t].build.dir = PathBuf::from("/elsewhere/hello");
+        let there = key(&plan);
+        assert_eq!(there.changed_since(&here), ["dir"]);
     }
 
     #[test]

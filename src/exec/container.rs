@@ -48,9 +48,10 @@ pub struct RunSpec<'a> {
 }
 
 /// The engine command line that runs `step` in a container: the project
-/// read-only and `{{ out }}` read-write at the same paths as on the host (so
-/// every rendered path means the same inside), as the invoking user, with
-/// the step's environment and the configured pass-through variables.
+/// read-only and `{{ out }}` (and `{{ cache }}` if used) read-write at the
+/// same paths as on the host (so every rendered path means the same
+/// inside), as the invoking user, with the step's environment and the
+/// configured pass-through variables.
 pub fn run_argv(spec: &RunSpec<'_>, step: &BuildStep) -> Vec<String> {
     let c = spec.containers;
     let mut argv: Vec<String> = vec![
@@ -74,6 +75,10 @@ pub fn run_argv(spec: &RunSpec<'_>, step: &BuildStep) -> Vec<String> {
         "--volume".into(),
         format!("{0}:{0}:rw", step.out_dir.display()),
     ];
+    if let Some(dir) = &step.cache_dir {
+        argv.push("--volume".into());
+        argv.push(format!("{0}:{0}:rw", dir.display()));
+    }
     if spec.engine.kind == EngineKind::Podman && spec.user.0 != 0 {
         // Rootless podman maps the caller to root unless told otherwise.
         argv.push("--userns=keep-id".into());
@@ -208,6 +213,7 @@ mod tests {
             timeout: None,
             container: None,
             no_cache: false,
+            cache_dir: None,
         }
     }
 
@@ -256,6 +262,27 @@ mod tests {
         ] {
             assert!(line.contains(want), "{want:?} not in {line}");
         }
+        assert!(!line.contains("/h/.cache/matrix/targets"), "{line}");
+        // A step that uses `{{ cache }}` gets it read-write at its path.
+        let mut cached = step();
+        cached.cache_dir = Some(PathBuf::from("/h/.cache/matrix/targets/p-0/x"));
+        let spec = RunSpec {
+            engine: &engine,
+            containers: &containers,
+            run_id: "abc",
+            job_id: "build-linux-amd64",
+            project: "hello",
+            root: Path::new("/p"),
+            image: "builder:1",
+            user: (1000, 1000),
+        };
+        let line = run_argv(&spec, &cached).join(" ");
+        assert!(
+            line.contains(
+                "--volume /h/.cache/matrix/targets/p-0/x:/h/.cache/matrix/targets/p-0/x:rw"
+            ),
+            "{line}"
+        );
     }
 
     #[test]

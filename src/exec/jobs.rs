@@ -92,7 +92,8 @@ pub(super) async fn build(
     check_binary(ctx, job, t, cancel).await
 }
 
-/// A fresh output folder: nothing from an earlier run can be packaged.
+/// A fresh output folder (nothing from an earlier run can be packaged), and
+/// the target's cache folder if the step uses one.
 pub(super) fn fresh_out_dir(
     plan: &Plan,
     job: usize,
@@ -105,7 +106,13 @@ pub(super) fn fresh_out_dir(
             step.out_dir.clone(),
         ))?;
     }
-    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))
+    std::fs::create_dir_all(&step.out_dir).map_err(io_error(plan, job, step.out_dir.clone()))?;
+    // `{{ cache }}` is kept, not fresh; it must exist before a container
+    // mounts it (an engine would make a missing one as root).
+    match &step.cache_dir {
+        Some(dir) => std::fs::create_dir_all(dir).map_err(io_error(plan, job, dir.clone())),
+        None => Ok(()),
+    }
 }
 
 /// Runs a build job's command (in its container, if it has one) into a

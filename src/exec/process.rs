@@ -89,6 +89,7 @@ mod tests {
             timeout,
             container: None,
             no_cache: false,
+            cache_dir: None,
         }
     }
 

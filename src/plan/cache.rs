@@ -1,10 +1,16 @@
-//! `[cache]` resolved for the run: the store's folder and size cap.
+//! `[cache]` resolved for the run (the store's folder and size cap), and
+//! the folders of the user's cache the plan names: a target's `{{ cache }}`
+//! and the container caches.
 //!
-//! Part of `plan`. Pure like the rest of the plan: the folder is joined to
-//! matrix.toml's, nothing is created or read.
+//! Part of `plan`. Pure like the rest of the plan: folders are joined from
+//! matrix.toml's and the request's environment, nothing is created or read.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 
 use crate::cache::{DEFAULT_MAX_SIZE, Settings, parse_size};
 use crate::config::{KeyPath, Loaded};
+use crate::package::checksum::{Algorithm, Hasher};
 
 use super::{PlanError, Request};
 
@@ -43,4 +49,34 @@ pub(super) fn settings(loaded: &Loaded, req: &Request) -> Result<Option<Settings
         max_size,
         inputs: c.inputs.clone(),
     }))
+}
+
+/// `$XDG_CACHE_HOME`, else `$HOME/.cache`, else the temp folder.
+pub(super) fn cache_home(env: &BTreeMap<String, String>) -> PathBuf {
+    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|v| v.starts_with('/')) {
+        return PathBuf::from(x);
+    }
+    match env.get("HOME").filter(|v| !v.is_empty()) {
+        Some(home) => PathBuf::from(home).join(".cache"),
+        None => std::env::temp_dir(),
+    }
+}
+
+/// A target's `{{ cache }}`: `<cache home>/matrix/targets/<project>-<12 hex
+/// of the project's path>/<target slug>`. Kept across builds and `--clean`
+/// (a compiler's incremental state lives there); one per checkout, so two
+/// clones of a project do not share, and so overwrite, each other's.
+pub(super) fn target_dir(
+    env: &BTreeMap<String, String>,
+    project: &str,
+    root: &Path,
+    slug: &str,
+) -> PathBuf {
+    let mut hasher = Hasher::new(Algorithm::Sha256);
+    hasher.update(root.as_os_str().as_encoded_bytes());
+    let checkout = &hasher.finalize_hex()[..12];
+    cache_home(env)
+        .join("matrix/targets")
+        .join(format!("{project}-{checkout}"))
+        .join(slug)
 }

@@ -85,7 +85,7 @@ impl<'a> Renderer<'a> {
     /// The settings for every container this run starts.
     pub(super) fn containers(&self) -> Result<Containers, ConfigError> {
         let c = &self.loaded.config.container;
-        let home = cache_home(&self.req.env);
+        let home = super::cache::cache_home(&self.req.env);
         let project = &self.loaded.config.project.name;
         Ok(Containers {
             engine: self.engine()?,
@@ -143,16 +143,5 @@ impl<'a> Renderer<'a> {
             });
         }
         Ok(out)
-    }
-}
-
-/// `$XDG_CACHE_HOME`, else `$HOME/.cache`, else the temp folder.
-fn cache_home(env: &BTreeMap<String, String>) -> PathBuf {
-    if let Some(x) = env.get("XDG_CACHE_HOME").filter(|v| v.starts_with('/')) {
-        return PathBuf::from(x);
-    }
-    match env.get("HOME").filter(|v| !v.is_empty()) {
-        Some(home) => PathBuf::from(home).join(".cache"),
-        None => std::env::temp_dir(),
     }
 }

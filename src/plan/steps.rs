@@ -159,14 +159,22 @@ impl<'a> Renderer<'a> {
         check_binary_name(&id, chosen.binary.0, self.source(), &chosen.binary.1)?;
         let bin = format!("{}{ext}", chosen.binary.0);
 
+        let cache_dir = super::cache::target_dir(
+            &self.req.env,
+            &self.loaded.config.project.name,
+            &self.req.root,
+            &slug,
+        );
         let mut vars = self.vars_for(&values, &id, &slug, platform);
         vars.set("target_id", id.as_str())
             .set("target_slug", slug.as_str())
             .set("out", out_dir.display().to_string())
+            .set("cache", cache_dir.display().to_string())
             .set("bin", bin.as_str())
             .set("ext", ext);
 
-        let build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
+        let mut build = self.build_step(&id, chosen, platform, &vars, out_dir, bin)?;
+        build.cache_dir = uses_dir(&build, &cache_dir).then_some(cache_dir);
         let archive = self.archive_step(&id, &values, &vars, ext)?;
         Ok(Target {
             id,
@@ -300,6 +308,7 @@ impl<'a> Renderer<'a> {
             timeout: chosen.timeout,
             container,
             no_cache: !chosen.cache,
+            cache_dir: None,
         })
     }
 
@@ -583,4 +592,13 @@ fn base_vars(config: &Config, req: &Request) -> Vars {
 pub(super) fn matches(when: &When, values: &IndexMap<String, String>) -> bool {
     when.iter()
         .all(|(k, allowed)| values.get(k).is_some_and(|v| allowed.matches(v)))
+}
+
+/// Whether the rendered step names `dir` (its command, environment or
+/// binary's place): then the build is given that folder.
+fn uses_dir(step: &BuildStep, dir: &std::path::Path) -> bool {
+    let dir = dir.display().to_string();
+    step.argv.iter().any(|a| a.contains(&dir))
+        || step.env.values().any(|v| v.contains(&dir))
+        || step.artifact.starts_with(&dir)
 }

@@ -290,6 +290,50 @@ fn zstd_level_is_planned_for_tar_zst_only() {
     assert_eq!(level_of(GLIDE), [None, None]);
 }
 
+/// `{{ cache }}` is the target's folder in the user's cache, per checkout;
+/// a step that does not use it is not given one (its plan reads as before).
+#[test]
+fn the_cargo_preset_builds_in_the_targets_cache_folder() {
+    let text = GLIDE.replace(
+        "command = \"go build -trimpath -ldflags '-s -w -X main.version={{ version }}' -o {{ out }}/{{ bin }} .\"",
+        "preset = \"cargo\"",
+    );
+    assert_ne!(text, GLIDE);
+    let plan = plan_of(&text, &["linux/amd64"]).unwrap();
+    let step = &plan.targets[0].build;
+    let dir = step
+        .cache_dir
+        .as_deref()
+        .expect("the preset uses {{ cache }}");
+    let parent = dir.parent().unwrap();
+    assert_eq!(
+        parent.parent().unwrap(),
+        Path::new("/home/me/.cache/matrix/targets")
+    );
+    let checkout = parent.file_name().unwrap().to_str().unwrap();
+    assert!(checkout.starts_with("hello-") && checkout.len() == "hello-".len() + 12);
+    assert_eq!(dir.file_name().unwrap(), "linux-amd64");
+    assert_eq!(
+        step.env["CARGO_TARGET_DIR"],
+        dir.join("cargo").to_str().unwrap()
+    );
+    assert_eq!(
+        step.artifact,
+        dir.join("cargo/x86_64-unknown-linux-gnu/release/hello")
+    );
+    // Another checkout of the project gets its own folder.
+    let loaded = config::parse(Path::new("matrix.toml"), text.clone()).unwrap();
+    let mut req = request(&["linux/amd64"]);
+    req.root = PathBuf::from("/elsewhere/hello");
+    req.dist = req.root.join("dist");
+    let other = build(&loaded, &req).unwrap();
+    assert_ne!(other.targets[0].build.cache_dir.as_deref(), Some(dir));
+    let plain = plan_of(GLIDE, &[]).unwrap();
+    assert!(plain.targets.iter().all(|t| t.build.cache_dir.is_none()));
+    let json = serde_json::to_string(&plain).unwrap();
+    assert!(!json.contains("cache_dir"), "{json}");
+}
+
 #[test]
 fn include_only_and_extra_axes() {
     let text = GLIDE.replace(

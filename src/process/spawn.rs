@@ -406,6 +406,7 @@ mod tests {
             timeout,
             container: None,
             no_cache: false,
+            cache_dir: None,
         }
     }
 

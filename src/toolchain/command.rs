@@ -154,6 +154,7 @@ mod tests {
             timeout: None,
             container: None,
             no_cache: false,
+            cache_dir: None,
         }
     }
 

@@ -117,7 +117,9 @@ fn hello_rust_host_target_with_smoke() {
         return;
     }
     let p = example("hello-rust");
-    let (code, out, err) = run(&mut p.matrix(&["build", "--smoke", "--target", "linux/amd64"]));
+    let (code, out, err) = run(p
+        .matrix(&["build", "--smoke", "--target", "linux/amd64"])
+        .env("XDG_CACHE_HOME", p.cache_home()));
     assert_eq!(code, 0, "{out}\n{err}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(p.dist().join("manifest.json")).unwrap()).unwrap();
@@ -145,6 +147,81 @@ fn hello_rust_host_target_with_smoke() {
         out.contains("rustup target add aarch64-apple-darwin")
             || out.contains("aarch64-apple-darwin"),
         "{out}"
+    );
+}
+
+/// The cargo preset's target folder is the target's `{{ cache }}`: a
+/// `--clean` release keeps it, so cargo rebuilds nothing unchanged, and
+/// the archive is the same.
+#[test]
+fn cargo_target_folder_survives_clean() {
+    if !require("cargo", "https://rustup.rs") {
+        return;
+    }
+    let p = example("hello-rust");
+    let build = |args: &[&str]| {
+        let (code, out, err) = run(p.matrix(args).env("XDG_CACHE_HOME", p.cache_home()));
+        assert_eq!(code, 0, "{out}\n{err}");
+        let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
+        let archive = std::fs::read_dir(p.dist())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|f| f.to_string_lossy().ends_with("_linux_amd64.tar.gz"))
+            .unwrap();
+        (log, std::fs::read(archive).unwrap())
+    };
+    let (first, archive) = build(&["build", "--target", "linux/amd64"]);
+    assert!(first.contains("Compiling hello"), "{first}");
+    let (second, again) = build(&["build", "--clean", "--target", "linux/amd64"]);
+    assert!(!second.contains("Compiling"), "cargo rebuilt: {second}");
+    assert!(second.contains("Finished"), "{second}");
+    assert_eq!(archive, again, "the kept folder changes no byte");
+    // It is the target's folder in the (here private) cache home, not in dist/.
+    let targets = p.cache_home().join("matrix/targets");
+    let project: Vec<_> = std::fs::read_dir(&targets).unwrap().collect();
+    assert_eq!(project.len(), 1, "one folder per checkout");
+    let folder = project[0].as_ref().unwrap().path();
+    assert!(
+        folder
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .starts_with("hello-rust-"),
+        "{folder:?}"
+    );
+    assert!(
+        folder
+            .join("linux-amd64/cargo/x86_64-unknown-linux-gnu/release/hello")
+            .is_file()
+    );
+    assert!(!p.dist().join("build/linux-amd64/cargo").exists());
+    // The action cache saves the binary from that folder and puts it back
+    // there when the folder is gone.
+    let store = p.cache_home().join("store");
+    let store = store.to_str().unwrap();
+    build(&[
+        "build",
+        "--clean",
+        "--cache-dir",
+        store,
+        "--target",
+        "linux/amd64",
+    ]);
+    std::fs::remove_dir_all(&targets).unwrap();
+    let (restored, last) = build(&[
+        "build",
+        "--clean",
+        "--cache-dir",
+        store,
+        "--target",
+        "linux/amd64",
+    ]);
+    assert!(restored.contains("cache: restored"), "{restored}");
+    assert_eq!(archive, last);
+    assert!(
+        folder
+            .join("linux-amd64/cargo/x86_64-unknown-linux-gnu/release/hello")
+            .is_file()
     );
 }
 

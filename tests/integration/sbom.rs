@@ -346,7 +346,9 @@ fn rust_sboms_list_the_cargo_lock_packages() {
         ),
     );
     retag(&p);
-    let (code, out, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
+    let (code, out, err) = run(p
+        .matrix(&["build", "--target", "linux/amd64"])
+        .env("XDG_CACHE_HOME", p.cache_home()));
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let docs = check_documents(&p, py.as_deref());
     let (_, cdx, spdx) = &docs[0];

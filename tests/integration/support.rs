@@ -92,6 +92,14 @@ impl Project {
         self.dir.join("dist")
     }
 
+    /// A cache home of the project's own (beside it, gone with it): give
+    /// it as `XDG_CACHE_HOME` to a build whose `{{ cache }}` would
+    /// otherwise stay in the user's cache (the cargo presets' target
+    /// folders).
+    pub fn cache_home(&self) -> PathBuf {
+        self._tmp.path().join("cache")
+    }
+
     pub fn path(&self) -> &Path {
         &self.dir
     }
