@@ -49,7 +49,7 @@ pub const BLOB_TYPE: &str = "application/vnd.matrix.cache.blob.v1";
 /// How long connecting to a cache registry may take before it is off.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a cache registry may take to start answering a request.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(60);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
 /// Largest entry manifest read: one layer per output, each well under
 /// 400 bytes.
 const MAX_MANIFEST: usize = 4 << 20;
@@ -63,13 +63,7 @@ pub fn tag_of(key: &str) -> Option<String> {
 /// Checks a cache reference (`--cache-from`, `[cache] to`): a registry
 /// repository, without a tag or digest (the tags are the keys).
 pub fn parse_reference(text: &str) -> Result<Reference, String> {
-    let reference = Reference::parse(text).map_err(|e| {
-        use miette::Diagnostic as _;
-        match e.help() {
-            Some(help) => format!("{e} ({help})"),
-            None => e.to_string(),
-        }
-    })?;
+    let reference = Reference::parse(text).map_err(|e| with_help(&e))?;
     if reference.tag().is_some() || reference.digest().is_some() {
         return Err(format!(
             "`{text}` names a tag or digest; a cache is a repository (its tags are the cache keys), for example `ghcr.io/acme/tool-cache`"
@@ -344,7 +338,17 @@ fn classify(e: RegistryError) -> Failure {
         RegistryError::Status { status: 404, .. }
         | RegistryError::DigestMismatch { .. }
         | RegistryError::BadDigest { .. } => Failure::Entry(e.to_string()),
-        other => Failure::Down(other.to_string()),
+        other => Failure::Down(with_help(&other)),
+    }
+}
+
+/// A registry error and what to do about it (`is the registry running?
+/// check with curl ...`).
+fn with_help(e: &RegistryError) -> String {
+    use miette::Diagnostic as _;
+    match e.help() {
+        Some(help) => format!("{e} ({help})"),
+        None => e.to_string(),
     }
 }
 
