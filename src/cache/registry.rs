@@ -205,7 +205,9 @@ impl Layered {
     /// then the local record. `false` when the registry has no such tag.
     fn pull_from(&self, client: &mut Client, repo: &Reference, key: &str) -> Result<bool, Failure> {
         let tag = tag_of(key).ok_or_else(|| Failure::Entry(format!("`{key}` is not a key")))?;
-        let reference = repo.with_tag(&tag).map_err(|e| Failure::Entry(e.to_string()))?;
+        let reference = repo
+            .with_tag(&tag)
+            .map_err(|e| Failure::Entry(e.to_string()))?;
         let (_, bytes, _) = match client.fetch_manifest(&reference, &[OCI_MANIFEST]) {
             Ok(found) => found,
             Err(RegistryError::Status { status: 404, .. }) => return Ok(false),
@@ -257,7 +259,12 @@ impl Layered {
 
     /// Uploads the blobs `repo` lacks, the record, then the manifest under
     /// the key's tag.
-    fn push_to(&self, client: &mut Client, repo: &Reference, record: &Record) -> Result<(), Failure> {
+    fn push_to(
+        &self,
+        client: &mut Client,
+        repo: &Reference,
+        record: &Record,
+    ) -> Result<(), Failure> {
         let local = |e: io::Error| Failure::Entry(format!("cannot read the local entry: {e}"));
         for blob in blobs(record) {
             let file = store::open_nofollow(&self.local.blob_path(&blob.sha256)).map_err(local)?;
@@ -528,8 +535,15 @@ mod tests {
             m.layers[0].annotations["org.opencontainers.image.title"],
             "out/hello"
         );
-        assert_eq!(m.layers[1].annotations["org.opencontainers.image.title"], "log");
-        assert_eq!(bytes, manifest_bytes(&r, config), "the same bytes each time");
+        assert_eq!(
+            m.layers[1].annotations["org.opencontainers.image.title"],
+            "log"
+        );
+        assert_eq!(
+            bytes,
+            manifest_bytes(&r, config),
+            "the same bytes each time"
+        );
     }
 
     #[test]
@@ -544,10 +558,18 @@ mod tests {
             &record(&key),
             config("application/vnd.oci.image.config.v1+json", 10),
         );
-        assert!(record_descriptor(&image).unwrap_err().contains("not a matrix cache entry"));
+        assert!(
+            record_descriptor(&image)
+                .unwrap_err()
+                .contains("not a matrix cache entry")
+        );
         let huge = manifest_bytes(&record(&key), config(RECORD_TYPE, MAX_RECORD + 1));
         assert!(record_descriptor(&huge).unwrap_err().contains("more than"));
-        assert!(record_descriptor(b"{").unwrap_err().contains("does not parse"));
+        assert!(
+            record_descriptor(b"{")
+                .unwrap_err()
+                .contains("does not parse")
+        );
         let big = vec![b' '; MAX_MANIFEST + 1];
         assert!(record_descriptor(&big).unwrap_err().contains("larger than"));
     }
@@ -564,7 +586,11 @@ mod tests {
         assert!(err.contains("leaves its folder"), "{err}");
         let mut named = record(&key);
         named.outputs[1].blob.sha256 = "../../etc/passwd".into();
-        assert!(store::check(&named, &key).unwrap_err().contains("not a sha256"));
+        assert!(
+            store::check(&named, &key)
+                .unwrap_err()
+                .contains("not a sha256")
+        );
         let mut many = record(&key);
         many.outputs = vec![many.outputs[0].clone(); MAX_OUTPUTS + 1];
         assert!(store::check(&many, &key).unwrap_err().contains("more than"));

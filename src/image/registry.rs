@@ -501,7 +501,8 @@ impl Client {
                 // From the start: a 401 retry sends the file a second time.
                 use std::io::Seek as _;
                 let mut from = *file;
-                from.rewind().map_err(|e| transport_error(reference.registry(), url, e.into()))?;
+                from.rewind()
+                    .map_err(|e| transport_error(reference.registry(), url, e.into()))?;
                 with(self.agent.put(url), &headers).send(*file)
             }
         };

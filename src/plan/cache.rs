@@ -102,7 +102,9 @@ fn reference(loaded: &Loaded, at: &KeyPath, text: &str) -> Result<(), PlanError>
             .error_at(
                 at,
                 why,
-                Some("a registry repository, without a tag: to = \"ghcr.io/acme/tool-cache\"".into()),
+                Some(
+                    "a registry repository, without a tag: to = \"ghcr.io/acme/tool-cache\"".into(),
+                ),
             )
             .into()),
     }

@@ -67,7 +67,11 @@ fn two_runners_share_builds_through_a_registry() {
     let other = c.p.dir.parent().unwrap().join("runner-b");
     let other = other.display().to_string();
     let err = c.build(&["--cache-dir", &other, "--cache-from", &repo]);
-    assert_eq!(c.runs(), 2, "every build is restored from the registry:\n{err}");
+    assert_eq!(
+        c.runs(),
+        2,
+        "every build is restored from the registry:\n{err}"
+    );
     assert_eq!(c.restored(), [true, true]);
     assert_eq!(c.checksums(), first, "the same release bytes");
     let binary = c.p.dist().join("build/linux-arm64/hello");
@@ -163,6 +167,9 @@ fn tamper_entries(c: &Cached, repo: &str, tamper: impl Fn(&mut serde_json::Value
     }
 }
 
+/// A change made to a stored record.
+type Edit = fn(&mut serde_json::Value);
+
 #[test]
 fn a_tampered_entry_is_refused_and_the_job_reruns() {
     let Some(registry) = registry() else { return };
@@ -170,7 +177,7 @@ fn a_tampered_entry_is_refused_and_the_job_reruns() {
     let c = Cached::new("");
     c.build(&["--cache-to", &repo]);
     assert_eq!(c.runs(), 2);
-    let edits: [(&str, fn(&mut serde_json::Value)); 3] = [
+    let edits: [(&str, Edit); 3] = [
         ("a path out of its folder", |r| {
             r["outputs"][0]["path"] = "../../../escaped".into()
         }),
@@ -266,14 +273,14 @@ fn a_cache_reference_with_a_tag_is_a_located_error() {
     let (code, _, err) = run(&mut c.p.matrix(&["plan", "--snapshot"]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("names a tag or digest"), "{err}");
-    assert!(err.contains("matrix.toml:"), "the error names the line: {err}");
+    assert!(
+        err.contains("matrix.toml:"),
+        "the error names the line: {err}"
+    );
     c.p.file("matrix.toml", &toml);
-    let (code, _, err) = run(&mut c.p.matrix(&[
-        "build",
-        "--snapshot",
-        "--cache-to",
-        "Not A Repo",
-    ]));
+    let (code, _, err) = run(&mut c
+        .p
+        .matrix(&["build", "--snapshot", "--cache-to", "Not A Repo"]));
     assert_ne!(code, 0, "{err}");
     assert!(err.contains("Not A Repo"), "{err}");
 }

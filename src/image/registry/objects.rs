@@ -87,14 +87,25 @@ impl Client {
         let status = response.status().as_u16();
         if status != 200 {
             let body = read_body(&mut response, 64 << 10);
-            return Err(status_error(reference, &format!("GET blob {digest}"), status, &body));
+            return Err(status_error(
+                reference,
+                &format!("GET blob {digest}"),
+                status,
+                &body,
+            ));
         }
         let limit = size.saturating_add(1);
-        let mut body = response.body_mut().with_config().limit(limit).reader().take(limit);
+        let mut body = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .reader()
+            .take(limit);
         let mut hasher = sha2::Sha256::new();
         let mut read = 0u64;
         let mut buf = vec![0u8; 64 << 10];
-        let io = |e: std::io::Error| super::transport_error(reference.registry(), &call.url, e.into());
+        let io =
+            |e: std::io::Error| super::transport_error(reference.registry(), &call.url, e.into());
         loop {
             let n = body.read(&mut buf).map_err(io)?;
             if n == 0 {
