@@ -22,8 +22,9 @@
 //! digest. A refused entry is a miss with a warning. A registry that is
 //! down, refuses us or answers in a way that is not an entry's is off for
 //! the rest of the run after one warning: connecting gives up after
-//! [`CONNECT_TIMEOUT`], so a dead registry costs seconds, not minutes, and
-//! never fails the build.
+//! [`CONNECT_TIMEOUT`] and waiting for an answer after 15 s, so a dead
+//! registry costs seconds once, not minutes per job, and never fails the
+//! build.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -49,7 +50,10 @@ pub const BLOB_TYPE: &str = "application/vnd.matrix.cache.blob.v1";
 /// How long connecting to a cache registry may take before it is off.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long a cache registry may take to start answering a request.
-const RESPONSE_TIMEOUT: Duration = Duration::from_secs(30);
+const RESPONSE_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long receiving one answer's body may take (a blob of a large
+/// binary over a slow link).
+const BODY_TIMEOUT: Duration = Duration::from_secs(600);
 /// Largest entry manifest read: one layer per output, each well under
 /// 400 bytes.
 const MAX_MANIFEST: usize = 4 << 20;
@@ -154,7 +158,12 @@ impl Layered {
     fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
         let idle = self.clients.lock().ok().and_then(|mut c| c.pop());
         let mut client = idle.unwrap_or_else(|| {
-            Client::with_timeouts(self.options.clone(), CONNECT_TIMEOUT, RESPONSE_TIMEOUT)
+            Client::with_timeouts(
+                self.options.clone(),
+                CONNECT_TIMEOUT,
+                RESPONSE_TIMEOUT,
+                Some(BODY_TIMEOUT),
+            )
         });
         let out = f(&mut client);
         if let Ok(mut idle) = self.clients.lock() {

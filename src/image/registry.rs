@@ -122,18 +122,30 @@ struct Call<'a> {
 impl Client {
     pub fn new(options: ClientOptions) -> Self {
         // A registry may hash a large layer before answering the PUT.
-        Self::with_timeouts(options, Duration::from_secs(30), Duration::from_secs(600))
+        Self::with_timeouts(
+            options,
+            Duration::from_secs(30),
+            Duration::from_secs(600),
+            None,
+        )
     }
 
-    /// A client that gives up connecting after `connect` and waiting for
-    /// an answer's head after `response`: a cache that must not stall a
-    /// build on a registry that is down.
-    pub fn with_timeouts(options: ClientOptions, connect: Duration, response: Duration) -> Self {
+    /// A client that gives up connecting after `connect`, waiting for an
+    /// answer's head after `response` and receiving its body after `body`:
+    /// a cache must not stall a build on a registry that is down or that
+    /// trickles an endless answer.
+    pub fn with_timeouts(
+        options: ClientOptions,
+        connect: Duration,
+        response: Duration,
+        body: Option<Duration>,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("matrix/", env!("CARGO_PKG_VERSION")))
             .timeout_connect(Some(connect))
             .timeout_recv_response(Some(response))
+            .timeout_recv_body(body)
             .build()
             .new_agent();
         Client {
