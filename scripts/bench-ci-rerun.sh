@@ -3,9 +3,12 @@
 # shards (`matrix build --shard i/4`), each in its own checkout with its own
 # empty cache folder, all pulling from and pushing to one registry
 # repository (--cache-from/--cache-to). One shard is killed (SIGKILL, a
-# runner that dies) after some of its builds finished; it is then rerun in
-# a fresh checkout with a fresh cache folder. The rerun should restore
-# every build the killed shard finished and run only the others.
+# runner that dies) after some of its builds finished; it is then rerun on
+# a fresh runner: its checkout deleted and cloned again at the same path
+# (CI checks a job out at the same path on every runner, and the absolute
+# working folder is part of a build's cache key) with a fresh, empty
+# cache folder. The rerun should restore every build the killed shard
+# finished and run only the others.
 #
 #   bash scripts/bench-ci-rerun.sh
 #
@@ -105,16 +108,18 @@ EOF
 	git tag v1.0.0
 )
 
-# start_shard NAME I: a checkout of the project (a CI runner) building shard
-# I/4 with its own empty cache folder and the shared registry, in its own
-# process group, whose id (its pid) goes to STARTED.
+# start_shard NAME I LOG: a fresh checkout of the project at $WORK/NAME (a
+# CI runner) building shard I/4 with its own empty cache folder and the
+# shared registry, in its own process group, whose id (its pid) goes to
+# STARTED; its output goes to $WORK/LOG.log.
 STARTED=
 start_shard() {
+	rm -rf -- "${WORK:?}/$1" "${WORK:?}/$1-cache"
 	git clone -q "$PROJECT" "$WORK/$1"
 	(
 		cd "$WORK/$1"
 		exec setsid "$MATRIX" build -j 1 --shard "$2/$SHARDS" --cache-dir "$WORK/$1-cache" \
-			--cache-from "$REPO" --cache-to "$REPO" >"$WORK/$1.log" 2>&1
+			--cache-from "$REPO" --cache-to "$REPO" >"$WORK/$3.log" 2>&1
 	) &
 	STARTED=$!
 	PIDS+=("$STARTED")
@@ -131,7 +136,7 @@ say "registry repository $REPO; $TARGETS targets x ${SECONDS_EACH}s, $SHARDS sha
 t0=$(now)
 declare -A PID
 for ((i = 1; i <= SHARDS; i++)); do
-	start_shard "shard-$i" "$i"
+	start_shard "shard-$i" "$i" "shard-$i"
 	PID[$i]=$STARTED
 done
 
@@ -155,19 +160,20 @@ for ((i = 1; i <= SHARDS; i++)); do
 done
 read -r first_builds first_restored < <(restored shard-2)
 
-# The rerun: a fresh runner, a fresh cache folder, the same registry.
+# The rerun: a fresh runner (the same path), a fresh cache folder, the
+# same registry.
 t1=$(now)
-start_shard rerun "$VICTIM"
+start_shard "$victim" "$VICTIM" rerun
 wait "$STARTED" || die "the rerun failed: $(tail -n 20 "$WORK/rerun.log")"
 t2=$(now)
-read -r builds restored_n < <(restored rerun)
+read -r builds restored_n < <(restored "$victim")
 rebuilt=$((builds - restored_n))
 
 # The rerun's binaries are what the builds make.
 while IFS= read -r -d '' bin; do
 	n=$(basename "$(dirname "$bin")")
 	[[ $(sh "$bin") == "${n##*-}" ]] || die "the rerun's $bin prints $(sh "$bin"), not ${n##*-}"
-done < <(find "$WORK/rerun/dist/build" -name hello -type f -print0)
+done < <(find "$WORK/$victim/dist/build" -name hello -type f -print0)
 
 full=$((builds * SECONDS_EACH))
 cat <<EOF
