@@ -6,12 +6,15 @@
 //! sources, ...), asks a [`Store`] for the record of their [`Inputs::key`],
 //! and either restores the outputs it lists or runs the job and saves them.
 //! [`key`] makes keys and says which input changed, [`store`] is the local
-//! (or shared directory) store, [`sources`] digests the source tree and
+//! (or shared directory) store, [`registry`] layers OCI registries under it
+//! (entries pulled on a local miss, pushed after a save), [`sources`]
+//! digests the source tree and
 //! [`toolchain`] a compiler's identity; [`prune`] keeps a store under its
 //! size cap, least recently used first.
 
 pub mod key;
 pub mod prune;
+pub mod registry;
 pub mod sources;
 pub mod store;
 pub mod toolchain;
@@ -21,6 +24,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 pub use key::Inputs;
+pub use registry::Layered;
 pub use store::{LocalStore, Record, Store};
 
 /// Format of the records and of the last-inputs files.
@@ -40,6 +44,13 @@ pub struct Settings {
     /// place of the git tree.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub inputs: Vec<String>,
+    /// `[cache] from`: registry repositories read on a local miss, in
+    /// order (checked references).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub from: Vec<String>,
+    /// `[cache] to`: the registry repository entries are pushed to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// The cache folder matrix uses when none is named:

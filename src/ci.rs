@@ -60,6 +60,10 @@ pub struct CiOptions {
     /// The release has `[images]`: on a tag, the GitHub merge job pushes
     /// them (and, with `attestations`, signs each by digest).
     pub images: bool,
+    /// `[cache]` names a registry (`from` or `to`): each GitHub build job
+    /// gets the registry credentials and may write packages, so shards
+    /// share the action cache.
+    pub registry_cache: bool,
     /// `[sign]`'s `key-env` and `passphrase-env`: the merge step (which
     /// signs) gets each from the repository secret of the same name.
     pub sign_secrets: Vec<String>,
@@ -93,6 +97,7 @@ impl CiOptions {
             dist: "dist".into(),
             attestations: false,
             images: false,
+            registry_cache: false,
             sign_secrets: Vec::new(),
         }
     }
@@ -171,6 +176,7 @@ struct Context<'a> {
     shard_dist: String,
     attestations: bool,
     images: bool,
+    registry_cache: bool,
     sign_secrets: &'a [String],
     /// The jq program that lists every pushed image as `repository@digest`.
     pushed_images: &'static str,
@@ -204,6 +210,7 @@ impl<'a> Context<'a> {
             shard_dist: format!("{dist}/shard-${{{{ matrix.index }}}}"),
             attestations: opts.attestations,
             images: opts.images,
+            registry_cache: opts.registry_cache,
             sign_secrets: &opts.sign_secrets,
             pushed_images: PUSHED_IMAGES,
         })
@@ -257,6 +264,13 @@ fn install_note(opts: &CiOptions, ci: Provider) -> String {
             },
             opts.sign_secrets.join(" and ")
         ));
+    }
+    if github && opts.registry_cache {
+        note.push_str(
+            "# The build jobs share the action cache through the registry of [cache] from/to\n\
+             # (credentials: the secrets MATRIX_REGISTRY_USER and MATRIX_REGISTRY_PASSWORD,\n\
+             # else this workflow's token, which ghcr.io takes).\n",
+        );
     }
     if github && opts.images {
         note.push_str(

@@ -381,6 +381,15 @@ pub struct BuildArgs {
     /// on without a [cache] table.
     #[arg(long, value_name = "DIR", conflicts_with = "no_cache")]
     pub cache_dir: Option<PathBuf>,
+    /// A registry repository (`ghcr.io/acme/tool-cache`) to pull cache
+    /// entries from when the folder lacks them; repeat for more, tried in
+    /// order. Replaces [cache] from; turns the cache on.
+    #[arg(long, value_name = "REPOSITORY", conflicts_with = "no_cache")]
+    pub cache_from: Vec<String>,
+    /// A registry repository to push each stored cache entry to. Replaces
+    /// [cache] to; turns the cache on.
+    #[arg(long, value_name = "REPOSITORY", conflicts_with = "no_cache")]
+    pub cache_to: Option<String>,
 }
 
 #[derive(Debug, Args)]

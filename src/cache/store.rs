@@ -29,7 +29,7 @@ use crate::package::atomic::{AtomicFile, write_atomic};
 use crate::package::checksum::{Algorithm, Hasher, HashingWriter};
 
 /// Largest action record or last-inputs file read.
-const MAX_RECORD: u64 = 4 << 20;
+pub(super) const MAX_RECORD: u64 = 4 << 20;
 /// Most output files one record may list.
 pub const MAX_OUTPUTS: usize = 10_000;
 
@@ -190,6 +190,52 @@ impl LocalStore {
         out.commit()
     }
 
+    /// Whether the store holds blob `blob` (a regular file of its size;
+    /// its bytes are checked when it is restored).
+    pub(super) fn has_blob(&self, blob: &Blob) -> bool {
+        is_key(&blob.sha256)
+            && self
+                .blob_path(&blob.sha256)
+                .symlink_metadata()
+                .is_ok_and(|m| m.is_file() && m.len() == blob.size)
+    }
+
+    /// Stores blob `blob` from what `fill` writes (a download), refusing
+    /// bytes that are not `blob.size` bytes hashing to `blob.sha256`.
+    pub(super) fn put_from(
+        &self,
+        blob: &Blob,
+        fill: impl FnOnce(&mut dyn io::Write) -> io::Result<()>,
+    ) -> io::Result<()> {
+        if !is_key(&blob.sha256) {
+            return Err(corrupt(format!("`{}` is not a sha256", blob.sha256)));
+        }
+        let temp = tempfile::Builder::new()
+            .prefix("blob-")
+            .tempfile_in(self.root.join("tmp"))?;
+        let mut writer = HashingWriter::new(temp, Algorithm::Sha256);
+        fill(&mut writer)?;
+        let (temp, sha256, size) = writer.finish();
+        if size != blob.size || sha256 != blob.sha256 {
+            return Err(corrupt(format!(
+                "blob {} came as {size} bytes hashing to {sha256}, the record says {} bytes",
+                blob.sha256, blob.size
+            )));
+        }
+        temp.as_file().sync_all()?;
+        temp.persist(self.blob_path(&sha256)).map_err(|e| e.error)?;
+        Ok(())
+    }
+
+    /// Writes `record` as the entry of its key (its blobs must be stored).
+    pub(super) fn put_record(&self, record: &Record) -> io::Result<()> {
+        if !is_key(&record.key) {
+            return Err(corrupt(format!("`{}` is not a cache key", record.key)));
+        }
+        let bytes = record_bytes(record)?;
+        write_atomic(&self.record_path(&record.key), &bytes)
+    }
+
     fn last_path(&self, scope: &str) -> PathBuf {
         let mut hasher = Hasher::new(Algorithm::Sha256);
         hasher.update(scope.as_bytes());
@@ -217,12 +263,8 @@ impl Store for LocalStore {
                 return Ok(None);
             }
         };
-        if record.format != super::FORMAT || record.key != key || record.outputs.len() > MAX_OUTPUTS
-        {
-            tracing::warn!(
-                "cache record {} does not match its key; dropped",
-                path.display()
-            );
+        if let Err(why) = check(&record, key) {
+            tracing::warn!("cache record {} {why}; dropped", path.display());
             self.drop_record(key);
             return Ok(None);
         }
@@ -294,8 +336,7 @@ impl Store for LocalStore {
             outputs: files,
             log,
         };
-        let bytes = serde_json::to_vec_pretty(&record).map_err(io::Error::other)?;
-        write_atomic(&self.record_path(&key), &bytes)?;
+        self.put_record(&record)?;
         Ok(record)
     }
 
@@ -312,6 +353,42 @@ impl Store for LocalStore {
     fn set_last_inputs(&self, scope: &str, inputs: &Inputs) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(inputs).map_err(io::Error::other)?;
         write_atomic(&self.last_path(scope), &bytes)
+    }
+}
+
+/// A record as it is stored: pretty JSON (the same record, the same bytes).
+pub(super) fn record_bytes(record: &Record) -> io::Result<Vec<u8>> {
+    serde_json::to_vec_pretty(record).map_err(io::Error::other)
+}
+
+/// Whether `record` may be the entry of `key`: this format, this key, at
+/// most [`MAX_OUTPUTS`] outputs, each at a relative path, every blob named
+/// by a sha256. A record is read from a store others write (a shared
+/// folder, a registry); the restore checks each blob's bytes.
+pub(super) fn check(record: &Record, key: &str) -> Result<(), String> {
+    if record.format != super::FORMAT {
+        return Err(format!(
+            "has format {}, not {}",
+            record.format,
+            super::FORMAT
+        ));
+    }
+    if record.key != key {
+        return Err(format!("is the record of key {}", record.key));
+    }
+    if record.outputs.len() > MAX_OUTPUTS {
+        return Err(format!(
+            "lists {} outputs, more than {MAX_OUTPUTS}",
+            record.outputs.len()
+        ));
+    }
+    for out in &record.outputs {
+        relative(&out.path).map_err(|e| e.to_string())?;
+    }
+    let mut blobs = record.outputs.iter().map(|o| &o.blob).chain(&record.log);
+    match blobs.find(|b| !is_key(&b.sha256)) {
+        Some(b) => Err(format!("names blob `{}`, not a sha256", b.sha256)),
+        None => Ok(()),
     }
 }
 

@@ -26,6 +26,7 @@ fn awkward() -> CiOptions {
         dist: "out dir/".into(),
         attestations: true,
         images: false,
+        registry_cache: false,
         sign_secrets: Vec::new(),
     }
 }
@@ -149,6 +150,10 @@ fn github_workflow_passes_the_schema() {
         CiOptions {
             attestations: false,
             images: true,
+            ..awkward()
+        },
+        CiOptions {
+            registry_cache: true,
             ..awkward()
         },
     ];
@@ -553,3 +558,39 @@ fn the_files_start_with_their_header_not_a_template_comment() {
 mod attest;
 mod install;
 mod lint;
+
+#[test]
+fn a_registry_cache_gives_the_build_jobs_its_credentials() {
+    let Some(py) = python() else { return };
+    let step = |doc: &Value| {
+        doc["jobs"]["build"]["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["run"].as_str().is_some_and(|r| r.contains("--shard")))
+            .unwrap()
+            .clone()
+    };
+    let plain = load(&py, &github_workflow(&awkward()).unwrap());
+    assert_eq!(plain["jobs"]["build"]["permissions"], Value::Null);
+    assert_eq!(step(&plain)["env"]["MATRIX_REGISTRY_USER"], Value::Null);
+    let opts = CiOptions {
+        registry_cache: true,
+        ..awkward()
+    };
+    let yaml = github_workflow(&opts).unwrap();
+    let doc = load(&py, &yaml);
+    assert_eq!(
+        doc["jobs"]["build"]["permissions"],
+        json!({ "contents": "read", "packages": "write" })
+    );
+    let env = &step(&doc)["env"];
+    assert_eq!(
+        env["MATRIX_REGISTRY_PASSWORD"],
+        "${{ secrets.MATRIX_REGISTRY_PASSWORD || github.token }}"
+    );
+    assert!(
+        yaml.contains("# The build jobs share the action cache"),
+        "{yaml}"
+    );
+}

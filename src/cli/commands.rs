@@ -91,6 +91,8 @@ async fn build_command(cli: &Cli, args: &BuildArgs) -> Result<(), Error> {
         history: args.history.clone(),
         no_cache: args.no_cache,
         cache_dir: args.cache_dir.clone(),
+        cache_from: args.cache_from.clone(),
+        cache_to: args.cache_to.clone(),
     };
     let prepared = release::prepare_build(&opts, &mut warn)?;
     execute(cli, prepared).await

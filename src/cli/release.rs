@@ -118,13 +118,19 @@ pub fn ci_command(args: &CiArgs, args_config: &Path) -> Result<(), Error> {
     };
     opts.runs_on = args.runs_on.clone();
     opts.image = args.image.clone();
-    // `[ci]`, `[images]` and `[sign]` shape the GitHub merge job; without
+    // `[ci]`, `[images]` and `[sign]` shape the GitHub merge job, `[cache]`
+    // registries the build jobs; without
     // a matrix.toml yet, the defaults. GitLab's pipeline takes nothing
     // from it, so its file is written whatever the config holds.
     if args.kind == crate::ci::Provider::Github && args_config.exists() {
         let loaded = crate::config::load(args_config)?;
         opts.attestations = loaded.config.ci.attestations;
         opts.images = loaded.config.images.is_some();
+        opts.registry_cache = loaded
+            .config
+            .cache
+            .as_ref()
+            .is_some_and(|c| c.from.is_some() || c.to.is_some());
         if let Some(sign) = &loaded.config.sign {
             opts.sign_secrets = [&sign.key_env, &sign.passphrase_env]
                 .into_iter()

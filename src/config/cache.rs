@@ -8,8 +8,11 @@
 use schemars::JsonSchema;
 use serde::Deserialize;
 
-/// The action cache. Its presence turns the cache on (as `--cache-dir`
-/// does); `matrix build --no-cache` turns it off for one run.
+use super::OneOrMany;
+
+/// The action cache. Its presence turns the cache on (as `--cache-dir`,
+/// `--cache-from` and `--cache-to` do); `matrix build --no-cache` turns it
+/// off for one run.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct CacheConfig {
@@ -28,4 +31,13 @@ pub struct CacheConfig {
     /// tracked files. Needed outside git.
     #[serde(default)]
     pub inputs: Vec<String>,
+    /// Registry repositories (`ghcr.io/acme/tool-cache`) an entry missing
+    /// from the folder is pulled from, in order; one or a list.
+    /// `matrix build --cache-from` replaces them.
+    #[serde(default)]
+    pub from: Option<OneOrMany>,
+    /// The registry repository each stored entry is pushed to.
+    /// `matrix build --cache-to` replaces it.
+    #[serde(default)]
+    pub to: Option<String>,
 }

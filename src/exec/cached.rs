@@ -33,7 +33,7 @@ use super::error::JobError;
 use super::process;
 use crate::cache::store::{MAX_OUTPUTS, Saving};
 use crate::cache::toolchain::Identities;
-use crate::cache::{Inputs, LocalStore, Record, Store};
+use crate::cache::{Inputs, Layered, Record, Store};
 use crate::engine::Engine;
 use crate::inspect::Inspected;
 use crate::package::checksum::{Algorithm, Hasher};
@@ -43,7 +43,8 @@ use crate::plan::containers::ContainerImage;
 
 /// One run's view of the cache.
 pub struct Cache {
-    store: LocalStore,
+    /// The local folder, with any `--cache-from`/`--cache-to` registries.
+    store: Layered,
     /// `[cache] max-size`: the store is pruned to it after the run.
     max_size: u64,
     /// The sources' digest, or why there is none.
@@ -117,7 +118,7 @@ enum Lookup {
 
 impl Cache {
     /// Opens the store and digests the sources (once per run).
-    pub fn open(store: LocalStore, plan: &Plan) -> Cache {
+    pub fn open(store: Layered, plan: &Plan) -> Cache {
         let (globs, max_size) = plan
             .cache
             .as_ref()
@@ -190,7 +191,7 @@ impl Cache {
 
     /// Drops least recently used entries until the store fits its cap.
     pub fn prune(&self) {
-        match crate::cache::prune::prune(&self.store, self.max_size) {
+        match crate::cache::prune::prune(self.store.local(), self.max_size) {
             Ok(r) if r.records + r.blobs > 0 => tracing::info!(
                 records = r.records,
                 blobs = r.blobs,
@@ -200,7 +201,7 @@ impl Cache {
             Ok(_) => {}
             Err(e) => tracing::warn!(
                 "cannot prune the cache at {}: {e}",
-                self.store.root().display()
+                self.store.local().root().display()
             ),
         }
     }
@@ -734,7 +735,7 @@ mod tests {
 
     pub(super) fn cache(dir: &Path) -> Cache {
         Cache {
-            store: LocalStore::open(dir).unwrap(),
+            store: Layered::local_only(crate::cache::LocalStore::open(dir).unwrap()),
             max_size: crate::cache::DEFAULT_MAX_SIZE,
             sources: Ok("sources".into()),
             identities: Identities::default(),
@@ -801,6 +802,8 @@ mod tests {
                 plan,
                 made: &[],
                 engine: None,
+                artifacts: &[],
+                foreseen: None,
             };
             cache.inputs(&at, job, t).unwrap()
         };

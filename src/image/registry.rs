@@ -106,6 +106,8 @@ enum Payload<'a> {
     Bytes(&'a [u8]),
     /// Streamed from disk: layers can be larger than memory.
     File(&'a Path),
+    /// Streamed from a file the caller opened (without following a link).
+    Open(&'a std::fs::File),
 }
 
 struct Call<'a> {
@@ -119,12 +121,31 @@ struct Call<'a> {
 
 impl Client {
     pub fn new(options: ClientOptions) -> Self {
+        // A registry may hash a large layer before answering the PUT.
+        Self::with_timeouts(
+            options,
+            Duration::from_secs(30),
+            Duration::from_secs(600),
+            None,
+        )
+    }
+
+    /// A client that gives up connecting after `connect`, waiting for an
+    /// answer's head after `response` and receiving its body after `body`:
+    /// a cache must not stall a build on a registry that is down or that
+    /// trickles an endless answer.
+    pub fn with_timeouts(
+        options: ClientOptions,
+        connect: Duration,
+        response: Duration,
+        body: Option<Duration>,
+    ) -> Self {
         let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .user_agent(concat!("matrix/", env!("CARGO_PKG_VERSION")))
-            .timeout_connect(Some(Duration::from_secs(30)))
-            // A registry may hash a large layer before answering the PUT.
-            .timeout_recv_response(Some(Duration::from_secs(600)))
+            .timeout_connect(Some(connect))
+            .timeout_recv_response(Some(response))
+            .timeout_recv_body(body)
             .build()
             .new_agent();
         Client {
@@ -487,6 +508,14 @@ impl Client {
                     source,
                 })?;
                 with(self.agent.put(url), &headers).send(file)
+            }
+            (Method::Put, Payload::Open(file)) => {
+                // From the start: a 401 retry sends the file a second time.
+                use std::io::Seek as _;
+                let mut from = *file;
+                from.rewind()
+                    .map_err(|e| transport_error(reference.registry(), url, e.into()))?;
+                with(self.agent.put(url), &headers).send(*file)
             }
         };
         result.map_err(|e| transport_error(reference.registry(), url, e))

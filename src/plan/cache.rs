@@ -1,6 +1,6 @@
-//! `[cache]` resolved for the run (the store's folder and size cap), and
-//! the folders of the user's cache the plan names: a target's `{{ cache }}`
-//! and the container caches.
+//! `[cache]` resolved for the run (the store's folder and size cap, the
+//! registries it reads and writes), and the folders of the user's cache
+//! the plan names: a target's `{{ cache }}` and the container caches.
 //!
 //! Part of `plan`. Pure like the rest of the plan: folders are joined from
 //! matrix.toml's and the request's environment, nothing is created or read.
@@ -44,10 +44,22 @@ pub(super) fn settings(loaded: &Loaded, req: &Request) -> Result<Option<Settings
                 .into());
         }
     }
+    let from = c.from.as_ref().map(|f| f.values()).unwrap_or_default();
+    let many = matches!(c.from, Some(crate::config::OneOrMany::Many(_)));
+    for (i, text) in from.iter().enumerate() {
+        let at = KeyPath::parse("cache.from");
+        let at = if many { at.index(i) } else { at };
+        reference(loaded, &at, text)?;
+    }
+    if let Some(text) = &c.to {
+        reference(loaded, &KeyPath::parse("cache.to"), text)?;
+    }
     Ok(Some(Settings {
         dir: c.dir.as_ref().map(|d| req.root.join(d)),
         max_size,
         inputs: c.inputs.clone(),
+        from: from.into_iter().map(str::to_string).collect(),
+        to: c.to.clone(),
     }))
 }
 
@@ -79,4 +91,21 @@ pub(super) fn target_dir(
         .join("matrix/targets")
         .join(format!("{project}-{checkout}"))
         .join(slug)
+}
+
+/// Checks a registry repository of `[cache] from` or `to`.
+fn reference(loaded: &Loaded, at: &KeyPath, text: &str) -> Result<(), PlanError> {
+    match crate::cache::registry::parse_reference(text) {
+        Ok(_) => Ok(()),
+        Err(why) => Err(loaded
+            .source
+            .error_at(
+                at,
+                why,
+                Some(
+                    "a registry repository, without a tag: to = \"ghcr.io/acme/tool-cache\"".into(),
+                ),
+            )
+            .into()),
+    }
 }

@@ -39,6 +39,12 @@ pub struct BuildOptions {
     /// `--cache-dir`: the action cache's folder (and turns it on without
     /// a `[cache]` table).
     pub cache_dir: Option<PathBuf>,
+    /// `--cache-from`: registry repositories read on a local miss, in
+    /// place of `[cache] from` (and turn the cache on).
+    pub cache_from: Vec<String>,
+    /// `--cache-to`: the registry repository entries are pushed to, in
+    /// place of `[cache] to` (and turns the cache on).
+    pub cache_to: Option<String>,
 }
 
 impl BuildOptions {
@@ -55,6 +61,8 @@ impl BuildOptions {
             history: None,
             no_cache: false,
             cache_dir: None,
+            cache_from: Vec::new(),
+            cache_to: None,
         }
     }
 }
@@ -134,18 +142,37 @@ pub fn prepare_build(opts: &BuildOptions, warn: &mut dyn FnMut(String)) -> Resul
     })
 }
 
-/// The action cache, when `[cache]` or `--cache-dir` turns it on and
-/// `--no-cache` does not turn it off.
+/// The action cache, when `[cache]`, `--cache-dir`, `--cache-from` or
+/// `--cache-to` turns it on and `--no-cache` does not turn it off.
 fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache>>, Error> {
-    if opts.no_cache || (opts.cache_dir.is_none() && plan.cache.is_none()) {
+    let flags = opts.cache_dir.is_some() || !opts.cache_from.is_empty() || opts.cache_to.is_some();
+    if opts.no_cache || (!flags && plan.cache.is_none()) {
         return Ok(None);
     }
     let dir = exec::cache_dir(opts.cache_dir.as_deref(), plan).ok_or_else(|| Error::Usage {
         message: "no folder for the cache: HOME is not set; pass --cache-dir or set [cache] dir"
             .into(),
     })?;
-    let store = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
+    let local = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
     tracing::debug!("action cache at {}", dir.display());
+    let settings = plan.cache.as_ref();
+    let from = match opts.cache_from.is_empty() {
+        true => settings.map_or(&[][..], |c| &c.from[..]),
+        false => &opts.cache_from[..],
+    };
+    let to = opts
+        .cache_to
+        .as_ref()
+        .or(settings.and_then(|c| c.to.as_ref()));
+    let parse = |text: &String| {
+        crate::cache::registry::parse_reference(text).map_err(|message| Error::Usage { message })
+    };
+    let from = from.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+    let to = to.map(parse).transpose()?;
+    let store =
+        crate::cache::Layered::open(local, &from, to.as_ref()).map_err(|e| Error::Usage {
+            message: format!("the cache registries cannot be used: {e}"),
+        })?;
     Ok(Some(Arc::new(exec::Cache::open(store, plan))))
 }
 

@@ -88,5 +88,7 @@ pub fn cache_status(
         .containers
         .as_ref()
         .and_then(|c| crate::engine::detect(c).ok());
+    // Only the folder: asking a registry would download whole entries.
+    let store = cache::Layered::local_only(store);
     Ok(crate::exec::Cache::open(store, plan).status(plan, engine.as_ref()))
 }

@@ -13,10 +13,10 @@ const AXES: &str = "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]";
 /// A project whose build appends a line to `runs` (outside the project)
 /// each time it really runs, with `[cache]` in `cache` (outside too).
 /// `OUTSIDE` in the extra `[build]` lines is the folder holding both.
-struct Cached {
-    p: Project,
-    runs: PathBuf,
-    cache: PathBuf,
+pub(crate) struct Cached {
+    pub(crate) p: Project,
+    pub(crate) runs: PathBuf,
+    pub(crate) cache: PathBuf,
 }
 
 fn config(runs: &Path, extra_build: &str, cache: &Path) -> String {
@@ -28,7 +28,7 @@ fn config(runs: &Path, extra_build: &str, cache: &Path) -> String {
 }
 
 impl Cached {
-    fn new(extra_build: &str) -> Cached {
+    pub(crate) fn new(extra_build: &str) -> Cached {
         let p = Project::new();
         let outside = p.dir.parent().unwrap().to_path_buf();
         let runs = outside.join("runs");
@@ -44,7 +44,7 @@ impl Cached {
     }
 
     /// `matrix build --clean --snapshot` plus `args`; its stderr.
-    fn build(&self, args: &[&str]) -> String {
+    pub(crate) fn build(&self, args: &[&str]) -> String {
         let mut all = vec!["build", "--clean", "--snapshot", "-j", "2"];
         all.extend_from_slice(args);
         let (code, out, err) = run(&mut self.p.matrix(&all));
@@ -53,18 +53,18 @@ impl Cached {
     }
 
     /// How many build commands really ran so far.
-    fn runs(&self) -> usize {
+    pub(crate) fn runs(&self) -> usize {
         std::fs::read_to_string(&self.runs)
             .map(|t| t.lines().count())
             .unwrap_or(0)
     }
 
-    fn log(&self, target: &str) -> String {
+    pub(crate) fn log(&self, target: &str) -> String {
         std::fs::read_to_string(self.p.dist().join(format!("logs/build-{target}.log"))).unwrap()
     }
 
     /// The manifest's `restored` flag of each build job, in plan order.
-    fn restored(&self) -> Vec<bool> {
+    pub(crate) fn restored(&self) -> Vec<bool> {
         let m: serde_json::Value =
             serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
                 .unwrap();
@@ -128,7 +128,7 @@ impl Cached {
             .collect()
     }
 
-    fn checksums(&self) -> String {
+    pub(crate) fn checksums(&self) -> String {
         let dist = self.p.dist();
         let name = std::fs::read_dir(&dist)
             .unwrap()

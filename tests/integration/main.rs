@@ -5,6 +5,7 @@ mod apt;
 mod attacks_review;
 mod build;
 mod cache;
+mod cache_registry;
 mod cancel;
 mod channels;
 mod containers;

@@ -5,6 +5,10 @@
 //! Part of the registry client; the HTTP conversation (auth, errors) is
 //! the parent module's.
 
+use std::io::{Read as _, Write};
+
+use sha2::Digest as _;
+
 use super::error::{mismatch, status_error};
 use super::layout::digest_of;
 use super::reference::check_digest;
@@ -50,6 +54,99 @@ impl Client {
             ));
         }
         Ok(body)
+    }
+
+    /// GETs blob `digest` (a sha256) of the repository of `reference` into
+    /// `out` as it arrives, without holding it in memory: it must be
+    /// `size` bytes hashing to `digest`, and reading stops one byte past
+    /// `size`. On an error `out` holds bytes that are not the blob.
+    pub fn fetch_blob_to(
+        &mut self,
+        reference: &Reference,
+        digest: &str,
+        size: u64,
+        out: &mut dyn Write,
+    ) -> Result<(), RegistryError> {
+        check_digest(digest)
+            .and_then(|()| match digest.starts_with("sha256:") {
+                true => Ok(()),
+                false => Err("only sha256 blobs are streamed".into()),
+            })
+            .map_err(|problem| RegistryError::BadDigest {
+                context: format!("a blob of {reference}"),
+                problem,
+            })?;
+        let call = Call {
+            method: Method::Get,
+            url: format!("{}/blobs/{digest}", self.repo_url(reference)),
+            headers: Vec::new(),
+            payload: Payload::Empty,
+            actions: "pull",
+        };
+        let mut response = self.send(reference, &call)?;
+        let status = response.status().as_u16();
+        if status != 200 {
+            let body = read_body(&mut response, 64 << 10);
+            return Err(status_error(
+                reference,
+                &format!("GET blob {digest}"),
+                status,
+                &body,
+            ));
+        }
+        let limit = size.saturating_add(1);
+        let mut body = response
+            .body_mut()
+            .with_config()
+            .limit(limit)
+            .reader()
+            .take(limit);
+        let mut hasher = sha2::Sha256::new();
+        let mut read = 0u64;
+        let mut buf = vec![0u8; 64 << 10];
+        let io =
+            |e: std::io::Error| super::transport_error(reference.registry(), &call.url, e.into());
+        loop {
+            let n = body.read(&mut buf).map_err(io)?;
+            if n == 0 {
+                break;
+            }
+            read += n as u64;
+            hasher.update(&buf[..n]);
+            out.write_all(&buf[..n]).map_err(io)?;
+        }
+        let actual = format!("sha256:{}", hex::encode(hasher.finalize()));
+        if read != size || actual != digest {
+            return Err(mismatch(
+                reference,
+                &format!("blob {digest} ({read} bytes, {size} expected)"),
+                digest,
+                &actual,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Uploads `file` (opened by the caller) as blob `digest` of `size`
+    /// bytes unless the repository of `reference` has it; true when it was
+    /// uploaded. The registry checks the bytes against `digest`.
+    pub fn push_blob_file(
+        &mut self,
+        reference: &Reference,
+        digest: &str,
+        size: u64,
+        file: &std::fs::File,
+    ) -> Result<bool, RegistryError> {
+        if self.head_blob(reference, digest, "pull,push")? {
+            return Ok(false);
+        }
+        let blob = Descriptor {
+            media_type: "application/octet-stream".into(),
+            digest: digest.to_owned(),
+            size,
+        };
+        self.upload_blob(reference, &blob, Payload::Open(file))?;
+        Ok(true)
     }
 
     /// Uploads `bytes` as blob `digest` unless the repository of
