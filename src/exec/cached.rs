@@ -414,21 +414,18 @@ fn scope(plan: &Plan, job: usize) -> String {
 impl Foreseen {
     /// Learns what job `job`'s hit `record` would restore.
     fn learn(&mut self, plan: &Plan, job: usize, record: &Record) {
-        let bases: BTreeMap<&str, &Path> = match plan.jobs[job].work() {
-            crate::plan::JobId::Build(t) => BTreeMap::from([
-                ("out", plan.targets[t].build.out_dir.as_path()),
-                ("root", plan.root.as_path()),
-            ]),
+        let bases = match plan.jobs[job].work() {
+            crate::plan::JobId::Build(t) => build_bases(plan, &plan.targets[t].build),
             crate::plan::JobId::Archive(t) => {
                 if let Some(out) = record.outputs.first() {
                     self.artifacts.push(archive::record_of(plan, t, out, None));
                 }
-                BTreeMap::from([("dist", plan.dist.as_path())])
+                BTreeMap::from([("dist".to_string(), plan.dist.clone())])
             }
             _ => return,
         };
         for out in &record.outputs {
-            if let Some(base) = bases.get(out.base.as_str()) {
+            if let Some(base) = bases.get(&out.base) {
                 self.files.insert(
                     base.join(&out.path),
                     format!("{} {}", out.blob.size, out.blob.sha256),
@@ -548,13 +545,7 @@ fn restore(
         ));
     }
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
-    let mut bases = BTreeMap::from([
-        ("out".to_string(), step.out_dir.clone()),
-        ("root".to_string(), plan.root.clone()),
-    ]);
-    if let Some(dir) = &step.cache_dir {
-        bases.insert("cache".to_string(), dir.clone());
-    }
+    let bases = build_bases(plan, step);
     let log = log_path(plan, job);
     cache
         .store
@@ -565,6 +556,19 @@ fn restore(
         &format!("cache: restored {} (the command did not run)", record.key),
     )
     .map_err(|e| e.to_string())
+}
+
+/// The folders a build's record names its outputs in: its output folder,
+/// the project, and its folder in the user's cache (`{{ cache }}`).
+fn build_bases(plan: &Plan, step: &crate::plan::BuildStep) -> BTreeMap<String, PathBuf> {
+    let mut bases = BTreeMap::from([
+        ("out".to_string(), step.out_dir.clone()),
+        ("root".to_string(), plan.root.clone()),
+    ]);
+    if let Some(dir) = &step.cache_dir {
+        bases.insert("cache".to_string(), dir.clone());
+    }
+    bases
 }
 
 /// Every file under the output folder, by its path in it. A link is
