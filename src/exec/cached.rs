@@ -468,8 +468,13 @@ async fn through<T>(
             return run.await;
         }
     };
-    let scratch =
-        tempfile::tempdir().map_err(super::jobs::io_error(plan, job, std::env::temp_dir()))?;
+    let scratch = match tempfile::tempdir() {
+        Ok(scratch) => scratch,
+        Err(e) => {
+            tracing::warn!("{id} is not cached: no scratch folder: {e}");
+            return run.await;
+        }
+    };
     let reason = match blocking(|| cache.lookup(&scope, &inputs)) {
         Lookup::Miss(reason) => reason,
         Lookup::Hit(record) => match blocking(|| restore(&cache, &record, scratch.path())) {
