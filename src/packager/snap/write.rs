@@ -1,5 +1,5 @@
 //! Writing a Snapcraft channel: snapcraft.yaml, then one .snap per
-//! architecture.
+//! architecture, packed in parallel (see `build`).
 
 use super::{SnapApp, SnapStep};
 use crate::package::manifest::{Artifact, ArtifactKind};
@@ -22,8 +22,7 @@ pub fn write(
     let mut written = vec![out.emit(&step.file, text.as_bytes(), ArtifactKind::Channel)?];
     if let Some(dir) = &step.package {
         let out_dir = out.dist.join(dir);
-        for p in &input.packages {
-            let built = super::build_snap(input, &opts, p, &out_dir)?;
+        for built in super::build::build_snaps(input, &opts, &out_dir)? {
             let rel = out.relative(&built);
             written.push(out.record_file(&rel, ArtifactKind::Package)?);
         }

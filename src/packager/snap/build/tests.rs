@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::build_with;
+use super::{build_snaps, build_with, processors_each};
 use crate::package::archive::Format;
 use crate::packager::PublishError;
 use crate::packager::input::Package;
@@ -144,7 +144,7 @@ fn snap_build_errors_leave_nothing_behind() {
     let p = built_package(dir.path(), "amd64");
     let input = input("1.2.3", vec![p.clone()]);
 
-    let err = build_with("mksquashfs-not-installed", &input, &opts(), &p, &out).unwrap_err();
+    let err = build_with("mksquashfs-not-installed", &input, &opts(), &p, &out, 1).unwrap_err();
     assert!(
         matches!(&err, PublishError::Tool { program, package, detail, .. }
             if program == "mksquashfs" && package == "squashfs-tools" && detail.contains("not installed")),
@@ -179,10 +179,64 @@ fn snap_build_reports_a_failing_mksquashfs() {
     let p = built_package(dir.path(), "amd64");
     let input = input("1.2.3", vec![p.clone()]);
     // `false` exits 1 without writing: the partial file must not be kept.
-    let err = build_with("false", &input, &opts(), &p, &out).unwrap_err();
+    let err = build_with("false", &input, &opts(), &p, &out, 1).unwrap_err();
     assert!(
         matches!(&err, PublishError::Tool { detail, .. } if detail.contains("exit status: 1")),
         "{err:?}"
     );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
+}
+
+#[test]
+fn processors_split_the_pool_evenly() {
+    for (threads, snaps, want) in [
+        (8, 5, 1),
+        (8, 2, 4),
+        (8, 1, 8),
+        (2, 5, 1),
+        (1, 3, 1),
+        (4, 0, 4),
+    ] {
+        assert_eq!(processors_each(threads, snaps), want, "{threads} {snaps}");
+    }
+}
+
+/// Parallel snaps, each with a share of the pool, are byte for byte the
+/// snaps packed one after the other with one thread or with four.
+#[test]
+fn parallel_snaps_match_sequential_ones_whatever_the_thread_count() {
+    let Some(()) = require(squashfs_tools()) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    // Several 128 KiB squashfs blocks, so more threads have work to share.
+    let exe = dir.path().join("hello");
+    let text: Vec<u8> = (0u32..400_000)
+        .flat_map(|i| (i.wrapping_mul(2_654_435_761) >> 13).to_le_bytes())
+        .collect();
+    std::fs::write(&exe, &text).unwrap();
+    let packages: Vec<Package> = ["amd64", "arm64", "riscv64"]
+        .iter()
+        .map(|arch| Package {
+            binary_file: exe.clone(),
+            ..package("linux", arch, Format::TarGz)
+        })
+        .collect();
+    let input = input("1.2.3", packages.clone());
+    let parallel = build_snaps(&input, &opts(), &dir.path().join("par")).unwrap();
+    assert_eq!(parallel.len(), 3);
+    for (p, built) in packages.iter().zip(&parallel) {
+        assert!(built.ends_with(format!("hello_1.2.3_{}.snap", p.arch)));
+        let bytes = std::fs::read(built).unwrap();
+        for processors in [1, 4] {
+            let out = dir.path().join(format!("seq{processors}"));
+            let one = build_with("mksquashfs", &input, &opts(), p, &out, processors).unwrap();
+            assert_eq!(
+                std::fs::read(one).unwrap(),
+                bytes,
+                "{} -processors {processors}",
+                p.arch
+            );
+        }
+    }
 }
