@@ -14,6 +14,8 @@ mod spawn;
 // PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
 // process group, as before.
 #[cfg(target_os = "linux")]
+mod spawner;
+#[cfg(target_os = "linux")]
 pub mod supervise;
 
 pub use locate::{
