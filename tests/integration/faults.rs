@@ -170,6 +170,27 @@ fn a_job_starts_with_the_signal_mask_matrix_was_given() {
     assert_eq!(job.trim_end(), ours, "the job's signal mask");
 }
 
+#[test]
+fn a_job_runs_under_a_supervisor_forked_by_the_spawner() {
+    // Not an exec of the matrix binary per job (issue 15): the job's parent
+    // is a fork of `matrix __spawner <matrix pid>`, a subreaper, in a
+    // process group of its own that the job shares.
+    let p = two_targets(
+        r#"command = ["sh", "-c", "{ tr '\\0' ' ' < /proc/$PPID/cmdline; echo; grep -E '^(Pid|PPid)' /proc/$PPID/status; ps -o pgid= -p $$ $PPID; } > \"$0\"", "{{ out }}/{{ bin }}"]"#,
+    );
+    let (code, out, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = std::fs::read_to_string(p.dist().join("build/linux-amd64/hello")).unwrap();
+    let lines: Vec<&str> = job.lines().collect();
+    assert!(lines[0].starts_with("matrix __spawner "), "{job}");
+    let field = |l: &str| l.split_whitespace().nth(1).unwrap().to_string();
+    let (supervisor, spawner) = (field(lines[1]), field(lines[2]));
+    assert_ne!(supervisor, spawner, "{job}");
+    // Both the supervisor and the job are in the supervisor's group.
+    assert_eq!(lines[3].trim(), supervisor, "{job}");
+    assert_eq!(lines[4].trim(), supervisor, "{job}");
+}
+
 /// A tmpfs mounted over a folder for one test; unmounted on drop.
 struct Mount(PathBuf);
 
