@@ -7,7 +7,8 @@
 //! group of its own so that cancellation and timeouts can kill everything
 //! it started, not just the first process. In the `matrix` binary it runs under
 //! [`super::supervise`], a subreaper that also catches what left the group
-//! (`setsid`, double forks). Output and errors go to the job's log file.
+//! (`setsid`, double forks), forked by [`super::spawner`] (or, failing
+//! that, started by exec). Output and errors go to the job's log file.
 //! The short calls and tools below go through duct.
 
 use std::collections::BTreeMap;

@@ -19,7 +19,10 @@
 //! so a killed matrix still takes every job's tree down. The spawner runs
 //! in a process group of its own: a Ctrl-C on the terminal reaches only
 //! matrix, which stops the jobs in order. A request too large for a
-//! datagram, or a spawner that cannot start, falls back to the exec path.
+//! datagram, or a spawner that cannot start or has been killed, falls back
+//! to the exec path. The spawner's socket belongs to the binary's one tokio
+//! runtime (`cli::main`); library callers never set a supervisor, so they
+//! never start it.
 
 use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
@@ -72,6 +75,9 @@ struct Handle {
     sock: tokio::net::UnixDatagram,
     waiting: Mutex<HashMap<u64, Waiter>>,
     next: std::sync::atomic::AtomicU64,
+    /// False once the spawner ended (killed by someone): jobs then take
+    /// the exec path.
+    alive: std::sync::atomic::AtomicBool,
 }
 
 /// Started on the first job; None when it could not start (exec path).
@@ -98,6 +104,13 @@ pub async fn start(exe: &Path, req: &Request<'_>) -> io::Result<Option<Started>>
             ended: Some(ended_tx),
         },
     );
+    // Checked after the insert: `replies` clears the waiting jobs after it
+    // marks the spawner gone, so a job never waits for a reply that cannot
+    // come.
+    if !handle.alive.load(std::sync::atomic::Ordering::SeqCst) {
+        lock(&handle.waiting).remove(&id);
+        return Ok(None);
+    }
     if let Err(e) = handle.sock.send(&bytes).await {
         lock(&handle.waiting).remove(&id);
         // EMSGSIZE: more than the socket takes in one datagram.
@@ -145,6 +158,7 @@ async fn launch(exe: &Path) -> Option<Arc<Handle>> {
         sock,
         waiting: Mutex::new(HashMap::new()),
         next: std::sync::atomic::AtomicU64::new(1),
+        alive: std::sync::atomic::AtomicBool::new(true),
     });
     tokio::spawn(replies(Arc::clone(&handle), child));
     Some(handle)
@@ -164,6 +178,9 @@ async fn replies(handle: Arc<Handle>, mut child: tokio::process::Child) {
             _ = child.wait() => break,
         }
     }
+    handle
+        .alive
+        .store(false, std::sync::atomic::Ordering::SeqCst);
     lock(&handle.waiting).clear();
 }
 

@@ -2,12 +2,15 @@
 //!
 //! Part of `process`, used by [`super::spawn`] on Linux. A process group is
 //! not enough: a job's `setsid` or double-forked grandchild leaves the group
-//! and the kill. So every process job runs under `matrix __supervise`, a
-//! small synchronous copy of matrix that
+//! and the kill. So every process job runs under a supervisor, a small
+//! synchronous copy of matrix (forked by the spawner, `super::spawner`, or
+//! started as `matrix __supervise` when the spawner cannot take the job)
+//! that
 //!
 //! - becomes a child subreaper (PR_SET_CHILD_SUBREAPER), so every orphan of
 //!   the job is re-parented to it instead of to init;
-//! - asks for SIGTERM when matrix dies (PR_SET_PDEATHSIG), even by SIGKILL;
+//! - asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG), even by
+//!   SIGKILL: matrix, or the spawner, which gets SIGKILL when matrix dies;
 //! - runs the job and, when it ends, SIGKILLs and reaps every descendant
 //!   left (found through `/proc/*/stat` parent links), repeating until it
 //!   has no child at all;
