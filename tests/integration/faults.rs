@@ -191,6 +191,46 @@ fn a_job_runs_under_a_supervisor_forked_by_the_spawner() {
     assert_eq!(lines[4].trim(), supervisor, "{job}");
 }
 
+/// The spawner killed under a running job: that job's tree dies with it
+/// (its supervisor had SIGTERM) and the job fails saying so; the next job
+/// starts by exec and builds.
+#[test]
+fn a_killed_spawner_stops_its_jobs_and_the_next_ones_start_by_exec() {
+    let tag = marker("spawner");
+    let build = format!(
+        r#"command = ["sh", "-c", "case {{{{ arch }}}} in amd64) sleep 60; : {tag};; esac; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]"#
+    );
+    let p = two_targets(&build);
+    let child = spawn(&mut p.matrix(&["build", "-j", "1", "--keep-going"]));
+    let matrix = child.id().to_string();
+    wait_for("the amd64 job", Duration::from_secs(60), || {
+        !survivors(&tag).is_empty()
+    });
+    let spawner = survivors(&format!("__spawner {matrix}"))
+        .into_iter()
+        .filter_map(|l| l.split(':').next()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .is_ok_and(|s| s.contains(&format!("\nPPid:\t{matrix}\n")))
+        })
+        .expect("matrix's spawner");
+    let killed = Command::new("kill")
+        .args(["-KILL", &spawner.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, out, err) = finish(child);
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert!(left.is_empty(), "survivors: {left:#?}");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("the job spawner ended"), "{err}");
+    assert!(
+        p.dist().join("build/linux-arm64/hello").is_file(),
+        "{out}\n{err}"
+    );
+}
+
 /// A tmpfs mounted over a folder for one test; unmounted on drop.
 struct Mount(PathBuf);
 
