@@ -92,6 +92,9 @@ pub struct Layered {
     local: LocalStore,
     remotes: Vec<Remote>,
     options: ClientOptions,
+    /// `[cache] max-size`: an entry whose files the local store lacks add
+    /// up to more is refused before any is downloaded.
+    max_size: u64,
     /// Idle clients (each keeps its connections and tokens); jobs running
     /// at once each take one.
     clients: Mutex<Vec<Client>>,
@@ -112,17 +115,19 @@ impl Layered {
             local,
             remotes: Vec::new(),
             options: ClientOptions::default(),
+            max_size: super::DEFAULT_MAX_SIZE,
             clients: Mutex::new(Vec::new()),
         }
     }
 
     /// The local store, reading from `from` (in order) on a local miss and
-    /// writing to `to` after a save. Credentials come from the environment
-    /// as for pushing images.
+    /// writing to `to` after a save; an entry larger than `max_size` is not
+    /// pulled. Credentials come from the environment as for pushing images.
     pub fn open(
         local: LocalStore,
         from: &[Reference],
         to: Option<&Reference>,
+        max_size: u64,
     ) -> Result<Layered, RegistryError> {
         let options = if from.is_empty() && to.is_none() {
             ClientOptions::default()
@@ -146,6 +151,7 @@ impl Layered {
             local,
             remotes,
             options,
+            max_size,
             clients: Mutex::new(Vec::new()),
         })
     }
@@ -229,10 +235,20 @@ impl Layered {
         let record: Record = serde_json::from_slice(&json)
             .map_err(|e| Failure::Entry(format!("its record does not parse: {e}")))?;
         store::check(&record, key).map_err(|why| Failure::Entry(format!("its record {why}")))?;
-        for blob in blobs(&record) {
-            if self.local.has_blob(blob) {
-                continue;
-            }
+        let missing: Vec<&Blob> = blobs(&record)
+            .into_iter()
+            .filter(|b| !self.local.has_blob(b))
+            .collect();
+        // The sizes are the registry's word: bytes past one are refused as
+        // they come, but a record may say terabytes.
+        let size = missing.iter().fold(0u64, |n, b| n.saturating_add(b.size));
+        if size > self.max_size {
+            return Err(Failure::Entry(format!(
+                "its files are {size} bytes, more than the cache's max-size of {} bytes",
+                self.max_size
+            )));
+        }
+        for blob in missing {
             let digest = format!("sha256:{}", blob.sha256);
             self.local
                 .put_from(blob, |out| {
@@ -615,12 +631,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
         let local = LocalStore::open(dir.path()).unwrap();
-        let store = Layered::open(local, std::slice::from_ref(&repo), Some(&repo)).unwrap();
+        let store = Layered::open(
+            local,
+            std::slice::from_ref(&repo),
+            Some(&repo),
+            super::super::DEFAULT_MAX_SIZE,
+        )
+        .unwrap();
         assert_eq!(store.remotes.len(), 1, "one repository read and written");
         let started = std::time::Instant::now();
         assert!(store.lookup(&"c".repeat(64)).unwrap().is_none());
         assert!(store.remotes[0].off.load(Ordering::SeqCst));
         assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
         assert!(started.elapsed() < CONNECT_TIMEOUT);
+    }
+
+    /// The test registry (scripts/setup-containers.sh), or `None` when
+    /// nothing listens there outside CI; in CI a missing one fails.
+    fn test_registry() -> Option<String> {
+        let host =
+            std::env::var("MATRIX_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+        let up = std::net::TcpStream::connect(&host).is_ok();
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            up || !ci,
+            "no registry at {host}: run scripts/setup-containers.sh"
+        );
+        up.then_some(host)
+    }
+
+    #[test]
+    fn an_entry_larger_than_max_size_is_refused_before_a_byte_is_pulled() {
+        let Some(host) = test_registry() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let repo = parse_reference(&format!("{host}/matrix-unit-{nanos}/cache")).unwrap();
+        let max = super::super::DEFAULT_MAX_SIZE;
+        let open = |name: &str, max_size| {
+            let local = LocalStore::open(&dir.path().join(name)).unwrap();
+            Layered::open(local, std::slice::from_ref(&repo), Some(&repo), max_size).unwrap()
+        };
+        let file = dir.path().join("hello");
+        std::fs::write(&file, "sixteen bytes...").unwrap();
+        let mut inputs = Inputs::default();
+        inputs.set("nanos", nanos);
+        let saving = [Saving {
+            base: "out".into(),
+            path: "hello".into(),
+            file,
+        }];
+        let record = open("writer", max)
+            .save("build-x", &inputs, &saving, None)
+            .unwrap();
+        let small = open("small", 15);
+        assert!(small.lookup(&record.key).unwrap().is_none());
+        assert!(!small.remotes[0].off.load(Ordering::SeqCst));
+        assert!(!small.local.has_blob(&record.outputs[0].blob));
+        let fits = open("fits", 16);
+        assert_eq!(fits.lookup(&record.key).unwrap(), Some(record));
     }
 }
