@@ -102,11 +102,18 @@ pub struct Layered {
 
 /// Why a registry gave no entry.
 enum Failure {
+    /// The registry answered with a server error (5xx): tried once more,
+    /// then taken as down. A registry may fail one of two uploads of the
+    /// same blob at once.
+    Busy(String),
     /// The registry is down, refuses us or speaks nonsense: it goes off.
     Down(String),
     /// This entry is not usable (tampered, incomplete): a miss.
     Entry(String),
 }
+
+/// The wait before the one retry after a server error.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Layered {
     /// The local store alone.
@@ -182,7 +189,7 @@ impl Layered {
     /// warns that one entry was refused.
     fn failed(&self, remote: &Remote, key: &str, failure: Failure) {
         match failure {
-            Failure::Down(why) => {
+            Failure::Down(why) | Failure::Busy(why) => {
                 if !remote.off.swap(true, Ordering::SeqCst) {
                     tracing::warn!(
                         "the cache registry {} is not used for the rest of this run: {why}",
@@ -204,7 +211,7 @@ impl Layered {
             if remote.off.load(Ordering::SeqCst) {
                 continue;
             }
-            match self.with_client(|c| self.pull_from(c, &remote.repo, key)) {
+            match retried(|| self.with_client(|c| self.pull_from(c, &remote.repo, key))) {
                 Ok(true) => {
                     tracing::debug!(key, from = %remote.repo.name(), "pulled from the cache registry");
                     return true;
@@ -276,7 +283,9 @@ impl Layered {
             if remote.off.load(Ordering::SeqCst) {
                 continue;
             }
-            if let Err(failure) = self.with_client(|c| self.push_to(c, &remote.repo, record)) {
+            if let Err(failure) =
+                retried(|| self.with_client(|c| self.push_to(c, &remote.repo, record)))
+            {
                 self.failed(remote, &record.key, failure);
             }
         }
@@ -362,14 +371,29 @@ impl Store for Layered {
     }
 }
 
+/// `call`, and once more after [`RETRY_AFTER`] if the registry answered
+/// with a server error (pulls and pushes are idempotent).
+fn retried<T>(call: impl Fn() -> Result<T, Failure>) -> Result<T, Failure> {
+    match call() {
+        Err(Failure::Busy(_)) => {
+            std::thread::sleep(RETRY_AFTER);
+            call()
+        }
+        done => done,
+    }
+}
+
 /// A registry error as a [`Failure`]: a missing or wrong blob is the
-/// entry's fault, anything else (connection, auth, server errors) the
-/// registry's.
+/// entry's fault, a server error may pass, anything else (connection,
+/// auth) is the registry's.
 fn classify(e: RegistryError) -> Failure {
     match e {
         RegistryError::Status { status: 404, .. }
         | RegistryError::DigestMismatch { .. }
         | RegistryError::BadDigest { .. } => Failure::Entry(e.to_string()),
+        RegistryError::Status {
+            status: 500..=599, ..
+        } => Failure::Busy(with_help(&e)),
         other => Failure::Down(with_help(&other)),
     }
 }
@@ -519,6 +543,48 @@ mod tests {
             ],
             log: Some(blob('b', 9)),
         }
+    }
+
+    #[test]
+    fn a_server_error_is_tried_once_more_and_nothing_else_is() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let busy_once = || {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Err(Failure::Busy("500".into())),
+                _ => Ok(()),
+            }
+        };
+        assert!(retried(busy_once).is_ok());
+        assert_eq!(calls.get(), 2);
+        calls.set(0);
+        let busy = || {
+            calls.set(calls.get() + 1);
+            Err::<(), _>(Failure::Busy("503".into()))
+        };
+        assert!(matches!(retried(busy), Err(Failure::Busy(_))));
+        assert_eq!(calls.get(), 2, "one retry, not more");
+        for failure in [Failure::Down, Failure::Entry] {
+            calls.set(0);
+            let fails = || {
+                calls.set(calls.get() + 1);
+                Err::<(), _>(failure("x".into()))
+            };
+            assert!(retried(fails).is_err());
+            assert_eq!(calls.get(), 1);
+        }
+        let status = |status| RegistryError::Status {
+            registry: "127.0.0.1:5000".into(),
+            repository: "cache".into(),
+            action: "HEAD blob".into(),
+            status,
+            message: String::new(),
+            hint: None,
+        };
+        assert!(matches!(classify(status(500)), Failure::Busy(_)));
+        assert!(matches!(classify(status(404)), Failure::Entry(_)));
+        assert!(matches!(classify(status(401)), Failure::Down(_)));
     }
 
     #[test]
