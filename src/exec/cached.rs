@@ -737,6 +737,32 @@ pub fn store_dir(flag: Option<&Path>, plan: &Plan) -> Option<PathBuf> {
 mod tests {
     use super::*;
 
+    impl<'a> At<'a> {
+        /// `plan` with nothing made yet and no engine.
+        pub(super) fn bare(plan: &'a Plan) -> At<'a> {
+            At {
+                plan,
+                made: &[],
+                engine: None,
+                artifacts: &[],
+                foreseen: None,
+            }
+        }
+    }
+
+    /// A record's output `path` in `base`, of no bytes.
+    pub(super) fn output(base: &str, path: &str) -> crate::cache::store::OutputFile {
+        crate::cache::store::OutputFile {
+            base: base.into(),
+            path: path.into(),
+            blob: crate::cache::store::Blob {
+                sha256: "0".repeat(64),
+                size: 0,
+            },
+            mode: 0o644,
+        }
+    }
+
     pub(super) fn cache(dir: &Path) -> Cache {
         Cache {
             store: Layered::local_only(crate::cache::LocalStore::open(dir).unwrap()),
@@ -771,11 +797,8 @@ mod tests {
                 },
             )];
             let at = At {
-                plan: &plan,
                 made: &made,
-                engine: None,
-                artifacts: &[],
-                foreseen: None,
+                ..At::bare(&plan)
             };
             cache.inputs(&at, build, t).unwrap()
         };
@@ -801,16 +824,7 @@ mod tests {
                 _ => None,
             })
             .unwrap();
-        let key = |plan: &Plan| {
-            let at = At {
-                plan,
-                made: &[],
-                engine: None,
-                artifacts: &[],
-                foreseen: None,
-            };
-            cache.inputs(&at, job, t).unwrap()
-        };
+        let key = |plan: &Plan| cache.inputs(&At::bare(plan), job, t).unwrap();
         let here = key(&plan);
         plan.targets[t].build.dir = PathBuf::from("/elsewhere/hello");
         let there = key(&plan);

@@ -140,18 +140,9 @@ fn restore(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::store::Blob;
 
     fn output(path: &str) -> OutputFile {
-        OutputFile {
-            base: "dist".into(),
-            path: path.into(),
-            blob: Blob {
-                sha256: "0".repeat(64),
-                size: 0,
-            },
-            mode: 0o644,
-        }
+        super::super::tests::output("dist", path)
     }
 
     #[test]
@@ -194,16 +185,7 @@ mod tests {
         std::fs::write(&binary, "one").unwrap();
         std::fs::write(root.join("LICENSE"), "MIT").unwrap();
         std::fs::write(root.join("docs/a.md"), "a").unwrap();
-        let key = |plan: &Plan| {
-            let at = At {
-                plan,
-                made: &[],
-                engine: None,
-                artifacts: &[],
-                foreseen: None,
-            };
-            inputs(&at, 0)
-        };
+        let key = |plan: &Plan| inputs(&At::bare(plan), 0);
         let first = key(&plan).unwrap();
         std::fs::write(root.join("docs/a.md"), "b").unwrap();
         let second = key(&plan).unwrap();
@@ -213,11 +195,8 @@ mod tests {
         // Before its build ran, the binary is not known.
         let seen = super::super::Foreseen::default();
         let at = At {
-            plan: &plan,
-            made: &[],
-            engine: None,
-            artifacts: &[],
             foreseen: Some(&seen),
+            ..At::bare(&plan)
         };
         assert!(
             inputs(&at, 0)

@@ -284,8 +284,8 @@ fn check_listed(written: &[Artifact], files: &[OutputFile]) -> Result<(), String
 
 #[cfg(test)]
 mod tests {
+    use super::super::tests::output;
     use super::*;
-    use crate::cache::store::Blob;
 
     const CONFIG: &str = r#"
 [project]
@@ -305,18 +305,6 @@ binary = "hello"
 kind = "deb"
 maintainer = "Hello Authors <hello@example.org>"
 "#;
-
-    fn output(base: &str, path: &str) -> OutputFile {
-        OutputFile {
-            base: base.into(),
-            path: path.into(),
-            blob: Blob {
-                sha256: "0".repeat(64),
-                size: 0,
-            },
-            mode: 0o644,
-        }
-    }
 
     #[test]
     fn a_record_may_write_only_its_channels_folder() {
