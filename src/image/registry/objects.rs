@@ -137,16 +137,7 @@ impl Client {
         size: u64,
         file: &std::fs::File,
     ) -> Result<bool, RegistryError> {
-        if self.head_blob(reference, digest, "pull,push")? {
-            return Ok(false);
-        }
-        let blob = Descriptor {
-            media_type: "application/octet-stream".into(),
-            digest: digest.to_owned(),
-            size,
-        };
-        self.upload_blob(reference, &blob, Payload::Open(file))?;
-        Ok(true)
+        self.push_payload(reference, digest, size, Payload::Open(file))
     }
 
     /// Uploads `bytes` as blob `digest` unless the repository of
@@ -157,15 +148,27 @@ impl Client {
         digest: &str,
         bytes: &[u8],
     ) -> Result<bool, RegistryError> {
+        self.push_payload(reference, digest, bytes.len() as u64, Payload::Bytes(bytes))
+    }
+
+    /// Uploads `payload` as blob `digest` of `size` bytes unless the
+    /// repository of `reference` has it; true when it was uploaded.
+    fn push_payload(
+        &mut self,
+        reference: &Reference,
+        digest: &str,
+        size: u64,
+        payload: Payload<'_>,
+    ) -> Result<bool, RegistryError> {
         if self.head_blob(reference, digest, "pull,push")? {
             return Ok(false);
         }
         let blob = Descriptor {
             media_type: "application/octet-stream".into(),
             digest: digest.to_owned(),
-            size: bytes.len() as u64,
+            size,
         };
-        self.upload_blob(reference, &blob, Payload::Bytes(bytes))?;
+        self.upload_blob(reference, &blob, payload)?;
         Ok(true)
     }
 
