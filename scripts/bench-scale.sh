@@ -18,8 +18,13 @@
 #
 # Measures, each the median of BENCH_RUNS runs:
 #  1. trivial: each target's build writes a 10-byte file (format "binary");
-#     `matrix build -j N` against `xargs -P N` running the same `sh -c`
-#     for each target, and the large release against the small one;
+#     `matrix build --clean -j N` against `xargs -P N` running the same
+#     `sh -c` for each target, and the large release against the small one.
+#     A second xargs baseline does the work matrix does, timed the same
+#     way: the clean of the output folder, then for each target a folder,
+#     the file, a build log, its copy into the output folder and an archive
+#     log (five new inodes, as matrix makes), then one sha256sum of every
+#     copy into checksums.txt; matrix also syncs each file it ships;
 #  2. `matrix plan --json` of BENCH_PLAN targets, in milliseconds;
 #  3. makespan / lower bound, the lower bound being max(longest job,
 #     total work / slots), on two job mixes with known durations (`sleep`):
@@ -53,7 +58,7 @@ else
 	say "cargo build --release"
 	(cd "$ROOT" && cargo build --release -q) || die "cargo build --release failed"
 fi
-for tool in git xargs awk sh sort; do
+for tool in git xargs awk sh sort sha256sum; do
 	command -v "$tool" >/dev/null || die "$tool is not installed"
 done
 
@@ -117,18 +122,36 @@ time_xargs() {
 	echo $((t1 - t0))
 }
 
+# The same work as matrix's, clean included: see the header.
+readonly SAME_WORK='d=$0 n=$1
+mkdir "$d/build/$n" && printf 0123456789 > "$d/build/$n/scale" &&
+echo "# command" > "$d/logs/build-$n.log" && cp "$d/build/$n/scale" "$d/scale_$n" &&
+echo "# ok" > "$d/logs/archive-$n.log"'
+seq 1 "$SMALL" >"$WORK/same.list"
+time_same_work() {
+	local t0 t1 d=$WORK/same/dist
+	t0=$(now)
+	rm -rf "$d" && mkdir -p "$d/build" "$d/logs"
+	xargs -P "$JOBS" -n 1 sh -c "$SAME_WORK" "$d" <"$WORK/same.list"
+	(cd "$d" && sha256sum scale_* >checksums.txt)
+	t1=$(now)
+	echo $((t1 - t0))
+}
+
 time_build "$WORK/small" >/dev/null # warm-up: page cache, binary
-small=() large=() xargs=()
+small=() large=() xargs=() same=()
 for ((r = 1; r <= RUNS; r++)); do
 	small+=("$(time_build "$WORK/small")")
 	xargs+=("$(time_xargs)")
+	same+=("$(time_same_work)")
 	large+=("$(time_build "$WORK/large")")
-	say "run $r/$RUNS: matrix $SMALL $(secs "${small[-1]}") s, xargs $SMALL $(secs "${xargs[-1]}") s, matrix $LARGE $(secs "${large[-1]}") s"
+	say "run $r/$RUNS: matrix $SMALL $(secs "${small[-1]}") s, xargs $SMALL $(secs "${xargs[-1]}") s, same work $(secs "${same[-1]}") s, matrix $LARGE $(secs "${large[-1]}") s"
 done
 count=$(find "$WORK/small/dist" -maxdepth 1 -name 'scale_*' | wc -l)
 [[ $count -eq $SMALL ]] || die "the small release has $count binaries, not $SMALL"
 m_small=$(median "${small[@]}")
 m_xargs=$(median "${xargs[@]}")
+m_same=$(median "${same[@]}")
 m_large=$(median "${large[@]}")
 
 # ---------------------------------------------------------------- 2. plan
@@ -197,6 +220,8 @@ trivial jobs (10-byte file each):
   matrix $SMALL targets  $(secs "$m_small") s
   xargs -P $JOBS $SMALL      $(secs "$m_xargs") s
   matrix / xargs         $(ratio "$m_small" "$m_xargs")   (goal <= 1.2)
+  xargs, same work       $(secs "$m_same") s
+  matrix / same work     $(ratio "$m_small" "$m_same")
   matrix $LARGE targets  $(secs "$m_large") s
   $LARGE / $SMALL            $(ratio "$m_large" "$m_small")   (goal <= 4.4)
 plan --json, $PLAN_TARGETS targets: $((m_plan / 1000)) ms   (goal < 200)

@@ -43,6 +43,7 @@ pub const BUILD_DIR: &str = "build";
 pub const LOG_DIR: &str = "logs";
 /// The manifest's file name in dist/ (the manifest's own, in `package`).
 pub use crate::package::manifest::MANIFEST;
+pub(crate) use cache::TARGET_DIR_DEPTH;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {

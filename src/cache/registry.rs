@@ -92,6 +92,9 @@ pub struct Layered {
     local: LocalStore,
     remotes: Vec<Remote>,
     options: ClientOptions,
+    /// `[cache] max-size`: an entry whose files the local store lacks add
+    /// up to more is refused before any is downloaded.
+    max_size: u64,
     /// Idle clients (each keeps its connections and tokens); jobs running
     /// at once each take one.
     clients: Mutex<Vec<Client>>,
@@ -99,11 +102,18 @@ pub struct Layered {
 
 /// Why a registry gave no entry.
 enum Failure {
+    /// The registry answered with a server error (5xx): tried once more,
+    /// then taken as down. A registry may fail one of two uploads of the
+    /// same blob at once.
+    Busy(String),
     /// The registry is down, refuses us or speaks nonsense: it goes off.
     Down(String),
     /// This entry is not usable (tampered, incomplete): a miss.
     Entry(String),
 }
+
+/// The wait before the one retry after a server error.
+const RETRY_AFTER: std::time::Duration = std::time::Duration::from_millis(250);
 
 impl Layered {
     /// The local store alone.
@@ -112,17 +122,19 @@ impl Layered {
             local,
             remotes: Vec::new(),
             options: ClientOptions::default(),
+            max_size: super::DEFAULT_MAX_SIZE,
             clients: Mutex::new(Vec::new()),
         }
     }
 
     /// The local store, reading from `from` (in order) on a local miss and
-    /// writing to `to` after a save. Credentials come from the environment
-    /// as for pushing images.
+    /// writing to `to` after a save; an entry larger than `max_size` is not
+    /// pulled. Credentials come from the environment as for pushing images.
     pub fn open(
         local: LocalStore,
         from: &[Reference],
         to: Option<&Reference>,
+        max_size: u64,
     ) -> Result<Layered, RegistryError> {
         let options = if from.is_empty() && to.is_none() {
             ClientOptions::default()
@@ -146,6 +158,7 @@ impl Layered {
             local,
             remotes,
             options,
+            max_size,
             clients: Mutex::new(Vec::new()),
         })
     }
@@ -176,7 +189,7 @@ impl Layered {
     /// warns that one entry was refused.
     fn failed(&self, remote: &Remote, key: &str, failure: Failure) {
         match failure {
-            Failure::Down(why) => {
+            Failure::Down(why) | Failure::Busy(why) => {
                 if !remote.off.swap(true, Ordering::SeqCst) {
                     tracing::warn!(
                         "the cache registry {} is not used for the rest of this run: {why}",
@@ -198,7 +211,7 @@ impl Layered {
             if remote.off.load(Ordering::SeqCst) {
                 continue;
             }
-            match self.with_client(|c| self.pull_from(c, &remote.repo, key)) {
+            match retried(|| self.with_client(|c| self.pull_from(c, &remote.repo, key))) {
                 Ok(true) => {
                     tracing::debug!(key, from = %remote.repo.name(), "pulled from the cache registry");
                     return true;
@@ -229,10 +242,20 @@ impl Layered {
         let record: Record = serde_json::from_slice(&json)
             .map_err(|e| Failure::Entry(format!("its record does not parse: {e}")))?;
         store::check(&record, key).map_err(|why| Failure::Entry(format!("its record {why}")))?;
-        for blob in blobs(&record) {
-            if self.local.has_blob(blob) {
-                continue;
-            }
+        let missing: Vec<&Blob> = blobs(&record)
+            .into_iter()
+            .filter(|b| !self.local.has_blob(b))
+            .collect();
+        // The sizes are the registry's word: bytes past one are refused as
+        // they come, but a record may say terabytes.
+        let size = missing.iter().fold(0u64, |n, b| n.saturating_add(b.size));
+        if size > self.max_size {
+            return Err(Failure::Entry(format!(
+                "its files are {size} bytes, more than the cache's max-size of {} bytes",
+                self.max_size
+            )));
+        }
+        for blob in missing {
             let digest = format!("sha256:{}", blob.sha256);
             self.local
                 .put_from(blob, |out| {
@@ -260,7 +283,9 @@ impl Layered {
             if remote.off.load(Ordering::SeqCst) {
                 continue;
             }
-            if let Err(failure) = self.with_client(|c| self.push_to(c, &remote.repo, record)) {
+            if let Err(failure) =
+                retried(|| self.with_client(|c| self.push_to(c, &remote.repo, record)))
+            {
                 self.failed(remote, &record.key, failure);
             }
         }
@@ -346,14 +371,29 @@ impl Store for Layered {
     }
 }
 
+/// `call`, and once more after [`RETRY_AFTER`] if the registry answered
+/// with a server error (pulls and pushes are idempotent).
+fn retried<T>(call: impl Fn() -> Result<T, Failure>) -> Result<T, Failure> {
+    match call() {
+        Err(Failure::Busy(_)) => {
+            std::thread::sleep(RETRY_AFTER);
+            call()
+        }
+        done => done,
+    }
+}
+
 /// A registry error as a [`Failure`]: a missing or wrong blob is the
-/// entry's fault, anything else (connection, auth, server errors) the
-/// registry's.
+/// entry's fault, a server error may pass, anything else (connection,
+/// auth) is the registry's.
 fn classify(e: RegistryError) -> Failure {
     match e {
         RegistryError::Status { status: 404, .. }
         | RegistryError::DigestMismatch { .. }
         | RegistryError::BadDigest { .. } => Failure::Entry(e.to_string()),
+        RegistryError::Status {
+            status: 500..=599, ..
+        } => Failure::Busy(with_help(&e)),
         other => Failure::Down(with_help(&other)),
     }
 }
@@ -506,6 +546,48 @@ mod tests {
     }
 
     #[test]
+    fn a_server_error_is_tried_once_more_and_nothing_else_is() {
+        use std::cell::Cell;
+        let calls = Cell::new(0);
+        let busy_once = || {
+            calls.set(calls.get() + 1);
+            match calls.get() {
+                1 => Err(Failure::Busy("500".into())),
+                _ => Ok(()),
+            }
+        };
+        assert!(retried(busy_once).is_ok());
+        assert_eq!(calls.get(), 2);
+        calls.set(0);
+        let busy = || {
+            calls.set(calls.get() + 1);
+            Err::<(), _>(Failure::Busy("503".into()))
+        };
+        assert!(matches!(retried(busy), Err(Failure::Busy(_))));
+        assert_eq!(calls.get(), 2, "one retry, not more");
+        for failure in [Failure::Down, Failure::Entry] {
+            calls.set(0);
+            let fails = || {
+                calls.set(calls.get() + 1);
+                Err::<(), _>(failure("x".into()))
+            };
+            assert!(retried(fails).is_err());
+            assert_eq!(calls.get(), 1);
+        }
+        let status = |status| RegistryError::Status {
+            registry: "127.0.0.1:5000".into(),
+            repository: "cache".into(),
+            action: "HEAD blob".into(),
+            status,
+            message: String::new(),
+            hint: None,
+        };
+        assert!(matches!(classify(status(500)), Failure::Busy(_)));
+        assert!(matches!(classify(status(404)), Failure::Entry(_)));
+        assert!(matches!(classify(status(401)), Failure::Down(_)));
+    }
+
+    #[test]
     fn a_keys_tag_is_a_valid_tag_and_nothing_else_gets_one() {
         let key = "0123456789abcdef".repeat(4);
         let tag = tag_of(&key).unwrap();
@@ -615,12 +697,66 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
         let local = LocalStore::open(dir.path()).unwrap();
-        let store = Layered::open(local, std::slice::from_ref(&repo), Some(&repo)).unwrap();
+        let store = Layered::open(
+            local,
+            std::slice::from_ref(&repo),
+            Some(&repo),
+            super::super::DEFAULT_MAX_SIZE,
+        )
+        .unwrap();
         assert_eq!(store.remotes.len(), 1, "one repository read and written");
         let started = std::time::Instant::now();
         assert!(store.lookup(&"c".repeat(64)).unwrap().is_none());
         assert!(store.remotes[0].off.load(Ordering::SeqCst));
         assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
         assert!(started.elapsed() < CONNECT_TIMEOUT);
+    }
+
+    /// The test registry (scripts/setup-containers.sh), or `None` when
+    /// nothing listens there outside CI; in CI a missing one fails.
+    fn test_registry() -> Option<String> {
+        let host =
+            std::env::var("MATRIX_TEST_REGISTRY").unwrap_or_else(|_| "127.0.0.1:5000".into());
+        let up = std::net::TcpStream::connect(&host).is_ok();
+        let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+        assert!(
+            up || !ci,
+            "no registry at {host}: run scripts/setup-containers.sh"
+        );
+        up.then_some(host)
+    }
+
+    #[test]
+    fn an_entry_larger_than_max_size_is_refused_before_a_byte_is_pulled() {
+        let Some(host) = test_registry() else { return };
+        let dir = tempfile::tempdir().unwrap();
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let repo = parse_reference(&format!("{host}/matrix-unit-{nanos}/cache")).unwrap();
+        let max = super::super::DEFAULT_MAX_SIZE;
+        let open = |name: &str, max_size| {
+            let local = LocalStore::open(&dir.path().join(name)).unwrap();
+            Layered::open(local, std::slice::from_ref(&repo), Some(&repo), max_size).unwrap()
+        };
+        let file = dir.path().join("hello");
+        std::fs::write(&file, "sixteen bytes...").unwrap();
+        let mut inputs = Inputs::default();
+        inputs.set("nanos", nanos);
+        let saving = [Saving {
+            base: "out".into(),
+            path: "hello".into(),
+            file,
+        }];
+        let record = open("writer", max)
+            .save("build-x", &inputs, &saving, None)
+            .unwrap();
+        let small = open("small", 15);
+        assert!(small.lookup(&record.key).unwrap().is_none());
+        assert!(!small.remotes[0].off.load(Ordering::SeqCst));
+        assert!(!small.local.has_blob(&record.outputs[0].blob));
+        let fits = open("fits", 16);
+        assert_eq!(fits.lookup(&record.key).unwrap(), Some(record));
     }
 }

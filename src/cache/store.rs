@@ -162,8 +162,9 @@ impl LocalStore {
         Ok(Blob { sha256, size })
     }
 
-    /// Writes blob `blob` to `dest` (atomically, with `mode`), failing if
-    /// the stored bytes do not hash to the record's digest.
+    /// Writes blob `blob` to `dest` (atomically, with [`restored_mode`] of
+    /// `mode`), failing if the stored bytes do not hash to the record's
+    /// digest.
     fn get(&self, blob: &Blob, dest: &Path, mode: u32) -> io::Result<()> {
         if !is_key(&blob.sha256) {
             return Err(corrupt(format!("`{}` is not a sha256", blob.sha256)));
@@ -176,7 +177,7 @@ impl LocalStore {
             )));
         }
         let mut out = AtomicFile::create(dest)?;
-        out.set_mode(mode & 0o777);
+        out.set_mode(restored_mode(mode));
         let mut writer = HashingWriter::new(out.file(), Algorithm::Sha256);
         // One byte past the recorded size is enough to know it is wrong.
         io::copy(&mut source.take(blob.size.saturating_add(1)), &mut writer)?;
@@ -406,6 +407,14 @@ fn relative(path: &str) -> io::Result<PathBuf> {
     }
 }
 
+/// The permission bits a restored file gets: 0755 when the record says
+/// its owner may run it, else 0644. A record comes from a store others
+/// write: one saying 0777 must not leave a release file or a binary that
+/// any user of the machine may rewrite before it ships.
+fn restored_mode(mode: u32) -> u32 {
+    if mode & 0o100 != 0 { 0o755 } else { 0o644 }
+}
+
 fn mode_of(file: &Path) -> io::Result<u32> {
     use std::os::unix::fs::PermissionsExt;
     Ok(file.symlink_metadata()?.permissions().mode() & 0o777)
@@ -516,6 +525,28 @@ mod tests {
             std::fs::read(dir.path().join("restored.log")).unwrap(),
             b"log line\n"
         );
+    }
+
+    #[test]
+    fn a_record_with_odd_modes_restores_files_only_their_owner_may_write() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store, inputs) = setup();
+        let mut record = save_one(dir.path(), &store, &inputs);
+        let back = dir.path().join("back");
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        for (recorded, restored) in [
+            (0o777, 0o755),
+            (0o4755, 0o755),
+            (0o666, 0o644),
+            (0o000, 0o644),
+        ] {
+            record.outputs[0].mode = recorded;
+            store
+                .restore(&record, &bases, &dir.path().join("r.log"))
+                .unwrap();
+            let meta = std::fs::metadata(back.join("sub/hello")).unwrap();
+            assert_eq!(meta.permissions().mode() & 0o7777, restored, "{recorded:o}");
+        }
     }
 
     #[test]

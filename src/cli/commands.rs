@@ -46,7 +46,9 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         }
         return print_out(&text);
     }
-    let plan = make_plan_to_look(cli, &args.flags)?;
+    // Never freed: the process ends after printing it, and freeing a plan
+    // of 10,000 targets piece by piece was a tenth of `plan --json`'s time.
+    let plan = std::mem::ManuallyDrop::new(make_plan_to_look(cli, &args.flags)?);
     let status = match args.cache_status {
         true => Some(release::cache_status(&plan, args.cache_dir.as_deref())?),
         false => None,
@@ -54,9 +56,9 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     if args.json || matches!(args.format, Some(Format::Json)) {
         let to_json = |e: serde_json::Error| Error::io("stdout")(e.into());
         let mut text = match &status {
-            None => serde_json::to_string_pretty(&plan).map_err(to_json)?,
+            None => serde_json::to_string_pretty(&*plan).map_err(to_json)?,
             Some(status) => {
-                let mut value = serde_json::to_value(&plan).map_err(to_json)?;
+                let mut value = serde_json::to_value(&*plan).map_err(to_json)?;
                 let rows: Vec<serde_json::Value> = status
                     .iter()
                     .map(|(job, s)| serde_json::json!({ "job": job, "status": s }))

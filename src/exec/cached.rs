@@ -85,7 +85,18 @@ struct Foreseen {
 /// `plan --cache-status`: a job before it misses).
 const UNKNOWN: &str = "unknown: ";
 
-impl At<'_> {
+impl<'a> At<'a> {
+    /// What a running job's inputs are read from.
+    fn of(ctx: &'a Context) -> At<'a> {
+        At {
+            plan: &ctx.plan,
+            made: &ctx.produced,
+            engine: ctx.engine.as_deref(),
+            artifacts: &ctx.artifacts,
+            foreseen: None,
+        }
+    }
+
     /// The content of `path`, a file an earlier job made (a binary, an
     /// archive): read from disk, or foreseen from its job's record.
     fn made_file(&self, path: &Path) -> Result<String, String> {
@@ -204,6 +215,22 @@ impl Cache {
                 self.store.local().root().display()
             ),
         }
+    }
+
+    /// Notes that job `job` (of `scope`, with `inputs`) was restored.
+    fn mark_restored(&self, job: usize, scope: &str, inputs: &Inputs) {
+        if let Ok(mut r) = self.restored.lock() {
+            r.insert(job);
+        }
+        let _ = self.store.set_last_inputs(scope, inputs);
+    }
+
+    /// Drops the entry `key` of job `id` that could not be restored (`e`
+    /// says why); the reason its job runs.
+    fn corrupt(&self, id: &str, key: &str, e: &str) -> String {
+        tracing::warn!("cache entry {key} of {id} is corrupt ({e}): dropped, the job runs");
+        self.store.drop_record(key);
+        format!("its entry was corrupt: {e}")
     }
 
     /// Whether job `job` was restored in this run.
@@ -355,13 +382,7 @@ pub(super) async fn build(
     let plan = &ctx.plan;
     let id = &plan.jobs[job].id;
     let scope = scope(plan, job);
-    let at = At {
-        plan,
-        made: &ctx.produced,
-        engine: ctx.engine.as_deref(),
-        artifacts: &ctx.artifacts,
-        foreseen: None,
-    };
+    let at = At::of(ctx);
     let inputs = match blocking(|| cache.inputs(&at, job, t)) {
         Ok(inputs) => inputs,
         Err(why) => {
@@ -373,21 +394,11 @@ pub(super) async fn build(
         Lookup::Miss(reason) => reason,
         Lookup::Hit(record) => match blocking(|| restore(plan, job, t, &cache, &record)) {
             Ok(()) => {
-                if let Ok(mut r) = cache.restored.lock() {
-                    r.insert(job);
-                }
-                let _ = cache.store.set_last_inputs(&scope, &inputs);
+                cache.mark_restored(job, &scope, &inputs);
                 tracing::debug!(job = %id, key = %record.key, "restored from the cache");
                 return super::jobs::check_binary(ctx, job, t, cancel).await;
             }
-            Err(e) => {
-                tracing::warn!(
-                    "cache entry {} of {id} is corrupt ({e}): dropped, the job runs",
-                    record.key
-                );
-                cache.store.drop_record(&record.key);
-                format!("its entry was corrupt: {e}")
-            }
+            Err(e) => cache.corrupt(id, &record.key, &e),
         },
     };
     let binary = super::jobs::build(ctx, job, t, cancel).await?;
@@ -454,13 +465,7 @@ async fn through<T>(
     let plan = &ctx.plan;
     let id = &plan.jobs[job].id;
     let scope = scope(plan, job);
-    let at = At {
-        plan,
-        made: &ctx.produced,
-        engine: ctx.engine.as_deref(),
-        artifacts: &ctx.artifacts,
-        foreseen: None,
-    };
+    let at = At::of(ctx);
     let inputs = match blocking(|| inputs(&cache, &at)) {
         Ok(inputs) => inputs,
         Err(why) => {
@@ -479,21 +484,11 @@ async fn through<T>(
         Lookup::Miss(reason) => reason,
         Lookup::Hit(record) => match blocking(|| restore(&cache, &record, scratch.path())) {
             Ok(value) => {
-                if let Ok(mut r) = cache.restored.lock() {
-                    r.insert(job);
-                }
-                let _ = cache.store.set_last_inputs(&scope, &inputs);
+                cache.mark_restored(job, &scope, &inputs);
                 tracing::info!(job = %id, key = %record.key, "cache: restored");
                 return Ok(value);
             }
-            Err(e) => {
-                tracing::warn!(
-                    "cache entry {} of {id} is corrupt ({e}): dropped, the job runs",
-                    record.key
-                );
-                cache.store.drop_record(&record.key);
-                format!("its entry was corrupt: {e}")
-            }
+            Err(e) => cache.corrupt(id, &record.key, &e),
         },
     };
     let value = run.await?;

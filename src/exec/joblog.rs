@@ -50,11 +50,9 @@ pub(super) fn end(ctx: &Context, job: usize, result: &Result<Output, JobError>) 
         Err(JobError::Cancelled) => lines.push("cancelled".to_string()),
         Err(e) => lines.push(format!("failed: {}", with_causes(e))),
     }
-    for line in lines {
-        if let Err(e) = process::note(&log, &line) {
-            tracing::warn!("cannot write {}: {e}", PathBuf::from(&log).display());
-            return;
-        }
+    let lines: Vec<&str> = lines.iter().map(String::as_str).collect();
+    if let Err(e) = process::notes(&log, &lines) {
+        tracing::warn!("cannot write {}: {e}", PathBuf::from(&log).display());
     }
 }
 

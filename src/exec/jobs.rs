@@ -110,9 +110,37 @@ pub(super) fn fresh_out_dir(
     // `{{ cache }}` is kept, not fresh; it must exist before a container
     // mounts it (an engine would make a missing one as root).
     match &step.cache_dir {
-        Some(dir) => std::fs::create_dir_all(dir).map_err(io_error(plan, job, dir.clone())),
+        Some(dir) => target_cache_dir(dir).map_err(io_error(plan, job, dir.clone())),
         None => Ok(()),
     }
+}
+
+/// Makes a target's `{{ cache }}` if it is missing. The folders matrix
+/// names below the user's cache folder are made one at a time, and none
+/// may be a link or another user's: without HOME they are in the shared
+/// temp folder, where another user could make them first and so hand the
+/// build their files.
+fn target_cache_dir(dir: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
+    let depth = crate::plan::TARGET_DIR_DEPTH;
+    let home = dir
+        .ancestors()
+        .nth(depth)
+        .unwrap_or(std::path::Path::new("/"));
+    let rel = dir.strip_prefix(home).map_err(std::io::Error::other)?;
+    crate::package::nofollow::create_dirs(home, rel)
+        .map_err(|e| std::io::Error::other(e.to_string()))?;
+    let me = nix::unistd::geteuid().as_raw();
+    for folder in dir.ancestors().take(depth) {
+        let owner = folder.symlink_metadata()?.uid();
+        if owner != me {
+            return Err(std::io::Error::other(format!(
+                "`{}` belongs to another user (uid {owner}); matrix builds only in cache folders of its own (set HOME or XDG_CACHE_HOME)",
+                folder.display()
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Runs a build job's command (in its container, if it has one) into a
@@ -720,5 +748,62 @@ mod replace_path_tests {
             "GOPATH=/p/hellox:<root>/go"
         );
         assert_eq!(replace_path("/a/b", "/", "<root>"), "/a/b");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_targets_cache_folder_is_never_made_through_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().join("home");
+        let cache = home.join("matrix/targets/hello-0123456789ab/linux-amd64");
+        target_cache_dir(&cache).unwrap();
+        assert!(cache.is_dir());
+        // Made again: it is there, and kept.
+        std::fs::write(cache.join("kept"), "x").unwrap();
+        target_cache_dir(&cache).unwrap();
+        assert!(cache.join("kept").exists());
+        // A link where matrix names a folder (planted in a shared temp
+        // folder, say) is refused, and nothing is made where it points.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        for planted in [home.join("matrix/targets"), cache.parent().unwrap().into()] {
+            std::fs::remove_dir_all(home.join("matrix")).unwrap();
+            std::fs::create_dir_all(planted.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(&elsewhere, &planted).unwrap();
+            let err = target_cache_dir(&cache).unwrap_err().to_string();
+            assert!(err.contains("symbolic link"), "{err}");
+            assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+        }
+    }
+
+    #[test]
+    fn a_targets_cache_folder_of_another_user_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = if nix::unistd::geteuid().is_root() {
+            // Another user made `matrix/` first, in a shared folder.
+            let home = dir.path().join("shared");
+            std::fs::create_dir_all(home.join("matrix")).unwrap();
+            std::os::unix::fs::chown(home.join("matrix"), Some(65534), None).unwrap();
+            home.join("matrix/targets/hello-0123456789ab/linux-amd64")
+        } else {
+            // Not root: the temp folder is root's, four folders up.
+            let tmp = std::env::temp_dir();
+            assert_ne!(
+                tmp.metadata().unwrap().uid(),
+                nix::unistd::geteuid().as_raw()
+            );
+            tmp.join(format!("matrix-owner-{}", std::process::id()))
+                .join("t/linux-amd64")
+        };
+        let err = target_cache_dir(&cache).unwrap_err().to_string();
+        assert!(err.contains("belongs to another user"), "{err}");
+        if !nix::unistd::geteuid().is_root() {
+            let _ = std::fs::remove_dir_all(cache.ancestors().nth(2).unwrap());
+        }
     }
 }

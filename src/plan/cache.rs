@@ -74,6 +74,11 @@ pub(super) fn cache_home(env: &BTreeMap<String, String>) -> PathBuf {
     }
 }
 
+/// How many folders below the cache home [`target_dir`] names
+/// (`matrix/targets/<project>-<hash>/<slug>`): matrix makes them, so
+/// none may be a link or another user's.
+pub(crate) const TARGET_DIR_DEPTH: usize = 4;
+
 /// A target's `{{ cache }}`: `<cache home>/matrix/targets/<project>-<12 hex
 /// of the project's path>/<target slug>`. Kept across builds and `--clean`
 /// (a compiler's incremental state lives there); one per checkout, so two

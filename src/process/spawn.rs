@@ -7,7 +7,8 @@
 //! group of its own so that cancellation and timeouts can kill everything
 //! it started, not just the first process. In the `matrix` binary it runs under
 //! [`super::supervise`], a subreaper that also catches what left the group
-//! (`setsid`, double forks). Output and errors go to the job's log file.
+//! (`setsid`, double forks), forked by [`super::spawner`] (or, failing
+//! that, started by exec). Output and errors go to the job's log file.
 //! The short calls and tools below go through duct.
 
 use std::collections::BTreeMap;
@@ -85,11 +86,38 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
     // with matrix's memory, even when the job's env sets PATH.
     let path = super::locate::resolve(program, spawn.env, spawn.dir)?;
     let supervisor = SUPERVISOR.get();
-    // The supervisor's PR_SET_PDEATHSIG fires when the spawning *thread*
-    // ends, and a runtime worker is not lasting (block_in_place hands the
-    // worker's core to a blocking-pool thread, which ends after 10 s idle):
-    // so a supervisor is spawned by `spawn_lasting`, from a thread that
-    // never ends.
+    let grace = match supervisor {
+        // A supervisor kills the tree itself after GRACE; the group's
+        // SIGKILL is only the last resort.
+        Some(_) => GRACE + SUPERVISOR_MARGIN,
+        None => GRACE,
+    };
+    #[cfg(target_os = "linux")]
+    if let Some(exe) = supervisor {
+        let request = super::spawner::Request {
+            program: &path,
+            argv: spawn.argv,
+            env: spawn.env,
+            dir: spawn.dir,
+            log,
+        };
+        if let Some(started) = super::spawner::start(exe, &request).await? {
+            drop(logfile);
+            let waiter = async {
+                let raw = started
+                    .ended
+                    .await
+                    .map_err(|_| io::Error::other("the job spawner ended"))?;
+                Ok(ExitStatus::from_raw(raw))
+            };
+            return watch(started.pid, waiter, spawn.timeout, cancel, grace).await;
+        }
+    }
+    // The fallback: the supervisor's PR_SET_PDEATHSIG fires when the
+    // spawning *thread* ends, and a runtime worker is not lasting
+    // (block_in_place hands the worker's core to a blocking-pool thread,
+    // which ends after 10 s idle): so a supervisor is spawned by
+    // `spawn_lasting`, from a thread that never ends.
     let mut cmd = match supervisor {
         None => {
             let mut cmd = tokio::process::Command::new(&path);
@@ -120,10 +148,22 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         Some(_) => spawn_lasting(cmd).await?,
     };
     let pgid = child.id().unwrap_or(0);
-    let waiter = child.wait();
+    watch(pgid, child.wait(), spawn.timeout, cancel, grace).await
+}
+
+/// Waits for the process group `pgid`'s leader (`waiter`) to end, stops
+/// the group on a timeout or a cancel, and SIGKILLs whatever is left of
+/// the group in every case.
+async fn watch(
+    pgid: u32,
+    waiter: impl std::future::Future<Output = io::Result<ExitStatus>>,
+    timeout: Option<Duration>,
+    cancel: &CancellationToken,
+    grace: Duration,
+) -> io::Result<Ended> {
     tokio::pin!(waiter);
     let timeout = async {
-        match spawn.timeout {
+        match timeout {
             Some(t) => tokio::time::sleep(t).await,
             None => std::future::pending().await,
         }
@@ -134,12 +174,6 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         _ = timeout => Ended::TimedOut,
     };
     if !matches!(ended, Ended::Exited(_)) {
-        // A supervisor kills the tree itself after GRACE; the group's
-        // SIGKILL is only the last resort.
-        let grace = match supervisor {
-            Some(_) => GRACE + SUPERVISOR_MARGIN,
-            None => GRACE,
-        };
         stop_group(pgid, grace, &mut waiter).await;
     }
     // Even after a clean exit, nothing the job left behind may outlive it.

@@ -2,12 +2,15 @@
 //!
 //! Part of `process`, used by [`super::spawn`] on Linux. A process group is
 //! not enough: a job's `setsid` or double-forked grandchild leaves the group
-//! and the kill. So every process job runs under `matrix __supervise`, a
-//! small synchronous copy of matrix that
+//! and the kill. So every process job runs under a supervisor, a small
+//! synchronous copy of matrix (forked by the spawner, `super::spawner`, or
+//! started as `matrix __supervise` when the spawner cannot take the job)
+//! that
 //!
 //! - becomes a child subreaper (PR_SET_CHILD_SUBREAPER), so every orphan of
 //!   the job is re-parented to it instead of to init;
-//! - asks for SIGTERM when matrix dies (PR_SET_PDEATHSIG), even by SIGKILL;
+//! - asks for SIGTERM when its parent dies (PR_SET_PDEATHSIG), even by
+//!   SIGKILL: matrix, or the spawner, which gets SIGKILL when matrix dies;
 //! - runs the job and, when it ends, SIGKILLs and reaps every descendant
 //!   left (found through `/proc/*/stat` parent links), repeating until it
 //!   has no child at all;
@@ -42,8 +45,12 @@ const POLL: Duration = Duration::from_millis(20);
 const KILL_ROUNDS: usize = 500;
 
 /// Runs the supervisor if matrix was started as one; returns its exit code.
+/// Also runs the job spawner ([`super::spawner`]), which forks supervisors.
 pub fn dispatch() -> Option<u8> {
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
+    if let Some(code) = super::spawner::dispatch(&args) {
+        return Some(code);
+    }
     if args.first().is_none_or(|a| a != ARG) {
         return None;
     }
@@ -51,15 +58,21 @@ pub fn dispatch() -> Option<u8> {
 }
 
 fn main(args: &[OsString]) -> u8 {
-    let (parent, program, argv) = match args {
+    match args {
         [parent, program, dashes, argv @ ..] if dashes == "--" && !argv.is_empty() => {
-            (parent.to_string_lossy().parse::<i32>().ok(), program, argv)
+            run_job(parent.to_string_lossy().parse::<i32>().ok(), program, argv)
         }
         _ => {
             eprintln!("matrix {ARG}: usage: {ARG} <pid> <program> -- <argv...>");
-            return 2;
+            2
         }
-    };
+    }
+}
+
+/// Supervises `program` run as `argv` (with `argv[0]` as its name) and
+/// returns the exit code to end with; `parent` is the process whose end
+/// must end the job (matrix, or the spawner that forked this process).
+pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[OsString]) -> u8 {
     if let Err(e) = become_reaper() {
         // Without it, nothing could be promised: refuse to run the job.
         eprintln!("matrix {ARG}: cannot become a child subreaper: {e}");

@@ -169,10 +169,12 @@ fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache
     };
     let from = from.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
     let to = to.map(parse).transpose()?;
-    let store =
-        crate::cache::Layered::open(local, &from, to.as_ref()).map_err(|e| Error::Usage {
+    let max_size = settings.map_or(crate::cache::DEFAULT_MAX_SIZE, |c| c.max_size);
+    let store = crate::cache::Layered::open(local, &from, to.as_ref(), max_size).map_err(|e| {
+        Error::Usage {
             message: format!("the cache registries cannot be used: {e}"),
-        })?;
+        }
+    })?;
     Ok(Some(Arc::new(exec::Cache::open(store, plan))))
 }
 

@@ -170,6 +170,67 @@ fn a_job_starts_with_the_signal_mask_matrix_was_given() {
     assert_eq!(job.trim_end(), ours, "the job's signal mask");
 }
 
+#[test]
+fn a_job_runs_under_a_supervisor_forked_by_the_spawner() {
+    // Not an exec of the matrix binary per job (issue 15): the job's parent
+    // is a fork of `matrix __spawner <matrix pid>`, a subreaper, in a
+    // process group of its own that the job shares.
+    let p = two_targets(
+        r#"command = ["sh", "-c", "{ tr '\\0' ' ' < /proc/$PPID/cmdline; echo; grep -E '^(Pid|PPid)' /proc/$PPID/status; ps -o pgid= -p $$ $PPID; } > \"$0\"", "{{ out }}/{{ bin }}"]"#,
+    );
+    let (code, out, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = std::fs::read_to_string(p.dist().join("build/linux-amd64/hello")).unwrap();
+    let lines: Vec<&str> = job.lines().collect();
+    assert!(lines[0].starts_with("matrix __spawner "), "{job}");
+    let field = |l: &str| l.split_whitespace().nth(1).unwrap().to_string();
+    let (supervisor, spawner) = (field(lines[1]), field(lines[2]));
+    assert_ne!(supervisor, spawner, "{job}");
+    // Both the supervisor and the job are in the supervisor's group.
+    assert_eq!(lines[3].trim(), supervisor, "{job}");
+    assert_eq!(lines[4].trim(), supervisor, "{job}");
+}
+
+/// The spawner killed under a running job: that job's tree dies with it
+/// (its supervisor had SIGTERM) and the job fails saying so; the next job
+/// starts by exec and builds.
+#[test]
+fn a_killed_spawner_stops_its_jobs_and_the_next_ones_start_by_exec() {
+    let tag = marker("spawner");
+    let build = format!(
+        r#"command = ["sh", "-c", "case {{{{ arch }}}} in amd64) sleep 60; : {tag};; esac; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]"#
+    );
+    let p = two_targets(&build);
+    let child = spawn(&mut p.matrix(&["build", "-j", "1", "--keep-going"]));
+    let matrix = child.id().to_string();
+    wait_for("the amd64 job", Duration::from_secs(60), || {
+        !survivors(&tag).is_empty()
+    });
+    let spawner = survivors(&format!("__spawner {matrix}"))
+        .into_iter()
+        .filter_map(|l| l.split(':').next()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .is_ok_and(|s| s.contains(&format!("\nPPid:\t{matrix}\n")))
+        })
+        .expect("matrix's spawner");
+    let killed = Command::new("kill")
+        .args(["-KILL", &spawner.to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (code, out, err) = finish(child);
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert!(left.is_empty(), "survivors: {left:#?}");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("the job spawner ended"), "{err}");
+    assert!(
+        p.dist().join("build/linux-arm64/hello").is_file(),
+        "{out}\n{err}"
+    );
+}
+
 /// A tmpfs mounted over a folder for one test; unmounted on drop.
 struct Mount(PathBuf);
 

@@ -14,12 +14,12 @@
 //! restores the files, re-hashes each against its record and gives the
 //! records back.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use super::{At, Cache, NO_CACHE, UNKNOWN, content, through};
 use crate::cache::Inputs;
-use crate::cache::store::{Record, Saving, Store};
+use crate::cache::store::{OutputFile, Record, Saving, Store};
 use crate::exec::context::{Context, Output};
 use crate::exec::error::JobError;
 use crate::package::manifest::Artifact;
@@ -181,8 +181,11 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
 }
 
 /// Puts a record's files back into the channel's folder in dist/ and
-/// gives back their records, each file re-hashed against its own. A
-/// record naming a file outside that folder is refused as corrupt.
+/// gives back their records. A record naming a file outside that folder
+/// is refused as corrupt, and so is a records file that does not list
+/// exactly the files the entry holds, once each, as packages or channel
+/// files: it is checked before dist/ is written. Each restored file's
+/// record is made anew from its bytes and must equal the listed one.
 fn restore(
     plan: &Plan,
     c: usize,
@@ -204,46 +207,85 @@ fn restore(
         ("dist".to_string(), plan.dist.clone()),
         ("meta".to_string(), scratch.to_path_buf()),
     ]);
+    let (meta, files): (Vec<_>, Vec<_>) = record
+        .outputs
+        .iter()
+        .cloned()
+        .partition(|o| o.base == "meta");
+    let part = |outputs| Record {
+        outputs,
+        log: None,
+        ..record.clone()
+    };
+    let log = scratch.join("log");
     cache
         .store
-        .restore(record, &bases, &scratch.join("log"))
+        .restore(&part(meta), &bases, &log)
         .map_err(|e| e.to_string())?;
     let bytes = crate::package::capped::read(&scratch.join(RECORDS), MAX_RECORDS)
         .map_err(|e| format!("its {RECORDS}: {e}"))?;
     let written: Vec<Artifact> =
         serde_json::from_slice(&bytes).map_err(|e| format!("its {RECORDS}: {e}"))?;
-    let restored = record.outputs.iter().filter(|o| o.base == "dist").count();
-    if written.len() != restored {
-        return Err(format!(
-            "its {RECORDS} lists {} files, it holds {restored}",
-            written.len()
-        ));
-    }
+    check_listed(&written, &files)?;
+    cache
+        .store
+        .restore(&part(files), &bases, &log)
+        .map_err(|e| e.to_string())?;
     let algorithm = plan.checksum.algorithm;
     for a in &written {
-        if !record
-            .outputs
-            .iter()
-            .any(|o| o.base == "dist" && o.path == a.path)
-        {
-            return Err(format!(
-                "its {RECORDS} lists `{}`, which it does not hold",
-                a.path
-            ));
-        }
-        let (hex, size) = crate::package::checksum::hash_file(&plan.dist.join(&a.path), algorithm)
+        let made = Artifact::of_file(&a.path, &plan.dist.join(&a.path), a.kind, algorithm)
             .map_err(|e| format!("cannot hash the restored {}: {e}", a.path))?;
-        if size != a.size || a.digest != format!("{}:{hex}", algorithm.name()) {
+        if &made != a {
             return Err(format!("the restored {} does not match its record", a.path));
         }
     }
     Ok(written)
 }
 
+/// Whether the records file lists each file the entry holds in dist/
+/// exactly once, as a package or a channel file named by its path, and
+/// nothing else.
+fn check_listed(written: &[Artifact], files: &[OutputFile]) -> Result<(), String> {
+    use crate::package::manifest::ArtifactKind;
+    let held: BTreeSet<&str> = files.iter().map(|o| o.path.as_str()).collect();
+    if held.len() != files.len() {
+        return Err("it names one file twice".into());
+    }
+    let mut listed = BTreeSet::new();
+    for a in written {
+        if !matches!(a.kind, ArtifactKind::Package | ArtifactKind::Channel) {
+            return Err(format!(
+                "its {RECORDS} lists `{}` as {:?}; a channel writes packages and channel files",
+                a.path, a.kind
+            ));
+        }
+        if a.name != a.path || a.target.is_some() || a.format.is_some() || a.binary.is_some() {
+            return Err(format!(
+                "its {RECORDS} gives `{}` a name, target or format; a channel's file has none",
+                a.path
+            ));
+        }
+        if !held.contains(a.path.as_str()) || !listed.insert(a.path.as_str()) {
+            return Err(format!(
+                "its {RECORDS} lists `{}`, which it does not hold once",
+                a.path
+            ));
+        }
+    }
+    if listed.len() != held.len() {
+        return Err(format!(
+            "its {RECORDS} lists {} files, it holds {}",
+            listed.len(),
+            held.len()
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cache::store::{Blob, OutputFile};
+    use crate::cache::store::Blob;
 
     const CONFIG: &str = r#"
 [project]
@@ -300,6 +342,79 @@ maintainer = "Hello Authors <hello@example.org>"
             let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
             assert!(err.contains("writes only under `deb/`"), "{err}");
             assert!(!plan.dist.exists());
+        }
+    }
+
+    /// Stores an entry of channel `deb` holding `deb/hello_amd64.deb`
+    /// and `extra` more files, with `records` as its records file.
+    fn entry(cache: &Cache, dir: &Path, extra: &[&str], records: &[Artifact]) -> Record {
+        let files = dir.join("made");
+        let mut saving = Vec::new();
+        for path in std::iter::once(&"deb/hello_amd64.deb").chain(extra) {
+            std::fs::create_dir_all(files.join("deb")).unwrap();
+            std::fs::write(files.join(path), "a package").unwrap();
+            saving.push(Saving {
+                base: "dist".into(),
+                path: path.to_string(),
+                file: files.join(path),
+            });
+        }
+        std::fs::write(files.join(RECORDS), serde_json::to_vec(records).unwrap()).unwrap();
+        saving.push(Saving {
+            base: "meta".into(),
+            path: RECORDS.into(),
+            file: files.join(RECORDS),
+        });
+        cache
+            .store
+            .save("channel-deb", &Inputs::default(), &saving, None)
+            .unwrap()
+    }
+
+    /// A change made to a records file.
+    type Edit = fn(&mut Vec<Artifact>);
+
+    #[test]
+    fn a_records_file_saying_other_than_its_bytes_is_refused_before_dist_is_written() {
+        use crate::package::manifest::ArtifactKind;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        let made = dir.path().join("honest");
+        std::fs::write(&made, "a package").unwrap();
+        let algorithm = plan.checksum.algorithm;
+        let honest = Artifact::of_file(
+            "deb/hello_amd64.deb",
+            &made,
+            ArtifactKind::Package,
+            algorithm,
+        )
+        .unwrap();
+        // The honest entry is restored as it was made.
+        let record = entry(&cache, dir.path(), &[], std::slice::from_ref(&honest));
+        let back = restore(&plan, 0, &cache, &record, dir.path()).unwrap();
+        assert_eq!(back, std::slice::from_ref(&honest));
+        std::fs::remove_dir_all(&plan.dist).unwrap();
+        let edits: [(&[&str], Edit); 5] = [
+            // A per-target archive in the manifest, of a target it names.
+            (&[], |w| {
+                w[0].kind = ArtifactKind::Archive;
+                w[0].target = Some("linux-amd64".into());
+            }),
+            (&[], |w| w[0].name = "hello_1.0.0_linux_amd64.tar.gz".into()),
+            (&[], |w| w[0].kind = ArtifactKind::Checksums),
+            // A file the manifest would not list, or one listed twice.
+            (&["deb/unlisted.deb"], |_| {}),
+            (&[], |w| w.push(w[0].clone())),
+        ];
+        for (extra, edit) in edits {
+            let mut records = vec![honest.clone()];
+            edit(&mut records);
+            let record = entry(&cache, dir.path(), extra, &records);
+            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
+            assert!(err.contains(RECORDS) || err.contains("twice"), "{err}");
+            assert!(!plan.dist.exists(), "{err}");
         }
     }
 

@@ -15,16 +15,16 @@ use super::reference::check_digest;
 use super::{Call, Client, Descriptor, Method, Payload, Reference, RegistryError, read_body};
 
 impl Client {
-    /// GETs blob `digest` of the repository of `reference`, at most
-    /// `limit` bytes, checked against its digest. The digest may come
-    /// from what a registry sent: it is checked before it goes into a URL.
-    pub fn fetch_blob(
+    /// Sends GET blob `digest` once `checked` (the digest's check: it may
+    /// come from what a registry sent, and goes into a URL) passed; the
+    /// answer and its URL.
+    fn get_blob(
         &mut self,
         reference: &Reference,
         digest: &str,
-        limit: u64,
-    ) -> Result<Vec<u8>, RegistryError> {
-        check_digest(digest).map_err(|problem| RegistryError::BadDigest {
+        checked: Result<(), String>,
+    ) -> Result<(ureq::http::Response<ureq::Body>, String), RegistryError> {
+        checked.map_err(|problem| RegistryError::BadDigest {
             context: format!("a blob of {reference}"),
             problem,
         })?;
@@ -35,7 +35,20 @@ impl Client {
             payload: Payload::Empty,
             actions: "pull",
         };
-        let mut response = self.send(reference, &call)?;
+        let response = self.send(reference, &call)?;
+        Ok((response, call.url))
+    }
+
+    /// GETs blob `digest` of the repository of `reference`, at most
+    /// `limit` bytes, checked against its digest. The digest may come
+    /// from what a registry sent: it is checked before it goes into a URL.
+    pub fn fetch_blob(
+        &mut self,
+        reference: &Reference,
+        digest: &str,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let (mut response, _) = self.get_blob(reference, digest, check_digest(digest))?;
         let action = format!("GET blob {digest}");
         // One byte over the limit tells a large blob from a complete one.
         let body = read_body(&mut response, limit.saturating_add(1));
@@ -67,23 +80,11 @@ impl Client {
         size: u64,
         out: &mut dyn Write,
     ) -> Result<(), RegistryError> {
-        check_digest(digest)
-            .and_then(|()| match digest.starts_with("sha256:") {
-                true => Ok(()),
-                false => Err("only sha256 blobs are streamed".into()),
-            })
-            .map_err(|problem| RegistryError::BadDigest {
-                context: format!("a blob of {reference}"),
-                problem,
-            })?;
-        let call = Call {
-            method: Method::Get,
-            url: format!("{}/blobs/{digest}", self.repo_url(reference)),
-            headers: Vec::new(),
-            payload: Payload::Empty,
-            actions: "pull",
-        };
-        let mut response = self.send(reference, &call)?;
+        let checked = check_digest(digest).and_then(|()| match digest.starts_with("sha256:") {
+            true => Ok(()),
+            false => Err("only sha256 blobs are streamed".into()),
+        });
+        let (mut response, url) = self.get_blob(reference, digest, checked)?;
         let status = response.status().as_u16();
         if status != 200 {
             let body = read_body(&mut response, 64 << 10);
@@ -104,8 +105,7 @@ impl Client {
         let mut hasher = sha2::Sha256::new();
         let mut read = 0u64;
         let mut buf = vec![0u8; 64 << 10];
-        let io =
-            |e: std::io::Error| super::transport_error(reference.registry(), &call.url, e.into());
+        let io = |e: std::io::Error| super::transport_error(reference.registry(), &url, e.into());
         loop {
             let n = body.read(&mut buf).map_err(io)?;
             if n == 0 {
