@@ -4,7 +4,7 @@
 # job runs and is stored), then again after a change, with the ratio of the
 # two medians. The change is the mode:
 #
-#   bash scripts/bench-cache.sh [unchanged|override|description|all]
+#   bash scripts/bench-cache.sh [unchanged|override|description|all|hello-go]
 #
 #   unchanged    nothing: every build, archive and package is restored
 #   override     one target's `[build] overrides` env: that target's build,
@@ -12,6 +12,17 @@
 #                other build and archive is restored
 #   description  `[project] description`: only the deb channel (and the
 #                release-wide files: notes, checksums, manifest) run
+#   hello-go     examples/hello-go instead of the generated project (16
+#                Go targets, homebrew, snap, chocolatey and scoop channels),
+#                tagged v1.2.3: three builds a round. Cold: an empty matrix
+#                cache and an empty Go build cache, what a CI runner with
+#                no cache at all does (the ratio's denominator); cold with
+#                Go's cache warm: an empty matrix cache only (a runner that
+#                keeps GOCACHE); then the unchanged rebuild. matrix runs
+#                with HOME=<temporary folder>/home, so the example's
+#                GOCACHE ({{ env.HOME }}/.cache/matrix-go-build) is the
+#                bench's own and is emptied for each cold build.
+#                (BENCH_TARGETS and BENCH_SECONDS do not apply.)
 #
 # Settings come from the environment:
 #   BENCH_TARGETS   targets of the matrix                        (default 4)
@@ -44,8 +55,8 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.3f", a / b }'; }
 
 MODE=${1:-unchanged}
 case "$MODE" in
-unchanged | override | description | all) ;;
-*) die "unknown mode $MODE: unchanged, override, description or all" ;;
+unchanged | override | description | all | hello-go) ;;
+*) die "unknown mode $MODE: unchanged, override, description, all or hello-go" ;;
 esac
 readonly MODE
 TARGETS=${BENCH_TARGETS:-4}
@@ -58,7 +69,9 @@ positive_int BENCH_PARALLEL "$PARALLEL"
 positive_int BENCH_RUNS "$RUNS"
 readonly TARGETS SECONDS_EACH PARALLEL RUNS
 
-for tool in git awk sort; do
+tools=(git awk sort)
+[[ $MODE != hello-go ]] || tools+=(go mksquashfs)
+for tool in "${tools[@]}"; do
 	command -v "$tool" >/dev/null || die "$tool is needed but not installed"
 done
 
@@ -84,9 +97,24 @@ trap 'exit 143' TERM
 
 readonly PROJECT=$WORK/project CACHE=$WORK/cache RUNS_FILE=$WORK/runs
 mkdir -p "$PROJECT"
-values=$(seq -f '"%02g"' 1 "$TARGETS" | paste -sd, -)
-# shellcheck disable=SC2016 # $0 and $1 are for the build's sh
-cat >"$PROJECT/matrix.toml" <<EOF
+
+# commit_project TAG: the project as a git repository, committed and tagged.
+commit_project() {
+	(
+		cd "$PROJECT"
+		git init -q -b main
+		git add -A
+		git -c user.name=bench -c user.email=bench@invalid commit -qm bench
+		git tag "$1"
+	)
+}
+
+# generated_project: the N-target project whose builds sleep.
+generated_project() {
+	local values
+	values=$(seq -f '"%02g"' 1 "$TARGETS" | paste -sd, -)
+	# shellcheck disable=SC2016 # $0 and $1 are for the build's sh
+	cat >"$PROJECT/matrix.toml" <<EOF
 [project]
 name = "bench"
 description = "A benchmark."
@@ -118,22 +146,39 @@ kind = "deb"
 maintainer = "Bench <bench@example.org>"
 when = { n = "01" }
 EOF
-(
-	cd "$PROJECT"
-	printf 'dist/\n' >.gitignore
-	printf '# Changelog\n\n## [1.0.0]\n\n- First.\n' >CHANGELOG.md
-	git init -q -b main
-	git add -A
-	git -c user.name=bench -c user.email=bench@invalid commit -qm bench
-	git tag v1.0.0
-)
+printf 'dist/\n' >"$PROJECT/.gitignore"
+printf '# Changelog\n\n## [1.0.0]\n\n- First.\n' >"$PROJECT/CHANGELOG.md"
+commit_project v1.0.0
+}
+
+# hello_go_project: a copy of examples/hello-go (not its dist/), tagged
+# v1.2.3 as the tests do.
+hello_go_project() {
+	local src=$ROOT/examples/hello-go
+	[[ -f $src/matrix.toml ]] || die "$src/matrix.toml is missing"
+	(cd "$src" && tar --exclude=./dist --exclude=./target -cf - .) | (cd "$PROJECT" && tar -xf -)
+	printf 'dist/\n' >>"$PROJECT/.gitignore"
+	commit_project v1.2.3
+}
+
+# How matrix runs: hello-go gives it a HOME of its own (see the top).
+readonly GO_HOME=$WORK/home GO_CACHE=$WORK/home/.cache/matrix-go-build
+MATRIX_ENV=(env)
+if [[ $MODE == hello-go ]]; then
+	mkdir -p "$GO_HOME"
+	MATRIX_ENV+=("HOME=$GO_HOME")
+	hello_go_project
+else
+	generated_project
+fi
+readonly MATRIX_ENV
 
 runs() { if [[ -f $RUNS_FILE ]]; then wc -l <"$RUNS_FILE"; else echo 0; fi; }
 # build [ARGS...] -> microseconds; fails the bench when matrix fails.
 build() {
 	local t0 t1
 	t0=$(now)
-	(cd "$PROJECT" && "$MATRIX" -q build --clean -j "$PARALLEL" "$@" >"$WORK/out.log" 2>&1) ||
+	(cd "$PROJECT" && "${MATRIX_ENV[@]}" "$MATRIX" -q build --clean -j "$PARALLEL" "$@" >"$WORK/out.log" 2>&1) ||
 		die "matrix build failed: $(tail -n 20 "$WORK/out.log")"
 	t1=$(now)
 	echo $((t1 - t0))
@@ -200,7 +245,45 @@ bench_mode() {
 		"$mode" "$(seconds "$cold")" "$(seconds "$warm")" "$(ratio "$warm" "$cold")" "$ran")")
 }
 
+# hello-go's rounds: cold with nothing cached, cold with Go's cache warm,
+# then the unchanged rebuild, which must restore every build, archive and
+# package (snap) job, run only the channels that just render files (not
+# cached: homebrew, chocolatey, scoop) and make the same checksums file.
+bench_hello_go() {
+	local rendered=" channel-homebrew channel-chocolatey channel-scoop"
+	local round cold_sums ran_cold ran="" cold cold_go warm
+	local -a fresh_times=() warm_go_times=() rebuild_times=()
+	for ((round = 1; round <= RUNS; round++)); do
+		"$MATRIX" cache clear --cache-dir "$CACHE" >/dev/null
+		rm -rf -- "$GO_CACHE"
+		fresh_times+=("$(build --cache-dir "$CACHE")")
+		ran_cold=$(ran_jobs)
+		[[ ${ran_cold% / *} != " none" && $(wc -w <<<"${ran_cold% / *}") -eq ${ran_cold##* / } ]] ||
+			die "hello-go round $round: the cold build restored jobs:$ran_cold"
+		"$MATRIX" cache clear --cache-dir "$CACHE" >/dev/null
+		warm_go_times+=("$(build --cache-dir "$CACHE")")
+		cold_sums=$(cat "$PROJECT"/dist/*checksums.txt)
+		rebuild_times+=("$(build --cache-dir "$CACHE")")
+		ran=$(ran_jobs)
+		[[ ${ran% / *} == "$rendered" ]] || die "hello-go round $round: the unchanged rebuild ran${ran% / *}, not$rendered"
+		[[ $(cat "$PROJECT"/dist/*checksums.txt) == "$cold_sums" ]] || die "round $round: the restored release differs"
+		say "hello-go round $round: cold $(seconds "${fresh_times[-1]}")s, cold with Go's cache $(seconds "${warm_go_times[-1]}")s, rebuild $(seconds "${rebuild_times[-1]}")s"
+	done
+	cold=$(median "${fresh_times[@]}")
+	cold_go=$(median "${warm_go_times[@]}")
+	warm=$(median "${rebuild_times[@]}")
+	REPORT+=("$(printf '  %-12s cold %ss (no GOCACHE), rebuild %ss, rebuild / cold %s' \
+		hello-go "$(seconds "$cold")" "$(seconds "$warm")" "$(ratio "$warm" "$cold")")")
+	REPORT+=("$(printf '  %-12s cold with GOCACHE warm %ss, rebuild / that %s' \
+		"" "$(seconds "$cold_go")" "$(ratio "$warm" "$cold_go")")")
+	REPORT+=("$(printf '  %-12s restored %d of %d build, archive and channel jobs; rerun (rendered, not cached):%s' \
+		"" "$((${ran##* / } - $(wc -w <<<"$rendered")))" "${ran##* / }" "$rendered")")
+}
+
 first=linux-amd64-01
+if [[ $MODE == hello-go ]]; then
+	bench_hello_go
+fi
 if [[ $MODE == unchanged || $MODE == all ]]; then
 	bench_mode unchanged "" "" 0 none
 fi
@@ -211,8 +294,13 @@ if [[ $MODE == description || $MODE == all ]]; then
 	bench_mode description 'description = "A benchmark."' 'description = "A benchmark, described."' 0 channel-deb
 fi
 
+if [[ $MODE == hello-go ]]; then
+	setting="examples/hello-go, go $(go env GOVERSION)"
+else
+	setting="$TARGETS targets x ${SECONDS_EACH}s builds"
+fi
 cat <<EOF
-bench-cache: $TARGETS targets x ${SECONDS_EACH}s builds, -j $PARALLEL, $RUNS rounds (median)
+bench-cache: $setting, -j $PARALLEL, $RUNS rounds (median)
 $(printf '%s\n' "${REPORT[@]}")
   matrix        $MATRIX
   load average  $(load_avg)

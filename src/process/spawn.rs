@@ -113,10 +113,11 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
             return watch(started.pid, waiter, spawn.timeout, cancel, grace).await;
         }
     }
-    // Spawned from this async task, i.e. on a runtime worker thread, which
-    // lives as long as the runtime: the supervisor's PR_SET_PDEATHSIG fires
-    // when the spawning *thread* ends, so never spawn it from a
-    // short-lived (spawn_blocking) thread.
+    // The fallback: the supervisor's PR_SET_PDEATHSIG fires when the
+    // spawning *thread* ends, and a runtime worker is not lasting
+    // (block_in_place hands the worker's core to a blocking-pool thread,
+    // which ends after 10 s idle): so a supervisor is spawned by
+    // `spawn_lasting`, from a thread that never ends.
     let mut cmd = match supervisor {
         None => {
             let mut cmd = tokio::process::Command::new(&path);
@@ -142,7 +143,10 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         // on the terminal reaches only matrix, which then stops the jobs.
         // posix_spawn sets it (POSIX_SPAWN_SETPGROUP).
         .process_group(0);
-    let mut child = cmd.spawn()?;
+    let mut child = match supervisor {
+        None => cmd.spawn()?,
+        Some(_) => spawn_lasting(cmd).await?,
+    };
     let pgid = child.id().unwrap_or(0);
     watch(pgid, child.wait(), spawn.timeout, cancel, grace).await
 }
@@ -175,6 +179,47 @@ async fn watch(
     // Even after a clean exit, nothing the job left behind may outlive it.
     signal_group(pgid, Signal::SIGKILL);
     Ok(ended)
+}
+
+/// A spawn request for the spawner thread: the command, the runtime the
+/// child belongs to, and where the child goes.
+type Request = (
+    tokio::process::Command,
+    tokio::runtime::Handle,
+    tokio::sync::oneshot::Sender<io::Result<tokio::process::Child>>,
+);
+
+/// Spawns `cmd` from a thread that lives as long as matrix (started on
+/// first use), so that a supervisor's PR_SET_PDEATHSIG fires only when
+/// matrix ends, never because the thread that happened to spawn it did.
+async fn spawn_lasting(cmd: tokio::process::Command) -> io::Result<tokio::process::Child> {
+    static SPAWNER: std::sync::OnceLock<io::Result<std::sync::mpsc::Sender<Request>>> =
+        std::sync::OnceLock::new();
+    let spawner = SPAWNER.get_or_init(|| {
+        let (tx, rx) = std::sync::mpsc::channel::<Request>();
+        std::thread::Builder::new()
+            .name("matrix-spawner".into())
+            .spawn(move || {
+                for (mut cmd, runtime, reply) in rx {
+                    let _in_runtime = runtime.enter();
+                    // The asking job was dropped meanwhile: stop what it
+                    // started (the supervisor forwards it to the job).
+                    if let Err(Ok(orphan)) = reply.send(cmd.spawn()) {
+                        signal_group(orphan.id().unwrap_or(0), Signal::SIGTERM);
+                    }
+                }
+            })
+            .map(|_| tx)
+    });
+    let spawner = spawner
+        .as_ref()
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot start the spawner thread: {e}")))?;
+    let (reply, child) = tokio::sync::oneshot::channel();
+    let gone = || io::Error::other("the spawner thread is gone");
+    spawner
+        .send((cmd, tokio::runtime::Handle::current(), reply))
+        .map_err(|_| gone())?;
+    child.await.map_err(|_| gone())?
 }
 
 /// `matrix __supervise <matrix pid> <program path> -- <argv...>`, read

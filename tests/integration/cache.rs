@@ -683,3 +683,24 @@ fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channe
         "{err}"
     );
 }
+
+/// A cached build that runs longer than the 10 s a tokio blocking-pool
+/// thread idles before it ends. The cache's file work (block_in_place)
+/// could turn the thread that spawned the job's supervisor into such a
+/// thread, and the supervisor's death signal (PR_SET_PDEATHSIG, bound to
+/// the spawning thread) then stopped the build with SIGTERM after ~10 s.
+#[test]
+fn a_cached_build_longer_than_ten_seconds_is_not_stopped() {
+    let p = Project::new();
+    let cache = p.dir.parent().unwrap().join("cache");
+    let command = r#"command = ["sh", "-c", "sleep 12; printf '#!/bin/sh\necho hi\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}"]"#;
+    let mut toml = script_config(AXES, command);
+    toml.push_str(&format!("\n[cache]\ndir = \"{}\"\n", cache.display()));
+    p.file("matrix.toml", &toml);
+    p.file("LICENSE", "MIT License\n");
+    p.file("README.md", "# hello\n");
+    p.commit();
+    let (code, out, err) = run(&mut p.matrix(&["build", "--snapshot", "-j", "2"]));
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(p.dist().join("build/linux-arm64/hello").is_file(), "{err}");
+}
