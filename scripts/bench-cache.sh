@@ -75,15 +75,7 @@ for tool in "${tools[@]}"; do
 	command -v "$tool" >/dev/null || die "$tool is needed but not installed"
 done
 
-if [[ -n "${MATRIX:-}" ]]; then
-	[[ -x "$MATRIX" ]] || die "MATRIX=$MATRIX is not an executable file"
-else
-	command -v cargo >/dev/null || die "cargo is needed to build matrix; or set MATRIX to a matrix binary"
-	target=${CARGO_TARGET_DIR:-$ROOT/target}
-	say "cargo build --release (CARGO_TARGET_DIR=$target)"
-	(cd "$ROOT" && CARGO_TARGET_DIR=$target cargo build --release -q) || die "cargo build --release failed"
-	MATRIX=$target/release/matrix
-fi
+release_matrix "$ROOT"
 "$MATRIX" build --help 2>/dev/null | grep -q -- --no-cache || die "$MATRIX has no action cache (--no-cache)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/matrix-bench-cache.XXXXXX")

@@ -53,15 +53,7 @@ done
 curl -fsS -m 5 "http://$REGISTRY/v2/" >/dev/null ||
 	die "no registry answers at http://$REGISTRY/v2/; start one with scripts/setup-containers.sh or set BENCH_REGISTRY"
 
-if [[ -n "${MATRIX:-}" ]]; then
-	[[ -x "$MATRIX" ]] || die "MATRIX=$MATRIX is not an executable file"
-else
-	command -v cargo >/dev/null || die "cargo is needed to build matrix; or set MATRIX to a matrix binary"
-	target=${CARGO_TARGET_DIR:-$ROOT/target}
-	say "cargo build --release (CARGO_TARGET_DIR=$target)"
-	(cd "$ROOT" && CARGO_TARGET_DIR=$target cargo build --release -q) || die "cargo build --release failed"
-	MATRIX=$target/release/matrix
-fi
+release_matrix "$ROOT"
 "$MATRIX" build --help 2>/dev/null | grep -q -- --cache-from || die "$MATRIX has no registry cache (--cache-from)"
 
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/matrix-bench-ci-rerun.XXXXXX")

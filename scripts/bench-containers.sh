@@ -103,18 +103,7 @@ check_engine() {
 # target/release/matrix left from before container builds existed would
 # fail, or measure old code.
 find_matrix() {
-	if [[ -n "${MATRIX:-}" ]]; then
-		[[ -x "$MATRIX" ]] || die "MATRIX=$MATRIX is not an executable file"
-	else
-		[[ -f "$ROOT/Cargo.toml" ]] || die "no $ROOT/Cargo.toml to build matrix from; set MATRIX to a matrix binary"
-		command -v cargo >/dev/null || die "cargo is needed to build matrix; or set MATRIX to a matrix binary"
-		local target=${CARGO_TARGET_DIR:-$ROOT/target}
-		say "cargo build --release (CARGO_TARGET_DIR=$target)"
-		(cd "$ROOT" && CARGO_TARGET_DIR=$target cargo build --release -q) || die "cargo build --release failed"
-		MATRIX=$target/release/matrix
-		[[ -x "$MATRIX" ]] || die "cargo build --release did not produce $MATRIX"
-	fi
-	MATRIX=$(cd "$(dirname "$MATRIX")" && pwd)/$(basename "$MATRIX")
+	release_matrix "$ROOT"
 	readonly MATRIX
 	local help
 	help=$("$MATRIX" build --help 2>/dev/null || true)

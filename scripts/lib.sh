@@ -75,6 +75,26 @@ seconds() { awk -v us="$1" 'BEGIN { printf "%.3f", us / 1000000 }'; }
 # The 1, 5 and 15 minute load averages (benchmarks print them).
 load_avg() { cut -d ' ' -f 1-3 /proc/loadavg 2>/dev/null || echo unknown; }
 
+# release_matrix ROOT: sets MATRIX to an absolute path of the matrix binary
+# to measure: $MATRIX if set (it must be executable), else the release
+# build of the checkout at ROOT (`cargo build --release`, honouring
+# CARGO_TARGET_DIR). Dies when there is none.
+release_matrix() {
+	local root=$1
+	if [[ -n "${MATRIX:-}" ]]; then
+		[[ -x "$MATRIX" ]] || die "MATRIX=$MATRIX is not an executable file"
+	else
+		[[ -f "$root/Cargo.toml" ]] || die "no $root/Cargo.toml to build matrix from; set MATRIX to a matrix binary"
+		command -v cargo >/dev/null || die "cargo is needed to build matrix; or set MATRIX to a matrix binary"
+		local target=${CARGO_TARGET_DIR:-$root/target}
+		say "cargo build --release (CARGO_TARGET_DIR=$target)"
+		(cd "$root" && CARGO_TARGET_DIR=$target cargo build --release -q) || die "cargo build --release failed"
+		MATRIX=$target/release/matrix
+		[[ -x "$MATRIX" ]] || die "cargo build --release did not produce $MATRIX"
+	fi
+	MATRIX=$(cd "$(dirname "$MATRIX")" && pwd)/$(basename "$MATRIX")
+}
+
 # apt_get ARGS...: apt-get with its output prefixed, waiting for a held lock
 # (unattended-upgrades) instead of failing at once.
 apt_get() {
