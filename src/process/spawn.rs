@@ -94,6 +94,14 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
     };
     #[cfg(target_os = "linux")]
     if let Some(exe) = supervisor {
+        // A forked supervisor reports a missing folder only in the log, as
+        // exit 127; the exec path fails to start: say so the same way.
+        if !spawn.dir.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::NotFound,
+                format!("the folder {} does not exist", spawn.dir.display()),
+            ));
+        }
         let request = super::spawner::Request {
             program: &path,
             argv: spawn.argv,
@@ -107,7 +115,7 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
                 let raw = started
                     .ended
                     .await
-                    .map_err(|_| io::Error::other("the job spawner ended"))?;
+                    .map_err(|_| io::Error::other("the job spawner ended while the job ran"))?;
                 Ok(ExitStatus::from_raw(raw))
             };
             return watch(started.pid, waiter, spawn.timeout, cancel, grace).await;
@@ -169,7 +177,15 @@ async fn watch(
         }
     };
     let ended = tokio::select! {
-        status = &mut waiter => Ended::Exited(status?),
+        status = &mut waiter => match status {
+            Ok(status) => Ended::Exited(status),
+            Err(e) => {
+                // No word from the job (its spawner was killed): what is
+                // left of the group must not outlive this call either.
+                signal_group(pgid, Signal::SIGKILL);
+                return Err(e);
+            }
+        },
         _ = cancel.cancelled() => Ended::Cancelled,
         _ = timeout => Ended::TimedOut,
     };

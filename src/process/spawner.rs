@@ -182,6 +182,9 @@ async fn spawn_from_lasting_thread(
                 let _entered = runtime.enter();
                 cmd.spawn()
             };
+            // The command holds the spawner's end of the socket: dropped,
+            // a dead spawner's socket answers a send with an error at once.
+            drop(cmd);
             let _ = tx.send(started);
             loop {
                 std::thread::park();
@@ -220,8 +223,22 @@ fn deliver(handle: &Handle, buf: &[u8; REPLY_LEN]) {
     };
     match buf[8] {
         STARTED => {
-            if let Some(tx) = w.started.take() {
-                let _ = tx.send(value);
+            let started = value > 1;
+            if let Some(tx) = w.started.take()
+                && tx.send(value).is_err()
+                && started
+            {
+                // The job that asked is gone: nobody would time out or
+                // cancel its supervisor, so stop it now (as the exec path
+                // does).
+                let _ = nix::sys::signal::killpg(
+                    nix::unistd::Pid::from_raw(value),
+                    nix::sys::signal::Signal::SIGTERM,
+                );
+            }
+            if !started {
+                // The fork failed: no end will come.
+                waiting.remove(&id);
             }
         }
         ENDED => {

@@ -117,3 +117,19 @@ fn missing_program_is_named() {
         "{err}"
     );
 }
+
+/// A build folder that does not exist is a start error naming it, however
+/// the job is started (forked by the spawner or by exec).
+#[test]
+fn a_missing_build_folder_is_a_start_error() {
+    let build = format!("{WRITE_BINARY}\ndir = \"missing\"");
+    let p = Project::with_config(&script_config(
+        "os = [\"linux\"]\narch = [\"amd64\"]",
+        &build,
+    ));
+    let (code, out, err) = run(&mut p.matrix(&["build"]));
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("cannot start `sh`"), "{err}");
+    assert!(err.contains("missing"), "{err}");
+    assert!(!err.contains("exit status 127"), "{err}");
+}
