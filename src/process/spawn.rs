@@ -208,7 +208,9 @@ type Request = (
 /// Spawns `cmd` from a thread that lives as long as matrix (started on
 /// first use), so that a supervisor's PR_SET_PDEATHSIG fires only when
 /// matrix ends, never because the thread that happened to spawn it did.
-async fn spawn_lasting(cmd: tokio::process::Command) -> io::Result<tokio::process::Child> {
+pub(super) async fn spawn_lasting(
+    cmd: tokio::process::Command,
+) -> io::Result<tokio::process::Child> {
     static SPAWNER: std::sync::OnceLock<io::Result<std::sync::mpsc::Sender<Request>>> =
         std::sync::OnceLock::new();
     let spawner = SPAWNER.get_or_init(|| {

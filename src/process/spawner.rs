@@ -15,12 +15,12 @@
 //! pid, which is its process group) and its raw wait status.
 //!
 //! Chain of death signals: the spawner gets SIGKILL when the matrix thread
-//! that started it ends (a thread kept for that, which ends only with
-//! matrix), and each supervisor SIGTERM when the spawner ends, so a killed
-//! matrix still takes every job's tree down. The spawner runs
-//! in a process group of its own: a Ctrl-C on the terminal reaches only
-//! matrix, which stops the jobs in order. A request too large for a
-//! datagram, or a spawner that cannot start or has been killed, falls back
+//! that started it ends ([`super::spawn`]'s one lasting spawning thread,
+//! which ends only with matrix), and each supervisor SIGTERM when the
+//! spawner ends, so a killed matrix still takes every job's tree down. The
+//! spawner runs in a process group of its own: a Ctrl-C on the terminal
+//! reaches only matrix, which stops the jobs in order. A request too large
+//! for a datagram, or a spawner that cannot start or has been killed, falls back
 //! to the exec path. The spawner's socket belongs to the binary's one tokio
 //! runtime (`cli::main`); library callers never set a supervisor, so they
 //! never start it.
@@ -148,7 +148,10 @@ async fn launch(exe: &Path) -> Option<Arc<Handle>> {
         .stdout(std::process::Stdio::null())
         .process_group(0)
         .kill_on_drop(true);
-    let child = match spawn_from_lasting_thread(cmd).await {
+    // From matrix's lasting thread: the spawner's PR_SET_PDEATHSIG fires
+    // when the *thread* that started it ends, and it lives as long as the
+    // run.
+    let child = match super::spawn::spawn_lasting(cmd).await {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!("cannot start the job spawner: {e}; jobs start by exec");
@@ -163,35 +166,6 @@ async fn launch(exe: &Path) -> Option<Arc<Handle>> {
     });
     tokio::spawn(replies(Arc::clone(&handle), child));
     Some(handle)
-}
-
-/// Spawns `cmd` from a thread of its own that never ends: the spawner's
-/// PR_SET_PDEATHSIG fires when the *thread* that started it ends, and a
-/// runtime worker may end within a run (after `block_in_place`, it becomes
-/// a blocking thread, which ends when idle). The spawner lives as long as
-/// the run, so it must not depend on one.
-async fn spawn_from_lasting_thread(
-    mut cmd: tokio::process::Command,
-) -> io::Result<tokio::process::Child> {
-    let runtime = tokio::runtime::Handle::current();
-    let (tx, rx) = oneshot::channel();
-    std::thread::Builder::new()
-        .name("matrix-spawner".into())
-        .spawn(move || {
-            let started = {
-                let _entered = runtime.enter();
-                cmd.spawn()
-            };
-            // The command holds the spawner's end of the socket: dropped,
-            // a dead spawner's socket answers a send with an error at once.
-            drop(cmd);
-            let _ = tx.send(started);
-            loop {
-                std::thread::park();
-            }
-        })?;
-    rx.await
-        .map_err(|_| io::Error::other("the spawner's thread ended"))?
 }
 
 /// Hands each reply to its job until the spawner ends; then every job
