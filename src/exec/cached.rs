@@ -763,6 +763,18 @@ mod tests {
         }
     }
 
+    /// The plan's first build job and its target.
+    fn first_build(plan: &Plan) -> (usize, usize) {
+        plan.jobs
+            .iter()
+            .enumerate()
+            .find_map(|(i, j)| match j.work() {
+                crate::plan::JobId::Build(t) => Some((i, t)),
+                _ => None,
+            })
+            .unwrap()
+    }
+
     pub(super) fn cache(dir: &Path) -> Cache {
         Cache {
             store: Layered::local_only(crate::cache::LocalStore::open(dir).unwrap()),
@@ -778,14 +790,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(dir.path());
         let mut plan = crate::plan::tests::sample_plan();
-        let build = plan
-            .jobs
-            .iter()
-            .position(|j| matches!(j.work(), crate::plan::JobId::Build(_)))
-            .unwrap();
-        let crate::plan::JobId::Build(t) = plan.jobs[build].work() else {
-            unreachable!()
-        };
+        let (build, t) = first_build(&plan);
         let other = plan.jobs.len() - 1;
         let need = plan.jobs[other].id.clone();
         plan.jobs[build].needs.push(need);
@@ -815,15 +820,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let cache = cache(dir.path());
         let mut plan = crate::plan::tests::sample_plan();
-        let (job, t) = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .find_map(|(i, j)| match j.work() {
-                crate::plan::JobId::Build(t) => Some((i, t)),
-                _ => None,
-            })
-            .unwrap();
+        let (job, t) = first_build(&plan);
         let key = |plan: &Plan| cache.inputs(&At::bare(plan), job, t).unwrap();
         let here = key(&plan);
         plan.targets[t].build.dir = PathBuf::from("/elsewhere/hello");
@@ -873,15 +870,7 @@ mod tests {
         let cache = cache(&dir.path().join("store"));
         let mut plan = crate::plan::tests::sample_plan();
         plan.root = dir.path().join("project");
-        let (job, t) = plan
-            .jobs
-            .iter()
-            .enumerate()
-            .find_map(|(i, j)| match j.work() {
-                crate::plan::JobId::Build(t) => Some((i, t)),
-                _ => None,
-            })
-            .unwrap();
+        let (job, t) = first_build(&plan);
         let out_dir = plan.targets[t].build.out_dir.clone();
         let blob = crate::cache::store::Blob {
             sha256: "0".repeat(64),

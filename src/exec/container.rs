@@ -236,20 +236,17 @@ mod tests {
             }],
             jobs: None,
         };
-        let argv = run_argv(
-            &RunSpec {
-                engine: &engine,
-                containers: &containers,
-                run_id: "abc",
-                job_id: "build-linux-amd64",
-                project: "hello",
-                root: Path::new("/p"),
-                image: "builder:1",
-                user: (1000, 1000),
-            },
-            &step(),
-        );
-        let line = argv.join(" ");
+        let spec = RunSpec {
+            engine: &engine,
+            containers: &containers,
+            run_id: "abc",
+            job_id: "build-linux-amd64",
+            project: "hello",
+            root: Path::new("/p"),
+            image: "builder:1",
+            user: (1000, 1000),
+        };
+        let line = run_argv(&spec, &step()).join(" ");
         for want in [
             "/usr/bin/docker run --rm --name matrix-abc-build-linux-amd64",
             "--label dev.matrix.run=abc --label dev.matrix.job=build-linux-amd64",
@@ -266,16 +263,6 @@ mod tests {
         // A step that uses `{{ cache }}` gets it read-write at its path.
         let mut cached = step();
         cached.cache_dir = Some(PathBuf::from("/h/.cache/matrix/targets/p-0/x"));
-        let spec = RunSpec {
-            engine: &engine,
-            containers: &containers,
-            run_id: "abc",
-            job_id: "build-linux-amd64",
-            project: "hello",
-            root: Path::new("/p"),
-            image: "builder:1",
-            user: (1000, 1000),
-        };
         let line = run_argv(&spec, &cached).join(" ");
         assert!(
             line.contains(

@@ -63,12 +63,14 @@ impl Cached {
         std::fs::read_to_string(self.p.dist().join(format!("logs/build-{target}.log"))).unwrap()
     }
 
+    fn manifest(&self) -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
+            .unwrap()
+    }
+
     /// The manifest's `restored` flag of each build job, in plan order.
     pub(crate) fn restored(&self) -> Vec<bool> {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
-                .unwrap();
-        m["jobs"]
+        self.manifest()["jobs"]
             .as_array()
             .unwrap()
             .iter()
@@ -80,10 +82,7 @@ impl Cached {
     /// Each cached kind's job's (build, archive, channel) `restored` flag
     /// in the manifest, by job id.
     fn restored_jobs(&self) -> BTreeMap<String, bool> {
-        let m: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(self.p.dist().join("manifest.json")).unwrap())
-                .unwrap();
-        m["jobs"]
+        self.manifest()["jobs"]
             .as_array()
             .unwrap()
             .iter()

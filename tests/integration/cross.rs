@@ -198,24 +198,17 @@ fn cargo_target_folder_survives_clean() {
     // The action cache saves the binary from that folder and puts it back
     // there when the folder is gone.
     let store = p.cache_home().join("store");
-    let store = store.to_str().unwrap();
-    build(&[
+    let cached = [
         "build",
         "--clean",
         "--cache-dir",
-        store,
+        store.to_str().unwrap(),
         "--target",
         "linux/amd64",
-    ]);
+    ];
+    build(&cached);
     std::fs::remove_dir_all(&targets).unwrap();
-    let (restored, last) = build(&[
-        "build",
-        "--clean",
-        "--cache-dir",
-        store,
-        "--target",
-        "linux/amd64",
-    ]);
+    let (restored, last) = build(&cached);
     assert!(restored.contains("cache: restored"), "{restored}");
     assert_eq!(archive, last);
     assert!(
