@@ -346,6 +346,11 @@ pub struct PlanArgs {
     /// ~/.cache/matrix/cache].
     #[arg(long, value_name = "DIR", requires = "cache_status")]
     pub cache_dir: Option<PathBuf>,
+    /// With --cache-status: a registry repository to ask for the entries
+    /// the folder lacks (records only, nothing downloaded); repeat for
+    /// more. Replaces [cache] from.
+    #[arg(long, value_name = "REPOSITORY", requires = "cache_status")]
+    pub cache_from: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -226,35 +226,10 @@ impl Layered {
     /// Pulls one entry: manifest, record, blobs the local store lacks,
     /// then the local record. `false` when the registry has no such tag.
     fn pull_from(&self, client: &mut Client, repo: &Reference, key: &str) -> Result<bool, Failure> {
-        let tag = tag_of(key).ok_or_else(|| Failure::Entry(format!("`{key}` is not a key")))?;
-        let reference = repo
-            .with_tag(&tag)
-            .map_err(|e| Failure::Entry(e.to_string()))?;
-        let (_, bytes, _) = match client.fetch_manifest(&reference, &[OCI_MANIFEST]) {
-            Ok(found) => found,
-            Err(RegistryError::Status { status: 404, .. }) => return Ok(false),
-            Err(e) => return Err(classify(e)),
+        let Some(record) = fetch_record(client, repo, key)? else {
+            return Ok(false);
         };
-        let config = record_descriptor(&bytes).map_err(Failure::Entry)?;
-        let json = client
-            .fetch_blob(repo, &config.digest, config.size)
-            .map_err(classify)?;
-        let record: Record = serde_json::from_slice(&json)
-            .map_err(|e| Failure::Entry(format!("its record does not parse: {e}")))?;
-        store::check(&record, key).map_err(|why| Failure::Entry(format!("its record {why}")))?;
-        let missing: Vec<&Blob> = blobs(&record)
-            .into_iter()
-            .filter(|b| !self.local.has_blob(b))
-            .collect();
-        // The sizes are the registry's word: bytes past one are refused as
-        // they come, but a record may say terabytes.
-        let size = missing.iter().fold(0u64, |n, b| n.saturating_add(b.size));
-        if size > self.max_size {
-            return Err(Failure::Entry(format!(
-                "its files are {size} bytes, more than the cache's max-size of {} bytes",
-                self.max_size
-            )));
-        }
+        let missing = self.missing_blobs(&record)?;
         for blob in missing {
             let digest = format!("sha256:{}", blob.sha256);
             self.local
@@ -275,6 +250,54 @@ impl Layered {
             .put_record(&record)
             .map_err(|e| Failure::Entry(format!("cannot store its record locally: {e}")))?;
         Ok(true)
+    }
+
+    /// The record's blobs the local store lacks; refused when they add up
+    /// to more than `max_size` (the sizes are the registry's word: bytes
+    /// past one are refused as they come, but a record may say terabytes).
+    fn missing_blobs<'r>(&self, record: &'r Record) -> Result<Vec<&'r Blob>, Failure> {
+        let missing: Vec<&Blob> = blobs(record)
+            .into_iter()
+            .filter(|b| !self.local.has_blob(b))
+            .collect();
+        let size = missing.iter().fold(0u64, |n, b| n.saturating_add(b.size));
+        if size > self.max_size {
+            return Err(Failure::Entry(format!(
+                "its files are {size} bytes, more than the cache's max-size of {} bytes",
+                self.max_size
+            )));
+        }
+        Ok(missing)
+    }
+
+    /// `key`'s record without its files (for `plan --cache-status`): the
+    /// local one, else the first usable one a `--cache-from` registry has
+    /// (manifest and record only, checked as a pull checks them), with the
+    /// repository it came from.
+    pub fn peek(&self, key: &str) -> io::Result<Option<(Record, Option<String>)>> {
+        if let Some(record) = self.local.lookup(key)? {
+            return Ok(Some((record, None)));
+        }
+        for remote in self.remotes.iter().filter(|r| r.read) {
+            if remote.off.load(Ordering::SeqCst) {
+                continue;
+            }
+            let found = retried(|| {
+                self.with_client(|c| match fetch_record(c, &remote.repo, key)? {
+                    Some(record) => {
+                        self.missing_blobs(&record)?;
+                        Ok(Some(record))
+                    }
+                    None => Ok(None),
+                })
+            });
+            match found {
+                Ok(Some(record)) => return Ok(Some((record, Some(remote.repo.name())))),
+                Ok(None) => {}
+                Err(failure) => self.failed(remote, key, failure),
+            }
+        }
+        Ok(None)
     }
 
     /// Pushes `record` (saved locally) to every registry written to.
@@ -369,6 +392,32 @@ impl Store for Layered {
     fn set_last_inputs(&self, scope: &str, inputs: &Inputs) -> io::Result<()> {
         self.local.set_last_inputs(scope, inputs)
     }
+}
+
+/// `key`'s record as `repo` has it (manifest and record read capped, the
+/// record checked like a local one), or `None` when it has no such tag.
+fn fetch_record(
+    client: &mut Client,
+    repo: &Reference,
+    key: &str,
+) -> Result<Option<Record>, Failure> {
+    let tag = tag_of(key).ok_or_else(|| Failure::Entry(format!("`{key}` is not a key")))?;
+    let reference = repo
+        .with_tag(&tag)
+        .map_err(|e| Failure::Entry(e.to_string()))?;
+    let (_, bytes, _) = match client.fetch_manifest(&reference, &[OCI_MANIFEST]) {
+        Ok(found) => found,
+        Err(RegistryError::Status { status: 404, .. }) => return Ok(None),
+        Err(e) => return Err(classify(e)),
+    };
+    let config = record_descriptor(&bytes).map_err(Failure::Entry)?;
+    let json = client
+        .fetch_blob(repo, &config.digest, config.size)
+        .map_err(classify)?;
+    let record: Record = serde_json::from_slice(&json)
+        .map_err(|e| Failure::Entry(format!("its record does not parse: {e}")))?;
+    store::check(&record, key).map_err(|why| Failure::Entry(format!("its record {why}")))?;
+    Ok(Some(record))
 }
 
 /// `call`, and once more after [`RETRY_AFTER`] if the registry answered

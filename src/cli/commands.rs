@@ -50,7 +50,11 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
     // of 10,000 targets piece by piece was a tenth of `plan --json`'s time.
     let plan = std::mem::ManuallyDrop::new(make_plan_to_look(cli, &args.flags)?);
     let status = match args.cache_status {
-        true => Some(release::cache_status(&plan, args.cache_dir.as_deref())?),
+        true => Some(release::cache_status(
+            &plan,
+            args.cache_dir.as_deref(),
+            &args.cache_from,
+        )?),
         false => None,
     };
     if args.json || matches!(args.format, Some(Format::Json)) {

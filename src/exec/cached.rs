@@ -151,7 +151,8 @@ impl Cache {
     }
 
     /// What a build of `plan` would do with each cached job now (builds,
-    /// archives, package channels), in plan order: `hit`, `miss: <why>`,
+    /// archives, package channels), in plan order: `hit` (`hit (in
+    /// <repository>)` when only a `--cache-from` registry has it), `miss: <why>`,
     /// `not cached: <why>` or `unknown: <why>`, for `matrix plan
     /// --cache-status`. A job after a hit is judged by what the hit would
     /// restore; one after a miss is `unknown`. A job in a builder image is
@@ -187,12 +188,14 @@ impl Cache {
             let status = match inputs {
                 Err(why) if why.starts_with(UNKNOWN) => why,
                 Err(why) => format!("not cached: {why}"),
-                Ok(inputs) => match self.lookup(&scope(plan, job), &inputs) {
-                    Lookup::Hit(record) => {
+                // Records only: a registry's entry is not downloaded.
+                Ok(inputs) => match self.store.peek(&inputs.key()) {
+                    Ok(Some((record, from))) => {
                         seen.learn(plan, job, &record);
-                        "hit".to_string()
+                        from.map_or("hit".into(), |repo| format!("hit (in {repo})"))
                     }
-                    Lookup::Miss(why) => format!("miss: {why}"),
+                    Ok(None) => format!("miss: {}", self.missed(&scope(plan, job), &inputs)),
+                    Err(e) => format!("miss: the store cannot be read: {e}"),
                 },
             };
             rows.push((j.id.to_string(), status));
@@ -321,11 +324,16 @@ impl Cache {
     /// The record for `inputs`, or why there is none.
     fn lookup(&self, scope: &str, inputs: &Inputs) -> Lookup {
         match self.store.lookup(&inputs.key()) {
-            Ok(Some(record)) => return Lookup::Hit(Box::new(record)),
-            Ok(None) => {}
-            Err(e) => return Lookup::Miss(format!("the store cannot be read: {e}")),
+            Ok(Some(record)) => Lookup::Hit(Box::new(record)),
+            Ok(None) => Lookup::Miss(self.missed(scope, inputs)),
+            Err(e) => Lookup::Miss(format!("the store cannot be read: {e}")),
         }
-        Lookup::Miss(match self.store.last_inputs(scope) {
+    }
+
+    /// Why the store has no entry for `inputs`: what changed since the
+    /// job's last run, or that its entry is gone.
+    fn missed(&self, scope: &str, inputs: &Inputs) -> String {
+        match self.store.last_inputs(scope) {
             None => "no earlier run of this job in the cache".into(),
             Some(last) if &last == inputs => {
                 "its entry is gone (pruned, cleared or dropped as corrupt)".into()
@@ -334,7 +342,7 @@ impl Cache {
                 "changed since its last run: {}",
                 last_changed(inputs, &last)
             ),
-        })
+        }
     }
 
     /// Stores what a successful build made.

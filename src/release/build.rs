@@ -155,26 +155,7 @@ fn open_cache(opts: &BuildOptions, plan: &Plan) -> Result<Option<Arc<exec::Cache
     })?;
     let local = crate::cache::LocalStore::open(&dir).map_err(Error::io(&dir))?;
     tracing::debug!("action cache at {}", dir.display());
-    let settings = plan.cache.as_ref();
-    let from = match opts.cache_from.is_empty() {
-        true => settings.map_or(&[][..], |c| &c.from[..]),
-        false => &opts.cache_from[..],
-    };
-    let to = opts
-        .cache_to
-        .as_ref()
-        .or(settings.and_then(|c| c.to.as_ref()));
-    let parse = |text: &String| {
-        crate::cache::registry::parse_reference(text).map_err(|message| Error::Usage { message })
-    };
-    let from = from.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
-    let to = to.map(parse).transpose()?;
-    let max_size = settings.map_or(crate::cache::DEFAULT_MAX_SIZE, |c| c.max_size);
-    let store = crate::cache::Layered::open(local, &from, to.as_ref(), max_size).map_err(|e| {
-        Error::Usage {
-            message: format!("the cache registries cannot be used: {e}"),
-        }
-    })?;
+    let store = super::cache::layered(local, plan, &opts.cache_from, opts.cache_to.as_ref())?;
     Ok(Some(Arc::new(exec::Cache::open(store, plan))))
 }
 

@@ -73,10 +73,12 @@ pub fn cache_clear(at: &CacheLocation) -> Result<cache::prune::Removed, Error> {
 /// Each cached job of `plan` (builds, archives, package channels) and what
 /// the cache would do with it now (`hit`, `miss: <why>`, `not cached:
 /// <why>`, `unknown: <why>` after a miss). The store is `--cache-dir`,
-/// else `[cache] dir`, else the user's cache folder.
+/// else `[cache] dir`, else the user's cache folder, with the `from`
+/// registries (else `[cache] from`) asked for the records it lacks.
 pub fn cache_status(
     plan: &crate::plan::Plan,
     flag: Option<&Path>,
+    from: &[String],
 ) -> Result<Vec<(String, String)>, Error> {
     let dir = crate::exec::cache_dir(flag, plan).ok_or_else(|| Error::Usage {
         message: "no folder for the cache: HOME is not set; pass --cache-dir".into(),
@@ -88,7 +90,32 @@ pub fn cache_status(
         .containers
         .as_ref()
         .and_then(|c| crate::engine::detect(c).ok());
-    // Only the folder: asking a registry would download whole entries.
-    let store = cache::Layered::local_only(store);
+    // Registries are asked for records only (`Layered::peek`).
+    let store = layered(store, plan, from, None)?;
     Ok(crate::exec::Cache::open(store, plan).status(plan, engine.as_ref()))
+}
+
+/// The local store with the registries the cache reads (`from`, else
+/// `[cache] from`) and writes (`to`, else `[cache] to`).
+pub(super) fn layered(
+    local: LocalStore,
+    plan: &crate::plan::Plan,
+    from: &[String],
+    to: Option<&String>,
+) -> Result<cache::Layered, Error> {
+    let settings = plan.cache.as_ref();
+    let from = match from.is_empty() {
+        true => settings.map_or(&[][..], |c| &c.from[..]),
+        false => from,
+    };
+    let to = to.or(settings.and_then(|c| c.to.as_ref()));
+    let parse = |text: &String| {
+        cache::registry::parse_reference(text).map_err(|message| Error::Usage { message })
+    };
+    let from = from.iter().map(parse).collect::<Result<Vec<_>, _>>()?;
+    let to = to.map(parse).transpose()?;
+    let max_size = settings.map_or(cache::DEFAULT_MAX_SIZE, |c| c.max_size);
+    cache::Layered::open(local, &from, to.as_ref(), max_size).map_err(|e| Error::Usage {
+        message: format!("the cache registries cannot be used: {e}"),
+    })
 }

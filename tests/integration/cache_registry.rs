@@ -3,7 +3,7 @@
 //! two runners with their own cache folders restore each other's builds;
 //! a registry that is down costs one warning and no time; a tampered
 //! entry is refused and the job reruns; two runs push to one repository
-//! at once.
+//! at once; `plan --cache-status` reads the registry's records only.
 
 use std::io::Read as _;
 use std::net::TcpStream;
@@ -84,6 +84,65 @@ fn two_runners_share_builds_through_a_registry() {
     let err = c.build(&["--cache-dir", &other, "--cache-from", &down]);
     assert_eq!(c.restored(), [true, true]);
     assert_eq!(count(&err, DOWN), 0, "a local hit asks no registry: {err}");
+}
+
+#[test]
+fn plan_says_which_jobs_a_registry_has_without_downloading_them() {
+    let Some(registry) = registry() else { return };
+    let repo = fresh_repo(&registry, "cache");
+    let c = Cached::new("");
+    c.build(&["--cache-to", &repo]);
+    let other = c.p.dir.parent().unwrap().join("runner-b");
+    let other_arg = other.display().to_string();
+    let status = |from: &str| {
+        let (code, out, err) = run(&mut c.p.matrix(&[
+            "plan",
+            "--snapshot",
+            "--cache-status",
+            "--cache-dir",
+            &other_arg,
+            "--cache-from",
+            from,
+        ]));
+        assert_eq!(code, 0, "{err}");
+        let rows: Vec<String> = out
+            .lines()
+            .skip_while(|l| *l != "cache:")
+            .skip(1)
+            .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+            .collect();
+        (rows, err)
+    };
+    let (rows, _) = status(&repo);
+    let name = repo.split_once('/').unwrap().1;
+    for id in [
+        "build-linux-amd64",
+        "archive-linux-amd64",
+        "build-linux-arm64",
+    ] {
+        let want = format!("{id} hit (in ");
+        assert!(
+            rows.iter()
+                .any(|r| r.starts_with(&want) && r.contains(name)),
+            "{id} is in the registry: {rows:?}"
+        );
+    }
+    // Records only: runner b's folder holds no file and no record of any
+    // entry (a build pulling them fills both, checked last).
+    let stored = |sub: &str| std::fs::read_dir(other.join(sub)).map_or(0, |d| d.count());
+    assert_eq!((stored("cas"), stored("ac")), (0, 0), "nothing downloaded");
+    // A registry without the entries: misses, and a down one is a warning.
+    let (rows, _) = status(&fresh_repo(&registry, "empty"));
+    assert!(rows.iter().all(|r| !r.contains(" hit")), "{rows:?}");
+    let (rows, err) = status(&format!("127.0.0.1:{}/cache", closed_port()));
+    assert!(rows.iter().all(|r| !r.contains(" hit")), "{rows:?}");
+    assert_eq!(count(&err, DOWN), 1, "{err}");
+    c.build(&["--cache-dir", &other_arg, "--cache-from", &repo]);
+    assert_eq!(c.restored(), [true, true]);
+    assert!(
+        stored("cas") > 0 && stored("ac") > 0,
+        "a build pulls entries"
+    );
 }
 
 fn closed_port() -> u16 {
