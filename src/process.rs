@@ -24,5 +24,5 @@ pub use locate::{
 };
 pub use spawn::{
     Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, capture_clean, describe, output, run,
-    tool, tool_with_input, tool_without, use_supervisor,
+    spawner_gone, tool, tool_with_input, tool_without, use_supervisor,
 };

@@ -135,10 +135,8 @@ pub(super) async fn run(
         cancel,
     )
     .await
-    .map_err(|source| JobError::Spawn {
-        target: format!("builder {}", step.name),
-        program: argv[0].clone(),
-        source,
+    .map_err(|source| {
+        JobError::spawn(&format!("builder {}", step.name), argv[0].clone(), source)
     })?;
     match ended {
         Ended::Exited(status) if status.success() => Ok(Produced::Builder { image }),

@@ -41,6 +41,12 @@ pub enum JobError {
         program: String,
         source: std::io::Error,
     },
+    #[error("{target}: `{program}` was stopped: matrix's job spawner ended while it ran")]
+    #[diagnostic(
+        code(matrix::job::lost),
+        help("the `matrix __spawner` process was killed from outside; run the build again")
+    )]
+    Lost { target: String, program: String },
     #[error("{target}: the build succeeded but did not write {}", path.display())]
     #[diagnostic(
         code(matrix::job::no_binary),
@@ -180,6 +186,24 @@ impl JobError {
             | JobError::TimedOut { tail, .. }
             | JobError::Smoke { tail, .. } => tail,
             _ => &[],
+        }
+    }
+}
+
+impl JobError {
+    /// The error of job `target` whose `program` could not run: it did
+    /// not start, or ([`JobError::Lost`]) its spawner ended while it ran.
+    pub fn spawn(target: &str, program: String, source: std::io::Error) -> JobError {
+        match crate::process::spawner_gone(&source) {
+            true => JobError::Lost {
+                target: target.to_string(),
+                program,
+            },
+            false => JobError::Spawn {
+                target: target.to_string(),
+                program,
+                source,
+            },
         }
     }
 }

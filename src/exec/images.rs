@@ -335,10 +335,12 @@ async fn engine_step(
         cancel,
     )
     .await
-    .map_err(|source| JobError::Spawn {
-        target: j.id.clone(),
-        program: argv.first().cloned().unwrap_or_default(),
-        source,
+    .map_err(|source| {
+        JobError::spawn(
+            &j.id.clone(),
+            argv.first().cloned().unwrap_or_default(),
+            source,
+        )
     })?;
     match ended {
         Ended::Exited(status) if status.success() => Ok(()),

@@ -183,10 +183,12 @@ async fn run_command(
         // Killing the client does not stop the container; remove it.
         engine.remove(name).await;
     }
-    let ended = ended.map_err(|source| JobError::Spawn {
-        target: target.id.clone(),
-        program: spawn_program(&in_container, step),
-        source,
+    let ended = ended.map_err(|source| {
+        JobError::spawn(
+            &target.id.clone(),
+            spawn_program(&in_container, step),
+            source,
+        )
     })?;
     match ended {
         Ended::Exited(status) if status.success() => {}

@@ -74,11 +74,7 @@ pub async fn run(
     };
     let ended = process::run(spawn, log, cancel)
         .await
-        .map_err(|source| JobError::Spawn {
-            target: target.id.clone(),
-            program: argv[0].clone(),
-            source,
-        })?;
+        .map_err(|source| JobError::spawn(&target.id.clone(), argv[0].clone(), source))?;
     let status = match ended {
         Ended::Exited(s) if s.success() => return Ok(()),
         Ended::Exited(s) => process::describe(&s),

@@ -115,7 +115,7 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
                 let raw = started
                     .ended
                     .await
-                    .map_err(|_| io::Error::other("the job spawner ended while the job ran"))?;
+                    .map_err(|_| io::Error::other(SpawnerGone))?;
                 Ok(ExitStatus::from_raw(raw))
             };
             return watch(started.pid, waiter, spawn.timeout, cancel, grace).await;
@@ -162,6 +162,24 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
 /// Waits for the process group `pgid`'s leader (`waiter`) to end, stops
 /// the group on a timeout or a cancel, and SIGKILLs whatever is left of
 /// the group in every case.
+/// The error of a job whose spawner ended while the job ran (someone
+/// killed it): the job started, so this is not a start error.
+#[derive(Debug)]
+pub struct SpawnerGone;
+
+impl std::fmt::Display for SpawnerGone {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("matrix's job spawner ended while the job ran")
+    }
+}
+
+impl std::error::Error for SpawnerGone {}
+
+/// Whether `e` says the job's spawner ended while the job ran.
+pub fn spawner_gone(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<SpawnerGone>())
+}
+
 async fn watch(
     pgid: u32,
     waiter: impl std::future::Future<Output = io::Result<ExitStatus>>,
