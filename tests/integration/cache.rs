@@ -1,6 +1,7 @@
 //! The action cache end to end: an unchanged build is restored, not run;
 //! each kind of input that changes makes it run again (and the log says
-//! which); a corrupt entry is dropped and rerun; two builds share a store;
+//! which: command, environment, compiler, sources, `[cache] inputs`, the
+//! container image); a corrupt entry is dropped and rerun; two builds share a store;
 //! the release is the same bytes with and without the cache.
 
 use std::collections::BTreeMap;
@@ -266,6 +267,111 @@ fn a_changed_source_file_reruns_and_an_untracked_one_does_not() {
     c.build(&[]);
     c.build(&[]);
     assert_eq!(c.runs(), 6);
+}
+
+#[test]
+fn inputs_globs_narrow_and_widen_the_sources() {
+    let c = Cached::new("");
+    c.edit_config(
+        "[cache]\n",
+        "[cache]\ninputs = [\"src/**\", \"assets/*.txt\"]\n",
+    );
+    c.build(&[]);
+    assert_eq!(c.runs(), 2);
+    c.p.file("README.md", "# hello, edited\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 2, "a tracked file no glob names is not a source");
+    c.p.file("assets/logo.txt", "untracked but named\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "an untracked file a glob names is a source");
+    c.p.file("src/main.txt", "version two\n");
+    c.build(&[]);
+    assert_eq!(c.runs(), 6, "a file under src/ is a source");
+    assert!(
+        c.log("linux-arm64")
+            .contains("changed since its last run: sources"),
+        "{}",
+        c.log("linux-arm64")
+    );
+    c.build(&[]);
+    assert_eq!(c.runs(), 6, "unchanged: restored");
+}
+
+/// Runs `docker` with `args`; its trimmed stdout.
+fn docker(args: &[&str], stdin: Option<&str>) -> String {
+    use std::io::Write as _;
+    let mut child = std::process::Command::new("docker")
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or("").as_bytes()).unwrap();
+    drop(input);
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn a_build_reruns_when_its_container_image_changes() {
+    if !crate::containers::require_engine() {
+        return;
+    }
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    let tag = format!("matrix-test/cache-image-{}-{nanos}:1", std::process::id());
+    docker(&["tag", crate::containers::BUSYBOX, &tag], None);
+    let p = Project::new();
+    let cache = p.dir.parent().unwrap().join("cache");
+    let mut text = script_config(
+        "os = [\"linux\"]\narch = [\"amd64\"]",
+        &format!("container = \"{tag}\"\n{}", crate::support::WRITE_BINARY),
+    );
+    text.push_str(&format!("\n[cache]\ndir = \"{}\"\n", cache.display()));
+    p.file("matrix.toml", &text);
+    p.file("LICENSE", "MIT License\n");
+    p.file("README.md", "# hello\n");
+    p.commit();
+    let restored = || {
+        let (code, out, err) = run(&mut p.matrix(&["build", "--clean", "--snapshot"]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.dist().join("manifest.json")).unwrap())
+                .unwrap();
+        manifest["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["kind"] == "build")
+            .unwrap()["restored"]
+            .as_bool()
+            .unwrap_or(false)
+    };
+    assert!(!restored(), "cold");
+    assert!(restored(), "same image: restored");
+    // Another image under the same tag (one label more, built locally).
+    let dockerfile = format!(
+        "FROM {}\nLABEL matrix-test=cache\n",
+        crate::containers::BUSYBOX
+    );
+    docker(&["build", "-q", "-t", &tag, "-"], Some(&dockerfile));
+    let rerun = restored();
+    let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
+    docker(&["rmi", &tag], None);
+    assert!(!rerun, "a new image under the tag: the build runs");
+    assert!(
+        log.contains("changed since its last run: container"),
+        "{log}"
+    );
 }
 
 #[test]
