@@ -1,8 +1,9 @@
 //! The action cache end to end: an unchanged build is restored, not run;
 //! each kind of input that changes makes it run again (and the log says
 //! which: command, environment, compiler, sources, `[cache] inputs`, the
-//! container image); a corrupt entry is dropped and rerun; two builds share a store;
-//! the release is the same bytes with and without the cache.
+//! container image); a corrupt entry is dropped and rerun; two builds
+//! share a store; the release is the same bytes with and without the
+//! cache.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
