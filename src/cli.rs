@@ -336,10 +336,10 @@ pub struct PlanArgs {
     /// the targets.
     #[arg(long, value_name = "FILE", requires = "shards")]
     pub history: Option<PathBuf>,
-    /// Also say, per build, archive and package job, whether the action
-    /// cache has it (hit) or why not (miss: which input changed); with
-    /// --json, a `cache_status` field. Reads the sources and hashes the
-    /// compilers.
+    /// Also say, per build, archive, package and platform image job,
+    /// whether the action cache has it (hit) or why not (miss: which input
+    /// changed); with --json, a `cache_status` field. Reads the sources and
+    /// hashes the compilers.
     #[arg(long, conflicts_with = "shards")]
     pub cache_status: bool,
     /// With --cache-status: the cache folder [default: [cache] dir, else

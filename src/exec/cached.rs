@@ -1,8 +1,9 @@
 //! Jobs through the action cache: look up before running, store after
 //! success. Build jobs here; archive jobs in [`archive`], the channel jobs
-//! that build packages (deb, rpm, msi, snap) in [`channel`], all through
-//! the same look-up, restore and save ([`through`]). A job whose target or
-//! channel says `cache = false` always runs and is never stored.
+//! that build packages (deb, rpm, msi, snap) in [`channel`], platform image
+//! jobs in [`image`], all through the same look-up, restore and save
+//! ([`through`]). A job whose target or channel says `cache = false` always
+//! runs and is never stored (an image follows its binary's target).
 //!
 //! Part of `exec`, between the scheduler and [`super::jobs`]' build. A
 //! build job's inputs (command, environment, folders, toolchain identity,
@@ -24,9 +25,11 @@ use tokio_util::sync::CancellationToken;
 
 mod archive;
 mod channel;
+mod image;
 
 pub(super) use archive::archive;
 pub(super) use channel::channel;
+pub(super) use image::image;
 
 use super::context::{Context, Produced, log_path};
 use super::error::JobError;
@@ -151,8 +154,9 @@ impl Cache {
     }
 
     /// What a build of `plan` would do with each cached job now (builds,
-    /// archives, package channels), in plan order: `hit` (`hit (in
-    /// <repository>)` when only a `--cache-from` registry has it), `miss: <why>`,
+    /// archives, package channels, platform images), in plan order: `hit`
+    /// (`hit (in <repository>)` when only a `--cache-from` registry has
+    /// it), `miss: <why>`,
     /// `not cached: <why>` or `unknown: <why>`, for `matrix plan
     /// --cache-status`. A job after a hit is judged by what the hit would
     /// restore; one after a miss is `unknown`. A job in a builder image is
@@ -182,6 +186,9 @@ impl Cache {
                 crate::plan::JobId::Archive(t) => archive::inputs(&at, t),
                 crate::plan::JobId::Channel(c) if channel::cached(plan, c) => {
                     channel::inputs(self, &at, c)
+                }
+                crate::plan::JobId::Image { variant, platform } => {
+                    image::inputs(self, &at, variant, platform)
                 }
                 _ => continue,
             };

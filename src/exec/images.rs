@@ -91,7 +91,7 @@ async fn blocking<T: Send + 'static>(
         .map_err(image_error(job))
 }
 
-fn oci_platform(p: &PlatformImage) -> oci::Platform {
+pub(super) fn oci_platform(p: &PlatformImage) -> oci::Platform {
     oci::Platform {
         architecture: p.arch.clone(),
         os: p.os.clone(),
@@ -180,19 +180,10 @@ fn build_context(ctx: &Context, job: usize, p: &PlatformImage) -> Result<PathBuf
     let bin = context.join(&target.build.binary);
     std::fs::copy(&target.build.artifact, &bin).map_err(io(&target.build.artifact))?;
     set_mode(&bin, 0o755).map_err(io(&bin))?;
-    let specs: Vec<crate::package::files::FileSpec> = p
-        .context_files
-        .iter()
-        .map(|src| crate::package::files::FileSpec {
-            src: src.clone(),
-            dst: None,
-        })
-        .collect();
-    let entries =
-        crate::package::files::resolve(&plan.root, &specs).map_err(|source| JobError::Package {
-            target: j.id.clone(),
-            source,
-        })?;
+    let entries = context_files(&plan.root, p).map_err(|source| JobError::Package {
+        target: j.id.clone(),
+        source,
+    })?;
     for e in entries {
         let dest = context.join(&e.dest);
         if let Some(parent) = dest.parent() {
@@ -201,6 +192,23 @@ fn build_context(ctx: &Context, job: usize, p: &PlatformImage) -> Result<PathBuf
         std::fs::copy(&e.source, &dest).map_err(io(&e.source))?;
     }
     Ok(context)
+}
+
+/// The extra files of a platform image's build context (its
+/// `context-files` globs, resolved in the project), by their place in it.
+pub(super) fn context_files(
+    root: &Path,
+    p: &PlatformImage,
+) -> Result<Vec<crate::package::files::Entry>, crate::package::PackageError> {
+    let specs: Vec<crate::package::files::FileSpec> = p
+        .context_files
+        .iter()
+        .map(|src| crate::package::files::FileSpec {
+            src: src.clone(),
+            dst: None,
+        })
+        .collect();
+    crate::package::files::resolve(root, &specs)
 }
 
 /// The platform's Dockerfile, parsed, and whether matrix assembles the
@@ -215,20 +223,23 @@ fn read_dockerfile(
     let text = std::fs::read_to_string(&p.dockerfile).map_err(io_error(&j.id, &p.dockerfile))?;
     let parsed = dockerfile::parse(&text, &p.dockerfile, &p.args)
         .map_err(|e| image_error(&j.id)(e.into()))?;
-    let blocker = parsed.native_blocker();
-    let use_native = match (images.native, &blocker) {
-        (NativeMode::Never, _) => false,
-        (NativeMode::Auto, b) => b.is_none(),
-        (NativeMode::Always, None) => true,
-        (NativeMode::Always, Some(why)) => {
-            return Err(JobError::NotNative {
-                job: j.id.clone(),
-                dockerfile: p.dockerfile.clone(),
-                why: why.clone(),
-            });
-        }
-    };
+    let use_native = native(images.native, &parsed).map_err(|why| JobError::NotNative {
+        job: j.id.clone(),
+        dockerfile: p.dockerfile.clone(),
+        why,
+    })?;
     Ok((parsed, use_native))
+}
+
+/// Whether matrix assembles an image from `parsed` itself under `mode`;
+/// the Dockerfile's blocker when `native = "always"` cannot be followed.
+pub(super) fn native(mode: NativeMode, parsed: &dockerfile::Dockerfile) -> Result<bool, String> {
+    match (mode, parsed.native_blocker()) {
+        (NativeMode::Never, _) => Ok(false),
+        (NativeMode::Auto, b) => Ok(b.is_none()),
+        (NativeMode::Always, None) => Ok(true),
+        (NativeMode::Always, Some(why)) => Err(why),
+    }
 }
 
 /// A platform image built by the engine: `build`, then `save` into the

@@ -49,7 +49,7 @@ pub(super) async fn run(
         JobId::Archive(t) => super::cached::archive(ctx, job, t).await.map(artifact),
         JobId::Sbom(t) => super::sbom::run(ctx, job, t).await,
         JobId::Image { variant, platform } => {
-            super::images::run_platform(ctx, job, variant, platform, cancel).await
+            super::cached::image(ctx, job, variant, platform, cancel).await
         }
         JobId::Index(v) => super::images::run_index(ctx, job, v).await,
         JobId::Push(v) => super::images::run_push(ctx, job, v).await,

@@ -146,6 +146,30 @@ impl Dockerfile {
             .any(|i| matches!(i.op, Op::Run(_)))
     }
 
+    /// The images a build of this file reads, in order, once each: every
+    /// FROM that names neither `scratch` (nothing) nor an earlier stage
+    /// (`FROM build`, `FROM 0`), and every `COPY --from` that names no
+    /// stage. Stage names are matched without case, as the engines do.
+    pub fn images_read(&self) -> Vec<&str> {
+        let mut out: Vec<&str> = Vec::new();
+        for (i, stage) in self.stages.iter().enumerate() {
+            let earlier = &self.stages[..i];
+            let copied = stage.instructions.iter().filter_map(|ins| match &ins.op {
+                Op::Copy(Copy {
+                    from: Some(from), ..
+                }) => Some(from.as_str()),
+                _ => None,
+            });
+            for name in std::iter::once(stage.base.as_str()).chain(copied) {
+                let image = !name.eq_ignore_ascii_case("scratch") && !names_stage(earlier, name);
+                if image && !out.contains(&name) {
+                    out.push(name);
+                }
+            }
+        }
+        out
+    }
+
     /// `None` when matrix can assemble the image itself, else the first
     /// reason it cannot, like `line 3: RUN needs a container engine`.
     pub fn native_blocker(&self) -> Option<String> {
@@ -184,6 +208,16 @@ impl Dockerfile {
             Some(format!("line {}: {why}", i.line))
         })
     }
+}
+
+/// Whether `name` names one of `stages` (by its `AS` name or its index).
+fn names_stage(stages: &[Stage], name: &str) -> bool {
+    stages.iter().enumerate().any(|(i, s)| {
+        s.name
+            .as_deref()
+            .is_some_and(|n| n.eq_ignore_ascii_case(name))
+            || name == i.to_string()
+    })
 }
 
 /// Parses `uid[:gid]` given numerically (gid defaults to uid, as in Docker).
@@ -233,6 +267,23 @@ mod tests {
 
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn the_images_read_are_froms_and_copies_from_that_name_no_stage() {
+        assert!(ok("FROM scratch\nCOPY a /a\n").images_read().is_empty());
+        assert!(ok("FROM SCRATCH\n").images_read().is_empty());
+        let text = "ARG BASE=busybox:1.36\nFROM golang:1.22 AS Build\nRUN go build\n\
+            FROM build AS test\nFROM ${BASE}\nCOPY --from=BUILD /out /bin/\n\
+            COPY --from=0 /x /x\nCOPY --from=alpine:3 /etc/ssl /etc/ssl\n\
+            FROM golang:1.22\n";
+        assert_eq!(
+            ok(text).images_read(),
+            ["golang:1.22", "busybox:1.36", "alpine:3"]
+        );
+        // A stage is known only after its FROM: a later name is an image.
+        let text = "FROM later AS first\nFROM scratch AS later\nCOPY --from=first / /\n";
+        assert_eq!(ok(text).images_read(), ["later"]);
     }
 
     #[test]

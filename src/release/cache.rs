@@ -70,11 +70,12 @@ pub fn cache_clear(at: &CacheLocation) -> Result<cache::prune::Removed, Error> {
     cache::prune::clear(&store).map_err(Error::io(&at.dir))
 }
 
-/// Each cached job of `plan` (builds, archives, package channels) and what
-/// the cache would do with it now (`hit`, `miss: <why>`, `not cached:
-/// <why>`, `unknown: <why>` after a miss). The store is `--cache-dir`,
-/// else `[cache] dir`, else the user's cache folder, with the `from`
-/// registries (else `[cache] from`) asked for the records it lacks.
+/// Each cached job of `plan` (builds, archives, package channels, platform
+/// images) and what the cache would do with it now (`hit`, `miss: <why>`,
+/// `not cached: <why>`, `unknown: <why>` after a miss). The store is
+/// `--cache-dir`, else `[cache] dir`, else the user's cache folder, with
+/// the `from` registries (else `[cache] from`) asked for the records it
+/// lacks.
 pub fn cache_status(
     plan: &crate::plan::Plan,
     flag: Option<&Path>,
