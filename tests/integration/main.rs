@@ -17,6 +17,7 @@ mod faults;
 mod go;
 mod guard;
 mod image_attestations;
+mod image_cache;
 mod images;
 mod init;
 mod installer;

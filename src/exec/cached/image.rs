@@ -83,7 +83,10 @@ pub(in crate::exec) async fn image(
 fn step(plan: &Plan, v: usize, pf: usize) -> Result<(&PlatformImage, PathBuf), String> {
     let images = plan.images.as_ref().ok_or("the plan has no images")?;
     let variant = &images.variants[v];
-    Ok((&variant.platforms[pf], images::layout_dir(&plan.dist, variant)))
+    Ok((
+        &variant.platforms[pf],
+        images::layout_dir(&plan.dist, variant),
+    ))
 }
 
 /// The Dockerfile parsed with its args, and whether matrix assembles it.
@@ -111,7 +114,7 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, v: usize, pf: usize) -> Result<
     planned["dockerfile"] = shown(&plan.root, &p.dockerfile).into();
     planned["target"] = target.id.clone().into();
     i.set("image", planned);
-    i.set("layout", &plan.images.as_ref().map(|i| &i.variants[v].slug));
+    i.set("layout", plan.images.as_ref().map(|i| &i.variants[v].slug));
     i.set("dockerfile", content(&p.dockerfile)?);
     i.set("context", context(plan, p)?);
     i.set(
@@ -141,7 +144,10 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, v: usize, pf: usize) -> Result<
             let reference = ContainerImage::Image {
                 reference: name.to_string(),
             };
-            bases.insert(name.to_string(), super::container_id(Some(engine), &reference)?);
+            bases.insert(
+                name.to_string(),
+                super::container_id(Some(engine), &reference)?,
+            );
         }
         i.set("bases", bases);
     }
@@ -318,7 +324,9 @@ fn restore(
     if manifest.config.size > MAX_JSON {
         return Err(format!("its config is {} bytes", manifest.config.size));
     }
-    let slug = layout_dir.strip_prefix(&plan.dist).map_err(|e| e.to_string())?;
+    let slug = layout_dir
+        .strip_prefix(&plan.dist)
+        .map_err(|e| e.to_string())?;
     crate::package::nofollow::create_dirs(&plan.dist, &slug.join("blobs").join("sha256"))
         .map_err(|e| e.to_string())?;
     let layout = Layout::create(&layout_dir).map_err(|e| e.to_string())?;
@@ -344,7 +352,10 @@ fn restore(
     descriptor.platform = Some(platform);
     let (_, native) = dockerfile_of(plan, p)?;
     let log = log_path(plan, job);
-    let variant = plan.images.as_ref().map_or("", |i| i.variants[v].id.as_str());
+    let variant = plan
+        .images
+        .as_ref()
+        .map_or("", |i| i.variants[v].id.as_str());
     let mut notes = vec![format!(
         "image {variant} for {}: restored from the cache entry {} (not built)",
         p.platform, record.key
@@ -395,5 +406,101 @@ fn local_tag(engine: Option<&Engine>, config: &str, tag: &str) -> (Option<String
             None,
             format!("cannot tag {config} {tag} ({e}): no local tag"),
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::store::Blob;
+
+    fn blob(base: &str, content: &str) -> OutputFile {
+        let sha256 = oci::digest_hex(&oci::sha256_digest(content.as_bytes()))
+            .unwrap()
+            .to_string();
+        OutputFile {
+            base: base.into(),
+            path: sha256.clone(),
+            blob: Blob {
+                sha256,
+                size: content.len() as u64,
+            },
+            mode: 0o644,
+        }
+    }
+
+    fn record(outputs: Vec<OutputFile>) -> Record {
+        Record {
+            format: crate::cache::FORMAT,
+            key: "0".repeat(64),
+            job: "image-default-linux-amd64".into(),
+            inputs: Inputs::default(),
+            outputs,
+            log: None,
+        }
+    }
+
+    fn descriptor(o: &OutputFile) -> oci::Descriptor {
+        oci::Descriptor {
+            media_type: oci::MEDIA_TYPE_LAYER_GZIP.into(),
+            digest: format!("sha256:{}", o.path),
+            size: o.blob.size,
+            platform: None,
+            annotations: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn an_entry_holds_one_manifest_and_blobs_named_by_their_sha256() {
+        let (m, config, layer) = (blob(MANIFEST, "m"), blob(BLOBS, "c"), blob(BLOBS, "l"));
+        let good = record(vec![m.clone(), config.clone(), layer.clone()]);
+        let (manifest, blobs) = split(&good).unwrap();
+        assert_eq!((manifest, blobs), (&m, vec![&config, &layer]));
+        let renamed = OutputFile {
+            path: "index.json".into(),
+            ..layer.clone()
+        };
+        let elsewhere = OutputFile {
+            base: "dist".into(),
+            ..layer.clone()
+        };
+        let misnamed = OutputFile {
+            path: config.blob.sha256.clone(),
+            ..layer.clone()
+        };
+        for (outputs, why) in [
+            (vec![m.clone(), renamed], "writes only blobs"),
+            (vec![m.clone(), elsewhere], "writes only blobs"),
+            (
+                vec![m.clone(), config.clone(), misnamed],
+                "writes only blobs",
+            ),
+            (vec![m.clone(), layer.clone(), layer.clone()], "twice"),
+            (vec![m.clone(), blob(MANIFEST, "n")], "two manifests"),
+            (vec![config.clone()], "no manifest"),
+        ] {
+            let err = split(&record(outputs)).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_manifest_references_exactly_the_blobs_held() {
+        let (config, layer, extra) = (blob(BLOBS, "c"), blob(BLOBS, "l"), blob(BLOBS, "x"));
+        let manifest = ImageManifest::new(descriptor(&config), vec![descriptor(&layer)]);
+        check_references(&manifest, &[&config, &layer]).unwrap();
+        for (held, why) in [
+            (vec![&config], "does not hold"),
+            (vec![&config, &layer, &extra], "does not reference"),
+        ] {
+            let err = check_references(&manifest, &held).unwrap_err();
+            assert!(err.contains(why), "{why}: {err}");
+        }
+        let mut bigger = manifest.clone();
+        bigger.layers[0].size += 1;
+        assert!(check_references(&bigger, &[&config, &layer]).is_err());
+        let mut index = manifest;
+        index.media_type = oci::MEDIA_TYPE_INDEX.into();
+        assert!(check_references(&index, &[&config, &layer]).is_err());
     }
 }
