@@ -201,6 +201,23 @@ fn each_input_of_an_image_reruns_it() {
     std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o600)).unwrap();
     c.build(&[]);
     c.all_restored(false, "a context file's mode");
+    c.build(&[]);
+    c.all_restored(true, "the mode, unchanged since");
+    // An image follows its binary's target: `cache = false` runs it.
+    c.edit(
+        "matrix.toml",
+        "verify = false",
+        "verify = false\ncache = false",
+    );
+    c.build(&[]);
+    c.build(&[]);
+    c.all_restored(false, "cache = false");
+    let (code, out, err) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(
+        out.contains("image-default-linux-amd64  not cached: cache = false"),
+        "{out}"
+    );
 }
 
 /// A change made to a cache record.
