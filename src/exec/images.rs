@@ -8,7 +8,9 @@
 //! is assembled from those layouts, so nothing has to be pushed before the
 //! index exists, and `--push` uploads everything in one go. With `[sbom]`
 //! the index job also attaches each platform's SBOM and provenance as
-//! attestation manifests ([`attest`]).
+//! attestation manifests ([`attest`]). With the action cache, platform
+//! jobs go through [`super::cached`] (its `image` module): an unchanged
+//! platform's blobs are restored into the layout instead of being built.
 
 mod attest;
 
