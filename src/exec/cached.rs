@@ -156,12 +156,11 @@ impl Cache {
     /// What a build of `plan` would do with each cached job now (builds,
     /// archives, package channels, platform images), in plan order: `hit`
     /// (`hit (in <repository>)` when only a `--cache-from` registry has
-    /// it), `miss: <why>`,
-    /// `not cached: <why>` or `unknown: <why>`, for `matrix plan
-    /// --cache-status`. A job after a hit is judged by what the hit would
-    /// restore; one after a miss is `unknown`. A job in a builder image is
-    /// `unknown` until the image is built; one in another image needs
-    /// `engine`.
+    /// it), `miss: <why>`, `not cached: <why>` or `unknown: <why>`, for
+    /// `matrix plan --cache-status`. A job after a hit is judged by what
+    /// the hit would restore; one after a miss is `unknown`. A job in a
+    /// builder image is `unknown` until the image is built; one in another
+    /// image needs `engine`.
     pub fn status(&self, plan: &Plan, engine: Option<&Engine>) -> Vec<(String, String)> {
         let mut seen = Foreseen::default();
         let mut rows = Vec::new();
