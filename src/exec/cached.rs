@@ -1,6 +1,6 @@
 //! Jobs through the action cache: look up before running, store after
-//! success. Build jobs here; archive jobs in [`archive`], the channel jobs
-//! that build packages (deb, rpm, msi, snap) in [`channel`], all through
+//! success. Build jobs here; archive jobs in [`archive`], the package jobs
+//! (one target's deb, rpm, msi or snap) in [`package`], all through
 //! the same look-up, restore and save ([`through`]). A job whose target or
 //! channel says `cache = false` always runs and is never stored.
 //!
@@ -23,10 +23,10 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 mod archive;
-mod channel;
+mod package;
 
 pub(super) use archive::archive;
-pub(super) use channel::channel;
+pub(super) use package::package;
 
 use super::context::{Context, Produced, log_path};
 use super::error::JobError;
@@ -151,7 +151,7 @@ impl Cache {
     }
 
     /// What a build of `plan` would do with each cached job now (builds,
-    /// archives, package channels), in plan order: `hit`, `miss: <why>`,
+    /// archives, packages), in plan order: `hit`, `miss: <why>`,
     /// `not cached: <why>` or `unknown: <why>`, for `matrix plan
     /// --cache-status`. A job after a hit is judged by what the hit would
     /// restore; one after a miss is `unknown`. A job in a builder image is
@@ -179,8 +179,8 @@ impl Cache {
                     self.inputs(&at, job, t)
                 }
                 crate::plan::JobId::Archive(t) => archive::inputs(&at, t),
-                crate::plan::JobId::Channel(c) if channel::cached(plan, c) => {
-                    channel::inputs(self, &at, c)
+                crate::plan::JobId::Package { channel, target } => {
+                    package::inputs(self, &at, channel, target)
                 }
                 _ => continue,
             };

@@ -59,6 +59,14 @@ pub struct ChannelStep {
     pub packager: Step,
 }
 
+impl ChannelStep {
+    /// Whether it builds one package per target, each in a package job
+    /// ([`super::JobId::Package`]).
+    pub fn per_target(&self) -> bool {
+        self.packager.per_target()
+    }
+}
+
 /// The release notes, planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotesStep {

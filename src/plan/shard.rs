@@ -81,7 +81,7 @@ pub fn restrict_to_shard(
 }
 
 /// Keeps only the jobs that run on the release as a whole: image indexes
-/// (and pushes), channels, the notes, the checksums file and the manifest.
+/// (and pushes), channels and their package jobs, the notes, the checksums file and the manifest.
 /// The archives and platform images come from the shards, so nothing they
 /// need is built again. `missing` names the targets a partial merge lacks:
 /// channels ship what there is, and a channel left with no target is not
@@ -122,6 +122,8 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
             // SBOMs are made from the archives and binaries the merge
             // staged, as a single machine makes them; shards make none.
             JobId::Sbom(t) => !missing.contains(&t),
+            // A package job's channel ships its target (see the retain above).
+            JobId::Package { target, .. } => !missing.contains(&target),
             JobId::Channel(c) => missing.is_empty() || !plan.channels[c].targets.is_empty(),
             _ => false,
         })
