@@ -75,8 +75,7 @@ pub(super) async fn run_package(
             template: None,
             threads,
         };
-        step.packager
-            .write_package(&out, &release(&plan), &package)
+        step.packager.write_package(&out, &release(&plan), &package)
     })
     .await
     .map_err(|_| JobError::Cancelled)?;
@@ -315,4 +314,57 @@ fn write_notes(
         rendered.text.as_bytes(),
         ArtifactKind::Notes,
     )?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_each;
+
+    /// Five snaps of a five-target snap channel.
+    const CONFIG: &str = r#"
+[project]
+name = "hello"
+description = "Hello."
+license = "MIT"
+
+[matrix]
+os = ["linux"]
+arch = ["amd64", "arm64", "ppc64le", "s390x", "riscv64"]
+
+[build]
+command = "true"
+binary = "hello"
+
+[release]
+url = "https://example.org/{{ artifact }}"
+
+[channels.snap]
+kind = "snapcraft"
+"#;
+
+    #[test]
+    fn package_jobs_share_the_threads_by_how_many_run_at_once() {
+        let plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        // (threads, --jobs, each): at most min(jobs, 5 snaps) run at once.
+        for (threads, jobs, want) in [
+            (8, 1, 8),
+            (8, 2, 4),
+            (8, 4, 2),
+            (8, 16, 1),
+            (2, 2, 1),
+            (2, 1, 2),
+            (1, 4, 1),
+            (4, 0, 4),
+        ] {
+            assert_eq!(threads_each(threads, jobs, &plan), want, "{threads} {jobs}");
+        }
+        let mut none = CONFIG.replace(
+            "kind = \"snapcraft\"",
+            "kind = \"snapcraft\"\npackage = false",
+        );
+        none.push('\n');
+        let plan = crate::plan::tests::plan_of(&none, &[]).unwrap();
+        assert!(!plan.channels[0].per_target());
+        assert_eq!(threads_each(8, 2, &plan), 8, "no package job: all of them");
+    }
 }

@@ -313,7 +313,10 @@ pub fn no_package<S>(
 ) -> Result<Artifact, PublishError> {
     Err(PublishError::Invalid {
         channel: out.channel.to_string(),
-        message: format!("it builds no package per target, so none for {}", package.target),
+        message: format!(
+            "it builds no package per target, so none for {}",
+            package.target
+        ),
         help: None,
     })
 }

@@ -104,7 +104,10 @@ pub enum JobId {
     Push(usize),
     /// Indexes into `Plan::channels` and `Plan::targets`: the channel's
     /// package of that target.
-    Package { channel: usize, target: usize },
+    Package {
+        channel: usize,
+        target: usize,
+    },
     /// Index into `Plan::channels`.
     Channel(usize),
     Notes,

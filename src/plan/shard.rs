@@ -4,7 +4,8 @@
 //! Part of `plan`, so pure. Targets stay in the plan (their indices are
 //! what jobs point at); only the jobs change. A shard keeps the per-target
 //! jobs of its targets and ends with a shard manifest; a merge keeps the
-//! release-wide jobs and takes the archives' records from the shards.
+//! release-wide jobs (package jobs too: a shard hands in archives only)
+//! and takes the archives' records from the shards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,9 +15,9 @@ use crate::package::manifest::ShardInfo;
 
 /// Keeps the per-target jobs of `targets` (indices into `Plan::targets`):
 /// builder images they need, builds, archives, then a manifest that waits
-/// for those archives. Release-wide jobs (images, channels, notes,
-/// checksums) are left to the merge. `weights` are recorded in the shard
-/// manifest (see [`ShardInfo::weights`]).
+/// for those archives. Release-wide jobs (images, channels and their
+/// package jobs, notes, checksums) are left to the merge. `weights` are
+/// recorded in the shard manifest (see [`ShardInfo::weights`]).
 pub fn restrict_to_shard(
     plan: &mut Plan,
     index: usize,

@@ -612,8 +612,9 @@ fn deb_and_rpm_packages_are_restored_and_a_description_change_reruns_only_packag
     assert_eq!(c.runs(), 4);
     let ran = c.ran();
     assert!(
-        !ran.iter()
-            .any(|j| j.starts_with("build-") || j.starts_with("archive-") || j.starts_with("package-")),
+        !ran.iter().any(|j| j.starts_with("build-")
+            || j.starts_with("archive-")
+            || j.starts_with("package-")),
         "{ran:?}"
     );
     assert_eq!(
@@ -647,7 +648,10 @@ fn deb_and_rpm_packages_are_restored_and_a_description_change_reruns_only_packag
     assert_eq!(c.runs(), 4, "no build ran");
     assert_eq!(
         c.ran(),
-        jobs(&["package-deb", "package-rpm"], &["linux-amd64", "linux-arm64"]),
+        jobs(
+            &["package-deb", "package-rpm"],
+            &["linux-amd64", "linux-arm64"]
+        ),
         "only the packages (then channels, notes and release files) run"
     );
     c.build(&[]);
@@ -712,7 +716,11 @@ fn one_overrides_change_repacks_only_its_targets_snap() {
     c.build(&[]);
     c.build(&[]);
     assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
-    assert_eq!(c.dist_files(), uncached, "restored snaps are the same bytes");
+    assert_eq!(
+        c.dist_files(),
+        uncached,
+        "restored snaps are the same bytes"
+    );
 
     c.edit_config("arm one", "arm two");
     c.build(&[]);
@@ -727,7 +735,11 @@ fn one_overrides_change_repacks_only_its_targets_snap() {
             .find(|(k, _)| k.ends_with("_amd64.snap"))
             .map(|(_, v)| v.clone())
     };
-    assert_eq!(amd64(&now), amd64(&uncached), "amd64's snap is restored as it was");
+    assert_eq!(
+        amd64(&now),
+        amd64(&uncached),
+        "amd64's snap is restored as it was"
+    );
     c.build(&["--no-cache"]);
     assert_eq!(c.dist_files(), now, "the same bytes without the cache");
 }

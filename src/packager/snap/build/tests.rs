@@ -144,7 +144,15 @@ fn snap_build_errors_leave_nothing_behind() {
     let p = built_package(dir.path(), "amd64");
     let input = input("1.2.3", vec![p.clone()]);
 
-    let err = build_with("mksquashfs-not-installed", &input.release, &opts(), &p, &out, 1).unwrap_err();
+    let err = build_with(
+        "mksquashfs-not-installed",
+        &input.release,
+        &opts(),
+        &p,
+        &out,
+        1,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, PublishError::Tool { program, package, detail, .. }
             if program == "mksquashfs" && package == "squashfs-tools" && detail.contains("not installed")),
@@ -168,7 +176,9 @@ fn snap_build_errors_leave_nothing_behind() {
     early.release.timestamp = -1;
     assert!(invalid_message(build_snap(&early.release, &opts(), &p, &out)).contains("timestamp"));
     let windows = package("windows", "amd64", Format::Zip);
-    assert!(invalid_message(build_snap(&input.release, &opts(), &windows, &out)).contains("Linux only"));
+    assert!(
+        invalid_message(build_snap(&input.release, &opts(), &windows, &out)).contains("Linux only")
+    );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
@@ -218,7 +228,10 @@ fn parallel_snaps_match_sequential_ones_whatever_the_thread_count() {
                 s.spawn(move || build_with("mksquashfs", &input.release, &opts(), p, &out, 2))
             })
             .collect();
-        packed.into_iter().map(|h| h.join().unwrap().unwrap()).collect()
+        packed
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
     });
     assert_eq!(parallel.len(), 3);
     for (p, built) in packages.iter().zip(&parallel) {
@@ -226,7 +239,8 @@ fn parallel_snaps_match_sequential_ones_whatever_the_thread_count() {
         let bytes = std::fs::read(built).unwrap();
         for processors in [1, 4] {
             let out = dir.path().join(format!("seq{processors}"));
-            let one = build_with("mksquashfs", &input.release, &opts(), p, &out, processors).unwrap();
+            let one =
+                build_with("mksquashfs", &input.release, &opts(), p, &out, processors).unwrap();
             assert_eq!(
                 std::fs::read(one).unwrap(),
                 bytes,
