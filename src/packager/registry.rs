@@ -203,9 +203,10 @@ pub struct Packager {
     /// the archives, so the channel needs a download URL; a package that
     /// carries the binary itself (deb, rpm, msi) does not.
     pub needs_url: bool,
-    /// `Some(programs)`: it builds packages, worth keeping in the action
-    /// cache, with these programs (their identity is in the job's key);
-    /// `None`: it renders small text files and always runs.
+    /// `Some(programs)`: it builds packages, one per target in package
+    /// jobs worth keeping in the action cache, with these programs (their
+    /// identity is in each job's key); `None`: it renders small text files
+    /// and always runs.
     pub cache_tools: Option<&'static [&'static str]>,
 }
 

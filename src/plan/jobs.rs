@@ -348,20 +348,7 @@ impl Steps<'_> {
             // A package is built from its target's binary, and names its
             // archive's record.
             JobId::Package { target, .. } => vec![JobId::Archive(target)],
-            // Channels read the archives' records, and give back their
-            // package jobs' records with their own.
-            JobId::Channel(c) => {
-                let mut needs: Vec<JobId> = self.channels[c]
-                    .targets
-                    .iter()
-                    .map(|(t, _)| JobId::Archive(*t))
-                    .collect();
-                needs.extend(
-                    jobs.iter()
-                        .filter(|j| matches!(j, JobId::Package { channel, .. } if *channel == c)),
-                );
-                needs
-            }
+            JobId::Channel(c) => self.channel_needs(c, jobs),
             // The notes also list the images.
             JobId::Notes => of(&|k| matches!(k, JobKind::Archive | JobKind::Index)),
             // Every file of the release: the archives and their SBOMs,
@@ -400,6 +387,21 @@ impl Steps<'_> {
             .into_iter()
             .filter(|n| !self.done_elsewhere(*n, scope))
             .collect())
+    }
+
+    /// A channel reads its archives' records, and comes after its
+    /// package jobs (of `jobs`), so it ends when its whole kind is done.
+    fn channel_needs(&self, c: usize, jobs: &[JobId]) -> Vec<JobId> {
+        let mut needs: Vec<JobId> = self.channels[c]
+            .targets
+            .iter()
+            .map(|(t, _)| JobId::Archive(*t))
+            .collect();
+        needs.extend(
+            jobs.iter()
+                .filter(|j| matches!(j, JobId::Package { channel, .. } if *channel == c)),
+        );
+        needs
     }
 
     /// Makes the jobs of `ids` (in that order) with their needs; a need
