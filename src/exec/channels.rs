@@ -62,11 +62,7 @@ pub(super) async fn run_package(
     let result = tokio::task::spawn_blocking(move || {
         let step = &plan.channels[c];
         let name = step.name.as_str();
-        let url = step
-            .targets
-            .iter()
-            .find(|(i, _)| *i == t)
-            .map_or("", |(_, url)| url.as_str());
+        let url = step.url(t).unwrap_or_default();
         let package = package(&plan, name, t, url, &artifacts)?;
         let out = Out {
             dist: &plan.dist,

@@ -65,6 +65,15 @@ impl ChannelStep {
     pub fn per_target(&self) -> bool {
         self.packager.per_target()
     }
+
+    /// The download URL of target `t` (an index into `Plan::targets`), if
+    /// the channel ships it.
+    pub fn url(&self, t: usize) -> Option<&str> {
+        self.targets
+            .iter()
+            .find(|(i, _)| *i == t)
+            .map(|(_, url)| url.as_str())
+    }
 }
 
 /// The release notes, planned.

@@ -75,10 +75,7 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<I
         return Err(format!("{UNKNOWN}the archive of {id} is made first"));
     }
     let url = step
-        .targets
-        .iter()
-        .find(|(i, _)| *i == t)
-        .map(|(_, url)| url.as_str())
+        .url(t)
         .ok_or_else(|| format!("channel {} does not ship {id}", step.name))?;
     let package = crate::exec::channels::package(plan, &step.name, t, url, at.artifacts)
         .map_err(|e| e.to_string())?;
