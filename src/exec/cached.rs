@@ -1,6 +1,6 @@
 //! Jobs through the action cache: look up before running, store after
-//! success. Build jobs here; archive jobs in [`archive`], the channel jobs
-//! that build packages (deb, rpm, msi, snap) in [`channel`], platform image
+//! success. Build jobs here; archive jobs in [`archive`], the package jobs
+//! (one target's deb, rpm, msi or snap) in [`package`], platform image
 //! jobs in [`image`], all through the same look-up, restore and save
 //! ([`through`]). A job whose target or channel says `cache = false` always
 //! runs and is never stored (an image follows its binary's target).
@@ -24,12 +24,12 @@ use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
 mod archive;
-mod channel;
 mod image;
+mod package;
 
 pub(super) use archive::archive;
-pub(super) use channel::channel;
 pub(super) use image::image;
+pub(super) use package::package;
 
 use super::context::{Context, Produced, log_path};
 use super::error::JobError;
@@ -154,7 +154,7 @@ impl Cache {
     }
 
     /// What a build of `plan` would do with each cached job now (builds,
-    /// archives, package channels, platform images), in plan order: `hit`
+    /// archives, packages, platform images), in plan order: `hit`
     /// (`hit (in <repository>)` when only a `--cache-from` registry has
     /// it), `miss: <why>`, `not cached: <why>` or `unknown: <why>`, for
     /// `matrix plan --cache-status`. A job after a hit is judged by what
@@ -183,8 +183,8 @@ impl Cache {
                     self.inputs(&at, job, t)
                 }
                 crate::plan::JobId::Archive(t) => archive::inputs(&at, t),
-                crate::plan::JobId::Channel(c) if channel::cached(plan, c) => {
-                    channel::inputs(self, &at, c)
+                crate::plan::JobId::Package { channel, target } => {
+                    package::inputs(self, &at, channel, target)
                 }
                 crate::plan::JobId::Image { variant, platform } => {
                     image::inputs(self, &at, variant, platform)

@@ -1,6 +1,8 @@
-//! Channel and release-notes jobs: gather the release's records, hand them
-//! to the renderers in [`crate::packager`], and write what they return into
-//! dist/ atomically, each file an artifact of the release.
+//! Channel, package and release-notes jobs: gather the release's records,
+//! hand them to the renderers in [`crate::packager`], and write what they
+//! return into dist/ atomically, each file an artifact of the release. A
+//! channel whose kind makes one package per target writes its own files
+//! only; each package is its target's package job's.
 //!
 //! Part of `exec`. Digests and sizes come from the archive jobs' records
 //! (the same records the manifest is made of), never from reading the
@@ -43,6 +45,58 @@ pub(super) async fn run(
         extra,
         ..Output::default()
     })
+}
+
+/// Builds target `t`'s package of channel `c` (package job `job`) on a
+/// share of the machine's threads.
+pub(super) async fn run_package(
+    ctx: &Context,
+    job: usize,
+    c: usize,
+    t: usize,
+) -> Result<Output, JobError> {
+    let plan = std::sync::Arc::clone(&ctx.plan);
+    let job_id = format!("{} (target {})", plan.jobs[job].id, plan.targets[t].id);
+    let artifacts = ctx.artifacts.clone();
+    let threads = threads_each(rayon::current_num_threads(), ctx.jobs, &plan);
+    let result = tokio::task::spawn_blocking(move || {
+        let step = &plan.channels[c];
+        let name = step.name.as_str();
+        let url = step.url(t).unwrap_or_default();
+        let package = package(&plan, name, t, url, &artifacts)?;
+        let out = Out {
+            dist: &plan.dist,
+            algorithm: plan.checksum.algorithm,
+            channel: name,
+            template: None,
+            threads,
+        };
+        step.packager.write_package(&out, &release(&plan), &package)
+    })
+    .await
+    .map_err(|_| JobError::Cancelled)?;
+    let written = result.map_err(|source| JobError::Publish {
+        job: job_id,
+        source: Box::new(source),
+    })?;
+    Ok(Output {
+        extra: vec![written],
+        ..Output::default()
+    })
+}
+
+/// The threads each package job's tool may use: `threads` shared evenly
+/// by as many package jobs as can run at once (`jobs` at most), at least
+/// one each. Decided per plan, not per moment, so it is the same for
+/// every package job of a run.
+fn threads_each(threads: usize, jobs: usize, plan: &Plan) -> usize {
+    let packages = plan
+        .jobs
+        .iter()
+        .filter(|j| j.kind == crate::plan::JobKind::Package)
+        .count();
+    let at_once = packages.min(jobs).clamp(1, threads.max(1));
+    (threads / at_once).max(1)
 }
 
 pub(super) fn release(plan: &Plan) -> Release {
@@ -158,7 +212,7 @@ pub(super) fn package(
 }
 
 /// Gathers channel `step`'s input from the archive records, then has its
-/// kind's packager write it.
+/// kind's packager write its files (not the packages of its package jobs).
 fn write_channel(
     plan: &Plan,
     step: &ChannelStep,
@@ -178,6 +232,7 @@ fn write_channel(
         algorithm: plan.checksum.algorithm,
         channel: name,
         template: read_template(name, &step.template)?,
+        threads: rayon::current_num_threads(),
     };
     step.packager.write(&out, &input)
 }
@@ -248,10 +303,64 @@ fn write_notes(
         algorithm: plan.checksum.algorithm,
         channel: CHANNEL,
         template: None,
+        threads: 1,
     };
     Ok(vec![out.emit(
         NOTES,
         rendered.text.as_bytes(),
         ArtifactKind::Notes,
     )?])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::threads_each;
+
+    /// Five snaps of a five-target snap channel.
+    const CONFIG: &str = r#"
+[project]
+name = "hello"
+description = "Hello."
+license = "MIT"
+
+[matrix]
+os = ["linux"]
+arch = ["amd64", "arm64", "ppc64le", "s390x", "riscv64"]
+
+[build]
+command = "true"
+binary = "hello"
+
+[release]
+url = "https://example.org/{{ artifact }}"
+
+[channels.snap]
+kind = "snapcraft"
+"#;
+
+    #[test]
+    fn package_jobs_share_the_threads_by_how_many_run_at_once() {
+        let plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        // (threads, --jobs, each): at most min(jobs, 5 snaps) run at once.
+        for (threads, jobs, want) in [
+            (8, 1, 8),
+            (8, 2, 4),
+            (8, 4, 2),
+            (8, 16, 1),
+            (2, 2, 1),
+            (2, 1, 2),
+            (1, 4, 1),
+            (4, 0, 4),
+        ] {
+            assert_eq!(threads_each(threads, jobs, &plan), want, "{threads} {jobs}");
+        }
+        let mut none = CONFIG.replace(
+            "kind = \"snapcraft\"",
+            "kind = \"snapcraft\"\npackage = false",
+        );
+        none.push('\n');
+        let plan = crate::plan::tests::plan_of(&none, &[]).unwrap();
+        assert!(!plan.channels[0].per_target());
+        assert_eq!(threads_each(8, 2, &plan), 8, "no package job: all of them");
+    }
 }

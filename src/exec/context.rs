@@ -86,6 +86,9 @@ pub(crate) struct Context {
     /// The action cache build, archive and package jobs are restored from
     /// and stored in.
     pub cache: Option<Arc<super::cached::Cache>>,
+    /// Most jobs running at once (`--jobs`): package jobs share the
+    /// machine's threads by it.
+    pub jobs: usize,
 }
 
 /// Where a job's log goes.

@@ -53,7 +53,10 @@ pub(super) async fn run(
         }
         JobId::Index(v) => super::images::run_index(ctx, job, v).await,
         JobId::Push(v) => super::images::run_push(ctx, job, v).await,
-        JobId::Channel(c) => super::cached::channel(ctx, job, c).await,
+        JobId::Package { channel, target } => {
+            super::cached::package(ctx, job, channel, target).await
+        }
+        JobId::Channel(c) => super::channels::run(ctx, job, Some(c)).await,
         JobId::Notes => super::channels::run(ctx, job, None).await,
         JobId::Checksums => checksums(ctx, job).map(artifact),
         JobId::Sign => sign(ctx, job).await.map(|extra| Output {

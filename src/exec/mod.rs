@@ -480,6 +480,7 @@ fn context(
         seed_jobs: Vec::new(),
         signer: opts.signer.clone(),
         cache: opts.cache.clone(),
+        jobs: opts.jobs,
     };
     // Seeded results belong to no job of this plan.
     ctx.produced

@@ -20,7 +20,10 @@
 //!   builds a package, its builder;
 //! - `write.rs`: `write`, which renders (and builds) the planned step and
 //!   hands each file to an [`out::Out`], which writes it into dist/ and
-//!   records it.
+//!   records it; for a kind that makes one package per target (deb, rpm,
+//!   msi, snap), `per_target` says the step does and `write_package`
+//!   builds one target's package, in a package job of its own, while
+//!   `write` writes only the channel's other files.
 //!
 //! [`registry`] lists the kinds once; everything else asks it.
 //!
@@ -28,7 +31,9 @@
 //! 1. Create `foo.rs` and the folder `foo/`: the renderer in `foo.rs`, and
 //!    `pub use config::FooConfig; pub use plan::FooStep; pub(super) use
 //!    plan::{PACKAGER, check, check_urls, plan}; pub(super) use
-//!    write::write;`.
+//!    write::write;` and, unless it builds a package per target,
+//!    `pub(super) use super::registry::{no_package as write_package,
+//!    no_packages as per_target};`.
 //! 2. `foo/config.rs`: `FooConfig`, deriving `Deserialize`, `Serialize` and
 //!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
 //!    "kebab-case")]`, every key optional or defaulted.
@@ -39,7 +44,10 @@
 //!    FooStep`, and `check` / `check_urls` (or re-export
 //!    `registry::{no_check, no_url_check}` under those names).
 //! 4. `foo/write.rs`: `pub fn write(&Out, &ChannelInput, &FooStep) ->
-//!    Result<Vec<Artifact>, PublishError>`.
+//!    Result<Vec<Artifact>, PublishError>` (and for packages per target
+//!    `pub fn per_target(&FooStep) -> bool` and `pub fn
+//!    write_package(&Out, &Release, &Package, &FooStep) -> Result<Artifact,
+//!    PublishError>`).
 //! 5. `pub mod foo;` below, and one line in the `kinds!` list of
 //!    [`registry`] (`/// doc` then `Foo => foo(FooConfig, FooStep),`).
 //!    Its keys join those `[channels.<name>]` takes, and a key it shares

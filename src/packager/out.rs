@@ -19,6 +19,9 @@ pub struct Out<'a> {
     pub channel: &'a str,
     /// The text of the user's template for the main file, if any.
     pub template: Option<String>,
+    /// The threads a package's tool may use (mksquashfs's `-processors`):
+    /// a package job's share of the machine.
+    pub threads: usize,
 }
 
 impl Out<'_> {

@@ -9,7 +9,7 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use super::PublishError;
-use super::input::ChannelInput;
+use super::input::{ChannelInput, Package, Release};
 use super::out::Out;
 use crate::package::archive::Format;
 use crate::package::manifest::Artifact;
@@ -90,8 +90,9 @@ macro_rules! kinds {
         }
 
         impl Step {
-            /// Renders (and builds) the channel's files into dist/, and
-            /// gives back their records.
+            /// Renders (and builds) the channel's own files into dist/, and
+            /// gives back their records: every file but the packages of a
+            /// step that makes them per target ([`Step::per_target`]).
             pub fn write(
                 &self,
                 out: &Out,
@@ -99,6 +100,27 @@ macro_rules! kinds {
             ) -> Result<Vec<Artifact>, PublishError> {
                 match self {
                     $(Step::$variant(step) => super::$module::write(out, input, step),)*
+                }
+            }
+
+            /// Whether it makes one package file per target, each built by
+            /// a job of its own ([`Step::write_package`]).
+            pub fn per_target(&self) -> bool {
+                match self {
+                    $(Step::$variant(step) => super::$module::per_target(step),)*
+                }
+            }
+
+            /// Builds the package of one target into dist/ and gives back
+            /// its record.
+            pub fn write_package(
+                &self,
+                out: &Out,
+                release: &Release,
+                package: &Package,
+            ) -> Result<Artifact, PublishError> {
+                match self {
+                    $(Step::$variant(step) => super::$module::write_package(out, release, package, step),)*
                 }
             }
         }
@@ -181,9 +203,10 @@ pub struct Packager {
     /// the archives, so the channel needs a download URL; a package that
     /// carries the binary itself (deb, rpm, msi) does not.
     pub needs_url: bool,
-    /// `Some(programs)`: it builds packages, worth keeping in the action
-    /// cache, with these programs (their identity is in the job's key);
-    /// `None`: it renders small text files and always runs.
+    /// `Some(programs)`: it builds packages, one per target in package
+    /// jobs worth keeping in the action cache, with these programs (their
+    /// identity is in each job's key); `None`: it renders small text files
+    /// and always runs.
     pub cache_tools: Option<&'static [&'static str]>,
 }
 
@@ -274,6 +297,29 @@ pub enum At {
 /// The check of a kind that has nothing to check.
 pub fn no_check<C>(_: &PlanInput, _: &C) -> Result<(), Problem> {
     Ok(())
+}
+
+/// The `per_target` of a kind whose files are all the channel's own.
+pub fn no_packages<S>(_: &S) -> bool {
+    false
+}
+
+/// The `write_package` of a kind that builds no package per target; never
+/// called, as its channels have no package jobs.
+pub fn no_package<S>(
+    out: &Out,
+    _: &Release,
+    package: &Package,
+    _: &S,
+) -> Result<Artifact, PublishError> {
+    Err(PublishError::Invalid {
+        channel: out.channel.to_string(),
+        message: format!(
+            "it builds no package per target, so none for {}",
+            package.target
+        ),
+        help: None,
+    })
 }
 
 /// The URL check of a kind that has nothing to check.

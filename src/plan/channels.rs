@@ -59,6 +59,23 @@ pub struct ChannelStep {
     pub packager: Step,
 }
 
+impl ChannelStep {
+    /// Whether it builds one package per target, each in a package job
+    /// ([`super::JobId::Package`]).
+    pub fn per_target(&self) -> bool {
+        self.packager.per_target()
+    }
+
+    /// The download URL of target `t` (an index into `Plan::targets`), if
+    /// the channel ships it.
+    pub fn url(&self, t: usize) -> Option<&str> {
+        self.targets
+            .iter()
+            .find(|(i, _)| *i == t)
+            .map(|(_, url)| url.as_str())
+    }
+}
+
 /// The release notes, planned.
 #[derive(Debug, Clone, Serialize)]
 pub struct NotesStep {

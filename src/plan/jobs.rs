@@ -32,7 +32,11 @@ pub enum JobKind {
     Index,
     /// Push a variant's index under every tag to every repository.
     Push,
-    /// Render one release channel's files (and build its packages).
+    /// Build one target's package of a channel that makes one per
+    /// target (a .deb, .rpm, .msi or .snap).
+    Package,
+    /// Render one release channel's files (and build its packages, unless
+    /// its package jobs do).
     Channel,
     /// Write the release notes.
     Notes,
@@ -43,9 +47,9 @@ pub enum JobKind {
 }
 
 impl JobKind {
-    /// The release-wide jobs that read the records of the jobs before
-    /// them (artifacts, verified binaries, durations): the channels, the
-    /// notes, the checksums file and the manifest.
+    /// The jobs that read the records of the jobs before them
+    /// (artifacts, verified binaries, durations): the channels and their
+    /// package jobs, the notes, the checksums file and the manifest.
     pub fn reads_results(self) -> bool {
         matches!(
             self,
@@ -53,6 +57,7 @@ impl JobKind {
                 | JobKind::Sign
                 | JobKind::Manifest
                 | JobKind::Channel
+                | JobKind::Package
                 | JobKind::Notes
                 | JobKind::Sbom
         )
@@ -65,6 +70,7 @@ impl JobKind {
             JobKind::Image => "image",
             JobKind::Index => "index",
             JobKind::Push => "push",
+            JobKind::Package => "package",
             JobKind::Channel => "channel",
             JobKind::Notes => "notes",
             JobKind::Archive => "archive",
@@ -96,6 +102,12 @@ pub enum JobId {
     Index(usize),
     /// Index into the image variants.
     Push(usize),
+    /// Indexes into `Plan::channels` and `Plan::targets`: the channel's
+    /// package of that target.
+    Package {
+        channel: usize,
+        target: usize,
+    },
     /// Index into `Plan::channels`.
     Channel(usize),
     Notes,
@@ -114,6 +126,7 @@ impl JobId {
             JobId::Image { .. } => JobKind::Image,
             JobId::Index(_) => JobKind::Index,
             JobId::Push(_) => JobKind::Push,
+            JobId::Package { .. } => JobKind::Package,
             JobId::Channel(_) => JobKind::Channel,
             JobId::Notes => JobKind::Notes,
             JobId::Checksums => JobKind::Checksums,
@@ -122,10 +135,12 @@ impl JobId {
         }
     }
 
-    /// The target of a per-target job (builds, archives and SBOMs).
+    /// The target of a per-target job (builds, archives, SBOMs and
+    /// packages).
     pub fn target(self) -> Option<usize> {
         match self {
             JobId::Build(t) | JobId::Archive(t) | JobId::Sbom(t) => Some(t),
+            JobId::Package { target, .. } => Some(target),
             _ => None,
         }
     }
@@ -158,13 +173,15 @@ impl Job {
 }
 
 /// The plan's JSON shape of a job: `item` is the builder, variant or
-/// channel index, `platform` the image platform's.
+/// channel index (a package job's channel), `platform` the image
+/// platform's.
 impl Serialize for Job {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let (item, platform) = match self.work {
             JobId::Builder(i) | JobId::Index(i) | JobId::Push(i) | JobId::Channel(i) => {
                 (Some(i), None)
             }
+            JobId::Package { channel, .. } => (Some(channel), None),
             JobId::Image { variant, platform } => (Some(variant), Some(platform)),
             _ => (None, None),
         };
@@ -238,6 +255,12 @@ impl Steps<'_> {
             }
             JobId::Index(v) => format!("index-{}", self.variant(v).slug),
             JobId::Push(v) => format!("push-{}", self.variant(v).slug),
+            // One channel per kind, and a kind's folder has no '-': unique.
+            JobId::Package { channel, target } => format!(
+                "package-{}-{}",
+                self.channels[channel].kind.dir(),
+                self.targets[target].slug
+            ),
             JobId::Channel(c) => format!("channel-{}", self.channels[c].name),
             JobId::Notes => "release-notes".into(),
             JobId::Checksums => "checksums".into(),
@@ -322,12 +345,10 @@ impl Steps<'_> {
             // exist: a failed release must not leave images out in a
             // registry.
             JobId::Push(v) => vec![JobId::Index(v), JobId::Checksums],
-            // Channels read the archives' records.
-            JobId::Channel(c) => self.channels[c]
-                .targets
-                .iter()
-                .map(|(t, _)| JobId::Archive(*t))
-                .collect(),
+            // A package is built from its target's binary, and names its
+            // archive's record.
+            JobId::Package { target, .. } => vec![JobId::Archive(target)],
+            JobId::Channel(c) => self.channel_needs(c, jobs),
             // The notes also list the images.
             JobId::Notes => of(&|k| matches!(k, JobKind::Archive | JobKind::Index)),
             // Every file of the release: the archives and their SBOMs,
@@ -337,7 +358,7 @@ impl Steps<'_> {
                 let mut needs = of(&|k| matches!(k, JobKind::Archive | JobKind::Sbom));
                 needs.extend(of(&|k| match k {
                     JobKind::Index => oci,
-                    JobKind::Channel | JobKind::Notes => true,
+                    JobKind::Package | JobKind::Channel | JobKind::Notes => true,
                     _ => false,
                 }));
                 needs
@@ -368,6 +389,21 @@ impl Steps<'_> {
             .collect())
     }
 
+    /// A channel reads its archives' records, and comes after its
+    /// package jobs (of `jobs`), so it ends when its whole kind is done.
+    fn channel_needs(&self, c: usize, jobs: &[JobId]) -> Vec<JobId> {
+        let mut needs: Vec<JobId> = self.channels[c]
+            .targets
+            .iter()
+            .map(|(t, _)| JobId::Archive(*t))
+            .collect();
+        needs.extend(
+            jobs.iter()
+                .filter(|j| matches!(j, JobId::Package { channel, .. } if *channel == c)),
+        );
+        needs
+    }
+
     /// Makes the jobs of `ids` (in that order) with their needs; a need
     /// that names no job of `ids` is an error.
     pub fn wire(&self, ids: &[JobId], scope: Scope) -> Result<Vec<Job>, GraphError> {
@@ -395,7 +431,8 @@ impl Steps<'_> {
 
     /// Every job of a whole release, in plan order: builder images; build
     /// then archive (then SBOM) per target; per image variant its platforms, index
-    /// and push; channels; the notes; then checksums, the signatures (with
+    /// and push; per channel its package jobs (one per target, for a kind
+    /// that makes them) then the channel; the notes; then checksums, the signatures (with
     /// `[sign]`), then the manifest.
     pub fn all(&self, notes: bool) -> Vec<JobId> {
         let mut ids: Vec<JobId> = (0..self.builders.len()).map(JobId::Builder).collect();
@@ -417,7 +454,17 @@ impl Steps<'_> {
                 }
             }
         }
-        ids.extend((0..self.channels.len()).map(JobId::Channel));
+        for (c, channel) in self.channels.iter().enumerate() {
+            if channel.per_target() {
+                ids.extend(
+                    channel
+                        .targets
+                        .iter()
+                        .map(|&(target, _)| JobId::Package { channel: c, target }),
+                );
+            }
+            ids.push(JobId::Channel(c));
+        }
         if notes {
             ids.push(JobId::Notes);
         }

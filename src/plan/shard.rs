@@ -4,7 +4,8 @@
 //! Part of `plan`, so pure. Targets stay in the plan (their indices are
 //! what jobs point at); only the jobs change. A shard keeps the per-target
 //! jobs of its targets and ends with a shard manifest; a merge keeps the
-//! release-wide jobs and takes the archives' records from the shards.
+//! release-wide jobs (package jobs too: a shard hands in archives only)
+//! and takes the archives' records from the shards.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -14,9 +15,9 @@ use crate::package::manifest::ShardInfo;
 
 /// Keeps the per-target jobs of `targets` (indices into `Plan::targets`):
 /// builder images they need, builds, archives, then a manifest that waits
-/// for those archives. Release-wide jobs (images, channels, notes,
-/// checksums) are left to the merge. `weights` are recorded in the shard
-/// manifest (see [`ShardInfo::weights`]).
+/// for those archives. Release-wide jobs (images, channels and their
+/// package jobs, notes, checksums) are left to the merge. `weights` are
+/// recorded in the shard manifest (see [`ShardInfo::weights`]).
 pub fn restrict_to_shard(
     plan: &mut Plan,
     index: usize,
@@ -81,7 +82,7 @@ pub fn restrict_to_shard(
 }
 
 /// Keeps only the jobs that run on the release as a whole: image indexes
-/// (and pushes), channels, the notes, the checksums file and the manifest.
+/// (and pushes), channels and their package jobs, the notes, the checksums file and the manifest.
 /// The archives and platform images come from the shards, so nothing they
 /// need is built again. `missing` names the targets a partial merge lacks:
 /// channels ship what there is, and a channel left with no target is not
@@ -122,6 +123,8 @@ pub fn restrict_to_merge(plan: &mut Plan, missing: &[String]) -> Result<(), Grap
             // SBOMs are made from the archives and binaries the merge
             // staged, as a single machine makes them; shards make none.
             JobId::Sbom(t) => !missing.contains(&t),
+            // A package job's channel ships its target (see the retain above).
+            JobId::Package { target, .. } => !missing.contains(&target),
             JobId::Channel(c) => missing.is_empty() || !plan.channels[c].targets.is_empty(),
             _ => false,
         })

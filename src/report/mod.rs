@@ -82,9 +82,14 @@ impl Reporter for Recording {
     }
 }
 
-/// The label of a job's target, or the job id for release-wide jobs.
+/// The label of a job's target (with a package job's channel), or the
+/// job id for release-wide jobs.
 pub fn job_label(plan: &Plan, job: usize) -> String {
     let j = &plan.jobs[job];
+    if let crate::plan::JobId::Package { channel, target } = j.work() {
+        let (channel, target) = (&plan.channels[channel].name, &plan.targets[target].id);
+        return format!("package {channel} {target}");
+    }
     match j.target() {
         Some(t) => format!("{} {}", j.kind.as_str(), plan.targets[t].id),
         None => j.id.clone(),

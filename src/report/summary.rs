@@ -1,8 +1,9 @@
 //! The table printed after every build: target, status, time, artifact, size.
 //!
 //! One row per target in plan order (a target's status is the worst of its
-//! jobs, its time the sum), then one row per release-wide job (a channel's
-//! files each on a row of their own), then the dist folder, the count of
+//! build, archive and SBOM jobs, its time the sum), then one row per
+//! package job and per release-wide job (a channel's files each on a row of
+//! their own), then the dist folder, the count of
 //! artifacts by kind and the run's wall time.
 
 use crate::exec::{Outcome, Status};
@@ -33,18 +34,23 @@ pub fn render(plan: &Plan, outcome: &Outcome, seeded: &[Artifact]) -> String {
     out
 }
 
+/// The target of a job on a target's row: a package has a row of its own.
+fn row_target(job: &crate::plan::Job) -> Option<usize> {
+    job.target().filter(|_| job.kind != JobKind::Package)
+}
+
 fn rows(plan: &Plan, outcome: &Outcome) -> Vec<[String; 5]> {
     let mut rows: Vec<[String; 5]> = Vec::new();
     for (t, target) in plan.targets.iter().enumerate() {
         // A shard or a merge runs no job of most targets: say nothing of them.
-        if !plan.jobs.iter().any(|j| j.target() == Some(t)) {
+        if !plan.jobs.iter().any(|j| row_target(j) == Some(t)) {
             continue;
         }
         let mut status = Status::Ok;
         let mut total = std::time::Duration::ZERO;
         let mut artifact = None;
         for (i, job) in plan.jobs.iter().enumerate() {
-            if job.target() != Some(t) {
+            if row_target(job) != Some(t) {
                 continue;
             }
             let r = &outcome.results[i];
@@ -61,7 +67,7 @@ fn rows(plan: &Plan, outcome: &Outcome) -> Vec<[String; 5]> {
         ]);
     }
     for (i, job) in plan.jobs.iter().enumerate() {
-        if job.target().is_some() {
+        if row_target(job).is_some() {
             continue;
         }
         let r = &outcome.results[i];

@@ -81,14 +81,14 @@ impl Cached {
             .collect()
     }
 
-    /// Each cached kind's job's (build, archive, channel) `restored` flag
+    /// Each cached kind's job's (build, archive, package) `restored` flag
     /// in the manifest, by job id.
     fn restored_jobs(&self) -> BTreeMap<String, bool> {
         self.manifest()["jobs"]
             .as_array()
             .unwrap()
             .iter()
-            .filter(|j| ["build", "archive", "channel"].contains(&j["kind"].as_str().unwrap()))
+            .filter(|j| ["build", "archive", "package"].contains(&j["kind"].as_str().unwrap()))
             .map(|j| {
                 let id = j["id"].as_str().unwrap().to_string();
                 (id, j["restored"].as_bool().unwrap_or(false))
@@ -694,7 +694,7 @@ fn cache_false_always_runs_and_stores_nothing() {
 }
 
 #[test]
-fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channels_and_notes() {
+fn deb_and_rpm_packages_are_restored_and_a_description_change_reruns_only_packages() {
     let c = Cached::new("");
     let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
     c.p.file(
@@ -719,8 +719,9 @@ fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channe
     assert_eq!(c.runs(), 4);
     let ran = c.ran();
     assert!(
-        !ran.iter()
-            .any(|j| j.starts_with("build-") || j.starts_with("archive-") || j == "channel-deb"),
+        !ran.iter().any(|j| j.starts_with("build-")
+            || j.starts_with("archive-")
+            || j.starts_with("package-")),
         "{ran:?}"
     );
     assert_eq!(
@@ -752,32 +753,39 @@ fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channe
     c.edit_config("A test release.", "A test release, described anew.");
     c.build(&[]);
     assert_eq!(c.runs(), 4, "no build ran");
-    let ran = c.ran();
-    assert!(
-        ran.contains(&"channel-deb".to_string()) && ran.contains(&"channel-rpm".to_string()),
-        "{ran:?}"
-    );
-    assert!(
-        !ran.iter()
-            .any(|j| j.starts_with("build-") || j.starts_with("archive-")),
-        "only channels, notes and release files run: {ran:?}"
+    assert_eq!(
+        c.ran(),
+        jobs(
+            &["package-deb", "package-rpm"],
+            &["linux-amd64", "linux-arm64"]
+        ),
+        "only the packages (then channels, notes and release files) run"
     );
     c.build(&[]);
     assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
 
-    // `cache = false` on the channel: it runs every time; the plan says so.
+    // `cache = false` on the channel: its packages run every time; the
+    // plan says so.
     c.edit_config("kind = \"deb\"\n", "kind = \"deb\"\ncache = false\n");
     let (_, out, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--cache-status"]));
-    let deb_line = out
+    let deb_lines: Vec<&str> = out
         .lines()
         .skip_while(|l| *l != "cache:")
-        .find(|l| l.contains("channel-deb"));
+        .filter(|l| l.contains("package-deb-"))
+        .collect();
+    assert_eq!(deb_lines.len(), 2, "{out}");
     assert!(
-        deb_line.is_some_and(|l| l.ends_with("not cached: cache = false")),
+        deb_lines
+            .iter()
+            .all(|l| l.ends_with("not cached: cache = false")),
         "{out}"
     );
     c.build(&[]);
-    assert_eq!(c.ran(), ["channel-deb"], "rpm is restored");
+    assert_eq!(
+        c.ran(),
+        jobs(&["package-deb"], &["linux-amd64", "linux-arm64"]),
+        "rpm is restored"
+    );
     let (_, json, _) = run(&mut c.p.matrix(&["plan", "--snapshot", "--json"]));
     assert!(json.contains("\"cache\": false"), "the plan carries it");
 
@@ -788,6 +796,59 @@ fn deb_and_rpm_channels_are_restored_and_a_description_change_reruns_only_channe
         err.contains("matrix.toml:") && err.contains("bool"),
         "{err}"
     );
+}
+
+/// A snap channel's snaps are package jobs of their own: a change to one
+/// target's override repacks that target's snap only, the other is
+/// restored, and the release is the same bytes with and without the cache.
+#[test]
+fn one_overrides_change_repacks_only_its_targets_snap() {
+    if !crate::support::require("mksquashfs", "apt-get install squashfs-tools") {
+        return;
+    }
+    let command = r#"overrides = [ { when = { arch = "arm64" }, command = ["sh", "-c", "echo run >> \"$1\"; printf '#!/bin/sh\necho arm one\n' > \"$0\" && chmod +x \"$0\"", "{{ out }}/{{ bin }}", "OUTSIDE/runs"] } ]"#;
+    let c = Cached::new(command);
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file(
+        "matrix.toml",
+        &format!(
+            "{toml}\n[release]\nurl = \"https://example.org/{{{{ artifact }}}}\"\n\n[channels.snap]\nkind = \"snapcraft\"\nsummary = \"Hello\"\n"
+        ),
+    );
+    c.p.commit();
+    c.build(&["--no-cache"]);
+    let uncached = c.dist_files();
+    let snaps: Vec<&String> = uncached.keys().filter(|k| k.ends_with(".snap")).collect();
+    assert_eq!(snaps.len(), 2, "{:?}", uncached.keys());
+    c.build(&[]);
+    c.build(&[]);
+    assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
+    assert_eq!(
+        c.dist_files(),
+        uncached,
+        "restored snaps are the same bytes"
+    );
+
+    c.edit_config("arm one", "arm two");
+    c.build(&[]);
+    assert_eq!(
+        c.ran(),
+        jobs(&["archive", "build", "package-snap"], &["linux-arm64"])
+    );
+    let now = c.dist_files();
+    let amd64 = |files: &BTreeMap<String, Vec<u8>>| {
+        files
+            .iter()
+            .find(|(k, _)| k.ends_with("_amd64.snap"))
+            .map(|(_, v)| v.clone())
+    };
+    assert_eq!(
+        amd64(&now),
+        amd64(&uncached),
+        "amd64's snap is restored as it was"
+    );
+    c.build(&["--no-cache"]);
+    assert_eq!(c.dist_files(), now, "the same bytes without the cache");
 }
 
 /// A cached build that runs longer than the 10 s a tokio blocking-pool

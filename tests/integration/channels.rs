@@ -440,3 +440,26 @@ fn a_user_template_replaces_the_embedded_one() {
         "{err}"
     );
 }
+
+/// A package job that fails names its channel and its target.
+#[test]
+fn a_failed_package_job_names_its_channel_and_target() {
+    let axes = "os = [\"linux\"]\narch = [\"amd64\", \"arm64\"]";
+    let mut toml = crate::support::script_config(axes, crate::support::WRITE_BINARY);
+    toml.push_str("\n[release]\nurl = \"https://example.org/{{ artifact }}\"\n\n[channels.snaps]\nkind = \"snapcraft\"\nsummary = \"Hello\"\n");
+    let p = Project::with_config(&toml);
+    // squashfs keeps 32-bit times: a later release time fails the snaps.
+    let (code, out, err) = run(p
+        .matrix(&["build", "--keep-going"])
+        .env("SOURCE_DATE_EPOCH", "5000000000"));
+    assert_ne!(code, 0, "{out}\n{err}");
+    for target in ["linux/amd64", "linux/arm64"] {
+        let slug = target.replace('/', "-");
+        assert!(
+            err.contains(&format!(
+                "package-snap-{slug} (target {target}): snaps: release timestamp 5000000000"
+            )),
+            "{err}"
+        );
+    }
+}

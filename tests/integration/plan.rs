@@ -20,6 +20,36 @@ fn plan_prints_targets_and_jobs() {
     assert!(!p.dist().exists(), "plan must not touch the disk");
 }
 
+/// A snap channel makes one package job per snap, each needing its
+/// target's archive; the channel job needs them all, the checksums the
+/// channel. A `--target` filter keeps the package jobs of its targets.
+#[test]
+fn a_snap_channel_makes_one_package_job_per_snap() {
+    let axes = "os = [\"linux\", \"windows\"]\narch = [\"amd64\", \"arm64\", \"riscv64\"]\nexclude = [ { os = \"windows\", arch = [\"arm64\", \"riscv64\"] } ]";
+    let mut toml = script_config(axes, WRITE_BINARY);
+    toml.push_str("\n[release]\nurl = \"https://example.org/{{ artifact }}\"\n\n[channels.snap]\nkind = \"snapcraft\"\nsummary = \"Hello\"\n");
+    let p = Project::with_config(&toml);
+    let jobs = |args: &[&str]| {
+        let mut all = vec!["plan", "--json"];
+        all.extend_from_slice(args);
+        let (code, out, err) = run(&mut p.matrix(&all));
+        assert_eq!(code, 0, "{err}");
+        let plan: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let jobs: Vec<serde_json::Value> = plan["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| !["build", "archive"].contains(&j["kind"].as_str().unwrap()))
+            .cloned()
+            .collect();
+        serde_json::to_string_pretty(&jobs).unwrap()
+    };
+    insta::assert_snapshot!("snap_package_jobs", jobs(&[]));
+    let one = jobs(&["--target", "linux/arm64"]);
+    assert!(one.contains("\"package-snap-linux-arm64\""), "{one}");
+    assert!(!one.contains("package-snap-linux-amd64"), "{one}");
+}
+
 #[test]
 fn plan_json_is_the_whole_plan() {
     let p = Project::with_config(&script_config(GLIDE_AXES, WRITE_BINARY));

@@ -1,21 +1,30 @@
-//! Writing a deb channel: one .deb per Linux package.
+//! Writing a deb channel: one .deb per Linux package, each built by a
+//! package job of its own; the channel has no file of its own.
 
 use super::DebStep;
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::PublishError;
-use crate::packager::input::ChannelInput;
+use crate::packager::input::{ChannelInput, Package, Release};
 use crate::packager::out::Out;
 
-pub fn write(
+/// Every .deb is built by its target's package job.
+pub fn per_target(_: &DebStep) -> bool {
+    true
+}
+
+/// The channel's own files: none, its packages are the package jobs'.
+pub fn write(_: &Out, _: &ChannelInput, _: &DebStep) -> Result<Vec<Artifact>, PublishError> {
+    Ok(Vec::new())
+}
+
+/// Builds `package`'s .deb into dist/.
+pub fn write_package(
     out: &Out,
-    input: &ChannelInput,
+    release: &Release,
+    package: &Package,
     step: &DebStep,
-) -> Result<Vec<Artifact>, PublishError> {
-    let mut written = Vec::with_capacity(input.packages.len());
-    for package in &input.packages {
-        let (file, bytes) = super::build_deb(&step.0, &input.release, package)?;
-        let rel = format!("{}/{file}", step.0.dir);
-        written.push(out.emit(&rel, &bytes, ArtifactKind::Package)?);
-    }
-    Ok(written)
+) -> Result<Artifact, PublishError> {
+    let (file, bytes) = super::build_deb(&step.0, release, package)?;
+    let rel = format!("{}/{file}", step.0.dir);
+    out.emit(&rel, &bytes, ArtifactKind::Package)
 }

@@ -1,5 +1,6 @@
-//! Writing an msi channel: one .msi per Windows package, built by wixl
-//! and finished by msibuild in a scratch folder, then emitted into dist/.
+//! Writing an msi channel: one .msi per Windows package, each built by a
+//! package job of its own (by wixl, finished by msibuild in a scratch
+//! folder, then emitted into dist/); the channel has no file of its own.
 
 use std::path::Path;
 
@@ -13,18 +14,26 @@ use crate::packager::input::{ChannelInput, Package, Release};
 use crate::packager::out::Out;
 use crate::process::{Stream, tool};
 
-pub fn write(
+/// Every .msi is built by its target's package job.
+pub fn per_target(_: &MsiStep) -> bool {
+    true
+}
+
+/// The channel's own files: none, its packages are the package jobs'.
+pub fn write(_: &Out, _: &ChannelInput, _: &MsiStep) -> Result<Vec<Artifact>, PublishError> {
+    Ok(Vec::new())
+}
+
+/// Builds `package`'s .msi into dist/.
+pub fn write_package(
     out: &Out,
-    input: &ChannelInput,
+    release: &Release,
+    package: &Package,
     step: &MsiStep,
-) -> Result<Vec<Artifact>, PublishError> {
-    let mut written = Vec::with_capacity(input.packages.len());
-    for package in &input.packages {
-        let (file, bytes) = build_msi(step, &input.release, package)?;
-        let rel = format!("{}/{file}", step.dir);
-        written.push(out.emit(&rel, &bytes, ArtifactKind::Package)?);
-    }
-    Ok(written)
+) -> Result<Artifact, PublishError> {
+    let (file, bytes) = build_msi(step, release, package)?;
+    let rel = format!("{}/{file}", step.dir);
+    out.emit(&rel, &bytes, ArtifactKind::Package)
 }
 
 /// One package: its file name (`<name>-<version>-<arch>.msi`) and bytes.

@@ -7,68 +7,41 @@
 //! when mksquashfs has finished: it is written to a hidden
 //! `.<name>.partial-XXXXXX` file beside it and renamed.
 //!
-//! A channel's snaps are packed at once on rayon's pool ([`build_snaps`]);
-//! each mksquashfs gets an equal share of the pool's threads
-//! (`-processors`), so parallel snaps do not oversubscribe the machine.
-//! mksquashfs's output does not depend on that count: a snap's bytes are
-//! the same whether it was packed alone or beside others.
+//! Each snap is packed by a package job of its own; its mksquashfs runs
+//! on the threads the job is given (`-processors`), so snaps packed side
+//! by side do not oversubscribe the machine. mksquashfs's output does not
+//! depend on that count: a snap's bytes are the same whether it was packed
+//! alone or beside others.
 
 use std::ffi::OsStr;
 use std::fs;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use rayon::prelude::*;
-
 use super::{SnapOptions, channel_error, render_snap_yaml, snap_version, validate};
 use crate::packager::PublishError;
-use crate::packager::input::{ChannelInput, Package};
+use crate::packager::input::{Package, Release};
 
-const MKSQUASHFS: &str = "mksquashfs";
+pub(super) const MKSQUASHFS: &str = "mksquashfs";
 
 /// Writes `<out_dir>/<name>_<version>_<snap arch>.snap` for `package` (a
 /// Linux package) and returns its path. mksquashfs may use every thread of
 /// rayon's pool.
 pub fn build_snap(
-    input: &ChannelInput,
+    release: &Release,
     opts: &SnapOptions,
     package: &Package,
     out_dir: &Path,
 ) -> Result<PathBuf, PublishError> {
     let processors = rayon::current_num_threads();
-    build_with(MKSQUASHFS, input, opts, package, out_dir, processors)
-}
-
-/// Writes the .snap of every package of `input` into `out_dir`, as many
-/// at once as rayon's pool has threads, and returns their paths in the
-/// order of the packages. An error is the first package's in that order,
-/// whichever failed first in time.
-pub fn build_snaps(
-    input: &ChannelInput,
-    opts: &SnapOptions,
-    out_dir: &Path,
-) -> Result<Vec<PathBuf>, PublishError> {
-    let processors = processors_each(rayon::current_num_threads(), input.packages.len());
-    let built: Vec<Result<PathBuf, PublishError>> = input
-        .packages
-        .par_iter()
-        .map(|p| build_with(MKSQUASHFS, input, opts, p, out_dir, processors))
-        .collect();
-    built.into_iter().collect()
-}
-
-/// The `-processors` of each of `snaps` mksquashfs runs sharing `threads`:
-/// at most `threads` run at once, and they split the threads evenly.
-fn processors_each(threads: usize, snaps: usize) -> usize {
-    let at_once = snaps.clamp(1, threads.max(1));
-    (threads / at_once).max(1)
+    build_with(MKSQUASHFS, release, opts, package, out_dir, processors)
 }
 
 /// [`build_snap`] with the mksquashfs program named, so tests can point it
 /// at a program that does not exist, and its thread count.
 pub(super) fn build_with(
     mksquashfs: &str,
-    input: &ChannelInput,
+    release: &Release,
     opts: &SnapOptions,
     package: &Package,
     out_dir: &Path,
@@ -79,14 +52,14 @@ pub(super) fn build_with(
     let arch = validate::snap_arch(ch, package)?;
     validate::binary_name(ch, package)?;
     validate::commands_ship(opts, &[package.binary.as_str()].into())?;
-    let version = snap_version(ch, &input.release.version)?;
+    let version = snap_version(ch, &release.version)?;
     // squashfs stores times as unsigned 32-bit seconds.
-    let time = u32::try_from(input.release.timestamp).map_err(|_| {
+    let time = u32::try_from(release.timestamp).map_err(|_| {
         channel_error(
             ch,
             format!(
                 "release timestamp {} does not fit a squashfs time (0 to 2^32-1)",
-                input.release.timestamp
+                release.timestamp
             ),
             Some("set SOURCE_DATE_EPOCH to a time after 1970 and before 2106"),
         )

@@ -1,31 +1,74 @@
-//! Writing a Snapcraft channel: snapcraft.yaml, then one .snap per
-//! architecture, packed in parallel (see `build`).
+//! Writing a Snapcraft channel: snapcraft.yaml is the channel's own file;
+//! each .snap (with `package`, the default) is packed by its target's
+//! package job (see `build`).
 
-use super::{SnapApp, SnapStep};
+use super::{SnapApp, SnapOptions, SnapStep, channel_error, validate};
 use crate::package::manifest::{Artifact, ArtifactKind};
 use crate::packager::PublishError;
-use crate::packager::input::ChannelInput;
+use crate::packager::input::{ChannelInput, Package, Release};
 use crate::packager::out::Out;
 
+/// With `package`, every .snap is packed by its target's package job.
+pub fn per_target(step: &SnapStep) -> bool {
+    step.package.is_some()
+}
+
+/// The snap's settings, its one app running `bin/<binary>`.
+fn options(step: &SnapStep, binary: &str) -> SnapOptions {
+    let mut opts = step.options.clone();
+    opts.apps = vec![SnapApp {
+        name: opts.name.clone(),
+        command: format!("bin/{binary}"),
+        plugs: step.plugs.clone(),
+    }];
+    opts
+}
+
+/// snapcraft.yaml, whose app runs the first package's binary: with
+/// `package`, every snap must ship that binary too (one snap, one app).
 pub fn write(
     out: &Out,
     input: &ChannelInput,
     step: &SnapStep,
 ) -> Result<Vec<Artifact>, PublishError> {
-    let mut opts = step.options.clone();
-    opts.apps = vec![SnapApp {
-        name: opts.name.clone(),
-        command: format!("bin/{}", input.packages[0].binary),
-        plugs: step.plugs.clone(),
-    }];
+    let first = input.packages.first().map_or("", |p| p.binary.as_str());
+    let opts = options(step, first);
     let text = super::render_snapcraft(input, &opts, out.template.as_deref())?;
-    let mut written = vec![out.emit(&step.file, text.as_bytes(), ArtifactKind::Channel)?];
-    if let Some(dir) = &step.package {
-        let out_dir = out.dist.join(dir);
-        for built in super::build::build_snaps(input, &opts, &out_dir)? {
-            let rel = out.relative(&built);
-            written.push(out.record_file(&rel, ArtifactKind::Package)?);
+    if step.package.is_some() {
+        for p in &input.packages {
+            validate::commands_ship(&opts, &[p.binary.as_str()].into())?;
         }
     }
-    Ok(written)
+    Ok(vec![out.emit(
+        &step.file,
+        text.as_bytes(),
+        ArtifactKind::Channel,
+    )?])
+}
+
+/// Packs `package`'s .snap into dist/ with mksquashfs on `out.threads`
+/// threads.
+pub fn write_package(
+    out: &Out,
+    release: &Release,
+    package: &Package,
+    step: &SnapStep,
+) -> Result<Artifact, PublishError> {
+    let Some(dir) = &step.package else {
+        return Err(channel_error(
+            &step.options.channel,
+            format!("package = false: no snap is packed for {}", package.target),
+            None,
+        ));
+    };
+    let opts = options(step, &package.binary);
+    let built = super::build::build_with(
+        super::build::MKSQUASHFS,
+        release,
+        &opts,
+        package,
+        &out.dist.join(dir),
+        out.threads,
+    )?;
+    out.record_file(&out.relative(&built), ArtifactKind::Package)
 }

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use serde_json::json;
 
-use super::{build_snaps, build_with, processors_each};
+use super::build_with;
 use crate::package::archive::Format;
 use crate::packager::PublishError;
 use crate::packager::input::Package;
@@ -50,8 +50,8 @@ fn snap_is_reproducible_and_holds_meta_and_binary() {
     let dir = tempfile::tempdir().unwrap();
     let p = built_package(dir.path(), "arm64");
     let input = input("0.0.1-SNAPSHOT-abc1234", vec![p.clone()]);
-    let first = build_snap(&input, &opts(), &p, &dir.path().join("one")).unwrap();
-    let second = build_snap(&input, &opts(), &p, &dir.path().join("two")).unwrap();
+    let first = build_snap(&input.release, &opts(), &p, &dir.path().join("one")).unwrap();
+    let second = build_snap(&input.release, &opts(), &p, &dir.path().join("two")).unwrap();
     assert_eq!(
         first.file_name().unwrap(),
         "hello_0.0.1-SNAPSHOT-abc1234_arm64.snap"
@@ -144,7 +144,15 @@ fn snap_build_errors_leave_nothing_behind() {
     let p = built_package(dir.path(), "amd64");
     let input = input("1.2.3", vec![p.clone()]);
 
-    let err = build_with("mksquashfs-not-installed", &input, &opts(), &p, &out, 1).unwrap_err();
+    let err = build_with(
+        "mksquashfs-not-installed",
+        &input.release,
+        &opts(),
+        &p,
+        &out,
+        1,
+    )
+    .unwrap_err();
     assert!(
         matches!(&err, PublishError::Tool { program, package, detail, .. }
             if program == "mksquashfs" && package == "squashfs-tools" && detail.contains("not installed")),
@@ -158,7 +166,7 @@ fn snap_build_errors_leave_nothing_behind() {
 
     let mut missing = p.clone();
     missing.binary_file = dir.path().join("no-such-binary");
-    let err = build_snap(&input, &opts(), &missing, &out).unwrap_err();
+    let err = build_snap(&input.release, &opts(), &missing, &out).unwrap_err();
     assert!(
         matches!(&err, PublishError::Io { path, .. } if path.ends_with("no-such-binary")),
         "{err:?}"
@@ -166,9 +174,11 @@ fn snap_build_errors_leave_nothing_behind() {
 
     let mut early = input.clone();
     early.release.timestamp = -1;
-    assert!(invalid_message(build_snap(&early, &opts(), &p, &out)).contains("timestamp"));
+    assert!(invalid_message(build_snap(&early.release, &opts(), &p, &out)).contains("timestamp"));
     let windows = package("windows", "amd64", Format::Zip);
-    assert!(invalid_message(build_snap(&input, &opts(), &windows, &out)).contains("Linux only"));
+    assert!(
+        invalid_message(build_snap(&input.release, &opts(), &windows, &out)).contains("Linux only")
+    );
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
@@ -179,7 +189,7 @@ fn snap_build_reports_a_failing_mksquashfs() {
     let p = built_package(dir.path(), "amd64");
     let input = input("1.2.3", vec![p.clone()]);
     // `false` exits 1 without writing: the partial file must not be kept.
-    let err = build_with("false", &input, &opts(), &p, &out, 1).unwrap_err();
+    let err = build_with("false", &input.release, &opts(), &p, &out, 1).unwrap_err();
     assert!(
         matches!(&err, PublishError::Tool { detail, .. } if detail.contains("exit status: 1")),
         "{err:?}"
@@ -187,22 +197,9 @@ fn snap_build_reports_a_failing_mksquashfs() {
     assert_eq!(std::fs::read_dir(&out).unwrap().count(), 0);
 }
 
-#[test]
-fn processors_split_the_pool_evenly() {
-    for (threads, snaps, want) in [
-        (8, 5, 1),
-        (8, 2, 4),
-        (8, 1, 8),
-        (2, 5, 1),
-        (1, 3, 1),
-        (4, 0, 4),
-    ] {
-        assert_eq!(processors_each(threads, snaps), want, "{threads} {snaps}");
-    }
-}
-
-/// Parallel snaps, each with a share of the pool, are byte for byte the
-/// snaps packed one after the other with one thread or with four.
+/// Snaps packed side by side (as package jobs pack them), each with a
+/// share of the threads, are byte for byte the snaps packed one after
+/// the other with one thread or with four.
 #[test]
 fn parallel_snaps_match_sequential_ones_whatever_the_thread_count() {
     let Some(()) = require(squashfs_tools()) else {
@@ -223,14 +220,27 @@ fn parallel_snaps_match_sequential_ones_whatever_the_thread_count() {
         })
         .collect();
     let input = input("1.2.3", packages.clone());
-    let parallel = build_snaps(&input, &opts(), &dir.path().join("par")).unwrap();
+    let parallel: Vec<_> = std::thread::scope(|s| {
+        let packed: Vec<_> = packages
+            .iter()
+            .map(|p| {
+                let (input, out) = (&input, dir.path().join("par"));
+                s.spawn(move || build_with("mksquashfs", &input.release, &opts(), p, &out, 2))
+            })
+            .collect();
+        packed
+            .into_iter()
+            .map(|h| h.join().unwrap().unwrap())
+            .collect()
+    });
     assert_eq!(parallel.len(), 3);
     for (p, built) in packages.iter().zip(&parallel) {
         assert!(built.ends_with(format!("hello_1.2.3_{}.snap", p.arch)));
         let bytes = std::fs::read(built).unwrap();
         for processors in [1, 4] {
             let out = dir.path().join(format!("seq{processors}"));
-            let one = build_with("mksquashfs", &input, &opts(), p, &out, processors).unwrap();
+            let one =
+                build_with("mksquashfs", &input.release, &opts(), p, &out, processors).unwrap();
             assert_eq!(
                 std::fs::read(one).unwrap(),
                 bytes,

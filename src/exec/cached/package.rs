@@ -1,18 +1,20 @@
-//! Channel jobs that build packages (deb, rpm, msi, snap: the kinds whose
-//! registry line names `cache_tools`) through the action cache. The others
-//! render a few small text files from the records, which costs less than a
-//! look-up, and always run.
+//! Package jobs (one target's .deb, .rpm, .msi or .snap: the channel
+//! kinds whose registry line names `cache_tools` and that make one package
+//! per target) through the action cache. Channel jobs render a few small
+//! text files from the records, which costs less than a look-up, and
+//! always run.
 //!
-//! Part of `exec::cached`. A channel's inputs are its plan step (its
-//! settings, targets and download URLs, its kind's planned work), the
-//! release it describes (name, description, version, commit, time...),
-//! each package's input (the archive's record, the binary's content), the
-//! content of every project file its step names (templates, scripts, files
-//! it installs), the identity of the programs its kind runs (mksquashfs,
-//! wixl, msibuild) and the checksum algorithm. Its outputs are the files it
-//! wrote, plus their records (as `artifacts.json` in the entry); a hit
-//! restores the files, re-hashes each against its record and gives the
-//! records back.
+//! Part of `exec::cached`. A package job's inputs are its channel's plan
+//! step (its settings and download URL template, its kind's planned work;
+//! of its targets, this one only, so a change to another target leaves
+//! the package alone), the release it describes (name, description,
+//! version, commit, time...), the package's input (the archive's record,
+//! the binary's content), the content of every project file its step
+//! names (templates, scripts, files it installs), the identity of the
+//! programs its kind runs (mksquashfs, wixl, msibuild) and the checksum
+//! algorithm. Its output is the one package file it wrote, plus its record
+//! (as `artifacts.json` in the entry); a hit restores the file, re-hashes
+//! it against its record and gives the record back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -25,46 +27,39 @@ use crate::exec::error::JobError;
 use crate::package::manifest::Artifact;
 use crate::plan::Plan;
 
-/// The entry's file holding the records of the files a channel wrote.
+/// The entry's file holding the record of the package a job wrote.
 const RECORDS: &str = "artifacts.json";
 /// Largest records file read back.
 const MAX_RECORDS: u64 = 4 << 20;
 
-/// Whether channel `c`'s jobs go through the cache.
-pub(super) fn cached(plan: &Plan, c: usize) -> bool {
-    plan.channels[c].kind.packager().cache_tools.is_some()
-}
-
-/// Runs channel job `job` (channel `c`), through the cache when there is
-/// one and its kind builds packages.
-pub(in crate::exec) async fn channel(
+/// Runs package job `job` (channel `c`'s package of target `t`), through
+/// the cache when there is one.
+pub(in crate::exec) async fn package(
     ctx: &Context,
     job: usize,
     c: usize,
+    t: usize,
 ) -> Result<Output, JobError> {
-    let run = crate::exec::channels::run(ctx, job, Some(c));
-    if !cached(&ctx.plan, c) {
-        return run.await;
-    }
     let plan = &ctx.plan;
     through(
         ctx,
         job,
-        |cache, at| inputs(cache, at, c),
+        |cache, at| inputs(cache, at, c, t),
         |cache, record, scratch| {
             restore(plan, c, cache, record, scratch).map(|extra| Output {
                 extra,
                 ..Output::default()
             })
         },
-        run,
+        crate::exec::channels::run_package(ctx, job, c, t),
         |output, scratch| saving(plan, &output.extra, scratch),
     )
     .await
 }
 
-/// Channel `c`'s inputs, or why it is not cached.
-pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize) -> Result<Inputs, String> {
+/// The inputs of channel `c`'s package of target `t`, or why it is not
+/// cached.
+pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<Inputs, String> {
     let plan = at.plan;
     let step = &plan.channels[c];
     let tools = step
@@ -75,37 +70,29 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize) -> Result<Inputs, Str
     if !step.config.cache {
         return Err(NO_CACHE.into());
     }
-    if at.foreseen.is_some()
-        && let Some((t, _)) = step.targets.iter().find(|(t, _)| {
-            let id = &plan.targets[*t].id;
-            !at.artifacts.iter().any(|a| a.target.as_ref() == Some(id))
-        })
-    {
-        return Err(format!(
-            "{UNKNOWN}the archive of {} is made first",
-            plan.targets[*t].id
-        ));
+    let id = &plan.targets[t].id;
+    if at.foreseen.is_some() && !at.artifacts.iter().any(|a| a.target.as_ref() == Some(id)) {
+        return Err(format!("{UNKNOWN}the archive of {id} is made first"));
     }
-    let mut packages = Vec::with_capacity(step.targets.len());
-    for (t, url) in &step.targets {
-        let p = crate::exec::channels::package(plan, &step.name, *t, url, at.artifacts)
-            .map_err(|e| e.to_string())?;
-        packages.push(p);
-    }
-    let mut binaries = BTreeMap::new();
-    for p in &packages {
-        binaries.insert(p.target.clone(), at.made_file(&p.binary_file)?);
-    }
+    let url = step
+        .url(t)
+        .ok_or_else(|| format!("channel {} does not ship {id}", step.name))?;
+    let package = crate::exec::channels::package(plan, &step.name, t, url, at.artifacts)
+        .map_err(|e| e.to_string())?;
+    let binary = at.made_file(&package.binary_file)?;
+    // The channel's settings with this target alone among its targets.
+    let mut channel = serde_json::to_value(step).map_err(|e| e.to_string())?;
+    channel["targets"] = serde_json::json!([[id, url]]);
     let mut i = Inputs::default();
     i.set("matrix", env!("CARGO_PKG_VERSION"));
-    i.set("channel", step);
+    i.set("channel", &channel);
     i.set("packaging", &step.packager);
     i.set("release", crate::exec::channels::release(plan));
-    i.set("packages", &packages);
-    i.set("binaries", binaries);
+    i.set("package", &package);
+    i.set("binary", binary);
     let mut named = BTreeMap::new();
     for value in [
-        serde_json::to_value(step).unwrap_or_default(),
+        channel,
         serde_json::to_value(&step.packager).unwrap_or_default(),
     ] {
         project_files(plan, &value, &mut named)?;
@@ -159,7 +146,7 @@ fn project_files(
     Ok(())
 }
 
-/// The files a channel wrote, and their records in the scratch folder.
+/// The package a job wrote, and its record in the scratch folder.
 fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Saving>, String> {
     let records = scratch.join(RECORDS);
     let bytes = serde_json::to_vec_pretty(written).map_err(|e| e.to_string())?;
@@ -180,12 +167,12 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
     Ok(files)
 }
 
-/// Puts a record's files back into the channel's folder in dist/ and
-/// gives back their records. A record naming a file outside that folder
-/// is refused as corrupt, and so is a records file that does not list
-/// exactly the files the entry holds, once each, as packages or channel
-/// files: it is checked before dist/ is written. Each restored file's
-/// record is made anew from its bytes and must equal the listed one.
+/// Puts a record's package back into the channel's folder in dist/ and
+/// gives back its record. A record naming a file outside that folder is
+/// refused as corrupt, and so is a records file that does not list
+/// exactly the one package the entry holds: it is checked before dist/ is
+/// written. The restored file's record is made anew from its bytes and
+/// must equal the listed one.
 fn restore(
     plan: &Plan,
     c: usize,
@@ -242,40 +229,36 @@ fn restore(
     Ok(written)
 }
 
-/// Whether the records file lists each file the entry holds in dist/
-/// exactly once, as a package or a channel file named by its path, and
-/// nothing else.
+/// Whether the records file lists the one file the entry holds in dist/,
+/// as a package named by its path, and nothing else.
 fn check_listed(written: &[Artifact], files: &[OutputFile]) -> Result<(), String> {
     use crate::package::manifest::ArtifactKind;
     let held: BTreeSet<&str> = files.iter().map(|o| o.path.as_str()).collect();
     if held.len() != files.len() {
         return Err("it names one file twice".into());
     }
-    let mut listed = BTreeSet::new();
-    for a in written {
-        if !matches!(a.kind, ArtifactKind::Package | ArtifactKind::Channel) {
-            return Err(format!(
-                "its {RECORDS} lists `{}` as {:?}; a channel writes packages and channel files",
-                a.path, a.kind
-            ));
-        }
-        if a.name != a.path || a.target.is_some() || a.format.is_some() || a.binary.is_some() {
-            return Err(format!(
-                "its {RECORDS} gives `{}` a name, target or format; a channel's file has none",
-                a.path
-            ));
-        }
-        if !held.contains(a.path.as_str()) || !listed.insert(a.path.as_str()) {
-            return Err(format!(
-                "its {RECORDS} lists `{}`, which it does not hold once",
-                a.path
-            ));
-        }
-    }
-    if listed.len() != held.len() {
+    let [a] = written else {
         return Err(format!(
-            "its {RECORDS} lists {} files, it holds {}",
-            listed.len(),
+            "its {RECORDS} lists {} files; a package job writes one",
+            written.len()
+        ));
+    };
+    if a.kind != ArtifactKind::Package {
+        return Err(format!(
+            "its {RECORDS} lists `{}` as {:?}; a package job writes a package",
+            a.path, a.kind
+        ));
+    }
+    if a.name != a.path || a.target.is_some() || a.format.is_some() || a.binary.is_some() {
+        return Err(format!(
+            "its {RECORDS} gives `{}` a name, target or format; a package has none",
+            a.path
+        ));
+    }
+    if held.len() != 1 || !held.contains(a.path.as_str()) {
+        return Err(format!(
+            "its {RECORDS} lists `{}`, the entry holds {} files",
+            a.path,
             held.len()
         ));
     }
@@ -312,7 +295,7 @@ maintainer = "Hello Authors <hello@example.org>"
         let cache = super::super::tests::cache(&dir.path().join("store"));
         let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
         plan.dist = dir.path().join("dist");
-        assert!(cached(&plan, 0));
+        assert!(plan.channels[0].per_target());
         for hostile in [
             output("dist", "hello_1.0.0_linux_amd64.tar.gz"),
             output("dist", "rpm/hello.rpm"),
@@ -322,7 +305,7 @@ maintainer = "Hello Authors <hello@example.org>"
             let record = Record {
                 format: crate::cache::FORMAT,
                 key: "0".repeat(64),
-                job: "channel-deb".into(),
+                job: "package-deb-linux-amd64".into(),
                 inputs: Inputs::default(),
                 outputs: vec![output("dist", "deb/hello_amd64.deb"), hostile],
                 log: None,
@@ -355,7 +338,7 @@ maintainer = "Hello Authors <hello@example.org>"
         });
         cache
             .store
-            .save("channel-deb", &Inputs::default(), &saving, None)
+            .save("package-deb-linux-amd64", &Inputs::default(), &saving, None)
             .unwrap()
     }
 
@@ -384,7 +367,7 @@ maintainer = "Hello Authors <hello@example.org>"
         let back = restore(&plan, 0, &cache, &record, dir.path()).unwrap();
         assert_eq!(back, std::slice::from_ref(&honest));
         std::fs::remove_dir_all(&plan.dist).unwrap();
-        let edits: [(&[&str], Edit); 5] = [
+        let edits: [(&[&str], Edit); 6] = [
             // A per-target archive in the manifest, of a target it names.
             (&[], |w| {
                 w[0].kind = ArtifactKind::Archive;
@@ -392,6 +375,7 @@ maintainer = "Hello Authors <hello@example.org>"
             }),
             (&[], |w| w[0].name = "hello_1.0.0_linux_amd64.tar.gz".into()),
             (&[], |w| w[0].kind = ArtifactKind::Checksums),
+            (&[], |w| w[0].kind = ArtifactKind::Channel),
             // A file the manifest would not list, or one listed twice.
             (&["deb/unlisted.deb"], |_| {}),
             (&[], |w| w.push(w[0].clone())),
