@@ -11,9 +11,10 @@
 //! it: matrix (the `native` setting and the Dockerfile's blocker) or the
 //! engine. An engine build adds the engine's identity (client, server
 //! version, classic builder) and the id of every image it reads (each
-//! FROM and `COPY --from` that names no stage; `FROM scratch` reads
-//! nothing). A RUN step may fetch from the network: what it fetches is not
-//! an input, as with a build job's command.
+//! FROM, `COPY --from` and `RUN --mount=...,from=` that names no stage;
+//! `FROM scratch` reads nothing). A RUN step, or an ADD of a URL, may
+//! fetch from the network: what it fetches is not an input, as with a
+//! build job's command.
 //!
 //! Its outputs are the blobs its manifest references and the manifest,
 //! under the variant's `blobs/sha256/`. A record's blob must be named by
