@@ -294,6 +294,26 @@ fn check_references(manifest: &ImageManifest, blobs: &[&OutputFile]) -> Result<(
     Ok(())
 }
 
+/// Whether `bytes` are the manifest matrix writes for `manifest`'s config
+/// and layers (both builds write `ImageManifest::new` as canonical JSON):
+/// nothing the plan did not decide goes into the layout and the index
+/// (annotations, a `subject`, a layer's `urls`).
+fn check_form(manifest: &ImageManifest, bytes: &[u8]) -> Result<(), String> {
+    let bare = |d: &oci::Descriptor| oci::Descriptor {
+        platform: None,
+        annotations: BTreeMap::new(),
+        ..d.clone()
+    };
+    let ours = ImageManifest::new(
+        bare(&manifest.config),
+        manifest.layers.iter().map(bare).collect(),
+    );
+    match oci::canonical_json(&ours, "manifest") {
+        Ok(canonical) if canonical == bytes => Ok(()),
+        _ => Err("its manifest is not one matrix writes (other fields or another form)".into()),
+    }
+}
+
 /// Puts a record's blobs back into the variant's layout (made if needed,
 /// never through a link) and reads what the job reports from them. The
 /// blobs are restored into a hidden folder of the layout and checked
@@ -333,6 +353,7 @@ fn restore(
     let manifest: ImageManifest =
         serde_json::from_slice(&bytes).map_err(|e| format!("its manifest: {e}"))?;
     check_references(&manifest, &blobs)?;
+    check_form(&manifest, &bytes)?;
     if manifest.config.size > MAX_JSON {
         return Err(format!("its config is {} bytes", manifest.config.size));
     }
@@ -478,97 +499,4 @@ fn local_tag(engine: Option<&Engine>, config: &str, tag: &str) -> (Option<String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::store::Blob;
-
-    fn blob(base: &str, content: &str) -> OutputFile {
-        let sha256 = oci::digest_hex(&oci::sha256_digest(content.as_bytes()))
-            .unwrap()
-            .to_string();
-        OutputFile {
-            base: base.into(),
-            path: sha256.clone(),
-            blob: Blob {
-                sha256,
-                size: content.len() as u64,
-            },
-            mode: 0o644,
-        }
-    }
-
-    fn record(outputs: Vec<OutputFile>) -> Record {
-        Record {
-            format: crate::cache::FORMAT,
-            key: "0".repeat(64),
-            job: "image-default-linux-amd64".into(),
-            inputs: Inputs::default(),
-            outputs,
-            log: None,
-        }
-    }
-
-    fn descriptor(o: &OutputFile) -> oci::Descriptor {
-        oci::Descriptor {
-            media_type: oci::MEDIA_TYPE_LAYER_GZIP.into(),
-            digest: format!("sha256:{}", o.path),
-            size: o.blob.size,
-            platform: None,
-            annotations: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn an_entry_holds_one_manifest_and_blobs_named_by_their_sha256() {
-        let (m, config, layer) = (blob(MANIFEST, "m"), blob(BLOBS, "c"), blob(BLOBS, "l"));
-        let good = record(vec![m.clone(), config.clone(), layer.clone()]);
-        let (manifest, blobs) = split(&good).unwrap();
-        assert_eq!((manifest, blobs), (&m, vec![&config, &layer]));
-        let renamed = OutputFile {
-            path: "index.json".into(),
-            ..layer.clone()
-        };
-        let elsewhere = OutputFile {
-            base: "dist".into(),
-            ..layer.clone()
-        };
-        let misnamed = OutputFile {
-            path: config.blob.sha256.clone(),
-            ..layer.clone()
-        };
-        for (outputs, why) in [
-            (vec![m.clone(), renamed], "writes only blobs"),
-            (vec![m.clone(), elsewhere], "writes only blobs"),
-            (
-                vec![m.clone(), config.clone(), misnamed],
-                "writes only blobs",
-            ),
-            (vec![m.clone(), layer.clone(), layer.clone()], "twice"),
-            (vec![m.clone(), blob(MANIFEST, "n")], "two manifests"),
-            (vec![config.clone()], "no manifest"),
-        ] {
-            let err = split(&record(outputs)).unwrap_err();
-            assert!(err.contains(why), "{why}: {err}");
-        }
-    }
-
-    #[test]
-    fn the_manifest_references_exactly_the_blobs_held() {
-        let (config, layer, extra) = (blob(BLOBS, "c"), blob(BLOBS, "l"), blob(BLOBS, "x"));
-        let manifest = ImageManifest::new(descriptor(&config), vec![descriptor(&layer)]);
-        check_references(&manifest, &[&config, &layer]).unwrap();
-        for (held, why) in [
-            (vec![&config], "does not hold"),
-            (vec![&config, &layer, &extra], "does not reference"),
-        ] {
-            let err = check_references(&manifest, &held).unwrap_err();
-            assert!(err.contains(why), "{why}: {err}");
-        }
-        let mut bigger = manifest.clone();
-        bigger.layers[0].size += 1;
-        assert!(check_references(&bigger, &[&config, &layer]).is_err());
-        let mut index = manifest;
-        index.media_type = oci::MEDIA_TYPE_INDEX.into();
-        assert!(check_references(&index, &[&config, &layer]).is_err());
-    }
-}
+mod tests;
