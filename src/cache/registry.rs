@@ -24,7 +24,8 @@
 //! the rest of the run after one warning: connecting gives up after
 //! [`CONNECT_TIMEOUT`] and waiting for an answer after 15 s, so a dead
 //! registry costs seconds once, not minutes per job, and never fails the
-//! build.
+//! build. `plan --cache-status` reads records only ([`Layered::peek`])
+//! and gives a body 15 s too ([`Layered::records_only`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -98,6 +99,9 @@ pub struct Layered {
     /// Idle clients (each keeps its connections and tokens); jobs running
     /// at once each take one.
     clients: Mutex<Vec<Client>>,
+    /// How long receiving one answer's body may take: [`BODY_TIMEOUT`],
+    /// or [`RESPONSE_TIMEOUT`] when only records are read.
+    body_timeout: Duration,
 }
 
 /// Why a registry gave no entry.
@@ -124,6 +128,7 @@ impl Layered {
             options: ClientOptions::default(),
             max_size: super::DEFAULT_MAX_SIZE,
             clients: Mutex::new(Vec::new()),
+            body_timeout: BODY_TIMEOUT,
         }
     }
 
@@ -160,7 +165,19 @@ impl Layered {
             options,
             max_size,
             clients: Mutex::new(Vec::new()),
+            body_timeout: BODY_TIMEOUT,
         })
+    }
+
+    /// The store for reading records only ([`Layered::peek`], `plan
+    /// --cache-status`): a registry gets [`RESPONSE_TIMEOUT`] to send one
+    /// (at most a few MiB), not the minutes a blob may take, so one that
+    /// drips its answer cannot stall the plan.
+    pub fn records_only(self) -> Layered {
+        Layered {
+            body_timeout: RESPONSE_TIMEOUT,
+            ..self
+        }
     }
 
     pub fn local(&self) -> &LocalStore {
@@ -175,7 +192,7 @@ impl Layered {
                 self.options.clone(),
                 CONNECT_TIMEOUT,
                 RESPONSE_TIMEOUT,
-                Some(BODY_TIMEOUT),
+                Some(self.body_timeout),
             )
         });
         let out = f(&mut client);
@@ -759,6 +776,47 @@ mod tests {
         assert!(store.remotes[0].off.load(Ordering::SeqCst));
         assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
         assert!(started.elapsed() < CONNECT_TIMEOUT);
+    }
+
+    #[test]
+    fn a_registry_that_drips_a_record_stalls_a_peek_no_longer_than_an_answer() {
+        use std::io::{Read as _, Write as _};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        // Answers every request at once, then sends its body a byte a
+        // second for a minute.
+        std::thread::spawn(move || {
+            for stream in listener.incoming().take(8) {
+                let Ok(mut s) = stream else { continue };
+                std::thread::spawn(move || {
+                    let _ = s.read(&mut [0u8; 4096]);
+                    let head = format!(
+                        "HTTP/1.1 200 OK\r\ncontent-type: {OCI_MANIFEST}\r\ncontent-length: 100000\r\n\r\n"
+                    );
+                    let _ = s.write_all(head.as_bytes());
+                    for _ in 0..60 {
+                        if s.write_all(b" ").is_err() {
+                            break;
+                        }
+                        std::thread::sleep(Duration::from_secs(1));
+                    }
+                });
+            }
+        });
+        let dir = tempfile::tempdir().unwrap();
+        let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
+        let local = LocalStore::open(dir.path()).unwrap();
+        let max = super::super::DEFAULT_MAX_SIZE;
+        let store = Layered::open(local, std::slice::from_ref(&repo), None, max)
+            .unwrap()
+            .records_only();
+        let started = std::time::Instant::now();
+        assert!(store.peek(&"c".repeat(64)).unwrap().is_none());
+        let took = started.elapsed();
+        assert!(
+            took < RESPONSE_TIMEOUT + Duration::from_secs(10),
+            "{took:?}"
+        );
     }
 
     /// The test registry (scripts/setup-containers.sh), or `None` when

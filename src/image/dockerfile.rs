@@ -148,17 +148,19 @@ impl Dockerfile {
 
     /// The images a build of this file reads, in order, once each: every
     /// FROM that names neither `scratch` (nothing) nor an earlier stage
-    /// (`FROM build`, `FROM 0`), and every `COPY --from` that names no
-    /// stage. Stage names are matched without case, as the engines do.
+    /// (`FROM build`, `FROM 0`), and every `COPY --from` or `RUN
+    /// --mount=...,from=` that names no stage. Stage names are matched
+    /// without case, as the engines do.
     pub fn images_read(&self) -> Vec<&str> {
         let mut out: Vec<&str> = Vec::new();
         for (i, stage) in self.stages.iter().enumerate() {
             let earlier = &self.stages[..i];
-            let copied = stage.instructions.iter().filter_map(|ins| match &ins.op {
+            let copied = stage.instructions.iter().flat_map(|ins| match &ins.op {
                 Op::Copy(Copy {
                     from: Some(from), ..
-                }) => Some(from.as_str()),
-                _ => None,
+                }) => vec![from.as_str()],
+                Op::Run(raw) => mounted_from(raw),
+                _ => Vec::new(),
             });
             for name in std::iter::once(stage.base.as_str()).chain(copied) {
                 let image = !name.eq_ignore_ascii_case("scratch") && !names_stage(earlier, name);
@@ -208,6 +210,18 @@ impl Dockerfile {
             Some(format!("line {}: {why}", i.line))
         })
     }
+}
+
+/// The `from=` of each `--mount` flag before a raw RUN's command (BuildKit
+/// and Buildah mount a stage or an image there), unexpanded: a name with
+/// `$` is asked of the engine as it is, which knows no such image.
+fn mounted_from(raw: &str) -> Vec<&str> {
+    raw.split_whitespace()
+        .take_while(|w| w.starts_with("--"))
+        .filter_map(|w| w.strip_prefix("--mount="))
+        .flat_map(|m| m.split(','))
+        .filter_map(|field| field.strip_prefix("from="))
+        .collect()
 }
 
 /// Whether `name` names one of `stages` (by its `AS` name or its index).
@@ -281,6 +295,11 @@ mod tests {
             ok(text).images_read(),
             ["golang:1.22", "busybox:1.36", "alpine:3"]
         );
+        let text = "FROM scratch AS assets\nFROM alpine:3\n\
+            RUN --network=none --mount=type=bind,from=Assets,target=/a \\\n\
+            --mount=type=cache,target=/c,from=busybox:1 --mount=from=tools:2 cp /a /b\n\
+            RUN echo --mount=from=not:read\n";
+        assert_eq!(ok(text).images_read(), ["alpine:3", "busybox:1", "tools:2"]);
         // A stage is known only after its FROM: a later name is an image.
         let text = "FROM later AS first\nFROM scratch AS later\nCOPY --from=first / /\n";
         assert_eq!(ok(text).images_read(), ["later"]);

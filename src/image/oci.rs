@@ -24,7 +24,7 @@ mod archive;
 mod layer;
 
 pub use archive::write_archive;
-pub use layer::LayerWriter;
+pub use layer::{LayerWriter, diff_id};
 
 pub const MEDIA_TYPE_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
 pub const MEDIA_TYPE_INDEX: &str = "application/vnd.oci.image.index.v1+json";

@@ -159,9 +159,6 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
     watch(pgid, child.wait(), spawn.timeout, cancel, grace).await
 }
 
-/// Waits for the process group `pgid`'s leader (`waiter`) to end, stops
-/// the group on a timeout or a cancel, and SIGKILLs whatever is left of
-/// the group in every case.
 /// The error of a job whose spawner ended while the job ran (someone
 /// killed it): the job started, so this is not a start error.
 #[derive(Debug)]
@@ -180,6 +177,9 @@ pub fn spawner_gone(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|inner| inner.is::<SpawnerGone>())
 }
 
+/// Waits for the process group `pgid`'s leader (`waiter`) to end, stops
+/// the group on a timeout or a cancel, and SIGKILLs whatever is left of
+/// the group in every case.
 async fn watch(
     pgid: u32,
     waiter: impl std::future::Future<Output = io::Result<ExitStatus>>,

@@ -367,3 +367,102 @@ fn an_engine_image_is_restored_and_reruns_on_another_base() {
     c.build(&[]);
     c.all_restored(true, "unchanged since");
 }
+
+/// Each image job's record by its job id, from the records not in `before`.
+fn records_since(
+    c: &Images,
+    before: &[(PathBuf, serde_json::Value)],
+) -> BTreeMap<String, (PathBuf, serde_json::Value)> {
+    c.image_records()
+        .into_iter()
+        .filter(|(path, _)| !before.iter().any(|(b, _)| b == path))
+        .map(|(path, r)| (r["job"].as_str().unwrap().to_string(), (path, r)))
+        .collect()
+}
+
+#[test]
+fn an_entry_of_another_platform_leaves_nothing_in_the_layout() {
+    let c = Images::native();
+    c.build(&[]);
+    let good = c.image_files();
+    let first = records_since(&c, &[]);
+    // Another image of each platform (another label) in the cache.
+    c.edit("matrix.toml", "flavour = \"one\"", "flavour = \"two\"");
+    c.build(&[]);
+    let before: Vec<_> = first.values().cloned().collect();
+    let second = records_since(&c, &before);
+    c.edit("matrix.toml", "flavour = \"two\"", "flavour = \"one\"");
+    // Each platform's entry now holds the other platform's other image:
+    // blobs by their sha256, references right, only the config is wrong.
+    for (job, other) in [
+        ("image-default-linux-amd64", "image-default-linux-arm64"),
+        ("image-default-linux-arm64", "image-default-linux-amd64"),
+    ] {
+        let (path, mut record) = first[job].clone();
+        record["outputs"] = second[other].1["outputs"].clone();
+        std::fs::write(&path, serde_json::to_vec_pretty(&record).unwrap()).unwrap();
+    }
+    let err = c.build(&[]);
+    assert!(err.contains("is corrupt"), "{err}");
+    assert!(err.contains("it is an image for linux/"), "{err}");
+    c.all_restored(false, "another platform");
+    let now = c.image_files();
+    assert_eq!(
+        now.keys().collect::<Vec<_>>(),
+        good.keys().collect::<Vec<_>>(),
+        "no blob of the refused entries in the layout or its archive"
+    );
+    assert!(now == good);
+}
+
+#[test]
+fn an_entry_whose_layers_are_not_its_configs_is_refused() {
+    use sha2::Digest as _;
+    let c = Images::native();
+    c.build(&[]);
+    let good = c.image_files();
+    let records = records_since(&c, &[]);
+    let blob = |sha: &str| std::fs::read(c.cache.join("cas").join(sha)).unwrap();
+    let (path, mut amd64) = records["image-default-linux-amd64"].clone();
+    let arm64 = &records["image-default-linux-arm64"].1;
+    let manifest_sha = |r: &serde_json::Value| {
+        let outputs = r["outputs"].as_array().unwrap();
+        let out = outputs.iter().find(|o| o["base"] == "manifest").unwrap();
+        out["sha256"].as_str().unwrap().to_string()
+    };
+    let manifest_of = |r: &serde_json::Value| -> serde_json::Value {
+        serde_json::from_slice(&blob(&manifest_sha(r))).unwrap()
+    };
+    // amd64's config over arm64's layer: the platform and every
+    // reference are right, the layer is not the one the config names.
+    let layer_of = |m: serde_json::Value| {
+        let l = &m["layers"][0];
+        format!("\"digest\":{},\"size\":{}", l["digest"], l["size"])
+    };
+    let (mine, theirs) = (manifest_of(&amd64), manifest_of(arm64));
+    let text = String::from_utf8(blob(&manifest_sha(&amd64))).unwrap();
+    let text = text.replacen(&layer_of(mine), &layer_of(theirs.clone()), 1);
+    let manifest: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(manifest["layers"], theirs["layers"]);
+    let bytes = text.into_bytes();
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    std::fs::write(c.cache.join("cas").join(&sha), &bytes).unwrap();
+    let layer = manifest["layers"][0]["digest"].as_str().unwrap()[7..].to_string();
+    let config = manifest["config"]["digest"].as_str().unwrap()[7..].to_string();
+    let output = |base: &str, sha: &str| {
+        serde_json::json!({"base": base, "path": sha, "sha256": sha,
+            "size": blob(sha).len(), "mode": 0o644})
+    };
+    amd64["outputs"] = serde_json::json!([
+        output("manifest", &sha),
+        output("blobs", &config),
+        output("blobs", &layer)
+    ]);
+    std::fs::write(&path, serde_json::to_vec_pretty(&amd64).unwrap()).unwrap();
+    let err = c.build(&[]);
+    assert!(err.contains("is corrupt"), "{err}");
+    assert!(err.contains("its config says"), "{err}");
+    assert!(!c.restored()["image-default-linux-amd64"]);
+    assert!(c.restored()["image-default-linux-arm64"]);
+    assert!(c.image_files() == good);
+}

@@ -11,18 +11,23 @@
 //! it: matrix (the `native` setting and the Dockerfile's blocker) or the
 //! engine. An engine build adds the engine's identity (client, server
 //! version, classic builder) and the id of every image it reads (each
-//! FROM and `COPY --from` that names no stage; `FROM scratch` reads
-//! nothing). A RUN step may fetch from the network: what it fetches is not
-//! an input, as with a build job's command.
+//! FROM, `COPY --from` and `RUN --mount=...,from=` that names no stage;
+//! `FROM scratch` reads nothing). A RUN step, or an ADD of a URL, may
+//! fetch from the network: what it fetches is not an input, as with a
+//! build job's command.
 //!
 //! Its outputs are the blobs its manifest references and the manifest,
 //! under the variant's `blobs/sha256/`. A record's blob must be named by
 //! its own sha256 (nothing else may be written), the manifest must
-//! reference exactly the entry's other blobs, and everything `ImageBuilt`
-//! says is read back from the restored bytes: the descriptor from the
-//! manifest blob, the platform from the config. An engine-built image
-//! keeps its engine tag only when the engine still has an image of that
-//! config (its id); otherwise the job says so in its log and reports none.
+//! reference exactly the entry's other blobs, its config must be of the
+//! job's platform and its layers must be the config's diff_ids; all this
+//! is checked in a hidden folder of the layout before any blob is moved
+//! into place, so a refused entry leaves nothing behind. Everything
+//! `ImageBuilt` says is read back from the restored bytes: the descriptor
+//! from the manifest blob, the platform from the config. An engine-built
+//! image keeps its engine tag only when the engine still has an image of
+//! that config (its id, which with checked diff_ids names these layers);
+//! otherwise the job says so in its log and reports none.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::PermissionsExt;
@@ -289,8 +294,31 @@ fn check_references(manifest: &ImageManifest, blobs: &[&OutputFile]) -> Result<(
     Ok(())
 }
 
+/// Whether `bytes` are the manifest matrix writes for `manifest`'s config
+/// and layers (both builds write `ImageManifest::new` as canonical JSON):
+/// nothing the plan did not decide goes into the layout and the index
+/// (annotations, a `subject`, a layer's `urls`).
+fn check_form(manifest: &ImageManifest, bytes: &[u8]) -> Result<(), String> {
+    let bare = |d: &oci::Descriptor| oci::Descriptor {
+        platform: None,
+        annotations: BTreeMap::new(),
+        ..d.clone()
+    };
+    let ours = ImageManifest::new(
+        bare(&manifest.config),
+        manifest.layers.iter().map(bare).collect(),
+    );
+    match oci::canonical_json(&ours, "manifest") {
+        Ok(canonical) if canonical == bytes => Ok(()),
+        _ => Err("its manifest is not one matrix writes (other fields or another form)".into()),
+    }
+}
+
 /// Puts a record's blobs back into the variant's layout (made if needed,
-/// never through a link) and reads what the job reports from them.
+/// never through a link) and reads what the job reports from them. The
+/// blobs are restored into a hidden folder of the layout and checked
+/// there ([`check_image`]); only a whole, checked image is renamed into
+/// place, so a refused entry leaves nothing in the layout or its archive.
 fn restore(
     ctx: &Context,
     job: usize,
@@ -304,7 +332,11 @@ fn restore(
     let (p, layout_dir) = step(plan, v, pf)?;
     let (manifest_out, blobs) = split(record)?;
     let part = |outputs: Vec<OutputFile>| Record {
-        outputs,
+        // Blobs are data: 0644 whatever the entry says.
+        outputs: outputs
+            .into_iter()
+            .map(|o| OutputFile { mode: 0o644, ..o })
+            .collect(),
         log: None,
         ..record.clone()
     };
@@ -321,6 +353,7 @@ fn restore(
     let manifest: ImageManifest =
         serde_json::from_slice(&bytes).map_err(|e| format!("its manifest: {e}"))?;
     check_references(&manifest, &blobs)?;
+    check_form(&manifest, &bytes)?;
     if manifest.config.size > MAX_JSON {
         return Err(format!("its config is {} bytes", manifest.config.size));
     }
@@ -331,20 +364,20 @@ fn restore(
         .map_err(|e| e.to_string())?;
     let layout = Layout::create(&layout_dir).map_err(|e| e.to_string())?;
     let blobs_dir = layout_dir.join("blobs").join("sha256");
-    let bases = BTreeMap::from([
-        (MANIFEST.to_string(), blobs_dir.clone()),
-        (BLOBS.to_string(), blobs_dir),
-    ]);
+    let staging = tempfile::Builder::new()
+        .prefix(oci::PARTIAL_PREFIX)
+        .tempdir_in(&blobs_dir)
+        .map_err(|e| format!("cannot make a folder in `{}`: {e}", blobs_dir.display()))?;
+    let bases = BTreeMap::from([(BLOBS.to_string(), staging.path().to_path_buf())]);
+    let held: Vec<OutputFile> = blobs.iter().map(|o| (*o).clone()).collect();
     cache
         .store
-        .restore(&part(record.outputs.clone()), &bases, &log)
+        .restore(&part(held), &bases, &log)
         .map_err(|e| e.to_string())?;
-    let config: ImageConfig = layout
-        .read_json(&manifest.config.digest)
-        .map_err(|e| e.to_string())?;
-    let platform = config.platform();
-    if !platform.matches(&images::oci_platform(p)) {
-        return Err(format!("it is an image for {platform}, not {}", p.platform));
+    let platform = check_image(&manifest, staging.path(), p, cache.max_size)?;
+    for o in &blobs {
+        std::fs::rename(staging.path().join(&o.path), blobs_dir.join(&o.path))
+            .map_err(|e| format!("cannot move blob {} into the layout: {e}", o.path))?;
     }
     let mut descriptor = layout
         .put_bytes(MEDIA_TYPE_MANIFEST, &bytes)
@@ -379,6 +412,62 @@ fn restore(
     })
 }
 
+/// Whether the blobs in `dir` make an image matrix would have made for
+/// `p`: an OCI config (at most [`MAX_JSON`] bytes) of `p`'s platform, and
+/// gzip'd layers whose uncompressed bytes (at most `max_size` in all) are
+/// the config's diff_ids, in order. A config's digest is then the image:
+/// the engine's image of that id (its local tag) has these layers. Its
+/// platform when it is.
+fn check_image(
+    manifest: &ImageManifest,
+    dir: &Path,
+    p: &PlatformImage,
+    max_size: u64,
+) -> Result<oci::Platform, String> {
+    let blob = |digest: &str| -> Result<PathBuf, String> {
+        Ok(dir.join(oci::digest_hex(digest).map_err(|e| e.to_string())?))
+    };
+    if manifest.config.media_type != oci::MEDIA_TYPE_CONFIG {
+        return Err(format!("its config is a {}", manifest.config.media_type));
+    }
+    let bytes = crate::package::capped::read(&blob(&manifest.config.digest)?, MAX_JSON)
+        .map_err(|e| format!("its config: {e}"))?;
+    let config: ImageConfig =
+        serde_json::from_slice(&bytes).map_err(|e| format!("its config: {e}"))?;
+    let platform = config.platform();
+    if !platform.matches(&images::oci_platform(p)) {
+        return Err(format!("it is an image for {platform}, not {}", p.platform));
+    }
+    let diff_ids = &config.rootfs.diff_ids;
+    if diff_ids.len() != manifest.layers.len() {
+        return Err(format!(
+            "its manifest has {} layers, its config {} diff_ids",
+            manifest.layers.len(),
+            diff_ids.len()
+        ));
+    }
+    let mut left = max_size;
+    for (layer, want) in manifest.layers.iter().zip(diff_ids) {
+        if layer.media_type != oci::MEDIA_TYPE_LAYER_GZIP {
+            return Err(format!(
+                "its layer {} is a {}",
+                layer.digest, layer.media_type
+            ));
+        }
+        let file = std::fs::File::open(blob(&layer.digest)?).map_err(|e| e.to_string())?;
+        let (got, size) = oci::diff_id(std::io::BufReader::new(file), left)
+            .map_err(|e| format!("its layer {}: {e}", layer.digest))?;
+        if &got != want {
+            return Err(format!(
+                "its layer {} is {got} uncompressed, its config says {want}",
+                layer.digest
+            ));
+        }
+        left -= size;
+    }
+    Ok(platform)
+}
+
 /// Gives `tag` to the engine's image of config `config` (its id) when the
 /// engine still has it: the tag it had when it was built. Otherwise no tag
 /// is claimed. The log line says which.
@@ -410,97 +499,4 @@ fn local_tag(engine: Option<&Engine>, config: &str, tag: &str) -> (Option<String
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::store::Blob;
-
-    fn blob(base: &str, content: &str) -> OutputFile {
-        let sha256 = oci::digest_hex(&oci::sha256_digest(content.as_bytes()))
-            .unwrap()
-            .to_string();
-        OutputFile {
-            base: base.into(),
-            path: sha256.clone(),
-            blob: Blob {
-                sha256,
-                size: content.len() as u64,
-            },
-            mode: 0o644,
-        }
-    }
-
-    fn record(outputs: Vec<OutputFile>) -> Record {
-        Record {
-            format: crate::cache::FORMAT,
-            key: "0".repeat(64),
-            job: "image-default-linux-amd64".into(),
-            inputs: Inputs::default(),
-            outputs,
-            log: None,
-        }
-    }
-
-    fn descriptor(o: &OutputFile) -> oci::Descriptor {
-        oci::Descriptor {
-            media_type: oci::MEDIA_TYPE_LAYER_GZIP.into(),
-            digest: format!("sha256:{}", o.path),
-            size: o.blob.size,
-            platform: None,
-            annotations: BTreeMap::new(),
-        }
-    }
-
-    #[test]
-    fn an_entry_holds_one_manifest_and_blobs_named_by_their_sha256() {
-        let (m, config, layer) = (blob(MANIFEST, "m"), blob(BLOBS, "c"), blob(BLOBS, "l"));
-        let good = record(vec![m.clone(), config.clone(), layer.clone()]);
-        let (manifest, blobs) = split(&good).unwrap();
-        assert_eq!((manifest, blobs), (&m, vec![&config, &layer]));
-        let renamed = OutputFile {
-            path: "index.json".into(),
-            ..layer.clone()
-        };
-        let elsewhere = OutputFile {
-            base: "dist".into(),
-            ..layer.clone()
-        };
-        let misnamed = OutputFile {
-            path: config.blob.sha256.clone(),
-            ..layer.clone()
-        };
-        for (outputs, why) in [
-            (vec![m.clone(), renamed], "writes only blobs"),
-            (vec![m.clone(), elsewhere], "writes only blobs"),
-            (
-                vec![m.clone(), config.clone(), misnamed],
-                "writes only blobs",
-            ),
-            (vec![m.clone(), layer.clone(), layer.clone()], "twice"),
-            (vec![m.clone(), blob(MANIFEST, "n")], "two manifests"),
-            (vec![config.clone()], "no manifest"),
-        ] {
-            let err = split(&record(outputs)).unwrap_err();
-            assert!(err.contains(why), "{why}: {err}");
-        }
-    }
-
-    #[test]
-    fn the_manifest_references_exactly_the_blobs_held() {
-        let (config, layer, extra) = (blob(BLOBS, "c"), blob(BLOBS, "l"), blob(BLOBS, "x"));
-        let manifest = ImageManifest::new(descriptor(&config), vec![descriptor(&layer)]);
-        check_references(&manifest, &[&config, &layer]).unwrap();
-        for (held, why) in [
-            (vec![&config], "does not hold"),
-            (vec![&config, &layer, &extra], "does not reference"),
-        ] {
-            let err = check_references(&manifest, &held).unwrap_err();
-            assert!(err.contains(why), "{why}: {err}");
-        }
-        let mut bigger = manifest.clone();
-        bigger.layers[0].size += 1;
-        assert!(check_references(&bigger, &[&config, &layer]).is_err());
-        let mut index = manifest;
-        index.media_type = oci::MEDIA_TYPE_INDEX.into();
-        assert!(check_references(&index, &[&config, &layer]).is_err());
-    }
-}
+mod tests;
