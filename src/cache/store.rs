@@ -685,4 +685,24 @@ mod tests {
         store.set_last_inputs("/p\0build-x", &inputs).unwrap();
         assert_eq!(store.last_inputs("/p\0build-x"), Some(inputs));
     }
+
+    #[test]
+    fn unchanged_last_inputs_are_not_written_again() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (_dir, store, inputs) = setup();
+        let scope = "/p\0build-x";
+        let file = || store.last_path(scope).symlink_metadata().unwrap();
+        store.set_last_inputs(scope, &inputs).unwrap();
+        let first = file();
+        assert_eq!(first.permissions().mode() & 0o777, 0o644);
+        // The same inputs (a restored job): the file is left as it is.
+        store.set_last_inputs(scope, &inputs).unwrap();
+        assert_eq!(file().ino(), first.ino());
+        // Others: a new file is renamed over it.
+        let mut changed = inputs.clone();
+        changed.set("command", "other");
+        store.set_last_inputs(scope, &changed).unwrap();
+        assert_ne!(file().ino(), first.ino());
+        assert_eq!(store.last_inputs(scope), Some(changed));
+    }
 }
