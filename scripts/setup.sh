@@ -40,6 +40,8 @@ readonly REQUIREMENTS=(
 	time:/usr/bin/time
 	# The cross tests check each binary's header with file(1).
 	file:file
+	# The durability test reads a build's fsync and rename calls.
+	strace:strace
 	# A real third-party Go program (github.com/ulikunitz/xz and its gxz
 	# command, as Debian ships its source) that `matrix init` is tested on.
 	golang-github-ulikunitz-xz-dev:/usr/share/gocode/src/github.com/ulikunitz/xz/go.mod

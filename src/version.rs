@@ -352,25 +352,10 @@ impl Git<'_> {
                 });
             }
         }
-        let commit = match self.run(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"])? {
-            Outcome::Ok(out) => out.trim().to_owned(),
-            Outcome::Failed { .. } => {
-                return Err(VersionError::NoCommits {
-                    dir: self.dir.to_path_buf(),
-                });
-            }
-        };
-        let short_commit: String = commit.chars().take(7).collect();
-
-        // --no-show-signature: a user's log.showSignature would otherwise
-        // mix gpg output into the timestamp.
-        let args = ["log", "-1", "--no-show-signature", "--format=%ct", "HEAD"];
-        let out = self.ok(&args)?;
-        let commit_timestamp = out.trim().parse().map_err(|_| VersionError::GitOutput {
-            args: args.join(" "),
-            output: out.clone(),
-        })?;
-
+        // The other questions do not depend on each other: asked at once
+        // (each git is a process start), judged in this order, so the
+        // error is the one asking them in turn would give.
+        let log = ["log", "-1", "--no-show-signature", "--format=%ct", "HEAD"];
         // for-each-ref rather than `git tag`: its output format is fixed
         // (no column.ui, no tag.sort), and it peels annotated tags the same.
         let tags = |filter: &str| -> Result<Vec<String>, VersionError> {
@@ -382,12 +367,42 @@ impl Git<'_> {
             ])?;
             Ok(out.lines().map(str::to_owned).collect())
         };
-        let head_tags = tags("--points-at=HEAD")?;
-        let merged_tags = tags("--merged=HEAD")?;
+        let (head, log_out, head_tags, merged_tags, dirty_files) = std::thread::scope(|s| {
+            let head = s.spawn(|| self.run(&["rev-parse", "--verify", "--quiet", "HEAD^{commit}"]));
+            let log_out = s.spawn(|| self.ok(&log));
+            let head_tags = s.spawn(|| tags("--points-at=HEAD"));
+            let merged_tags = s.spawn(|| tags("--merged=HEAD"));
+            let dirty = self.dirty_files(ignore);
+            (
+                joined(head),
+                joined(log_out),
+                joined(head_tags),
+                joined(merged_tags),
+                dirty,
+            )
+        });
+        let commit = match head? {
+            Outcome::Ok(out) => out.trim().to_owned(),
+            Outcome::Failed { .. } => {
+                return Err(VersionError::NoCommits {
+                    dir: self.dir.to_path_buf(),
+                });
+            }
+        };
+        let short_commit: String = commit.chars().take(7).collect();
+
+        // --no-show-signature: a user's log.showSignature would otherwise
+        // mix gpg output into the timestamp.
+        let out = log_out?;
+        let commit_timestamp = out.trim().parse().map_err(|_| VersionError::GitOutput {
+            args: log.join(" "),
+            output: out.clone(),
+        })?;
+        let head_tags = head_tags?;
+        let merged_tags = merged_tags?;
         let tag_at_head = highest_tag(head_tags.iter().map(String::as_str));
         let latest_tag = highest_tag(merged_tags.iter().map(String::as_str));
-
-        let dirty_files = self.dirty_files(ignore)?;
+        let dirty_files = dirty_files?;
         Ok(GitFacts {
             commit,
             short_commit,
@@ -450,6 +465,13 @@ impl Git<'_> {
             })
         }
     }
+}
+
+/// What a scoped thread returned (its panic, if it panicked, goes on).
+fn joined<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
 }
 
 fn join_args<S: AsRef<OsStr>>(args: &[S]) -> String {

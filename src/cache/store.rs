@@ -15,6 +15,11 @@
 //! capped and never follow a link; a restored file is re-hashed against the
 //! record before it is renamed into place, so a corrupt store can only
 //! cause a rerun, never a wrong output.
+//!
+//! For the same reason entries are not fsynced: a record must parse and
+//! name its key, a blob is re-hashed as it is restored, so an entry torn
+//! by a crash is dropped and its job reruns. Syncing each blob, record and
+//! last-inputs file cost every cached job several disk flushes.
 
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -25,7 +30,7 @@ use std::time::SystemTime;
 use serde::{Deserialize, Serialize};
 
 use super::key::{Inputs, is_key};
-use crate::package::atomic::{AtomicFile, write_atomic};
+use crate::package::atomic::AtomicFile;
 use crate::package::checksum::{Algorithm, Hasher, HashingWriter};
 
 /// Largest action record or last-inputs file read.
@@ -157,7 +162,6 @@ impl LocalStore {
         // bytes by their digest, and a corrupt one is replaced rather than
         // trusted. A reader holding the old file keeps reading it.
         let dest = self.blob_path(&sha256);
-        temp.as_file().sync_all()?;
         temp.persist(&dest).map_err(|e| e.error)?;
         Ok(Blob { sha256, size })
     }
@@ -223,7 +227,6 @@ impl LocalStore {
                 blob.sha256, blob.size
             )));
         }
-        temp.as_file().sync_all()?;
         temp.persist(self.blob_path(&sha256)).map_err(|e| e.error)?;
         Ok(())
     }
@@ -234,7 +237,23 @@ impl LocalStore {
             return Err(corrupt(format!("`{}` is not a cache key", record.key)));
         }
         let bytes = record_bytes(record)?;
-        write_atomic(&self.record_path(&record.key), &bytes)
+        self.write_entry(&self.record_path(&record.key), &bytes)
+    }
+
+    /// Writes a record or last-inputs file: under a temporary name in
+    /// `tmp/`, then renamed into place, readable by the store's other
+    /// users (mode 0644); not synced (see the module doc).
+    fn write_entry(&self, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+        use std::io::Write;
+        use std::os::unix::fs::PermissionsExt;
+        let mut temp = tempfile::Builder::new()
+            .prefix("entry-")
+            .tempfile_in(self.root.join("tmp"))?;
+        temp.write_all(bytes)?;
+        temp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+        temp.persist(dest).map_err(|e| e.error)?;
+        Ok(())
     }
 
     fn last_path(&self, scope: &str) -> PathBuf {
@@ -352,8 +371,14 @@ impl Store for LocalStore {
     }
 
     fn set_last_inputs(&self, scope: &str, inputs: &Inputs) -> io::Result<()> {
+        let path = self.last_path(scope);
+        // A restored job ran with the inputs it was last saved with: read
+        // them rather than write them again.
+        if read_json::<Inputs>(&path).is_ok_and(|last| last.as_ref() == Some(inputs)) {
+            return Ok(());
+        }
         let bytes = serde_json::to_vec_pretty(inputs).map_err(io::Error::other)?;
-        write_atomic(&self.last_path(scope), &bytes)
+        self.write_entry(&path, &bytes)
     }
 }
 
@@ -659,5 +684,25 @@ mod tests {
         assert!(store.last_inputs("/p\0build-x").is_none());
         store.set_last_inputs("/p\0build-x", &inputs).unwrap();
         assert_eq!(store.last_inputs("/p\0build-x"), Some(inputs));
+    }
+
+    #[test]
+    fn unchanged_last_inputs_are_not_written_again() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (_dir, store, inputs) = setup();
+        let scope = "/p\0build-x";
+        let file = || store.last_path(scope).symlink_metadata().unwrap();
+        store.set_last_inputs(scope, &inputs).unwrap();
+        let first = file();
+        assert_eq!(first.permissions().mode() & 0o777, 0o644);
+        // The same inputs (a restored job): the file is left as it is.
+        store.set_last_inputs(scope, &inputs).unwrap();
+        assert_eq!(file().ino(), first.ino());
+        // Others: a new file is renamed over it.
+        let mut changed = inputs.clone();
+        changed.set("command", "other");
+        store.set_last_inputs(scope, &changed).unwrap();
+        assert_ne!(file().ino(), first.ino());
+        assert_eq!(store.last_inputs(scope), Some(changed));
     }
 }

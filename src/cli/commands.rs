@@ -1,6 +1,8 @@
 //! What each subcommand does, in terms of the library's stages.
 
-use super::common::{execute, make_plan, make_plan_to_look, plan_options, print_out, warn};
+use super::common::{
+    execute, make_plan, make_plan_to_look, plan_options, print_json, print_out, warn,
+};
 use super::{BuildArgs, Cli, Command, DoctorArgs, PlanArgs};
 use crate::error::Error;
 use crate::report::views;
@@ -58,21 +60,17 @@ fn plan_command(cli: &Cli, args: &PlanArgs) -> Result<(), Error> {
         false => None,
     };
     if args.json || matches!(args.format, Some(Format::Json)) {
-        let to_json = |e: serde_json::Error| Error::io("stdout")(e.into());
-        let mut text = match &status {
-            None => serde_json::to_string_pretty(&*plan).map_err(to_json)?,
-            Some(status) => {
-                let mut value = serde_json::to_value(&*plan).map_err(to_json)?;
-                let rows: Vec<serde_json::Value> = status
-                    .iter()
-                    .map(|(job, s)| serde_json::json!({ "job": job, "status": s }))
-                    .collect();
-                value["cache_status"] = rows.into();
-                serde_json::to_string_pretty(&value).map_err(to_json)?
-            }
+        let Some(status) = &status else {
+            return print_json(&*plan);
         };
-        text.push('\n');
-        return print_out(&text);
+        let to_json = |e: serde_json::Error| Error::io("stdout")(e.into());
+        let mut value = serde_json::to_value(&*plan).map_err(to_json)?;
+        let rows: Vec<serde_json::Value> = status
+            .iter()
+            .map(|(job, s)| serde_json::json!({ "job": job, "status": s }))
+            .collect();
+        value["cache_status"] = rows.into();
+        return print_json(&value);
     }
     let mut text = views::plan(&plan, cli.verbose > 0);
     if let Some(status) = status {

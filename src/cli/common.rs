@@ -18,16 +18,32 @@ use crate::report::{self, Style};
 
 pub(super) fn print_out(text: &str) -> Result<(), Error> {
     let mut out = std::io::stdout().lock();
-    out.write_all(text.as_bytes())
-        .and_then(|()| out.flush())
-        .or_else(|e| {
-            // A closed pipe (`matrix plan | head`) is not an error.
-            if e.kind() == std::io::ErrorKind::BrokenPipe {
-                Ok(())
-            } else {
-                Err(Error::io("stdout")(e))
-            }
-        })
+    stdout_result(out.write_all(text.as_bytes()).and_then(|()| out.flush()))
+}
+
+/// Prints `value` as pretty JSON and a newline, written as it is
+/// serialised: a plan of 10,000 targets is 21 MB, and making it a string
+/// first cost a tenth of `plan --json`'s time (its growth, copies and
+/// page faults).
+pub(super) fn print_json(value: &impl serde::Serialize) -> Result<(), Error> {
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    let written = serde_json::to_writer_pretty(&mut out, value)
+        .map_err(std::io::Error::from)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    stdout_result(written)
+}
+
+/// What writing to stdout came to: a closed pipe (`matrix plan | head`)
+/// is not an error.
+fn stdout_result(written: std::io::Result<()>) -> Result<(), Error> {
+    written.or_else(|e| {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            Ok(())
+        } else {
+            Err(Error::io("stdout")(e))
+        }
+    })
 }
 
 /// The plan options the flags ask for.

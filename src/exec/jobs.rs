@@ -359,6 +359,15 @@ pub(super) fn archive_record(plan: &Plan, t: usize, size: u64, hex: &str) -> Art
     }
 }
 
+/// Makes the names of the files `artifacts` lists durable, before a file
+/// that declares them finished (the checksums file, the manifest) is
+/// written: each was synced before its rename, and the folders they were
+/// renamed into are synced here once each (see `package::atomic`).
+fn sync_listed(plan: &Plan, artifacts: &[Artifact]) {
+    let paths: Vec<PathBuf> = artifacts.iter().map(|a| plan.dist.join(&a.path)).collect();
+    crate::package::atomic::sync_dirs(paths.iter().map(PathBuf::as_path));
+}
+
 fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
     let plan = &ctx.plan;
     let algorithm = plan.checksum.algorithm;
@@ -370,6 +379,7 @@ fn checksums(ctx: &Context, job: usize) -> Result<Artifact, JobError> {
         .collect();
     let text = checksum::render_checksums(&lines);
     let path = plan.dist.join(&plan.checksum.file_name);
+    sync_listed(plan, &ctx.artifacts);
     crate::package::atomic::write_atomic(&path, text.as_bytes()).map_err(io_error(
         plan,
         job,
@@ -735,6 +745,7 @@ fn write_manifest(ctx: &Context, job: usize) -> Result<(), JobError> {
     };
     m.normalize();
     let path = plan.dist.join(MANIFEST);
+    sync_listed(plan, &ctx.artifacts);
     m.write(&path).map_err(io_error(plan, job, path.clone()))
 }
 

@@ -74,28 +74,24 @@ pub(super) fn cache_home(env: &BTreeMap<String, String>) -> PathBuf {
     }
 }
 
-/// How many folders below the cache home [`target_dir`] names
+/// How many folders below the cache home a target's `{{ cache }}` is
 /// (`matrix/targets/<project>-<hash>/<slug>`): matrix makes them, so
 /// none may be a link or another user's.
 pub(crate) const TARGET_DIR_DEPTH: usize = 4;
 
-/// A target's `{{ cache }}`: `<cache home>/matrix/targets/<project>-<12 hex
-/// of the project's path>/<target slug>`. Kept across builds and `--clean`
-/// (a compiler's incremental state lives there); one per checkout, so two
-/// clones of a project do not share, and so overwrite, each other's.
-pub(super) fn target_dir(
-    env: &BTreeMap<String, String>,
-    project: &str,
-    root: &Path,
-    slug: &str,
-) -> PathBuf {
+/// The folder of this checkout's targets' `{{ cache }}`s: `<cache
+/// home>/matrix/targets/<project>-<12 hex of the project's path>`; a
+/// target's is its slug below it ([`TARGET_DIR_DEPTH`] folders in all).
+/// Kept across builds and `--clean` (a compiler's incremental state lives
+/// there); one per checkout, so two clones of a project do not share, and
+/// so overwrite, each other's. Made once per plan, not per target.
+pub(super) fn targets_dir(env: &BTreeMap<String, String>, project: &str, root: &Path) -> PathBuf {
     let mut hasher = Hasher::new(Algorithm::Sha256);
     hasher.update(root.as_os_str().as_encoded_bytes());
     let checkout = &hasher.finalize_hex()[..12];
     cache_home(env)
         .join("matrix/targets")
         .join(format!("{project}-{checkout}"))
-        .join(slug)
 }
 
 /// Checks a registry repository of `[cache] from` or `to`.

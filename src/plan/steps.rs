@@ -52,6 +52,8 @@ pub struct Renderer<'a> {
     pub(super) req: &'a Request,
     engine: Engine,
     pub(super) base: Vars,
+    /// The folder of the targets' `{{ cache }}`s (each is its slug below).
+    targets_cache: std::path::PathBuf,
 }
 
 impl<'a> Renderer<'a> {
@@ -76,6 +78,7 @@ impl<'a> Renderer<'a> {
             req,
             engine: Engine::with_limits(&config.limits),
             base,
+            targets_cache: super::cache::targets_dir(&req.env, &config.project.name, &req.root),
         })
     }
 
@@ -159,12 +162,7 @@ impl<'a> Renderer<'a> {
         check_binary_name(&id, chosen.binary.0, self.source(), &chosen.binary.1)?;
         let bin = format!("{}{ext}", chosen.binary.0);
 
-        let cache_dir = super::cache::target_dir(
-            &self.req.env,
-            &self.loaded.config.project.name,
-            &self.req.root,
-            &slug,
-        );
+        let cache_dir = self.targets_cache.join(&slug);
         let mut vars = self.vars_for(&values, &id, &slug, platform);
         vars.set("target_id", id.as_str())
             .set("target_slug", slug.as_str())

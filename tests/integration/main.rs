@@ -11,6 +11,7 @@ mod channels;
 mod containers;
 mod cosign;
 mod cross;
+mod durability;
 mod errors;
 mod failure;
 mod faults;
