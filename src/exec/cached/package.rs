@@ -46,7 +46,8 @@ pub(in crate::exec) async fn package(
         job,
         |cache, at| inputs(cache, at, c, t),
         |cache, record, scratch| {
-            restore(plan, c, cache, record, scratch).map(|extra| Output {
+            let path = package_path(plan, c, t, &ctx.artifacts)?;
+            restore(plan, &path, cache, record, scratch).map(|extra| Output {
                 extra,
                 ..Output::default()
             })
@@ -55,6 +56,20 @@ pub(in crate::exec) async fn package(
         |output, scratch| saving(plan, &output.extra, scratch),
     )
     .await
+}
+
+/// Where in dist/ channel `c`'s package of target `t` goes, as the plan
+/// and the archives' records decide: the only file its entry may restore.
+fn package_path(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<String, String> {
+    let step = &plan.channels[c];
+    let url = step
+        .url(t)
+        .ok_or_else(|| format!("channel {} does not ship {}", step.name, plan.targets[t].id))?;
+    let package = crate::exec::channels::package(plan, &step.name, t, url, artifacts)
+        .map_err(|e| e.to_string())?;
+    step.packager
+        .package_file(&crate::exec::channels::release(plan), &package)
+        .map_err(|e| e.to_string())
 }
 
 /// The inputs of channel `c`'s package of target `t`, or why it is not
@@ -167,26 +182,25 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
     Ok(files)
 }
 
-/// Puts a record's package back into the channel's folder in dist/ and
-/// gives back its record. A record naming a file outside that folder is
-/// refused as corrupt, and so is a records file that does not list
-/// exactly the one package the entry holds: it is checked before dist/ is
-/// written. The restored file's record is made anew from its bytes and
-/// must equal the listed one.
+/// Puts a record's package back at `path` in dist/ (where the plan puts
+/// this job's package, see [`package_path`]) and gives back its record.
+/// A record naming any other file (another target's package in the same
+/// folder too) is refused as corrupt, and so is a records file that does
+/// not list exactly the one package the entry holds: it is checked before
+/// dist/ is written. The restored file's record is made anew from its
+/// bytes and must equal the listed one.
 fn restore(
     plan: &Plan,
-    c: usize,
+    path: &str,
     cache: &Cache,
     record: &Record,
     scratch: &Path,
 ) -> Result<Vec<Artifact>, String> {
-    let dir = format!("{}/", plan.channels[c].kind.dir());
-    let allowed = |base: &str, path: &str| {
-        (base == "dist" && path.starts_with(&dir)) || (base == "meta" && path == RECORDS)
-    };
+    let allowed =
+        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
     if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
         return Err(format!(
-            "it names `{}` in `{}`; this job writes only under `{dir}` in dist/",
+            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
             o.path, o.base
         ));
     }
@@ -289,14 +303,21 @@ kind = "deb"
 maintainer = "Hello Authors <hello@example.org>"
 "#;
 
+    /// Where the plan puts the package the tests' entries hold.
+    const AMD64: &str = "deb/hello_amd64.deb";
+
     #[test]
-    fn a_record_may_write_only_its_channels_folder() {
+    fn a_record_may_write_only_its_own_package() {
         let dir = tempfile::tempdir().unwrap();
         let cache = super::super::tests::cache(&dir.path().join("store"));
         let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
         plan.dist = dir.path().join("dist");
         assert!(plan.channels[0].per_target());
         for hostile in [
+            // Another target's package, in the same folder: it would
+            // overwrite that package and list it twice.
+            output("dist", "deb/hello_arm64.deb"),
+            output("dist", "deb/../deb/hello_amd64.deb"),
             output("dist", "hello_1.0.0_linux_amd64.tar.gz"),
             output("dist", "rpm/hello.rpm"),
             output("root", "deb/hello.deb"),
@@ -310,18 +331,24 @@ maintainer = "Hello Authors <hello@example.org>"
                 outputs: vec![output("dist", "deb/hello_amd64.deb"), hostile],
                 log: None,
             };
-            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
-            assert!(err.contains("writes only under `deb/`"), "{err}");
+            let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
+            assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
             assert!(!plan.dist.exists());
         }
     }
 
-    /// Stores an entry of channel `deb` holding `deb/hello_amd64.deb`
-    /// and `extra` more files, with `records` as its records file.
-    fn entry(cache: &Cache, dir: &Path, extra: &[&str], records: &[Artifact]) -> Record {
+    /// Stores an entry of channel `deb` holding `package` and `extra` more
+    /// files, with `records` as its records file.
+    fn entry(
+        cache: &Cache,
+        dir: &Path,
+        package: &str,
+        extra: &[&str],
+        records: &[Artifact],
+    ) -> Record {
         let files = dir.join("made");
         let mut saving = Vec::new();
-        for path in std::iter::once(&"deb/hello_amd64.deb").chain(extra) {
+        for path in std::iter::once(&package).chain(extra) {
             std::fs::create_dir_all(files.join("deb")).unwrap();
             std::fs::write(files.join(path), "a package").unwrap();
             saving.push(Saving {
@@ -363,8 +390,14 @@ maintainer = "Hello Authors <hello@example.org>"
         )
         .unwrap();
         // The honest entry is restored as it was made.
-        let record = entry(&cache, dir.path(), &[], std::slice::from_ref(&honest));
-        let back = restore(&plan, 0, &cache, &record, dir.path()).unwrap();
+        let record = entry(
+            &cache,
+            dir.path(),
+            AMD64,
+            &[],
+            std::slice::from_ref(&honest),
+        );
+        let back = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap();
         assert_eq!(back, std::slice::from_ref(&honest));
         std::fs::remove_dir_all(&plan.dist).unwrap();
         let edits: [(&[&str], Edit); 6] = [
@@ -383,11 +416,36 @@ maintainer = "Hello Authors <hello@example.org>"
         for (extra, edit) in edits {
             let mut records = vec![honest.clone()];
             edit(&mut records);
-            let record = entry(&cache, dir.path(), extra, &records);
-            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
-            assert!(err.contains(RECORDS) || err.contains("twice"), "{err}");
+            let record = entry(&cache, dir.path(), AMD64, extra, &records);
+            let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
+            assert!(
+                err.contains(RECORDS) || err.contains("twice") || err.contains("writes only"),
+                "{err}"
+            );
             assert!(!plan.dist.exists(), "{err}");
         }
+    }
+
+    /// A whole, self-consistent entry of another target's package (its
+    /// file, its record made from its bytes) restores nothing for this
+    /// target: it would overwrite that target's package and list it twice
+    /// in the manifest and checksums, and this target's not at all.
+    #[test]
+    fn an_entry_holding_another_targets_package_is_refused() {
+        use crate::package::manifest::ArtifactKind;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        let other = "deb/hello_arm64.deb";
+        let made = dir.path().join("other");
+        std::fs::write(&made, "a package").unwrap();
+        let algorithm = plan.checksum.algorithm;
+        let record = Artifact::of_file(other, &made, ArtifactKind::Package, algorithm).unwrap();
+        let entry = entry(&cache, dir.path(), other, &[], &[record]);
+        let err = restore(&plan, AMD64, &cache, &entry, dir.path()).unwrap_err();
+        assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
+        assert!(!plan.dist.exists());
     }
 
     #[test]
