@@ -9,17 +9,19 @@
 //! of its targets, this one only, so a change to another target leaves
 //! the package alone), the release it describes (name, description,
 //! version, commit, time...), the package's input (the archive's record,
-//! the binary's content), the content of every project file its step
-//! names (templates, scripts, files it installs), the identity of the
-//! programs its kind runs (mksquashfs, wixl, msibuild) and the checksum
-//! algorithm. Its output is the one package file it wrote, plus its record
-//! (as `artifacts.json` in the entry); a hit restores the file, re-hashes
-//! it against its record and gives the record back.
+//! the binary's content), the content and executable bit of every project
+//! file its step names (templates, scripts, files it installs), the
+//! identity of the programs its kind runs (mksquashfs, wixl, msibuild)
+//! and the checksum algorithm. Its output is the one package file it
+//! wrote, plus its record (as `artifacts.json` in the entry); a hit
+//! restores the file (the one the plan puts there for this target, see
+//! `package_path`), re-hashes it against its record and gives the record
+//! back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{At, Cache, NO_CACHE, UNKNOWN, content, through};
+use super::{At, Cache, NO_CACHE, UNKNOWN, through};
 use crate::cache::Inputs;
 use crate::cache::store::{OutputFile, Record, Saving, Store};
 use crate::exec::context::{Context, Output};
@@ -122,10 +124,11 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<I
     Ok(i)
 }
 
-/// The content of every file of the project a step's JSON names (its
-/// strings that are paths of regular files in the project, dist/ left
-/// out: those are inputs by their records). A link is an input by its
-/// target's name; the packager refuses or reads it as it always does.
+/// The content and executable bit of every file of the project a step's
+/// JSON names (its strings that are paths of regular files in the
+/// project, dist/ left out: those are inputs by their records). A link is
+/// an input by its target's name; the packager refuses or reads it as it
+/// always does.
 fn project_files(
     plan: &Plan,
     value: &serde_json::Value,
@@ -138,10 +141,13 @@ fn project_files(
             {
                 return Ok(());
             }
+            // A file's executable bit is in its state: deb and rpm install
+            // an executable file 0755, any other 0644.
             let state = match path.symlink_metadata() {
-                Ok(m) if m.file_type().is_symlink() => crate::cache::sources::file_state(&path)
-                    .map_err(|e| format!("cannot read `{s}`: {e}"))?,
-                Ok(m) if m.is_file() => content(&path)?,
+                Ok(m) if m.file_type().is_symlink() || m.is_file() => {
+                    crate::cache::sources::file_state(&path)
+                        .map_err(|e| format!("cannot read `{s}`: {e}"))?
+                }
                 _ => return Ok(()),
             };
             named.insert(super::shown(&plan.root, &path), state);
@@ -465,5 +471,11 @@ maintainer = "Hello Authors <hello@example.org>"
         std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
         project_files(&plan, &step, &mut named).unwrap();
         assert_ne!(named, first);
+        // Made executable, the same bytes install 0755 instead of 0644.
+        let written = named.clone();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        project_files(&plan, &step, &mut named).unwrap();
+        assert_ne!(named, written, "the executable bit is an input");
     }
 }
