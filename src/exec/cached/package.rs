@@ -194,7 +194,8 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
 /// folder too) is refused as corrupt, and so is a records file that does
 /// not list exactly the one package the entry holds: it is checked before
 /// dist/ is written. The restored file's record is made anew from its
-/// bytes and must equal the listed one.
+/// bytes and must equal the listed one, else the file is taken out of
+/// dist/ again.
 fn restore(
     plan: &Plan,
     path: &str,
@@ -240,11 +241,16 @@ fn restore(
         .map_err(|e| e.to_string())?;
     let algorithm = plan.checksum.algorithm;
     for a in &written {
-        let made = Artifact::of_file(&a.path, &plan.dist.join(&a.path), a.kind, algorithm)
-            .map_err(|e| format!("cannot hash the restored {}: {e}", a.path))?;
-        if &made != a {
-            return Err(format!("the restored {} does not match its record", a.path));
-        }
+        let file = plan.dist.join(&a.path);
+        let refused = match Artifact::of_file(&a.path, &file, a.kind, algorithm) {
+            Ok(made) if &made == a => continue,
+            Ok(_) => format!("the restored {} does not match its record", a.path),
+            Err(e) => format!("cannot hash the restored {}: {e}", a.path),
+        };
+        // Not left in dist/ looking like a package, should the job that
+        // runs instead fail.
+        let _ = std::fs::remove_file(&file);
+        return Err(refused);
     }
     Ok(written)
 }
@@ -379,7 +385,7 @@ maintainer = "Hello Authors <hello@example.org>"
     type Edit = fn(&mut Vec<Artifact>);
 
     #[test]
-    fn a_records_file_saying_other_than_its_bytes_is_refused_before_dist_is_written() {
+    fn a_records_file_saying_other_than_its_bytes_is_refused_and_leaves_no_package() {
         use crate::package::manifest::ArtifactKind;
         let dir = tempfile::tempdir().unwrap();
         let cache = super::super::tests::cache(&dir.path().join("store"));
@@ -406,7 +412,7 @@ maintainer = "Hello Authors <hello@example.org>"
         let back = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap();
         assert_eq!(back, std::slice::from_ref(&honest));
         std::fs::remove_dir_all(&plan.dist).unwrap();
-        let edits: [(&[&str], Edit); 6] = [
+        let edits: [(&[&str], Edit); 8] = [
             // A per-target archive in the manifest, of a target it names.
             (&[], |w| {
                 w[0].kind = ArtifactKind::Archive;
@@ -418,6 +424,10 @@ maintainer = "Hello Authors <hello@example.org>"
             // A file the manifest would not list, or one listed twice.
             (&["deb/unlisted.deb"], |_| {}),
             (&[], |w| w.push(w[0].clone())),
+            // A digest or size other than the bytes': found once they are
+            // in dist/, and they are taken out again.
+            (&[], |w| w[0].digest = format!("sha256:{}", "0".repeat(64))),
+            (&[], |w| w[0].size += 1),
         ];
         for (extra, edit) in edits {
             let mut records = vec![honest.clone()];
@@ -425,10 +435,17 @@ maintainer = "Hello Authors <hello@example.org>"
             let record = entry(&cache, dir.path(), AMD64, extra, &records);
             let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
             assert!(
-                err.contains(RECORDS) || err.contains("twice") || err.contains("writes only"),
+                err.contains(RECORDS)
+                    || err.contains("twice")
+                    || err.contains("writes only")
+                    || err.contains("does not match its record"),
                 "{err}"
             );
-            assert!(!plan.dist.exists(), "{err}");
+            if err.contains("does not match its record") {
+                assert!(!plan.dist.join(AMD64).exists(), "{err}");
+            } else {
+                assert!(!plan.dist.exists(), "{err}");
+            }
         }
     }
 
