@@ -27,6 +27,7 @@ use crate::cache::store::{OutputFile, Record, Saving, Store};
 use crate::exec::context::{Context, Output};
 use crate::exec::error::JobError;
 use crate::package::manifest::Artifact;
+use crate::packager::input::Package;
 use crate::plan::Plan;
 
 /// The entry's file holding the record of the package a job wrote.
@@ -60,16 +61,22 @@ pub(in crate::exec) async fn package(
     .await
 }
 
-/// Where in dist/ channel `c`'s package of target `t` goes, as the plan
-/// and the archives' records decide: the only file its entry may restore.
-fn package_path(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<String, String> {
+/// Channel `c`'s package of target `t`, from the plan and the archive's
+/// record in `artifacts`.
+fn planned(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<Package, String> {
     let step = &plan.channels[c];
     let url = step
         .url(t)
         .ok_or_else(|| format!("channel {} does not ship {}", step.name, plan.targets[t].id))?;
-    let package = crate::exec::channels::package(plan, &step.name, t, url, artifacts)
-        .map_err(|e| e.to_string())?;
-    step.packager
+    crate::exec::channels::package(plan, &step.name, t, url, artifacts).map_err(|e| e.to_string())
+}
+
+/// Where in dist/ channel `c`'s package of target `t` goes, as the plan
+/// and the archives' records decide: the only file its entry may restore.
+fn package_path(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<String, String> {
+    let package = planned(plan, c, t, artifacts)?;
+    plan.channels[c]
+        .packager
         .package_file(&crate::exec::channels::release(plan), &package)
         .map_err(|e| e.to_string())
 }
@@ -91,15 +98,11 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<I
     if at.foreseen.is_some() && !at.artifacts.iter().any(|a| a.target.as_ref() == Some(id)) {
         return Err(format!("{UNKNOWN}the archive of {id} is made first"));
     }
-    let url = step
-        .url(t)
-        .ok_or_else(|| format!("channel {} does not ship {id}", step.name))?;
-    let package = crate::exec::channels::package(plan, &step.name, t, url, at.artifacts)
-        .map_err(|e| e.to_string())?;
+    let package = planned(plan, c, t, at.artifacts)?;
     let binary = at.made_file(&package.binary_file)?;
     // The channel's settings with this target alone among its targets.
     let mut channel = serde_json::to_value(step).map_err(|e| e.to_string())?;
-    channel["targets"] = serde_json::json!([[id, url]]);
+    channel["targets"] = serde_json::json!([[id, package.url]]);
     let mut i = Inputs::default();
     i.set("matrix", env!("CARGO_PKG_VERSION"));
     i.set("channel", &channel);
