@@ -161,9 +161,11 @@ fn sanitize(w: f64) -> f64 {
 /// Each target's weight (same order as `targets`) from a previous run's
 /// manifest.json.
 ///
-/// A target's weight is the sum of `duration_ms` over its jobs in the
-/// manifest's `jobs` array (jobs without a `target` belong to the release
-/// as a whole and are ignored). Only a complete record counts: a target
+/// A target's weight is the sum of `duration_ms` over the jobs a shard
+/// runs for it (its build and archive) in the manifest's `jobs` array:
+/// jobs without a `target` belong to the release as a whole, and a
+/// target's package and SBOM jobs are the merge's, so they are ignored (a
+/// job without a `kind`, from an older manifest, counts). Only a complete record counts: a target
 /// with a failed or skipped job, or a job whose duration is missing, ran
 /// only partly, so its time says little about a full build. Targets the
 /// history does not know (new ones, or partly built ones) get the median of
@@ -183,6 +185,10 @@ pub fn weights(targets: &[String], history: Option<&History>) -> Vec<f64> {
     found.into_iter().map(|w| w.unwrap_or(fallback)).collect()
 }
 
+/// The kinds of the per-target jobs a shard runs, the ones a target's
+/// weight is made of.
+const SHARD_KINDS: [&str; 2] = ["build", "archive"];
+
 /// Total milliseconds per target id; `None` for a target whose record is
 /// incomplete.
 fn durations(history: &History) -> BTreeMap<&str, Option<f64>> {
@@ -191,6 +197,13 @@ fn durations(history: &History) -> BTreeMap<&str, Option<f64>> {
         let Some(target) = job.target.as_deref() else {
             continue;
         };
+        if job
+            .kind
+            .as_deref()
+            .is_some_and(|k| !SHARD_KINDS.contains(&k))
+        {
+            continue;
+        }
         let ok = job.status.as_deref() == Some("ok");
         let ms = job.duration_ms.filter(|ms| ms.is_finite() && *ms >= 0.0);
         let total = totals.entry(target).or_insert(Some(0.0));
@@ -221,7 +234,7 @@ pub fn job_durations(history: &History) -> BTreeMap<String, u64> {
 /// What [`weights`] and [`job_durations`] read from a previous release's
 /// manifest.json (`--history`, or dist/'s before a `--clean` build): the
 /// `jobs` of [`crate::package::manifest::Manifest`], and of each job only
-/// its id, target, status and duration.
+/// its id, target, kind, status and duration.
 ///
 /// Read leniently, field by field: a history only tunes the split, so a
 /// manifest from another version of matrix (or a damaged one) weighs what
@@ -244,6 +257,9 @@ pub struct HistoryJob {
     /// Absent for release-wide jobs (checksums, manifest, ...).
     #[serde(default, deserialize_with = "lenient")]
     pub target: Option<String>,
+    /// `build`, `archive`, `package`, ...
+    #[serde(default, deserialize_with = "lenient")]
+    pub kind: Option<String>,
     /// `ok`, `failed`, `skipped`, ...
     #[serde(default, deserialize_with = "lenient")]
     pub status: Option<String>,

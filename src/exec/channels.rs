@@ -71,7 +71,23 @@ pub(super) async fn run_package(
             template: None,
             threads,
         };
-        step.packager.write_package(&out, &release(&plan), &package)
+        let release = release(&plan);
+        let written = step.packager.write_package(&out, &release, &package)?;
+        // Where the plan puts it is the only file its cache entry may
+        // restore (`cached::package`): a kind that wrote elsewhere would
+        // never be restored.
+        let planned = step.packager.package_file(&release, &package)?;
+        if written.path != planned {
+            return Err(PublishError::Invalid {
+                channel: name.to_string(),
+                message: format!(
+                    "the package of {} was written as {}, not {planned}",
+                    package.target, written.path
+                ),
+                help: None,
+            });
+        }
+        Ok(written)
     })
     .await
     .map_err(|_| JobError::Cancelled)?;

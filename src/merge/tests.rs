@@ -76,7 +76,11 @@ name = "{{ project }}_{{ version }}_checksums.txt"
 "#;
 
 fn four_plan(dist: &Path) -> Plan {
-    let loaded = crate::config::parse(Path::new("matrix.toml"), FOUR.to_string()).unwrap();
+    plan_from(FOUR, dist)
+}
+
+fn plan_from(text: &str, dist: &Path) -> Plan {
+    let loaded = crate::config::parse(Path::new("matrix.toml"), text.to_string()).unwrap();
     crate::plan::build(
         &loaded,
         &crate::plan::Request {
@@ -453,6 +457,32 @@ fn job_records_must_be_the_shards_jobs() {
             restored: false,
         })
     });
+}
+
+/// Package jobs are the merge's own: a shard's record of one is refused
+/// like any job the shard does not run.
+#[test]
+fn a_shard_hands_in_no_package_job() {
+    let tmp = tempfile::tempdir().unwrap();
+    let text = format!(
+        "{FOUR}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\nsummary = \"Hello\"\n"
+    );
+    let plan = plan_from(&text, &tmp.path().join("dist"));
+    let id = "package-deb-linux-amd64";
+    assert!(plan.jobs.iter().any(|j| j.id == id), "{:?}", plan.jobs);
+    let shard = honest_shard(&plan, tmp.path(), 1, 1);
+    let owned = owned::identify(&plan, std::slice::from_ref(&shard)).unwrap();
+    let mut jobs = shard.manifest.jobs.clone();
+    jobs.push(Job {
+        id: id.into(),
+        kind: "package".into(),
+        target: Some("linux/amd64".into()),
+        status: "ok".into(),
+        duration_ms: 1,
+        restored: false,
+    });
+    let e = owned::check_jobs(&plan, &shard.dir, &owned[0], &jobs).unwrap_err();
+    assert!(e.to_string().contains("runs no job of that id"), "{e}");
 }
 
 #[test]

@@ -47,8 +47,8 @@ use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
 pub(super) use super::registry::{
-    no_check as check, no_package as write_package, no_packages as per_target,
-    no_url_check as check_urls,
+    no_check as check, no_package as write_package, no_package_file as package_file,
+    no_packages as per_target, no_url_check as check_urls,
 };
 pub use config::ChocolateyConfig;
 pub use nupkg::{nupkg_file_name, write_nupkg};

@@ -20,7 +20,7 @@ pub use config::{AptConfig, DebConfig, LinuxConfig, Scripts, apt_value_problem};
 pub(crate) use config::{linux_config, with_shared_keys};
 pub use plan::DebStep;
 pub(super) use plan::{PACKAGER, check, plan};
-pub(super) use write::{per_target, write, write_package};
+pub(super) use write::{package_file, per_target, write, write_package};
 
 #[cfg(test)]
 mod tests;

@@ -39,7 +39,8 @@ mod write;
 use ruby::{ruby_heredoc, ruby_license, ruby_string};
 
 pub(super) use super::registry::{
-    no_package as write_package, no_packages as per_target, no_url_check as check_urls,
+    no_package as write_package, no_package_file as package_file, no_packages as per_target,
+    no_url_check as check_urls,
 };
 pub use config::HomebrewConfig;
 pub use plan::HomebrewStep;

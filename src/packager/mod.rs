@@ -33,7 +33,7 @@
 //!    plan::{PACKAGER, check, check_urls, plan}; pub(super) use
 //!    write::write;` and, unless it builds a package per target,
 //!    `pub(super) use super::registry::{no_package as write_package,
-//!    no_packages as per_target};`.
+//!    no_package_file as package_file, no_packages as per_target};`.
 //! 2. `foo/config.rs`: `FooConfig`, deriving `Deserialize`, `Serialize` and
 //!    `JsonSchema`, `#[serde(deny_unknown_fields, rename_all =
 //!    "kebab-case")]`, every key optional or defaulted.
@@ -45,9 +45,11 @@
 //!    `registry::{no_check, no_url_check}` under those names).
 //! 4. `foo/write.rs`: `pub fn write(&Out, &ChannelInput, &FooStep) ->
 //!    Result<Vec<Artifact>, PublishError>` (and for packages per target
-//!    `pub fn per_target(&FooStep) -> bool` and `pub fn
+//!    `pub fn per_target(&FooStep) -> bool`, `pub fn
 //!    write_package(&Out, &Release, &Package, &FooStep) -> Result<Artifact,
-//!    PublishError>`).
+//!    PublishError>` and `pub fn package_file(&Release, &Package, &FooStep)
+//!    -> Result<String, PublishError>`, the path in dist/ `write_package`
+//!    writes, which a restored package job's entry must name).
 //! 5. `pub mod foo;` below, and one line in the `kinds!` list of
 //!    [`registry`] (`/// doc` then `Foo => foo(FooConfig, FooStep),`).
 //!    Its keys join those `[channels.<name>]` takes, and a key it shares

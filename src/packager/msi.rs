@@ -35,7 +35,7 @@ pub(super) use super::registry::no_url_check as check_urls;
 pub use config::MsiConfig;
 pub use plan::MsiStep;
 pub(super) use plan::{PACKAGER, check, plan};
-pub(super) use write::{per_target, write, write_package};
+pub(super) use write::{package_file, per_target, write, write_package};
 
 /// The MSI ProductVersion of a SemVer release version: its
 /// `major.minor.patch` with any pre-release or build part dropped, each

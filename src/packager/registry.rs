@@ -111,6 +111,19 @@ macro_rules! kinds {
                 }
             }
 
+            /// Where in dist/ the package of one target goes (its kind's
+            /// folder, then the file name its version and architecture
+            /// make), or why it gets none.
+            pub fn package_file(
+                &self,
+                release: &Release,
+                package: &Package,
+            ) -> Result<String, PublishError> {
+                match self {
+                    $(Step::$variant(step) => super::$module::package_file(release, package, step),)*
+                }
+            }
+
             /// Builds the package of one target into dist/ and gives back
             /// its record.
             pub fn write_package(
@@ -314,6 +327,18 @@ pub fn no_package<S>(
 ) -> Result<Artifact, PublishError> {
     Err(PublishError::Invalid {
         channel: out.channel.to_string(),
+        message: format!(
+            "it builds no package per target, so none for {}",
+            package.target
+        ),
+        help: None,
+    })
+}
+
+/// The `package_file` of a kind that builds no package per target.
+pub fn no_package_file<S>(_: &Release, package: &Package, _: &S) -> Result<String, PublishError> {
+    Err(PublishError::Invalid {
+        channel: String::new(),
         message: format!(
             "it builds no package per target, so none for {}",
             package.target

@@ -17,7 +17,7 @@ pub use build::build_rpm;
 pub use config::RpmConfig;
 pub use plan::RpmStep;
 pub(super) use plan::{PACKAGER, check, plan};
-pub(super) use write::{per_target, write, write_package};
+pub(super) use write::{package_file, per_target, write, write_package};
 
 #[cfg(test)]
 mod tests;

@@ -33,7 +33,9 @@ use super::error::PublishError;
 use super::input::{ChannelInput, Package, Release};
 use crate::package::archive::Format;
 
-pub(super) use super::registry::{no_package as write_package, no_packages as per_target};
+pub(super) use super::registry::{
+    no_package as write_package, no_package_file as package_file, no_packages as per_target,
+};
 pub use config::ShellConfig;
 pub use plan::ShellStep;
 pub(super) use plan::{PACKAGER, check, check_urls, plan};

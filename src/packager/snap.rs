@@ -25,7 +25,7 @@ pub use config::SnapConfig;
 pub use plan::SnapStep;
 pub(super) use plan::{PACKAGER, plan};
 pub use validate::snap_version;
-pub(super) use write::{per_target, write, write_package};
+pub(super) use write::{package_file, per_target, write, write_package};
 
 use super::PublishError;
 use super::input::{ChannelInput, Package, Release};

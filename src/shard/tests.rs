@@ -147,11 +147,21 @@ fn history_from_a_manifest_balances_a_real_split() {
     jobs.push(
         json!({"id": "checksums", "kind": "checksums", "status": "ok", "duration_ms": 900_000}),
     );
+    // The merge's jobs of a target (its packages, its SBOM) weigh nothing
+    // in a shard, and one that failed leaves the target's record whole.
+    jobs.push(json!({"id": "package-snap-linux-amd64", "kind": "package", "target": "linux/amd64", "status": "ok", "duration_ms": 500_000}));
+    jobs.push(json!({"id": "sbom-linux-amd64", "kind": "sbom", "target": "linux/amd64", "status": "ok", "duration_ms": 500_000}));
+    jobs.push(json!({"id": "package-deb-linux-arm64", "kind": "package", "target": "linux/arm64", "status": "failed", "duration_ms": 1}));
     let history = json!({"format_version": 1, "jobs": jobs});
 
     let ids: Vec<String> = ms.iter().map(|(id, _, _)| id.to_string()).collect();
     let w = weights(&ids, Some(&serde_json::from_value(history).unwrap()));
     assert_eq!(w[4], 243_000.0, "darwin/amd64 is build + archive");
+    assert_eq!(w[0], 63_000.0, "linux/amd64 is build + archive, no package");
+    assert_eq!(
+        w[1], 66_100.0,
+        "linux/arm64's failed package is the merge's"
+    );
     let input: Vec<(String, f64)> = ids.into_iter().zip(w).collect();
     let a = assign(&input, 4);
     assert_partition(&input, &a, 4);
@@ -420,6 +430,7 @@ fn history_is_read_leniently_field_by_field() {
     let job = |target: Option<&str>, status: Option<&str>, ms: Option<f64>| HistoryJob {
         id: None,
         target: target.map(String::from),
+        kind: None,
         status: status.map(String::from),
         duration_ms: ms,
     };

@@ -851,6 +851,55 @@ fn one_overrides_change_repacks_only_its_targets_snap() {
     assert_eq!(c.dist_files(), now, "the same bytes without the cache");
 }
 
+/// The store is outside input: an entry for linux/amd64's .deb that holds
+/// linux/arm64's (a whole, self-consistent entry, swapped in under
+/// amd64's key) is refused as corrupt. Taken, it would have overwritten
+/// arm64's .deb, listed it twice in the manifest and checksums file and
+/// amd64's not at all.
+#[test]
+fn a_package_entry_holding_another_targets_package_is_refused() {
+    let c = Cached::new("");
+    let toml = std::fs::read_to_string(c.p.dir.join("matrix.toml")).unwrap();
+    c.p.file(
+        "matrix.toml",
+        &format!(
+            "{toml}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n"
+        ),
+    );
+    c.p.commit();
+    c.build(&[]);
+    let honest = c.dist_files();
+    let sums = c.checksums();
+    let records: Vec<(PathBuf, serde_json::Value)> = std::fs::read_dir(c.cache.join("ac"))
+        .unwrap()
+        .map(|e| {
+            let path = e.unwrap().path();
+            let json = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+            (path, json)
+        })
+        .collect();
+    let of = |job: &str| {
+        records
+            .iter()
+            .find(|(_, r)| r["job"] == job)
+            .unwrap_or_else(|| panic!("no entry of {job}"))
+    };
+    let (amd64, mut forged) = of("package-deb-linux-amd64").clone();
+    forged["outputs"] = of("package-deb-linux-arm64").1["outputs"].clone();
+    std::fs::write(&amd64, serde_json::to_vec(&forged).unwrap()).unwrap();
+
+    let err = c.build(&[]);
+    assert!(
+        err.contains("package-deb-linux-amd64") && err.contains("is corrupt"),
+        "{err}"
+    );
+    assert_eq!(c.ran(), ["package-deb-linux-amd64"]);
+    assert_eq!(c.dist_files(), honest, "the release is the honest one");
+    assert_eq!(c.checksums(), sums);
+    let debs = sums.lines().filter(|l| l.ends_with(".deb")).count();
+    assert_eq!(debs, 2, "{sums}");
+}
+
 /// A cached build that runs longer than the 10 s a tokio blocking-pool
 /// thread idles before it ends. The cache's file work (block_in_place)
 /// could turn the thread that spawned the job's supervisor into such a

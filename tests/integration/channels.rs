@@ -462,4 +462,98 @@ fn a_failed_package_job_names_its_channel_and_target() {
             "{err}"
         );
     }
+    // Nothing of the channel is left in dist/ looking complete: no snap,
+    // no partial one, no snapcraft.yaml (its channel job never ran), no
+    // checksums file or manifest.
+    let left: Vec<String> = walkdir::WalkDir::new(p.dist())
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            e.path()
+                .strip_prefix(p.dist())
+                .unwrap()
+                .display()
+                .to_string()
+        })
+        .filter(|rel| !rel.starts_with("logs/") && !rel.starts_with("build/"))
+        .collect();
+    assert!(
+        left.iter()
+            .all(|rel| rel.starts_with("hello_1.2.3_linux_") && rel.ends_with(".tar.gz")),
+        "{left:?}"
+    );
+    assert!(
+        !p.dist().join("logs/channel-snaps.log").exists(),
+        "the channel job did not run"
+    );
+}
+
+/// Package jobs finish in whatever order they finish: the release (its
+/// packages, checksums file, manifest records) is the same bytes at -j1
+/// and -j4, and lists every package exactly once.
+#[test]
+fn package_jobs_in_any_order_make_the_same_release() {
+    if !require("mksquashfs", "apt-get install squashfs-tools") {
+        return;
+    }
+    let axes = "os = [\"linux\"]\narch = [\"amd64\", \"arm64\", \"ppc64le\", \"s390x\"]";
+    let mut toml = crate::support::script_config(axes, crate::support::WRITE_BINARY);
+    toml.push_str(concat!(
+        "\n[release]\nurl = \"https://example.org/{{ artifact }}\"\n",
+        "\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n",
+        "\n[channels.rpm]\nkind = \"rpm\"\n",
+        "\n[channels.snaps]\nkind = \"snapcraft\"\nsummary = \"Hello\"\n",
+    ));
+    let p = Project::with_config(&toml);
+    let mut releases = Vec::new();
+    for jobs in ["1", "4"] {
+        let (code, out, err) = run(&mut p.matrix(&["build", "--clean", "-j", jobs]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        let mut files: BTreeMap<String, Vec<u8>> = walkdir::WalkDir::new(p.dist())
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| {
+                let rel = e
+                    .path()
+                    .strip_prefix(p.dist())
+                    .unwrap()
+                    .display()
+                    .to_string();
+                (rel, std::fs::read(e.path()).unwrap())
+            })
+            .filter(|(rel, _)| !rel.starts_with("logs/") && rel != "manifest.json")
+            .collect();
+        let manifest: serde_json::Value = serde_json::from_str(&read(&p, "manifest.json")).unwrap();
+        let records = serde_json::to_vec_pretty(&manifest["artifacts"]).unwrap();
+        files.insert("manifest.json artifacts".into(), records);
+        releases.push(files);
+    }
+    // (The failed-package test above relies on this log's absence.)
+    assert!(p.dist().join("logs/channel-snaps.log").is_file());
+    let packages: Vec<&String> = releases[0]
+        .keys()
+        .filter(|k| [".deb", ".rpm", ".snap"].iter().any(|e| k.ends_with(e)))
+        .collect();
+    assert_eq!(packages.len(), 12, "{packages:?}");
+    assert_eq!(releases[0], releases[1], "-j1 and -j4 differ");
+    let sums = sums(&p);
+    let manifest: serde_json::Value = serde_json::from_str(&read(&p, "manifest.json")).unwrap();
+    let listed: Vec<&str> = manifest["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] == "package")
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, packages, "each package once, in name order");
+    let text = read(&p, "hello_1.2.3_checksums.txt");
+    for package in packages {
+        assert!(sums.contains_key(package.as_str()), "{package}");
+        let lines = text
+            .lines()
+            .filter(|l| l.ends_with(&format!("  {package}")));
+        assert_eq!(lines.count(), 1, "{package} in {text}");
+    }
 }

@@ -200,6 +200,63 @@ fn plan_error(channel: &str, tag: &str) -> String {
     wrapped.replace_all(&err, " ").into_owned()
 }
 
+/// Each .msi is a package job in the action cache: a second build
+/// restores both (the entry names the very file the plan puts there) and
+/// the release is the same bytes.
+#[test]
+fn msi_package_jobs_are_restored_from_the_cache() {
+    if !["wixl", "msibuild"]
+        .iter()
+        .all(|t| require(t, "apt-get install wixl msitools"))
+    {
+        return;
+    }
+    let axes = "os = [\"windows\"]\narch = [\"amd64\", \"386\"]";
+    // A stand-in binary (script_config turns `verify` off): wixl packs it
+    // as it is.
+    let mut toml = script_config(axes, WRITE_BINARY);
+    toml.push_str(CHANNEL);
+    let p = crate::support::Project::with_config(&toml);
+    let cache = p.dir.parent().unwrap().join("cache");
+    p.file(
+        "matrix.toml",
+        &format!("{toml}\n[cache]\ndir = \"{}\"\n", cache.display()),
+    );
+    p.commit();
+    let mut releases = Vec::new();
+    for _ in 0..2 {
+        let (code, out, err) = run(&mut p.matrix(&["build", "--clean", "--snapshot"]));
+        assert_eq!(code, 0, "{out}\n{err}");
+        let manifest: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(p.dist().join("manifest.json")).unwrap())
+                .unwrap();
+        let restored: Vec<bool> = manifest["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|j| j["kind"] == "package")
+            .map(|j| j["restored"].as_bool().unwrap_or(false))
+            .collect();
+        let msis: Vec<(String, Vec<u8>)> = std::fs::read_dir(p.dist().join("msi"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .map(|f| {
+                let name = f.file_name().unwrap().to_string_lossy().into_owned();
+                (name, std::fs::read(&f).unwrap())
+            })
+            .collect();
+        releases.push((restored, msis));
+    }
+    assert_eq!(releases[0].0, [false, false], "the first build packs both");
+    assert_eq!(releases[1].0, [true, true], "the second restores both");
+    assert_eq!(releases[0].1.len(), 2);
+    let sorted = |mut m: Vec<(String, Vec<u8>)>| {
+        m.sort();
+        m
+    };
+    assert_eq!(sorted(releases[0].1.clone()), sorted(releases[1].1.clone()));
+}
+
 #[test]
 fn bad_msi_settings_are_located_plan_errors() {
     let ok = "manufacturer = \"Acme\"\nurl = \"https://example.org/{{ artifact }}\"";

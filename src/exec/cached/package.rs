@@ -9,22 +9,25 @@
 //! of its targets, this one only, so a change to another target leaves
 //! the package alone), the release it describes (name, description,
 //! version, commit, time...), the package's input (the archive's record,
-//! the binary's content), the content of every project file its step
-//! names (templates, scripts, files it installs), the identity of the
-//! programs its kind runs (mksquashfs, wixl, msibuild) and the checksum
-//! algorithm. Its output is the one package file it wrote, plus its record
-//! (as `artifacts.json` in the entry); a hit restores the file, re-hashes
-//! it against its record and gives the record back.
+//! the binary's content), the content and executable bit of every project
+//! file its step names (templates, scripts, files it installs), the
+//! identity of the programs its kind runs (mksquashfs, wixl, msibuild)
+//! and the checksum algorithm. Its output is the one package file it
+//! wrote, plus its record (as `artifacts.json` in the entry); a hit
+//! restores the file (the one the plan puts there for this target, see
+//! `package_path`), re-hashes it against its record and gives the record
+//! back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use super::{At, Cache, NO_CACHE, UNKNOWN, content, through};
+use super::{At, Cache, NO_CACHE, UNKNOWN, through};
 use crate::cache::Inputs;
 use crate::cache::store::{OutputFile, Record, Saving, Store};
 use crate::exec::context::{Context, Output};
 use crate::exec::error::JobError;
 use crate::package::manifest::Artifact;
+use crate::packager::input::Package;
 use crate::plan::Plan;
 
 /// The entry's file holding the record of the package a job wrote.
@@ -46,7 +49,8 @@ pub(in crate::exec) async fn package(
         job,
         |cache, at| inputs(cache, at, c, t),
         |cache, record, scratch| {
-            restore(plan, c, cache, record, scratch).map(|extra| Output {
+            let path = package_path(plan, c, t, &ctx.artifacts)?;
+            restore(plan, &path, cache, record, scratch).map(|extra| Output {
                 extra,
                 ..Output::default()
             })
@@ -55,6 +59,26 @@ pub(in crate::exec) async fn package(
         |output, scratch| saving(plan, &output.extra, scratch),
     )
     .await
+}
+
+/// Channel `c`'s package of target `t`, from the plan and the archive's
+/// record in `artifacts`.
+fn planned(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<Package, String> {
+    let step = &plan.channels[c];
+    let url = step
+        .url(t)
+        .ok_or_else(|| format!("channel {} does not ship {}", step.name, plan.targets[t].id))?;
+    crate::exec::channels::package(plan, &step.name, t, url, artifacts).map_err(|e| e.to_string())
+}
+
+/// Where in dist/ channel `c`'s package of target `t` goes, as the plan
+/// and the archives' records decide: the only file its entry may restore.
+fn package_path(plan: &Plan, c: usize, t: usize, artifacts: &[Artifact]) -> Result<String, String> {
+    let package = planned(plan, c, t, artifacts)?;
+    plan.channels[c]
+        .packager
+        .package_file(&crate::exec::channels::release(plan), &package)
+        .map_err(|e| e.to_string())
 }
 
 /// The inputs of channel `c`'s package of target `t`, or why it is not
@@ -74,15 +98,11 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<I
     if at.foreseen.is_some() && !at.artifacts.iter().any(|a| a.target.as_ref() == Some(id)) {
         return Err(format!("{UNKNOWN}the archive of {id} is made first"));
     }
-    let url = step
-        .url(t)
-        .ok_or_else(|| format!("channel {} does not ship {id}", step.name))?;
-    let package = crate::exec::channels::package(plan, &step.name, t, url, at.artifacts)
-        .map_err(|e| e.to_string())?;
+    let package = planned(plan, c, t, at.artifacts)?;
     let binary = at.made_file(&package.binary_file)?;
     // The channel's settings with this target alone among its targets.
     let mut channel = serde_json::to_value(step).map_err(|e| e.to_string())?;
-    channel["targets"] = serde_json::json!([[id, url]]);
+    channel["targets"] = serde_json::json!([[id, package.url]]);
     let mut i = Inputs::default();
     i.set("matrix", env!("CARGO_PKG_VERSION"));
     i.set("channel", &channel);
@@ -107,10 +127,11 @@ pub(super) fn inputs(cache: &Cache, at: &At<'_>, c: usize, t: usize) -> Result<I
     Ok(i)
 }
 
-/// The content of every file of the project a step's JSON names (its
-/// strings that are paths of regular files in the project, dist/ left
-/// out: those are inputs by their records). A link is an input by its
-/// target's name; the packager refuses or reads it as it always does.
+/// The content and executable bit of every file of the project a step's
+/// JSON names (its strings that are paths of regular files in the
+/// project, dist/ left out: those are inputs by their records). A link is
+/// an input by its target's name; the packager refuses or reads it as it
+/// always does.
 fn project_files(
     plan: &Plan,
     value: &serde_json::Value,
@@ -123,10 +144,13 @@ fn project_files(
             {
                 return Ok(());
             }
+            // A file's executable bit is in its state: deb and rpm install
+            // an executable file 0755, any other 0644.
             let state = match path.symlink_metadata() {
-                Ok(m) if m.file_type().is_symlink() => crate::cache::sources::file_state(&path)
-                    .map_err(|e| format!("cannot read `{s}`: {e}"))?,
-                Ok(m) if m.is_file() => content(&path)?,
+                Ok(m) if m.file_type().is_symlink() || m.is_file() => {
+                    crate::cache::sources::file_state(&path)
+                        .map_err(|e| format!("cannot read `{s}`: {e}"))?
+                }
                 _ => return Ok(()),
             };
             named.insert(super::shown(&plan.root, &path), state);
@@ -167,26 +191,26 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
     Ok(files)
 }
 
-/// Puts a record's package back into the channel's folder in dist/ and
-/// gives back its record. A record naming a file outside that folder is
-/// refused as corrupt, and so is a records file that does not list
-/// exactly the one package the entry holds: it is checked before dist/ is
-/// written. The restored file's record is made anew from its bytes and
-/// must equal the listed one.
+/// Puts a record's package back at `path` in dist/ (where the plan puts
+/// this job's package, see [`package_path`]) and gives back its record.
+/// A record naming any other file (another target's package in the same
+/// folder too) is refused as corrupt, and so is a records file that does
+/// not list exactly the one package the entry holds: it is checked before
+/// dist/ is written. The restored file's record is made anew from its
+/// bytes and must equal the listed one, else the file is taken out of
+/// dist/ again.
 fn restore(
     plan: &Plan,
-    c: usize,
+    path: &str,
     cache: &Cache,
     record: &Record,
     scratch: &Path,
 ) -> Result<Vec<Artifact>, String> {
-    let dir = format!("{}/", plan.channels[c].kind.dir());
-    let allowed = |base: &str, path: &str| {
-        (base == "dist" && path.starts_with(&dir)) || (base == "meta" && path == RECORDS)
-    };
+    let allowed =
+        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
     if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
         return Err(format!(
-            "it names `{}` in `{}`; this job writes only under `{dir}` in dist/",
+            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
             o.path, o.base
         ));
     }
@@ -220,11 +244,16 @@ fn restore(
         .map_err(|e| e.to_string())?;
     let algorithm = plan.checksum.algorithm;
     for a in &written {
-        let made = Artifact::of_file(&a.path, &plan.dist.join(&a.path), a.kind, algorithm)
-            .map_err(|e| format!("cannot hash the restored {}: {e}", a.path))?;
-        if &made != a {
-            return Err(format!("the restored {} does not match its record", a.path));
-        }
+        let file = plan.dist.join(&a.path);
+        let refused = match Artifact::of_file(&a.path, &file, a.kind, algorithm) {
+            Ok(made) if &made == a => continue,
+            Ok(_) => format!("the restored {} does not match its record", a.path),
+            Err(e) => format!("cannot hash the restored {}: {e}", a.path),
+        };
+        // Not left in dist/ looking like a package, should the job that
+        // runs instead fail.
+        let _ = std::fs::remove_file(&file);
+        return Err(refused);
     }
     Ok(written)
 }
@@ -289,14 +318,21 @@ kind = "deb"
 maintainer = "Hello Authors <hello@example.org>"
 "#;
 
+    /// Where the plan puts the package the tests' entries hold.
+    const AMD64: &str = "deb/hello_amd64.deb";
+
     #[test]
-    fn a_record_may_write_only_its_channels_folder() {
+    fn a_record_may_write_only_its_own_package() {
         let dir = tempfile::tempdir().unwrap();
         let cache = super::super::tests::cache(&dir.path().join("store"));
         let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
         plan.dist = dir.path().join("dist");
         assert!(plan.channels[0].per_target());
         for hostile in [
+            // Another target's package, in the same folder: it would
+            // overwrite that package and list it twice.
+            output("dist", "deb/hello_arm64.deb"),
+            output("dist", "deb/../deb/hello_amd64.deb"),
             output("dist", "hello_1.0.0_linux_amd64.tar.gz"),
             output("dist", "rpm/hello.rpm"),
             output("root", "deb/hello.deb"),
@@ -310,18 +346,24 @@ maintainer = "Hello Authors <hello@example.org>"
                 outputs: vec![output("dist", "deb/hello_amd64.deb"), hostile],
                 log: None,
             };
-            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
-            assert!(err.contains("writes only under `deb/`"), "{err}");
+            let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
+            assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
             assert!(!plan.dist.exists());
         }
     }
 
-    /// Stores an entry of channel `deb` holding `deb/hello_amd64.deb`
-    /// and `extra` more files, with `records` as its records file.
-    fn entry(cache: &Cache, dir: &Path, extra: &[&str], records: &[Artifact]) -> Record {
+    /// Stores an entry of channel `deb` holding `package` and `extra` more
+    /// files, with `records` as its records file.
+    fn entry(
+        cache: &Cache,
+        dir: &Path,
+        package: &str,
+        extra: &[&str],
+        records: &[Artifact],
+    ) -> Record {
         let files = dir.join("made");
         let mut saving = Vec::new();
-        for path in std::iter::once(&"deb/hello_amd64.deb").chain(extra) {
+        for path in std::iter::once(&package).chain(extra) {
             std::fs::create_dir_all(files.join("deb")).unwrap();
             std::fs::write(files.join(path), "a package").unwrap();
             saving.push(Saving {
@@ -346,7 +388,7 @@ maintainer = "Hello Authors <hello@example.org>"
     type Edit = fn(&mut Vec<Artifact>);
 
     #[test]
-    fn a_records_file_saying_other_than_its_bytes_is_refused_before_dist_is_written() {
+    fn a_records_file_saying_other_than_its_bytes_is_refused_and_leaves_no_package() {
         use crate::package::manifest::ArtifactKind;
         let dir = tempfile::tempdir().unwrap();
         let cache = super::super::tests::cache(&dir.path().join("store"));
@@ -363,11 +405,17 @@ maintainer = "Hello Authors <hello@example.org>"
         )
         .unwrap();
         // The honest entry is restored as it was made.
-        let record = entry(&cache, dir.path(), &[], std::slice::from_ref(&honest));
-        let back = restore(&plan, 0, &cache, &record, dir.path()).unwrap();
+        let record = entry(
+            &cache,
+            dir.path(),
+            AMD64,
+            &[],
+            std::slice::from_ref(&honest),
+        );
+        let back = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap();
         assert_eq!(back, std::slice::from_ref(&honest));
         std::fs::remove_dir_all(&plan.dist).unwrap();
-        let edits: [(&[&str], Edit); 6] = [
+        let edits: [(&[&str], Edit); 8] = [
             // A per-target archive in the manifest, of a target it names.
             (&[], |w| {
                 w[0].kind = ArtifactKind::Archive;
@@ -379,15 +427,51 @@ maintainer = "Hello Authors <hello@example.org>"
             // A file the manifest would not list, or one listed twice.
             (&["deb/unlisted.deb"], |_| {}),
             (&[], |w| w.push(w[0].clone())),
+            // A digest or size other than the bytes': found once they are
+            // in dist/, and they are taken out again.
+            (&[], |w| w[0].digest = format!("sha256:{}", "0".repeat(64))),
+            (&[], |w| w[0].size += 1),
         ];
         for (extra, edit) in edits {
             let mut records = vec![honest.clone()];
             edit(&mut records);
-            let record = entry(&cache, dir.path(), extra, &records);
-            let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
-            assert!(err.contains(RECORDS) || err.contains("twice"), "{err}");
-            assert!(!plan.dist.exists(), "{err}");
+            let record = entry(&cache, dir.path(), AMD64, extra, &records);
+            let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
+            assert!(
+                err.contains(RECORDS)
+                    || err.contains("twice")
+                    || err.contains("writes only")
+                    || err.contains("does not match its record"),
+                "{err}"
+            );
+            if err.contains("does not match its record") {
+                assert!(!plan.dist.join(AMD64).exists(), "{err}");
+            } else {
+                assert!(!plan.dist.exists(), "{err}");
+            }
         }
+    }
+
+    /// A whole, self-consistent entry of another target's package (its
+    /// file, its record made from its bytes) restores nothing for this
+    /// target: it would overwrite that target's package and list it twice
+    /// in the manifest and checksums, and this target's not at all.
+    #[test]
+    fn an_entry_holding_another_targets_package_is_refused() {
+        use crate::package::manifest::ArtifactKind;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        let other = "deb/hello_arm64.deb";
+        let made = dir.path().join("other");
+        std::fs::write(&made, "a package").unwrap();
+        let algorithm = plan.checksum.algorithm;
+        let record = Artifact::of_file(other, &made, ArtifactKind::Package, algorithm).unwrap();
+        let entry = entry(&cache, dir.path(), other, &[], &[record]);
+        let err = restore(&plan, AMD64, &cache, &entry, dir.path()).unwrap_err();
+        assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
+        assert!(!plan.dist.exists());
     }
 
     #[test]
@@ -407,5 +491,11 @@ maintainer = "Hello Authors <hello@example.org>"
         std::fs::write(&script, "#!/bin/sh\necho hi\n").unwrap();
         project_files(&plan, &step, &mut named).unwrap();
         assert_ne!(named, first);
+        // Made executable, the same bytes install 0755 instead of 0644.
+        let written = named.clone();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        project_files(&plan, &step, &mut named).unwrap();
+        assert_ne!(named, written, "the executable bit is an input");
     }
 }

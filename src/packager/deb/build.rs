@@ -84,7 +84,25 @@ pub fn build_deb(
 
     let data_tar = data_tar(&entries, &dirs, mtime).map_err(io)?;
     let deb = ar_deb(&control_tar, &data_tar, mtime).map_err(io)?;
-    Ok((format!("{}_{version}_{arch}.deb", step.name), deb))
+    Ok((file_name(step, release, package)?, deb))
+}
+
+/// The .deb's file name, `<name>_<version>_<arch>.deb` (the version
+/// without its epoch), or why `package` makes no .deb.
+pub fn file_name(
+    step: &LinuxStep,
+    release: &Release,
+    package: &Package,
+) -> Result<String, PublishError> {
+    let ch = step.channel.as_str();
+    let arch = common::arch_of(ch, package, common::deb_arch)?;
+    let version =
+        common::package_version(&release.version).map_err(|message| PublishError::Invalid {
+            channel: ch.to_string(),
+            message,
+            help: None,
+        })?;
+    Ok(format!("{}_{version}_{arch}.deb", step.name))
 }
 
 /// data.tar.xz: the folders and files, sorted, with the release's time.

@@ -17,6 +17,16 @@ pub fn write(_: &Out, _: &ChannelInput, _: &DebStep) -> Result<Vec<Artifact>, Pu
     Ok(Vec::new())
 }
 
+/// Where in dist/ `package`'s .deb goes: `deb/<file name>`.
+pub fn package_file(
+    release: &Release,
+    package: &Package,
+    step: &DebStep,
+) -> Result<String, PublishError> {
+    let file = super::build::file_name(&step.0, release, package)?;
+    Ok(format!("{}/{file}", step.0.dir))
+}
+
 /// Builds `package`'s .deb into dist/.
 pub fn write_package(
     out: &Out,

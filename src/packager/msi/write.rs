@@ -124,8 +124,27 @@ pub fn build_msi(
             "the package wixl wrote has no summary information matrix can date: {why}"
         ))
     })?;
-    let file = format!("{}-{}-{arch}.msi", step.name, release.version);
-    Ok((file, bytes))
+    Ok((file_name(step, release, arch), bytes))
+}
+
+/// The .msi's file name for MSI architecture `arch`.
+fn file_name(step: &MsiStep, release: &Release, arch: &str) -> String {
+    format!("{}-{}-{arch}.msi", step.name, release.version)
+}
+
+/// Where in dist/ `package`'s .msi goes: `msi/<name>-<version>-<arch>.msi`,
+/// or why `package` makes no .msi.
+pub fn package_file(
+    release: &Release,
+    package: &Package,
+    step: &MsiStep,
+) -> Result<String, PublishError> {
+    let arch = super::plan::msi_arch(package.platform).ok_or_else(|| PublishError::Invalid {
+        channel: step.channel.clone(),
+        message: format!("{}: not an MSI architecture", package.target),
+        help: None,
+    })?;
+    Ok(format!("{}/{}", step.dir, file_name(step, release, arch)))
 }
 
 /// Finishes wixl's package with msibuild: the Environment table and its

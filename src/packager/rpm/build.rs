@@ -90,10 +90,26 @@ pub fn build_rpm(
     let pkg = b.build().map_err(rpm_error)?;
     let mut bytes = Vec::new();
     pkg.write(&mut bytes).map_err(rpm_error)?;
-    Ok((
-        format!("{}-{version}-{}.{arch}.rpm", c.name, step.release),
-        bytes,
-    ))
+    Ok((file_name(step, release, package)?, bytes))
+}
+
+/// The .rpm's file name, `<name>-<version>-<release>.<arch>.rpm`, or why
+/// `package` makes no .rpm.
+pub fn file_name(
+    step: &RpmStep,
+    release: &Release,
+    package: &Package,
+) -> Result<String, PublishError> {
+    let c = &step.common;
+    let ch = c.channel.as_str();
+    let arch = common::arch_of(ch, package, common::rpm_arch)?;
+    let version =
+        common::package_version(&release.version).map_err(|message| PublishError::Invalid {
+            channel: ch.to_string(),
+            message,
+            help: None,
+        })?;
+    Ok(format!("{}-{version}-{}.{arch}.rpm", c.name, step.release))
 }
 
 /// The package's description, URL, packager, group and build host.

@@ -17,6 +17,16 @@ pub fn write(_: &Out, _: &ChannelInput, _: &RpmStep) -> Result<Vec<Artifact>, Pu
     Ok(Vec::new())
 }
 
+/// Where in dist/ `package`'s .rpm goes: `rpm/<file name>`.
+pub fn package_file(
+    release: &Release,
+    package: &Package,
+    step: &RpmStep,
+) -> Result<String, PublishError> {
+    let file = super::build::file_name(step, release, package)?;
+    Ok(format!("{}/{file}", step.common.dir))
+}
+
 /// Builds `package`'s .rpm into dist/.
 pub fn write_package(
     out: &Out,

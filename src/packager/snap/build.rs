@@ -73,7 +73,7 @@ pub(super) fn build_with(
         .map_err(PublishError::io(ch, std::env::temp_dir()))?;
     stage(ch, staging.path(), &snap_yaml, package)?;
 
-    let file_name = format!("{}_{version}_{arch}.snap", opts.name);
+    let file_name = file_name(opts, release, package)?;
     let dest = out_dir.join(&file_name);
     let partial = tempfile::Builder::new()
         .prefix(&format!(".{file_name}.partial-"))
@@ -91,6 +91,19 @@ pub(super) fn build_with(
         source: e.error,
     })?;
     Ok(dest)
+}
+
+/// The .snap's file name, `<name>_<version>_<snap arch>.snap`, or why
+/// `package` makes no snap.
+pub(super) fn file_name(
+    opts: &SnapOptions,
+    release: &Release,
+    package: &Package,
+) -> Result<String, PublishError> {
+    let ch = opts.channel.as_str();
+    let arch = validate::snap_arch(ch, package)?;
+    let version = snap_version(ch, &release.version)?;
+    Ok(format!("{}_{version}_{arch}.snap", opts.name))
 }
 
 /// Lays out the snap's tree. Modes are set explicitly, not left to the

@@ -46,6 +46,28 @@ pub fn write(
     )?])
 }
 
+/// The folder under dist/ the snaps go to, or why `package` gets none.
+fn package_dir<'a>(step: &'a SnapStep, package: &Package) -> Result<&'a str, PublishError> {
+    step.package.as_deref().ok_or_else(|| {
+        channel_error(
+            &step.options.channel,
+            format!("package = false: no snap is packed for {}", package.target),
+            None,
+        )
+    })
+}
+
+/// Where in dist/ `package`'s .snap goes: `snap/<file name>`.
+pub fn package_file(
+    release: &Release,
+    package: &Package,
+    step: &SnapStep,
+) -> Result<String, PublishError> {
+    let dir = package_dir(step, package)?;
+    let file = super::build::file_name(&step.options, release, package)?;
+    Ok(format!("{dir}/{file}"))
+}
+
 /// Packs `package`'s .snap into dist/ with mksquashfs on `out.threads`
 /// threads.
 pub fn write_package(
@@ -54,13 +76,7 @@ pub fn write_package(
     package: &Package,
     step: &SnapStep,
 ) -> Result<Artifact, PublishError> {
-    let Some(dir) = &step.package else {
-        return Err(channel_error(
-            &step.options.channel,
-            format!("package = false: no snap is packed for {}", package.target),
-            None,
-        ));
-    };
+    let dir = package_dir(step, package)?;
     let opts = options(step, &package.binary);
     let built = super::build::build_with(
         super::build::MKSQUASHFS,

@@ -227,6 +227,59 @@ fn a_merge_runs_the_release_wide_jobs_over_the_shards() {
     assert_eq!(needs(&plan, "manifest"), ["checksums", "index-scratch"]);
 }
 
+/// Package jobs in a whole release, a shard (none) and a merge (those of
+/// the targets it has; a channel left with none is not run either).
+#[test]
+fn package_jobs_in_a_shard_and_a_merge() {
+    let text = format!(
+        "{BASE}\n[channels.deb]\nkind = \"deb\"\nmaintainer = \"Hello Authors <hello@example.org>\"\n"
+    );
+    let loaded = config::parse(Path::new("matrix.toml"), text).unwrap();
+    let mut req = request(&[]);
+    req.has_changelog = true;
+    let whole = build(&loaded, &req).unwrap();
+    let packages = |plan: &Plan| -> Vec<String> {
+        plan.jobs
+            .iter()
+            .filter(|j| j.kind == JobKind::Package)
+            .map(|j| j.id.clone())
+            .collect()
+    };
+    let both = ["package-deb-linux-amd64", "package-deb-linux-arm64"];
+    assert_eq!(packages(&whole), both);
+    assert_eq!(
+        needs(&whole, "package-deb-linux-amd64"),
+        ["archive-linux-amd64"]
+    );
+    let channel = needs(&whole, "channel-deb");
+    assert!(both.iter().all(|p| channel.contains(p)), "{channel:?}");
+    assert!(both.iter().all(|p| needs(&whole, "checksums").contains(p)));
+
+    let mut shard = whole.clone();
+    restrict_to_shard(&mut shard, 1, 2, &BTreeSet::from([0, 1]), None).unwrap();
+    assert!(packages(&shard).is_empty(), "{:?}", ids(&shard));
+
+    let mut merge = whole.clone();
+    restrict_to_merge(&mut merge, &[]).unwrap();
+    assert_eq!(packages(&merge), both);
+    assert!(needs(&merge, "package-deb-linux-amd64").is_empty());
+
+    let mut partial = whole.clone();
+    restrict_to_merge(&mut partial, &["linux/arm64".to_string()]).unwrap();
+    assert_eq!(packages(&partial), ["package-deb-linux-amd64"]);
+    assert_eq!(needs(&partial, "channel-deb"), ["package-deb-linux-amd64"]);
+
+    let mut no_linux = whole;
+    let linux = ["linux/amd64".to_string(), "linux/arm64".to_string()];
+    restrict_to_merge(&mut no_linux, &linux).unwrap();
+    assert!(packages(&no_linux).is_empty());
+    assert!(
+        !ids(&no_linux).contains(&"channel-deb"),
+        "{:?}",
+        ids(&no_linux)
+    );
+}
+
 #[test]
 fn sbom_jobs_follow_their_archive_and_precede_the_checksums() {
     let plain = release(false, false);
