@@ -24,8 +24,7 @@ pub fn build_deb(
         message,
         help: None,
     };
-    let arch = common::arch_of(ch, package, common::deb_arch)?;
-    let version = common::package_version(&release.version).map_err(invalid)?;
+    let (arch, version) = common::arch_and_version(ch, package, release, common::deb_arch)?;
     let full_version = match step.epoch {
         Some(e) => format!("{e}:{version}"),
         None => version.clone(),
@@ -95,13 +94,7 @@ pub fn file_name(
     package: &Package,
 ) -> Result<String, PublishError> {
     let ch = step.channel.as_str();
-    let arch = common::arch_of(ch, package, common::deb_arch)?;
-    let version =
-        common::package_version(&release.version).map_err(|message| PublishError::Invalid {
-            channel: ch.to_string(),
-            message,
-            help: None,
-        })?;
+    let (arch, version) = common::arch_and_version(ch, package, release, common::deb_arch)?;
     Ok(format!("{}_{version}_{arch}.deb", step.name))
 }
 

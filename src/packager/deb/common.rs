@@ -242,6 +242,23 @@ pub fn arch_of(
     })
 }
 
+/// The package's architecture (by `arch`) and its package version (the
+/// release's, see [`package_version`]), or why it has none.
+pub fn arch_and_version(
+    channel: &str,
+    package: &Package,
+    release: &crate::packager::input::Release,
+    arch: fn(&Platform) -> Option<&'static str>,
+) -> Result<(&'static str, String), PublishError> {
+    let arch = arch_of(channel, package, arch)?;
+    let version = package_version(&release.version).map_err(|message| PublishError::Invalid {
+        channel: channel.to_string(),
+        message,
+        help: None,
+    })?;
+    Ok((arch, version))
+}
+
 fn problem(key: &'static str, message: String, help: &str) -> Problem {
     Problem {
         at: At::Channel(Some(key)),

@@ -21,8 +21,7 @@ pub fn build_rpm(
         message,
         help: None,
     };
-    let arch = common::arch_of(ch, package, common::rpm_arch)?;
-    let version = common::package_version(&release.version).map_err(invalid)?;
+    let (arch, version) = common::arch_and_version(ch, package, release, common::rpm_arch)?;
     let time = u32::try_from(release.timestamp).map_err(|_| {
         invalid(format!(
             "release timestamp {} does not fit an RPM time (0 to 2^32-1)",
@@ -102,13 +101,7 @@ pub fn file_name(
 ) -> Result<String, PublishError> {
     let c = &step.common;
     let ch = c.channel.as_str();
-    let arch = common::arch_of(ch, package, common::rpm_arch)?;
-    let version =
-        common::package_version(&release.version).map_err(|message| PublishError::Invalid {
-            channel: ch.to_string(),
-            message,
-            help: None,
-        })?;
+    let (arch, version) = common::arch_and_version(ch, package, release, common::rpm_arch)?;
     Ok(format!("{}-{version}-{}.{arch}.rpm", c.name, step.release))
 }
 
