@@ -87,12 +87,7 @@ fn shipped_files_are_synced_before_their_names_and_their_folder_before_the_manif
     let calls = calls(&std::fs::read_to_string(trace).unwrap());
     let dist = p.dist();
 
-    let mut archives: Vec<String> = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tar.gz") || n.ends_with(".zip"))
-        .collect();
-    archives.sort();
+    let archives = crate::support::archive_names(&dist);
     assert_eq!(archives.len(), 6, "{archives:?}");
     let mut last_archive = 0;
     for name in &archives {

@@ -136,12 +136,7 @@ fn build(p: &Project, targets: &[&str]) -> Vec<String> {
     let (code, out, err) = run(&mut p.matrix(&args));
     assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
     let dist = p.dist();
-    let mut archives: Vec<String> = std::fs::read_dir(&dist)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.ends_with(".tar.gz") || n.ends_with(".zip"))
-        .collect();
-    archives.sort();
+    let archives = crate::support::archive_names(&dist);
     assert_eq!(archives.len(), targets.len(), "{archives:?}");
     let sums: Vec<String> = std::fs::read_dir(&dist)
         .unwrap()

@@ -184,3 +184,14 @@ pub fn which(tool: &str) -> Option<std::path::PathBuf> {
         .success()
         .then(|| std::path::PathBuf::from(String::from_utf8_lossy(&out.stdout).trim()))
 }
+
+/// The names of the `.tar.gz` and `.zip` archives in `dist`, sorted.
+pub fn archive_names(dist: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dist)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tar.gz") || n.ends_with(".zip"))
+        .collect();
+    names.sort();
+    names
+}
