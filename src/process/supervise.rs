@@ -23,11 +23,11 @@
 //! blocked and taken with `sigtimedwait`, so the supervisor sleeps until
 //! the job or a stop request wakes it, and reports a job's end at once
 //! (a short job costs no polling interval), with no signal-safety puzzles.
-//! The job starts with an empty signal mask, set between fork and exec.
+//! The job starts by posix_spawn (a vfork) with an empty signal mask and
+//! SIGPIPE at its default.
 
 use std::collections::{BTreeSet, HashMap};
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
@@ -82,20 +82,10 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
     if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
         return 143;
     }
-    let mut cmd = std::process::Command::new(program);
-    cmd.arg0(&argv[0]).args(&argv[1..]);
-    // std passes the signal mask on, and the supervisor blocks the signals
-    // it waits for: the job must start with none blocked. A hook means a
-    // fork, which is cheap here (the supervisor is small; matrix, whose
-    // memory a fork would copy, spawns without one).
-    // SAFETY: pthread_sigmask is async-signal-safe.
-    unsafe {
-        cmd.pre_exec(|| Ok(SigSet::empty().thread_set_mask()?));
-    }
-    let child = cmd.spawn();
-    let child = match child {
-        Ok(c) => Pid::from_raw(c.id() as i32),
+    let child = match spawn(program, argv) {
+        Ok(pid) => pid,
         Err(e) => {
+            let e = std::io::Error::from(e);
             eprintln!("matrix: cannot start `{}`: {e}", argv[0].to_string_lossy());
             return if e.kind() == std::io::ErrorKind::PermissionDenied {
                 126
@@ -112,6 +102,41 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
         // Told to stop before the job ended.
         _ => 143,
     }
+}
+
+/// Starts `program` as `argv` with this process's environment, by
+/// posix_spawn (a vfork: no page tables copied, however large the
+/// supervisor). The supervisor blocks the signals it waits for and matrix
+/// ignores SIGPIPE: the job starts with no signal blocked and SIGPIPE at
+/// its default, as a shell would start it.
+fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
+    use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
+    let program = c(program)?;
+    let argv = argv.iter().map(|a| c(a)).collect::<nix::Result<Vec<_>>>()?;
+    let env = std::env::vars_os()
+        .map(|(k, v)| {
+            let mut kv = k;
+            kv.push("=");
+            kv.push(v);
+            c(&kv)
+        })
+        .collect::<nix::Result<Vec<_>>>()?;
+    let mut attr = PosixSpawnAttr::init()?;
+    attr.set_sigmask(&SigSet::empty())?;
+    attr.set_sigdefault(&SigSet::from(Signal::SIGPIPE))?;
+    attr.set_flags(
+        PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
+    )?;
+    posix_spawnp(
+        &program,
+        &PosixSpawnFileActions::init()?,
+        &attr,
+        &argv,
+        &env,
+    )
 }
 
 /// The signals the supervisor waits for, blocked so that they stay

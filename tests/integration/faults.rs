@@ -171,6 +171,26 @@ fn a_job_starts_with_the_signal_mask_matrix_was_given() {
 }
 
 #[test]
+fn a_job_starts_with_sigpipe_at_its_default() {
+    // matrix ignores SIGPIPE (Rust's runtime does), and an ignored signal
+    // survives exec: the job must get it back at its default, or `yes |
+    // head` in a build script would loop writing into a closed pipe.
+    let p = two_targets(
+        r#"command = ["sh", "-c", "grep '^SigIgn' /proc/self/status > \"$0\"", "{{ out }}/{{ bin }}"]"#,
+    );
+    let (code, out, err) = run(&mut p.matrix(&["build", "--target", "linux/amd64"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let job = std::fs::read_to_string(p.dist().join("build/linux-amd64/hello")).unwrap();
+    let hex = job.trim_end().trim_start_matches("SigIgn:").trim();
+    let ignored = u64::from_str_radix(hex, 16).unwrap();
+    assert_eq!(
+        ignored & (1 << (13 - 1)),
+        0,
+        "SIGPIPE ignored in the job: {job}"
+    );
+}
+
+#[test]
 fn a_job_runs_under_a_supervisor_forked_by_the_spawner() {
     // Not an exec of the matrix binary per job (issue 15): the job's parent
     // is a fork of `matrix __spawner <matrix pid>`, a subreaper, in a
