@@ -91,8 +91,36 @@ pub(super) fn record_of(plan: &Plan, t: usize, out: &OutputFile, hex: Option<&st
     record
 }
 
-/// Puts a record's archive back into dist/; a record naming any other
-/// file is refused as corrupt.
+/// The one output of archive `t`'s `record`: its file in dist/. A record
+/// naming any other file, or more than one, is refused as corrupt. Reads
+/// no blob: the restore and `plan --cache-status` both ask it.
+pub(super) fn shape<'r>(
+    plan: &Plan,
+    t: usize,
+    record: &'r Record,
+) -> Result<&'r OutputFile, String> {
+    let name = &plan.targets[t].archive.file_name;
+    match record.outputs.as_slice() {
+        [out] if out.base == "dist" && &out.path == name => Ok(out),
+        _ => {
+            let listed: Vec<String> = record
+                .outputs
+                .iter()
+                .map(|o| format!("`{}` in `{}`", o.path, o.base))
+                .collect();
+            Err(format!(
+                "it names {}; this job writes only `{name}` in dist/",
+                if listed.is_empty() {
+                    "no file".to_string()
+                } else {
+                    listed.join(", ")
+                }
+            ))
+        }
+    }
+}
+
+/// Puts a record's archive back into dist/ (its [`shape`] checked first).
 fn restore(
     plan: &Plan,
     t: usize,
@@ -101,24 +129,7 @@ fn restore(
     scratch: &Path,
 ) -> Result<Artifact, String> {
     let name = &plan.targets[t].archive.file_name;
-    let out = match record.outputs.as_slice() {
-        [out] if out.base == "dist" && &out.path == name => out,
-        _ => {
-            let listed: Vec<String> = record
-                .outputs
-                .iter()
-                .map(|o| format!("`{}` in `{}`", o.path, o.base))
-                .collect();
-            return Err(format!(
-                "it names {}; this job writes only `{name}` in dist/",
-                if listed.is_empty() {
-                    "no file".to_string()
-                } else {
-                    listed.join(", ")
-                }
-            ));
-        }
-    };
+    let out = shape(plan, t, record)?;
     let bases = BTreeMap::from([("dist".to_string(), plan.dist.clone())]);
     cache
         .store

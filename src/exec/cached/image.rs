@@ -233,8 +233,10 @@ fn platform_index(plan: &Plan, built: &ImageBuilt) -> Result<usize, String> {
 }
 
 /// The entry's manifest output and its other blobs, each named by its own
-/// sha256, once; anything else is refused before a file is written.
-fn split(record: &Record) -> Result<(&OutputFile, Vec<&OutputFile>), String> {
+/// sha256, once; anything else is refused before a file is written. The
+/// shape of an image job's record: reads no blob, so the restore and
+/// `plan --cache-status` both ask it.
+pub(super) fn split(record: &Record) -> Result<(&OutputFile, Vec<&OutputFile>), String> {
     let mut manifest = None;
     let mut blobs = Vec::new();
     let mut names = BTreeSet::new();

@@ -191,12 +191,46 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
     Ok(files)
 }
 
+/// Whether a record of channel `c`'s package of target `t` has the shape
+/// its restore accepts, with `artifacts` the archives' records (for
+/// `plan --cache-status`).
+pub(super) fn usable(
+    plan: &Plan,
+    c: usize,
+    t: usize,
+    artifacts: &[Artifact],
+    record: &Record,
+) -> Result<(), String> {
+    shape(&package_path(plan, c, t, artifacts)?, record)
+}
+
+/// Whether a record names exactly the package at `path` in dist/ and its
+/// records file, nothing else (another target's package in the same
+/// folder too). Reads no blob: the restore and `plan --cache-status` both
+/// ask it.
+fn shape(path: &str, record: &Record) -> Result<(), String> {
+    let allowed =
+        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
+    if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
+        return Err(format!(
+            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
+            o.path, o.base
+        ));
+    }
+    let count = |base: &str| record.outputs.iter().filter(|o| o.base == base).count();
+    match (count("dist"), count("meta")) {
+        (1, 1) => Ok(()),
+        (files, records) => Err(format!(
+            "it names `{path}` {files} times and its {RECORDS} {records} times; a package job writes each once"
+        )),
+    }
+}
+
 /// Puts a record's package back at `path` in dist/ (where the plan puts
 /// this job's package, see [`package_path`]) and gives back its record.
-/// A record naming any other file (another target's package in the same
-/// folder too) is refused as corrupt, and so is a records file that does
-/// not list exactly the one package the entry holds: it is checked before
-/// dist/ is written. The restored file's record is made anew from its
+/// A record of another [`shape`] is refused as corrupt, and so is a
+/// records file that does not list exactly the one package the entry
+/// holds: it is checked before dist/ is written. The restored file's record is made anew from its
 /// bytes and must equal the listed one, else the file is taken out of
 /// dist/ again.
 fn restore(
@@ -206,14 +240,7 @@ fn restore(
     record: &Record,
     scratch: &Path,
 ) -> Result<Vec<Artifact>, String> {
-    let allowed =
-        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
-    if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
-        return Err(format!(
-            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
-            o.path, o.base
-        ));
-    }
+    shape(path, record)?;
     let bases = BTreeMap::from([
         ("dist".to_string(), plan.dist.clone()),
         ("meta".to_string(), scratch.to_path_buf()),
@@ -263,9 +290,6 @@ fn restore(
 fn check_listed(written: &[Artifact], files: &[OutputFile]) -> Result<(), String> {
     use crate::package::manifest::ArtifactKind;
     let held: BTreeSet<&str> = files.iter().map(|o| o.path.as_str()).collect();
-    if held.len() != files.len() {
-        return Err("it names one file twice".into());
-    }
     let [a] = written else {
         return Err(format!(
             "its {RECORDS} lists {} files; a package job writes one",
