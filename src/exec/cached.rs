@@ -425,16 +425,31 @@ pub(super) async fn build(
         },
     };
     let binary = super::jobs::build(ctx, job, t, cancel).await?;
-    let log = log_path(plan, job);
-    let note = match blocking(|| cache.save(plan, job, t, &scope, &inputs)) {
+    let saved = blocking(|| cache.save(plan, job, t, &scope, &inputs));
+    note_miss(plan, job, &reason, saved);
+    Ok(binary)
+}
+
+/// Appends to job `job`'s log why it missed the cache and whether what
+/// it made was stored (`saved`: the entry's key, or why not). Best
+/// effort, like the log's other notes.
+fn note_miss(plan: &Plan, job: usize, reason: &str, saved: Result<String, String>) {
+    let note = match saved {
         Ok(key) => format!("cache: miss ({reason}); stored as {key}"),
         Err(e) => {
             tracing::warn!("{} is not cached: {e}", plan.jobs[job].id);
             format!("cache: miss ({reason}); not stored: {e}")
         }
     };
-    let _ = process::note(&log, &note);
-    Ok(binary)
+    let _ = process::note(&log_path(plan, job), &note);
+}
+
+/// Appends to job `job`'s log that it was restored from entry `key`.
+fn note_restored(plan: &Plan, job: usize, key: &str) -> std::io::Result<()> {
+    process::note(
+        &log_path(plan, job),
+        &format!("cache: restored {key} (the job did not run)"),
+    )
 }
 
 /// Why a job with `cache = false` is not cached.
@@ -473,7 +488,8 @@ impl Foreseen {
 /// change its output (or why it is not cached), a hit is put back by
 /// `restore` (given a scratch folder), a miss runs `run` and stores the
 /// files `outputs` names (it may write more into the scratch folder).
-/// Either way the job gives back what `run` would.
+/// Either way the job gives back what `run` would, and its log says what
+/// the cache did, as a build's does (`note_miss`, `note_restored`).
 async fn through<T>(
     ctx: &Context,
     job: usize,
@@ -509,6 +525,7 @@ async fn through<T>(
             Ok(value) => {
                 cache.mark_restored(job, &scope, &inputs);
                 tracing::info!(job = %id, key = %record.key, "cache: restored");
+                let _ = note_restored(plan, job, &record.key);
                 return Ok(value);
             }
             Err(e) => cache.corrupt(id, &record.key, &e),
@@ -517,18 +534,14 @@ async fn through<T>(
     let value = run.await?;
     let saved = blocking(|| {
         let files = outputs(&value, scratch.path())?;
-        cache
+        let record = cache
             .store
             .save(id, &inputs, &files, None)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let _ = cache.store.set_last_inputs(&scope, &inputs);
+        Ok(record.key)
     });
-    match saved {
-        Ok(record) => {
-            let _ = cache.store.set_last_inputs(&scope, &inputs);
-            tracing::info!(job = %id, "cache: miss ({reason}); stored as {}", record.key);
-        }
-        Err(e) => tracing::warn!("{id} is not cached: {e}"),
-    }
+    note_miss(plan, job, &reason, saved);
     Ok(value)
 }
 
@@ -559,11 +572,8 @@ fn restore(
         .store
         .restore(record, &bases, &log)
         .map_err(|e| e.to_string())?;
-    process::note(
-        &log,
-        &format!("cache: restored {} (the command did not run)", record.key),
-    )
-    .map_err(|e| e.to_string())
+    // After the log it puts back, which it would overwrite.
+    note_restored(plan, job, &record.key).map_err(|e| e.to_string())
 }
 
 /// Whether build `t`'s `record` names only files its restore may write. A

@@ -386,25 +386,16 @@ fn restore(
         .map_err(|e| e.to_string())?;
     descriptor.platform = Some(platform);
     let (_, native) = dockerfile_of(plan, p)?;
-    let log = log_path(plan, job);
-    let variant = plan
-        .images
-        .as_ref()
-        .map_or("", |i| i.variants[v].id.as_str());
-    let mut notes = vec![format!(
-        "image {variant} for {}: restored from the cache entry {} (not built)",
-        p.platform, record.key
-    )];
+    // `through` notes the restore in the log; whether the tag is kept
+    // is said here.
     let local_tag = match (native, ctx.engine.as_deref()) {
         (true, _) => None,
         (false, engine) => {
             let (tag, note) = local_tag(engine, &manifest.config.digest, &p.local_tag);
-            notes.push(note);
+            crate::exec::process::note(&log_path(plan, job), &note).map_err(|e| e.to_string())?;
             tag
         }
     };
-    let lines: Vec<&str> = notes.iter().map(String::as_str).collect();
-    crate::exec::process::notes(&log, &lines).map_err(|e| e.to_string())?;
     Ok(ImageBuilt {
         variant: v,
         platform: p.platform.clone(),
