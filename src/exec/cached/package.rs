@@ -15,8 +15,8 @@
 //! and the checksum algorithm. Its output is the one package file it
 //! wrote, plus its record (as `artifacts.json` in the entry); a hit
 //! restores the file (the one the plan puts there for this target, see
-//! `package_path`), re-hashes it against its record and gives the record
-//! back.
+//! `package_path`; 0644, as every kind writes it), re-hashes it against
+//! its record and gives the record back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -250,8 +250,16 @@ fn restore(
         .iter()
         .cloned()
         .partition(|o| o.base == "meta");
-    let part = |outputs| Record {
-        outputs,
+    // Every package kind writes its file 0644: so is a restored one,
+    // whatever the entry says.
+    let part = |outputs: Vec<OutputFile>| Record {
+        outputs: outputs
+            .into_iter()
+            .map(|o| OutputFile {
+                mode: crate::package::atomic::DEFAULT_MODE,
+                ..o
+            })
+            .collect(),
         log: None,
         ..record.clone()
     };
@@ -474,6 +482,33 @@ maintainer = "Hello Authors <hello@example.org>"
                 assert!(!plan.dist.exists(), "{err}");
             }
         }
+    }
+
+    /// Every package kind writes its file 0644 (`Out::emit`, the snap's
+    /// mksquashfs output made so): a restored one is too, whatever mode
+    /// its entry gives it.
+    #[test]
+    fn a_restored_package_has_the_mode_the_job_writes() {
+        use crate::package::manifest::ArtifactKind;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        let made = dir.path().join("honest");
+        std::fs::write(&made, "a package").unwrap();
+        let algorithm = plan.checksum.algorithm;
+        let honest = Artifact::of_file(AMD64, &made, ArtifactKind::Package, algorithm).unwrap();
+        let mut record = entry(&cache, dir.path(), AMD64, &[], &[honest]);
+        for o in &mut record.outputs {
+            o.mode = 0o4777;
+        }
+        restore(&plan, AMD64, &cache, &record, dir.path()).unwrap();
+        let mode = std::fs::metadata(plan.dist.join(AMD64))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o644);
     }
 
     /// A whole, self-consistent entry of another target's package (its
