@@ -10,7 +10,8 @@
 //! (the config's `created`), the project name (a label) and who assembles
 //! it: matrix (the `native` setting and the Dockerfile's blocker) or the
 //! engine. An engine build adds the engine's identity (client, server
-//! version, classic builder) and the id of every image it reads (each
+//! version, classic builder, docker's buildx plugin: its version and
+//! content) and the id of every image it reads (each
 //! FROM, `COPY --from` and `RUN --mount=...,from=` that names no stage;
 //! `FROM scratch` reads nothing). A RUN step, or an ADD of a URL, may
 //! fetch from the network: what it fetches is not an input, as with a
@@ -179,15 +180,23 @@ fn context(plan: &Plan, p: &PlatformImage) -> Result<BTreeMap<String, String>, S
 }
 
 /// The engine as a build with it depends on: its client's content, its
-/// server's version and the builder it is told to use.
+/// server's version, the builder it is told to use and, when docker
+/// builds with its buildx plugin, the plugin's version and content.
 fn engine_identity(cache: &Cache, engine: &Engine) -> serde_json::Value {
     let program = engine.program.display().to_string();
-    serde_json::json!({
+    let mut id = serde_json::json!({
         "kind": engine.name(),
         "client": cache.identities.of(&program, &BTreeMap::new(), Path::new("/")),
         "server": engine.version,
         "env": engine.build_env(),
-    })
+    });
+    if let Some(buildx) = &engine.buildx {
+        id["buildx"] = serde_json::json!({
+            "version": buildx.version,
+            "plugin": buildx.file.as_deref().map(|f| cache.identities.of_file(f)),
+        });
+    }
+    id
 }
 
 /// The blobs of the image a run built, to store: its manifest (as
