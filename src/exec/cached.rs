@@ -431,16 +431,18 @@ pub(super) async fn build(
 }
 
 /// Appends to job `job`'s log why it missed the cache and whether what
-/// it made was stored (`saved`: the entry's key, or why not). Best
-/// effort, like the log's other notes.
+/// it made was stored (`saved`: the entry's key, or why not), and says
+/// it in `-v` output too. Best effort, like the log's other notes.
 fn note_miss(plan: &Plan, job: usize, reason: &str, saved: Result<String, String>) {
+    let id = &plan.jobs[job].id;
     let note = match saved {
         Ok(key) => format!("cache: miss ({reason}); stored as {key}"),
         Err(e) => {
-            tracing::warn!("{} is not cached: {e}", plan.jobs[job].id);
+            tracing::warn!("{id} is not cached: {e}");
             format!("cache: miss ({reason}); not stored: {e}")
         }
     };
+    tracing::info!(job = %id, "{note}");
     let _ = process::note(&log_path(plan, job), &note);
 }
 
