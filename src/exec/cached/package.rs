@@ -382,6 +382,27 @@ maintainer = "Hello Authors <hello@example.org>"
             assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
             assert!(!plan.dist.exists());
         }
+        // Its package without its records file, or twice: refused by its
+        // shape, before a blob is read.
+        for outputs in [
+            vec![output("dist", AMD64)],
+            vec![
+                output("dist", AMD64),
+                output("dist", AMD64),
+                output("meta", RECORDS),
+            ],
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: "package-deb-linux-amd64".into(),
+                inputs: Inputs::default(),
+                outputs,
+                log: None,
+            };
+            let err = shape(AMD64, &record).unwrap_err();
+            assert!(err.contains("a package job writes each once"), "{err}");
+        }
     }
 
     /// Stores an entry of channel `deb` holding `package` and `extra` more
