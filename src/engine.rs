@@ -27,7 +27,30 @@ pub struct Engine {
     /// Docker without the buildx plugin: `build` must be told to use the
     /// classic builder (DOCKER_BUILDKIT=0), or newer clients refuse.
     pub classic_builder: bool,
+    /// Docker's buildx plugin, which builds its images when it is there
+    /// (never with podman).
+    pub buildx: Option<Buildx>,
 }
+
+/// Docker's buildx plugin: what builds an image is part of a cached image
+/// job's key (`exec::cached::image`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Buildx {
+    /// What `docker buildx version` says (its version and commit).
+    pub version: String,
+    /// The plugin's file, where docker says it is (`docker info`) or else
+    /// where docker looks for it; `None` when neither finds it.
+    pub file: Option<PathBuf>,
+}
+
+/// The folders docker looks for its CLI plugins in after
+/// `$DOCKER_CONFIG/cli-plugins` (`~/.docker/cli-plugins`), in its order.
+const PLUGIN_DIRS: [&str; 4] = [
+    "/usr/local/lib/docker/cli-plugins",
+    "/usr/local/libexec/docker/cli-plugins",
+    "/usr/lib/docker/cli-plugins",
+    "/usr/libexec/docker/cli-plugins",
+];
 
 #[derive(Debug, thiserror::Error, miette::Diagnostic)]
 pub enum EngineError {
@@ -95,14 +118,61 @@ pub fn detect(containers: &Containers) -> Result<Engine, EngineError> {
             detail,
         }
     })?;
-    let classic_builder =
-        kind == EngineKind::Docker && probe(&program, &["buildx", "version"]).is_err();
+    let buildx = match kind {
+        EngineKind::Docker => probe(&program, &["buildx", "version"])
+            .ok()
+            .map(|version| Buildx {
+                version: version.trim().to_string(),
+                file: buildx_file(&program),
+            }),
+        EngineKind::Podman => None,
+    };
     Ok(Engine {
         kind,
         program,
         version: out.trim().to_string(),
-        classic_builder,
+        classic_builder: kind == EngineKind::Docker && buildx.is_none(),
+        buildx,
     })
+}
+
+/// The buildx plugin's file: where `docker info` says it is, else the
+/// first regular file of that name in the folders docker looks in.
+fn buildx_file(program: &Path) -> Option<PathBuf> {
+    let listed = probe(
+        program,
+        &["info", "--format", "{{json .ClientInfo.Plugins}}"],
+    )
+    .ok()
+    .and_then(|json| plugin_file(&json, "buildx"));
+    listed.or_else(|| {
+        let config = std::env::var_os("DOCKER_CONFIG")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".docker")));
+        config
+            .map(|c| c.join("cli-plugins"))
+            .into_iter()
+            .chain(PLUGIN_DIRS.iter().map(PathBuf::from))
+            .map(|dir| dir.join("docker-buildx"))
+            .find(|f| f.is_file())
+    })
+}
+
+/// The file of plugin `name` in `docker info`'s JSON list of the client's
+/// plugins (`[{"Name": "buildx", "Path": "/usr/.../docker-buildx", ...}]`),
+/// when it gives an absolute path.
+fn plugin_file(json: &str, name: &str) -> Option<PathBuf> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "PascalCase")]
+    struct Plugin {
+        name: String,
+        path: PathBuf,
+    }
+    let plugins: Vec<Plugin> = serde_json::from_str(json.trim()).ok()?;
+    plugins
+        .into_iter()
+        .find(|p| p.name == name && p.path.is_absolute())
+        .map(|p| p.path)
 }
 
 /// Runs a short engine command; its stdout, or the last line it printed
@@ -202,5 +272,27 @@ impl Engine {
         let mut args = vec!["rm".to_string(), "--force".into()];
         args.extend(ids);
         let _ = crate::process::output(&self.program, args, false).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_buildx_plugins_file_is_read_from_dockers_list() {
+        let json = r#"[{"SchemaVersion":"0.1.0","Vendor":"Docker Inc.","Version":"v0.17.1","ShortDescription":"Docker Buildx","Name":"buildx","Path":"/usr/libexec/docker/cli-plugins/docker-buildx"},{"Name":"compose","Path":"/usr/libexec/docker/cli-plugins/docker-compose"}]"#;
+        assert_eq!(
+            plugin_file(json, "buildx"),
+            Some(PathBuf::from(
+                "/usr/libexec/docker/cli-plugins/docker-buildx"
+            ))
+        );
+        assert_eq!(plugin_file("[]", "buildx"), None);
+        assert_eq!(plugin_file("null", "buildx"), None);
+        assert_eq!(
+            plugin_file(r#"[{"Name":"buildx","Path":"docker-buildx"}]"#, "buildx"),
+            None
+        );
     }
 }

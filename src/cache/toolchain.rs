@@ -5,14 +5,17 @@
 //! even of the same version, is a new identity. A rustup proxy (`cargo`,
 //! `rustc` next to a `rustup`) is the same file for every toolchain, so
 //! its `--version` output (run with the job's environment, which may name
-//! a toolchain) is added. Digests are remembered for the run: one compiler
+//! a toolchain) is added. A file is hashed up to 1 GiB. Digests are remembered for the run: one compiler
 //! shared by many targets is hashed once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use crate::package::checksum::{Algorithm, hash_file};
+use crate::package::checksum::{Algorithm, HashingWriter};
+
+/// Largest program file hashed for an identity.
+const MAX_PROGRAM: u64 = 1 << 30;
 
 /// Identities found so far in this run, by resolved file.
 #[derive(Debug, Default)]
@@ -36,12 +39,20 @@ impl Identities {
         }
     }
 
+    /// The identity of the program file at `path` (an absolute path, a
+    /// docker CLI plugin): its sha256, read through its links like exec
+    /// would, or why it has none.
+    pub fn of_file(&self, path: &Path) -> String {
+        let real = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        self.digest(&real)
+    }
+
     fn digest(&self, real: &Path) -> String {
         if let Some(d) = self.seen.lock().ok().and_then(|s| s.get(real).cloned()) {
             return d;
         }
-        let d = match hash_file(real, Algorithm::Sha256) {
-            Ok((hex, _)) => format!("sha256:{hex}"),
+        let d = match sha256_of_program(real) {
+            Ok(hex) => format!("sha256:{hex}"),
             Err(e) => format!("unreadable {}: {e}", real.display()),
         };
         if let Ok(mut seen) = self.seen.lock() {
@@ -49,6 +60,24 @@ impl Identities {
         }
         d
     }
+}
+
+/// The sha256 of a regular file of at most [`MAX_PROGRAM`] bytes.
+fn sha256_of_program(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    let mut hashing = HashingWriter::new(std::io::sink(), Algorithm::Sha256);
+    std::io::copy(&mut file.take(MAX_PROGRAM + 1), &mut hashing)?;
+    let (_, hex, size) = hashing.finish();
+    if size > MAX_PROGRAM {
+        return Err(std::io::Error::other(format!(
+            "larger than {MAX_PROGRAM} bytes"
+        )));
+    }
+    Ok(hex)
 }
 
 /// rustup installs one binary under every tool's name beside itself.

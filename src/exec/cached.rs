@@ -161,6 +161,12 @@ impl Cache {
     /// the hit would restore; one after a miss is `unknown`. A job in a
     /// builder image is `unknown` until the image is built; one in another
     /// image needs `engine`.
+    ///
+    /// `hit` means a record exists whose shape the job's restore accepts
+    /// (the files it names, in the folders it names them in: the same
+    /// check, see `usable`); no blob is read, so file contents are checked
+    /// when restored. A record the restore would refuse by its shape is
+    /// `miss: the cached entry is unusable (<why>)`.
     pub fn status(&self, plan: &Plan, engine: Option<&Engine>) -> Vec<(String, String)> {
         let mut seen = Foreseen::default();
         let mut rows = Vec::new();
@@ -196,10 +202,13 @@ impl Cache {
                 Err(why) => format!("not cached: {why}"),
                 // Records only: a registry's entry is not downloaded.
                 Ok(inputs) => match self.store.peek(&inputs.key()) {
-                    Ok(Some((record, from))) => {
-                        seen.learn(plan, job, &record);
-                        from.map_or("hit".into(), |repo| format!("hit (in {repo})"))
-                    }
+                    Ok(Some((record, from))) => match usable(plan, job, &seen.artifacts, &record) {
+                        Ok(()) => {
+                            seen.learn(plan, job, &record);
+                            from.map_or("hit".into(), |repo| format!("hit (in {repo})"))
+                        }
+                        Err(why) => format!("miss: the cached entry is unusable ({why})"),
+                    },
                     Ok(None) => format!("miss: {}", self.missed(&scope(plan, job), &inputs)),
                     Err(e) => format!("miss: the store cannot be read: {e}"),
                 },
@@ -416,16 +425,33 @@ pub(super) async fn build(
         },
     };
     let binary = super::jobs::build(ctx, job, t, cancel).await?;
-    let log = log_path(plan, job);
-    let note = match blocking(|| cache.save(plan, job, t, &scope, &inputs)) {
+    let saved = blocking(|| cache.save(plan, job, t, &scope, &inputs));
+    note_miss(plan, job, &reason, saved);
+    Ok(binary)
+}
+
+/// Appends to job `job`'s log why it missed the cache and whether what
+/// it made was stored (`saved`: the entry's key, or why not), and says
+/// it in `-v` output too. Best effort, like the log's other notes.
+fn note_miss(plan: &Plan, job: usize, reason: &str, saved: Result<String, String>) {
+    let id = &plan.jobs[job].id;
+    let note = match saved {
         Ok(key) => format!("cache: miss ({reason}); stored as {key}"),
         Err(e) => {
-            tracing::warn!("{} is not cached: {e}", plan.jobs[job].id);
+            tracing::warn!("{id} is not cached: {e}");
             format!("cache: miss ({reason}); not stored: {e}")
         }
     };
-    let _ = process::note(&log, &note);
-    Ok(binary)
+    tracing::info!(job = %id, "{note}");
+    let _ = process::note(&log_path(plan, job), &note);
+}
+
+/// Appends to job `job`'s log that it was restored from entry `key`.
+fn note_restored(plan: &Plan, job: usize, key: &str) -> std::io::Result<()> {
+    process::note(
+        &log_path(plan, job),
+        &format!("cache: restored {key} (the job did not run)"),
+    )
 }
 
 /// Why a job with `cache = false` is not cached.
@@ -464,7 +490,8 @@ impl Foreseen {
 /// change its output (or why it is not cached), a hit is put back by
 /// `restore` (given a scratch folder), a miss runs `run` and stores the
 /// files `outputs` names (it may write more into the scratch folder).
-/// Either way the job gives back what `run` would.
+/// Either way the job gives back what `run` would, and its log says what
+/// the cache did, as a build's does (`note_miss`, `note_restored`).
 async fn through<T>(
     ctx: &Context,
     job: usize,
@@ -500,6 +527,7 @@ async fn through<T>(
             Ok(value) => {
                 cache.mark_restored(job, &scope, &inputs);
                 tracing::info!(job = %id, key = %record.key, "cache: restored");
+                let _ = note_restored(plan, job, &record.key);
                 return Ok(value);
             }
             Err(e) => cache.corrupt(id, &record.key, &e),
@@ -508,18 +536,14 @@ async fn through<T>(
     let value = run.await?;
     let saved = blocking(|| {
         let files = outputs(&value, scratch.path())?;
-        cache
+        let record = cache
             .store
             .save(id, &inputs, &files, None)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string())?;
+        let _ = cache.store.set_last_inputs(&scope, &inputs);
+        Ok(record.key)
     });
-    match saved {
-        Ok(record) => {
-            let _ = cache.store.set_last_inputs(&scope, &inputs);
-            tracing::info!(job = %id, "cache: miss ({reason}); stored as {}", record.key);
-        }
-        Err(e) => tracing::warn!("{id} is not cached: {e}"),
-    }
+    note_miss(plan, job, &reason, saved);
     Ok(value)
 }
 
@@ -542,22 +566,7 @@ fn restore(
     record: &Record,
 ) -> Result<(), String> {
     let step = &plan.targets[t].build;
-    // A record comes from a store others may write: the only file it may
-    // put outside the fresh output folder is this job's own binary (not a
-    // source, a hook in .git, another job's binary).
-    let outside = artifact_outside(plan, step)?;
-    if let Some(o) = record
-        .outputs
-        .iter()
-        .find(|o| o.base != "out" && outside.as_ref() != Some(&(o.base.as_str(), o.path.clone())))
-    {
-        return Err(format!(
-            "it names `{}` in `{}`; this job writes only its output folder{}",
-            o.path,
-            o.base,
-            outside.map_or(String::new(), |(_, p)| format!(" and `{p}`"))
-        ));
-    }
+    build_shape(plan, t, record)?;
     super::jobs::fresh_out_dir(plan, job, step).map_err(|e| e.to_string())?;
     let bases = build_bases(plan, step);
     let log = log_path(plan, job);
@@ -565,11 +574,46 @@ fn restore(
         .store
         .restore(record, &bases, &log)
         .map_err(|e| e.to_string())?;
-    process::note(
-        &log,
-        &format!("cache: restored {} (the command did not run)", record.key),
-    )
-    .map_err(|e| e.to_string())
+    // After the log it puts back, which it would overwrite.
+    note_restored(plan, job, &record.key).map_err(|e| e.to_string())
+}
+
+/// Whether build `t`'s `record` names only files its restore may write. A
+/// record comes from a store others may write: the only file it may put
+/// outside the fresh output folder is this job's own binary (not a
+/// source, a hook in .git, another job's binary). Reads no blob: the
+/// restore and `plan --cache-status` both ask it.
+fn build_shape(plan: &Plan, t: usize, record: &Record) -> Result<(), String> {
+    let outside = artifact_outside(plan, &plan.targets[t].build)?;
+    match record
+        .outputs
+        .iter()
+        .find(|o| o.base != "out" && outside.as_ref() != Some(&(o.base.as_str(), o.path.clone())))
+    {
+        Some(o) => Err(format!(
+            "it names `{}` in `{}`; this job writes only its output folder{}",
+            o.path,
+            o.base,
+            outside.map_or(String::new(), |(_, p)| format!(" and `{p}`"))
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Whether job `job`'s `record` has the shape its restore accepts (which
+/// files, in which folders): each kind's own check, the one its restore
+/// makes before it reads a blob. `artifacts` are the archives' records
+/// (a package's place in dist/ follows them).
+fn usable(plan: &Plan, job: usize, artifacts: &[Artifact], record: &Record) -> Result<(), String> {
+    match plan.jobs[job].work() {
+        crate::plan::JobId::Build(t) => build_shape(plan, t, record),
+        crate::plan::JobId::Archive(t) => archive::shape(plan, t, record).map(drop),
+        crate::plan::JobId::Package { channel, target } => {
+            package::usable(plan, channel, target, artifacts, record)
+        }
+        crate::plan::JobId::Image { .. } => image::split(record).map(drop),
+        _ => Ok(()),
+    }
 }
 
 /// The folders a build's record names its outputs in: its output folder,
@@ -913,6 +957,63 @@ mod tests {
             // Refused before the output folder is made afresh.
             assert!(!out_dir.exists());
         }
+    }
+
+    /// `plan --cache-status` says `hit` only for a record the restore
+    /// would take: one naming a file outside what its job writes is not,
+    /// nor an archive's naming another target's archive.
+    #[test]
+    fn a_record_the_restore_would_refuse_is_no_hit() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.root = dir.path().join("project");
+        std::fs::create_dir_all(plan.root.join("docs")).unwrap();
+        std::fs::write(plan.root.join("LICENSE"), "MIT").unwrap();
+        std::fs::write(plan.root.join("docs/a.md"), "a").unwrap();
+        let (build, t) = first_build(&plan);
+        let archive = plan
+            .jobs
+            .iter()
+            .position(|j| j.work() == crate::plan::JobId::Archive(t))
+            .unwrap();
+        let file = dir.path().join("made");
+        std::fs::write(&file, "a binary").unwrap();
+        let save = |job: usize, inputs: &Inputs, base: &str, path: &str| {
+            let saving = Saving {
+                base: base.into(),
+                path: path.into(),
+                file: file.clone(),
+            };
+            let id = &plan.jobs[job].id;
+            cache.store.save(id, inputs, &[saving], None).unwrap()
+        };
+        let row = |job: usize| {
+            let id = plan.jobs[job].id.to_string();
+            let rows = cache.status(&plan, None);
+            rows.into_iter().find(|(j, _)| *j == id).unwrap().1
+        };
+        let unusable = "miss: the cached entry is unusable (it names";
+        let inputs = cache.inputs(&At::bare(&plan), build, t).unwrap();
+        save(build, &inputs, "root", "main.go");
+        assert!(row(build).starts_with(unusable), "{}", row(build));
+        let step = &plan.targets[t].build;
+        let binary = step.artifact.strip_prefix(&step.out_dir).unwrap();
+        let record = save(build, &inputs, "out", binary.to_str().unwrap());
+        assert_eq!(row(build), "hit");
+        // The archive, judged by what the build's hit restores.
+        let mut seen = Foreseen::default();
+        seen.learn(&plan, build, &record);
+        let at = At {
+            foreseen: Some(&seen),
+            ..At::bare(&plan)
+        };
+        let inputs = archive::inputs(&at, t).unwrap();
+        let other = plan.targets[1 - t].archive.file_name.clone();
+        save(archive, &inputs, "dist", &other);
+        assert!(row(archive).starts_with(unusable), "{}", row(archive));
+        save(archive, &inputs, "dist", &plan.targets[t].archive.file_name);
+        assert_eq!(row(archive), "hit");
     }
 
     #[test]

@@ -224,6 +224,7 @@ mod tests {
             program: PathBuf::from("/usr/bin/docker"),
             version: "20.10".into(),
             classic_builder: true,
+            buildx: None,
         };
         let containers = Containers {
             engine: None,

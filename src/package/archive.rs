@@ -36,7 +36,7 @@ use super::PackageError;
 use super::atomic::AtomicFile;
 use super::checksum::{Algorithm, HashingWriter};
 use super::dest::{check_dest, normalize_dest};
-use super::encode::{EXEC_MODE, Item, copy_exact, open_source, write_tar, write_zip};
+use super::encode::{EXEC_MODE, FILE_MODE, Item, copy_exact, open_source, write_tar, write_zip};
 use super::files::Entry;
 use super::pargz::ParGzWriter;
 
@@ -104,6 +104,16 @@ impl Format {
             Format::TarZst => ".tar.zst",
             Format::Zip => ".zip",
             Format::Binary => "",
+        }
+    }
+
+    /// The mode of the file [`write`] makes: a bare binary is executable,
+    /// an archive is not, on every host (and when restored from the cache,
+    /// whatever its entry says).
+    pub fn mode(self) -> u32 {
+        match self {
+            Format::Binary => EXEC_MODE,
+            _ => FILE_MODE,
         }
     }
 
@@ -193,6 +203,7 @@ pub fn write(spec: &ArchiveSpec<'_>, dest: &Path) -> Result<Written, PackageErro
     };
     let items = layout(spec.entries, spec.wrap)?;
     let mut out = AtomicFile::create(dest).map_err(PackageError::io(dest))?;
+    out.set_mode(spec.format.mode());
     let hashing = HashingWriter::new(out.file(), spec.algorithm);
     // Buffer between compressor and hasher: the compressors emit small
     // chunks, hashing and write(2) want big ones.
@@ -256,7 +267,7 @@ fn write_binary(
     let mut hashing = HashingWriter::new(out.file(), spec.algorithm);
     copy_exact(entry, &mut src, len, &mut hashing, buf, dest)?;
     let (_, digest, size) = hashing.finish();
-    out.set_mode(EXEC_MODE);
+    out.set_mode(spec.format.mode());
     out.commit().map_err(PackageError::io(dest))?;
     Ok(Written {
         path: dest.to_path_buf(),

@@ -23,7 +23,9 @@ use tempfile::{Builder, NamedTempFile};
 
 /// Mode of a committed file unless [`AtomicFile::set_mode`] says otherwise.
 /// Fixed rather than umask-derived so `dist/` looks the same on every host.
-const DEFAULT_MODE: u32 = 0o644;
+/// Every package file (deb, rpm, msi, snap) has it: a package restored
+/// from the cache gets it whatever its entry says.
+pub const DEFAULT_MODE: u32 = 0o644;
 
 /// A file being written that only appears under its real name on
 /// [`AtomicFile::commit`].

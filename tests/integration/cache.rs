@@ -62,7 +62,12 @@ impl Cached {
     }
 
     pub(crate) fn log(&self, target: &str) -> String {
-        std::fs::read_to_string(self.p.dist().join(format!("logs/build-{target}.log"))).unwrap()
+        self.job_log(&format!("build-{target}"))
+    }
+
+    /// The log of job `id`.
+    fn job_log(&self, id: &str) -> String {
+        std::fs::read_to_string(self.p.dist().join(format!("logs/{id}.log"))).unwrap()
     }
 
     fn manifest(&self) -> serde_json::Value {
@@ -611,11 +616,19 @@ fn an_archive_is_restored_and_reruns_when_its_step_or_a_file_changes() {
     assert_eq!(c.runs(), 2);
     assert!(c.ran().is_empty(), "{:?}", c.restored_jobs());
     assert_eq!(c.dist_files(), cold, "restored archives are the same bytes");
+    let log = c.job_log("archive-linux-amd64");
+    assert!(log.contains("# cache: restored "), "{log}");
 
     c.p.file("extra.txt", "two\n");
     c.build(&[]);
     assert_eq!(c.runs(), 2, "the builds are restored");
     assert_eq!(c.ran(), jobs(&["archive"], &["linux-amd64", "linux-arm64"]));
+    // Its log says why it ran, as a build's does.
+    let log = c.job_log("archive-linux-arm64");
+    assert!(
+        log.contains("# cache: miss (changed since its last run: files); stored as "),
+        "{log}"
+    );
     assert_ne!(c.checksums(), sums);
 
     c.edit_config(

@@ -5,7 +5,7 @@
 //! file it packs (the binary its build made and each extra file, by size
 //! and sha256), the time every entry carries and the checksum algorithm;
 //! its one output is its file in dist/. A hit restores that file (re-hashed
-//! against the record) and gives the record the job gives: every field but
+//! against the record, with the mode the job gives it) and gives the record the job gives: every field but
 //! size and digest comes from the plan.
 
 use std::collections::BTreeMap;
@@ -91,8 +91,36 @@ pub(super) fn record_of(plan: &Plan, t: usize, out: &OutputFile, hex: Option<&st
     record
 }
 
-/// Puts a record's archive back into dist/; a record naming any other
-/// file is refused as corrupt.
+/// The one output of archive `t`'s `record`: its file in dist/. A record
+/// naming any other file, or more than one, is refused as corrupt. Reads
+/// no blob: the restore and `plan --cache-status` both ask it.
+pub(super) fn shape<'r>(
+    plan: &Plan,
+    t: usize,
+    record: &'r Record,
+) -> Result<&'r OutputFile, String> {
+    let name = &plan.targets[t].archive.file_name;
+    match record.outputs.as_slice() {
+        [out] if out.base == "dist" && &out.path == name => Ok(out),
+        _ => {
+            let listed: Vec<String> = record
+                .outputs
+                .iter()
+                .map(|o| format!("`{}` in `{}`", o.path, o.base))
+                .collect();
+            Err(format!(
+                "it names {}; this job writes only `{name}` in dist/",
+                if listed.is_empty() {
+                    "no file".to_string()
+                } else {
+                    listed.join(", ")
+                }
+            ))
+        }
+    }
+}
+
+/// Puts a record's archive back into dist/ (its [`shape`] checked first).
 fn restore(
     plan: &Plan,
     t: usize,
@@ -101,28 +129,21 @@ fn restore(
     scratch: &Path,
 ) -> Result<Artifact, String> {
     let name = &plan.targets[t].archive.file_name;
-    let out = match record.outputs.as_slice() {
-        [out] if out.base == "dist" && &out.path == name => out,
-        _ => {
-            let listed: Vec<String> = record
-                .outputs
-                .iter()
-                .map(|o| format!("`{}` in `{}`", o.path, o.base))
-                .collect();
-            return Err(format!(
-                "it names {}; this job writes only `{name}` in dist/",
-                if listed.is_empty() {
-                    "no file".to_string()
-                } else {
-                    listed.join(", ")
-                }
-            ));
-        }
+    let out = shape(plan, t, record)?;
+    // Its mode is the one the job writes (0755 for a bare binary, else
+    // 0644), whatever the entry says.
+    let written = Record {
+        outputs: vec![OutputFile {
+            mode: plan.targets[t].archive.format.mode(),
+            ..out.clone()
+        }],
+        log: None,
+        ..record.clone()
     };
     let bases = BTreeMap::from([("dist".to_string(), plan.dist.clone())]);
     cache
         .store
-        .restore(record, &bases, &scratch.join("log"))
+        .restore(&written, &bases, &scratch.join("log"))
         .map_err(|e| e.to_string())?;
     let algorithm = plan.checksum.algorithm;
     if algorithm == Algorithm::Sha256 {
@@ -168,6 +189,43 @@ mod tests {
             let err = restore(&plan, 0, &cache, &record, dir.path()).unwrap_err();
             assert!(err.contains("this job writes only"), "{err}");
             assert!(!plan.dist.exists());
+        }
+    }
+
+    /// A restored archive has the mode the job writes (a bare binary
+    /// 0755, an archive 0644), whatever mode its entry gives it.
+    #[test]
+    fn a_restored_archive_has_the_mode_the_job_writes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::sample_plan();
+        plan.dist = dir.path().join("dist");
+        let made = dir.path().join("made");
+        std::fs::write(&made, "an archive").unwrap();
+        for (format, entry_mode, want) in [
+            (Format::TarGz, 0o755, 0o644),
+            (Format::Zip, 0o4777, 0o644),
+            (Format::Binary, 0o644, 0o755),
+        ] {
+            plan.targets[0].archive.format = format;
+            let name = plan.targets[0].archive.file_name.clone();
+            let saving = Saving {
+                base: "dist".into(),
+                path: name.clone(),
+                file: made.clone(),
+            };
+            let mut record = cache
+                .store
+                .save("archive-linux-amd64", &Inputs::default(), &[saving], None)
+                .unwrap();
+            record.outputs[0].mode = entry_mode;
+            restore(&plan, 0, &cache, &record, dir.path()).unwrap();
+            let mode = std::fs::metadata(plan.dist.join(&name))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o7777, want, "{format}");
         }
     }
 

@@ -10,7 +10,8 @@
 //! (the config's `created`), the project name (a label) and who assembles
 //! it: matrix (the `native` setting and the Dockerfile's blocker) or the
 //! engine. An engine build adds the engine's identity (client, server
-//! version, classic builder) and the id of every image it reads (each
+//! version, classic builder, docker's buildx plugin: its version and
+//! content) and the id of every image it reads (each
 //! FROM, `COPY --from` and `RUN --mount=...,from=` that names no stage;
 //! `FROM scratch` reads nothing). A RUN step, or an ADD of a URL, may
 //! fetch from the network: what it fetches is not an input, as with a
@@ -179,15 +180,23 @@ fn context(plan: &Plan, p: &PlatformImage) -> Result<BTreeMap<String, String>, S
 }
 
 /// The engine as a build with it depends on: its client's content, its
-/// server's version and the builder it is told to use.
+/// server's version, the builder it is told to use and, when docker
+/// builds with its buildx plugin, the plugin's version and content.
 fn engine_identity(cache: &Cache, engine: &Engine) -> serde_json::Value {
     let program = engine.program.display().to_string();
-    serde_json::json!({
+    let mut id = serde_json::json!({
         "kind": engine.name(),
         "client": cache.identities.of(&program, &BTreeMap::new(), Path::new("/")),
         "server": engine.version,
         "env": engine.build_env(),
-    })
+    });
+    if let Some(buildx) = &engine.buildx {
+        id["buildx"] = serde_json::json!({
+            "version": buildx.version,
+            "plugin": buildx.file.as_deref().map(|f| cache.identities.of_file(f)),
+        });
+    }
+    id
 }
 
 /// The blobs of the image a run built, to store: its manifest (as
@@ -233,8 +242,10 @@ fn platform_index(plan: &Plan, built: &ImageBuilt) -> Result<usize, String> {
 }
 
 /// The entry's manifest output and its other blobs, each named by its own
-/// sha256, once; anything else is refused before a file is written.
-fn split(record: &Record) -> Result<(&OutputFile, Vec<&OutputFile>), String> {
+/// sha256, once; anything else is refused before a file is written. The
+/// shape of an image job's record: reads no blob, so the restore and
+/// `plan --cache-status` both ask it.
+pub(super) fn split(record: &Record) -> Result<(&OutputFile, Vec<&OutputFile>), String> {
     let mut manifest = None;
     let mut blobs = Vec::new();
     let mut names = BTreeSet::new();
@@ -384,25 +395,16 @@ fn restore(
         .map_err(|e| e.to_string())?;
     descriptor.platform = Some(platform);
     let (_, native) = dockerfile_of(plan, p)?;
-    let log = log_path(plan, job);
-    let variant = plan
-        .images
-        .as_ref()
-        .map_or("", |i| i.variants[v].id.as_str());
-    let mut notes = vec![format!(
-        "image {variant} for {}: restored from the cache entry {} (not built)",
-        p.platform, record.key
-    )];
+    // `through` notes the restore in the log; whether the tag is kept
+    // is said here.
     let local_tag = match (native, ctx.engine.as_deref()) {
         (true, _) => None,
         (false, engine) => {
             let (tag, note) = local_tag(engine, &manifest.config.digest, &p.local_tag);
-            notes.push(note);
+            crate::exec::process::note(&log_path(plan, job), &note).map_err(|e| e.to_string())?;
             tag
         }
     };
-    let lines: Vec<&str> = notes.iter().map(String::as_str).collect();
-    crate::exec::process::notes(&log, &lines).map_err(|e| e.to_string())?;
     Ok(ImageBuilt {
         variant: v,
         platform: p.platform.clone(),

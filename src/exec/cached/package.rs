@@ -15,8 +15,8 @@
 //! and the checksum algorithm. Its output is the one package file it
 //! wrote, plus its record (as `artifacts.json` in the entry); a hit
 //! restores the file (the one the plan puts there for this target, see
-//! `package_path`), re-hashes it against its record and gives the record
-//! back.
+//! `package_path`; 0644, as every kind writes it), re-hashes it against
+//! its record and gives the record back.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -191,12 +191,46 @@ fn saving(plan: &Plan, written: &[Artifact], scratch: &Path) -> Result<Vec<Savin
     Ok(files)
 }
 
+/// Whether a record of channel `c`'s package of target `t` has the shape
+/// its restore accepts, with `artifacts` the archives' records (for
+/// `plan --cache-status`).
+pub(super) fn usable(
+    plan: &Plan,
+    c: usize,
+    t: usize,
+    artifacts: &[Artifact],
+    record: &Record,
+) -> Result<(), String> {
+    shape(&package_path(plan, c, t, artifacts)?, record)
+}
+
+/// Whether a record names exactly the package at `path` in dist/ and its
+/// records file, nothing else (another target's package in the same
+/// folder too). Reads no blob: the restore and `plan --cache-status` both
+/// ask it.
+fn shape(path: &str, record: &Record) -> Result<(), String> {
+    let allowed =
+        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
+    if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
+        return Err(format!(
+            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
+            o.path, o.base
+        ));
+    }
+    let count = |base: &str| record.outputs.iter().filter(|o| o.base == base).count();
+    match (count("dist"), count("meta")) {
+        (1, 1) => Ok(()),
+        (files, records) => Err(format!(
+            "it names `{path}` {files} times and its {RECORDS} {records} times; a package job writes each once"
+        )),
+    }
+}
+
 /// Puts a record's package back at `path` in dist/ (where the plan puts
 /// this job's package, see [`package_path`]) and gives back its record.
-/// A record naming any other file (another target's package in the same
-/// folder too) is refused as corrupt, and so is a records file that does
-/// not list exactly the one package the entry holds: it is checked before
-/// dist/ is written. The restored file's record is made anew from its
+/// A record of another [`shape`] is refused as corrupt, and so is a
+/// records file that does not list exactly the one package the entry
+/// holds: it is checked before dist/ is written. The restored file's record is made anew from its
 /// bytes and must equal the listed one, else the file is taken out of
 /// dist/ again.
 fn restore(
@@ -206,14 +240,7 @@ fn restore(
     record: &Record,
     scratch: &Path,
 ) -> Result<Vec<Artifact>, String> {
-    let allowed =
-        |base: &str, p: &str| (base == "dist" && p == path) || (base == "meta" && p == RECORDS);
-    if let Some(o) = record.outputs.iter().find(|o| !allowed(&o.base, &o.path)) {
-        return Err(format!(
-            "it names `{}` in `{}`; this job writes only `{path}` in dist/",
-            o.path, o.base
-        ));
-    }
+    shape(path, record)?;
     let bases = BTreeMap::from([
         ("dist".to_string(), plan.dist.clone()),
         ("meta".to_string(), scratch.to_path_buf()),
@@ -223,8 +250,16 @@ fn restore(
         .iter()
         .cloned()
         .partition(|o| o.base == "meta");
-    let part = |outputs| Record {
-        outputs,
+    // Every package kind writes its file 0644: so is a restored one,
+    // whatever the entry says.
+    let part = |outputs: Vec<OutputFile>| Record {
+        outputs: outputs
+            .into_iter()
+            .map(|o| OutputFile {
+                mode: crate::package::atomic::DEFAULT_MODE,
+                ..o
+            })
+            .collect(),
         log: None,
         ..record.clone()
     };
@@ -263,9 +298,6 @@ fn restore(
 fn check_listed(written: &[Artifact], files: &[OutputFile]) -> Result<(), String> {
     use crate::package::manifest::ArtifactKind;
     let held: BTreeSet<&str> = files.iter().map(|o| o.path.as_str()).collect();
-    if held.len() != files.len() {
-        return Err("it names one file twice".into());
-    }
     let [a] = written else {
         return Err(format!(
             "its {RECORDS} lists {} files; a package job writes one",
@@ -349,6 +381,27 @@ maintainer = "Hello Authors <hello@example.org>"
             let err = restore(&plan, AMD64, &cache, &record, dir.path()).unwrap_err();
             assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
             assert!(!plan.dist.exists());
+        }
+        // Its package without its records file, or twice: refused by its
+        // shape, before a blob is read.
+        for outputs in [
+            vec![output("dist", AMD64)],
+            vec![
+                output("dist", AMD64),
+                output("dist", AMD64),
+                output("meta", RECORDS),
+            ],
+        ] {
+            let record = Record {
+                format: crate::cache::FORMAT,
+                key: "0".repeat(64),
+                job: "package-deb-linux-amd64".into(),
+                inputs: Inputs::default(),
+                outputs,
+                log: None,
+            };
+            let err = shape(AMD64, &record).unwrap_err();
+            assert!(err.contains("a package job writes each once"), "{err}");
         }
     }
 
@@ -450,6 +503,33 @@ maintainer = "Hello Authors <hello@example.org>"
                 assert!(!plan.dist.exists(), "{err}");
             }
         }
+    }
+
+    /// Every package kind writes its file 0644 (`Out::emit`, the snap's
+    /// mksquashfs output made so): a restored one is too, whatever mode
+    /// its entry gives it.
+    #[test]
+    fn a_restored_package_has_the_mode_the_job_writes() {
+        use crate::package::manifest::ArtifactKind;
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let cache = super::super::tests::cache(&dir.path().join("store"));
+        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
+        plan.dist = dir.path().join("dist");
+        let made = dir.path().join("honest");
+        std::fs::write(&made, "a package").unwrap();
+        let algorithm = plan.checksum.algorithm;
+        let honest = Artifact::of_file(AMD64, &made, ArtifactKind::Package, algorithm).unwrap();
+        let mut record = entry(&cache, dir.path(), AMD64, &[], &[honest]);
+        for o in &mut record.outputs {
+            o.mode = 0o4777;
+        }
+        restore(&plan, AMD64, &cache, &record, dir.path()).unwrap();
+        let mode = std::fs::metadata(plan.dist.join(AMD64))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o7777, 0o644);
     }
 
     /// A whole, self-consistent entry of another target's package (its

@@ -114,3 +114,46 @@ fn a_manifest_is_refused_unless_it_is_the_one_matrix_writes() {
     let pretty = serde_json::to_vec_pretty(&manifest).unwrap();
     assert!(check_form(&manifest, &pretty).is_err());
 }
+
+/// Docker with its buildx plugin builds with the plugin: another plugin
+/// (its version, or its file's content) is another key; podman and
+/// docker's classic builder have none.
+#[test]
+fn the_buildx_plugin_is_part_of_the_engine() {
+    use crate::config::EngineKind;
+    use crate::engine::Buildx;
+    let dir = tempfile::tempdir().unwrap();
+    let plugin = dir.path().join("docker-buildx");
+    let engine = |kind, version: Option<&str>| Engine {
+        kind,
+        program: dir.path().join("docker"),
+        version: "27.0".into(),
+        classic_builder: version.is_none(),
+        buildx: version.map(|v| Buildx {
+            version: v.into(),
+            file: Some(plugin.clone()),
+        }),
+    };
+    // A new cache is a new run: identities are remembered for a run.
+    let key = |run: &str, engine: &Engine| {
+        let cache = super::super::tests::cache(&dir.path().join(run));
+        let mut i = Inputs::default();
+        i.set("engine", engine_identity(&cache, engine));
+        i.key()
+    };
+    std::fs::write(&plugin, "plugin one").unwrap();
+    let docker = engine(EngineKind::Docker, Some("v0.17.1"));
+    let one = key("a", &docker);
+    assert_eq!(one, key("b", &docker));
+    assert_ne!(one, key("c", &engine(EngineKind::Docker, Some("v0.18.0"))));
+    std::fs::write(&plugin, "plugin two").unwrap();
+    assert_ne!(one, key("d", &docker), "the same version, another file");
+    let cache = super::super::tests::cache(&dir.path().join("e"));
+    for other in [
+        engine(EngineKind::Podman, None),
+        engine(EngineKind::Docker, None),
+    ] {
+        let id = engine_identity(&cache, &other);
+        assert!(id.get("buildx").is_none(), "{id}");
+    }
+}
