@@ -5,8 +5,9 @@
 //! even of the same version, is a new identity. A rustup proxy (`cargo`,
 //! `rustc` next to a `rustup`) is the same file for every toolchain, so
 //! its `--version` output (run with the job's environment, which may name
-//! a toolchain) is added. A file is hashed up to 1 GiB. Digests are remembered for the run: one compiler
-//! shared by many targets is hashed once.
+//! a toolchain) is added. A file is hashed up to 1 GiB. Digests are
+//! remembered for the run: one compiler shared by many targets is hashed
+//! once.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

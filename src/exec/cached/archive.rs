@@ -5,8 +5,9 @@
 //! file it packs (the binary its build made and each extra file, by size
 //! and sha256), the time every entry carries and the checksum algorithm;
 //! its one output is its file in dist/. A hit restores that file (re-hashed
-//! against the record, with the mode the job gives it) and gives the record the job gives: every field but
-//! size and digest comes from the plan.
+//! against the record, with the mode the job gives it) and gives the
+//! record the job gives: every field but size and digest comes from the
+//! plan.
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -230,9 +230,9 @@ fn shape(path: &str, record: &Record) -> Result<(), String> {
 /// this job's package, see [`package_path`]) and gives back its record.
 /// A record of another [`shape`] is refused as corrupt, and so is a
 /// records file that does not list exactly the one package the entry
-/// holds: it is checked before dist/ is written. The restored file's record is made anew from its
-/// bytes and must equal the listed one, else the file is taken out of
-/// dist/ again.
+/// holds: it is checked before dist/ is written. The restored file's
+/// record is made anew from its bytes and must equal the listed one, else
+/// the file is taken out of dist/ again.
 fn restore(
     plan: &Plan,
     path: &str,
