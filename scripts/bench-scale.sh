@@ -15,6 +15,8 @@
 #   MATRIX       the matrix binary (default target/release/matrix, built
 #                with `cargo build --release` first)
 #   BENCH_KEEP=1 keep the temporary folder
+#   TMPDIR       where the projects are made (default /tmp); /dev/shm puts
+#                them on tmpfs, to see matrix's own cost without the disk's
 #
 # Measures, each the median of BENCH_RUNS runs:
 #  1. trivial: each target's build writes a 10-byte file (format "binary");
