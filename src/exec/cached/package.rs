@@ -355,10 +355,7 @@ maintainer = "Hello Authors <hello@example.org>"
 
     #[test]
     fn a_record_may_write_only_its_own_package() {
-        let dir = tempfile::tempdir().unwrap();
-        let cache = super::super::tests::cache(&dir.path().join("store"));
-        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
-        plan.dist = dir.path().join("dist");
+        let (dir, cache, plan) = setup();
         assert!(plan.channels[0].per_target());
         for hostile in [
             // Another target's package, in the same folder: it would
@@ -440,23 +437,28 @@ maintainer = "Hello Authors <hello@example.org>"
     /// A change made to a records file.
     type Edit = fn(&mut Vec<Artifact>);
 
-    #[test]
-    fn a_records_file_saying_other_than_its_bytes_is_refused_and_leaves_no_package() {
-        use crate::package::manifest::ArtifactKind;
+    /// A store and the deb channel's plan, dist/ in a fresh folder.
+    fn setup() -> (tempfile::TempDir, Cache, Plan) {
         let dir = tempfile::tempdir().unwrap();
         let cache = super::super::tests::cache(&dir.path().join("store"));
         let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
         plan.dist = dir.path().join("dist");
-        let made = dir.path().join("honest");
+        (dir, cache, plan)
+    }
+
+    /// The record of a package `name` made of the bytes an [`entry`] holds.
+    fn package_record(dir: &Path, plan: &Plan, name: &str) -> Artifact {
+        use crate::package::manifest::ArtifactKind;
+        let made = dir.join("bytes");
         std::fs::write(&made, "a package").unwrap();
-        let algorithm = plan.checksum.algorithm;
-        let honest = Artifact::of_file(
-            "deb/hello_amd64.deb",
-            &made,
-            ArtifactKind::Package,
-            algorithm,
-        )
-        .unwrap();
+        Artifact::of_file(name, &made, ArtifactKind::Package, plan.checksum.algorithm).unwrap()
+    }
+
+    #[test]
+    fn a_records_file_saying_other_than_its_bytes_is_refused_and_leaves_no_package() {
+        use crate::package::manifest::ArtifactKind;
+        let (dir, cache, plan) = setup();
+        let honest = package_record(dir.path(), &plan, AMD64);
         // The honest entry is restored as it was made.
         let record = entry(
             &cache,
@@ -510,16 +512,9 @@ maintainer = "Hello Authors <hello@example.org>"
     /// its entry gives it.
     #[test]
     fn a_restored_package_has_the_mode_the_job_writes() {
-        use crate::package::manifest::ArtifactKind;
         use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = super::super::tests::cache(&dir.path().join("store"));
-        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
-        plan.dist = dir.path().join("dist");
-        let made = dir.path().join("honest");
-        std::fs::write(&made, "a package").unwrap();
-        let algorithm = plan.checksum.algorithm;
-        let honest = Artifact::of_file(AMD64, &made, ArtifactKind::Package, algorithm).unwrap();
+        let (dir, cache, plan) = setup();
+        let honest = package_record(dir.path(), &plan, AMD64);
         let mut record = entry(&cache, dir.path(), AMD64, &[], &[honest]);
         for o in &mut record.outputs {
             o.mode = 0o4777;
@@ -538,16 +533,9 @@ maintainer = "Hello Authors <hello@example.org>"
     /// in the manifest and checksums, and this target's not at all.
     #[test]
     fn an_entry_holding_another_targets_package_is_refused() {
-        use crate::package::manifest::ArtifactKind;
-        let dir = tempfile::tempdir().unwrap();
-        let cache = super::super::tests::cache(&dir.path().join("store"));
-        let mut plan = crate::plan::tests::plan_of(CONFIG, &[]).unwrap();
-        plan.dist = dir.path().join("dist");
+        let (dir, cache, plan) = setup();
         let other = "deb/hello_arm64.deb";
-        let made = dir.path().join("other");
-        std::fs::write(&made, "a package").unwrap();
-        let algorithm = plan.checksum.algorithm;
-        let record = Artifact::of_file(other, &made, ArtifactKind::Package, algorithm).unwrap();
+        let record = package_record(dir.path(), &plan, other);
         let entry = entry(&cache, dir.path(), other, &[], &[record]);
         let err = restore(&plan, AMD64, &cache, &entry, dir.path()).unwrap_err();
         assert!(err.contains("writes only `deb/hello_amd64.deb`"), "{err}");
