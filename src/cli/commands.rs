@@ -131,10 +131,11 @@ fn doctor_command(cli: &Cli, args: &DoctorArgs) -> Result<(), Error> {
                     "container engine: {} {} (ok{})\n",
                     engine.name(),
                     engine.version,
-                    if engine.classic_builder {
-                        ", classic builder"
-                    } else {
-                        ""
+                    match (&engine.buildx, engine.classic_builder) {
+                        (Some(b), _) =>
+                            format!(", {}", b.version.lines().next().unwrap_or("buildx")),
+                        (None, true) => ", classic builder".to_string(),
+                        (None, false) => String::new(),
                     }
                 ));
                 let checks = toolchain::check_images(&engine, &plan, &|_| true);
