@@ -414,8 +414,10 @@ fn fork_job(sock: &UnixDatagram, job: Job, running: &mut HashMap<i32, u64>) {
     // SAFETY: the spawner is single-threaded, so the child may do anything.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let code = supervise_in_child(sock, me, &job);
-            std::process::exit(i32::from(code));
+            // A panic must end this child here: unwinding into the
+            // spawner's loop would drop the socket it closed.
+            let code = std::panic::catch_unwind(|| supervise_in_child(sock, me, &job));
+            std::process::exit(code.map_or(125, i32::from));
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // Here as well as in the child: matrix may signal the group at once.
@@ -452,6 +454,15 @@ fn supervise_in_child(sock: &UnixDatagram, spawner: i32, job: &Job) -> u8 {
         }
         std::env::set_current_dir(&job.dir)?;
         for (k, v) in &job.env {
+            // set_var panics on these; config refuses them, this never
+            // trusts that.
+            let (kb, vb) = (k.as_bytes(), v.as_bytes());
+            if kb.is_empty() || kb.contains(&b'=') || kb.contains(&0) || vb.contains(&0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid environment variable {k:?}"),
+                ));
+            }
             // SAFETY: this process has one thread.
             unsafe { std::env::set_var(k, v) };
         }
