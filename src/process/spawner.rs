@@ -442,10 +442,7 @@ fn supervise_in_child(sock: &UnixDatagram, spawner: i32, job: &Job) -> u8 {
     unsafe { libc::close(sock.as_raw_fd()) };
     let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
     let setup = || -> io::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&job.log)?;
+        let log = super::logfile::open_log(Path::new(&job.log))?;
         for fd in [1, 2] {
             // SAFETY: dup2 onto the standard descriptors.
             if unsafe { libc::dup2(log.as_raw_fd(), fd) } < 0 {
