@@ -40,3 +40,119 @@ fn a_link_planted_at_a_log_name_is_never_written_through() {
     }
     assert!(err.contains("isasymboliclink"), "{err}");
 }
+
+/// Every job of a `-j 8` run (other jobs' logs open meanwhile) starts with
+/// stdin, stdout and stderr and nothing else of matrix's: no spawner
+/// socket, no lock file, no other log. matrix is started with only 0-2
+/// open, so what the job holds beyond them came from matrix.
+#[test]
+fn a_job_inherits_no_descriptor_of_matrix() {
+    let seen = tempfile::tempdir().unwrap();
+    let build = format!(
+        r#"command = ["sh", "-c", "sleep 0.3; ls -l /proc/self/fd > {}/{{{{ arch }}}}; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]"#,
+        seen.path().display()
+    );
+    let p = Project::with_config(&script_config(
+        r#"os = ["linux"]
+arch = ["amd64", "arm64", "386", "ppc64le", "s390x", "riscv64", "arm"]"#,
+        &build,
+    ));
+    let mut cmd = p.matrix(&["build", "-j", "8"]);
+    // SAFETY: close_range is async-signal-safe and touches no memory.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            nix::libc::close_range(3, u32::MAX, 0);
+            Ok(())
+        })
+    };
+    let (code, out, err) = run(&mut cmd);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let lists = std::fs::read_dir(seen.path()).unwrap();
+    let mut count = 0;
+    for list in lists.flatten() {
+        count += 1;
+        let text = std::fs::read_to_string(list.path()).unwrap();
+        // `ls -l` lines end `<fd> -> <target>`; fd 3 is ls reading the folder.
+        let fds: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.split_once(" -> "))
+            .map(|(l, _)| l.rsplit(' ').next().unwrap())
+            .collect();
+        assert_eq!(fds, ["0", "1", "2", "3"], "{text}");
+        let name = list.file_name().into_string().unwrap();
+        assert!(text.contains(" 0 -> /dev/null\n"), "{text}");
+        assert!(text.contains(&format!("/{name}\n")), "stdout: {text}");
+        let log = format!("logs/build-linux-{name}.log\n");
+        assert!(
+            text.contains(&format!(" 2 -> {}/{log}", p.dist().display())),
+            "{text}"
+        );
+    }
+    assert_eq!(count, 7);
+}
+
+/// A job's environment is matrix's own plus what the plan adds
+/// (SOURCE_DATE_EPOCH, the step's `env`), nothing matrix-internal, both
+/// when the spawner forks its supervisor and on the exec path (a request
+/// over the spawner's 128 KiB); the PATH `env` sets is the one the program
+/// is looked up in.
+#[test]
+fn a_job_gets_matrix_environment_and_the_plans_nothing_else() {
+    for exec_path in [false, true] {
+        let seen = tempfile::tempdir().unwrap();
+        let bin = seen.path().join("bin");
+        std::fs::create_dir(&bin).unwrap();
+        // A program found only on the job's PATH: env itself, no shell
+        // between (a shell adds PWD).
+        let env = crate::support::which("env").unwrap();
+        std::os::unix::fs::symlink(env, bin.join("r5-env")).unwrap();
+        let path = format!("{}:/usr/bin:/bin", bin.display());
+        let big = "x".repeat(70_000);
+        let bigs = if exec_path {
+            format!(", R5_BIG1 = \"{big}\", R5_BIG2 = \"{big}\"")
+        } else {
+            String::new()
+        };
+        let build = format!(
+            r#"command = ["r5-env"]
+shell = false
+env = {{ PATH = "{path}", R5_SET = "by {{{{ arch }}}}"{bigs} }}
+artifact = "{}/r5-env""#,
+            bin.display()
+        );
+        let p = Project::with_config(&script_config(
+            r#"os = ["linux"]
+arch = ["amd64"]"#,
+            &build,
+        ));
+        let home = p.path().join("home");
+        let mut cmd = p.matrix(&["build"]);
+        cmd.env_clear()
+            .env("PATH", "/usr/local/bin:/usr/bin:/bin")
+            .env("HOME", &home)
+            .env("NO_COLOR", "1")
+            .env("CI", "true")
+            .env("R5_KEPT", "from the user");
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
+        let mut vars: Vec<&str> = log.lines().filter(|l| !l.starts_with('#')).collect();
+        vars.sort();
+        let mut want = vec![
+            "CI=true".to_string(),
+            format!("HOME={}", home.display()),
+            "NO_COLOR=1".into(),
+            format!("PATH={path}"),
+        ];
+        if exec_path {
+            want.push(format!("R5_BIG1={big}"));
+            want.push(format!("R5_BIG2={big}"));
+        }
+        want.extend([
+            "R5_KEPT=from the user".into(),
+            "R5_SET=by amd64".into(),
+            "SOURCE_DATE_EPOCH=1767323045".into(),
+        ]);
+        assert_eq!(vars, want, "exec path: {exec_path}");
+    }
+}
