@@ -156,3 +156,27 @@ arch = ["amd64"]"#,
         assert_eq!(vars, want, "exec path: {exec_path}");
     }
 }
+
+/// A job whose every process ignores SIGTERM, with a `setsid` grandchild
+/// and a double-forked one, and which closed its stdout and stderr: a
+/// timeout still ends the whole tree (SIGKILL after the grace), promptly.
+#[test]
+fn a_job_that_ignores_sigterm_and_left_its_group_is_killed_on_timeout() {
+    use crate::faults::{kill_survivors, marker, survivors};
+    let tag = marker("deaf");
+    let build = format!(
+        r#"command = ["sh", "-c", '''trap "" TERM; setsid sh -c 'sleep 300; : {tag}' </dev/null >/dev/null 2>&1 & (sh -c 'sleep 300; : {tag}' </dev/null >/dev/null 2>&1 &); exec >&- 2>&-; sleep 300; : {tag}''']
+timeout = "1s""#
+    );
+    let p = two_targets(&build);
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(&mut p.matrix(&["build", "-j", "8"]));
+    let took = started.elapsed();
+    let left = survivors(&tag);
+    kill_survivors(&tag);
+    assert!(left.is_empty(), "survivors: {left:#?}");
+    assert_eq!(code, 1, "{out}\n{err}");
+    assert!(err.contains("timed out after 1s"), "{err}");
+    // 1 s, then the supervisor's 3 s grace before its SIGKILL.
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+}
