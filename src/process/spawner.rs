@@ -505,4 +505,31 @@ mod tests {
         let req = Request { argv: &big, ..req };
         assert!(encode(1, &req).is_none());
     }
+
+    /// A request of exactly MAX_REQUEST bytes goes through a real datagram
+    /// pair whole and reads back the same; one byte more takes the exec path.
+    #[test]
+    fn a_request_of_exactly_the_limit_crosses_the_socket_whole() {
+        let env = BTreeMap::new();
+        let fixed = 8 + (4 + 7) + (4 + 4) + (4 + 10) + 4 + 4 + 4;
+        let argv = vec!["x".repeat(MAX_REQUEST - fixed)];
+        let req = Request {
+            program: Path::new("/bin/sh"),
+            argv: &argv,
+            env: &env,
+            dir: Path::new("/tmp"),
+            log: Path::new("/tmp/x.log"),
+        };
+        let bytes = encode(9, &req).unwrap();
+        assert_eq!(bytes.len(), MAX_REQUEST);
+        let (a, b) = UnixDatagram::pair().unwrap();
+        assert_eq!(a.send(&bytes).unwrap(), MAX_REQUEST);
+        let mut buf = vec![0u8; MAX_REQUEST];
+        let n = b.recv(&mut buf).unwrap();
+        let job = decode(&buf[..n]).unwrap();
+        assert_eq!((job.id, job.argv.len()), (9, 1));
+        assert_eq!(job.argv[0].len(), MAX_REQUEST - fixed);
+        let over = vec!["x".repeat(MAX_REQUEST - fixed + 1)];
+        assert!(encode(9, &Request { argv: &over, ..req }).is_none());
+    }
 }
