@@ -108,10 +108,12 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
 /// posix_spawn (a vfork: no page tables copied, however large the
 /// supervisor). The supervisor blocks the signals it waits for and matrix
 /// ignores SIGPIPE: the job starts with no signal blocked and SIGPIPE at
-/// its default, as a shell would start it.
+/// its default, as a shell would start it. An executable that is not one
+/// the kernel runs (a script with no `#!` line) runs with /bin/sh, as
+/// execvp runs it (posix_spawnp no longer does).
 fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
     use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
-    use std::ffi::CString;
+    use std::ffi::{CStr, CString};
     use std::os::unix::ffi::OsStrExt;
     let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
     let program = c(program)?;
@@ -130,13 +132,16 @@ fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
     attr.set_flags(
         PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
     )?;
-    posix_spawnp(
-        &program,
-        &PosixSpawnFileActions::init()?,
-        &attr,
-        &argv,
-        &env,
-    )
+    let actions = PosixSpawnFileActions::init()?;
+    match posix_spawnp(&program, &actions, &attr, &argv, &env) {
+        Err(Errno::ENOEXEC) => {
+            const SH: &CStr = c"/bin/sh";
+            let mut script = vec![SH.to_owned(), program];
+            script.extend(argv.into_iter().skip(1));
+            posix_spawnp(SH, &actions, &attr, &script, &env)
+        }
+        started => started,
+    }
 }
 
 /// The signals the supervisor waits for, blocked so that they stay

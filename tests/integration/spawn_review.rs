@@ -180,3 +180,25 @@ timeout = "1s""#
     // 1 s, then the supervisor's 3 s grace before its SIGKILL.
     assert!(took < std::time::Duration::from_secs(15), "{took:?}");
 }
+
+/// An executable script with no `#!` line runs with /bin/sh, as execvp
+/// (and so every job before posix_spawn, and make, and a shell) runs it;
+/// posix_spawnp alone fails it with "Exec format error".
+#[test]
+fn a_script_without_a_shebang_runs_with_sh() {
+    let p = Project::with_config(&script_config(
+        r#"os = ["linux"]
+arch = ["amd64"]"#,
+        r#"command = ["./build.sh", "{{ out }}/{{ bin }}"]"#,
+    ));
+    p.file(
+        "build.sh",
+        "printf '#!/bin/sh\\n' > \"$1\"; chmod +x \"$1\"; echo \"ran by $0\"\n",
+    );
+    let script = p.path().join("build.sh");
+    std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let (code, out, err) = run(&mut p.matrix(&["build", "--snapshot"]));
+    assert_eq!(code, 0, "{out}\n{err}");
+    let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
+    assert!(log.contains("ran by "), "{log}");
+}
