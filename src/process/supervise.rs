@@ -17,6 +17,8 @@
 //! - on SIGTERM/SIGINT/SIGHUP (matrix cancelling, a timeout, matrix gone)
 //!   forwards SIGTERM to every descendant, gives them [`GRACE`], then kills
 //!   the rest the same way;
+//! - gives up matrix's controlling terminal, so a job that would read it
+//!   fails at once instead of stopping in the background for ever;
 //! - exits like the job did (its exit code, or the same signal).
 //!
 //! It has no signal handlers: SIGTERM, SIGINT, SIGHUP and SIGCHLD are
@@ -82,6 +84,7 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
     if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
         return 143;
     }
+    detach_terminal();
     let child = match spawn(program, argv) {
         Ok(pid) => pid,
         Err(e) => {
@@ -141,6 +144,29 @@ fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
             posix_spawnp(SH, &actions, &attr, &script, &env)
         }
         started => started,
+    }
+}
+
+/// Drops the controlling terminal matrix runs on, for the supervisor and
+/// so for the job: a job is in a background process group, so reading
+/// /dev/tty (ssh or gpg asking for a passphrase) would stop it (SIGTTIN)
+/// and hang the run; without one the open fails at once and the job says
+/// why. The supervisor stays in its process group (no setsid), which
+/// matrix signals. TIOCNOTTY detaches a process that is not a session
+/// leader from the terminal without a signal to anyone.
+fn detach_terminal() {
+    use nix::libc;
+    // SAFETY: an fd this function opens and closes, and an ioctl that
+    // takes no argument.
+    unsafe {
+        let fd = libc::open(
+            c"/dev/tty".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            libc::ioctl(fd, libc::TIOCNOTTY);
+            libc::close(fd);
+        }
     }
 }
 

@@ -202,3 +202,39 @@ arch = ["amd64"]"#,
     let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
     assert!(log.contains("ran by "), "{log}");
 }
+
+/// matrix on a terminal: a job that reads /dev/tty (ssh or gpg asking for
+/// a passphrase, a prompt) is in a background process group, so the read
+/// stopped it (SIGTTIN) and the run hung until the timeout, or for ever.
+/// Jobs have no controlling terminal: the open fails at once, and says so.
+#[test]
+fn a_job_cannot_wait_on_the_terminal() {
+    if !crate::support::require("script", "apt-get install bsdutils") {
+        return;
+    }
+    let p = Project::with_config(&script_config(
+        r#"os = ["linux"]
+arch = ["amd64"]"#,
+        r#"command = ["sh", "-c", "if read x < /dev/tty; then echo read a line; fi; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{ out }}/{{ bin }}"]
+timeout = "20s""#,
+    ));
+    let matrix = p.matrix(&["build"]);
+    let line = format!("{} build", matrix.get_program().to_string_lossy());
+    let mut cmd = std::process::Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"])
+        .current_dir(p.path())
+        .stdin(std::process::Stdio::null());
+    for (k, v) in matrix.get_envs() {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
+    let started = std::time::Instant::now();
+    let (code, out, err) = run(&mut cmd);
+    let took = started.elapsed();
+    let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
+    assert_eq!(code, 0, "{out}\n{err}\n{log}");
+    assert!(took < std::time::Duration::from_secs(15), "{took:?}");
+    assert!(log.contains("/dev/tty: No such device or address"), "{log}");
+}
