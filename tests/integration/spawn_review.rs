@@ -43,52 +43,60 @@ fn a_link_planted_at_a_log_name_is_never_written_through() {
 
 /// Every job of a `-j 8` run (other jobs' logs open meanwhile) starts with
 /// stdin, stdout and stderr and nothing else of matrix's: no spawner
-/// socket, no lock file, no other log. matrix is started with only 0-2
+/// socket, no lock file, no other log, forked by the spawner or (a request
+/// over its 128 KiB) on the exec path. matrix is started with only 0-2
 /// open, so what the job holds beyond them came from matrix.
 #[test]
 fn a_job_inherits_no_descriptor_of_matrix() {
-    let seen = tempfile::tempdir().unwrap();
-    let build = format!(
-        r#"command = ["sh", "-c", "sleep 0.3; ls -l /proc/self/fd > {}/{{{{ arch }}}}; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]"#,
-        seen.path().display()
-    );
-    let p = Project::with_config(&script_config(
-        r#"os = ["linux"]
-arch = ["amd64", "arm64", "386", "ppc64le", "s390x", "riscv64", "arm"]"#,
-        &build,
-    ));
-    let mut cmd = p.matrix(&["build", "-j", "8"]);
-    // SAFETY: close_range is async-signal-safe and touches no memory.
-    unsafe {
-        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
-            nix::libc::close_range(3, u32::MAX, 0);
-            Ok(())
-        })
-    };
-    let (code, out, err) = run(&mut cmd);
-    assert_eq!(code, 0, "{out}\n{err}");
-    let lists = std::fs::read_dir(seen.path()).unwrap();
-    let mut count = 0;
-    for list in lists.flatten() {
-        count += 1;
-        let text = std::fs::read_to_string(list.path()).unwrap();
-        // `ls -l` lines end `<fd> -> <target>`; fd 3 is ls reading the folder.
-        let fds: Vec<&str> = text
-            .lines()
-            .filter_map(|l| l.split_once(" -> "))
-            .map(|(l, _)| l.rsplit(' ').next().unwrap())
-            .collect();
-        assert_eq!(fds, ["0", "1", "2", "3"], "{text}");
-        let name = list.file_name().into_string().unwrap();
-        assert!(text.contains(" 0 -> /dev/null\n"), "{text}");
-        assert!(text.contains(&format!("/{name}\n")), "stdout: {text}");
-        let log = format!("logs/build-linux-{name}.log\n");
-        assert!(
-            text.contains(&format!(" 2 -> {}/{log}", p.dist().display())),
-            "{text}"
+    for exec_path in [false, true] {
+        let seen = tempfile::tempdir().unwrap();
+        let big = "x".repeat(70_000);
+        let env = if exec_path {
+            format!("\nenv = {{ R5_BIG1 = \"{big}\", R5_BIG2 = \"{big}\" }}")
+        } else {
+            String::new()
+        };
+        let build = format!(
+            r#"command = ["sh", "-c", "sleep 0.3; ls -l /proc/self/fd > {}/{{{{ arch }}}}; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]{env}"#,
+            seen.path().display()
         );
+        let p = Project::with_config(&script_config(
+            r#"os = ["linux"]
+arch = ["amd64", "arm64", "386", "ppc64le", "s390x", "riscv64", "arm"]"#,
+            &build,
+        ));
+        let mut cmd = p.matrix(&["build", "-j", "8"]);
+        // SAFETY: close_range is async-signal-safe and touches no memory.
+        unsafe {
+            std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+                nix::libc::close_range(3, u32::MAX, 0);
+                Ok(())
+            })
+        };
+        let (code, out, err) = run(&mut cmd);
+        assert_eq!(code, 0, "{out}\n{err}");
+        let mut count = 0;
+        for list in std::fs::read_dir(seen.path()).unwrap().flatten() {
+            count += 1;
+            let text = std::fs::read_to_string(list.path()).unwrap();
+            // `ls -l` lines end `<fd> -> <target>`; fd 3 is ls reading the folder.
+            let fds: Vec<&str> = text
+                .lines()
+                .filter_map(|l| l.split_once(" -> "))
+                .map(|(l, _)| l.rsplit(' ').next().unwrap())
+                .collect();
+            assert_eq!(fds, ["0", "1", "2", "3"], "exec path {exec_path}: {text}");
+            let name = list.file_name().into_string().unwrap();
+            assert!(text.contains(" 0 -> /dev/null\n"), "{text}");
+            assert!(text.contains(&format!("/{name}\n")), "stdout: {text}");
+            let log = format!("logs/build-linux-{name}.log\n");
+            assert!(
+                text.contains(&format!(" 2 -> {}/{log}", p.dist().display())),
+                "{text}"
+            );
+        }
+        assert_eq!(count, 7);
     }
-    assert_eq!(count, 7);
 }
 
 /// A job's environment is matrix's own plus what the plan adds
