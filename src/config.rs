@@ -513,6 +513,13 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
         }
     }
     check_env(&config.build.env, &KeyPath::parse("build.env"), source)?;
+    if config.build.dir.as_ref().is_some_and(|d| d.contains('\0')) {
+        return Err(source.error_at(
+            &KeyPath::parse("build.dir"),
+            "the folder holds a NUL byte (\\u0000)",
+            Some("a path ends at a NUL byte: remove it".into()),
+        ));
+    }
     check_flags(Some(&config.build.flags), &KeyPath::parse("build"), source)?;
     for (i, o) in config.build.overrides.iter().enumerate() {
         let at = KeyPath::parse("build.overrides").index(i);
@@ -556,7 +563,7 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
     }
     check_zstd_level(&config.archive, source)?;
     let binary = &config.build.binary;
-    if binary.is_empty() || binary.contains(['/', '\\']) {
+    if binary.is_empty() || binary.contains(['/', '\\', '\0']) {
         return Err(source.error_at(
             &KeyPath::parse("build.binary"),
             format!("invalid binary name {binary:?}"),
@@ -755,6 +762,16 @@ mod tests {
                 MIN.replace("\"make\"", "[\"make\", \"a\\u0000b\"]"),
                 "the command holds a NUL byte",
                 6,
+            ),
+            (
+                format!("{MIN}dir = \"src\\u0000\"\n"),
+                "the folder holds a NUL byte",
+                8,
+            ),
+            (
+                MIN.replace("binary = \"hello\"", "binary = \"he\\u0000llo\""),
+                "invalid binary name",
+                7,
             ),
             (
                 format!("{MIN}flags = [\"-v\", \"\\u0000\"]\n"),
