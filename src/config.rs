@@ -512,11 +512,22 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
             ));
         }
     }
+    check_env(&config.build.env, &KeyPath::parse("build.env"), source)?;
+    if config.build.dir.as_ref().is_some_and(|d| d.contains('\0')) {
+        return Err(source.error_at(
+            &KeyPath::parse("build.dir"),
+            "the folder holds a NUL byte (\\u0000)",
+            Some("a path ends at a NUL byte: remove it".into()),
+        ));
+    }
+    check_flags(Some(&config.build.flags), &KeyPath::parse("build"), source)?;
     for (i, o) in config.build.overrides.iter().enumerate() {
         let at = KeyPath::parse("build.overrides").index(i);
         if let Some(command) = &o.command {
             check_command(command, &at.clone().key("command"), source)?;
         }
+        check_env(&o.env, &at.clone().key("env"), source)?;
+        check_flags(o.flags.as_ref(), &at, source)?;
     }
     containers::check(config, source)?;
     if let Some(sbom) = &config.sbom
@@ -552,7 +563,7 @@ fn check(config: &Config, source: &Source) -> Result<(), ConfigError> {
     }
     check_zstd_level(&config.archive, source)?;
     let binary = &config.build.binary;
-    if binary.is_empty() || binary.contains(['/', '\\']) {
+    if binary.is_empty() || binary.contains(['/', '\\', '\0']) {
         return Err(source.error_at(
             &KeyPath::parse("build.binary"),
             format!("invalid binary name {binary:?}"),
@@ -575,6 +586,53 @@ fn resolve_matrices(config: &mut Config, source: &Source) -> Result<(), ConfigEr
     Ok(())
 }
 
+/// What a process's arguments and environment cannot hold.
+const NO_NUL: &str = "a program's arguments and environment end at a NUL byte: remove it";
+
+/// `flags` (of `[build]` or an override at `at`): no word may hold a NUL.
+fn check_flags(
+    flags: Option<&Vec<String>>,
+    at: &KeyPath,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    let nul = flags.into_iter().flatten().position(|f| f.contains('\0'));
+    match nul {
+        Some(i) => Err(source.error_at(
+            &at.clone().key("flags").index(i),
+            "the flag holds a NUL byte (\\u0000)",
+            Some(NO_NUL.into()),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// A build's `env`: names a process environment can hold (not empty, no
+/// `=`, no NUL: the job's supervisor could not set them, and `=` would
+/// change which variable is set), values with no NUL.
+fn check_env(
+    env: &IndexMap<String, String>,
+    at: &KeyPath,
+    source: &Source,
+) -> Result<(), ConfigError> {
+    for (name, value) in env {
+        if name.is_empty() || name.contains(['=', '\0']) {
+            return Err(source.error_at(
+                &at.clone().key(name),
+                format!("invalid environment variable name {name:?}"),
+                Some("a name cannot be empty or hold '=' or a NUL byte, e.g. CGO_ENABLED".into()),
+            ));
+        }
+        if value.contains('\0') {
+            return Err(source.error_at(
+                &at.clone().key(name),
+                format!("the value of {name} holds a NUL byte (\\u0000)"),
+                Some(NO_NUL.into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(), ConfigError> {
     let empty = match command {
         Command::Line(line) => line.trim().is_empty(),
@@ -582,6 +640,17 @@ fn check_command(command: &Command, at: &KeyPath, source: &Source) -> Result<(),
     };
     if empty {
         return Err(source.error_at(at, "the command is empty", None));
+    }
+    let nul = match command {
+        Command::Line(line) => line.contains('\0'),
+        Command::Argv(argv) => argv.iter().any(|w| w.contains('\0')),
+    };
+    if nul {
+        return Err(source.error_at(
+            at,
+            "the command holds a NUL byte (\\u0000)",
+            Some(NO_NUL.into()),
+        ));
     }
     if let Command::Line(line) = command
         && let Err(e) = command::split_command(line)
@@ -673,6 +742,48 @@ mod tests {
                 format!("{MIN}[archive]\nzstd-level = \"fast\"\n"),
                 "invalid type",
                 9,
+            ),
+            (
+                format!("{MIN}env = {{ \"A=B\" = \"x\" }}\n"),
+                "invalid environment variable name \"A=B\"",
+                8,
+            ),
+            (
+                format!("{MIN}env = {{ \"\" = \"x\" }}\n"),
+                "invalid environment variable name \"\"",
+                8,
+            ),
+            (
+                format!("{MIN}env = {{ A = \"x\\u0000y\" }}\n"),
+                "the value of A holds a NUL byte",
+                8,
+            ),
+            (
+                MIN.replace("\"make\"", "[\"make\", \"a\\u0000b\"]"),
+                "the command holds a NUL byte",
+                6,
+            ),
+            (
+                format!("{MIN}dir = \"src\\u0000\"\n"),
+                "the folder holds a NUL byte",
+                8,
+            ),
+            (
+                MIN.replace("binary = \"hello\"", "binary = \"he\\u0000llo\""),
+                "invalid binary name",
+                7,
+            ),
+            (
+                format!("{MIN}flags = [\"-v\", \"\\u0000\"]\n"),
+                "the flag holds a NUL byte",
+                8,
+            ),
+            (
+                format!(
+                    "{MIN}[[build.overrides]]\nwhen = {{ os = \"linux\" }}\nenv = {{ \"X\\u0000\" = \"1\" }}\n"
+                ),
+                "invalid environment variable name",
+                10,
             ),
         ];
         for (text, want, line) in cases {

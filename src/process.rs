@@ -11,6 +11,7 @@
 //! through [`tool`]. Nothing here knows about plans or configs.
 
 mod locate;
+mod logfile;
 mod spawn;
 // PR_SET_CHILD_SUBREAPER and /proc: Linux only; elsewhere jobs run in a
 // process group, as before.
@@ -22,6 +23,7 @@ pub mod supervise;
 pub use locate::{
     Location, find_program, is_executable, locate, resolve, tools_bin, tools_dir, untrusted,
 };
+pub use logfile::open_log;
 pub use spawn::{
     Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, capture_clean, describe, output, run,
     spawner_gone, tool, tool_with_input, tool_without, use_supervisor,

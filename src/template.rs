@@ -142,6 +142,15 @@ impl Engine {
             return Err(budget::too_long(self.max_output));
         }
         let Some(e) = failed else {
+            if out.text.contains(&0) {
+                // No argument, environment value or file name can hold one.
+                return Err(TemplateError {
+                    message: "the template rendered a NUL byte (\\u0000)".into(),
+                    range: None,
+                    help: Some("a command's words, its environment and file names end at a NUL byte: leave it out".into()),
+                    limit: None,
+                });
+            }
             // Rendered from a &str into bytes we only appended to.
             return String::from_utf8(out.text).map_err(|_| TemplateError {
                 message: "the template rendered text that is not UTF-8".into(),
@@ -408,6 +417,19 @@ mod tests {
                 "{include}: {m}"
             );
         }
+    }
+
+    /// `"\u0000"` in a template (a config check sees only the braces)
+    /// would reach a job's argv or environment, which end at it.
+    #[test]
+    fn a_nul_byte_is_never_rendered() {
+        let engine = Engine::new();
+        let err = engine.render("x{{ \"\\u0000\" }}y", &vars()).unwrap_err();
+        assert_eq!(err.message, "the template rendered a NUL byte (\\u0000)");
+        assert_eq!(
+            engine.render("x{{ \"\\u0041\" }}y", &vars()).unwrap(),
+            "xAy"
+        );
     }
 
     #[test]

@@ -59,15 +59,12 @@ pub fn notes(log: &Path, lines: &[&str]) -> io::Result<()> {
         text.push_str(line);
         text.push('\n');
     }
-    std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(log)?
-        .write_all(text.as_bytes())
+    crate::process::open_log(log)?.write_all(text.as_bytes())
 }
 
 /// Starts a log with what is about to run, so the log alone explains a
-/// failure. Written at once, like [`notes`].
+/// failure. Written at once, like [`notes`]; both open the log with
+/// [`crate::process::open_log`], never through a link.
 pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()> {
     use std::fmt::Write as _;
     let mut text = format!("# target: {target}\n# dir: {}\n", step.dir.display());
@@ -75,7 +72,9 @@ pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()
         let _ = writeln!(text, "# env: {k}={v}");
     }
     let _ = writeln!(text, "# command: {}", shell_words::join(&step.argv));
-    std::fs::File::create(log)?.write_all(text.as_bytes())
+    let file = crate::process::open_log(log)?;
+    file.set_len(0)?;
+    (&file).write_all(text.as_bytes())
 }
 
 #[cfg(test)]

@@ -50,10 +50,7 @@ pub async fn run(
         path: log.to_path_buf(),
         source,
     };
-    let mut note = std::fs::OpenOptions::new()
-        .append(true)
-        .open(log)
-        .map_err(io_error)?;
+    let mut note = crate::process::open_log(log).map_err(io_error)?;
     let mut argv = match runner(target, binary) {
         Ok(argv) => argv,
         Err(why) => {

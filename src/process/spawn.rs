@@ -72,10 +72,7 @@ pub async fn run(spawn: Spawn<'_>, log: &Path, cancel: &CancellationToken) -> io
         log = %log.display(),
         "spawning"
     );
-    let logfile = std::fs::OpenOptions::new()
-        .append(true)
-        .create(true)
-        .open(log)?;
+    let logfile = super::logfile::open_log(log)?;
     let program = spawn
         .argv
         .first()

@@ -414,8 +414,10 @@ fn fork_job(sock: &UnixDatagram, job: Job, running: &mut HashMap<i32, u64>) {
     // SAFETY: the spawner is single-threaded, so the child may do anything.
     match unsafe { nix::unistd::fork() } {
         Ok(nix::unistd::ForkResult::Child) => {
-            let code = supervise_in_child(sock, me, &job);
-            std::process::exit(i32::from(code));
+            // A panic must end this child here: unwinding into the
+            // spawner's loop would drop the socket it closed.
+            let code = std::panic::catch_unwind(|| supervise_in_child(sock, me, &job));
+            std::process::exit(code.map_or(125, i32::from));
         }
         Ok(nix::unistd::ForkResult::Parent { child }) => {
             // Here as well as in the child: matrix may signal the group at once.
@@ -440,10 +442,7 @@ fn supervise_in_child(sock: &UnixDatagram, spawner: i32, job: &Job) -> u8 {
     unsafe { libc::close(sock.as_raw_fd()) };
     let _ = nix::unistd::setpgid(nix::unistd::Pid::from_raw(0), nix::unistd::Pid::from_raw(0));
     let setup = || -> io::Result<()> {
-        let log = std::fs::OpenOptions::new()
-            .append(true)
-            .create(true)
-            .open(&job.log)?;
+        let log = super::logfile::open_log(Path::new(&job.log))?;
         for fd in [1, 2] {
             // SAFETY: dup2 onto the standard descriptors.
             if unsafe { libc::dup2(log.as_raw_fd(), fd) } < 0 {
@@ -452,6 +451,15 @@ fn supervise_in_child(sock: &UnixDatagram, spawner: i32, job: &Job) -> u8 {
         }
         std::env::set_current_dir(&job.dir)?;
         for (k, v) in &job.env {
+            // set_var panics on these; config refuses them, this never
+            // trusts that.
+            let (kb, vb) = (k.as_bytes(), v.as_bytes());
+            if kb.is_empty() || kb.contains(&b'=') || kb.contains(&0) || vb.contains(&0) {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidInput,
+                    format!("invalid environment variable {k:?}"),
+                ));
+            }
             // SAFETY: this process has one thread.
             unsafe { std::env::set_var(k, v) };
         }
@@ -496,5 +504,32 @@ mod tests {
         let big = vec!["x".repeat(MAX_REQUEST)];
         let req = Request { argv: &big, ..req };
         assert!(encode(1, &req).is_none());
+    }
+
+    /// A request of exactly MAX_REQUEST bytes goes through a real datagram
+    /// pair whole and reads back the same; one byte more takes the exec path.
+    #[test]
+    fn a_request_of_exactly_the_limit_crosses_the_socket_whole() {
+        let env = BTreeMap::new();
+        let fixed = 8 + (4 + 7) + (4 + 4) + (4 + 10) + 4 + 4 + 4;
+        let argv = vec!["x".repeat(MAX_REQUEST - fixed)];
+        let req = Request {
+            program: Path::new("/bin/sh"),
+            argv: &argv,
+            env: &env,
+            dir: Path::new("/tmp"),
+            log: Path::new("/tmp/x.log"),
+        };
+        let bytes = encode(9, &req).unwrap();
+        assert_eq!(bytes.len(), MAX_REQUEST);
+        let (a, b) = UnixDatagram::pair().unwrap();
+        assert_eq!(a.send(&bytes).unwrap(), MAX_REQUEST);
+        let mut buf = vec![0u8; MAX_REQUEST];
+        let n = b.recv(&mut buf).unwrap();
+        let job = decode(&buf[..n]).unwrap();
+        assert_eq!((job.id, job.argv.len()), (9, 1));
+        assert_eq!(job.argv[0].len(), MAX_REQUEST - fixed);
+        let over = vec!["x".repeat(MAX_REQUEST - fixed + 1)];
+        assert!(encode(9, &Request { argv: &over, ..req }).is_none());
     }
 }

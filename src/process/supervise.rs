@@ -17,6 +17,8 @@
 //! - on SIGTERM/SIGINT/SIGHUP (matrix cancelling, a timeout, matrix gone)
 //!   forwards SIGTERM to every descendant, gives them [`GRACE`], then kills
 //!   the rest the same way;
+//! - gives up matrix's controlling terminal, so a job that would read it
+//!   fails at once instead of stopping in the background for ever;
 //! - exits like the job did (its exit code, or the same signal).
 //!
 //! It has no signal handlers: SIGTERM, SIGINT, SIGHUP and SIGCHLD are
@@ -82,6 +84,7 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
     if parent.is_some_and(|p| nix::unistd::getppid() != Pid::from_raw(p)) {
         return 143;
     }
+    detach_terminal();
     let child = match spawn(program, argv) {
         Ok(pid) => pid,
         Err(e) => {
@@ -108,10 +111,12 @@ pub(super) fn run_job(parent: Option<i32>, program: &std::ffi::OsStr, argv: &[Os
 /// posix_spawn (a vfork: no page tables copied, however large the
 /// supervisor). The supervisor blocks the signals it waits for and matrix
 /// ignores SIGPIPE: the job starts with no signal blocked and SIGPIPE at
-/// its default, as a shell would start it.
+/// its default, as a shell would start it. An executable that is not one
+/// the kernel runs (a script with no `#!` line) runs with /bin/sh, as
+/// execvp runs it (posix_spawnp no longer does).
 fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
     use nix::spawn::{PosixSpawnAttr, PosixSpawnFileActions, PosixSpawnFlags, posix_spawnp};
-    use std::ffi::CString;
+    use std::ffi::{CStr, CString};
     use std::os::unix::ffi::OsStrExt;
     let c = |s: &std::ffi::OsStr| CString::new(s.as_bytes()).map_err(|_| Errno::EINVAL);
     let program = c(program)?;
@@ -130,13 +135,39 @@ fn spawn(program: &std::ffi::OsStr, argv: &[OsString]) -> nix::Result<Pid> {
     attr.set_flags(
         PosixSpawnFlags::POSIX_SPAWN_SETSIGMASK | PosixSpawnFlags::POSIX_SPAWN_SETSIGDEF,
     )?;
-    posix_spawnp(
-        &program,
-        &PosixSpawnFileActions::init()?,
-        &attr,
-        &argv,
-        &env,
-    )
+    let actions = PosixSpawnFileActions::init()?;
+    match posix_spawnp(&program, &actions, &attr, &argv, &env) {
+        Err(Errno::ENOEXEC) => {
+            const SH: &CStr = c"/bin/sh";
+            let mut script = vec![SH.to_owned(), program];
+            script.extend(argv.into_iter().skip(1));
+            posix_spawnp(SH, &actions, &attr, &script, &env)
+        }
+        started => started,
+    }
+}
+
+/// Drops the controlling terminal matrix runs on, for the supervisor and
+/// so for the job: a job is in a background process group, so reading
+/// /dev/tty (ssh or gpg asking for a passphrase) would stop it (SIGTTIN)
+/// and hang the run; without one the open fails at once and the job says
+/// why. The supervisor stays in its process group (no setsid), which
+/// matrix signals. TIOCNOTTY detaches a process that is not a session
+/// leader from the terminal without a signal to anyone.
+fn detach_terminal() {
+    use nix::libc;
+    // SAFETY: an fd this function opens and closes, and an ioctl that
+    // takes no argument.
+    unsafe {
+        let fd = libc::open(
+            c"/dev/tty".as_ptr(),
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        );
+        if fd >= 0 {
+            libc::ioctl(fd, libc::TIOCNOTTY);
+            libc::close(fd);
+        }
+    }
 }
 
 /// The signals the supervisor waits for, blocked so that they stay

@@ -302,6 +302,26 @@ mod tests {
             got.into_iter().collect::<Vec<_>>(),
             [("build-a".to_string(), 1500)]
         );
+        // Out of range, huge, negative zero, a string, the same id twice:
+        // bounded numbers, the last record of an id, never a panic.
+        std::fs::write(
+            &path,
+            r#"{"jobs": [{"id": "a", "status": "ok", "duration_ms": 1e300},
+                         {"id": "b", "status": "ok", "duration_ms": -0.0},
+                         {"id": "c", "status": "ok", "duration_ms": "NaN"},
+                         {"id": "d", "status": "ok", "duration_ms": 7},
+                         {"id": "d", "status": "ok", "duration_ms": 8.6}]}"#,
+        )
+        .unwrap();
+        let got: Vec<_> = previous_durations(&path).into_iter().collect();
+        let want = [("a", u64::MAX), ("b", 0), ("d", 9)].map(|(k, v)| (k.to_string(), v));
+        assert_eq!(got, want);
+        std::fs::write(
+            &path,
+            r#"{"jobs": [{"id": "a", "status": "ok", "duration_ms": 1e400}]}"#,
+        )
+        .unwrap();
+        assert!(previous_durations(&path).len() <= 1, "out of f64's range");
         std::fs::write(&path, "not json").unwrap();
         assert!(previous_durations(&path).is_empty(), "not json");
         // A FIFO in its place neither blocks nor counts.

@@ -14,7 +14,7 @@ use crate::support::{Project, require, run, script_config};
 
 /// A tag unique to this test process and call, put in the argv of every
 /// process a job starts, so survivors can be found in /proc.
-fn marker(name: &str) -> String {
+pub(crate) fn marker(name: &str) -> String {
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -31,7 +31,7 @@ fn leaky_build(marker: &str, sleep: u32) -> String {
 }
 
 /// Live (not zombie) processes whose command line holds `marker`.
-fn survivors(marker: &str) -> Vec<String> {
+pub(crate) fn survivors(marker: &str) -> Vec<String> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
@@ -57,7 +57,7 @@ fn survivors(marker: &str) -> Vec<String> {
 }
 
 /// Kills (by pid) whatever a failed assertion would otherwise leave behind.
-fn kill_survivors(marker: &str) {
+pub(crate) fn kill_survivors(marker: &str) {
     for line in survivors(marker) {
         if let Some(pid) = line.split(':').next().and_then(|p| p.parse::<i32>().ok()) {
             let _ = Command::new("kill").args(["-9", &pid.to_string()]).status();

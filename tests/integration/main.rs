@@ -34,6 +34,7 @@ mod repo_links;
 mod sbom;
 mod shards;
 mod sign;
+mod spawn_review;
 mod support;
 mod taps;
 mod toolchains;

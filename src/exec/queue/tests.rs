@@ -144,3 +144,30 @@ fn a_cycle_does_not_hang_the_priorities() {
     let q = queue(&[("a", &["b"], false), ("b", &["a"], false)], &[("a", 5)]);
     assert_eq!(q.priority(0), 5);
 }
+
+/// The longest durations a hostile manifest can give (`as` saturates
+/// them at u64::MAX): chains saturate instead of overflowing, durations of
+/// jobs the plan does not have weigh nothing, and every job still starts
+/// once, after its needs.
+#[test]
+fn the_largest_durations_saturate_and_every_job_starts_once() {
+    let jobs: Vec<(&str, &[&str], bool)> = vec![
+        ("a", &[], false),
+        ("b", &["a"], false),
+        ("c", &["b"], false),
+        ("d", &[], false),
+    ];
+    let mut q = queue(
+        &jobs,
+        &[
+            ("a", u64::MAX),
+            ("b", u64::MAX),
+            ("c", u64::MAX),
+            ("d", u64::MAX - 1),
+            ("not-a-job", u64::MAX),
+        ],
+    );
+    assert_eq!(q.priority(0), u64::MAX);
+    assert_eq!(q.priority(3), u64::MAX - 1);
+    assert_eq!(drain(&mut q), vec![0, 1, 2, 3]);
+}
