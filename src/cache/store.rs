@@ -453,16 +453,21 @@ fn corrupt(message: String) -> io::Error {
 fn ensure_dir(dir: &Path) -> io::Result<()> {
     match dir.symlink_metadata() {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(io::Error::other(format!(
-            "`{}` is not a folder (a link or a file); matrix does not follow links in its cache",
-            dir.display()
-        ))),
+        Ok(_) => Err(not_a_folder(dir)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(dir).or_else(|e| {
             // Another run made it first.
             if dir.is_dir() { Ok(()) } else { Err(e) }
         }),
         Err(e) => Err(e),
     }
+}
+
+/// The error for a store folder that is a link or a file.
+pub(super) fn not_a_folder(dir: &Path) -> io::Error {
+    io::Error::other(format!(
+        "`{}` is not a folder (a link or a file); matrix does not follow links in its cache",
+        dir.display()
+    ))
 }
 
 trait NoFollow {
