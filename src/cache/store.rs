@@ -14,7 +14,9 @@
 //! content, so two writers of one blob write the same bytes. Reads are
 //! capped and never follow a link; a restored file is re-hashed against the
 //! record before it is renamed into place, so a corrupt store can only
-//! cause a rerun, never a wrong output.
+//! cause a rerun, never a wrong output. Whoever can write the store can
+//! still serve any bytes under a key, so a store every user of the machine
+//! may write is refused when it is opened.
 //!
 //! For the same reason entries are not fsynced: a record must parse and
 //! name its key, a blob is re-hashed as it is restored, so an entry torn
@@ -118,11 +120,20 @@ pub struct LocalStore {
 
 impl LocalStore {
     /// Opens (creating) the store at `root`. Its sub-folders must be real
-    /// folders, not links.
+    /// folders, not links; neither they nor the root may be writable by
+    /// every user of the machine ([`not_world_writable`]).
     pub fn open(root: &Path) -> io::Result<LocalStore> {
-        std::fs::create_dir_all(root)?;
+        use std::os::unix::fs::DirBuilderExt;
+        // 0775 less the umask: never writable by others, even under umask 0.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o775)
+            .create(root)?;
+        not_world_writable(root)?;
         for sub in ["ac", "cas", "last", "tmp"] {
-            ensure_dir(&root.join(sub))?;
+            let dir = root.join(sub);
+            ensure_dir(&dir)?;
+            not_world_writable(&dir)?;
         }
         Ok(LocalStore {
             root: root.to_path_buf(),
@@ -451,15 +462,35 @@ fn corrupt(message: String) -> io::Error {
 
 /// A folder of the store: created if missing, refused if it is a link.
 fn ensure_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     match dir.symlink_metadata() {
         Ok(m) if m.is_dir() => Ok(()),
         Ok(_) => Err(not_a_folder(dir)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(dir).or_else(|e| {
-            // Another run made it first.
-            if dir.is_dir() { Ok(()) } else { Err(e) }
-        }),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .mode(0o775)
+            .create(dir)
+            .or_else(|e| {
+                // Another run made it first.
+                if dir.is_dir() { Ok(()) } else { Err(e) }
+            }),
         Err(e) => Err(e),
     }
+}
+
+/// Refuses a store folder every user of the machine may write (`o+w`,
+/// sticky or not): any of them could plant a record and its blobs under a
+/// key they can compute from the project and have them restored into
+/// this user's release. A store is shared through a group (`g+w`).
+fn not_world_writable(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+    if mode & 0o002 == 0 {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "`{}` may be written by every user of this machine (mode {mode:o}): anyone could plant cache entries restored into your release; `chmod o-w` it (share a store through a group: `chmod g+w`)",
+        dir.display()
+    )))
 }
 
 /// The error for a store folder that is a link or a file.
@@ -646,6 +677,29 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(!dir.path().join("back/sub/hello").exists());
+    }
+
+    #[test]
+    fn a_store_every_user_may_write_is_refused() {
+        // Any user of the machine could plant `ac/<key>.json` and its blob
+        // (a key is computable by whoever can read the project) and have
+        // it restored into this user's release.
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        LocalStore::open(&root).unwrap();
+        for (folder, mode) in [
+            (root.clone(), 0o777),
+            (root.clone(), 0o1777),
+            (root.join("ac"), 0o757),
+        ] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = LocalStore::open(&root).unwrap_err();
+            assert!(err.to_string().contains("every user"), "{mode:o}: {err}");
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o775)).unwrap();
+        }
+        // Shared through a group is the way.
+        LocalStore::open(&root).unwrap();
     }
 
     #[test]
