@@ -37,6 +37,10 @@ use crate::package::checksum::{Algorithm, Hasher, HashingWriter};
 
 /// Largest action record or last-inputs file read.
 pub(super) const MAX_RECORD: u64 = 4 << 20;
+/// Longest output path a record may name, and longest name in it (what
+/// Linux and macOS file systems take).
+const MAX_PATH: usize = 4096;
+const MAX_NAME: usize = 255;
 /// Most output files one record may list.
 pub const MAX_OUTPUTS: usize = 10_000;
 
@@ -430,17 +434,38 @@ pub(super) fn check(record: &Record, key: &str) -> Result<(), String> {
 }
 
 /// A relative, `/`-separated path with only plain components: a record
-/// comes from disk and must not write outside its output folder.
+/// comes from disk and must not write outside its output folder. Nor may
+/// it name what no file system takes (a NUL, a name longer than
+/// [`MAX_NAME`] bytes, a path longer than [`MAX_PATH`]): the record is
+/// refused by its check rather than failing when restored.
 fn relative(path: &str) -> io::Result<PathBuf> {
     let p = Path::new(path);
     let plain = !path.is_empty()
         && !path.contains('\\')
         && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if plain {
-        Ok(p.to_path_buf())
-    } else {
-        Err(corrupt(format!("output path `{path}` leaves its folder")))
+    if !plain {
+        return Err(corrupt(format!("output path `{path}` leaves its folder")));
     }
+    let shown = || {
+        path.chars()
+            .take(80)
+            .collect::<String>()
+            .escape_debug()
+            .to_string()
+    };
+    if path.contains('\0') || path.len() > MAX_PATH {
+        return Err(corrupt(format!(
+            "output path `{}` holds a NUL or is longer than {MAX_PATH} bytes",
+            shown()
+        )));
+    }
+    if p.components().any(|c| c.as_os_str().len() > MAX_NAME) {
+        return Err(corrupt(format!(
+            "output path `{}` has a name longer than {MAX_NAME} bytes",
+            shown()
+        )));
+    }
+    Ok(p.to_path_buf())
 }
 
 /// The permission bits a restored file gets: 0755 when the record says
@@ -635,6 +660,34 @@ mod tests {
             .restore(&record, &bases, &dir.path().join("r.log"))
             .unwrap_err();
         assert!(err.to_string().contains("leaves its folder"), "{err}");
+    }
+
+    #[test]
+    fn a_record_path_no_file_system_takes_is_refused_by_its_check() {
+        // The check is what `plan --cache-status` trusts for `hit`: a path
+        // the restore cannot write (a NUL, a name past 255 bytes, a path
+        // past 4096) is refused there, not only when restored.
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let long = "x".repeat(256);
+        let deep = ["d"; 2100].join("/");
+        for path in [
+            "sub/a\0b",
+            long.as_str(),
+            deep.as_str(),
+            "/etc/passwd",
+            "a/../b",
+            "",
+        ] {
+            let mut bad = record.clone();
+            bad.outputs[0].path = path.to_string();
+            let err = check(&bad, &record.key).unwrap_err();
+            assert!(err.contains("output path"), "{path:.40}: {err}");
+        }
+        // A name of 255 bytes is fine.
+        let mut ok = record.clone();
+        ok.outputs[0].path = format!("sub/{}", "y".repeat(255));
+        check(&ok, &record.key).unwrap();
     }
 
     #[test]
