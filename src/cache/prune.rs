@@ -69,7 +69,6 @@ pub fn stats(store: &LocalStore) -> io::Result<Stats> {
 /// files of runs that died writing them (older than [`GRACE`]).
 pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
     let mut removed = Removed::default();
-    let mut records: Vec<(SystemTime, String, Option<Record>)> = Vec::new();
     let now = SystemTime::now();
     let young = |f: &File| {
         now.duration_since(f.modified)
@@ -83,34 +82,35 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
         Folder::open(store, "cas")?,
         Folder::open(store, "tmp")?,
     );
+    let mut records = Vec::new();
     for f in ac.files()? {
-        if !is_record_name(&f.name) {
-            // Another run's record being written (`.<key>.json.partial-*`):
-            // removing it would fail that run's rename. Old debris goes.
-            if !young(&f) && ac.remove(&f) {
-                removed.records += 1;
-            }
-            continue;
+        if is_record_name(&f.name) {
+            records.push(f);
+        } else if !young(&f) && ac.remove(&f) {
+            // Another run's record being written (`.<key>.json.partial-*`)
+            // is left to it: removing it would fail that run's rename.
+            // Old debris goes.
+            removed.records += 1;
         }
-        let record = ac.read_record(&f);
-        records.push((f.modified, f.name.clone(), record));
     }
     // Newest use first; names break ties so the result does not depend on
     // the order the folder lists in.
-    records.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    records.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
     let blobs_now = cas.files()?;
     let sizes: BTreeMap<&str, u64> = blobs_now.iter().map(|f| (f.name.as_str(), f.len)).collect();
-    let mut kept: HashSet<String> = HashSet::new();
+    // Records are read one at a time and only the names of blobs the store
+    // holds are kept: a hostile `ac/` of many large records costs time,
+    // not memory (one record, and the folder listings).
+    let mut kept: HashSet<&str> = HashSet::new();
     let mut total = 0u64;
-    for (_, name, record) in records {
-        let fits = record.as_ref().and_then(|r| {
-            let new: HashSet<&str> = blobs(r).filter(|b| !kept.contains(*b)).collect();
-            let add: u64 = new
-                .iter()
-                .map(|b| sizes.get(*b).copied().unwrap_or(0))
-                .sum();
-            (total + add <= max_size)
-                .then(|| (add, new.into_iter().map(str::to_string).collect::<Vec<_>>()))
+    for f in records {
+        let fits = ac.read_record(&f).and_then(|r| {
+            let new: HashSet<&str> = blobs(&r)
+                .filter_map(|b| sizes.get_key_value(b).map(|(name, _)| *name))
+                .filter(|b| !kept.contains(b))
+                .collect();
+            let add: u64 = new.iter().map(|b| sizes[b]).sum();
+            (total + add <= max_size).then_some((add, new))
         });
         match fits {
             Some((add, new)) => {
@@ -118,14 +118,14 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
                 kept.extend(new);
             }
             None => {
-                if ac.remove_name(name.as_ref()) {
+                if ac.remove(&f) {
                     removed.records += 1;
                 }
             }
         }
     }
     for f in cas.files()? {
-        if !kept.contains(&f.name) && !young(&f) && cas.remove(&f) {
+        if !kept.contains(f.name.as_str()) && !young(&f) && cas.remove(&f) {
             removed.blobs += 1;
             removed.bytes += f.len;
         }
@@ -269,11 +269,8 @@ impl Folder {
 
     /// Removes `file`, which another run may have removed first.
     fn remove(&self, file: &File) -> bool {
-        self.remove_name(file.raw.as_os_str())
-    }
-
-    fn remove_name(&self, name: &std::ffi::OsStr) -> bool {
-        nix::unistd::unlinkat(&self.dir, name, nix::unistd::UnlinkatFlags::NoRemoveDir).is_ok()
+        let flag = nix::unistd::UnlinkatFlags::NoRemoveDir;
+        nix::unistd::unlinkat(&self.dir, file.raw.as_os_str(), flag).is_ok()
     }
 }
 
