@@ -12,6 +12,8 @@
 //! Each store folder is opened once, refusing a link, and listed, read and
 //! removed through that handle: a folder someone swapped for a link while
 //! a build ran makes the prune an error, never a removal elsewhere.
+//! Records are read one at a time, so a hostile `ac/` costs time, not
+//! memory.
 
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsString;

@@ -756,6 +756,23 @@ mod tests {
     }
 
     #[test]
+    fn a_blob_pruned_between_lookup_and_restore_is_an_error_and_writes_nothing() {
+        // Another run's prune or `matrix cache clear` removed it: the
+        // restore fails (its caller drops the entry and runs the job).
+        let (dir, store, inputs) = setup();
+        save_one(dir.path(), &store, &inputs);
+        let found = store.lookup(&inputs.key()).unwrap().unwrap();
+        std::fs::remove_file(store.blob_path(&found.outputs[0].blob.sha256)).unwrap();
+        let back = dir.path().join("back");
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        let err = store
+            .restore(&found, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(!back.join("sub/hello").exists());
+    }
+
+    #[test]
     fn an_oversized_record_is_a_miss_and_is_dropped() {
         let (_dir, store, inputs) = setup();
         let path = store.record_path(&inputs.key());
