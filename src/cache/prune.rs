@@ -420,6 +420,29 @@ mod tests {
     }
 
     #[test]
+    fn a_hostile_ac_folder_is_pruned_without_a_hang_or_a_followed_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("s")).unwrap();
+        let kept = save(&store, dir.path(), "dddd", 40);
+        let ac = store.root().join("ac");
+        let name = |c: char| ac.join(format!("{}.json", c.to_string().repeat(64)));
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, b"{}").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, name('a')).unwrap();
+        std::fs::create_dir(name('b')).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(name('c')).status();
+        assert!(made.unwrap().success());
+        std::fs::write(name('e'), b"{\"format\": [[[[[[[[[[[[[[[[[[[[").unwrap();
+        let removed = prune(&store, 1 << 20).unwrap();
+        // The link, the FIFO and the garbage go; the folder stays; the
+        // real record is kept and the link's target is untouched.
+        assert_eq!(removed.records, 3);
+        assert!(name('b').is_dir());
+        assert!(elsewhere.exists());
+        assert!(store.lookup(&kept.key).unwrap().is_some());
+    }
+
+    #[test]
     fn a_young_unnamed_blob_is_kept_for_its_writer() {
         let dir = tempfile::tempdir().unwrap();
         let store = LocalStore::open(&dir.path().join("s")).unwrap();
