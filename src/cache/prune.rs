@@ -8,16 +8,27 @@
 //! have stored it and not yet written the record that names it; nor is a
 //! record another run is still writing (its hidden temporary name), nor a
 //! young file in `tmp/` (an older one is a killed run's and goes).
+//!
+//! Each store folder is opened once, refusing a link, and listed, read and
+//! removed through that handle: a folder someone swapped for a link while
+//! a build ran makes the prune an error, never a removal elsewhere.
+//! Records are read one at a time, so a hostile `ac/` costs time, not
+//! memory.
 
 use std::collections::{BTreeMap, HashSet};
+use std::ffi::OsString;
 use std::io;
-use std::path::Path;
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
+use nix::dir::Dir;
+use nix::fcntl::OFlag;
+use nix::sys::stat::{Mode, SFlag};
 use serde::Serialize;
 
 use super::key::is_key;
-use super::store::{LocalStore, Record, read_json};
+use super::store::{LocalStore, MAX_RECORD, Record};
 
 /// How long a blob no record names is kept (a concurrent writer's).
 pub const GRACE: Duration = Duration::from_secs(15 * 60);
@@ -41,15 +52,16 @@ pub struct Removed {
 /// Counts the records and blobs of `store`.
 pub fn stats(store: &LocalStore) -> io::Result<Stats> {
     let mut s = Stats {
-        records: files(&store.root().join("ac"))?
+        records: Folder::open(store, "ac")?
+            .files()?
             .iter()
-            .filter(|(name, _, _)| is_record_name(name))
+            .filter(|f| is_record_name(&f.name))
             .count(),
         ..Stats::default()
     };
-    for (_, _, meta) in files(&store.root().join("cas"))? {
+    for f in Folder::open(store, "cas")?.files()? {
         s.blobs += 1;
-        s.bytes += meta.len();
+        s.bytes += f.len;
     }
     Ok(s)
 }
@@ -59,44 +71,48 @@ pub fn stats(store: &LocalStore) -> io::Result<Stats> {
 /// files of runs that died writing them (older than [`GRACE`]).
 pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
     let mut removed = Removed::default();
-    let mut records: Vec<(SystemTime, String, Option<Record>)> = Vec::new();
     let now = SystemTime::now();
-    let young = |meta: &std::fs::Metadata| {
-        meta.modified()
+    let young = |f: &File| {
+        now.duration_since(f.modified)
             .ok()
-            .and_then(|m| now.duration_since(m).ok())
             .is_none_or(|age| age < GRACE)
     };
-    for (name, path, meta) in files(&store.root().join("ac"))? {
-        if !is_record_name(&name) {
-            // Another run's record being written (`.<key>.json.partial-*`):
-            // removing it would fail that run's rename. Old debris goes.
-            if !young(&meta) && remove(&path) {
-                removed.records += 1;
-            }
-            continue;
+    // Every folder is opened before anything is removed: one that is not
+    // a folder stops the prune before it touched the others.
+    let (ac, cas, tmp) = (
+        Folder::open(store, "ac")?,
+        Folder::open(store, "cas")?,
+        Folder::open(store, "tmp")?,
+    );
+    let mut records = Vec::new();
+    for f in ac.files()? {
+        if is_record_name(&f.name) {
+            records.push(f);
+        } else if !young(&f) && ac.remove(&f) {
+            // Another run's record being written (`.<key>.json.partial-*`)
+            // is left to it: removing it would fail that run's rename.
+            // Old debris goes.
+            removed.records += 1;
         }
-        let record = read_json::<Record>(&path).ok().flatten();
-        records.push((meta.modified()?, name.clone(), record));
     }
     // Newest use first; names break ties so the result does not depend on
     // the order the folder lists in.
-    records.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let sizes: BTreeMap<String, u64> = files(&store.root().join("cas"))?
-        .into_iter()
-        .map(|(name, _, meta)| (name, meta.len()))
-        .collect();
-    let mut kept: HashSet<String> = HashSet::new();
+    records.sort_by(|a, b| b.modified.cmp(&a.modified).then(a.name.cmp(&b.name)));
+    let blobs_now = cas.files()?;
+    let sizes: BTreeMap<&str, u64> = blobs_now.iter().map(|f| (f.name.as_str(), f.len)).collect();
+    // Records are read one at a time and only the names of blobs the store
+    // holds are kept: a hostile `ac/` of many large records costs time,
+    // not memory (one record, and the folder listings).
+    let mut kept: HashSet<&str> = HashSet::new();
     let mut total = 0u64;
-    for (_, name, record) in records {
-        let fits = record.as_ref().and_then(|r| {
-            let new: HashSet<&str> = blobs(r).filter(|b| !kept.contains(*b)).collect();
-            let add: u64 = new
-                .iter()
-                .map(|b| sizes.get(*b).copied().unwrap_or(0))
-                .sum();
-            (total + add <= max_size)
-                .then(|| (add, new.into_iter().map(str::to_string).collect::<Vec<_>>()))
+    for f in records {
+        let fits = ac.read_record(&f).and_then(|r| {
+            let new: HashSet<&str> = blobs(&r)
+                .filter_map(|b| sizes.get_key_value(b).map(|(name, _)| *name))
+                .filter(|b| !kept.contains(b))
+                .collect();
+            let add: u64 = new.iter().map(|b| sizes[b]).sum();
+            (total + add <= max_size).then_some((add, new))
         });
         match fits {
             Some((add, new)) => {
@@ -104,22 +120,22 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
                 kept.extend(new);
             }
             None => {
-                if remove(&store.root().join("ac").join(&name)) {
+                if ac.remove(&f) {
                     removed.records += 1;
                 }
             }
         }
     }
-    for (name, path, meta) in files(&store.root().join("cas"))? {
-        if !kept.contains(&name) && !young(&meta) && remove(&path) {
+    for f in cas.files()? {
+        if !kept.contains(f.name.as_str()) && !young(&f) && cas.remove(&f) {
             removed.blobs += 1;
-            removed.bytes += meta.len();
+            removed.bytes += f.len;
         }
     }
     // A blob a killed run was writing: nothing else would ever remove it.
-    for (_, path, meta) in files(&store.root().join("tmp"))? {
-        if !young(&meta) && remove(&path) {
-            removed.bytes += meta.len();
+    for f in tmp.files()? {
+        if !young(&f) && tmp.remove(&f) {
+            removed.bytes += f.len;
         }
     }
     Ok(removed)
@@ -128,14 +144,19 @@ pub fn prune(store: &LocalStore, max_size: u64) -> io::Result<Removed> {
 /// Removes every record, blob and last-inputs file.
 pub fn clear(store: &LocalStore) -> io::Result<Removed> {
     let mut removed = Removed::default();
-    for sub in ["ac", "cas", "last", "tmp"] {
-        for (_, path, meta) in files(&store.root().join(sub))? {
-            if remove(&path) {
-                match sub {
+    let subs = ["ac", "cas", "last", "tmp"];
+    let folders = subs
+        .iter()
+        .map(|sub| Folder::open(store, sub))
+        .collect::<io::Result<Vec<_>>>()?;
+    for (sub, folder) in subs.iter().zip(&folders) {
+        for f in folder.files()? {
+            if folder.remove(&f) {
+                match *sub {
                     "ac" => removed.records += 1,
                     "cas" => {
                         removed.blobs += 1;
-                        removed.bytes += meta.len();
+                        removed.bytes += f.len;
                     }
                     _ => {}
                 }
@@ -157,39 +178,102 @@ fn blobs(r: &Record) -> impl Iterator<Item = &str> {
         .chain(r.log.iter().map(|l| l.sha256.as_str()))
 }
 
-/// The entries of `dir` that are not folders (links included, as links:
-/// removing one removes the link), with their own metadata; one another
-/// run removed between the listing and the look is left out.
-fn files(dir: &Path) -> io::Result<Vec<(String, std::path::PathBuf, std::fs::Metadata)>> {
-    let mut out = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(out),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let meta = match entry.path().symlink_metadata() {
-            Ok(m) => m,
-            // Renamed or removed by another run since the listing.
-            Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(e),
-        };
-        if meta.is_dir() {
-            continue;
-        }
-        out.push((
-            entry.file_name().to_string_lossy().into_owned(),
-            entry.path(),
-            meta,
-        ));
-    }
-    Ok(out)
+/// One entry of a store folder that is not a folder (a link counts, as
+/// itself: removing it removes the link).
+struct File {
+    /// Its name as listed (for a name that is not UTF-8, lossily).
+    name: String,
+    /// Its name as the file system has it.
+    raw: OsString,
+    len: u64,
+    modified: SystemTime,
 }
 
-/// Removes a file another run may have removed first.
-fn remove(path: &Path) -> bool {
-    std::fs::remove_file(path).is_ok()
+/// A folder of the store (`ac`, `cas`, `last`, `tmp`), opened once without
+/// following a link: its entries are listed, looked at, read and removed
+/// through that handle. Someone who can write the store's root may swap
+/// the folder for a link to their own, or to the user's home, while a
+/// build runs; the prune at its end must not remove what the link points
+/// at (the store is checked when it is opened, long before).
+struct Folder {
+    dir: Dir,
+    path: PathBuf,
+}
+
+impl Folder {
+    /// Opens `store`'s `sub` folder, refusing a link or a file.
+    fn open(store: &LocalStore, sub: &str) -> io::Result<Folder> {
+        let path = store.root().join(sub);
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+        match Dir::open(&path, flags, Mode::empty()) {
+            Ok(dir) => Ok(Folder { dir, path }),
+            Err(nix::errno::Errno::ELOOP | nix::errno::Errno::ENOTDIR) => {
+                Err(super::store::not_a_folder(&path))
+            }
+            Err(e) => Err(io::Error::other(format!("`{}`: {e}", path.display()))),
+        }
+    }
+
+    /// The entries that are not folders, with their size and time; one
+    /// another run removed between the listing and the look is left out.
+    fn files(&self) -> io::Result<Vec<File>> {
+        // A second handle: listing moves the folder's read position.
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+        let mut listing =
+            Dir::openat(&self.dir, ".", flags, Mode::empty()).map_err(io::Error::from)?;
+        let mut out = Vec::new();
+        for entry in listing.iter() {
+            let entry = entry.map_err(io::Error::from)?;
+            let raw = std::ffi::OsStr::from_bytes(entry.file_name().to_bytes()).to_os_string();
+            if raw == "." || raw == ".." {
+                continue;
+            }
+            let stat = match nix::sys::stat::fstatat(
+                &self.dir,
+                raw.as_os_str(),
+                nix::fcntl::AtFlags::AT_SYMLINK_NOFOLLOW,
+            ) {
+                Ok(s) => s,
+                // Renamed or removed by another run since the listing.
+                Err(nix::errno::Errno::ENOENT) => continue,
+                Err(e) => return Err(io::Error::other(format!("`{}`: {e}", self.path.display()))),
+            };
+            if SFlag::from_bits_truncate(stat.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
+                continue;
+            }
+            let modified = SystemTime::UNIX_EPOCH
+                + Duration::new(
+                    u64::try_from(stat.st_mtime).unwrap_or(0),
+                    u32::try_from(stat.st_mtime_nsec).unwrap_or(0),
+                );
+            out.push(File {
+                name: raw.to_string_lossy().into_owned(),
+                raw,
+                len: u64::try_from(stat.st_size).unwrap_or(0),
+                modified,
+            });
+        }
+        Ok(out)
+    }
+
+    /// The record in `file`: read capped, not through a link, not blocking
+    /// on a FIFO; `None` when it is none of that or does not parse.
+    fn read_record(&self, file: &File) -> Option<Record> {
+        let flags = OFlag::O_RDONLY | OFlag::O_NOFOLLOW | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC;
+        let fd = nix::fcntl::openat(&self.dir, file.raw.as_os_str(), flags, Mode::empty()).ok()?;
+        let f = std::fs::File::from(fd);
+        if !f.metadata().ok()?.is_file() {
+            return None;
+        }
+        let bytes = crate::package::capped::read_to_end(f, MAX_RECORD, file.len).ok()??;
+        serde_json::from_slice(&bytes).ok()
+    }
+
+    /// Removes `file`, which another run may have removed first.
+    fn remove(&self, file: &File) -> bool {
+        let flag = nix::unistd::UnlinkatFlags::NoRemoveDir;
+        nix::unistd::unlinkat(&self.dir, file.raw.as_os_str(), flag).is_ok()
+    }
 }
 
 #[cfg(test)]
@@ -197,6 +281,7 @@ mod tests {
     use super::*;
     use crate::cache::Inputs;
     use crate::cache::store::{Saving, Store};
+    use std::path::Path;
 
     fn save(store: &LocalStore, dir: &Path, name: &str, size: usize) -> Record {
         let file = dir.join(name);
@@ -307,6 +392,54 @@ mod tests {
         age(&temp, 3600);
         assert_eq!(prune(&store, 0).unwrap().bytes, 1000);
         assert!(!temp.exists());
+    }
+
+    #[test]
+    fn a_store_folder_swapped_for_a_link_is_not_pruned_or_cleared_through() {
+        // Someone who can write the store's root replaces `cas` (or `ac`,
+        // `tmp`) by a link after the run opened the store: the prune at
+        // the end of the build must not remove the files it points at.
+        for sub in ["ac", "cas", "tmp"] {
+            let dir = tempfile::tempdir().unwrap();
+            let store = LocalStore::open(&dir.path().join("s")).unwrap();
+            let victim = dir.path().join("victim");
+            std::fs::create_dir(&victim).unwrap();
+            let precious = victim.join("precious");
+            std::fs::write(&precious, b"keep me").unwrap();
+            age(&precious, 3600);
+            let folder = store.root().join(sub);
+            std::fs::rename(&folder, dir.path().join("moved")).unwrap();
+            std::os::unix::fs::symlink(&victim, &folder).unwrap();
+            let err = prune(&store, 0).unwrap_err();
+            assert!(err.to_string().contains("not a folder"), "{sub}: {err}");
+            assert!(clear(&store).is_err(), "{sub}");
+            // `stats` reads `ac` and `cas` only.
+            assert_eq!(stats(&store).is_err(), sub != "tmp", "{sub}");
+            assert!(precious.exists(), "{sub}: removed through the link");
+        }
+    }
+
+    #[test]
+    fn a_hostile_ac_folder_is_pruned_without_a_hang_or_a_followed_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = LocalStore::open(&dir.path().join("s")).unwrap();
+        let kept = save(&store, dir.path(), "dddd", 40);
+        let ac = store.root().join("ac");
+        let name = |c: char| ac.join(format!("{}.json", c.to_string().repeat(64)));
+        let elsewhere = dir.path().join("elsewhere.json");
+        std::fs::write(&elsewhere, b"{}").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, name('a')).unwrap();
+        std::fs::create_dir(name('b')).unwrap();
+        let made = std::process::Command::new("mkfifo").arg(name('c')).status();
+        assert!(made.unwrap().success());
+        std::fs::write(name('e'), b"{\"format\": [[[[[[[[[[[[[[[[[[[[").unwrap();
+        let removed = prune(&store, 1 << 20).unwrap();
+        // The link, the FIFO and the garbage go; the folder stays; the
+        // real record is kept and the link's target is untouched.
+        assert_eq!(removed.records, 3);
+        assert!(name('b').is_dir());
+        assert!(elsewhere.exists());
+        assert!(store.lookup(&kept.key).unwrap().is_some());
     }
 
     #[test]

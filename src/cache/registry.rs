@@ -22,10 +22,12 @@
 //! digest. A refused entry is a miss with a warning. A registry that is
 //! down, refuses us or answers in a way that is not an entry's is off for
 //! the rest of the run after one warning: connecting gives up after
-//! [`CONNECT_TIMEOUT`] and waiting for an answer after 15 s, so a dead
-//! registry costs seconds once, not minutes per job, and never fails the
-//! build. `plan --cache-status` reads records only ([`Layered::peek`])
-//! and gives a body 15 s too ([`Layered::records_only`]).
+//! [`CONNECT_TIMEOUT`] and waiting for an answer after 15 s, and a
+//! manifest or record gets 15 s to arrive whole (a blob 10 minutes), so a
+//! dead or dripping registry costs seconds once, not minutes per job, and
+//! never fails the build. An answer that stops or times out midway is the
+//! registry's failure, not a malformed entry. `plan --cache-status` reads
+//! records only ([`Layered::peek`]).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -96,12 +98,20 @@ pub struct Layered {
     /// `[cache] max-size`: an entry whose files the local store lacks add
     /// up to more is refused before any is downloaded.
     max_size: u64,
-    /// Idle clients (each keeps its connections and tokens); jobs running
-    /// at once each take one.
-    clients: Mutex<Vec<Client>>,
-    /// How long receiving one answer's body may take: [`BODY_TIMEOUT`],
-    /// or [`RESPONSE_TIMEOUT`] when only records are read.
-    body_timeout: Duration,
+    /// Idle clients (each keeps its connections and tokens), by how long
+    /// they give an answer's body ([`Body`]); jobs running at once each
+    /// take one.
+    clients: Mutex<Vec<(Body, Client)>>,
+}
+
+/// What a client reads, which says how long an answer's body may take.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Body {
+    /// A manifest or a record (a few MiB at most): [`RESPONSE_TIMEOUT`],
+    /// so a registry that drips one stalls a lookup seconds, not minutes.
+    Record,
+    /// A blob of a large binary over a slow link: [`BODY_TIMEOUT`].
+    Blob,
 }
 
 /// Why a registry gave no entry.
@@ -128,7 +138,6 @@ impl Layered {
             options: ClientOptions::default(),
             max_size: super::DEFAULT_MAX_SIZE,
             clients: Mutex::new(Vec::new()),
-            body_timeout: BODY_TIMEOUT,
         }
     }
 
@@ -165,39 +174,34 @@ impl Layered {
             options,
             max_size,
             clients: Mutex::new(Vec::new()),
-            body_timeout: BODY_TIMEOUT,
         })
-    }
-
-    /// The store for reading records only ([`Layered::peek`], `plan
-    /// --cache-status`): a registry gets [`RESPONSE_TIMEOUT`] to send one
-    /// (at most a few MiB), not the minutes a blob may take, so one that
-    /// drips its answer cannot stall the plan.
-    pub fn records_only(self) -> Layered {
-        Layered {
-            body_timeout: RESPONSE_TIMEOUT,
-            ..self
-        }
     }
 
     pub fn local(&self) -> &LocalStore {
         &self.local
     }
 
-    /// Runs `f` with an idle client (or a new one).
-    fn with_client<T>(&self, f: impl FnOnce(&mut Client) -> T) -> T {
-        let idle = self.clients.lock().ok().and_then(|mut c| c.pop());
+    /// Runs `f` with an idle client for `body` (or a new one).
+    fn with_client<T>(&self, body: Body, f: impl FnOnce(&mut Client) -> T) -> T {
+        let idle = self.clients.lock().ok().and_then(|mut c| {
+            let i = c.iter().position(|(b, _)| *b == body)?;
+            Some(c.swap_remove(i).1)
+        });
         let mut client = idle.unwrap_or_else(|| {
+            let timeout = match body {
+                Body::Record => RESPONSE_TIMEOUT,
+                Body::Blob => BODY_TIMEOUT,
+            };
             Client::with_timeouts(
                 self.options.clone(),
                 CONNECT_TIMEOUT,
                 RESPONSE_TIMEOUT,
-                Some(self.body_timeout),
+                Some(timeout),
             )
         });
         let out = f(&mut client);
         if let Ok(mut idle) = self.clients.lock() {
-            idle.push(client);
+            idle.push((body, client));
         }
         out
     }
@@ -228,7 +232,7 @@ impl Layered {
             if remote.off.load(Ordering::SeqCst) {
                 continue;
             }
-            match retried(|| self.with_client(|c| self.pull_from(c, &remote.repo, key))) {
+            match retried(|| self.pull_from(&remote.repo, key)) {
                 Ok(true) => {
                     tracing::debug!(key, from = %remote.repo.name(), "pulled from the cache registry");
                     return true;
@@ -242,11 +246,25 @@ impl Layered {
 
     /// Pulls one entry: manifest, record, blobs the local store lacks,
     /// then the local record. `false` when the registry has no such tag.
-    fn pull_from(&self, client: &mut Client, repo: &Reference, key: &str) -> Result<bool, Failure> {
-        let Some(record) = fetch_record(client, repo, key)? else {
+    fn pull_from(&self, repo: &Reference, key: &str) -> Result<bool, Failure> {
+        let Some(record) = self.with_client(Body::Record, |c| fetch_record(c, repo, key))? else {
             return Ok(false);
         };
         let missing = self.missing_blobs(&record)?;
+        self.with_client(Body::Blob, |client| self.pull_blobs(client, repo, &missing))?;
+        self.local
+            .put_record(&record)
+            .map_err(|e| Failure::Entry(format!("cannot store its record locally: {e}")))?;
+        Ok(true)
+    }
+
+    /// Streams `missing` from `repo` into the local store, each checked.
+    fn pull_blobs(
+        &self,
+        client: &mut Client,
+        repo: &Reference,
+        missing: &[&Blob],
+    ) -> Result<(), Failure> {
         for blob in missing {
             let digest = format!("sha256:{}", blob.sha256);
             self.local
@@ -263,10 +281,7 @@ impl Layered {
                     None => Failure::Entry("a blob cannot be stored".into()),
                 })?;
         }
-        self.local
-            .put_record(&record)
-            .map_err(|e| Failure::Entry(format!("cannot store its record locally: {e}")))?;
-        Ok(true)
+        Ok(())
     }
 
     /// The record's blobs the local store lacks; refused when they add up
@@ -300,12 +315,14 @@ impl Layered {
                 continue;
             }
             let found = retried(|| {
-                self.with_client(|c| match fetch_record(c, &remote.repo, key)? {
-                    Some(record) => {
-                        self.missing_blobs(&record)?;
-                        Ok(Some(record))
+                self.with_client(Body::Record, |c| {
+                    match fetch_record(c, &remote.repo, key)? {
+                        Some(record) => {
+                            self.missing_blobs(&record)?;
+                            Ok(Some(record))
+                        }
+                        None => Ok(None),
                     }
-                    None => Ok(None),
                 })
             });
             match found {
@@ -324,7 +341,7 @@ impl Layered {
                 continue;
             }
             if let Err(failure) =
-                retried(|| self.with_client(|c| self.push_to(c, &remote.repo, record)))
+                retried(|| self.with_client(Body::Blob, |c| self.push_to(c, &remote.repo, record)))
             {
                 self.failed(remote, &record.key, failure);
             }
@@ -778,13 +795,12 @@ mod tests {
         assert!(started.elapsed() < CONNECT_TIMEOUT);
     }
 
-    #[test]
-    fn a_registry_that_drips_a_record_stalls_a_peek_no_longer_than_an_answer() {
+    /// A registry at 127.0.0.1 that answers every request at once, then
+    /// sends its body a byte a second for a minute; its port.
+    fn dripping_registry() -> u16 {
         use std::io::{Read as _, Write as _};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
-        // Answers every request at once, then sends its body a byte a
-        // second for a minute.
         std::thread::spawn(move || {
             for stream in listener.incoming().take(8) {
                 let Ok(mut s) = stream else { continue };
@@ -803,13 +819,39 @@ mod tests {
                 });
             }
         });
+        port
+    }
+
+    #[test]
+    fn a_registry_that_drips_a_record_to_a_build_stalls_it_once() {
+        // A build's client gives a blob minutes; a record must not get
+        // them, and a registry that timed out is off for the run, not
+        // waited for again by every job.
+        let port = dripping_registry();
         let dir = tempfile::tempdir().unwrap();
         let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
         let local = LocalStore::open(dir.path()).unwrap();
         let max = super::super::DEFAULT_MAX_SIZE;
-        let store = Layered::open(local, std::slice::from_ref(&repo), None, max)
-            .unwrap()
-            .records_only();
+        let store = Layered::open(local, std::slice::from_ref(&repo), None, max).unwrap();
+        let started = std::time::Instant::now();
+        assert!(store.lookup(&"c".repeat(64)).unwrap().is_none());
+        assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
+        let took = started.elapsed();
+        assert!(
+            took < RESPONSE_TIMEOUT + Duration::from_secs(10),
+            "{took:?}"
+        );
+        assert!(store.remotes[0].off.load(Ordering::SeqCst));
+    }
+
+    #[test]
+    fn a_registry_that_drips_a_record_stalls_a_peek_no_longer_than_an_answer() {
+        let port = dripping_registry();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
+        let local = LocalStore::open(dir.path()).unwrap();
+        let max = super::super::DEFAULT_MAX_SIZE;
+        let store = Layered::open(local, std::slice::from_ref(&repo), None, max).unwrap();
         let started = std::time::Instant::now();
         assert!(store.peek(&"c".repeat(64)).unwrap().is_none());
         let took = started.elapsed();

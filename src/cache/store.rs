@@ -14,7 +14,9 @@
 //! content, so two writers of one blob write the same bytes. Reads are
 //! capped and never follow a link; a restored file is re-hashed against the
 //! record before it is renamed into place, so a corrupt store can only
-//! cause a rerun, never a wrong output.
+//! cause a rerun, never a wrong output. Whoever can write the store can
+//! still serve any bytes under a key, so a store every user of the machine
+//! may write is refused when it is opened.
 //!
 //! For the same reason entries are not fsynced: a record must parse and
 //! name its key, a blob is re-hashed as it is restored, so an entry torn
@@ -35,6 +37,10 @@ use crate::package::checksum::{Algorithm, Hasher, HashingWriter};
 
 /// Largest action record or last-inputs file read.
 pub(super) const MAX_RECORD: u64 = 4 << 20;
+/// Longest output path a record may name, and longest name in it (what
+/// Linux and macOS file systems take).
+const MAX_PATH: usize = 4096;
+const MAX_NAME: usize = 255;
 /// Most output files one record may list.
 pub const MAX_OUTPUTS: usize = 10_000;
 
@@ -118,11 +124,20 @@ pub struct LocalStore {
 
 impl LocalStore {
     /// Opens (creating) the store at `root`. Its sub-folders must be real
-    /// folders, not links.
+    /// folders, not links; neither they nor the root may be writable by
+    /// every user of the machine ([`not_world_writable`]).
     pub fn open(root: &Path) -> io::Result<LocalStore> {
-        std::fs::create_dir_all(root)?;
+        use std::os::unix::fs::DirBuilderExt;
+        // 0775 less the umask: never writable by others, even under umask 0.
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o775)
+            .create(root)?;
+        not_world_writable(root)?;
         for sub in ["ac", "cas", "last", "tmp"] {
-            ensure_dir(&root.join(sub))?;
+            let dir = root.join(sub);
+            ensure_dir(&dir)?;
+            not_world_writable(&dir)?;
         }
         Ok(LocalStore {
             root: root.to_path_buf(),
@@ -419,17 +434,38 @@ pub(super) fn check(record: &Record, key: &str) -> Result<(), String> {
 }
 
 /// A relative, `/`-separated path with only plain components: a record
-/// comes from disk and must not write outside its output folder.
+/// comes from disk and must not write outside its output folder. Nor may
+/// it name what no file system takes (a NUL, a name longer than
+/// [`MAX_NAME`] bytes, a path longer than [`MAX_PATH`]): the record is
+/// refused by its check rather than failing when restored.
 fn relative(path: &str) -> io::Result<PathBuf> {
     let p = Path::new(path);
     let plain = !path.is_empty()
         && !path.contains('\\')
         && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if plain {
-        Ok(p.to_path_buf())
-    } else {
-        Err(corrupt(format!("output path `{path}` leaves its folder")))
+    if !plain {
+        return Err(corrupt(format!("output path `{path}` leaves its folder")));
     }
+    let shown = || {
+        path.chars()
+            .take(80)
+            .collect::<String>()
+            .escape_debug()
+            .to_string()
+    };
+    if path.contains('\0') || path.len() > MAX_PATH {
+        return Err(corrupt(format!(
+            "output path `{}` holds a NUL or is longer than {MAX_PATH} bytes",
+            shown()
+        )));
+    }
+    if p.components().any(|c| c.as_os_str().len() > MAX_NAME) {
+        return Err(corrupt(format!(
+            "output path `{}` has a name longer than {MAX_NAME} bytes",
+            shown()
+        )));
+    }
+    Ok(p.to_path_buf())
 }
 
 /// The permission bits a restored file gets: 0755 when the record says
@@ -451,18 +487,43 @@ fn corrupt(message: String) -> io::Error {
 
 /// A folder of the store: created if missing, refused if it is a link.
 fn ensure_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
     match dir.symlink_metadata() {
         Ok(m) if m.is_dir() => Ok(()),
-        Ok(_) => Err(io::Error::other(format!(
-            "`{}` is not a folder (a link or a file); matrix does not follow links in its cache",
-            dir.display()
-        ))),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::create_dir(dir).or_else(|e| {
-            // Another run made it first.
-            if dir.is_dir() { Ok(()) } else { Err(e) }
-        }),
+        Ok(_) => Err(not_a_folder(dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .mode(0o775)
+            .create(dir)
+            .or_else(|e| {
+                // Another run made it first.
+                if dir.is_dir() { Ok(()) } else { Err(e) }
+            }),
         Err(e) => Err(e),
     }
+}
+
+/// Refuses a store folder every user of the machine may write (`o+w`,
+/// sticky or not): any of them could plant a record and its blobs under a
+/// key they can compute from the project and have them restored into
+/// this user's release. A store is shared through a group (`g+w`).
+fn not_world_writable(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+    if mode & 0o002 == 0 {
+        return Ok(());
+    }
+    Err(io::Error::other(format!(
+        "`{}` may be written by every user of this machine (mode {mode:o}): anyone could plant cache entries restored into your release; `chmod o-w` it (share a store through a group: `chmod g+w`)",
+        dir.display()
+    )))
+}
+
+/// The error for a store folder that is a link or a file.
+pub(super) fn not_a_folder(dir: &Path) -> io::Error {
+    io::Error::other(format!(
+        "`{}` is not a folder (a link or a file); matrix does not follow links in its cache",
+        dir.display()
+    ))
 }
 
 trait NoFollow {
@@ -602,6 +663,34 @@ mod tests {
     }
 
     #[test]
+    fn a_record_path_no_file_system_takes_is_refused_by_its_check() {
+        // The check is what `plan --cache-status` trusts for `hit`: a path
+        // the restore cannot write (a NUL, a name past 255 bytes, a path
+        // past 4096) is refused there, not only when restored.
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let long = "x".repeat(256);
+        let deep = ["d"; 2100].join("/");
+        for path in [
+            "sub/a\0b",
+            long.as_str(),
+            deep.as_str(),
+            "/etc/passwd",
+            "a/../b",
+            "",
+        ] {
+            let mut bad = record.clone();
+            bad.outputs[0].path = path.to_string();
+            let err = check(&bad, &record.key).unwrap_err();
+            assert!(err.contains("output path"), "{path:.40}: {err}");
+        }
+        // A name of 255 bytes is fine.
+        let mut ok = record.clone();
+        ok.outputs[0].path = format!("sub/{}", "y".repeat(255));
+        check(&ok, &record.key).unwrap();
+    }
+
+    #[test]
     fn a_linked_folder_below_a_base_is_not_written_through() {
         let (dir, store, inputs) = setup();
         let record = save_one(dir.path(), &store, &inputs);
@@ -641,6 +730,46 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("not a regular file"), "{err}");
         assert!(!dir.path().join("back/sub/hello").exists());
+    }
+
+    #[test]
+    fn a_store_every_user_may_write_is_refused() {
+        // Any user of the machine could plant `ac/<key>.json` and its blob
+        // (a key is computable by whoever can read the project) and have
+        // it restored into this user's release.
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("store");
+        LocalStore::open(&root).unwrap();
+        for (folder, mode) in [
+            (root.clone(), 0o777),
+            (root.clone(), 0o1777),
+            (root.join("ac"), 0o757),
+        ] {
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = LocalStore::open(&root).unwrap_err();
+            assert!(err.to_string().contains("every user"), "{mode:o}: {err}");
+            std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o775)).unwrap();
+        }
+        // Shared through a group is the way.
+        LocalStore::open(&root).unwrap();
+    }
+
+    #[test]
+    fn a_blob_pruned_between_lookup_and_restore_is_an_error_and_writes_nothing() {
+        // Another run's prune or `matrix cache clear` removed it: the
+        // restore fails (its caller drops the entry and runs the job).
+        let (dir, store, inputs) = setup();
+        save_one(dir.path(), &store, &inputs);
+        let found = store.lookup(&inputs.key()).unwrap().unwrap();
+        std::fs::remove_file(store.blob_path(&found.outputs[0].blob.sha256)).unwrap();
+        let back = dir.path().join("back");
+        let bases = BTreeMap::from([("out".to_string(), back.clone())]);
+        let err = store
+            .restore(&found, &bases, &dir.path().join("r.log"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound, "{err}");
+        assert!(!back.join("sub/hello").exists());
     }
 
     #[test]

@@ -737,10 +737,28 @@ fn is_assignment(word: &str) -> bool {
     })
 }
 
-/// The named inputs that changed, for a miss's reason.
+/// The named inputs that changed, for a miss's reason: at most
+/// [`SHOWN_CHANGES`] names of at most 64 characters. The last inputs come
+/// from the store (a shared folder others write), and a file of a million
+/// names must not make every job's log and `-v` line megabytes long.
 fn last_changed(now: &Inputs, last: &Inputs) -> String {
-    now.changed_since(last).join(", ")
+    let names = now.changed_since(last);
+    let mut shown: Vec<String> = names
+        .iter()
+        .take(SHOWN_CHANGES)
+        .map(|n| match n.char_indices().nth(64) {
+            Some((cut, _)) => format!("{}...", &n[..cut]),
+            None => n.clone(),
+        })
+        .collect();
+    if names.len() > SHOWN_CHANGES {
+        shown.push(format!("{} more", names.len() - SHOWN_CHANGES));
+    }
+    shown.join(", ")
 }
+
+/// Most changed input names a miss's reason lists.
+const SHOWN_CHANGES: usize = 12;
 
 /// What the jobs this one needs made (a builder image's content tag).
 fn needs_made(at: &At<'_>, job: usize) -> BTreeMap<String, String> {
@@ -806,6 +824,23 @@ mod tests {
                 foreseen: None,
             }
         }
+    }
+
+    #[test]
+    fn a_miss_lists_a_bounded_number_of_changed_names() {
+        let mut now = Inputs::default();
+        now.set("command", "cc");
+        let mut last = now.clone();
+        last.set("command", "gcc");
+        assert_eq!(last_changed(&now, &last), "command");
+        // A last-inputs file from a shared store, with a million names.
+        for i in 0..1_000_000 {
+            last.0.insert(format!("{i:0>100}"), String::new());
+        }
+        let shown = last_changed(&now, &last);
+        assert!(shown.len() < 1200, "{} bytes", shown.len());
+        assert!(shown.ends_with(", 999989 more"), "{shown}");
+        assert!(shown.contains(&format!("{}...", "0".repeat(64))), "{shown}");
     }
 
     /// A record's output `path` in `base`, of no bytes.

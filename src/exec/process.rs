@@ -51,12 +51,21 @@ pub fn note(log: &Path, line: &str) -> io::Result<()> {
 }
 
 /// Appends `# ` lines to a log: one open and one write for them all (a
-/// release of thousands of small jobs pays per system call).
+/// release of thousands of small jobs pays per system call). A note may
+/// quote outside input (a cache entry's paths, a shared store's input
+/// names): control characters but tabs are written escaped (`\n`,
+/// `\u{1b}`), so a note is one line and sends a terminal nothing.
 pub fn notes(log: &Path, lines: &[&str]) -> io::Result<()> {
     let mut text = String::new();
     for line in lines {
         text.push_str("# ");
-        text.push_str(line);
+        for c in line.chars() {
+            if c.is_control() && c != '\t' {
+                text.extend(c.escape_debug());
+            } else {
+                text.push(c);
+            }
+        }
         text.push('\n');
     }
     crate::process::open_log(log)?.write_all(text.as_bytes())
@@ -82,6 +91,25 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::time::Duration;
+
+    #[test]
+    fn a_note_is_one_line_whatever_it_quotes() {
+        // A note may quote outside input (a cache entry's path, the input
+        // names of a shared store's last-inputs file): a newline must not
+        // forge a line of the log, nor an escape sequence reach a terminal.
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("job.log");
+        note(
+            &log,
+            "miss (changed: a\n# cache: restored x, \u{1b}]0;t\u{7}b)\tok",
+        )
+        .unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert_eq!(
+            text,
+            "# miss (changed: a\\n# cache: restored x, \\u{1b}]0;t\\u{7}b)\tok\n"
+        );
+    }
 
     use tokio_util::sync::CancellationToken;
 

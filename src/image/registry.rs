@@ -224,8 +224,8 @@ impl Client {
         };
         let mut response = self.send(reference, &call)?;
         let action = format!("GET manifest {target}");
-        let body = read_body(&mut response, 16 << 20);
         if response.status().as_u16() != 200 {
+            let body = read_body(&mut response, 1 << 20);
             return Err(status_error(
                 reference,
                 &action,
@@ -233,6 +233,7 @@ impl Client {
                 &body,
             ));
         }
+        let body = read_content(&mut response, 16 << 20, reference, &call.url)?;
         let media_type = header(&response, "content-type")
             .map(|v| v.split(';').next().unwrap_or("").trim().to_owned())
             .unwrap_or_default();
@@ -539,6 +540,23 @@ fn read_body(response: &mut Response<ureq::Body>, limit: u64) -> Vec<u8> {
         .limit(limit)
         .read_to_vec()
         .unwrap_or_default()
+}
+
+/// Reads at most `limit` bytes of a body that is the answer (a manifest,
+/// a blob): one larger gives empty (its digest check then fails), but a
+/// body that stops or times out is the registry's failure, not an empty
+/// answer a caller would take for a malformed object and ask again.
+fn read_content(
+    response: &mut Response<ureq::Body>,
+    limit: u64,
+    reference: &Reference,
+    url: &str,
+) -> Result<Vec<u8>, RegistryError> {
+    match response.body_mut().with_config().limit(limit).read_to_vec() {
+        Ok(body) => Ok(body),
+        Err(ureq::Error::BodyExceedsLimit(_)) => Ok(Vec::new()),
+        Err(e) => Err(transport_error(reference.registry(), url, e)),
+    }
 }
 
 fn check_returned_digest(

@@ -92,7 +92,7 @@ pub fn cache_status(
         .as_ref()
         .and_then(|c| crate::engine::detect(c).ok());
     // Registries are asked for records only (`Layered::peek`).
-    let store = layered(store, plan, from, None)?.records_only();
+    let store = layered(store, plan, from, None)?;
     Ok(crate::exec::Cache::open(store, plan).status(plan, engine.as_ref()))
 }
 

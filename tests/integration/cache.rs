@@ -411,6 +411,23 @@ fn a_corrupt_entry_is_dropped_with_a_warning_and_rerun() {
 }
 
 #[test]
+fn an_entry_whose_blobs_another_run_removed_reruns() {
+    // A prune or `matrix cache clear` in another run between this run's
+    // look-up and its restore: the job runs, the release does not fail.
+    let c = Cached::new("");
+    c.build(&[]);
+    for blob in std::fs::read_dir(c.cache.join("cas")).unwrap() {
+        std::fs::remove_file(blob.unwrap().path()).unwrap();
+    }
+    let err = c.build(&[]);
+    assert!(err.contains("the job runs"), "{err}");
+    assert_eq!(c.runs(), 4);
+    assert_eq!(c.restored(), [false, false]);
+    c.build(&[]);
+    assert_eq!(c.runs(), 4, "the rerun stored its entry again");
+}
+
+#[test]
 fn two_builds_at_once_share_one_store() {
     let a = Cached::new("");
     let b = Cached::new("");

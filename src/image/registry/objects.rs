@@ -12,7 +12,9 @@ use sha2::Digest as _;
 use super::error::{mismatch, status_error};
 use super::layout::digest_of;
 use super::reference::check_digest;
-use super::{Call, Client, Descriptor, Method, Payload, Reference, RegistryError, read_body};
+use super::{
+    Call, Client, Descriptor, Method, Payload, Reference, RegistryError, read_body, read_content,
+};
 
 impl Client {
     /// Sends GET blob `digest` once `checked` (the digest's check: it may
@@ -48,14 +50,15 @@ impl Client {
         digest: &str,
         limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
-        let (mut response, _) = self.get_blob(reference, digest, check_digest(digest))?;
+        let (mut response, url) = self.get_blob(reference, digest, check_digest(digest))?;
         let action = format!("GET blob {digest}");
-        // One byte over the limit tells a large blob from a complete one.
-        let body = read_body(&mut response, limit.saturating_add(1));
         let status = response.status().as_u16();
         if status != 200 {
+            let body = read_body(&mut response, 64 << 10);
             return Err(status_error(reference, &action, status, &body));
         }
+        // One byte over the limit tells a large blob from a complete one.
+        let body = read_content(&mut response, limit.saturating_add(1), reference, &url)?;
         let algorithm = digest.split(':').next().unwrap_or("sha256");
         let actual = digest_of(algorithm, &body);
         if body.len() as u64 > limit || actual != digest {
