@@ -53,20 +53,25 @@ pub fn note(log: &Path, line: &str) -> io::Result<()> {
 /// Appends `# ` lines to a log: one open and one write for them all (a
 /// release of thousands of small jobs pays per system call). A note may
 /// quote outside input (a cache entry's paths, a shared store's input
-/// names): control characters but tabs are written escaped (`\n`,
-/// `\u{1b}`), so a note is one line and sends a terminal nothing.
+/// names) or a message of several lines (an error and its details): each
+/// line after a note's first is written `#   ` (indented, so no quoted
+/// text reads as a note of its own), and other control characters but
+/// tabs are written escaped (`\r`, `\u{1b}`), so a note sends a terminal
+/// nothing.
 pub fn notes(log: &Path, lines: &[&str]) -> io::Result<()> {
     let mut text = String::new();
     for line in lines {
-        text.push_str("# ");
-        for c in line.chars() {
-            if c.is_control() && c != '\t' {
-                text.extend(c.escape_debug());
-            } else {
-                text.push(c);
+        for (i, part) in line.split('\n').enumerate() {
+            text.push_str(if i == 0 { "# " } else { "#   " });
+            for c in part.chars() {
+                if c.is_control() && c != '\t' {
+                    text.extend(c.escape_debug());
+                } else {
+                    text.push(c);
+                }
             }
+            text.push('\n');
         }
-        text.push('\n');
     }
     crate::process::open_log(log)?.write_all(text.as_bytes())
 }
@@ -93,10 +98,11 @@ mod tests {
     use std::time::Duration;
 
     #[test]
-    fn a_note_is_one_line_whatever_it_quotes() {
+    fn quoted_text_cannot_pass_for_a_note_or_reach_a_terminal() {
         // A note may quote outside input (a cache entry's path, the input
-        // names of a shared store's last-inputs file): a newline must not
-        // forge a line of the log, nor an escape sequence reach a terminal.
+        // names of a shared store's last-inputs file): a line after a
+        // newline is indented, so it cannot pass for a note of its own, and
+        // no escape sequence reaches a terminal.
         let dir = tempfile::tempdir().unwrap();
         let log = dir.path().join("job.log");
         note(
@@ -107,7 +113,7 @@ mod tests {
         let text = std::fs::read_to_string(&log).unwrap();
         assert_eq!(
             text,
-            "# miss (changed: a\\n# cache: restored x, \\u{1b}]0;t\\u{7}b)\tok\n"
+            "# miss (changed: a\n#   # cache: restored x, \\u{1b}]0;t\\u{7}b)\tok\n"
         );
     }
 
