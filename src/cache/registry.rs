@@ -822,43 +822,45 @@ mod tests {
         port
     }
 
+    /// A store in a fresh folder reading from a registry that drips.
+    fn dripping_store() -> (tempfile::TempDir, Layered) {
+        let port = dripping_registry();
+        let dir = tempfile::tempdir().unwrap();
+        let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
+        let local = LocalStore::open(dir.path()).unwrap();
+        let max = super::super::DEFAULT_MAX_SIZE;
+        let store = Layered::open(local, std::slice::from_ref(&repo), None, max).unwrap();
+        (dir, store)
+    }
+
+    /// `f` took no longer than one answer's time (and some slack).
+    fn within_an_answer(f: impl FnOnce()) {
+        let started = std::time::Instant::now();
+        f();
+        let took = started.elapsed();
+        assert!(
+            took < RESPONSE_TIMEOUT + Duration::from_secs(10),
+            "{took:?}"
+        );
+    }
+
     #[test]
     fn a_registry_that_drips_a_record_to_a_build_stalls_it_once() {
         // A build's client gives a blob minutes; a record must not get
         // them, and a registry that timed out is off for the run, not
         // waited for again by every job.
-        let port = dripping_registry();
-        let dir = tempfile::tempdir().unwrap();
-        let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
-        let local = LocalStore::open(dir.path()).unwrap();
-        let max = super::super::DEFAULT_MAX_SIZE;
-        let store = Layered::open(local, std::slice::from_ref(&repo), None, max).unwrap();
-        let started = std::time::Instant::now();
-        assert!(store.lookup(&"c".repeat(64)).unwrap().is_none());
-        assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
-        let took = started.elapsed();
-        assert!(
-            took < RESPONSE_TIMEOUT + Duration::from_secs(10),
-            "{took:?}"
-        );
+        let (_dir, store) = dripping_store();
+        within_an_answer(|| {
+            assert!(store.lookup(&"c".repeat(64)).unwrap().is_none());
+            assert!(store.lookup(&"d".repeat(64)).unwrap().is_none());
+        });
         assert!(store.remotes[0].off.load(Ordering::SeqCst));
     }
 
     #[test]
     fn a_registry_that_drips_a_record_stalls_a_peek_no_longer_than_an_answer() {
-        let port = dripping_registry();
-        let dir = tempfile::tempdir().unwrap();
-        let repo = parse_reference(&format!("127.0.0.1:{port}/cache")).unwrap();
-        let local = LocalStore::open(dir.path()).unwrap();
-        let max = super::super::DEFAULT_MAX_SIZE;
-        let store = Layered::open(local, std::slice::from_ref(&repo), None, max).unwrap();
-        let started = std::time::Instant::now();
-        assert!(store.peek(&"c".repeat(64)).unwrap().is_none());
-        let took = started.elapsed();
-        assert!(
-            took < RESPONSE_TIMEOUT + Duration::from_secs(10),
-            "{took:?}"
-        );
+        let (_dir, store) = dripping_store();
+        within_an_answer(|| assert!(store.peek(&"c".repeat(64)).unwrap().is_none()));
     }
 
     /// The test registry (scripts/setup-containers.sh), or `None` when

@@ -480,17 +480,22 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
 
+    /// A request for `/bin/sh` in /tmp, logging to /tmp/x.log.
+    fn request<'a>(argv: &'a [String], env: &'a BTreeMap<String, String>) -> Request<'a> {
+        Request {
+            program: Path::new("/bin/sh"),
+            argv,
+            env,
+            dir: Path::new("/tmp"),
+            log: Path::new("/tmp/x.log"),
+        }
+    }
+
     #[test]
     fn a_request_round_trips_and_a_large_one_is_refused() {
         let argv = vec!["sh".to_string(), "-c".into(), "echo hi".into()];
         let env = BTreeMap::from([("A".to_string(), "1".to_string())]);
-        let req = Request {
-            program: Path::new("/bin/sh"),
-            argv: &argv,
-            env: &env,
-            dir: Path::new("/tmp"),
-            log: Path::new("/tmp/x.log"),
-        };
+        let req = request(&argv, &env);
         let bytes = encode(7, &req).unwrap();
         let job = decode(&bytes).unwrap();
         assert_eq!(job.id, 7);
@@ -513,13 +518,7 @@ mod tests {
         let env = BTreeMap::new();
         let fixed = 8 + (4 + 7) + (4 + 4) + (4 + 10) + 4 + 4 + 4;
         let argv = vec!["x".repeat(MAX_REQUEST - fixed)];
-        let req = Request {
-            program: Path::new("/bin/sh"),
-            argv: &argv,
-            env: &env,
-            dir: Path::new("/tmp"),
-            log: Path::new("/tmp/x.log"),
-        };
+        let req = request(&argv, &env);
         let bytes = encode(9, &req).unwrap();
         assert_eq!(bytes.len(), MAX_REQUEST);
         let (a, b) = UnixDatagram::pair().unwrap();

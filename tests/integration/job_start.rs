@@ -1,4 +1,4 @@
-//! A hostile review of how jobs start (issue 15): what a job finds when it
+//! How jobs start: what a job finds when it
 //! starts (its descriptors, its environment) and what a job can make matrix
 //! do through the files it shares with it (dist/logs). Each test is a
 //! question asked with the real binary, kept so the answer stays right.
@@ -52,7 +52,7 @@ fn a_job_inherits_no_descriptor_of_matrix() {
         let seen = tempfile::tempdir().unwrap();
         let big = "x".repeat(70_000);
         let env = if exec_path {
-            format!("\nenv = {{ R5_BIG1 = \"{big}\", R5_BIG2 = \"{big}\" }}")
+            format!("\nenv = {{ PADDING_BIG1 = \"{big}\", PADDING_BIG2 = \"{big}\" }}")
         } else {
             String::new()
         };
@@ -113,19 +113,19 @@ fn a_job_gets_matrix_environment_and_the_plans_nothing_else() {
         // A program found only on the job's PATH: env itself, no shell
         // between (a shell adds PWD).
         let env = crate::support::which("env").unwrap();
-        std::os::unix::fs::symlink(env, bin.join("r5-env")).unwrap();
+        std::os::unix::fs::symlink(env, bin.join("job-env")).unwrap();
         let path = format!("{}:/usr/bin:/bin", bin.display());
         let big = "x".repeat(70_000);
         let bigs = if exec_path {
-            format!(", R5_BIG1 = \"{big}\", R5_BIG2 = \"{big}\"")
+            format!(", PADDING_BIG1 = \"{big}\", PADDING_BIG2 = \"{big}\"")
         } else {
             String::new()
         };
         let build = format!(
-            r#"command = ["r5-env"]
+            r#"command = ["job-env"]
 shell = false
-env = {{ PATH = "{path}", R5_SET = "by {{{{ arch }}}}"{bigs} }}
-artifact = "{}/r5-env""#,
+env = {{ PATH = "{path}", JOB_SET = "by {{{{ arch }}}}"{bigs} }}
+artifact = "{}/job-env""#,
             bin.display()
         );
         let p = Project::with_config(&script_config(
@@ -140,7 +140,7 @@ arch = ["amd64"]"#,
             .env("HOME", &home)
             .env("NO_COLOR", "1")
             .env("CI", "true")
-            .env("R5_KEPT", "from the user");
+            .env("USER_KEPT", "from the user");
         let (code, out, err) = run(&mut cmd);
         assert_eq!(code, 0, "{out}\n{err}");
         let log = std::fs::read_to_string(p.dist().join("logs/build-linux-amd64.log")).unwrap();
@@ -153,14 +153,15 @@ arch = ["amd64"]"#,
             format!("PATH={path}"),
         ];
         if exec_path {
-            want.push(format!("R5_BIG1={big}"));
-            want.push(format!("R5_BIG2={big}"));
+            want.push(format!("PADDING_BIG1={big}"));
+            want.push(format!("PADDING_BIG2={big}"));
         }
         want.extend([
-            "R5_KEPT=from the user".into(),
-            "R5_SET=by amd64".into(),
+            "USER_KEPT=from the user".into(),
+            "JOB_SET=by amd64".into(),
             "SOURCE_DATE_EPOCH=1767323045".into(),
         ]);
+        want.sort();
         assert_eq!(vars, want, "exec path: {exec_path}");
     }
 }
