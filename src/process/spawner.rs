@@ -356,11 +356,16 @@ fn serve(parent: Option<i32>) -> u8 {
         reap(&sock, &mut running);
         loop {
             match sock.recv(&mut buf) {
-                Ok(n) => {
-                    if let Some(job) = decode(&buf[..n]) {
-                        fork_job(&sock, job, &mut running);
+                Ok(n) => match decode(&buf[..n]) {
+                    Some(job) => fork_job(&sock, job, &mut running),
+                    // Never sent by matrix; if it were, the job that
+                    // asked gets a start error instead of waiting for ever.
+                    None => {
+                        if let Some(id) = buf[..n].first_chunk::<8>() {
+                            reply(&sock, u64::from_le_bytes(*id), STARTED, -libc::EINVAL);
+                        }
                     }
-                }
+                },
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(_) => return 0,
