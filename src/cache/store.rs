@@ -159,7 +159,12 @@ impl LocalStore {
     /// Copies `file` into the store by its content; the file must be a
     /// regular file (a link is refused, never followed).
     fn put(&self, file: &Path) -> io::Result<Blob> {
-        let mut source = open_nofollow(file)?;
+        self.put_from_file(open_nofollow(file)?, file)
+    }
+
+    /// Stores what `source` (opened from `file`) holds, if it is a
+    /// regular file.
+    fn put_from_file(&self, mut source: File, file: &Path) -> io::Result<Blob> {
         let meta = source.metadata()?;
         if !meta.is_file() {
             return Err(io::Error::other(format!(
@@ -185,6 +190,26 @@ impl LocalStore {
     /// `mode`), failing if the stored bytes do not hash to the record's
     /// digest.
     fn get(&self, blob: &Blob, dest: &Path, mode: u32) -> io::Result<()> {
+        let mut out = AtomicFile::create(dest)?;
+        out.set_mode(restored_mode(mode));
+        self.copy_blob(blob, out.file())?;
+        out.commit()
+    }
+
+    /// Writes blob `blob` as the job's log `log`, opened the way every log
+    /// is ([`crate::process::open_log`]: neither the log nor its folder may
+    /// be a link) and emptied first. Not atomic: a log is not an artifact,
+    /// and a corrupt blob fails the restore, so the job runs again and
+    /// starts its log afresh.
+    fn get_log(&self, blob: &Blob, log: &Path) -> io::Result<()> {
+        let file = crate::process::open_log(log)?;
+        file.set_len(0)?;
+        self.copy_blob(blob, file)
+    }
+
+    /// Copies blob `blob` to `to`, failing if the stored bytes are not the
+    /// record's size or do not hash to its digest.
+    fn copy_blob(&self, blob: &Blob, to: impl io::Write) -> io::Result<()> {
         if !is_key(&blob.sha256) {
             return Err(corrupt(format!("`{}` is not a sha256", blob.sha256)));
         }
@@ -195,9 +220,7 @@ impl LocalStore {
                 blob.sha256
             )));
         }
-        let mut out = AtomicFile::create(dest)?;
-        out.set_mode(restored_mode(mode));
-        let mut writer = HashingWriter::new(out.file(), Algorithm::Sha256);
+        let mut writer = HashingWriter::new(to, Algorithm::Sha256);
         // One byte past the recorded size is enough to know it is wrong.
         io::copy(&mut source.take(blob.size.saturating_add(1)), &mut writer)?;
         let (_, sha256, size) = writer.finish();
@@ -207,7 +230,7 @@ impl LocalStore {
                 blob.sha256, blob.size
             )));
         }
-        out.commit()
+        Ok(())
     }
 
     /// Whether the store holds blob `blob` (a regular file of its size;
@@ -332,7 +355,7 @@ impl Store for LocalStore {
             self.get(&out.blob, &base.join(rel), out.mode)?;
         }
         if let Some(blob) = &record.log {
-            self.get(blob, log, 0o644)?;
+            self.get_log(blob, log)?;
         }
         Ok(())
     }
@@ -361,7 +384,10 @@ impl Store for LocalStore {
                 mode,
             });
         }
-        let log = log.map(|l| self.put(l)).transpose()?;
+        // The log is read as it is written: no link at it or its folder.
+        let log = log
+            .map(|l| self.put_from_file(crate::process::read_log(l)?, l))
+            .transpose()?;
         let key = inputs.key();
         let record = Record {
             format: super::FORMAT,
@@ -705,6 +731,40 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("symbolic link"), "{err}");
         assert!(!elsewhere.join("hello").exists());
+    }
+
+    #[test]
+    fn a_log_is_restored_over_a_longer_one_and_never_through_a_linked_folder() {
+        let (dir, store, inputs) = setup();
+        let record = save_one(dir.path(), &store, &inputs);
+        let bases = BTreeMap::from([("out".to_string(), dir.path().join("back"))]);
+        let logs = dir.path().join("logs");
+        std::fs::create_dir(&logs).unwrap();
+        plant(&logs.join("r.log"), b"an older and longer log\n");
+        store.restore(&record, &bases, &logs.join("r.log")).unwrap();
+        assert_eq!(std::fs::read(logs.join("r.log")).unwrap(), b"log line\n");
+        // The logs folder swapped for a link to a folder elsewhere.
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir(&elsewhere).unwrap();
+        plant(&elsewhere.join("r.log"), b"secret\n");
+        std::fs::rename(&logs, dir.path().join("logs.moved")).unwrap();
+        std::os::unix::fs::symlink(&elsewhere, &logs).unwrap();
+        let err = store
+            .restore(&record, &bases, &logs.join("r.log"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the logs folder is a symbolic link"), "{err}");
+        assert_eq!(std::fs::read(elsewhere.join("r.log")).unwrap(), b"secret\n");
+        let saving = [Saving {
+            base: "out".into(),
+            path: "sub/hello".into(),
+            file: dir.path().join("out/sub/hello"),
+        }];
+        let err = store
+            .save("build-x", &inputs, &saving, Some(&logs.join("r.log")))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("the logs folder is a symbolic link"), "{err}");
     }
 
     #[test]

@@ -22,9 +22,11 @@ impl<'a> From<&'a BuildStep> for Spawn<'a> {
     }
 }
 
-/// The last `n` lines of a log, reading at most the final 64 KiB.
+/// The last `n` lines of a log, reading at most the final 64 KiB; none if
+/// the log is not a regular file in a folder of matrix's (a job that put a
+/// FIFO at its log's name would otherwise hang the run here).
 pub fn tail(log: &Path, n: usize) -> Vec<String> {
-    let Ok(mut f) = std::fs::File::open(log) else {
+    let Ok(mut f) = crate::process::read_log(log) else {
         return Vec::new();
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);

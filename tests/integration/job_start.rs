@@ -41,6 +41,57 @@ fn a_link_planted_at_a_log_name_is_never_written_through() {
     assert!(err.contains("isasymboliclink"), "{err}");
 }
 
+/// A job swaps the whole logs folder for a link to a folder elsewhere
+/// (moving matrix's aside): no later log, header or note of any job is
+/// written there; the jobs whose log cannot be opened fail, naming it.
+#[test]
+fn a_logs_folder_swapped_for_a_link_is_never_written_through() {
+    let outside = tempfile::tempdir().unwrap();
+    let build = format!(
+        r#"command = ["sh", "-c", "logs=$(dirname \"$0\")/../../logs; case {{{{ arch }}}} in amd64) mv \"$logs\" \"$logs.moved\" && ln -s {} \"$logs\";; esac; printf '#!/bin/sh\n' > \"$0\"; chmod +x \"$0\"", "{{{{ out }}}}/{{{{ bin }}}}"]"#,
+        outside.path().display()
+    );
+    let p = two_targets(&build);
+    let (code, out, err) = run(&mut p.matrix(&["build", "-j", "1", "--keep-going"]));
+    let written: Vec<_> = std::fs::read_dir(outside.path()).unwrap().collect();
+    assert!(written.is_empty(), "{written:?}");
+    assert_eq!(code, 1, "{out}\n{err}");
+    let err: String = err.split_whitespace().filter(|w| *w != "|").collect();
+    assert!(err.contains("logs/build-linux-arm64.log"), "{err}");
+    assert!(err.contains("thelogsfolderisasymboliclink"), "{err}");
+}
+
+/// A failing job leaves a FIFO at its own log's name: matrix, which shows
+/// the end of a failed job's log, must not wait on it for a writer that
+/// never comes. The run ends, failing that job.
+#[test]
+fn a_fifo_left_at_a_failed_jobs_log_does_not_hang_the_run() {
+    let build = r#"command = ["sh", "-c", "log=$(dirname \"$0\")/../../logs/build-linux-{{ arch }}.log; rm -f \"$log\" && mkfifo \"$log\"; exit 3", "{{ out }}/{{ bin }}"]"#;
+    let p = two_targets(build);
+    let mut child = p
+        .matrix(&["build", "-j", "1", "--keep-going"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if start.elapsed() > std::time::Duration::from_secs(60) {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("matrix still runs after 60 s: it waits on the FIFO");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
+    let mut err = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    assert_eq!(status.code(), Some(1), "{err}");
+    assert!(err.contains("build-linux-amd64"), "{err}");
+}
+
 /// Every job of a `-j 8` run (other jobs' logs open meanwhile) starts with
 /// stdin, stdout and stderr and nothing else of matrix's: no spawner
 /// socket, no lock file, no other log, forked by the spawner or (a request
