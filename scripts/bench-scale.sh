@@ -220,10 +220,10 @@ cat <<EOF
 matrix $("$MATRIX" --version 2>/dev/null || echo '?'), -j $JOBS, medians of $RUNS runs, $(nproc) cores
 trivial jobs (10-byte file each):
   matrix $SMALL targets  $(secs "$m_small") s
-  xargs -P $JOBS $SMALL      $(secs "$m_xargs") s
-  matrix / xargs         $(ratio "$m_small" "$m_xargs")   (goal <= 1.2)
-  xargs, same work       $(secs "$m_same") s
-  matrix / same work     $(ratio "$m_small" "$m_same")
+  xargs -P $JOBS $SMALL      $(secs "$m_xargs") s   (floor: one file per target, no logs, copies or checksums)
+  matrix / xargs         $(ratio "$m_small" "$m_xargs")
+  xargs, same work       $(secs "$m_same") s   (matrix's files: see the header)
+  matrix / same work     $(ratio "$m_small" "$m_same")   (goal <= 1.2)
   matrix $LARGE targets  $(secs "$m_large") s
   $LARGE / $SMALL            $(ratio "$m_large" "$m_small")   (goal <= 4.4)
 plan --json, $PLAN_TARGETS targets: $((m_plan / 1000)) ms   (goal < 200)
