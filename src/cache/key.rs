@@ -5,6 +5,8 @@
 //! ([`Inputs::changed_since`]), not only that something did.
 
 use std::collections::BTreeMap;
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
@@ -62,6 +64,23 @@ impl Inputs {
     }
 }
 
+/// A path as key text, losing nothing: the path itself when it is UTF-8,
+/// else a NUL (which no path holds) and the hex of its bytes, so two paths
+/// that differ only in bytes that are not UTF-8 never give the same key
+/// (`Path::display` writes both as U+FFFD).
+pub fn path_text(path: &Path) -> String {
+    match path.to_str() {
+        Some(text) => text.to_string(),
+        None => {
+            let mut text = String::from("\0bytes:");
+            for b in path.as_os_str().as_bytes() {
+                text.push_str(&format!("{b:02x}"));
+            }
+            text
+        }
+    }
+}
+
 /// Whether `text` looks like a key this module made (64 lowercase hex
 /// digits): a key names files in the store, so nothing else may.
 pub fn is_key(text: &str) -> bool {
@@ -106,6 +125,17 @@ mod tests {
         let mut i = Inputs::default();
         i.set("env", BTreeMap::from([("B", "2"), ("A", "1")]));
         assert_eq!(i.0["env"], r#"{"A":"1","B":"2"}"#);
+    }
+
+    #[test]
+    fn paths_that_are_not_utf8_keep_their_bytes() {
+        use std::ffi::OsStr;
+        let a = Path::new(OsStr::from_bytes(b"src/\xff.c"));
+        let b = Path::new(OsStr::from_bytes(b"src/\xfe.c"));
+        assert_eq!(a.display().to_string(), b.display().to_string());
+        assert_ne!(path_text(a), path_text(b));
+        assert_eq!(path_text(a), "\0bytes:7372632fff2e63");
+        assert_eq!(path_text(Path::new("src/é.c")), "src/é.c");
     }
 
     #[test]

@@ -81,7 +81,7 @@ fn git_digest(root: &Path) -> Result<String, String> {
     hasher.update(format!("git-tree {}\n", tree.trim()).as_bytes());
     for name in names {
         let state = file_state(&top.join(name)).map_err(|e| format!("{name}: {e}"))?;
-        hasher.update(format!("dirty {name} {state}\n").as_bytes());
+        hasher.update(format!("dirty {}:{name} {state}\n", name.len()).as_bytes());
     }
     Ok(hasher.finalize_hex())
 }
@@ -103,7 +103,9 @@ fn tree_without(top: &Path, skip: &str) -> Result<String, String> {
                 on_the_way = true;
                 continue;
             }
-            hasher.update(format!("{dir}/{entry}\n").as_bytes());
+            // Length-prefixed: a name holding a newline spells no other entry.
+            let line = format!("{dir}/{entry}");
+            hasher.update(format!("{}:{line}\n", line.len()).as_bytes());
         }
         if !on_the_way {
             // The config is not in HEAD: every entry is listed already.
@@ -143,7 +145,10 @@ fn glob_digest(root: &Path, globs: &[String], skip: &[PathBuf]) -> Result<String
     let mut hasher = Hasher::new(Algorithm::Sha256);
     for rel in files {
         let state = file_state(&root.join(&rel)).map_err(|e| format!("{}: {e}", rel.display()))?;
-        hasher.update(format!("file {} {state}\n", rel.display()).as_bytes());
+        // Length-prefixed and lossless: no name (one holding a newline, or
+        // bytes that are not UTF-8) can pass for another file's line.
+        let name = super::key::path_text(&rel);
+        hasher.update(format!("file {}:{name} {state}\n", name.len()).as_bytes());
     }
     Ok(hasher.finalize_hex())
 }
@@ -155,7 +160,8 @@ pub fn file_state(path: &Path) -> io::Result<String> {
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok("deleted".into()),
         Err(e) => Err(e),
         Ok(m) if m.file_type().is_symlink() => {
-            Ok(format!("link {}", std::fs::read_link(path)?.display()))
+            let target = super::key::path_text(&std::fs::read_link(path)?);
+            Ok(format!("link {}:{target}", target.len()))
         }
         Ok(m) if m.is_file() => {
             let (hex, size) = hash_file(path, Algorithm::Sha256)?;
@@ -264,6 +270,38 @@ mod tests {
         assert_ne!(digest(root, &globs, &skip).unwrap(), first);
         let err = digest(root, &[], &[]);
         assert!(err.is_err_and(|e| e.contains("[cache] inputs")));
+    }
+
+    #[test]
+    fn a_renamed_file_changes_the_digest_even_when_its_name_is_not_utf8() {
+        use std::ffi::OsStr;
+        use std::os::unix::ffi::OsStrExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        let first = root.join(OsStr::from_bytes(b"src/\xff.c"));
+        std::fs::write(&first, "a").unwrap();
+        let globs = ["src/**".to_string()];
+        let before = digest(root, &globs, &[]).unwrap();
+        std::fs::rename(&first, root.join(OsStr::from_bytes(b"src/\xfe.c"))).unwrap();
+        assert_ne!(digest(root, &globs, &[]).unwrap(), before);
+        // A name with a newline cannot pass for two files' lines.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        std::fs::create_dir_all(root.join("src")).unwrap();
+        std::fs::write(root.join("src/a"), "x").unwrap();
+        std::fs::write(root.join("src/b"), "y").unwrap();
+        let two = digest(root, &globs, &[]).unwrap();
+        // One file whose path spells src/a's line and the start of src/b's,
+        // holding src/b's bytes: the same text as the two files' lines were
+        // when names were written as they are.
+        let a_state = file_state(&root.join("src/a")).unwrap();
+        std::fs::remove_file(root.join("src/a")).unwrap();
+        std::fs::remove_file(root.join("src/b")).unwrap();
+        let folder = root.join("src").join(format!("a {a_state}\nfile src"));
+        std::fs::create_dir(&folder).unwrap();
+        std::fs::write(folder.join("b"), "y").unwrap();
+        assert_ne!(digest(root, &globs, &[]).unwrap(), two);
     }
 
     #[test]

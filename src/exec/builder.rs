@@ -6,6 +6,7 @@
 //! one can never be mistaken for the old one.
 
 use std::io::Read;
+use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
 use tokio_util::sync::CancellationToken;
@@ -42,22 +43,25 @@ pub fn input_tag(step: &BuilderStep) -> std::io::Result<String> {
             .path()
             .strip_prefix(&step.context)
             .unwrap_or(entry.path());
-        field(&mut h, "path", rel.to_string_lossy().as_bytes());
+        // Names as their bytes (not UTF-8 is fine), content by digest: each
+        // field is length-prefixed, so no file's bytes pass for a field.
+        field(&mut h, "path", rel.as_os_str().as_bytes());
         if entry.file_type().is_symlink() {
             let target = std::fs::read_link(entry.path())?;
-            field(&mut h, "link", target.to_string_lossy().as_bytes());
+            field(&mut h, "link", target.as_os_str().as_bytes());
             continue;
         }
         let mut f = std::fs::File::open(entry.path())?;
         let mut buf = [0u8; 64 * 1024];
-        h.update(b"file:");
+        let mut content = Hasher::new(Algorithm::Sha256);
         loop {
             let n = f.read(&mut buf)?;
             if n == 0 {
                 break;
             }
-            h.update(&buf[..n]);
+            content.update(&buf[..n]);
         }
+        field(&mut h, "file", content.finalize_hex().as_bytes());
         let mode = {
             use std::os::unix::fs::PermissionsExt;
             entry

@@ -271,7 +271,7 @@ impl Cache {
         // Absolute: a compiler may write the folder it runs in into the
         // binary (`__FILE__`, debug info), so a checkout elsewhere is
         // another build.
-        i.set("dir", step.dir.display().to_string());
+        i.set("dir", crate::cache::key::path_text(&step.dir));
         i.set(
             "outputs",
             json!({
@@ -459,7 +459,11 @@ const NO_CACHE: &str = "cache = false";
 
 /// The scope a job's last inputs are kept under: its project and its id.
 fn scope(plan: &Plan, job: usize) -> String {
-    format!("{}\0{}", plan.root.display(), plan.jobs[job].id)
+    format!(
+        "{}\0{}",
+        crate::cache::key::path_text(&plan.root),
+        plan.jobs[job].id
+    )
 }
 
 impl Foreseen {

@@ -183,7 +183,7 @@ fn context(plan: &Plan, p: &PlatformImage) -> Result<BTreeMap<String, String>, S
 /// server's version, the builder it is told to use and, when docker
 /// builds with its buildx plugin, the plugin's version and content.
 fn engine_identity(cache: &Cache, engine: &Engine) -> serde_json::Value {
-    let program = engine.program.display().to_string();
+    let program = crate::cache::key::path_text(&engine.program);
     let mut id = serde_json::json!({
         "kind": engine.name(),
         "client": cache.identities.of(&program, &BTreeMap::new(), Path::new("/")),
