@@ -134,6 +134,7 @@ impl LocalStore {
             .mode(0o775)
             .create(root)?;
         not_world_writable(root)?;
+        no_world_writable_parent(root)?;
         for sub in ["ac", "cas", "last", "tmp"] {
             let dir = root.join(sub);
             ensure_dir(&dir)?;
@@ -544,6 +545,26 @@ fn not_world_writable(dir: &Path) -> io::Result<()> {
     )))
 }
 
+/// Refuses a store below a folder every user may write without the
+/// sticky bit (`o+w`, not `+t` like /tmp): any of them could rename the
+/// store away and put a folder of their own, entries and all, in its
+/// place. Each folder on the store's real path is checked.
+fn no_world_writable_parent(root: &Path) -> io::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let real = std::fs::canonicalize(root)?;
+    for dir in real.ancestors().skip(1) {
+        let mode = std::fs::metadata(dir)?.permissions().mode() & 0o7777;
+        if mode & 0o002 != 0 && mode & 0o1000 == 0 {
+            return Err(io::Error::other(format!(
+                "the cache store `{}` is below `{}`, which every user of this machine may write (mode {mode:o}, not sticky): anyone could swap the store for their own; `chmod o-w` or `chmod +t` that folder, or keep the store elsewhere",
+                root.display(),
+                dir.display()
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// The error for a store folder that is a link or a file.
 pub(super) fn not_a_folder(dir: &Path) -> io::Error {
     io::Error::other(format!(
@@ -813,6 +834,29 @@ mod tests {
         }
         // Shared through a group is the way.
         LocalStore::open(&root).unwrap();
+    }
+
+    #[test]
+    fn a_store_below_a_folder_every_user_may_write_is_refused_unless_sticky() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let shared = dir.path().join("shared");
+        std::fs::create_dir(&shared).unwrap();
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let err = LocalStore::open(&shared.join("a/store"))
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            err.contains("which every user of this machine may write"),
+            "{err}"
+        );
+        assert!(
+            err.contains(&format!("below `{}`", shared.display())),
+            "{err}"
+        );
+        std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        LocalStore::open(&shared.join("a/store")).unwrap();
     }
 
     #[test]
