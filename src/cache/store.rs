@@ -199,10 +199,11 @@ impl LocalStore {
 
     /// Writes blob `blob` as the job's log `log`, opened the way every log
     /// is ([`crate::process::open_log`]: neither the log nor its folder may
-    /// be a link) and emptied first. Not atomic: a log is not an artifact,
-    /// and a corrupt blob fails the restore, so the job runs again and
-    /// starts its log afresh.
+    /// be a link) and emptied first. The blob is checked before the log is
+    /// touched (a corrupt one fails the restore and the job runs with its
+    /// log as it was), then copied in place: a log is not an artifact.
     fn get_log(&self, blob: &Blob, log: &Path) -> io::Result<()> {
+        self.copy_blob(blob, io::sink())?;
         let file = crate::process::open_log(log)?;
         file.set_len(0)?;
         self.copy_blob(blob, file)
@@ -764,6 +765,14 @@ mod tests {
         plant(&logs.join("r.log"), b"an older and longer log\n");
         store.restore(&record, &bases, &logs.join("r.log")).unwrap();
         assert_eq!(std::fs::read(logs.join("r.log")).unwrap(), b"log line\n");
+        // A corrupt log blob fails the restore and leaves the log alone.
+        let blob = store.blob_path(&record.log.as_ref().unwrap().sha256);
+        let good = std::fs::read(&blob).unwrap();
+        plant(&logs.join("r.log"), b"# job: x\n");
+        std::fs::write(&blob, b"log lime\n").unwrap();
+        assert!(store.restore(&record, &bases, &logs.join("r.log")).is_err());
+        assert_eq!(std::fs::read(logs.join("r.log")).unwrap(), b"# job: x\n");
+        std::fs::write(&blob, good).unwrap();
         // The logs folder swapped for a link to a folder elsewhere.
         let elsewhere = dir.path().join("elsewhere");
         std::fs::create_dir(&elsewhere).unwrap();
