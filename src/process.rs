@@ -23,7 +23,7 @@ pub mod supervise;
 pub use locate::{
     Location, find_program, is_executable, locate, resolve, tools_bin, tools_dir, untrusted,
 };
-pub use logfile::{open_log, read_log};
+pub use logfile::{open_log, open_log_afresh, read_log};
 pub use spawn::{
     Captured, Ended, SUPERVISE_ARG, Spawn, Stream, capture, capture_clean, describe, output, run,
     spawner_gone, tool, tool_with_input, tool_without, use_supervisor,

@@ -71,13 +71,7 @@ impl Inputs {
 pub fn path_text(path: &Path) -> String {
     match path.to_str() {
         Some(text) => text.to_string(),
-        None => {
-            let mut text = String::from("\0bytes:");
-            for b in path.as_os_str().as_bytes() {
-                text.push_str(&format!("{b:02x}"));
-            }
-            text
-        }
+        None => format!("\0bytes:{}", hex::encode(path.as_os_str().as_bytes())),
     }
 }
 

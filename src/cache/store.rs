@@ -198,15 +198,13 @@ impl LocalStore {
     }
 
     /// Writes blob `blob` as the job's log `log`, opened the way every log
-    /// is ([`crate::process::open_log`]: neither the log nor its folder may
-    /// be a link) and emptied first. The blob is checked before the log is
+    /// is ([`crate::process::open_log_afresh`]: neither the log nor its
+    /// folder may be a link) and emptied first. The blob is checked before the log is
     /// touched (a corrupt one fails the restore and the job runs with its
     /// log as it was), then copied in place: a log is not an artifact.
     fn get_log(&self, blob: &Blob, log: &Path) -> io::Result<()> {
         self.copy_blob(blob, io::sink())?;
-        let file = crate::process::open_log(log)?;
-        file.set_len(0)?;
-        self.copy_blob(blob, file)
+        self.copy_blob(blob, crate::process::open_log_afresh(log)?)
     }
 
     /// Copies blob `blob` to `to`, failing if the stored bytes are not the

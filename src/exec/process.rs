@@ -88,9 +88,7 @@ pub fn write_header(log: &Path, target: &str, step: &BuildStep) -> io::Result<()
         let _ = writeln!(text, "# env: {k}={v}");
     }
     let _ = writeln!(text, "# command: {}", shell_words::join(&step.argv));
-    let file = crate::process::open_log(log)?;
-    file.set_len(0)?;
-    (&file).write_all(text.as_bytes())
+    crate::process::open_log_afresh(log)?.write_all(text.as_bytes())
 }
 
 #[cfg(test)]

@@ -36,6 +36,14 @@ pub fn open_log(log: &Path) -> io::Result<File> {
     Ok(file)
 }
 
+/// Opens `log` as [`open_log`] does, emptied: a build's log starts afresh
+/// with its header, and a restored log replaces what was there.
+pub fn open_log_afresh(log: &Path) -> io::Result<File> {
+    let file = open_log(log)?;
+    file.set_len(0)?;
+    Ok(file)
+}
+
 /// Opens `log` for reading (the cache stores a job's log), refused as
 /// [`open_log`] refuses it.
 pub fn read_log(log: &Path) -> io::Result<File> {

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::support::{Project, require, run, script_config};
+use crate::support::{Project, require, run, script_config, wait_until};
 
 /// A tag unique to this test process and call, put in the argv of every
 /// process a job starts, so survivors can be found in /proc.
@@ -65,14 +65,6 @@ pub(crate) fn kill_survivors(marker: &str) {
     }
 }
 
-fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(start.elapsed() < timeout, "timed out waiting for {what}");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 fn spawn(cmd: &mut Command) -> Child {
     cmd.stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -120,7 +112,7 @@ fn sigint_and_sigterm_leave_no_process_behind() {
         let pid = child.id();
         // Once both jobs run (their grandchildren exist), a random moment.
         let logs = p.dist().join("logs");
-        wait_for("the build jobs", Duration::from_secs(60), || {
+        wait_until("the build jobs", Duration::from_secs(60), || {
             logs.join("build-linux-amd64.log").exists() && survivors(&tag).len() >= 4
         });
         seed = seed
@@ -220,7 +212,7 @@ fn a_killed_spawner_stops_its_jobs_and_the_next_ones_start_by_exec() {
     let p = two_targets(&build);
     let child = spawn(&mut p.matrix(&["build", "-j", "1", "--keep-going"]));
     let matrix = child.id().to_string();
-    wait_for("the amd64 job", Duration::from_secs(60), || {
+    wait_until("the amd64 job", Duration::from_secs(60), || {
         !survivors(&tag).is_empty()
     });
     let spawner = survivors(&format!("__spawner {matrix}"))
@@ -365,7 +357,7 @@ fn clean_on_a_dist_in_use_deletes_nothing() {
     let first = spawn(&mut p.matrix(&["build"]));
     let holder = first.id();
     let log = p.dist().join("logs/build-linux-amd64.log");
-    wait_for("the first build's jobs", Duration::from_secs(60), || {
+    wait_until("the first build's jobs", Duration::from_secs(60), || {
         log.exists()
     });
     let (code, out, err) = run(&mut p.matrix(&["build", "--clean"]));
@@ -537,7 +529,7 @@ fn a_killed_matrix_leaves_no_process_and_no_lock_behind() {
     let p = two_targets(&build);
     let child = spawn(p.matrix(&["build"]).env("FAULT_SLEEP", "60"));
     let pid = child.id();
-    wait_for("the build jobs", Duration::from_secs(60), || {
+    wait_until("the build jobs", Duration::from_secs(60), || {
         survivors(&tag).len() >= 4
     });
     let killed = Command::new("kill")
@@ -579,7 +571,7 @@ fn merge_into_a_dist_in_use_is_refused() {
     let first = spawn(p.matrix(&["build"]).env("FAULT_SLEEP", "3"));
     let holder = first.id();
     let log = p.dist().join("logs/build-linux-amd64.log");
-    wait_for("the build's jobs", Duration::from_secs(60), || log.exists());
+    wait_until("the build's jobs", Duration::from_secs(60), || log.exists());
     let (code, out, err) = run(&mut p.matrix(&["merge", "shards/s1", "--dist", "dist", "--clean"]));
     assert_eq!(code, 2, "{out}\n{err}");
     assert!(

@@ -3,7 +3,7 @@
 //! do through the files it shares with it (dist/logs). Each test is a
 //! question asked with the real binary, kept so the answer stays right.
 
-use crate::support::{Project, run, script_config};
+use crate::support::{KillOnDrop, Project, run, script_config, wait_until};
 
 fn two_targets(build: &str) -> Project {
     Project::with_config(&script_config(
@@ -68,26 +68,25 @@ fn a_logs_folder_swapped_for_a_link_is_never_written_through() {
 fn a_fifo_left_at_a_failed_jobs_log_does_not_hang_the_run() {
     let build = r#"command = ["sh", "-c", "log=$(dirname \"$0\")/../../logs/build-linux-{{ arch }}.log; rm -f \"$log\" && mkfifo \"$log\"; exit 3", "{{ out }}/{{ bin }}"]"#;
     let p = two_targets(build);
-    let mut child = p
-        .matrix(&["build", "-j", "1", "--keep-going"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let start = std::time::Instant::now();
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        if start.elapsed() > std::time::Duration::from_secs(60) {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("matrix still runs after 60 s: it waits on the FIFO");
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    };
+    let mut run = KillOnDrop(
+        p.matrix(&["build", "-j", "1", "--keep-going"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let mut status = None;
+    wait_until(
+        "matrix to end (not to wait on the FIFO)",
+        std::time::Duration::from_secs(60),
+        || {
+            status = run.0.try_wait().unwrap();
+            status.is_some()
+        },
+    );
+    let status = status.unwrap();
     let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    std::io::Read::read_to_string(&mut run.0.stderr.take().unwrap(), &mut err).unwrap();
     assert_eq!(status.code(), Some(1), "{err}");
     assert!(err.contains("build-linux-amd64"), "{err}");
 }
